@@ -1,0 +1,14 @@
+//! ferroproof: a local-first, encrypted, syncable document database engine.
+//!
+//! Layers (each uses only the ones below it): `bindings` (wasm only) → [`ledger`] → [`clock`],
+//! [`prolly`] → [`car`], [`crypto`] → [`codec`]; [`store`] is the storage contract with a memory and
+//! (on wasm32) an IndexedDB implementation. Nothing outside `bindings` and `store::idb` knows JS.
+#![forbid(unsafe_code)]
+
+pub mod car;
+pub mod codec;
+pub mod crypto;
+pub mod error;
+pub mod prolly;
+
+pub use error::{Error, Result};

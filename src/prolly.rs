@@ -1,0 +1,35 @@
+//! Prolly tree: a deterministic, content-addressed B-tree over byte-string keys.
+//!
+//! Nodes are dag-cbor blocks `[level, [[key, value], ...]]`. Level 0 (leaves) holds the entries;
+//! a node at level `n > 0` holds `[first key of child, child CID]` pairs for level `n - 1`.
+//! A node ends after an entry whose boundary hash (see [`chunk`]) falls below `2^32 / FANOUT`,
+//! or after [`chunk::MAX_ENTRIES`] entries. The root is the lowest level that has one node.
+//!
+//! Invariant: the root CID is a function of the set of entries alone, whatever the order or
+//! batching of the edits that produced it. [`edit::apply`] keeps it by rechunking each edited
+//! region until the chunker realigns with an old boundary (property-tested in `tests`).
+
+use std::rc::Rc;
+
+use cid::Cid;
+
+use crate::error::Result;
+
+pub mod chunk;
+pub mod edit;
+pub mod node;
+pub mod read;
+
+pub use edit::{apply, Applied, Edit};
+pub use node::{Entry, Node};
+pub use read::{diff, get, scan, Bound, Range};
+
+/// Where tree nodes come from: the ledger's block cache backed by the store, or a test map.
+#[allow(async_fn_in_trait)]
+pub trait Loader {
+    /// Returns the decoded node for `cid`, or an error if it is missing or malformed.
+    async fn load(&self, cid: &Cid) -> Result<Rc<Node>>;
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,247 @@
+//! Batched edits (puts and deletes) applied to a tree, level by level.
+//!
+//! At each level the edits touch some nodes. Starting at such a node (an old boundary, so the new
+//! chunker is aligned there), the merged entries are rechunked, continuing into following nodes until
+//! the chunker is aligned again; untouched nodes after an aligned point are reused as they are. The
+//! replaced and new nodes become the edits of the level above. Invariant: the result equals a
+//! from-scratch build of the same entries (see the module docs of [`super`]).
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use cid::Cid;
+use ipld_core::ipld::Ipld;
+
+use super::chunk::Chunker;
+use super::node::{Entry, Node};
+use super::Loader;
+use crate::codec::Block;
+use crate::error::Result;
+
+/// `Some(value)` puts, `None` deletes.
+pub type Edit = (Vec<u8>, Option<Ipld>);
+
+/// The outcome of [`apply`]: the new root and the blocks that did not exist before.
+pub struct Applied {
+    pub root: Option<Cid>,
+    pub blocks: Vec<(Block, Rc<Node>)>,
+}
+
+struct Ctx<'a, L: Loader> {
+    loader: &'a L,
+    fresh: HashMap<Cid, Rc<Node>>,
+    blocks: Vec<(Block, Rc<Node>)>,
+}
+
+impl<L: Loader> Ctx<'_, L> {
+    async fn load(&self, cid: &Cid) -> Result<Rc<Node>> {
+        match self.fresh.get(cid) {
+            Some(n) => Ok(n.clone()),
+            None => self.loader.load(cid).await,
+        }
+    }
+
+    fn store(&mut self, node: Node) -> Result<(Vec<u8>, Cid)> {
+        let block = node.encode()?;
+        let cid = block.cid;
+        let first = node.first_key().to_vec();
+        let rc = Rc::new(node);
+        self.fresh.insert(cid, rc.clone());
+        self.blocks.push((block, rc));
+        Ok((first, cid))
+    }
+}
+
+/// Sorts edits by key; for repeated keys the last edit wins.
+fn normalize(mut edits: Vec<Edit>) -> Vec<Edit> {
+    edits.reverse();
+    edits.sort_by(|a, b| a.0.cmp(&b.0)); // stable: the last original edit of a key comes first
+    edits.dedup_by(|later, earlier| later.0 == earlier.0);
+    edits
+}
+
+/// Applies `edits` to the tree at `root`, returning the new root and the new blocks.
+pub async fn apply<L: Loader>(loader: &L, root: Option<Cid>, edits: Vec<Edit>) -> Result<Applied> {
+    let edits = normalize(edits);
+    let mut cx = Ctx { loader, fresh: HashMap::new(), blocks: Vec::new() };
+    let Some(root_cid) = root else {
+        let mut chunker = Chunker::new(0);
+        for (k, v) in edits {
+            if let Some(v) = v {
+                chunker.push((k, v));
+            }
+        }
+        let root = build_up(&mut cx, chunker.finish()).await?;
+        return Ok(Applied { root, blocks: cx.blocks });
+    };
+    if edits.is_empty() {
+        return Ok(Applied { root, blocks: Vec::new() });
+    }
+    let old_root = loader.load(&root_cid).await?;
+    let mut level_edits = edits;
+    for level in 0..old_root.level {
+        let (nodes_up, _) = rechunk_level(&mut cx, &old_root, level, &level_edits).await?;
+        if nodes_up.is_empty() {
+            return Err(crate::error::Error::Internal("edit produced no parent edits".into()));
+        }
+        level_edits = nodes_up;
+    }
+    let (_, top_nodes) = rechunk_level(&mut cx, &old_root, old_root.level, &level_edits).await?;
+    let root = build_up(&mut cx, top_nodes).await?;
+    Ok(Applied { root, blocks: cx.blocks })
+}
+
+/// Turns the complete node list of one level into a root: collapses single-entry branches and
+/// builds levels above until one node remains.
+async fn build_up<L: Loader>(cx: &mut Ctx<'_, L>, mut nodes: Vec<Node>) -> Result<Option<Cid>> {
+    loop {
+        match nodes.len() {
+            0 => return Ok(None),
+            1 => {
+                let node = nodes.pop().expect("one node");
+                if node.level == 0 || node.entries.len() > 1 {
+                    return Ok(Some(cx.store(node)?.1));
+                }
+                let mut cid = node.child(0)?;
+                loop {
+                    let n = cx.load(&cid).await?;
+                    if n.level == 0 || n.entries.len() > 1 {
+                        return Ok(Some(cid));
+                    }
+                    cid = n.child(0)?;
+                }
+            }
+            _ => {
+                let level = nodes[0].level + 1;
+                let mut chunker = Chunker::new(level);
+                for n in nodes {
+                    let (first, cid) = cx.store(n)?;
+                    chunker.push((first, Ipld::Link(cid)));
+                }
+                nodes = chunker.finish();
+            }
+        }
+    }
+}
+
+/// A path from the root to one node at `level`.
+struct Cursor {
+    level: u8,
+    /// (node, index of the child taken) for every ancestor, root first.
+    ancestors: Vec<(Rc<Node>, usize)>,
+    target: Rc<Node>,
+}
+
+fn child_index(node: &Node, key: &[u8]) -> usize {
+    node.entries.partition_point(|e| e.0.as_slice() <= key).saturating_sub(1)
+}
+
+impl Cursor {
+    async fn seek<L: Loader>(cx: &Ctx<'_, L>, root: &Rc<Node>, level: u8, key: &[u8]) -> Result<Cursor> {
+        let mut ancestors = Vec::new();
+        let mut node = root.clone();
+        while node.level > level {
+            let i = child_index(&node, key);
+            let child = cx.load(&node.child(i)?).await?;
+            ancestors.push((node, i));
+            node = child;
+        }
+        Ok(Cursor { level, ancestors, target: node })
+    }
+
+    /// First key of the node after the target at the same level.
+    fn upper(&self) -> Option<&[u8]> {
+        self.ancestors
+            .iter()
+            .rev()
+            .find(|(n, i)| i + 1 < n.entries.len())
+            .map(|(n, i)| n.entries[i + 1].0.as_slice())
+    }
+
+    /// Moves to the next node at the same level; false at the end of the level.
+    async fn advance<L: Loader>(&mut self, cx: &Ctx<'_, L>) -> Result<bool> {
+        while let Some((n, i)) = self.ancestors.pop() {
+            if i + 1 < n.entries.len() {
+                let mut node = cx.load(&n.child(i + 1)?).await?;
+                self.ancestors.push((n, i + 1));
+                while node.level > self.level {
+                    let child = cx.load(&node.child(0)?).await?;
+                    self.ancestors.push((node, 0));
+                    node = child;
+                }
+                self.target = node;
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Merges sorted node entries with sorted edits into the chunker.
+fn merge_into(entries: &[Entry], edits: &[Edit], chunker: &mut Chunker) {
+    let (mut i, mut j) = (0, 0);
+    while i < entries.len() || j < edits.len() {
+        let take_edit = match (entries.get(i), edits.get(j)) {
+            (Some(e), Some(d)) => d.0 <= e.0,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        if take_edit {
+            let (k, v) = &edits[j];
+            if entries.get(i).is_some_and(|e| &e.0 == k) {
+                i += 1; // replaced or deleted
+            }
+            if let Some(v) = v {
+                chunker.push((k.clone(), v.clone()));
+            }
+            j += 1;
+        } else {
+            chunker.push(entries[i].clone());
+            i += 1;
+        }
+    }
+}
+
+/// Rechunks the regions of `level` touched by `edits`. Returns the edits for the level above and
+/// the new nodes (all of them when `level` is the root's level).
+async fn rechunk_level<L: Loader>(
+    cx: &mut Ctx<'_, L>,
+    root: &Rc<Node>,
+    level: u8,
+    edits: &[Edit],
+) -> Result<(Vec<Edit>, Vec<Node>)> {
+    let mut up: Vec<Edit> = Vec::new();
+    let mut new_nodes: Vec<Node> = Vec::new();
+    let mut i = 0;
+    while i < edits.len() {
+        let mut cur = Cursor::seek(cx, root, level, &edits[i].0).await?;
+        let mut chunker = Chunker::new(level);
+        let mut removed: Vec<Vec<u8>> = Vec::new();
+        loop {
+            let node = cur.target.clone();
+            removed.push(node.first_key().to_vec());
+            let j = match cur.upper() {
+                Some(u) => i + edits[i..].partition_point(|e| e.0.as_slice() < u),
+                None => edits.len(),
+            };
+            merge_into(&node.entries, &edits[i..j], &mut chunker);
+            i = j;
+            if chunker.aligned() || !cur.advance(cx).await? {
+                break;
+            }
+        }
+        let region = chunker.finish();
+        if level == root.level {
+            new_nodes.extend(region);
+            continue;
+        }
+        let mut region_up: std::collections::BTreeMap<Vec<u8>, Option<Ipld>> =
+            removed.into_iter().map(|k| (k, None)).collect();
+        for n in region {
+            let (first, cid) = cx.store(n)?;
+            region_up.insert(first, Some(Ipld::Link(cid)));
+        }
+        up.extend(region_up);
+    }
+    Ok((up, new_nodes))
+}

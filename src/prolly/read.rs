@@ -1,0 +1,214 @@
+//! Reads: point lookup, ordered range scans (both directions) and a full diff of two trees.
+//!
+//! Invariant: reads never modify anything; they see exactly the tree under the root they were given.
+
+use std::rc::Rc;
+
+use cid::Cid;
+use ipld_core::ipld::Ipld;
+
+use super::node::Node;
+use super::Loader;
+use crate::error::Result;
+
+/// One end of a key range.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Bound {
+    Unbounded,
+    Included(Vec<u8>),
+    Excluded(Vec<u8>),
+}
+
+/// A key range with its two ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Range {
+    pub lo: Bound,
+    pub hi: Bound,
+}
+
+impl Range {
+    pub fn all() -> Range {
+        Range { lo: Bound::Unbounded, hi: Bound::Unbounded }
+    }
+
+    /// Keys starting with `prefix`.
+    pub fn prefix(prefix: &[u8]) -> Range {
+        let hi = match prefix_successor(prefix) {
+            Some(s) => Bound::Excluded(s),
+            None => Bound::Unbounded,
+        };
+        Range { lo: Bound::Included(prefix.to_vec()), hi }
+    }
+
+    fn above_lo(&self, k: &[u8]) -> bool {
+        match &self.lo {
+            Bound::Unbounded => true,
+            Bound::Included(l) => k >= l.as_slice(),
+            Bound::Excluded(l) => k > l.as_slice(),
+        }
+    }
+
+    fn below_hi(&self, k: &[u8]) -> bool {
+        match &self.hi {
+            Bound::Unbounded => true,
+            Bound::Included(h) => k <= h.as_slice(),
+            Bound::Excluded(h) => k < h.as_slice(),
+        }
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix`, if any.
+fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut p = prefix.to_vec();
+    while let Some(last) = p.pop() {
+        if last < 0xff {
+            p.push(last + 1);
+            return Some(p);
+        }
+    }
+    None
+}
+
+fn child_index(node: &Node, key: &[u8]) -> usize {
+    node.entries.partition_point(|e| e.0.as_slice() <= key).saturating_sub(1)
+}
+
+/// Looks up one key.
+pub async fn get<L: Loader>(loader: &L, root: Option<Cid>, key: &[u8]) -> Result<Option<Ipld>> {
+    let Some(root) = root else { return Ok(None) };
+    let mut node = loader.load(&root).await?;
+    while node.level > 0 {
+        if key < node.first_key() {
+            return Ok(None);
+        }
+        let next = node.child(child_index(&node, key))?;
+        node = loader.load(&next).await?;
+    }
+    Ok(node
+        .entries
+        .binary_search_by(|e| e.0.as_slice().cmp(key))
+        .ok()
+        .map(|i| node.entries[i].1.clone()))
+}
+
+/// Visits the entries in `range` in key order (or reverse), until `visit` returns false.
+pub async fn scan<L, F>(loader: &L, root: Option<Cid>, range: &Range, reverse: bool, mut visit: F) -> Result<()>
+where
+    L: Loader,
+    F: FnMut(&[u8], &Ipld) -> bool,
+{
+    let Some(root) = root else { return Ok(()) };
+    // Each frame is a node and the half-open index window still to visit.
+    let mut stack: Vec<(Rc<Node>, usize, usize)> = Vec::new();
+    let push = |stack: &mut Vec<(Rc<Node>, usize, usize)>, node: Rc<Node>| {
+        let (a, b) = window(&node, range);
+        stack.push((node, a, b));
+    };
+    push(&mut stack, loader.load(&root).await?);
+    while let Some(frame) = stack.last_mut() {
+        if frame.1 >= frame.2 {
+            stack.pop();
+            continue;
+        }
+        let i = if reverse {
+            frame.2 -= 1;
+            frame.2
+        } else {
+            frame.1 += 1;
+            frame.1 - 1
+        };
+        let node = frame.0.clone();
+        if node.level == 0 {
+            let (k, v) = &node.entries[i];
+            if !range.above_lo(k) || !range.below_hi(k) {
+                let past = if reverse { !range.above_lo(k) } else { !range.below_hi(k) };
+                if past {
+                    return Ok(());
+                }
+                continue;
+            }
+            if !visit(k, v) {
+                return Ok(());
+            }
+        } else {
+            let child = loader.load(&node.child(i)?).await?;
+            push(&mut stack, child);
+        }
+    }
+    Ok(())
+}
+
+/// Index window of `node` that can hold keys in `range`.
+fn window(node: &Node, range: &Range) -> (usize, usize) {
+    let n = node.entries.len();
+    if node.level == 0 {
+        let a = match &range.lo {
+            Bound::Unbounded => 0,
+            Bound::Included(l) => node.entries.partition_point(|e| e.0 < *l),
+            Bound::Excluded(l) => node.entries.partition_point(|e| e.0 <= *l),
+        };
+        let b = match &range.hi {
+            Bound::Unbounded => n,
+            Bound::Included(h) => node.entries.partition_point(|e| e.0 <= *h),
+            Bound::Excluded(h) => node.entries.partition_point(|e| e.0 < *h),
+        };
+        return (a, b.max(a));
+    }
+    let a = match &range.lo {
+        Bound::Unbounded => 0,
+        Bound::Included(l) | Bound::Excluded(l) => child_index(node, l),
+    };
+    let b = match &range.hi {
+        Bound::Unbounded => n,
+        Bound::Included(h) | Bound::Excluded(h) => child_index(node, h) + 1,
+    };
+    (a, b.max(a))
+}
+
+/// A key whose value differs between two trees: `(key, before, after)`.
+pub type Change = (Vec<u8>, Option<Ipld>, Option<Ipld>);
+
+/// Every key whose value differs between the trees at `a` and `b`, in key order.
+pub async fn diff<L: Loader>(loader: &L, a: Option<Cid>, b: Option<Cid>) -> Result<Vec<Change>> {
+    if a == b {
+        return Ok(Vec::new());
+    }
+    let mut left = Vec::new();
+    scan(loader, a, &Range::all(), false, |k, v| {
+        left.push((k.to_vec(), v.clone()));
+        true
+    })
+    .await?;
+    let mut right = Vec::new();
+    scan(loader, b, &Range::all(), false, |k, v| {
+        right.push((k.to_vec(), v.clone()));
+        true
+    })
+    .await?;
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < left.len() || j < right.len() {
+        match (left.get(i), right.get(j)) {
+            (Some(l), Some(r)) if l.0 == r.0 => {
+                if l.1 != r.1 {
+                    out.push((l.0.clone(), Some(l.1.clone()), Some(r.1.clone())));
+                }
+                i += 1;
+                j += 1;
+            }
+            (Some(l), Some(r)) if l.0 < r.0 => {
+                out.push((l.0.clone(), Some(l.1.clone()), None));
+                i += 1;
+            }
+            (Some(l), None) => {
+                out.push((l.0.clone(), Some(l.1.clone()), None));
+                i += 1;
+            }
+            (_, Some(r)) => {
+                out.push((r.0.clone(), None, Some(r.1.clone())));
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    Ok(out)
+}

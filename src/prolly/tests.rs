@@ -1,0 +1,188 @@
+//! Property tests of the prolly tree against a `BTreeMap` model.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+use cid::Cid;
+use futures::executor::block_on;
+use ipld_core::ipld::Ipld;
+use proptest::prelude::*;
+
+use super::*;
+use crate::error::Error;
+
+#[derive(Default)]
+struct MapLoader(RefCell<HashMap<Cid, Rc<Node>>>);
+
+impl Loader for MapLoader {
+    async fn load(&self, cid: &Cid) -> crate::error::Result<Rc<Node>> {
+        self.0.borrow().get(cid).cloned().ok_or_else(|| Error::MissingBlock(cid.to_string()))
+    }
+}
+
+impl MapLoader {
+    fn apply(&self, root: Option<Cid>, edits: Vec<Edit>) -> Option<Cid> {
+        let applied = block_on(apply(self, root, edits)).unwrap();
+        let mut m = self.0.borrow_mut();
+        for (b, n) in applied.blocks {
+            m.insert(b.cid, n);
+        }
+        applied.root
+    }
+
+    fn entries(&self, root: Option<Cid>, range: &Range, reverse: bool) -> Vec<(Vec<u8>, Ipld)> {
+        let mut out = Vec::new();
+        block_on(scan(self, root, range, reverse, |k, v| {
+            out.push((k.to_vec(), v.clone()));
+            true
+        }))
+        .unwrap();
+        out
+    }
+
+    /// Checks the structural invariants of every node reachable from `root`.
+    fn check_shape(&self, root: Option<Cid>) {
+        let Some(root) = root else { return };
+        let node = block_on(self.load(&root)).unwrap();
+        assert!(node.level == 0 || node.entries.len() > 1, "root branch with one child");
+        let mut stack = vec![node];
+        while let Some(n) = stack.pop() {
+            assert!(n.entries.len() <= chunk::MAX_ENTRIES);
+            if n.level > 0 {
+                for i in 0..n.entries.len() {
+                    let c = block_on(self.load(&n.child(i).unwrap())).unwrap();
+                    assert_eq!(c.level + 1, n.level);
+                    assert_eq!(c.first_key(), n.entries[i].0.as_slice());
+                    stack.push(c);
+                }
+            }
+        }
+    }
+}
+
+fn key(i: u32) -> Vec<u8> {
+    format!("k{i:06}").into_bytes()
+}
+
+fn build_once(entries: &BTreeMap<Vec<u8>, Ipld>) -> Option<Cid> {
+    let l = MapLoader::default();
+    l.apply(None, entries.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// The same entries, inserted in any order and batching (with deletes of extra keys on the
+    /// way), give the same root CID as a single bulk build.
+    #[test]
+    fn root_is_history_independent(
+        keys in prop::collection::btree_set(0u32..5000, 0..400),
+        extra in prop::collection::vec(5000u32..6000, 0..40),
+        order_seed in any::<u64>(),
+        batch_sizes in prop::collection::vec(1usize..80, 1..20),
+    ) {
+        let model: BTreeMap<Vec<u8>, Ipld> = keys.iter().map(|k| (key(*k), Ipld::Integer(i128::from(*k)))).collect();
+        let expected = build_once(&model);
+        let mut ops: Vec<Edit> = model.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+        for e in &extra {
+            ops.push((key(*e), Some(Ipld::Bool(true))));
+        }
+        // deterministic shuffle
+        let mut s = order_seed | 1;
+        for i in (1..ops.len()).rev() {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+            ops.swap(i, (s % (i as u64 + 1)) as usize);
+        }
+        for e in &extra {
+            ops.push((key(*e), None));
+        }
+        let l = MapLoader::default();
+        let mut root = None;
+        let mut rest = ops.as_slice();
+        let mut bi = 0;
+        while !rest.is_empty() {
+            let n = batch_sizes[bi % batch_sizes.len()].min(rest.len());
+            root = l.apply(root, rest[..n].to_vec());
+            rest = &rest[n..];
+            bi += 1;
+        }
+        l.check_shape(root);
+        prop_assert_eq!(root, expected);
+    }
+
+    /// Random puts and deletes agree with a BTreeMap for get, forward and reverse range scans.
+    #[test]
+    fn matches_btreemap_model(
+        batches in prop::collection::vec(
+            prop::collection::vec((0u32..800, prop::option::of(0i64..1000)), 1..120), 1..8),
+        lo in 0u32..800, span in 0u32..400, reverse in any::<bool>(),
+    ) {
+        let l = MapLoader::default();
+        let mut model = BTreeMap::new();
+        let mut root = None;
+        for batch in batches {
+            let edits: Vec<Edit> = batch.iter().map(|(k, v)| (key(*k), v.map(|v| Ipld::Integer(v.into())))).collect();
+            for (k, v) in &edits {
+                match v { Some(v) => { model.insert(k.clone(), v.clone()); } None => { model.remove(k); } }
+            }
+            root = l.apply(root, edits);
+        }
+        l.check_shape(root);
+        prop_assert_eq!(root, build_once(&model));
+        for probe in [0u32, 1, 7, 99, 400, 799] {
+            prop_assert_eq!(block_on(get(&l, root, &key(probe))).unwrap(), model.get(&key(probe)).cloned());
+        }
+        let range = Range { lo: Bound::Included(key(lo)), hi: Bound::Excluded(key(lo + span)) };
+        let mut want: Vec<_> = model.range(key(lo)..key(lo + span)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        if reverse { want.reverse(); }
+        prop_assert_eq!(l.entries(root, &range, reverse), want);
+    }
+}
+
+#[test]
+fn large_tree_multi_level_and_delete_all() {
+    let l = MapLoader::default();
+    let n = 20_000u32;
+    let mut root = None;
+    // insert in reverse, in uneven batches
+    let mut ks: Vec<u32> = (0..n).rev().collect();
+    while !ks.is_empty() {
+        let take = ks.len().min(1777);
+        let batch: Vec<Edit> = ks.drain(..take).map(|k| (key(k), Some(Ipld::Integer(k.into())))).collect();
+        root = l.apply(root, batch);
+    }
+    let model: BTreeMap<_, _> = (0..n).map(|k| (key(k), Ipld::Integer(k.into()))).collect();
+    assert_eq!(root, build_once(&model));
+    let top = block_on(l.load(&root.unwrap())).unwrap();
+    assert!(top.level >= 2, "20k entries span at least 3 levels, got root level {}", top.level);
+    l.check_shape(root);
+    assert_eq!(l.entries(root, &Range::all(), false).len(), n as usize);
+    // delete everything except one key, in two batches
+    let dels: Vec<Edit> = (0..n).filter(|k| *k != 12_345).map(|k| (key(k), None)).collect();
+    let (a, b) = dels.split_at(9000);
+    root = l.apply(root, a.to_vec());
+    root = l.apply(root, b.to_vec());
+    let single: BTreeMap<_, _> = [(key(12_345), Ipld::Integer(12_345))].into_iter().collect();
+    assert_eq!(root, build_once(&single));
+    root = l.apply(root, vec![(key(12_345), None)]);
+    assert_eq!(root, None);
+}
+
+#[test]
+fn prefix_range_and_diff() {
+    let l = MapLoader::default();
+    let edits: Vec<Edit> = ["a", "ab", "abc", "abd", "b", "b\u{ff}"]
+        .iter()
+        .map(|k| (k.as_bytes().to_vec(), Some(Ipld::Null)))
+        .collect();
+    let r1 = l.apply(None, edits);
+    let got: Vec<_> = l.entries(r1, &Range::prefix(b"ab"), false).into_iter().map(|e| e.0).collect();
+    assert_eq!(got, vec![b"ab".to_vec(), b"abc".to_vec(), b"abd".to_vec()]);
+    let r2 = l.apply(r1, vec![(b"abc".to_vec(), None), (b"zz".to_vec(), Some(Ipld::Bool(true)))]);
+    let d = block_on(diff(&l, r1, r2)).unwrap();
+    assert_eq!(
+        d,
+        vec![(b"abc".to_vec(), Some(Ipld::Null), None), (b"zz".to_vec(), None, Some(Ipld::Bool(true)))]
+    );
+}
