@@ -12,3 +12,7 @@ pub mod error;
 pub mod prolly;
 
 pub use error::{Error, Result};
+pub mod clock;
+pub mod doc;
+pub mod ledger;
+pub mod store;

@@ -1,0 +1,136 @@
+//! Deterministic merge of concurrent clock heads.
+//!
+//! The base is the best common ancestor (highest seq, then highest CID). The events after it are
+//! replayed in causal order — by seq, ties broken by CID — and each event's operations are the
+//! diff between its first parent's document tree and its own. Replayed documents are re-stamped
+//! with the merge seq (1 + the highest head seq). Invariant: every replica holding the same events
+//! computes the same merge event, byte for byte.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::rc::Rc;
+
+use cid::Cid;
+use ipld_core::ipld::Ipld;
+
+use super::Event;
+use crate::codec::Block;
+use crate::doc::Leaf;
+use crate::error::{Error, Result};
+use crate::prolly::{self, Edit, Loader, Node};
+
+/// Where events come from.
+#[allow(async_fn_in_trait)]
+pub trait EventSource: Loader {
+    async fn event(&self, cid: &Cid) -> Result<Event>;
+}
+
+/// A merge event and the blocks it needs that did not exist.
+pub struct Merged {
+    pub event: Event,
+    pub blocks: Vec<(Block, Rc<Node>)>,
+}
+
+fn seq_key(seq: u64, id: &[u8]) -> Vec<u8> {
+    let mut k = seq.to_be_bytes().to_vec();
+    k.extend_from_slice(id);
+    k
+}
+
+async fn ancestry<E: EventSource>(src: &E, head: Cid, events: &mut HashMap<Cid, Event>) -> Result<HashSet<Cid>> {
+    let mut seen = HashSet::new();
+    let mut stack = vec![head];
+    while let Some(c) = stack.pop() {
+        if !seen.insert(c) {
+            continue;
+        }
+        if !events.contains_key(&c) {
+            let ev = src.event(&c).await?;
+            events.insert(c, ev);
+        }
+        stack.extend(events[&c].parents.iter().copied());
+    }
+    Ok(seen)
+}
+
+fn leaf(v: &Ipld) -> Result<Leaf> {
+    Leaf::from_ipld(v).map_err(|e| Error::corrupt("merge", e))
+}
+
+/// Merges two or more heads into one event whose parents are the sorted heads.
+pub async fn merge<E: EventSource>(src: &E, heads: &[Cid]) -> Result<Merged> {
+    let mut heads: Vec<Cid> = heads.to_vec();
+    heads.sort_by_key(|c| c.to_bytes());
+    heads.dedup();
+    let mut events = HashMap::new();
+    let mut sets = Vec::new();
+    for h in &heads {
+        sets.push(ancestry(src, *h, &mut events).await?);
+    }
+    let common: HashSet<Cid> = sets
+        .iter()
+        .skip(1)
+        .fold(sets.first().cloned().unwrap_or_default(), |acc, s| acc.intersection(s).copied().collect());
+    let base = common.iter().max_by_key(|c| (events[c].seq, c.to_bytes())).copied();
+    let below_base = match base {
+        Some(b) => ancestry(src, b, &mut events).await?,
+        None => HashSet::new(),
+    };
+    let mut replay: Vec<Cid> = sets.iter().flatten().filter(|c| !below_base.contains(c)).copied().collect();
+    replay.sort_by_key(|c| (events[c].seq, c.to_bytes()));
+    replay.dedup();
+
+    let base_ev = base.map(|b| events[&b].clone());
+    let (base_root, base_changes, base_count) = match &base_ev {
+        Some(e) => (e.root, e.changes, e.count),
+        None => (None, None, 0),
+    };
+    let seq = heads.iter().map(|h| events[h].seq).max().unwrap_or(0) + 1;
+
+    // Fold every replayed event's operations; later events win.
+    let mut ops: BTreeMap<Vec<u8>, Option<Ipld>> = BTreeMap::new();
+    for c in &replay {
+        let ev = &events[c];
+        let parent_root = match ev.parents.first() {
+            Some(p) => events.get(p).map(|p| p.root).ok_or_else(|| Error::MissingBlock(p.to_string()))?,
+            None => None,
+        };
+        for (k, _, after) in prolly::diff(src, parent_root, ev.root).await? {
+            ops.insert(k, after);
+        }
+    }
+
+    let mut doc_edits: Vec<Edit> = Vec::with_capacity(ops.len());
+    let mut change_edits: Vec<Edit> = Vec::with_capacity(ops.len() * 2);
+    let mut count = base_count;
+    for (id, after) in ops {
+        if let Some(old) = prolly::get(src, base_root, &id).await? {
+            let old = leaf(&old)?;
+            change_edits.push((seq_key(old.seq(), &id), None));
+            if old.is_live() {
+                count = count.saturating_sub(1);
+            }
+        }
+        let new = match after {
+            None => None,
+            Some(v) => {
+                let l = match leaf(&v)? {
+                    Leaf::Doc { body, .. } => Leaf::Doc { seq, body },
+                    Leaf::Ref { cid, .. } => Leaf::Ref { seq, cid },
+                    Leaf::Deleted { .. } => Leaf::Deleted { seq },
+                };
+                if l.is_live() {
+                    count += 1;
+                }
+                change_edits.push((seq_key(seq, &id), Some(Ipld::Null)));
+                Some(l.to_ipld())
+            }
+        };
+        doc_edits.push((id, new));
+    }
+    let docs = prolly::apply(src, base_root, doc_edits).await?;
+    let changes = prolly::apply(src, base_changes, change_edits).await?;
+    let mut blocks = docs.blocks;
+    blocks.extend(changes.blocks);
+    let event = Event { parents: heads, root: docs.root, changes: changes.root, seq, count };
+    Ok(Merged { event, blocks })
+}

@@ -1,0 +1,352 @@
+//! Documents: the JSON wire format shared with the TypeScript wrapper, and the tree leaf values.
+//!
+//! Wire (JS → engine): a JSON array of `[id, body]` pairs, `body` an object or `null` (delete).
+//! Byte strings travel as `{"/": {"bytes": "<base64>"}}` (the dag-json convention) and become CBOR
+//! bytes. A top-level `_id` in a body is dropped: the id is the tree key.
+//! Leaf value (docs tree): `{"seq": n, "doc": {..}}`, `{"seq": n, "del": true}` or, for documents
+//! whose encoding exceeds [`INLINE_MAX`], `{"seq": n, "ref": <CID of {"doc": {..}}>}`.
+//! Invariant: every stored body is a map of JSON-like values and bytes; ids are valid UTF-8 of
+//! 1..=[`MAX_ID_BYTES`] bytes.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::{alphabet, Engine as _};
+use cid::Cid;
+use ipld_core::ipld::Ipld;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// Longest accepted document id, in UTF-8 bytes.
+pub const MAX_ID_BYTES: usize = 1024;
+/// Encoded documents larger than this live in their own block.
+pub const INLINE_MAX: usize = 1024;
+/// Largest accepted encoded document.
+pub const MAX_DOC_BYTES: usize = 2 * 1024 * 1024;
+
+const B64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// A document body: its fields without `_id`.
+pub type Body = BTreeMap<String, Ipld>;
+
+/// One write of a batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WriteOp {
+    pub id: String,
+    /// `None` deletes the document.
+    pub body: Option<Body>,
+}
+
+/// A document as stored in a leaf.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Leaf {
+    Doc { seq: u64, body: Body },
+    Ref { seq: u64, cid: Cid },
+    Deleted { seq: u64 },
+}
+
+impl Leaf {
+    pub fn seq(&self) -> u64 {
+        match self {
+            Leaf::Doc { seq, .. } | Leaf::Ref { seq, .. } | Leaf::Deleted { seq } => *seq,
+        }
+    }
+
+    pub fn is_live(&self) -> bool {
+        !matches!(self, Leaf::Deleted { .. })
+    }
+
+    pub fn to_ipld(&self) -> Ipld {
+        let mut m = BTreeMap::new();
+        m.insert("seq".to_string(), Ipld::Integer(i128::from(self.seq())));
+        match self {
+            Leaf::Doc { body, .. } => m.insert("doc".to_string(), Ipld::Map(body.clone())),
+            Leaf::Ref { cid, .. } => m.insert("ref".to_string(), Ipld::Link(*cid)),
+            Leaf::Deleted { .. } => m.insert("del".to_string(), Ipld::Bool(true)),
+        };
+        Ipld::Map(m)
+    }
+
+    pub fn from_ipld(v: &Ipld) -> std::result::Result<Leaf, String> {
+        let Ipld::Map(m) = v else { return Err("leaf value is not a map".into()) };
+        let seq = match m.get("seq") {
+            Some(Ipld::Integer(i)) => u64::try_from(*i).map_err(|_| "leaf seq out of range")?,
+            _ => return Err("leaf value has no seq".into()),
+        };
+        match (m.get("doc"), m.get("ref"), m.get("del")) {
+            (Some(Ipld::Map(body)), None, None) => Ok(Leaf::Doc { seq, body: body.clone() }),
+            (None, Some(Ipld::Link(cid)), None) => Ok(Leaf::Ref { seq, cid: *cid }),
+            (None, None, Some(Ipld::Bool(true))) => Ok(Leaf::Deleted { seq }),
+            _ => Err("leaf value is neither doc, ref nor del".into()),
+        }
+    }
+}
+
+/// Checks an id: non-empty UTF-8 of at most [`MAX_ID_BYTES`] bytes.
+pub fn validate_id(id: &str) -> Result<()> {
+    if id.is_empty() {
+        return Err(Error::invalid_doc("_id", "must be a non-empty string"));
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(Error::invalid_doc("_id", format!("is {} bytes, the limit is {MAX_ID_BYTES}", id.len())));
+    }
+    Ok(())
+}
+
+/// Parses a wire batch `[[id, body|null], ...]`.
+pub fn parse_batch(json: &str) -> Result<Vec<WriteOp>> {
+    let raw: Vec<(String, Option<JsonIpld>)> =
+        serde_json::from_str(json).map_err(|e| Error::invalid_doc("(batch)", e.to_string()))?;
+    raw.into_iter()
+        .map(|(id, body)| {
+            validate_id(&id)?;
+            let body = match body {
+                None => None,
+                Some(JsonIpld(Ipld::Map(mut m))) => {
+                    m.remove("_id");
+                    Some(m)
+                }
+                Some(_) => return Err(Error::invalid_doc("(root)", format!("document {id:?} is not an object"))),
+            };
+            Ok(WriteOp { id, body })
+        })
+        .collect()
+}
+
+/// Parses one JSON value (a query key, an option) with the same rules as document fields.
+pub fn parse_value(json: &str) -> Result<Ipld> {
+    serde_json::from_str::<JsonIpld>(json)
+        .map(|v| v.0)
+        .map_err(|e| Error::InvalidArg(format!("bad json value: {e}")))
+}
+
+/// An IPLD value deserialised from wire JSON.
+pub struct JsonIpld(pub Ipld);
+
+impl<'de> Deserialize<'de> for JsonIpld {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        IpldSeed.deserialize(d).map(JsonIpld)
+    }
+}
+
+struct IpldSeed;
+
+impl<'de> DeserializeSeed<'de> for IpldSeed {
+    type Value = Ipld;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Ipld, D::Error> {
+        d.deserialize_any(IpldVisitor)
+    }
+}
+
+struct IpldVisitor;
+
+impl<'de> Visitor<'de> for IpldVisitor {
+    type Value = Ipld;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Ipld, E> {
+        Ok(Ipld::Null)
+    }
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Ipld, E> {
+        Ok(Ipld::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Ipld, E> {
+        Ok(Ipld::Integer(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Ipld, E> {
+        Ok(Ipld::Integer(v.into()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<Ipld, E> {
+        if v.is_finite() {
+            Ok(Ipld::Float(v))
+        } else {
+            Err(E::custom("numbers must be finite"))
+        }
+    }
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Ipld, E> {
+        Ok(Ipld::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> std::result::Result<Ipld, E> {
+        Ok(Ipld::String(v))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Ipld, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(v) = seq.next_element_seed(IpldSeed)? {
+            out.push(v);
+        }
+        Ok(Ipld::List(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Ipld, A::Error> {
+        let mut out = BTreeMap::new();
+        while let Some(k) = map.next_key::<String>()? {
+            let v = map.next_value_seed(IpldSeed)?;
+            out.insert(k, v);
+        }
+        if out.len() == 1 {
+            if let Some(Ipld::Map(inner)) = out.get("/") {
+                if let (1, Some(Ipld::String(b64))) = (inner.len(), inner.get("bytes")) {
+                    let bytes = B64.decode(b64).map_err(|e| de::Error::custom(format!("bad base64 bytes: {e}")))?;
+                    return Ok(Ipld::Bytes(bytes));
+                }
+            }
+        }
+        Ok(Ipld::Map(out))
+    }
+}
+
+/// Appends `s` as a JSON string literal.
+pub fn write_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        let esc = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            c if (c as u32) < 0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push_str(esc);
+        }
+        start = i + c.len_utf8();
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+/// Appends an IPLD value as wire JSON (bytes as `{"/":{"bytes":..}}`, links as `{"/":"cid"}`).
+pub fn write_json(out: &mut String, v: &Ipld) {
+    match v {
+        Ipld::Null => out.push_str("null"),
+        Ipld::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Ipld::Integer(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Ipld::Float(f) if f.is_finite() => {
+            let _ = write!(out, "{f}");
+        }
+        Ipld::Float(_) => out.push_str("null"),
+        Ipld::String(s) => write_str(out, s),
+        Ipld::Bytes(b) => {
+            out.push_str("{\"/\":{\"bytes\":\"");
+            out.push_str(&B64.encode(b));
+            out.push_str("\"}}");
+        }
+        Ipld::List(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(out, item);
+            }
+            out.push(']');
+        }
+        Ipld::Map(m) => write_fields(out, m, true),
+        Ipld::Link(c) => {
+            out.push_str("{\"/\":\"");
+            out.push_str(&c.to_string());
+            out.push_str("\"}");
+        }
+    }
+}
+
+fn write_fields(out: &mut String, m: &Body, open: bool) {
+    if open {
+        out.push('{');
+    }
+    for (i, (k, v)) in m.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_str(out, k);
+        out.push(':');
+        write_json(out, v);
+    }
+    out.push('}');
+}
+
+/// Appends a document as JS sees it: `{"_id": id, ...fields}`, or `{"_id": id, "_deleted": true}`.
+pub fn write_doc(out: &mut String, id: &str, body: Option<&Body>) {
+    out.push_str("{\"_id\":");
+    write_str(out, id);
+    match body {
+        None => out.push_str(",\"_deleted\":true}"),
+        Some(b) if b.is_empty() => out.push('}'),
+        Some(b) => {
+            out.push(',');
+            write_fields(out, b, false);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_roundtrip_with_bytes_and_unicode() {
+        let ops = parse_batch(
+            r#"[["ü-1",{"_id":"ü-1","a":1,"b":[true,null,2.5],"c":{"/":{"bytes":"AQID"}},"s":"x\"\n☃"}],["gone",null]]"#,
+        )
+        .unwrap();
+        assert_eq!(ops.len(), 2);
+        assert_eq!(ops[1], WriteOp { id: "gone".into(), body: None });
+        let body = ops[0].body.as_ref().unwrap();
+        assert!(!body.contains_key("_id"));
+        assert_eq!(body["c"], Ipld::Bytes(vec![1, 2, 3]));
+        let mut out = String::new();
+        write_doc(&mut out, &ops[0].id, Some(body));
+        assert_eq!(out, r#"{"_id":"ü-1","a":1,"b":[true,null,2.5],"c":{"/":{"bytes":"AQID"}},"s":"x\"\n☃"}"#);
+        let back: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(back["s"], "x\"\n☃");
+        out.clear();
+        write_doc(&mut out, "gone", None);
+        assert_eq!(out, r#"{"_id":"gone","_deleted":true}"#);
+    }
+
+    #[test]
+    fn rejects_bad_batches() {
+        for bad in [r#"[["",{}]]"#, r#"[["a",[1]]]"#, r#"[["a",{"x":1e999}]]"#, r#"{"a":1}"#, "[[", r#"[["a",{"/":{"bytes":"!!"}}]]"#] {
+            let e = parse_batch(bad).unwrap_err();
+            assert_eq!(e.code(), "INVALID_DOC", "{bad}");
+        }
+        let long = "x".repeat(MAX_ID_BYTES + 1);
+        assert!(parse_batch(&format!(r#"[["{long}",{{}}]]"#)).is_err());
+    }
+
+    #[test]
+    fn leaf_roundtrip() {
+        let mut body = Body::new();
+        body.insert("n".into(), Ipld::Integer(3));
+        for leaf in [Leaf::Doc { seq: 4, body }, Leaf::Deleted { seq: 9 }] {
+            assert_eq!(Leaf::from_ipld(&leaf.to_ipld()).unwrap(), leaf);
+        }
+        assert!(Leaf::from_ipld(&Ipld::Null).is_err());
+    }
+
+    #[test]
+    fn control_chars_and_floats() {
+        let mut out = String::new();
+        write_json(&mut out, &Ipld::List(vec![Ipld::String("\u{1}".into()), Ipld::Float(0.1), Ipld::Float(1e21)]));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v[0], "\u{1}");
+        assert_eq!(v[1], 0.1);
+        assert_eq!(v[2], 1e21);
+    }
+}

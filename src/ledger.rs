@@ -1,0 +1,180 @@
+//! A ledger: documents in a prolly tree, history in a Merkle clock, persisted as one sealed CAR per
+//! commit through a [`Store`].
+//!
+//! Readers take an immutable snapshot ([`State`]) at the start of each call, so a read never sees a
+//! write that lands while it runs (MVCC). Writers are serialised by a lock; each commit is a
+//! compare-and-set on the stored header, and on conflict (another tab committed) the ledger adopts
+//! the stored header and re-applies the same operations on it. Invariant: the in-memory state only
+//! moves forward, and only to a state whose CAR and header are durable.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use cid::Cid;
+
+use crate::codec::parse_cid;
+use crate::crypto::Key;
+use crate::error::{Error, Result};
+use crate::store::{Header, IndexHead, Store, HEADER_VERSION};
+
+pub mod blocks;
+mod compact;
+mod read;
+mod sync;
+mod write;
+
+pub use blocks::Stats;
+pub use read::{AllDocsOpts, DocRow};
+pub use write::Committed;
+
+/// An immutable view of the ledger at one commit.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct State {
+    /// Newest CAR (`None` before the first commit).
+    pub car: Option<String>,
+    pub head: Vec<Cid>,
+    pub docs: Option<Cid>,
+    pub changes: Option<Cid>,
+    pub seq: u64,
+    pub count: u64,
+    pub indexes: BTreeMap<String, IndexHead>,
+}
+
+fn opt_cid(s: &Option<String>) -> Result<Option<Cid>> {
+    s.as_deref().map(parse_cid).transpose()
+}
+
+impl State {
+    fn from_header(h: &Header) -> Result<State> {
+        if h.v != HEADER_VERSION {
+            return Err(Error::corrupt("header", format!("unknown header version {}", h.v)));
+        }
+        let head = h.head.iter().map(|c| parse_cid(c)).collect::<Result<Vec<_>>>()?;
+        Ok(State {
+            car: Some(h.car.clone()),
+            head,
+            docs: opt_cid(&h.docs)?,
+            changes: opt_cid(&h.changes)?,
+            seq: h.seq,
+            count: h.count,
+            indexes: h.indexes.clone(),
+        })
+    }
+
+    fn to_header(&self, car: &str) -> Header {
+        Header {
+            v: HEADER_VERSION,
+            car: car.to_string(),
+            head: self.head.iter().map(Cid::to_string).collect(),
+            docs: self.docs.map(|c| c.to_string()),
+            changes: self.changes.map(|c| c.to_string()),
+            seq: self.seq,
+            count: self.count,
+            indexes: self.indexes.clone(),
+        }
+    }
+}
+
+/// One open ledger.
+pub struct Ledger<S: Store> {
+    name: String,
+    store: Rc<S>,
+    blocks: blocks::Blocks<S>,
+    state: RefCell<Rc<State>>,
+    write_lock: futures::lock::Mutex<()>,
+    closed: Cell<bool>,
+}
+
+impl<S: Store> Ledger<S> {
+    /// Opens a ledger: reads the header and the key, nothing else. With `key` set, that key is
+    /// used instead of the stored one (a wrong key surfaces as `DECRYPT` on the first read).
+    pub async fn open(name: &str, store: S, key: Option<Key>) -> Result<Self> {
+        let store = Rc::new(store);
+        let key = match key {
+            Some(k) => k,
+            None => store.ensure_key(&Key::generate()?).await?,
+        };
+        let header = store.load_header().await?;
+        let state = match &header {
+            Some(h) => State::from_header(h)?,
+            None => State::default(),
+        };
+        let blocks = blocks::Blocks::new(store.clone(), key);
+        blocks.set_hint(state.car.clone());
+        Ok(Ledger {
+            name: name.to_string(),
+            store,
+            blocks,
+            state: RefCell::new(Rc::new(state)),
+            write_lock: futures::lock::Mutex::new(()),
+            closed: Cell::new(false),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The current state; later writes never change it.
+    pub fn snapshot(&self) -> Rc<State> {
+        self.state.borrow().clone()
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.blocks.stats()
+    }
+
+    /// Marks the ledger closed: every later call fails with `CLOSED`.
+    pub fn close(&self) {
+        self.closed.set(true);
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.get()
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.get() {
+            Err(Error::Closed(self.name.clone()))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Deletes all stored data and closes the ledger.
+    pub async fn destroy(&self) -> Result<()> {
+        self.closed.set(true);
+        self.store.destroy().await
+    }
+
+    /// Moves to `next` if it is newer (or, with `force`, if it differs at all).
+    fn adopt(&self, next: State, force: bool) -> bool {
+        let cur = self.snapshot();
+        let newer = next.seq > cur.seq || (force && next != *cur);
+        if newer {
+            self.blocks.set_hint(next.car.clone());
+            *self.state.borrow_mut() = Rc::new(next);
+        }
+        newer
+    }
+
+    /// Re-reads the stored header (after another tab committed). True if the state moved.
+    pub async fn refresh(&self) -> Result<bool> {
+        self.check_open()?;
+        let Some(h) = self.store.load_header().await? else { return Ok(false) };
+        Ok(self.adopt(State::from_header(&h)?, false))
+    }
+
+    async fn reload_forced(&self) -> Result<()> {
+        let state = match self.store.load_header().await? {
+            Some(h) => State::from_header(&h)?,
+            None => State::default(),
+        };
+        self.adopt(state, true);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

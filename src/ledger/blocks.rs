@@ -1,0 +1,172 @@
+//! The ledger's block access: a bounded cache of blocks and decoded nodes in front of the store.
+//!
+//! A missing block is found through the store's location index; its whole CAR is read, verified,
+//! decrypted and its blocks cached. Invariant: memory stays within the cache budgets whatever the
+//! ledger's size, and every block handed out was verified against its CID.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::rc::Rc;
+
+use cid::Cid;
+
+use crate::car::open_car;
+use crate::codec::{parse_cid, Block};
+use crate::crypto::Key;
+use crate::error::{Error, Result};
+use crate::prolly::{Loader, Node};
+use crate::store::Store;
+
+/// Byte budget of each cache generation (two generations per cache).
+const GENERATION_BYTES: usize = 16 * 1024 * 1024;
+
+/// A two-generation cache: entries move to the young map when used; when the young map is full
+/// it becomes the old one and the previous old map is dropped. Bounded by 2 × the budget.
+struct GenCache<K, V> {
+    young: HashMap<K, (V, usize)>,
+    old: HashMap<K, (V, usize)>,
+    young_bytes: usize,
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> GenCache<K, V> {
+    fn new() -> Self {
+        GenCache { young: HashMap::new(), old: HashMap::new(), young_bytes: 0 }
+    }
+
+    fn get(&mut self, k: &K) -> Option<V> {
+        if let Some((v, _)) = self.young.get(k) {
+            return Some(v.clone());
+        }
+        let (v, size) = self.old.remove(k)?;
+        self.insert(k.clone(), v.clone(), size);
+        Some(v)
+    }
+
+    fn insert(&mut self, k: K, v: V, size: usize) {
+        if self.young_bytes + size > GENERATION_BYTES {
+            self.old = std::mem::take(&mut self.young);
+            self.young_bytes = 0;
+        }
+        self.young_bytes += size;
+        if let Some((_, prev)) = self.young.insert(k, (v, size)) {
+            self.young_bytes -= prev;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.young.clear();
+        self.old.clear();
+        self.young_bytes = 0;
+    }
+}
+
+/// Counters exposed for tests and the demo's stats panel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub car_reads: u64,
+    pub locates: u64,
+}
+
+/// Block and node access for one ledger.
+pub struct Blocks<S: Store> {
+    store: Rc<S>,
+    key: Key,
+    raw: RefCell<GenCache<Cid, Rc<[u8]>>>,
+    nodes: RefCell<GenCache<Cid, Rc<Node>>>,
+    /// The newest CAR, read first on a miss instead of asking the location index.
+    hint: RefCell<Option<String>>,
+    stats: Cell<Stats>,
+}
+
+impl<S: Store> Blocks<S> {
+    pub fn new(store: Rc<S>, key: Key) -> Self {
+        Blocks {
+            store,
+            key,
+            raw: RefCell::new(GenCache::new()),
+            nodes: RefCell::new(GenCache::new()),
+            hint: RefCell::new(None),
+            stats: Cell::new(Stats::default()),
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats.get()
+    }
+
+    pub fn key(&self) -> &Key {
+        &self.key
+    }
+
+    /// Sets the CAR to try first on the next miss (the header's newest CAR).
+    pub fn set_hint(&self, car: Option<String>) {
+        *self.hint.borrow_mut() = car;
+    }
+
+    /// Makes freshly committed blocks readable without a store round trip.
+    pub fn insert_fresh(&self, blocks: &[(Block, Option<Rc<Node>>)]) {
+        let mut raw = self.raw.borrow_mut();
+        let mut nodes = self.nodes.borrow_mut();
+        for (b, n) in blocks {
+            raw.insert(b.cid, Rc::from(b.bytes.as_slice()), b.bytes.len());
+            if let Some(n) = n {
+                nodes.insert(b.cid, n.clone(), b.bytes.len() * 2);
+            }
+        }
+    }
+
+    /// Forgets every cached block (after compaction rewrote the CARs).
+    pub fn clear(&self) {
+        self.raw.borrow_mut().clear();
+        self.nodes.borrow_mut().clear();
+    }
+
+    /// The bytes of a block, reading its CAR if needed.
+    pub async fn block(&self, cid: &Cid) -> Result<Rc<[u8]>> {
+        if let Some(b) = self.raw.borrow_mut().get(cid) {
+            return Ok(b);
+        }
+        let hint = self.hint.borrow_mut().take();
+        if let Some(car) = hint {
+            self.load_car(&car).await?;
+            if let Some(b) = self.raw.borrow_mut().get(cid) {
+                return Ok(b);
+            }
+        }
+        let key = cid.to_string();
+        let mut s = self.stats.get();
+        s.locates += 1;
+        self.stats.set(s);
+        let car = self.store.locate(&key).await?.ok_or_else(|| Error::MissingBlock(key.clone()))?;
+        self.load_car(&car).await?;
+        self.raw.borrow_mut().get(cid).ok_or(Error::MissingBlock(key))
+    }
+
+    /// Reads, verifies and caches every block of one CAR; returns them in CAR order.
+    pub async fn load_car(&self, name: &str) -> Result<Vec<Block>> {
+        let mut s = self.stats.get();
+        s.car_reads += 1;
+        self.stats.set(s);
+        let cid = parse_cid(name).map_err(|_| Error::corrupt(name, "bad car name"))?;
+        let stored = self.store.read_car(name).await?.ok_or_else(|| Error::corrupt(name, "car is missing"))?;
+        let (_, blocks) = open_car(&self.key, &cid, &stored).await?;
+        let mut raw = self.raw.borrow_mut();
+        for b in &blocks {
+            raw.insert(b.cid, Rc::from(b.bytes.as_slice()), b.bytes.len());
+        }
+        Ok(blocks)
+    }
+}
+
+impl<S: Store> Loader for Blocks<S> {
+    async fn load(&self, cid: &Cid) -> Result<Rc<Node>> {
+        if let Some(n) = self.nodes.borrow_mut().get(cid) {
+            return Ok(n);
+        }
+        let bytes = self.block(cid).await?;
+        let node = Rc::new(Node::decode(&bytes).map_err(|e| Error::corrupt(format!("block {cid}"), e))?);
+        self.nodes.borrow_mut().insert(*cid, node.clone(), bytes.len() * 2);
+        Ok(node)
+    }
+}

@@ -1,0 +1,171 @@
+//! Reads on a snapshot: `get`, `all_docs` (with key/keys/prefix/descending/limit) and `changes`.
+//!
+//! Invariant: each call reads the one [`State`] it captured when it started.
+
+use std::rc::Rc;
+
+use cid::Cid;
+use ipld_core::ipld::Ipld;
+
+use super::write::seq_key;
+use super::{Ledger, State};
+use crate::clock::Event;
+use crate::codec;
+use crate::doc::{Body, Leaf};
+use crate::error::{Error, Result};
+use crate::prolly::{self, Bound, Range};
+use crate::store::Store;
+
+/// A document row: `body` is `None` for a deleted document.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DocRow {
+    pub id: String,
+    pub body: Option<Body>,
+}
+
+/// Options of [`Ledger::all_docs`].
+#[derive(Clone, Debug, Default)]
+pub struct AllDocsOpts {
+    pub limit: Option<usize>,
+    pub include_deleted: bool,
+    pub descending: bool,
+    pub key: Option<String>,
+    pub keys: Option<Vec<String>>,
+    pub prefix: Option<String>,
+}
+
+impl<S: Store> Ledger<S> {
+    /// Resolves a leaf to its body (`None` when deleted), loading a separate doc block if needed.
+    async fn resolve(&self, id: &str, leaf: &Leaf) -> Result<Option<Body>> {
+        match leaf {
+            Leaf::Doc { body, .. } => Ok(Some(body.clone())),
+            Leaf::Deleted { .. } => Ok(None),
+            Leaf::Ref { cid, .. } => {
+                let bytes = self.blocks.block(cid).await?;
+                let v = codec::decode(&bytes).map_err(|e| Error::corrupt(format!("doc {id}"), e))?;
+                match codec::field(&v, "doc") {
+                    Some(Ipld::Map(m)) => Ok(Some(m.clone())),
+                    _ => Err(Error::corrupt(format!("doc {id}"), "doc block has no doc map")),
+                }
+            }
+        }
+    }
+
+    async fn leaf(&self, state: &State, id: &str) -> Result<Option<Leaf>> {
+        match prolly::get(&self.blocks, state.docs, id.as_bytes()).await? {
+            None => Ok(None),
+            Some(v) => Leaf::from_ipld(&v).map(Some).map_err(|e| Error::corrupt(format!("doc {id}"), e)),
+        }
+    }
+
+    /// The live document `id` (without `_id`), or `ENOENT`.
+    pub async fn get(&self, id: &str) -> Result<Body> {
+        self.check_open()?;
+        let state = self.snapshot();
+        self.get_in(&state, id).await?.ok_or_else(|| Error::NotFound(id.to_string()))
+    }
+
+    /// The live document `id` in a given snapshot.
+    pub async fn get_in(&self, state: &State, id: &str) -> Result<Option<Body>> {
+        match self.leaf(state, id).await? {
+            Some(leaf) => self.resolve(id, &leaf).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Documents in id order (or reverse), filtered by the options.
+    pub async fn all_docs(&self, opts: &AllDocsOpts) -> Result<(Vec<DocRow>, Rc<State>)> {
+        self.check_open()?;
+        let state = self.snapshot();
+        let limit = opts.limit.unwrap_or(usize::MAX);
+        let mut rows = Vec::new();
+        if let Some(keys) = &opts.keys {
+            for id in keys {
+                if rows.len() >= limit {
+                    break;
+                }
+                if let Some(leaf) = self.leaf(&state, id).await? {
+                    if leaf.is_live() || opts.include_deleted {
+                        rows.push(DocRow { id: id.clone(), body: self.resolve(id, &leaf).await? });
+                    }
+                }
+            }
+            return Ok((rows, state));
+        }
+        let range = match (&opts.key, &opts.prefix) {
+            (Some(k), _) => Range { lo: Bound::Included(k.as_bytes().to_vec()), hi: Bound::Included(k.as_bytes().to_vec()) },
+            (None, Some(p)) => Range::prefix(p.as_bytes()),
+            (None, None) => Range::all(),
+        };
+        let mut leaves: Vec<(Vec<u8>, Ipld)> = Vec::new();
+        let mut bad = None;
+        prolly::scan(&self.blocks, state.docs, &range, opts.descending, |k, v| {
+            match Leaf::from_ipld(v) {
+                Ok(leaf) if !leaf.is_live() && !opts.include_deleted => {}
+                Ok(_) => leaves.push((k.to_vec(), v.clone())),
+                Err(e) => bad = Some(e),
+            }
+            bad.is_none() && leaves.len() < limit
+        })
+        .await?;
+        if let Some(e) = bad {
+            return Err(Error::corrupt("docs tree", e));
+        }
+        for (k, v) in leaves {
+            let id = String::from_utf8(k).map_err(|_| Error::corrupt("docs tree", "id is not utf-8"))?;
+            let leaf = Leaf::from_ipld(&v).map_err(|e| Error::corrupt(format!("doc {id}"), e))?;
+            let body = self.resolve(&id, &leaf).await?;
+            rows.push(DocRow { id, body });
+        }
+        Ok((rows, state))
+    }
+
+    /// The seq of the oldest event in `since`; 0 (everything) when an event is unknown here,
+    /// e.g. after compaction or for a clock of another ledger.
+    async fn since_seq(&self, since: &[Cid]) -> u64 {
+        let mut min = u64::MAX;
+        for c in since {
+            let seq = match self.blocks.block(c).await {
+                Ok(bytes) => Event::decode(&bytes).map(|e| e.seq).unwrap_or(0),
+                Err(_) => 0,
+            };
+            min = min.min(seq);
+        }
+        if min == u64::MAX {
+            0
+        } else {
+            min
+        }
+    }
+
+    /// One row per document changed after the clock `since` (all documents when empty), oldest
+    /// first. With `limit`, the most recent `limit` changes (still oldest first).
+    pub async fn changes(&self, since: &[Cid], limit: Option<usize>) -> Result<(Vec<DocRow>, Rc<State>)> {
+        self.check_open()?;
+        let state = self.snapshot();
+        let after = self.since_seq(since).await;
+        let rows = self.changes_in(&state, after, limit).await?;
+        Ok((rows, state))
+    }
+
+    /// Changes after a numeric seq, in a given snapshot.
+    pub async fn changes_in(&self, state: &State, after: u64, limit: Option<usize>) -> Result<Vec<DocRow>> {
+        let Some(from) = after.checked_add(1) else { return Ok(Vec::new()) };
+        let range = Range { lo: Bound::Included(seq_key(from, "")), hi: Bound::Unbounded };
+        let limit = limit.unwrap_or(usize::MAX);
+        let mut ids: Vec<Vec<u8>> = Vec::new();
+        prolly::scan(&self.blocks, state.changes, &range, true, |k, _| {
+            ids.push(k.get(8..).unwrap_or_default().to_vec());
+            ids.len() < limit
+        })
+        .await?;
+        let mut rows = Vec::with_capacity(ids.len());
+        for raw in ids.into_iter().rev() {
+            let id = String::from_utf8(raw).map_err(|_| Error::corrupt("changes tree", "id is not utf-8"))?;
+            let leaf = self.leaf(state, &id).await?.ok_or_else(|| Error::corrupt("changes tree", format!("{id} has no doc")))?;
+            let body = self.resolve(&id, &leaf).await?;
+            rows.push(DocRow { id, body });
+        }
+        Ok(rows)
+    }
+}

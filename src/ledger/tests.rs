@@ -1,0 +1,310 @@
+//! Native tests of the ledger against the memory store (the browser suite runs the same engine
+//! against IndexedDB).
+
+use std::collections::BTreeMap;
+
+use futures::executor::block_on;
+use ipld_core::ipld::Ipld;
+use proptest::prelude::*;
+
+use super::*;
+use crate::doc::{Body, WriteOp};
+use crate::store::mem::MemStore;
+
+fn body(n: i64) -> Body {
+    let mut b = Body::new();
+    b.insert("n".into(), Ipld::Integer(n.into()));
+    b.insert("text".into(), Ipld::String(format!("document number {n} with some padding text to look real")));
+    b
+}
+
+fn put(id: &str, n: i64) -> WriteOp {
+    WriteOp { id: id.into(), body: Some(body(n)) }
+}
+
+fn del(id: &str) -> WriteOp {
+    WriteOp { id: id.into(), body: None }
+}
+
+fn open(store: &MemStore) -> Ledger<MemStore> {
+    block_on(Ledger::open("t", store.clone(), None)).unwrap()
+}
+
+fn ids(rows: &[DocRow]) -> Vec<&str> {
+    rows.iter().map(|r| r.id.as_str()).collect()
+}
+
+#[test]
+fn put_get_delete_and_not_found() {
+    let l = open(&MemStore::new());
+    assert_eq!(block_on(l.get("a")).unwrap_err().code(), "ENOENT");
+    let c = block_on(l.write(vec![put("a", 1), put("b", 2)])).unwrap();
+    assert_eq!(c.seq, 1);
+    assert_eq!(block_on(l.get("a")).unwrap(), body(1));
+    block_on(l.write(vec![del("a")])).unwrap();
+    let e = block_on(l.get("a")).unwrap_err();
+    assert_eq!((e.code(), e.to_string()), ("ENOENT", "not found: a".to_string()));
+    let (rows, state) = block_on(l.all_docs(&AllDocsOpts::default())).unwrap();
+    assert_eq!(ids(&rows), ["b"]);
+    assert_eq!(state.count, 1);
+    let all = AllDocsOpts { include_deleted: true, ..Default::default() };
+    let (rows, _) = block_on(l.all_docs(&all)).unwrap();
+    assert_eq!(rows[0], DocRow { id: "a".into(), body: None });
+}
+
+#[test]
+fn reopen_sees_committed_data_and_large_docs() {
+    let store = MemStore::new();
+    let l = open(&store);
+    let mut big = Body::new();
+    big.insert("blob".into(), Ipld::Bytes(vec![7; 5000]));
+    block_on(l.write(vec![put("x", 1), WriteOp { id: "big".into(), body: Some(big.clone()) }])).unwrap();
+    let l2 = open(&store);
+    assert_eq!(block_on(l2.get("x")).unwrap(), body(1));
+    assert_eq!(block_on(l2.get("big")).unwrap(), big);
+    assert_eq!(l2.snapshot().head, l.snapshot().head);
+}
+
+#[test]
+fn open_reads_no_car_and_get_reads_few_after_1000_commits() {
+    let store = MemStore::new();
+    let l = open(&store);
+    for i in 0..1000 {
+        block_on(l.write(vec![put(&format!("doc{i:04}"), i)])).unwrap();
+    }
+    assert_eq!(store.car_count(), 1000);
+    let before = store.car_reads();
+    let l2 = open(&store);
+    assert_eq!(store.car_reads(), before, "opening reads no CAR");
+    assert_eq!(block_on(l2.get("doc0007")).unwrap(), body(7));
+    let reads = store.car_reads() - before;
+    assert!(reads <= 3, "a get after 1000 commits read {reads} CARs");
+    assert_eq!(l2.stats().car_reads, reads);
+}
+
+#[test]
+fn two_writers_on_one_store_lose_nothing() {
+    let store = MemStore::new();
+    let a = open(&store);
+    let b = open(&store);
+    block_on(a.write(vec![put("from-a", 1)])).unwrap();
+    // b still holds the empty state: its commit conflicts, catches up and re-applies
+    block_on(b.write(vec![put("from-b", 2)])).unwrap();
+    block_on(a.write(vec![put("from-a2", 3)])).unwrap();
+    let c = open(&store);
+    let (rows, state) = block_on(c.all_docs(&AllDocsOpts::default())).unwrap();
+    assert_eq!(ids(&rows), ["from-a", "from-a2", "from-b"]);
+    assert_eq!(state.seq, 3);
+    assert!(block_on(b.refresh()).unwrap());
+    assert_eq!(b.snapshot().head, state.head);
+}
+
+#[test]
+fn same_tick_writes_in_one_call_are_one_commit() {
+    let store = MemStore::new();
+    let l = open(&store);
+    let ops: Vec<WriteOp> = (0..1000).map(|i| put(&format!("k{i}"), i)).collect();
+    block_on(l.write(ops)).unwrap();
+    assert_eq!(store.commits(), 1);
+    assert_eq!(store.car_count(), 1);
+    assert_eq!(l.snapshot().count, 1000);
+}
+
+#[test]
+fn tampered_car_is_corrupt_and_wrong_key_is_decrypt_and_nothing_is_poisoned() {
+    let store = MemStore::new();
+    let l = open(&store);
+    block_on(l.write(vec![put("a", 1)])).unwrap();
+    let car = l.snapshot().car.clone().unwrap();
+    store.tamper(&car, |b| b[30] ^= 1);
+    let fresh = open(&store);
+    let e = block_on(fresh.get("a")).unwrap_err();
+    assert_eq!(e.code(), "CORRUPT");
+    assert!(e.to_string().contains(&car), "{e}");
+    store.tamper(&car, |b| b[30] ^= 1);
+    assert_eq!(block_on(fresh.get("a")).unwrap(), body(1), "the ledger recovers once the bytes are right");
+
+    let wrong = block_on(Ledger::open("t", store.clone(), Some(Key::generate().unwrap()))).unwrap();
+    assert_eq!(block_on(wrong.get("a")).unwrap_err().code(), "DECRYPT");
+    assert_eq!(block_on(wrong.write(vec![put("b", 2)])).unwrap_err().code(), "DECRYPT");
+    assert_eq!(block_on(l.get("a")).unwrap(), body(1));
+}
+
+#[test]
+fn closed_ledger_rejects_everything() {
+    let l = open(&MemStore::new());
+    l.close();
+    assert_eq!(block_on(l.get("a")).unwrap_err().code(), "CLOSED");
+    assert_eq!(block_on(l.write(vec![put("a", 1)])).unwrap_err().code(), "CLOSED");
+    assert_eq!(block_on(l.all_docs(&AllDocsOpts::default())).unwrap_err().code(), "CLOSED");
+    assert_eq!(block_on(l.changes(&[], None)).unwrap_err().code(), "CLOSED");
+    assert_eq!(block_on(l.compact()).unwrap_err().code(), "CLOSED");
+}
+
+#[test]
+fn quota_error_loses_nothing() {
+    let store = MemStore::new();
+    let l = open(&store);
+    block_on(l.write(vec![put("a", 1)])).unwrap();
+    let head = l.snapshot();
+    store.set_quota(Some(store.stored_bytes() + 100));
+    let e = block_on(l.write(vec![put("b", 2)])).unwrap_err();
+    assert_eq!(e.code(), "QUOTA");
+    assert_eq!(l.snapshot(), head);
+    assert_eq!(block_on(l.get("b")).unwrap_err().code(), "ENOENT");
+    store.set_quota(None);
+    block_on(l.write(vec![put("b", 2)])).unwrap();
+    assert_eq!(block_on(open(&store).get("a")).unwrap(), body(1));
+}
+
+#[test]
+fn changes_since_clock_and_limit() {
+    let l = open(&MemStore::new());
+    block_on(l.write(vec![put("a", 1), put("b", 1)])).unwrap();
+    let c1 = block_on(l.write(vec![put("c", 1)])).unwrap();
+    block_on(l.write(vec![put("a", 2)])).unwrap();
+    block_on(l.write(vec![del("b")])).unwrap();
+    let (rows, _) = block_on(l.changes(&[], None)).unwrap();
+    assert_eq!(ids(&rows), ["c", "a", "b"]);
+    assert_eq!(rows[2].body, None);
+    let (rows, state) = block_on(l.changes(&c1.head, None)).unwrap();
+    assert_eq!(ids(&rows), ["a", "b"]);
+    assert_eq!(state.seq, 4);
+    let (rows, _) = block_on(l.changes(&[], Some(2))).unwrap();
+    assert_eq!(ids(&rows), ["a", "b"], "limit keeps the most recent changes, oldest first");
+    let (rows, _) = block_on(l.changes(&state.head, None)).unwrap();
+    assert!(rows.is_empty());
+}
+
+#[test]
+fn snapshot_read_does_not_see_a_later_write() {
+    let l = open(&MemStore::new());
+    block_on(l.write(vec![put("a", 1)])).unwrap();
+    let snap = l.snapshot();
+    block_on(l.write(vec![put("a", 2), put("b", 1)])).unwrap();
+    assert_eq!(block_on(l.get_in(&snap, "a")).unwrap(), Some(body(1)));
+    assert_eq!(block_on(l.get_in(&snap, "b")).unwrap(), None);
+    assert_eq!(block_on(l.changes_in(&snap, 0, None)).unwrap().len(), 1);
+}
+
+#[test]
+fn compaction_keeps_documents_head_and_history() {
+    let store = MemStore::new();
+    let l = open(&store);
+    for i in 0..60 {
+        block_on(l.write(vec![put(&format!("d{}", i % 20), i)])).unwrap();
+    }
+    let c30 = l.snapshot();
+    block_on(l.write(vec![del("d3")])).unwrap();
+    let before = l.snapshot();
+    let (docs_before, _) = block_on(l.all_docs(&AllDocsOpts { include_deleted: true, ..Default::default() })).unwrap();
+    let bytes_before = store.stored_bytes();
+    block_on(l.compact()).unwrap();
+    assert_eq!(store.car_count(), 1);
+    assert!(store.stored_bytes() < bytes_before / 4, "{} vs {}", store.stored_bytes(), bytes_before);
+    let after = l.snapshot();
+    assert_eq!((after.head.clone(), after.docs, after.seq), (before.head.clone(), before.docs, before.seq));
+    let reopened = open(&store);
+    let (docs_after, _) = block_on(reopened.all_docs(&AllDocsOpts { include_deleted: true, ..Default::default() })).unwrap();
+    assert_eq!(docs_after, docs_before);
+    let (since, _) = block_on(reopened.changes(&c30.head, None)).unwrap();
+    assert_eq!(ids(&since), ["d3"], "history events survive compaction");
+    block_on(reopened.write(vec![put("after", 1)])).unwrap();
+    assert_eq!(block_on(open(&store).get("after")).unwrap(), body(1));
+}
+
+#[test]
+fn two_branches_merge_to_the_same_head_on_both_sides() {
+    let a_store = MemStore::new();
+    let a = open(&a_store);
+    block_on(a.write(vec![put("shared", 0), put("x", 0)])).unwrap();
+    // replica b starts from a copy of a
+    let b_store = MemStore::new();
+    b_store.share_key_from(&a_store);
+    b_store.import_cars_from(&a_store);
+    let b = open(&b_store);
+    block_on(b.merge_heads(&a.snapshot().head)).unwrap();
+    assert_eq!(b.snapshot().docs, a.snapshot().docs);
+    // concurrent branches
+    block_on(a.write(vec![put("only-a", 1), put("x", 1)])).unwrap();
+    block_on(a.write(vec![del("shared")])).unwrap();
+    block_on(b.write(vec![put("only-b", 2), put("x", 2)])).unwrap();
+    let (ha, hb) = (a.snapshot().head.clone(), b.snapshot().head.clone());
+    a_store.import_cars_from(&b_store);
+    b_store.import_cars_from(&a_store);
+    block_on(a.merge_heads(&hb)).unwrap();
+    block_on(b.merge_heads(&ha)).unwrap();
+    let (sa, sb) = (a.snapshot(), b.snapshot());
+    assert_eq!(sa.head, sb.head, "both replicas compute the same merge event");
+    assert_eq!((sa.docs, sa.changes, sa.count), (sb.docs, sb.changes, sb.count));
+    let (rows, _) = block_on(a.all_docs(&AllDocsOpts::default())).unwrap();
+    assert_eq!(ids(&rows), ["only-a", "only-b", "x"]);
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Put(u8, i64),
+    Del(u8),
+    Commit,
+    Reopen,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0u8..40, 0i64..100).prop_map(|(k, v)| Op::Put(k, v)),
+        2 => (0u8..40).prop_map(Op::Del),
+        2 => Just(Op::Commit),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// put/del/get/allDocs/changes agree with a BTreeMap model (id → (last seq, value)).
+    #[test]
+    fn ledger_matches_model(ops in prop::collection::vec(op(), 1..60), limit in 1usize..10) {
+        let store = MemStore::new();
+        let mut l = open(&store);
+        let mut model: BTreeMap<String, (u64, Option<i64>)> = BTreeMap::new();
+        let mut pending: Vec<WriteOp> = Vec::new();
+        let mut pending_model: Vec<(String, Option<i64>)> = Vec::new();
+        let mut seq = 0u64;
+        let flush = |l: &Ledger<MemStore>, pending: &mut Vec<WriteOp>, pm: &mut Vec<(String, Option<i64>)>,
+                     model: &mut BTreeMap<String, (u64, Option<i64>)>, seq: &mut u64| {
+            if pending.is_empty() { return; }
+            block_on(l.write(std::mem::take(pending))).unwrap();
+            *seq += 1;
+            for (k, v) in pm.drain(..) { model.insert(k, (*seq, v)); }
+        };
+        for o in ops {
+            match o {
+                Op::Put(k, v) => { let id = format!("id{k}"); pending.push(put(&id, v)); pending_model.push((id, Some(v))); }
+                Op::Del(k) => { let id = format!("id{k}"); pending.push(del(&id)); pending_model.push((id, None)); }
+                Op::Commit => flush(&l, &mut pending, &mut pending_model, &mut model, &mut seq),
+                Op::Reopen => { flush(&l, &mut pending, &mut pending_model, &mut model, &mut seq); l = open(&store); }
+            }
+        }
+        flush(&l, &mut pending, &mut pending_model, &mut model, &mut seq);
+        for k in 0u8..40 {
+            let id = format!("id{k}");
+            let want = model.get(&id).and_then(|(_, v)| *v).map(body);
+            prop_assert_eq!(block_on(l.get(&id)).ok(), want);
+        }
+        let (rows, state) = block_on(l.all_docs(&AllDocsOpts::default())).unwrap();
+        let want: Vec<DocRow> = model.iter().filter_map(|(k, (_, v))| v.map(|v| DocRow { id: k.clone(), body: Some(body(v)) })).collect();
+        prop_assert_eq!(&rows, &want);
+        prop_assert_eq!(state.count as usize, want.len());
+        let (desc, _) = block_on(l.all_docs(&AllDocsOpts { descending: true, limit: Some(limit), include_deleted: true, ..Default::default() })).unwrap();
+        let want_desc: Vec<String> = model.keys().rev().take(limit).cloned().collect();
+        prop_assert_eq!(desc.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), want_desc);
+        let mut by_seq: Vec<(u64, String, Option<i64>)> = model.iter().map(|(k, (s, v))| (*s, k.clone(), *v)).collect();
+        by_seq.sort();
+        let (changes, _) = block_on(l.changes(&[], None)).unwrap();
+        let want_changes: Vec<DocRow> = by_seq.iter().map(|(_, k, v)| DocRow { id: k.clone(), body: v.map(body) }).collect();
+        prop_assert_eq!(&changes, &want_changes);
+        let (recent, _) = block_on(l.changes(&[], Some(limit))).unwrap();
+        let skip = want_changes.len().saturating_sub(limit);
+        prop_assert_eq!(&recent[..], &want_changes[skip..]);
+    }
+}

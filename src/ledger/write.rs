@@ -1,0 +1,195 @@
+//! Commits: a batch of puts and deletes becomes one event, one CAR and one header swap.
+//!
+//! Invariant: a failed commit changes nothing (the state is replaced only after the store reports
+//! the CAR and header durable); a conflicting commit is rebuilt on the newer stored state.
+
+use std::collections::{BTreeMap, HashSet};
+use std::rc::Rc;
+
+use cid::Cid;
+use ipld_core::ipld::Ipld;
+
+use super::{Ledger, State};
+use crate::car::{seal_car, write_car};
+use crate::clock::Event;
+use crate::codec::{self, Block};
+use crate::doc::{Body, Leaf, WriteOp, INLINE_MAX, MAX_DOC_BYTES};
+use crate::error::{Error, Result};
+use crate::prolly::{self, Edit, Node};
+use crate::store::{CommitOutcome, CommitWrite, Store};
+
+/// Give up after this many consecutive conflicts with other writers.
+const MAX_ATTEMPTS: usize = 64;
+
+/// What a successful write reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Committed {
+    pub head: Vec<Cid>,
+    pub seq: u64,
+}
+
+/// Key of the changes tree: big-endian seq, then the id.
+pub(crate) fn seq_key(seq: u64, id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(8 + id.len());
+    k.extend_from_slice(&seq.to_be_bytes());
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// Exact dag-cbor size of a value (dag-cbor floats are always 9 bytes).
+pub(crate) fn cbor_size(v: &Ipld) -> usize {
+    fn head(n: u64) -> usize {
+        match n {
+            0..=23 => 1,
+            24..=0xff => 2,
+            0x100..=0xffff => 3,
+            0x1_0000..=0xffff_ffff => 5,
+            _ => 9,
+        }
+    }
+    match v {
+        Ipld::Null | Ipld::Bool(_) => 1,
+        Ipld::Integer(i) => head(if *i < 0 { (-1 - *i) as u64 } else { *i as u64 }),
+        Ipld::Float(_) => 9,
+        Ipld::String(s) => head(s.len() as u64) + s.len(),
+        Ipld::Bytes(b) => head(b.len() as u64) + b.len(),
+        Ipld::List(l) => head(l.len() as u64) + l.iter().map(cbor_size).sum::<usize>(),
+        Ipld::Map(m) => {
+            head(m.len() as u64) + m.iter().map(|(k, v)| head(k.len() as u64) + k.len() + cbor_size(v)).sum::<usize>()
+        }
+        Ipld::Link(c) => {
+            let n = c.to_bytes().len() + 1;
+            2 + head(n as u64) + n
+        }
+    }
+}
+
+/// A commit ready to be stored.
+pub(super) struct Prepared {
+    pub(super) state: State,
+    pub(super) car_name: String,
+    pub(super) car_bytes: Vec<u8>,
+    pub(super) blocks: Vec<(Block, Option<Rc<Node>>)>,
+}
+
+fn leaf_for(seq: u64, body: &Body, extra: &mut Vec<(Block, Option<Rc<Node>>)>, id: &str) -> Result<Leaf> {
+    let size: usize = body.iter().map(|(k, v)| k.len() + 9 + cbor_size(v)).sum();
+    if size > MAX_DOC_BYTES {
+        return Err(Error::invalid_doc(
+            "(root)",
+            format!("document {id:?} is about {size} bytes encoded, the limit is {MAX_DOC_BYTES}"),
+        ));
+    }
+    if size <= INLINE_MAX {
+        return Ok(Leaf::Doc { seq, body: body.clone() });
+    }
+    let mut m = BTreeMap::new();
+    m.insert("doc".to_string(), Ipld::Map(body.clone()));
+    let block = codec::encode(&Ipld::Map(m))?;
+    let cid = block.cid;
+    extra.push((block, None));
+    Ok(Leaf::Ref { seq, cid })
+}
+
+impl<S: Store> Ledger<S> {
+    /// Commits `ops` as one event. Later ops on the same id win. An empty batch commits nothing.
+    pub async fn write(&self, ops: Vec<WriteOp>) -> Result<Committed> {
+        self.check_open()?;
+        let _guard = self.write_lock.lock().await;
+        self.check_open()?;
+        if ops.is_empty() {
+            let s = self.snapshot();
+            return Ok(Committed { head: s.head.clone(), seq: s.seq });
+        }
+        for _ in 0..MAX_ATTEMPTS {
+            let base = self.snapshot();
+            let p = self.prepare(&base, &ops).await?;
+            let write = CommitWrite {
+                expect: base.car.clone(),
+                locs: p.blocks.iter().map(|(b, _)| (b.cid.to_string(), p.car_name.clone())).collect(),
+                header: p.state.to_header(&p.car_name),
+                cars: vec![(p.car_name, p.car_bytes)],
+            };
+            match self.store.commit(write).await? {
+                CommitOutcome::Committed => {
+                    self.blocks.insert_fresh(&p.blocks);
+                    let done = Committed { head: p.state.head.clone(), seq: p.state.seq };
+                    self.adopt(p.state, true);
+                    return Ok(done);
+                }
+                CommitOutcome::Conflict => self.reload_forced().await?,
+            }
+        }
+        Err(Error::Storage(format!("gave up after {MAX_ATTEMPTS} conflicting commits")))
+    }
+
+    async fn prepare(&self, base: &State, ops: &[WriteOp]) -> Result<Prepared> {
+        let seq = base.seq + 1;
+        let mut latest: BTreeMap<&str, &WriteOp> = BTreeMap::new();
+        for op in ops {
+            latest.insert(op.id.as_str(), op);
+        }
+        let mut doc_edits: Vec<Edit> = Vec::with_capacity(latest.len());
+        let mut change_edits: Vec<Edit> = Vec::with_capacity(latest.len() * 2);
+        let mut extra = Vec::new();
+        let mut count = base.count;
+        for (id, op) in latest {
+            if let Some(old) = prolly::get(&self.blocks, base.docs, id.as_bytes()).await? {
+                let old = Leaf::from_ipld(&old).map_err(|e| Error::corrupt(format!("doc {id}"), e))?;
+                change_edits.push((seq_key(old.seq(), id), None));
+                if old.is_live() {
+                    count = count.saturating_sub(1);
+                }
+            }
+            let leaf = match &op.body {
+                None => Leaf::Deleted { seq },
+                Some(body) => {
+                    count += 1;
+                    leaf_for(seq, body, &mut extra, id)?
+                }
+            };
+            doc_edits.push((id.as_bytes().to_vec(), Some(leaf.to_ipld())));
+            change_edits.push((seq_key(seq, id), Some(Ipld::Null)));
+        }
+        let docs = prolly::apply(&self.blocks, base.docs, doc_edits).await?;
+        let changes = prolly::apply(&self.blocks, base.changes, change_edits).await?;
+        let event = Event { parents: base.head.clone(), root: docs.root, changes: changes.root, seq, count }.encode()?;
+        let state = State {
+            car: None,
+            head: vec![event.cid],
+            docs: docs.root,
+            changes: changes.root,
+            seq,
+            count,
+            indexes: base.indexes.clone(),
+        };
+        let mut blocks: Vec<(Block, Option<Rc<Node>>)> = vec![(event, None)];
+        blocks.extend(extra);
+        blocks.extend(docs.blocks.into_iter().map(|(b, n)| (b, Some(n))));
+        blocks.extend(changes.blocks.into_iter().map(|(b, n)| (b, Some(n))));
+        self.seal(base, state, blocks).await
+    }
+
+    /// Wraps new blocks in a commit block and a sealed CAR.
+    pub(super) async fn seal(&self, base: &State, mut state: State, mut blocks: Vec<(Block, Option<Rc<Node>>)>) -> Result<Prepared> {
+        let mut commit = BTreeMap::new();
+        commit.insert("head".to_string(), Ipld::List(state.head.iter().copied().map(Ipld::Link).collect()));
+        let prev = match &base.car {
+            Some(c) => vec![Ipld::Link(codec::parse_cid(c)?)],
+            None => vec![],
+        };
+        commit.insert("prev".to_string(), Ipld::List(prev));
+        commit.insert("v".to_string(), Ipld::Integer(1));
+        let commit = codec::encode(&Ipld::Map(commit))?;
+        let root = commit.cid;
+        blocks.insert(0, (commit, None));
+        let mut seen = HashSet::new();
+        blocks.retain(|(b, _)| seen.insert(b.cid));
+        let plain: Vec<Block> = blocks.iter().map(|(b, _)| b.clone()).collect();
+        let car = write_car(root, &plain).await?;
+        let sealed = seal_car(self.blocks.key(), &car)?;
+        let car_name = sealed.name.to_string();
+        state.car = Some(car_name.clone());
+        Ok(Prepared { state, car_name, car_bytes: sealed.bytes, blocks })
+    }
+}

@@ -1,0 +1,154 @@
+//! In-memory [`Store`] for native tests: cloneable (clones share data, like two tabs sharing one
+//! IndexedDB), with read counters, an optional byte quota and failure injection.
+//!
+//! Invariant: a failed or conflicting commit changes nothing.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::{CommitOutcome, CommitWrite, Header, Store};
+use crate::crypto::Key;
+use crate::error::{Error, Result};
+
+#[derive(Default)]
+struct Data {
+    header: Option<Header>,
+    key: Option<Key>,
+    cars: HashMap<String, Vec<u8>>,
+    locs: HashMap<String, String>,
+    car_reads: u64,
+    locates: u64,
+    commits: u64,
+    quota: Option<usize>,
+}
+
+/// A shared in-memory store.
+#[derive(Clone, Default)]
+pub struct MemStore(Rc<RefCell<Data>>);
+
+impl MemStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of `read_car` calls so far.
+    pub fn car_reads(&self) -> u64 {
+        self.0.borrow().car_reads
+    }
+
+    /// Number of `locate` calls so far.
+    pub fn locates(&self) -> u64 {
+        self.0.borrow().locates
+    }
+
+    /// Number of successful commits.
+    pub fn commits(&self) -> u64 {
+        self.0.borrow().commits
+    }
+
+    pub fn car_count(&self) -> usize {
+        self.0.borrow().cars.len()
+    }
+
+    /// Total bytes of stored CARs.
+    pub fn stored_bytes(&self) -> usize {
+        self.0.borrow().cars.values().map(Vec::len).sum()
+    }
+
+    /// Commits that would push stored CAR bytes past `limit` fail with `QUOTA`.
+    pub fn set_quota(&self, limit: Option<usize>) {
+        self.0.borrow_mut().quota = limit;
+    }
+
+    /// Mutates the stored bytes of a CAR (for tamper tests).
+    pub fn tamper(&self, name: &str, f: impl FnOnce(&mut Vec<u8>)) {
+        if let Some(bytes) = self.0.borrow_mut().cars.get_mut(name) {
+            f(bytes);
+        }
+    }
+
+    /// Copies every CAR and location of `other` into this store (a dumb sync of blocks).
+    pub fn import_cars_from(&self, other: &MemStore) {
+        let src = other.0.borrow();
+        let mut dst = self.0.borrow_mut();
+        for (k, v) in &src.cars {
+            dst.cars.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        for (k, v) in &src.locs {
+            dst.locs.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+
+    /// Installs another store's key (replicas of one ledger share it).
+    pub fn share_key_from(&self, other: &MemStore) {
+        let k = other.0.borrow().key.clone();
+        self.0.borrow_mut().key = k;
+    }
+}
+
+impl Store for MemStore {
+    async fn load_header(&self) -> Result<Option<Header>> {
+        Ok(self.0.borrow().header.clone())
+    }
+
+    async fn ensure_key(&self, candidate: &Key) -> Result<Key> {
+        let mut d = self.0.borrow_mut();
+        Ok(d.key.get_or_insert_with(|| candidate.clone()).clone())
+    }
+
+    async fn read_car(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let mut d = self.0.borrow_mut();
+        d.car_reads += 1;
+        Ok(d.cars.get(name).cloned())
+    }
+
+    async fn locate(&self, cid: &str) -> Result<Option<String>> {
+        let mut d = self.0.borrow_mut();
+        d.locates += 1;
+        Ok(d.locs.get(cid).cloned())
+    }
+
+    async fn commit(&self, w: CommitWrite) -> Result<CommitOutcome> {
+        let mut d = self.0.borrow_mut();
+        if d.header.as_ref().map(|h| h.car.clone()) != w.expect {
+            return Ok(CommitOutcome::Conflict);
+        }
+        if let Some(limit) = d.quota {
+            let now: usize = d.cars.values().map(Vec::len).sum();
+            let add: usize = w.cars.iter().map(|c| c.1.len()).sum();
+            if now + add > limit {
+                return Err(Error::Quota(format!("{} bytes over the {limit}-byte limit", now + add - limit)));
+            }
+        }
+        for (name, bytes) in w.cars {
+            d.cars.insert(name, bytes);
+        }
+        for (cid, car) in w.locs {
+            d.locs.insert(cid, car);
+        }
+        d.header = Some(w.header);
+        d.commits += 1;
+        Ok(CommitOutcome::Committed)
+    }
+
+    async fn list_cars(&self) -> Result<Vec<String>> {
+        Ok(self.0.borrow().cars.keys().cloned().collect())
+    }
+
+    async fn remove_cars(&self, names: &[String]) -> Result<()> {
+        let mut d = self.0.borrow_mut();
+        for n in names {
+            d.cars.remove(n);
+        }
+        d.locs.retain(|_, car| !names.contains(car));
+        Ok(())
+    }
+
+    async fn destroy(&self) -> Result<()> {
+        let mut d = self.0.borrow_mut();
+        let (reads, locates) = (d.car_reads, d.locates);
+        *d = Data { car_reads: reads, locates, ..Data::default() };
+        Ok(())
+    }
+}
