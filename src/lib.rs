@@ -16,3 +16,5 @@ pub mod clock;
 pub mod doc;
 pub mod ledger;
 pub mod store;
+#[cfg(target_arch = "wasm32")]
+pub mod bindings;

@@ -1,0 +1,36 @@
+/** Clock links: CID strings from the engine wrapped in CID-like objects. */
+import type { ClockHead, ClockLink } from "./types.js";
+
+class Link implements ClockLink {
+  readonly "/": string;
+  constructor(cid: string) {
+    this["/"] = cid;
+  }
+  toString(): string {
+    return this["/"];
+  }
+  toJSON(): { "/": string } {
+    return { "/": this["/"] };
+  }
+}
+
+/** A fresh clock array (never shared with later results). */
+export function toClock(cids: readonly string[]): ClockHead {
+  return cids.map((c) => new Link(c));
+}
+
+/** Accepts a clock as returned (links), as strings or as dag-json `{"/": cid}` objects. */
+export function clockToJson(since: unknown): string {
+  if (since === undefined || since === null) return "[]";
+  if (!Array.isArray(since)) throw new TypeError("since must be a clock (an array of event links)");
+  return JSON.stringify(
+    since.map((l: unknown) => {
+      if (typeof l === "string") return l;
+      if (typeof l === "object" && l !== null) {
+        const slash = (l as { "/"?: unknown })["/"];
+        if (typeof slash === "string") return slash;
+      }
+      return String(l);
+    }),
+  );
+}

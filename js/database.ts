@@ -1,0 +1,208 @@
+/**
+ * `fireproof(name)` and the `Database` handle: argument checks and result shapes only; the engine
+ * does the work. Every method awaits the lazily loaded engine, so no `init()` is needed.
+ */
+import { clockToJson, toClock } from "./clock.js";
+import { decode, encodeDoc } from "./encode.js";
+import { DatabaseError, fromEngine } from "./errors.js";
+import { newId } from "./ids.js";
+import { type SharedLedger, sharedLedger, type WriteResult } from "./shared.js";
+import type {
+  AllDocsQueryOpts,
+  AllDocsResponse,
+  BulkResponse,
+  ChangesOptions,
+  ChangesResponse,
+  ClockHead,
+  ConfigOpts,
+  DocResponse,
+  DocSet,
+  DocTypes,
+  DocWithId,
+  LedgerInfo,
+  ListenerFn,
+} from "./types.js";
+
+interface RowsWire<T extends DocTypes> {
+  readonly rows: { readonly key: string; readonly value: DocWithId<T> }[];
+  readonly clock: string[];
+}
+
+function entry(id: string, body: string | null): string {
+  return `[${JSON.stringify(id)},${body ?? "null"}]`;
+}
+
+function docId(doc: { _id?: unknown }): string {
+  const id = doc._id;
+  if (id === undefined || id === null || id === "") return newId();
+  if (typeof id !== "string") throw new DatabaseError("INVALID_DOC", "invalid document: field _id: must be a string");
+  return id;
+}
+
+function requireId(id: unknown): string {
+  if (typeof id !== "string" || id === "") throw new DatabaseError("INVALID_ARG", "invalid argument: a document id is required");
+  return id;
+}
+
+/** A handle on a ledger. Handles of the same name share data, subscribers and commits. */
+export class Database {
+  readonly name: string;
+  /** @internal */
+  readonly shared: SharedLedger;
+  private closed = false;
+  private readonly closeFns: (() => void)[] = [];
+
+  constructor(name: string, _opts?: ConfigOpts) {
+    if (typeof name !== "string" || name === "") throw new DatabaseError("INVALID_ARG", "invalid argument: a database name is required");
+    this.name = name;
+    this.shared = sharedLedger(name);
+    this.shared.refs++;
+  }
+
+  private async core() {
+    if (this.closed) throw new DatabaseError("CLOSED", `ledger ${this.name} is closed`);
+    return this.shared.core;
+  }
+
+  /** Resolves once the engine is loaded and the ledger's header is read. */
+  async ready(): Promise<void> {
+    await this.core();
+  }
+
+  private async commit(ops: string[]): Promise<WriteResult> {
+    await this.core();
+    return this.shared.write(ops);
+  }
+
+  async put<T extends DocTypes>(doc: DocSet<T>): Promise<DocResponse> {
+    if (typeof doc !== "object" || doc === null) throw new DatabaseError("INVALID_DOC", "invalid document: field (root): a document must be a plain object");
+    const id = docId(doc);
+    const res = await this.commit([entry(id, encodeDoc(doc))]);
+    return { id, clock: toClock(res.clock), name: this.name };
+  }
+
+  async bulk<T extends DocTypes>(docs: DocSet<T>[]): Promise<BulkResponse> {
+    if (!Array.isArray(docs)) throw new DatabaseError("INVALID_ARG", "invalid argument: bulk takes an array of documents");
+    const ids: string[] = [];
+    const ops = docs.map((d) => {
+      if (typeof d !== "object" || d === null) throw new DatabaseError("INVALID_DOC", "invalid document: field (root): a document must be a plain object");
+      const id = docId(d);
+      ids.push(id);
+      return entry(id, encodeDoc(d));
+    });
+    if (ops.length === 0) {
+      const info = await this.info();
+      return { ids, clock: info.clock, name: this.name };
+    }
+    const res = await this.commit(ops);
+    return { ids, clock: toClock(res.clock), name: this.name };
+  }
+
+  async get<T extends DocTypes>(id: string): Promise<DocWithId<T>> {
+    const key = requireId(id);
+    const core = await this.core();
+    try {
+      return decode<DocWithId<T>>(await core.get(key));
+    } catch (e) {
+      throw fromEngine(e, key);
+    }
+  }
+
+  async del(id: string): Promise<DocResponse> {
+    const key = requireId(id);
+    const res = await this.commit([entry(key, null)]);
+    return { id: key, clock: toClock(res.clock), name: this.name };
+  }
+
+  remove(id: string): Promise<DocResponse> {
+    return this.del(id);
+  }
+
+  async allDocs<T extends DocTypes>(opts: Partial<AllDocsQueryOpts> = {}): Promise<AllDocsResponse<T>> {
+    const core = await this.core();
+    const wire = {
+      limit: typeof opts.limit === "number" && opts.limit >= 0 ? Math.floor(opts.limit) : undefined,
+      includeDeleted: opts.includeDeleted === true,
+      descending: opts.descending === true,
+      key: typeof opts.key === "string" ? opts.key : undefined,
+      keys: Array.isArray(opts.keys) ? opts.keys.map(String) : undefined,
+      prefix: typeof opts.prefix === "string" ? opts.prefix : undefined,
+    };
+    try {
+      const res = decode<RowsWire<T>>(await core.allDocs(JSON.stringify(wire)));
+      return { rows: res.rows, clock: toClock(res.clock), name: this.name };
+    } catch (e) {
+      throw fromEngine(e);
+    }
+  }
+
+  allDocuments<T extends DocTypes>(opts: Partial<AllDocsQueryOpts> = {}): Promise<AllDocsResponse<T>> {
+    return this.allDocs<T>(opts);
+  }
+
+  async changes<T extends DocTypes>(since: ClockHead = [], opts: ChangesOptions = {}): Promise<ChangesResponse<T>> {
+    const core = await this.core();
+    const limit = typeof opts.limit === "number" && opts.limit > 0 ? Math.floor(opts.limit) : undefined;
+    try {
+      const res = decode<RowsWire<T>>(await core.changes(clockToJson(since), limit));
+      return { rows: res.rows, clock: toClock(res.clock), name: this.name };
+    } catch (e) {
+      throw fromEngine(e);
+    }
+  }
+
+  /**
+   * Calls `listener` after every commit (this tab's or another's): with the changed documents
+   * when `updates` is true (deleted ones as `{_id, _deleted: true}`), with `[]` otherwise.
+   */
+  subscribe<T extends DocTypes>(listener: ListenerFn<T>, updates?: boolean): () => void {
+    if (this.closed) throw new DatabaseError("CLOSED", `ledger ${this.name} is closed`);
+    const fn = listener as (docs: DocWithId[]) => unknown;
+    return this.shared.subscribe(fn, updates === true);
+  }
+
+  /** Rewrites the live data into fresh storage files and drops the old ones. */
+  async compact(): Promise<void> {
+    const core = await this.core();
+    await this.shared.flush();
+    try {
+      await core.compact();
+    } catch (e) {
+      throw fromEngine(e);
+    }
+  }
+
+  /** Head, commit count and storage counters of the ledger. */
+  async info(): Promise<LedgerInfo> {
+    const core = await this.core();
+    const raw = JSON.parse(core.info()) as Omit<LedgerInfo, "clock"> & { clock: string[] };
+    return { ...raw, clock: toClock(raw.clock) };
+  }
+
+  onClosed(fn: () => void): void {
+    this.closeFns.push(fn);
+  }
+
+  /** Closes this handle; the ledger closes with its last handle. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.shared.refs--;
+    if (this.shared.refs <= 0) await this.shared.close();
+    for (const fn of this.closeFns.splice(0)) fn();
+  }
+
+  /** Deletes every document and all stored data of the ledger, then closes it. */
+  async destroy(): Promise<void> {
+    if (this.closed) throw new DatabaseError("CLOSED", `ledger ${this.name} is closed`);
+    this.closed = true;
+    this.shared.refs--;
+    await this.shared.destroy();
+    for (const fn of this.closeFns.splice(0)) fn();
+  }
+}
+
+/** Opens (lazily) the ledger `name`. Synchronous: every method awaits readiness itself. */
+export function fireproof(name: string, opts?: ConfigOpts): Database {
+  return new Database(name, opts);
+}

@@ -1,0 +1,120 @@
+/**
+ * The document wire format shared with the engine (see docs/format.md): JSON text where byte
+ * strings are `{"/":{"bytes":"<base64>"}}`. Encoding applies the value rules: `Date` → ISO string,
+ * `undefined`/`NaN`/function fields dropped, `null` and `Uint8Array` kept; `Infinity`, `BigInt`,
+ * cycles and `undefined`/`NaN` inside arrays are rejected with `INVALID_DOC` naming the field.
+ */
+import { DatabaseError } from "./errors.js";
+
+const BYTES_MARK = '{"/":{"bytes":"';
+
+function invalid(path: string, why: string): DatabaseError {
+  return new DatabaseError("INVALID_DOC", `invalid document: field ${path || "(root)"}: ${why}`);
+}
+
+function toBase64(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i += 0x8000) {
+    s += String.fromCharCode.apply(null, Array.from(b.subarray(i, i + 0x8000)));
+  }
+  return btoa(s);
+}
+
+function fromBase64(s: string): Uint8Array {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function isBytes(v: object): v is Uint8Array | ArrayBuffer {
+  return v instanceof Uint8Array || v instanceof ArrayBuffer;
+}
+
+/** Checks a value; returns true if plain `JSON.stringify` is not enough (bytes or NaN fields). */
+function scan(v: unknown, path: string, inArray: boolean, seen: Set<object>): boolean {
+  switch (typeof v) {
+    case "string":
+    case "boolean":
+      return false;
+    case "number":
+      if (Number.isFinite(v)) return false;
+      if (Number.isNaN(v) && !inArray) return true;
+      throw invalid(path, `${v} is not allowed`);
+    case "undefined":
+    case "function":
+    case "symbol":
+      if (inArray) throw invalid(path, `${typeof v} is not allowed in an array`);
+      return false;
+    case "bigint":
+      throw invalid(path, "bigint is not allowed");
+    case "object": {
+      if (v === null) return false;
+      if (isBytes(v)) return true;
+      if (v instanceof Date) {
+        if (Number.isNaN(v.getTime())) throw invalid(path, "invalid Date");
+        return false;
+      }
+      if (ArrayBuffer.isView(v)) throw invalid(path, "only Uint8Array byte arrays are supported");
+      if (seen.has(v)) throw invalid(path, "circular reference");
+      seen.add(v);
+      let special = false;
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) special = scan(v[i], `${path}[${i}]`, true, seen) || special;
+      } else {
+        for (const k of Object.keys(v)) {
+          special = scan((v as Record<string, unknown>)[k], path ? `${path}.${k}` : k, false, seen) || special;
+        }
+      }
+      seen.delete(v);
+      return special;
+    }
+  }
+  return false;
+}
+
+function replacer(this: unknown, _key: string, value: unknown): unknown {
+  if (typeof value === "number" && Number.isNaN(value)) return undefined;
+  if (typeof value === "object" && value !== null && isBytes(value)) {
+    const bytes = value instanceof Uint8Array ? value : new Uint8Array(value);
+    return { "/": { bytes: toBase64(bytes) } };
+  }
+  return value;
+}
+
+/** Encodes a document body to wire JSON, validating it. */
+export function encodeDoc(doc: unknown): string {
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc) || isBytes(doc)) {
+    throw invalid("", "a document must be a plain object");
+  }
+  return encodeValue(doc);
+}
+
+/** Encodes any value (document field, query key) to wire JSON. */
+export function encodeValue(v: unknown): string {
+  const special = scan(v, "", false, new Set());
+  try {
+    const json = special ? JSON.stringify(v, replacer) : JSON.stringify(v);
+    if (json === undefined) throw invalid("", "value cannot be stored");
+    return json;
+  } catch (e) {
+    if (e instanceof DatabaseError) throw e;
+    throw invalid("", e instanceof Error ? e.message : String(e));
+  }
+}
+
+function reviver(_key: string, value: unknown): unknown {
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+    const slash = (value as Record<string, unknown>)["/"];
+    if (typeof slash === "object" && slash !== null && Object.keys(value).length === 1) {
+      const b = (slash as Record<string, unknown>).bytes;
+      if (typeof b === "string" && Object.keys(slash).length === 1) return fromBase64(b);
+    }
+  }
+  return value;
+}
+
+/** Parses wire JSON from the engine, turning byte markers back into `Uint8Array`s. */
+export function decode<T>(json: string): T {
+  return (json.includes(BYTES_MARK) ? JSON.parse(json, reviver) : JSON.parse(json)) as T;
+}

@@ -1,0 +1,84 @@
+/** Public types, shaped after `@fireproof/core` 0.24 so code written for it type-checks here. */
+
+/** Any document shape. */
+export type DocTypes = object;
+/** Values a document field may hold. */
+export type DocFragment = Uint8Array | string | number | boolean | null | DocFragment[] | { [key: string]: DocFragment | undefined } | object;
+
+export interface DocBase {
+  readonly _id: string;
+  readonly _deleted?: boolean;
+}
+/** A stored document: its fields plus `_id`. */
+export type DocWithId<T extends DocTypes = DocTypes> = DocBase & T;
+/** A document to write: `_id` is optional (a time-ordered id is generated). */
+export type DocSet<T extends DocTypes = DocTypes> = Partial<DocBase> & T;
+
+/** One clock event link; `toString()` gives its CID. */
+export interface ClockLink {
+  readonly "/": string;
+  toString(): string;
+  toJSON(): { "/": string };
+}
+/** The clock head: the event links a state descends from. */
+export type ClockHead = ClockLink[];
+
+export interface DocResponse {
+  readonly id: string;
+  readonly clock: ClockHead;
+  readonly name?: string;
+}
+export interface BulkResponse {
+  readonly ids: string[];
+  readonly clock: ClockHead;
+  readonly name?: string;
+}
+
+export interface AllDocsQueryOpts {
+  readonly limit: number;
+  readonly includeDeleted: boolean;
+  readonly descending: boolean;
+  readonly key: string;
+  readonly keys: string[];
+  readonly prefix: string;
+}
+export interface AllDocsResponse<T extends DocTypes = DocTypes> {
+  readonly rows: { readonly key: string; readonly value: DocWithId<T> }[];
+  readonly clock: ClockHead;
+  readonly name?: string;
+}
+
+export interface ChangesOptions {
+  readonly limit?: number;
+  readonly dirty?: boolean;
+}
+export interface ChangesResponseRow<T extends DocTypes = DocTypes> {
+  readonly key: string;
+  readonly value: DocWithId<T>;
+}
+export interface ChangesResponse<T extends DocTypes = DocTypes> {
+  readonly rows: ChangesResponseRow<T>[];
+  readonly clock: ClockHead;
+  readonly name?: string;
+}
+
+export type UpdateListenerFn<T extends DocTypes = DocTypes> = (docs: DocWithId<T>[]) => Promise<void> | void;
+export type NoUpdateListenerFn = () => Promise<void> | void;
+export type ListenerFn<T extends DocTypes = DocTypes> = UpdateListenerFn<T> | NoUpdateListenerFn;
+
+/** Options of `fireproof(name, opts)`. Unknown Fireproof options are accepted and ignored. */
+export interface ConfigOpts {
+  readonly public?: boolean;
+  readonly autoCompact?: number;
+  readonly [key: string]: unknown;
+}
+
+/** Counters and head of a ledger, for diagnostics and the demo's panel. */
+export interface LedgerInfo {
+  readonly clock: ClockHead;
+  readonly seq: number;
+  readonly count: number;
+  readonly carReads: number;
+  readonly locates: number;
+  readonly car: string | null;
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Builds the npm package into pkg/: release wasm (opt-level s, LTO) → wasm-bindgen (web target)
+# → wasm-opt (binaryen from npm; Debian's 108 breaks the output) → tsc → pkg/ with the template
+# manifest. Prints the shipped sizes (raw and gzip -9).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$PATH"
+
+BINDGEN_VERSION=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/version = "\(.*\)"/\1/p')
+if [ "$(wasm-bindgen --version)" != "wasm-bindgen $BINDGEN_VERSION" ]; then
+  echo "wasm-bindgen CLI must be $BINDGEN_VERSION (run scripts/setup.sh)" >&2
+  exit 1
+fi
+
+cargo build --release --target wasm32-unknown-unknown --lib --quiet
+rm -rf js/wasm
+wasm-bindgen --target web --weak-refs --out-dir js/wasm --out-name ferroproof \
+  target/wasm32-unknown-unknown/release/ferroproof.wasm
+wasm-opt -Oz --strip-debug --strip-producers js/wasm/ferroproof_bg.wasm -o js/wasm/ferroproof_bg.wasm
+
+rm -rf target/js-dist pkg
+tsc -p js/tsconfig.json
+mkdir -p pkg/wasm
+cp target/js-dist/*.js target/js-dist/*.d.ts pkg/
+cp js/wasm/ferroproof.js js/wasm/ferroproof.d.ts js/wasm/ferroproof_bg.wasm pkg/wasm/
+cp pkg-template/package.json pkg/
+cp README.md pkg/ 2>/dev/null || true
+
+wasm_raw=$(stat -c %s pkg/wasm/ferroproof_bg.wasm)
+wasm_gz=$(gzip -9c pkg/wasm/ferroproof_bg.wasm | wc -c)
+js_raw=$(cat pkg/*.js pkg/wasm/*.js | wc -c)
+js_gz=$(cat pkg/*.js pkg/wasm/*.js | gzip -9c | wc -c)
+echo "[build] pkg/: wasm ${wasm_raw} B (${wasm_gz} B gz), js ${js_raw} B (${js_gz} B gz), total gz $((wasm_gz + js_gz)) B"

@@ -1,0 +1,199 @@
+//! The `Ledger` JS class: one open ledger backed by IndexedDB.
+
+use std::rc::Rc;
+
+use cid::Cid;
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::error::to_js;
+use crate::codec::parse_cid;
+use crate::doc::{parse_batch, write_doc, write_str};
+use crate::error::{Error, Result};
+use crate::ledger::{AllDocsOpts, DocRow, Ledger, State};
+use crate::store::idb::IdbStore;
+
+/// A ledger open in this page.
+#[wasm_bindgen(js_name = Ledger)]
+pub struct JsLedger {
+    inner: Rc<Ledger<IdbStore>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct AllDocsWire {
+    limit: Option<usize>,
+    include_deleted: bool,
+    descending: bool,
+    key: Option<String>,
+    keys: Option<Vec<String>>,
+    prefix: Option<String>,
+}
+
+fn clock_json(out: &mut String, head: &[Cid]) {
+    out.push('[');
+    for (i, c) in head.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_str(out, &c.to_string());
+    }
+    out.push(']');
+}
+
+fn rows_json(rows: &[DocRow], state: &State) -> String {
+    let mut out = String::with_capacity(rows.len() * 160 + 128);
+    out.push_str("{\"rows\":[");
+    for (i, r) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"key\":");
+        write_str(&mut out, &r.id);
+        out.push_str(",\"value\":");
+        write_doc(&mut out, &r.id, r.body.as_ref());
+        out.push('}');
+    }
+    out.push_str("],\"clock\":");
+    clock_json(&mut out, &state.head);
+    out.push_str(&format!(",\"seq\":{}}}", state.seq));
+    out
+}
+
+fn parse_clock(json: &str) -> Result<Vec<Cid>> {
+    let items: Vec<String> = serde_json::from_str(json).map_err(|e| Error::InvalidArg(format!("bad clock: {e}")))?;
+    items.iter().map(|s| parse_cid(s)).collect()
+}
+
+fn spawn<F>(f: F) -> js_sys::Promise
+where
+    F: std::future::Future<Output = Result<JsValue>> + 'static,
+{
+    future_to_promise(async move { f.await.map_err(to_js) })
+}
+
+#[wasm_bindgen(js_class = Ledger)]
+impl JsLedger {
+    /// Opens (or creates) the ledger `name`: reads its header and key, nothing else.
+    pub async fn open(name: String) -> std::result::Result<JsLedger, JsValue> {
+        let store = IdbStore::open(&name).await.map_err(to_js)?;
+        let inner = Ledger::open(&name, store, None).await.map_err(to_js)?;
+        Ok(JsLedger { inner: Rc::new(inner) })
+    }
+
+    /// Commits a wire batch `[[id, doc|null], ...]` as one commit. Resolves to `{clock, seq}` JSON.
+    #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
+    pub fn write(&self, batch: String) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move {
+            let ops = parse_batch(&batch)?;
+            let c = l.write(ops).await?;
+            let mut out = String::from("{\"clock\":");
+            clock_json(&mut out, &c.head);
+            out.push_str(&format!(",\"seq\":{}}}", c.seq));
+            Ok(JsValue::from_str(&out))
+        })
+    }
+
+    /// Resolves to the document JSON (with `_id`), or rejects with code `ENOENT`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
+    pub fn get(&self, id: String) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move {
+            let body = l.get(&id).await?;
+            let mut out = String::with_capacity(256);
+            write_doc(&mut out, &id, Some(&body));
+            Ok(JsValue::from_str(&out))
+        })
+    }
+
+    /// `opts` is JSON `{limit, includeDeleted, descending, key, keys, prefix}`.
+    #[wasm_bindgen(js_name = allDocs, unchecked_return_type = "Promise<string>")]
+    pub fn all_docs(&self, opts: String) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move {
+            let w: AllDocsWire = serde_json::from_str(&opts).map_err(|e| Error::InvalidArg(format!("allDocs options: {e}")))?;
+            let o = AllDocsOpts {
+                limit: w.limit,
+                include_deleted: w.include_deleted,
+                descending: w.descending,
+                key: w.key,
+                keys: w.keys,
+                prefix: w.prefix,
+            };
+            let (rows, state) = l.all_docs(&o).await?;
+            Ok(JsValue::from_str(&rows_json(&rows, &state)))
+        })
+    }
+
+    /// `since` is a JSON array of event CIDs. Resolves to `{rows, clock, seq}` JSON.
+    #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
+    pub fn changes(&self, since: String, limit: Option<u32>) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move {
+            let since = parse_clock(&since)?;
+            let (rows, state) = l.changes(&since, limit.map(|n| n as usize)).await?;
+            Ok(JsValue::from_str(&rows_json(&rows, &state)))
+        })
+    }
+
+    /// Changes after a local seq number (what subscribers have already seen).
+    #[wasm_bindgen(js_name = changesAfter, unchecked_return_type = "Promise<string>")]
+    pub fn changes_after(&self, seq: f64) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move {
+            let state = l.snapshot();
+            let rows = l.changes_in(&state, seq as u64, None).await?;
+            Ok(JsValue::from_str(&rows_json(&rows, &state)))
+        })
+    }
+
+    /// Re-reads the stored header; resolves to true if another tab moved it.
+    #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
+    pub fn refresh(&self) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move { Ok(JsValue::from_bool(l.refresh().await?)) })
+    }
+
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn compact(&self) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move {
+            l.compact().await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// `{clock, seq, count, car, carReads, locates}` JSON of the current state.
+    pub fn info(&self) -> String {
+        let s = self.inner.snapshot();
+        let st = self.inner.stats();
+        let mut out = String::from("{\"clock\":");
+        clock_json(&mut out, &s.head);
+        out.push_str(&format!(
+            ",\"seq\":{},\"count\":{},\"carReads\":{},\"locates\":{},\"car\":",
+            s.seq, s.count, st.car_reads, st.locates
+        ));
+        match &s.car {
+            Some(c) => write_str(&mut out, c),
+            None => out.push_str("null"),
+        }
+        out.push('}');
+        out
+    }
+
+    pub fn close(&self) {
+        self.inner.close();
+    }
+
+    /// Deletes the ledger's IndexedDB database.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn destroy(&self) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move {
+            l.destroy().await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+}

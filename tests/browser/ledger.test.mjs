@@ -1,0 +1,189 @@
+// The built package in real Chromium against real IndexedDB: the Fireproof-compatible API.
+import assert from "node:assert/strict";
+import { openPage } from "./util.mjs";
+
+export const tests = {
+  async "put, get, del, allDocs and changes"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const r = await page.evaluate(async () => {
+      const db = window.fp.fireproof("basics");
+      const a = await db.put({ _id: "a", n: 1 });
+      const b = await db.put({ n: 2 });
+      const gotA = await db.get("a");
+      const gotB = await db.get(b.id);
+      const d = await db.del("a");
+      let notFound;
+      try {
+        await db.get("a");
+      } catch (e) {
+        notFound = { isNF: e instanceof window.fp.NotFoundError, isErr: e instanceof Error, code: e.code, msg: e.message, is: window.fp.isNotFoundError(e) };
+      }
+      const all = await db.allDocs();
+      const withDeleted = await db.allDocs({ includeDeleted: true });
+      const changes = await db.changes();
+      return { a, b, gotA, gotB, d, notFound, all, withDeleted, changes, clockStr: String(a.clock[0]) };
+    });
+    assert.equal(r.a.id, "a");
+    assert.equal(r.a.name, "basics");
+    assert.match(r.b.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.deepEqual(r.gotA, { _id: "a", n: 1 });
+    assert.deepEqual(r.gotB, { _id: r.b.id, n: 2 });
+    assert.equal(r.d.id, "a");
+    assert.deepEqual(r.notFound, { isNF: true, isErr: true, code: "ENOENT", msg: "Not found: a", is: true });
+    assert.deepEqual(r.all.rows, [{ key: r.b.id, value: { _id: r.b.id, n: 2 } }]);
+    assert.deepEqual(r.withDeleted.rows.find((x) => x.key === "a"), { key: "a", value: { _id: "a", _deleted: true } });
+    assert.deepEqual(r.changes.rows.map((x) => x.key), [r.b.id, "a"]);
+    assert.match(r.clockStr, /^bafyrei/);
+  },
+
+  async "value rules: dates, undefined, NaN, null, bytes, unicode ids, no mutation"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const r = await page.evaluate(async () => {
+      const db = window.fp.fireproof("values");
+      const input = { _id: "ünï-☃-😀", when: new Date("2024-01-02T03:04:05.000Z"), gone: undefined, nan: NaN, nil: null, bytes: new Uint8Array([0, 1, 254, 255]), nested: { list: [1, "x", null, true], deep: { k: 0.5 } } };
+      const copy = { ...input };
+      await db.put(input);
+      const got = await db.get("ünï-☃-😀");
+      const errs = [];
+      for (const bad of [{ x: Infinity }, { list: [1, NaN] }, { list: [undefined] }, { big: 10n }]) {
+        try {
+          await db.put(bad);
+          errs.push("accepted");
+        } catch (e) {
+          errs.push(`${e.code}|${e.message}`);
+        }
+      }
+      const stillWorks = await db.put({ _id: "after", ok: true });
+      return {
+        got: { ...got, bytes: Array.from(got.bytes), isBytes: got.bytes instanceof Uint8Array },
+        unmutated: Object.keys(input).length === Object.keys(copy).length && input._id === copy._id && !("_deleted" in input),
+        errs,
+        after: stillWorks.id,
+      };
+    });
+    assert.deepEqual(r.got, { _id: "ünï-☃-😀", when: "2024-01-02T03:04:05.000Z", nil: null, bytes: [0, 1, 254, 255], isBytes: true, nested: { list: [1, "x", null, true], deep: { k: 0.5 } } });
+    assert.ok(r.unmutated);
+    assert.match(r.errs[0], /^INVALID_DOC\|.*field x: Infinity/);
+    assert.match(r.errs[1], /^INVALID_DOC\|.*field list\[1\]: NaN/);
+    assert.match(r.errs[2], /^INVALID_DOC\|.*field list\[0\]: undefined/);
+    assert.match(r.errs[3], /^INVALID_DOC\|.*field big: bigint/);
+    assert.equal(r.after, "after");
+  },
+
+  async "same-tick writes coalesce into one commit; bulk is one commit"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const r = await page.evaluate(async () => {
+      const db = window.fp.fireproof("coalesce");
+      await db.ready();
+      const before = (await db.info()).seq;
+      const rs = await Promise.all(Array.from({ length: 100 }, (_, i) => db.put({ _id: `d${i}`, i })));
+      const mid = (await db.info()).seq;
+      const bulk = await db.bulk(Array.from({ length: 50 }, (_, i) => ({ _id: `b${i}`, i })));
+      const after = await db.info();
+      return { before, mid, after: after.seq, count: after.count, sameClock: rs.every((x) => String(x.clock[0]) === String(rs[0].clock[0])), bulkIds: bulk.ids.length };
+    });
+    assert.equal(r.mid - r.before, 1, "100 puts in one tick are one commit");
+    assert.equal(r.after - r.mid, 1, "bulk is one commit");
+    assert.equal(r.count, 150);
+    assert.ok(r.sameClock);
+    assert.equal(r.bulkIds, 50);
+  },
+
+  async "handles of one name share a ledger; subscribe with and without updates"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const r = await page.evaluate(async () => {
+      const a = window.fp.fireproof("shared");
+      const b = window.fp.fireproof("shared");
+      const seen = [];
+      const plain = [];
+      const unsub = a.subscribe((docs) => seen.push(docs.map((d) => d._id)), true);
+      a.subscribe((docs) => plain.push(docs.length));
+      await b.put({ _id: "x", v: 1 });
+      await b.del("x");
+      await new Promise((r) => setTimeout(r, 50));
+      unsub();
+      await b.put({ _id: "y" });
+      await new Promise((r) => setTimeout(r, 50));
+      return { got: await a.get("y"), seen, plain };
+    });
+    assert.deepEqual(r.got, { _id: "y" });
+    assert.deepEqual(r.seen, [["x"], ["x"]]);
+    assert.deepEqual(r.plain, [0, 0, 0]);
+  },
+
+  async "changes since a clock; returned clocks are never mutated"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const r = await page.evaluate(async () => {
+      const db = window.fp.fireproof("changes");
+      await db.put({ _id: "a" });
+      const first = await db.changes();
+      const frozen = first.clock.map(String);
+      await db.put({ _id: "b" });
+      await db.put({ _id: "a", again: true });
+      const since = await db.changes(first.clock);
+      const limited = await db.changes([], { limit: 1 });
+      return { frozen, nowFirst: first.clock.map(String), since: since.rows.map((x) => x.value), limited: limited.rows.map((x) => x.key) };
+    });
+    assert.deepEqual(r.nowFirst, r.frozen);
+    assert.deepEqual(r.since, [{ _id: "b" }, { _id: "a", again: true }]);
+    assert.deepEqual(r.limited, ["a"]);
+  },
+
+  async "close rejects with CLOSED; other handles keep working"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const r = await page.evaluate(async () => {
+      const a = window.fp.fireproof("closing");
+      const b = window.fp.fireproof("closing");
+      await a.put({ _id: "k" });
+      await a.close();
+      const codes = [];
+      for (const op of [() => a.get("k"), () => a.put({}), () => a.allDocs()]) {
+        try {
+          await op();
+          codes.push("ok");
+        } catch (e) {
+          codes.push(e.code);
+        }
+      }
+      return { codes, viaB: await b.get("k") };
+    });
+    assert.deepEqual(r.codes, ["CLOSED", "CLOSED", "CLOSED"]);
+    assert.deepEqual(r.viaB, { _id: "k" });
+  },
+
+  async "data survives a reload; compact keeps documents"({ context, harness }) {
+    const page = await openPage(context, harness);
+    await page.evaluate(async () => {
+      const db = window.fp.fireproof("reload");
+      for (let i = 0; i < 30; i++) await db.put({ _id: `d${i % 10}`, i });
+      await db.del("d3");
+    });
+    await page.reload();
+    await page.waitForFunction(() => window.harnessReady === true);
+    const r = await page.evaluate(async () => {
+      const db = window.fp.fireproof("reload");
+      const before = await db.allDocs();
+      const info = await db.info();
+      await db.compact();
+      const after = await db.allDocs();
+      const info2 = await db.info();
+      return { n: before.rows.length, same: JSON.stringify(before.rows) === JSON.stringify(after.rows), d5: await db.get("d5"), head: String(info.clock[0]) === String(info2.clock[0]) };
+    });
+    assert.equal(r.n, 9);
+    assert.ok(r.same);
+    assert.deepEqual(r.d5, { _id: "d5", i: 25 });
+    assert.ok(r.head);
+  },
+
+  async "destroy removes all data"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const r = await page.evaluate(async () => {
+      const db = window.fp.fireproof("doomed");
+      await db.put({ _id: "x" });
+      await db.destroy();
+      const again = window.fp.fireproof("doomed");
+      return (await again.allDocs()).rows.length;
+    });
+    assert.equal(r, 0);
+  },
+};
