@@ -24,18 +24,28 @@ pub async fn write_car(root: Cid, blocks: &[Block]) -> Result<Vec<u8>> {
     let mut buf = Vec::with_capacity(size + 64);
     let mut w = CarWriter::new(CarHeader::new_v1(vec![root]), &mut buf);
     for b in blocks {
-        w.write(b.cid, &b.bytes).await.map_err(|e| Error::Internal(format!("car write: {e}")))?;
+        w.write(b.cid, &b.bytes)
+            .await
+            .map_err(|e| Error::Internal(format!("car write: {e}")))?;
     }
-    w.finish().await.map_err(|e| Error::Internal(format!("car write: {e}")))?;
+    w.finish()
+        .await
+        .map_err(|e| Error::Internal(format!("car write: {e}")))?;
     Ok(buf)
 }
 
 /// Parses CAR v1 bytes, checking every block against its CID. `name` is used in error messages.
 pub async fn read_car(name: &str, bytes: &[u8]) -> Result<(Vec<Cid>, Vec<Block>)> {
-    let mut reader = CarReader::new(bytes).await.map_err(|e| Error::corrupt(name, e))?;
+    let mut reader = CarReader::new(bytes)
+        .await
+        .map_err(|e| Error::corrupt(name, e))?;
     let roots = reader.header().roots().to_vec();
     let mut blocks = Vec::new();
-    while let Some((cid, data)) = reader.next_block().await.map_err(|e| Error::corrupt(name, e))? {
+    while let Some((cid, data)) = reader
+        .next_block()
+        .await
+        .map_err(|e| Error::corrupt(name, e))?
+    {
         let block = Block::verified(cid, data).map_err(|e| Error::corrupt(name, e))?;
         blocks.push(block);
     }
@@ -53,7 +63,10 @@ pub fn seal_car(key: &Key, car: &[u8]) -> Result<SealedCar> {
 pub async fn open_car(key: &Key, name: &Cid, stored: &[u8]) -> Result<(Vec<Cid>, Vec<Block>)> {
     let label = name.to_string();
     if cid_of(RAW, stored)? != *name {
-        return Err(Error::corrupt(&label, "stored bytes do not match the car's name"));
+        return Err(Error::corrupt(
+            &label,
+            "stored bytes do not match the car's name",
+        ));
     }
     let plain = crypto::open(key, stored).map_err(|e| match e {
         OpenError::Auth => Error::Decrypt { car: label.clone() },
@@ -62,7 +75,7 @@ pub async fn open_car(key: &Key, name: &Cid, stored: &[u8]) -> Result<(Vec<Cid>,
     read_car(&label, &plain).await
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use crate::codec::encode;

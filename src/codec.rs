@@ -28,7 +28,9 @@ impl Block {
     pub fn verified(cid: Cid, bytes: Vec<u8>) -> Result<Block> {
         let expect = cid_of(cid.codec(), &bytes)?;
         if expect != cid {
-            return Err(Error::Internal(format!("block {cid} does not match its hash")));
+            return Err(Error::Internal(format!(
+                "block {cid} does not match its hash"
+            )));
         }
         Ok(Block { cid, bytes })
     }
@@ -88,7 +90,7 @@ pub(crate) fn as_links(v: Option<&Ipld>) -> Option<Vec<Cid>> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use std::collections::BTreeMap;

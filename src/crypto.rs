@@ -60,13 +60,20 @@ pub enum OpenError {
 pub fn seal(key: &Key, plain: &[u8]) -> Result<Vec<u8>> {
     let mut iv = [0u8; IV_LEN];
     getrandom::fill(&mut iv).map_err(|e| Error::Internal(format!("random: {e}")))?;
-    let cipher = Aes256Gcm::new_from_slice(key.as_bytes()).map_err(|e| Error::Internal(e.to_string()))?;
+    let cipher =
+        Aes256Gcm::new_from_slice(key.as_bytes()).map_err(|e| Error::Internal(e.to_string()))?;
     let nonce = Nonce::try_from(&iv[..]).map_err(|_| Error::Internal("iv length".into()))?;
     let mut out = Vec::with_capacity(HEADER_LEN + IV_LEN + plain.len() + TAG_LEN);
     out.extend_from_slice(MAGIC);
     out.push(VERSION);
     let ct = cipher
-        .encrypt(&nonce, Payload { msg: plain, aad: &out[..HEADER_LEN] })
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: plain,
+                aad: &out[..HEADER_LEN],
+            },
+        )
         .map_err(|_| Error::Internal("encryption failed".into()))?;
     out.extend_from_slice(&iv);
     out.extend_from_slice(&ct);
@@ -88,11 +95,17 @@ pub fn open(key: &Key, sealed: &[u8]) -> std::result::Result<Vec<u8>, OpenError>
     let iv = &sealed[HEADER_LEN..HEADER_LEN + IV_LEN];
     let nonce = Nonce::try_from(iv).map_err(|_| OpenError::Malformed("iv length"))?;
     cipher
-        .decrypt(&nonce, Payload { msg: &sealed[HEADER_LEN + IV_LEN..], aad: &sealed[..HEADER_LEN] })
+        .decrypt(
+            &nonce,
+            Payload {
+                msg: &sealed[HEADER_LEN + IV_LEN..],
+                aad: &sealed[..HEADER_LEN],
+            },
+        )
         .map_err(|_| OpenError::Auth)
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
 
@@ -116,7 +129,10 @@ mod tests {
         assert_eq!(open(&k, &s), Err(OpenError::Auth));
         s[last] ^= 1;
         s[3] = b'X';
-        assert_eq!(open(&k, &s), Err(OpenError::Malformed("bad envelope magic")));
+        assert_eq!(
+            open(&k, &s),
+            Err(OpenError::Malformed("bad envelope magic"))
+        );
     }
 
     #[test]

@@ -56,11 +56,17 @@ impl Error {
     }
 
     pub(crate) fn invalid_doc(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::InvalidDoc { field: field.into(), reason: reason.into() }
+        Error::InvalidDoc {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn corrupt(car: impl Into<String>, reason: impl std::fmt::Display) -> Self {
-        Error::Corrupt { car: car.into(), reason: reason.to_string() }
+        Error::Corrupt {
+            car: car.into(),
+            reason: reason.to_string(),
+        }
     }
 }
 

@@ -48,9 +48,16 @@ fn opt_cid(s: &Option<String>) -> Result<Option<Cid>> {
 impl State {
     fn from_header(h: &Header) -> Result<State> {
         if h.v != HEADER_VERSION {
-            return Err(Error::corrupt("header", format!("unknown header version {}", h.v)));
+            return Err(Error::corrupt(
+                "header",
+                format!("unknown header version {}", h.v),
+            ));
         }
-        let head = h.head.iter().map(|c| parse_cid(c)).collect::<Result<Vec<_>>>()?;
+        let head = h
+            .head
+            .iter()
+            .map(|c| parse_cid(c))
+            .collect::<Result<Vec<_>>>()?;
         Ok(State {
             car: Some(h.car.clone()),
             head,
@@ -162,7 +169,9 @@ impl<S: Store> Ledger<S> {
     /// Re-reads the stored header (after another tab committed). True if the state moved.
     pub async fn refresh(&self) -> Result<bool> {
         self.check_open()?;
-        let Some(h) = self.store.load_header().await? else { return Ok(false) };
+        let Some(h) = self.store.load_header().await? else {
+            return Ok(false);
+        };
         Ok(self.adopt(State::from_header(&h)?, false))
     }
 
@@ -176,5 +185,5 @@ impl<S: Store> Ledger<S> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;

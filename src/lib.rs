@@ -12,9 +12,9 @@ pub mod error;
 pub mod prolly;
 
 pub use error::{Error, Result};
+#[cfg(target_arch = "wasm32")]
+pub mod bindings;
 pub mod clock;
 pub mod doc;
 pub mod ledger;
 pub mod store;
-#[cfg(target_arch = "wasm32")]
-pub mod bindings;

@@ -31,5 +31,5 @@ pub trait Loader {
     async fn load(&self, cid: &Cid) -> Result<Rc<Node>>;
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::Key;
 use crate::error::Result;
 
-pub mod mem;
 #[cfg(target_arch = "wasm32")]
 pub mod idb;
+pub mod mem;
 
 /// Current header format version.
 pub const HEADER_VERSION: u32 = 1;

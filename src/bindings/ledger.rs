@@ -62,7 +62,8 @@ fn rows_json(rows: &[DocRow], state: &State) -> String {
 }
 
 fn parse_clock(json: &str) -> Result<Vec<Cid>> {
-    let items: Vec<String> = serde_json::from_str(json).map_err(|e| Error::InvalidArg(format!("bad clock: {e}")))?;
+    let items: Vec<String> =
+        serde_json::from_str(json).map_err(|e| Error::InvalidArg(format!("bad clock: {e}")))?;
     items.iter().map(|s| parse_cid(s)).collect()
 }
 
@@ -79,7 +80,9 @@ impl JsLedger {
     pub async fn open(name: String) -> std::result::Result<JsLedger, JsValue> {
         let store = IdbStore::open(&name).await.map_err(to_js)?;
         let inner = Ledger::open(&name, store, None).await.map_err(to_js)?;
-        Ok(JsLedger { inner: Rc::new(inner) })
+        Ok(JsLedger {
+            inner: Rc::new(inner),
+        })
     }
 
     /// Commits a wire batch `[[id, doc|null], ...]` as one commit. Resolves to `{clock, seq}` JSON.
@@ -113,7 +116,8 @@ impl JsLedger {
     pub fn all_docs(&self, opts: String) -> js_sys::Promise {
         let l = self.inner.clone();
         spawn(async move {
-            let w: AllDocsWire = serde_json::from_str(&opts).map_err(|e| Error::InvalidArg(format!("allDocs options: {e}")))?;
+            let w: AllDocsWire = serde_json::from_str(&opts)
+                .map_err(|e| Error::InvalidArg(format!("allDocs options: {e}")))?;
             let o = AllDocsOpts {
                 limit: w.limit,
                 include_deleted: w.include_deleted,

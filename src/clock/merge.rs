@@ -36,18 +36,27 @@ fn seq_key(seq: u64, id: &[u8]) -> Vec<u8> {
     k
 }
 
-async fn ancestry<E: EventSource>(src: &E, head: Cid, events: &mut HashMap<Cid, Event>) -> Result<HashSet<Cid>> {
+async fn ancestry<E: EventSource>(
+    src: &E,
+    head: Cid,
+    events: &mut HashMap<Cid, Event>,
+) -> Result<HashSet<Cid>> {
     let mut seen = HashSet::new();
     let mut stack = vec![head];
     while let Some(c) = stack.pop() {
         if !seen.insert(c) {
             continue;
         }
-        if !events.contains_key(&c) {
-            let ev = src.event(&c).await?;
-            events.insert(c, ev);
-        }
-        stack.extend(events[&c].parents.iter().copied());
+        let parents = match events.get(&c) {
+            Some(ev) => ev.parents.clone(),
+            None => {
+                let ev = src.event(&c).await?;
+                let p = ev.parents.clone();
+                events.insert(c, ev);
+                p
+            }
+        };
+        stack.extend(parents);
     }
     Ok(seen)
 }
@@ -69,13 +78,23 @@ pub async fn merge<E: EventSource>(src: &E, heads: &[Cid]) -> Result<Merged> {
     let common: HashSet<Cid> = sets
         .iter()
         .skip(1)
-        .fold(sets.first().cloned().unwrap_or_default(), |acc, s| acc.intersection(s).copied().collect());
-    let base = common.iter().max_by_key(|c| (events[c].seq, c.to_bytes())).copied();
+        .fold(sets.first().cloned().unwrap_or_default(), |acc, s| {
+            acc.intersection(s).copied().collect()
+        });
+    let base = common
+        .iter()
+        .max_by_key(|c| (events[c].seq, c.to_bytes()))
+        .copied();
     let below_base = match base {
         Some(b) => ancestry(src, b, &mut events).await?,
         None => HashSet::new(),
     };
-    let mut replay: Vec<Cid> = sets.iter().flatten().filter(|c| !below_base.contains(c)).copied().collect();
+    let mut replay: Vec<Cid> = sets
+        .iter()
+        .flatten()
+        .filter(|c| !below_base.contains(c))
+        .copied()
+        .collect();
     replay.sort_by_key(|c| (events[c].seq, c.to_bytes()));
     replay.dedup();
 
@@ -91,7 +110,10 @@ pub async fn merge<E: EventSource>(src: &E, heads: &[Cid]) -> Result<Merged> {
     for c in &replay {
         let ev = &events[c];
         let parent_root = match ev.parents.first() {
-            Some(p) => events.get(p).map(|p| p.root).ok_or_else(|| Error::MissingBlock(p.to_string()))?,
+            Some(p) => events
+                .get(p)
+                .map(|p| p.root)
+                .ok_or_else(|| Error::MissingBlock(p.to_string()))?,
             None => None,
         };
         for (k, _, after) in prolly::diff(src, parent_root, ev.root).await? {
@@ -131,6 +153,12 @@ pub async fn merge<E: EventSource>(src: &E, heads: &[Cid]) -> Result<Merged> {
     let changes = prolly::apply(src, base_changes, change_edits).await?;
     let mut blocks = docs.blocks;
     blocks.extend(changes.blocks);
-    let event = Event { parents: heads, root: docs.root, changes: changes.root, seq, count };
+    let event = Event {
+        parents: heads,
+        root: docs.root,
+        changes: changes.root,
+        seq,
+        count,
+    };
     Ok(Merged { event, blocks })
 }

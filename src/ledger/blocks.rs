@@ -31,7 +31,11 @@ struct GenCache<K, V> {
 
 impl<K: Hash + Eq + Clone, V: Clone> GenCache<K, V> {
     fn new() -> Self {
-        GenCache { young: HashMap::new(), old: HashMap::new(), young_bytes: 0 }
+        GenCache {
+            young: HashMap::new(),
+            old: HashMap::new(),
+            young_bytes: 0,
+        }
     }
 
     fn get(&mut self, k: &K) -> Option<V> {
@@ -138,9 +142,16 @@ impl<S: Store> Blocks<S> {
         let mut s = self.stats.get();
         s.locates += 1;
         self.stats.set(s);
-        let car = self.store.locate(&key).await?.ok_or_else(|| Error::MissingBlock(key.clone()))?;
+        let car = self
+            .store
+            .locate(&key)
+            .await?
+            .ok_or_else(|| Error::MissingBlock(key.clone()))?;
         self.load_car(&car).await?;
-        self.raw.borrow_mut().get(cid).ok_or(Error::MissingBlock(key))
+        self.raw
+            .borrow_mut()
+            .get(cid)
+            .ok_or(Error::MissingBlock(key))
     }
 
     /// Reads, verifies and caches every block of one CAR; returns them in CAR order.
@@ -149,7 +160,11 @@ impl<S: Store> Blocks<S> {
         s.car_reads += 1;
         self.stats.set(s);
         let cid = parse_cid(name).map_err(|_| Error::corrupt(name, "bad car name"))?;
-        let stored = self.store.read_car(name).await?.ok_or_else(|| Error::corrupt(name, "car is missing"))?;
+        let stored = self
+            .store
+            .read_car(name)
+            .await?
+            .ok_or_else(|| Error::corrupt(name, "car is missing"))?;
         let (_, blocks) = open_car(&self.key, &cid, &stored).await?;
         let mut raw = self.raw.borrow_mut();
         for b in &blocks {
@@ -165,8 +180,11 @@ impl<S: Store> Loader for Blocks<S> {
             return Ok(n);
         }
         let bytes = self.block(cid).await?;
-        let node = Rc::new(Node::decode(&bytes).map_err(|e| Error::corrupt(format!("block {cid}"), e))?);
-        self.nodes.borrow_mut().insert(*cid, node.clone(), bytes.len() * 2);
+        let node =
+            Rc::new(Node::decode(&bytes).map_err(|e| Error::corrupt(format!("block {cid}"), e))?);
+        self.nodes
+            .borrow_mut()
+            .insert(*cid, node.clone(), bytes.len() * 2);
         Ok(node)
     }
 }

@@ -37,17 +37,27 @@ impl<S: Store> Ledger<S> {
             let new_names: HashSet<String> = cars.iter().map(|c| c.0.clone()).collect();
             let mut state = (*base).clone();
             state.car = Some(last.clone());
-            let write = CommitWrite { expect: base.car.clone(), cars, locs, header: state.to_header(&last) };
+            let write = CommitWrite {
+                expect: base.car.clone(),
+                cars,
+                locs,
+                header: state.to_header(&last),
+            };
             match self.store.commit(write).await? {
                 CommitOutcome::Committed => {
                     self.adopt(state, true);
-                    let stale: Vec<String> = old_cars.into_iter().filter(|c| !new_names.contains(c)).collect();
+                    let stale: Vec<String> = old_cars
+                        .into_iter()
+                        .filter(|c| !new_names.contains(c))
+                        .collect();
                     return self.store.remove_cars(&stale).await;
                 }
                 CommitOutcome::Conflict => self.reload_forced().await?,
             }
         }
-        Err(Error::Storage("compaction kept conflicting with other writers".into()))
+        Err(Error::Storage(
+            "compaction kept conflicting with other writers".into(),
+        ))
     }
 
     /// Every block reachable from the state, in a stable order.
@@ -69,14 +79,20 @@ impl<S: Store> Ledger<S> {
                     continue;
                 }
                 let node = self.blocks.load(&cid).await?;
-                out.push(Block { cid, bytes: self.blocks.block(&cid).await?.to_vec() });
+                out.push(Block {
+                    cid,
+                    bytes: self.blocks.block(&cid).await?.to_vec(),
+                });
                 for (_, v) in node.entries.iter().rev() {
                     match v {
                         Ipld::Link(c) if node.level > 0 => stack.push(*c),
                         _ if is_docs && node.level == 0 => {
                             if let Ok(Leaf::Ref { cid: r, .. }) = Leaf::from_ipld(v) {
                                 if seen.insert(r) {
-                                    out.push(Block { cid: r, bytes: self.blocks.block(&r).await?.to_vec() });
+                                    out.push(Block {
+                                        cid: r,
+                                        bytes: self.blocks.block(&r).await?.to_vec(),
+                                    });
                                 }
                             }
                         }
@@ -95,18 +111,29 @@ impl<S: Store> Ledger<S> {
                 Err(Error::MissingBlock(_)) => continue, // history already pruned elsewhere
                 Err(e) => return Err(e),
             };
-            let ev = Event::decode(&bytes).map_err(|e| Error::corrupt(format!("event {cid}"), e))?;
+            let ev =
+                Event::decode(&bytes).map_err(|e| Error::corrupt(format!("event {cid}"), e))?;
             events.extend(ev.parents);
-            out.push(Block { cid, bytes: bytes.to_vec() });
+            out.push(Block {
+                cid,
+                bytes: bytes.to_vec(),
+            });
         }
         Ok(out)
     }
 
     /// Packs blocks into sealed CARs of bounded size; the last one holds the commit block.
     #[allow(clippy::type_complexity)]
-    async fn pack(&self, state: &State, live: Vec<Block>) -> Result<(Vec<(String, Vec<u8>)>, Vec<(String, String)>, String)> {
+    async fn pack(
+        &self,
+        state: &State,
+        live: Vec<Block>,
+    ) -> Result<(Vec<(String, Vec<u8>)>, Vec<(String, String)>, String)> {
         let mut commit = BTreeMap::new();
-        commit.insert("head".to_string(), Ipld::List(state.head.iter().copied().map(Ipld::Link).collect()));
+        commit.insert(
+            "head".to_string(),
+            Ipld::List(state.head.iter().copied().map(Ipld::Link).collect()),
+        );
         commit.insert("prev".to_string(), Ipld::List(vec![]));
         commit.insert("v".to_string(), Ipld::Integer(1));
         let commit = codec::encode(&Ipld::Map(commit))?;
@@ -114,7 +141,8 @@ impl<S: Store> Ledger<S> {
         let mut groups: Vec<Vec<Block>> = vec![Vec::new()];
         let mut size = 0;
         for b in live {
-            if size + b.bytes.len() > COMPACT_CAR_BYTES && !groups.last().is_some_and(Vec::is_empty) {
+            if size + b.bytes.len() > COMPACT_CAR_BYTES && !groups.last().is_some_and(Vec::is_empty)
+            {
                 groups.push(Vec::new());
                 size = 0;
             }

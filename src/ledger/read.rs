@@ -42,10 +42,14 @@ impl<S: Store> Ledger<S> {
             Leaf::Deleted { .. } => Ok(None),
             Leaf::Ref { cid, .. } => {
                 let bytes = self.blocks.block(cid).await?;
-                let v = codec::decode(&bytes).map_err(|e| Error::corrupt(format!("doc {id}"), e))?;
+                let v =
+                    codec::decode(&bytes).map_err(|e| Error::corrupt(format!("doc {id}"), e))?;
                 match codec::field(&v, "doc") {
                     Some(Ipld::Map(m)) => Ok(Some(m.clone())),
-                    _ => Err(Error::corrupt(format!("doc {id}"), "doc block has no doc map")),
+                    _ => Err(Error::corrupt(
+                        format!("doc {id}"),
+                        "doc block has no doc map",
+                    )),
                 }
             }
         }
@@ -54,7 +58,9 @@ impl<S: Store> Ledger<S> {
     async fn leaf(&self, state: &State, id: &str) -> Result<Option<Leaf>> {
         match prolly::get(&self.blocks, state.docs, id.as_bytes()).await? {
             None => Ok(None),
-            Some(v) => Leaf::from_ipld(&v).map(Some).map_err(|e| Error::corrupt(format!("doc {id}"), e)),
+            Some(v) => Leaf::from_ipld(&v)
+                .map(Some)
+                .map_err(|e| Error::corrupt(format!("doc {id}"), e)),
         }
     }
 
@@ -62,7 +68,9 @@ impl<S: Store> Ledger<S> {
     pub async fn get(&self, id: &str) -> Result<Body> {
         self.check_open()?;
         let state = self.snapshot();
-        self.get_in(&state, id).await?.ok_or_else(|| Error::NotFound(id.to_string()))
+        self.get_in(&state, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(id.to_string()))
     }
 
     /// The live document `id` in a given snapshot.
@@ -86,14 +94,20 @@ impl<S: Store> Ledger<S> {
                 }
                 if let Some(leaf) = self.leaf(&state, id).await? {
                     if leaf.is_live() || opts.include_deleted {
-                        rows.push(DocRow { id: id.clone(), body: self.resolve(id, &leaf).await? });
+                        rows.push(DocRow {
+                            id: id.clone(),
+                            body: self.resolve(id, &leaf).await?,
+                        });
                     }
                 }
             }
             return Ok((rows, state));
         }
         let range = match (&opts.key, &opts.prefix) {
-            (Some(k), _) => Range { lo: Bound::Included(k.as_bytes().to_vec()), hi: Bound::Included(k.as_bytes().to_vec()) },
+            (Some(k), _) => Range {
+                lo: Bound::Included(k.as_bytes().to_vec()),
+                hi: Bound::Included(k.as_bytes().to_vec()),
+            },
             (None, Some(p)) => Range::prefix(p.as_bytes()),
             (None, None) => Range::all(),
         };
@@ -112,7 +126,8 @@ impl<S: Store> Ledger<S> {
             return Err(Error::corrupt("docs tree", e));
         }
         for (k, v) in leaves {
-            let id = String::from_utf8(k).map_err(|_| Error::corrupt("docs tree", "id is not utf-8"))?;
+            let id =
+                String::from_utf8(k).map_err(|_| Error::corrupt("docs tree", "id is not utf-8"))?;
             let leaf = Leaf::from_ipld(&v).map_err(|e| Error::corrupt(format!("doc {id}"), e))?;
             let body = self.resolve(&id, &leaf).await?;
             rows.push(DocRow { id, body });
@@ -140,7 +155,11 @@ impl<S: Store> Ledger<S> {
 
     /// One row per document changed after the clock `since` (all documents when empty), oldest
     /// first. With `limit`, the most recent `limit` changes (still oldest first).
-    pub async fn changes(&self, since: &[Cid], limit: Option<usize>) -> Result<(Vec<DocRow>, Rc<State>)> {
+    pub async fn changes(
+        &self,
+        since: &[Cid],
+        limit: Option<usize>,
+    ) -> Result<(Vec<DocRow>, Rc<State>)> {
         self.check_open()?;
         let state = self.snapshot();
         let after = self.since_seq(since).await;
@@ -149,9 +168,19 @@ impl<S: Store> Ledger<S> {
     }
 
     /// Changes after a numeric seq, in a given snapshot.
-    pub async fn changes_in(&self, state: &State, after: u64, limit: Option<usize>) -> Result<Vec<DocRow>> {
-        let Some(from) = after.checked_add(1) else { return Ok(Vec::new()) };
-        let range = Range { lo: Bound::Included(seq_key(from, "")), hi: Bound::Unbounded };
+    pub async fn changes_in(
+        &self,
+        state: &State,
+        after: u64,
+        limit: Option<usize>,
+    ) -> Result<Vec<DocRow>> {
+        let Some(from) = after.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        let range = Range {
+            lo: Bound::Included(seq_key(from, "")),
+            hi: Bound::Unbounded,
+        };
         let limit = limit.unwrap_or(usize::MAX);
         let mut ids: Vec<Vec<u8>> = Vec::new();
         prolly::scan(&self.blocks, state.changes, &range, true, |k, _| {
@@ -161,8 +190,12 @@ impl<S: Store> Ledger<S> {
         .await?;
         let mut rows = Vec::with_capacity(ids.len());
         for raw in ids.into_iter().rev() {
-            let id = String::from_utf8(raw).map_err(|_| Error::corrupt("changes tree", "id is not utf-8"))?;
-            let leaf = self.leaf(state, &id).await?.ok_or_else(|| Error::corrupt("changes tree", format!("{id} has no doc")))?;
+            let id = String::from_utf8(raw)
+                .map_err(|_| Error::corrupt("changes tree", "id is not utf-8"))?;
+            let leaf = self
+                .leaf(state, &id)
+                .await?
+                .ok_or_else(|| Error::corrupt("changes tree", format!("{id} has no doc")))?;
             let body = self.resolve(&id, &leaf).await?;
             rows.push(DocRow { id, body });
         }

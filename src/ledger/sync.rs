@@ -43,23 +43,33 @@ impl<S: Store> Ledger<S> {
                 count: ev.count,
                 indexes: base.indexes.clone(),
             };
-            let mut blocks: Vec<(crate::codec::Block, Option<Rc<Node>>)> = vec![(event_block, None)];
+            let mut blocks: Vec<(crate::codec::Block, Option<Rc<Node>>)> =
+                vec![(event_block, None)];
             blocks.extend(merged.blocks.into_iter().map(|(b, n)| (b, Some(n))));
             let p = self.seal(&base, state, blocks).await?;
             let write = CommitWrite {
                 expect: base.car.clone(),
-                locs: p.blocks.iter().map(|(b, _)| (b.cid.to_string(), p.car_name.clone())).collect(),
+                locs: p
+                    .blocks
+                    .iter()
+                    .map(|(b, _)| (b.cid.to_string(), p.car_name.clone()))
+                    .collect(),
                 header: p.state.to_header(&p.car_name),
                 cars: vec![(p.car_name, p.car_bytes)],
             };
             if self.store.commit(write).await? == CommitOutcome::Committed {
                 self.blocks.insert_fresh(&p.blocks);
-                let done = Committed { head: p.state.head.clone(), seq: p.state.seq };
+                let done = Committed {
+                    head: p.state.head.clone(),
+                    seq: p.state.seq,
+                };
                 self.adopt(p.state, true);
                 return Ok(done);
             }
             self.reload_forced().await?;
         }
-        Err(Error::Storage("merge kept conflicting with other writers".into()))
+        Err(Error::Storage(
+            "merge kept conflicting with other writers".into(),
+        ))
     }
 }

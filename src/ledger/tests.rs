@@ -14,16 +14,27 @@ use crate::store::mem::MemStore;
 fn body(n: i64) -> Body {
     let mut b = Body::new();
     b.insert("n".into(), Ipld::Integer(n.into()));
-    b.insert("text".into(), Ipld::String(format!("document number {n} with some padding text to look real")));
+    b.insert(
+        "text".into(),
+        Ipld::String(format!(
+            "document number {n} with some padding text to look real"
+        )),
+    );
     b
 }
 
 fn put(id: &str, n: i64) -> WriteOp {
-    WriteOp { id: id.into(), body: Some(body(n)) }
+    WriteOp {
+        id: id.into(),
+        body: Some(body(n)),
+    }
 }
 
 fn del(id: &str) -> WriteOp {
-    WriteOp { id: id.into(), body: None }
+    WriteOp {
+        id: id.into(),
+        body: None,
+    }
 }
 
 fn open(store: &MemStore) -> Ledger<MemStore> {
@@ -43,13 +54,25 @@ fn put_get_delete_and_not_found() {
     assert_eq!(block_on(l.get("a")).unwrap(), body(1));
     block_on(l.write(vec![del("a")])).unwrap();
     let e = block_on(l.get("a")).unwrap_err();
-    assert_eq!((e.code(), e.to_string()), ("ENOENT", "not found: a".to_string()));
+    assert_eq!(
+        (e.code(), e.to_string()),
+        ("ENOENT", "not found: a".to_string())
+    );
     let (rows, state) = block_on(l.all_docs(&AllDocsOpts::default())).unwrap();
     assert_eq!(ids(&rows), ["b"]);
     assert_eq!(state.count, 1);
-    let all = AllDocsOpts { include_deleted: true, ..Default::default() };
+    let all = AllDocsOpts {
+        include_deleted: true,
+        ..Default::default()
+    };
     let (rows, _) = block_on(l.all_docs(&all)).unwrap();
-    assert_eq!(rows[0], DocRow { id: "a".into(), body: None });
+    assert_eq!(
+        rows[0],
+        DocRow {
+            id: "a".into(),
+            body: None
+        }
+    );
 }
 
 #[test]
@@ -58,7 +81,14 @@ fn reopen_sees_committed_data_and_large_docs() {
     let l = open(&store);
     let mut big = Body::new();
     big.insert("blob".into(), Ipld::Bytes(vec![7; 5000]));
-    block_on(l.write(vec![put("x", 1), WriteOp { id: "big".into(), body: Some(big.clone()) }])).unwrap();
+    block_on(l.write(vec![
+        put("x", 1),
+        WriteOp {
+            id: "big".into(),
+            body: Some(big.clone()),
+        },
+    ]))
+    .unwrap();
     let l2 = open(&store);
     assert_eq!(block_on(l2.get("x")).unwrap(), body(1));
     assert_eq!(block_on(l2.get("big")).unwrap(), big);
@@ -122,11 +152,23 @@ fn tampered_car_is_corrupt_and_wrong_key_is_decrypt_and_nothing_is_poisoned() {
     assert_eq!(e.code(), "CORRUPT");
     assert!(e.to_string().contains(&car), "{e}");
     store.tamper(&car, |b| b[30] ^= 1);
-    assert_eq!(block_on(fresh.get("a")).unwrap(), body(1), "the ledger recovers once the bytes are right");
+    assert_eq!(
+        block_on(fresh.get("a")).unwrap(),
+        body(1),
+        "the ledger recovers once the bytes are right"
+    );
 
-    let wrong = block_on(Ledger::open("t", store.clone(), Some(Key::generate().unwrap()))).unwrap();
+    let wrong = block_on(Ledger::open(
+        "t",
+        store.clone(),
+        Some(Key::generate().unwrap()),
+    ))
+    .unwrap();
     assert_eq!(block_on(wrong.get("a")).unwrap_err().code(), "DECRYPT");
-    assert_eq!(block_on(wrong.write(vec![put("b", 2)])).unwrap_err().code(), "DECRYPT");
+    assert_eq!(
+        block_on(wrong.write(vec![put("b", 2)])).unwrap_err().code(),
+        "DECRYPT"
+    );
     assert_eq!(block_on(l.get("a")).unwrap(), body(1));
 }
 
@@ -135,8 +177,16 @@ fn closed_ledger_rejects_everything() {
     let l = open(&MemStore::new());
     l.close();
     assert_eq!(block_on(l.get("a")).unwrap_err().code(), "CLOSED");
-    assert_eq!(block_on(l.write(vec![put("a", 1)])).unwrap_err().code(), "CLOSED");
-    assert_eq!(block_on(l.all_docs(&AllDocsOpts::default())).unwrap_err().code(), "CLOSED");
+    assert_eq!(
+        block_on(l.write(vec![put("a", 1)])).unwrap_err().code(),
+        "CLOSED"
+    );
+    assert_eq!(
+        block_on(l.all_docs(&AllDocsOpts::default()))
+            .unwrap_err()
+            .code(),
+        "CLOSED"
+    );
     assert_eq!(block_on(l.changes(&[], None)).unwrap_err().code(), "CLOSED");
     assert_eq!(block_on(l.compact()).unwrap_err().code(), "CLOSED");
 }
@@ -171,7 +221,11 @@ fn changes_since_clock_and_limit() {
     assert_eq!(ids(&rows), ["a", "b"]);
     assert_eq!(state.seq, 4);
     let (rows, _) = block_on(l.changes(&[], Some(2))).unwrap();
-    assert_eq!(ids(&rows), ["a", "b"], "limit keeps the most recent changes, oldest first");
+    assert_eq!(
+        ids(&rows),
+        ["a", "b"],
+        "limit keeps the most recent changes, oldest first"
+    );
     let (rows, _) = block_on(l.changes(&state.head, None)).unwrap();
     assert!(rows.is_empty());
 }
@@ -197,15 +251,31 @@ fn compaction_keeps_documents_head_and_history() {
     let c30 = l.snapshot();
     block_on(l.write(vec![del("d3")])).unwrap();
     let before = l.snapshot();
-    let (docs_before, _) = block_on(l.all_docs(&AllDocsOpts { include_deleted: true, ..Default::default() })).unwrap();
+    let (docs_before, _) = block_on(l.all_docs(&AllDocsOpts {
+        include_deleted: true,
+        ..Default::default()
+    }))
+    .unwrap();
     let bytes_before = store.stored_bytes();
     block_on(l.compact()).unwrap();
     assert_eq!(store.car_count(), 1);
-    assert!(store.stored_bytes() < bytes_before / 4, "{} vs {}", store.stored_bytes(), bytes_before);
+    assert!(
+        store.stored_bytes() < bytes_before / 4,
+        "{} vs {}",
+        store.stored_bytes(),
+        bytes_before
+    );
     let after = l.snapshot();
-    assert_eq!((after.head.clone(), after.docs, after.seq), (before.head.clone(), before.docs, before.seq));
+    assert_eq!(
+        (after.head.clone(), after.docs, after.seq),
+        (before.head.clone(), before.docs, before.seq)
+    );
     let reopened = open(&store);
-    let (docs_after, _) = block_on(reopened.all_docs(&AllDocsOpts { include_deleted: true, ..Default::default() })).unwrap();
+    let (docs_after, _) = block_on(reopened.all_docs(&AllDocsOpts {
+        include_deleted: true,
+        ..Default::default()
+    }))
+    .unwrap();
     assert_eq!(docs_after, docs_before);
     let (since, _) = block_on(reopened.changes(&c30.head, None)).unwrap();
     assert_eq!(ids(&since), ["d3"], "history events survive compaction");
@@ -235,8 +305,14 @@ fn two_branches_merge_to_the_same_head_on_both_sides() {
     block_on(a.merge_heads(&hb)).unwrap();
     block_on(b.merge_heads(&ha)).unwrap();
     let (sa, sb) = (a.snapshot(), b.snapshot());
-    assert_eq!(sa.head, sb.head, "both replicas compute the same merge event");
-    assert_eq!((sa.docs, sa.changes, sa.count), (sb.docs, sb.changes, sb.count));
+    assert_eq!(
+        sa.head, sb.head,
+        "both replicas compute the same merge event"
+    );
+    assert_eq!(
+        (sa.docs, sa.changes, sa.count),
+        (sb.docs, sb.changes, sb.count)
+    );
     let (rows, _) = block_on(a.all_docs(&AllDocsOpts::default())).unwrap();
     assert_eq!(ids(&rows), ["only-a", "only-b", "x"]);
 }

@@ -55,7 +55,10 @@ pub(crate) fn cbor_size(v: &Ipld) -> usize {
         Ipld::Bytes(b) => head(b.len() as u64) + b.len(),
         Ipld::List(l) => head(l.len() as u64) + l.iter().map(cbor_size).sum::<usize>(),
         Ipld::Map(m) => {
-            head(m.len() as u64) + m.iter().map(|(k, v)| head(k.len() as u64) + k.len() + cbor_size(v)).sum::<usize>()
+            head(m.len() as u64)
+                + m.iter()
+                    .map(|(k, v)| head(k.len() as u64) + k.len() + cbor_size(v))
+                    .sum::<usize>()
         }
         Ipld::Link(c) => {
             let n = c.to_bytes().len() + 1;
@@ -72,7 +75,12 @@ pub(super) struct Prepared {
     pub(super) blocks: Vec<(Block, Option<Rc<Node>>)>,
 }
 
-fn leaf_for(seq: u64, body: &Body, extra: &mut Vec<(Block, Option<Rc<Node>>)>, id: &str) -> Result<Leaf> {
+fn leaf_for(
+    seq: u64,
+    body: &Body,
+    extra: &mut Vec<(Block, Option<Rc<Node>>)>,
+    id: &str,
+) -> Result<Leaf> {
     let size: usize = body.iter().map(|(k, v)| k.len() + 9 + cbor_size(v)).sum();
     if size > MAX_DOC_BYTES {
         return Err(Error::invalid_doc(
@@ -81,7 +89,10 @@ fn leaf_for(seq: u64, body: &Body, extra: &mut Vec<(Block, Option<Rc<Node>>)>, i
         ));
     }
     if size <= INLINE_MAX {
-        return Ok(Leaf::Doc { seq, body: body.clone() });
+        return Ok(Leaf::Doc {
+            seq,
+            body: body.clone(),
+        });
     }
     let mut m = BTreeMap::new();
     m.insert("doc".to_string(), Ipld::Map(body.clone()));
@@ -99,28 +110,40 @@ impl<S: Store> Ledger<S> {
         self.check_open()?;
         if ops.is_empty() {
             let s = self.snapshot();
-            return Ok(Committed { head: s.head.clone(), seq: s.seq });
+            return Ok(Committed {
+                head: s.head.clone(),
+                seq: s.seq,
+            });
         }
         for _ in 0..MAX_ATTEMPTS {
             let base = self.snapshot();
             let p = self.prepare(&base, &ops).await?;
             let write = CommitWrite {
                 expect: base.car.clone(),
-                locs: p.blocks.iter().map(|(b, _)| (b.cid.to_string(), p.car_name.clone())).collect(),
+                locs: p
+                    .blocks
+                    .iter()
+                    .map(|(b, _)| (b.cid.to_string(), p.car_name.clone()))
+                    .collect(),
                 header: p.state.to_header(&p.car_name),
                 cars: vec![(p.car_name, p.car_bytes)],
             };
             match self.store.commit(write).await? {
                 CommitOutcome::Committed => {
                     self.blocks.insert_fresh(&p.blocks);
-                    let done = Committed { head: p.state.head.clone(), seq: p.state.seq };
+                    let done = Committed {
+                        head: p.state.head.clone(),
+                        seq: p.state.seq,
+                    };
                     self.adopt(p.state, true);
                     return Ok(done);
                 }
                 CommitOutcome::Conflict => self.reload_forced().await?,
             }
         }
-        Err(Error::Storage(format!("gave up after {MAX_ATTEMPTS} conflicting commits")))
+        Err(Error::Storage(format!(
+            "gave up after {MAX_ATTEMPTS} conflicting commits"
+        )))
     }
 
     async fn prepare(&self, base: &State, ops: &[WriteOp]) -> Result<Prepared> {
@@ -135,7 +158,8 @@ impl<S: Store> Ledger<S> {
         let mut count = base.count;
         for (id, op) in latest {
             if let Some(old) = prolly::get(&self.blocks, base.docs, id.as_bytes()).await? {
-                let old = Leaf::from_ipld(&old).map_err(|e| Error::corrupt(format!("doc {id}"), e))?;
+                let old =
+                    Leaf::from_ipld(&old).map_err(|e| Error::corrupt(format!("doc {id}"), e))?;
                 change_edits.push((seq_key(old.seq(), id), None));
                 if old.is_live() {
                     count = count.saturating_sub(1);
@@ -153,7 +177,14 @@ impl<S: Store> Ledger<S> {
         }
         let docs = prolly::apply(&self.blocks, base.docs, doc_edits).await?;
         let changes = prolly::apply(&self.blocks, base.changes, change_edits).await?;
-        let event = Event { parents: base.head.clone(), root: docs.root, changes: changes.root, seq, count }.encode()?;
+        let event = Event {
+            parents: base.head.clone(),
+            root: docs.root,
+            changes: changes.root,
+            seq,
+            count,
+        }
+        .encode()?;
         let state = State {
             car: None,
             head: vec![event.cid],
@@ -171,9 +202,17 @@ impl<S: Store> Ledger<S> {
     }
 
     /// Wraps new blocks in a commit block and a sealed CAR.
-    pub(super) async fn seal(&self, base: &State, mut state: State, mut blocks: Vec<(Block, Option<Rc<Node>>)>) -> Result<Prepared> {
+    pub(super) async fn seal(
+        &self,
+        base: &State,
+        mut state: State,
+        mut blocks: Vec<(Block, Option<Rc<Node>>)>,
+    ) -> Result<Prepared> {
         let mut commit = BTreeMap::new();
-        commit.insert("head".to_string(), Ipld::List(state.head.iter().copied().map(Ipld::Link).collect()));
+        commit.insert(
+            "head".to_string(),
+            Ipld::List(state.head.iter().copied().map(Ipld::Link).collect()),
+        );
         let prev = match &base.car {
             Some(c) => vec![Ipld::Link(codec::parse_cid(c)?)],
             None => vec![],
@@ -190,6 +229,11 @@ impl<S: Store> Ledger<S> {
         let sealed = seal_car(self.blocks.key(), &car)?;
         let car_name = sealed.name.to_string();
         state.car = Some(car_name.clone());
-        Ok(Prepared { state, car_name, car_bytes: sealed.bytes, blocks })
+        Ok(Prepared {
+            state,
+            car_name,
+            car_bytes: sealed.bytes,
+            blocks,
+        })
     }
 }

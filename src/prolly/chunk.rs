@@ -36,7 +36,11 @@ pub struct Chunker {
 
 impl Chunker {
     pub fn new(level: u8) -> Self {
-        Chunker { level, buf: Vec::new(), out: Vec::new() }
+        Chunker {
+            level,
+            buf: Vec::new(),
+            out: Vec::new(),
+        }
     }
 
     pub fn push(&mut self, e: Entry) {
@@ -44,7 +48,10 @@ impl Chunker {
         self.buf.push(e);
         if close {
             let entries = std::mem::take(&mut self.buf);
-            self.out.push(Node { level: self.level, entries });
+            self.out.push(Node {
+                level: self.level,
+                entries,
+            });
         }
     }
 
@@ -57,7 +64,10 @@ impl Chunker {
     pub fn finish(mut self) -> Vec<Node> {
         if !self.buf.is_empty() {
             let entries = std::mem::take(&mut self.buf);
-            self.out.push(Node { level: self.level, entries });
+            self.out.push(Node {
+                level: self.level,
+                entries,
+            });
         }
         self.out
     }

@@ -63,7 +63,11 @@ fn normalize(mut edits: Vec<Edit>) -> Vec<Edit> {
 /// Applies `edits` to the tree at `root`, returning the new root and the new blocks.
 pub async fn apply<L: Loader>(loader: &L, root: Option<Cid>, edits: Vec<Edit>) -> Result<Applied> {
     let edits = normalize(edits);
-    let mut cx = Ctx { loader, fresh: HashMap::new(), blocks: Vec::new() };
+    let mut cx = Ctx {
+        loader,
+        fresh: HashMap::new(),
+        blocks: Vec::new(),
+    };
     let Some(root_cid) = root else {
         let mut chunker = Chunker::new(0);
         for (k, v) in edits {
@@ -72,23 +76,34 @@ pub async fn apply<L: Loader>(loader: &L, root: Option<Cid>, edits: Vec<Edit>) -
             }
         }
         let root = build_up(&mut cx, chunker.finish()).await?;
-        return Ok(Applied { root, blocks: cx.blocks });
+        return Ok(Applied {
+            root,
+            blocks: cx.blocks,
+        });
     };
     if edits.is_empty() {
-        return Ok(Applied { root, blocks: Vec::new() });
+        return Ok(Applied {
+            root,
+            blocks: Vec::new(),
+        });
     }
     let old_root = loader.load(&root_cid).await?;
     let mut level_edits = edits;
     for level in 0..old_root.level {
         let (nodes_up, _) = rechunk_level(&mut cx, &old_root, level, &level_edits).await?;
         if nodes_up.is_empty() {
-            return Err(crate::error::Error::Internal("edit produced no parent edits".into()));
+            return Err(crate::error::Error::Internal(
+                "edit produced no parent edits".into(),
+            ));
         }
         level_edits = nodes_up;
     }
     let (_, top_nodes) = rechunk_level(&mut cx, &old_root, old_root.level, &level_edits).await?;
     let root = build_up(&mut cx, top_nodes).await?;
-    Ok(Applied { root, blocks: cx.blocks })
+    Ok(Applied {
+        root,
+        blocks: cx.blocks,
+    })
 }
 
 /// Turns the complete node list of one level into a root: collapses single-entry branches and
@@ -133,11 +148,18 @@ struct Cursor {
 }
 
 fn child_index(node: &Node, key: &[u8]) -> usize {
-    node.entries.partition_point(|e| e.0.as_slice() <= key).saturating_sub(1)
+    node.entries
+        .partition_point(|e| e.0.as_slice() <= key)
+        .saturating_sub(1)
 }
 
 impl Cursor {
-    async fn seek<L: Loader>(cx: &Ctx<'_, L>, root: &Rc<Node>, level: u8, key: &[u8]) -> Result<Cursor> {
+    async fn seek<L: Loader>(
+        cx: &Ctx<'_, L>,
+        root: &Rc<Node>,
+        level: u8,
+        key: &[u8],
+    ) -> Result<Cursor> {
         let mut ancestors = Vec::new();
         let mut node = root.clone();
         while node.level > level {
@@ -146,7 +168,11 @@ impl Cursor {
             ancestors.push((node, i));
             node = child;
         }
-        Ok(Cursor { level, ancestors, target: node })
+        Ok(Cursor {
+            level,
+            ancestors,
+            target: node,
+        })
     }
 
     /// First key of the node after the target at the same level.

@@ -100,24 +100,39 @@ impl Node {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
 
     #[test]
     fn roundtrip() {
-        let n = Node { level: 0, entries: vec![(b"a".to_vec(), Ipld::Integer(1)), (b"b".to_vec(), Ipld::Null)] };
+        let n = Node {
+            level: 0,
+            entries: vec![
+                (b"a".to_vec(), Ipld::Integer(1)),
+                (b"b".to_vec(), Ipld::Null),
+            ],
+        };
         let b = n.encode().unwrap();
         assert_eq!(Node::decode(&b.bytes).unwrap(), n);
     }
 
     #[test]
     fn rejects_malformed() {
-        let unsorted = Node { level: 0, entries: vec![(b"b".to_vec(), Ipld::Null), (b"a".to_vec(), Ipld::Null)] };
+        let unsorted = Node {
+            level: 0,
+            entries: vec![(b"b".to_vec(), Ipld::Null), (b"a".to_vec(), Ipld::Null)],
+        };
         assert!(Node::decode(&unsorted.encode().unwrap().bytes).is_err());
-        let bad_branch = Node { level: 1, entries: vec![(b"a".to_vec(), Ipld::Null)] };
+        let bad_branch = Node {
+            level: 1,
+            entries: vec![(b"a".to_vec(), Ipld::Null)],
+        };
         assert!(Node::decode(&bad_branch.encode().unwrap().bytes).is_err());
-        let empty = Node { level: 0, entries: vec![] };
+        let empty = Node {
+            level: 0,
+            entries: vec![],
+        };
         assert!(Node::decode(&empty.encode().unwrap().bytes).is_err());
         for junk in [&b""[..], b"\x82\x00", b"\x82\x18\x40\x80", b"\xff\xff"] {
             assert!(Node::decode(junk).is_err());

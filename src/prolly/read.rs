@@ -28,7 +28,10 @@ pub struct Range {
 
 impl Range {
     pub fn all() -> Range {
-        Range { lo: Bound::Unbounded, hi: Bound::Unbounded }
+        Range {
+            lo: Bound::Unbounded,
+            hi: Bound::Unbounded,
+        }
     }
 
     /// Keys starting with `prefix`.
@@ -37,7 +40,10 @@ impl Range {
             Some(s) => Bound::Excluded(s),
             None => Bound::Unbounded,
         };
-        Range { lo: Bound::Included(prefix.to_vec()), hi }
+        Range {
+            lo: Bound::Included(prefix.to_vec()),
+            hi,
+        }
     }
 
     fn above_lo(&self, k: &[u8]) -> bool {
@@ -70,7 +76,9 @@ fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn child_index(node: &Node, key: &[u8]) -> usize {
-    node.entries.partition_point(|e| e.0.as_slice() <= key).saturating_sub(1)
+    node.entries
+        .partition_point(|e| e.0.as_slice() <= key)
+        .saturating_sub(1)
 }
 
 /// Looks up one key.
@@ -92,7 +100,13 @@ pub async fn get<L: Loader>(loader: &L, root: Option<Cid>, key: &[u8]) -> Result
 }
 
 /// Visits the entries in `range` in key order (or reverse), until `visit` returns false.
-pub async fn scan<L, F>(loader: &L, root: Option<Cid>, range: &Range, reverse: bool, mut visit: F) -> Result<()>
+pub async fn scan<L, F>(
+    loader: &L,
+    root: Option<Cid>,
+    range: &Range,
+    reverse: bool,
+    mut visit: F,
+) -> Result<()>
 where
     L: Loader,
     F: FnMut(&[u8], &Ipld) -> bool,
@@ -121,7 +135,11 @@ where
         if node.level == 0 {
             let (k, v) = &node.entries[i];
             if !range.above_lo(k) || !range.below_hi(k) {
-                let past = if reverse { !range.above_lo(k) } else { !range.below_hi(k) };
+                let past = if reverse {
+                    !range.above_lo(k)
+                } else {
+                    !range.below_hi(k)
+                };
                 if past {
                     return Ok(());
                 }

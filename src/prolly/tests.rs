@@ -17,7 +17,11 @@ struct MapLoader(RefCell<HashMap<Cid, Rc<Node>>>);
 
 impl Loader for MapLoader {
     async fn load(&self, cid: &Cid) -> crate::error::Result<Rc<Node>> {
-        self.0.borrow().get(cid).cloned().ok_or_else(|| Error::MissingBlock(cid.to_string()))
+        self.0
+            .borrow()
+            .get(cid)
+            .cloned()
+            .ok_or_else(|| Error::MissingBlock(cid.to_string()))
     }
 }
 
@@ -45,7 +49,10 @@ impl MapLoader {
     fn check_shape(&self, root: Option<Cid>) {
         let Some(root) = root else { return };
         let node = block_on(self.load(&root)).unwrap();
-        assert!(node.level == 0 || node.entries.len() > 1, "root branch with one child");
+        assert!(
+            node.level == 0 || node.entries.len() > 1,
+            "root branch with one child"
+        );
         let mut stack = vec![node];
         while let Some(n) = stack.pop() {
             assert!(n.entries.len() <= chunk::MAX_ENTRIES);
@@ -67,7 +74,13 @@ fn key(i: u32) -> Vec<u8> {
 
 fn build_once(entries: &BTreeMap<Vec<u8>, Ipld>) -> Option<Cid> {
     let l = MapLoader::default();
-    l.apply(None, entries.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect())
+    l.apply(
+        None,
+        entries
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(v.clone())))
+            .collect(),
+    )
 }
 
 proptest! {
@@ -149,17 +162,27 @@ fn large_tree_multi_level_and_delete_all() {
     let mut ks: Vec<u32> = (0..n).rev().collect();
     while !ks.is_empty() {
         let take = ks.len().min(1777);
-        let batch: Vec<Edit> = ks.drain(..take).map(|k| (key(k), Some(Ipld::Integer(k.into())))).collect();
+        let batch: Vec<Edit> = ks
+            .drain(..take)
+            .map(|k| (key(k), Some(Ipld::Integer(k.into()))))
+            .collect();
         root = l.apply(root, batch);
     }
     let model: BTreeMap<_, _> = (0..n).map(|k| (key(k), Ipld::Integer(k.into()))).collect();
     assert_eq!(root, build_once(&model));
     let top = block_on(l.load(&root.unwrap())).unwrap();
-    assert!(top.level >= 2, "20k entries span at least 3 levels, got root level {}", top.level);
+    assert!(
+        top.level >= 2,
+        "20k entries span at least 3 levels, got root level {}",
+        top.level
+    );
     l.check_shape(root);
     assert_eq!(l.entries(root, &Range::all(), false).len(), n as usize);
     // delete everything except one key, in two batches
-    let dels: Vec<Edit> = (0..n).filter(|k| *k != 12_345).map(|k| (key(k), None)).collect();
+    let dels: Vec<Edit> = (0..n)
+        .filter(|k| *k != 12_345)
+        .map(|k| (key(k), None))
+        .collect();
     let (a, b) = dels.split_at(9000);
     root = l.apply(root, a.to_vec());
     root = l.apply(root, b.to_vec());
@@ -177,12 +200,25 @@ fn prefix_range_and_diff() {
         .map(|k| (k.as_bytes().to_vec(), Some(Ipld::Null)))
         .collect();
     let r1 = l.apply(None, edits);
-    let got: Vec<_> = l.entries(r1, &Range::prefix(b"ab"), false).into_iter().map(|e| e.0).collect();
+    let got: Vec<_> = l
+        .entries(r1, &Range::prefix(b"ab"), false)
+        .into_iter()
+        .map(|e| e.0)
+        .collect();
     assert_eq!(got, vec![b"ab".to_vec(), b"abc".to_vec(), b"abd".to_vec()]);
-    let r2 = l.apply(r1, vec![(b"abc".to_vec(), None), (b"zz".to_vec(), Some(Ipld::Bool(true)))]);
+    let r2 = l.apply(
+        r1,
+        vec![
+            (b"abc".to_vec(), None),
+            (b"zz".to_vec(), Some(Ipld::Bool(true))),
+        ],
+    );
     let d = block_on(diff(&l, r1, r2)).unwrap();
     assert_eq!(
         d,
-        vec![(b"abc".to_vec(), Some(Ipld::Null), None), (b"zz".to_vec(), None, Some(Ipld::Bool(true)))]
+        vec![
+            (b"abc".to_vec(), Some(Ipld::Null), None),
+            (b"zz".to_vec(), None, Some(Ipld::Bool(true)))
+        ]
     );
 }

@@ -54,37 +54,69 @@ impl IdbStore {
         Ok(IdbStore { db })
     }
 
-    fn tx(&self, stores: &[&str], rw: bool) -> Result<indexed_db_futures::transaction::Transaction<'_>> {
-        let mode = if rw { TransactionMode::Readwrite } else { TransactionMode::Readonly };
-        self.db.transaction(stores).with_mode(mode).build().map_err(storage_err)
+    fn tx(
+        &self,
+        stores: &[&str],
+        rw: bool,
+    ) -> Result<indexed_db_futures::transaction::Transaction<'_>> {
+        let mode = if rw {
+            TransactionMode::Readwrite
+        } else {
+            TransactionMode::Readonly
+        };
+        self.db
+            .transaction(stores)
+            .with_mode(mode)
+            .build()
+            .map_err(storage_err)
     }
 }
 
 fn bytes(v: JsValue) -> Result<Vec<u8>> {
-    v.dyn_into::<Uint8Array>().map(|a| a.to_vec()).map_err(|_| Error::Storage("stored value is not bytes".into()))
+    v.dyn_into::<Uint8Array>()
+        .map(|a| a.to_vec())
+        .map_err(|_| Error::Storage("stored value is not bytes".into()))
 }
 
 fn header_from(v: Option<String>) -> Result<Option<Header>> {
-    v.map(|s| serde_json::from_str(&s).map_err(|e| Error::corrupt("header", e))).transpose()
+    v.map(|s| serde_json::from_str(&s).map_err(|e| Error::corrupt("header", e)))
+        .transpose()
 }
 
 impl Store for IdbStore {
     async fn load_header(&self) -> Result<Option<Header>> {
         let tx = self.tx(&[META], false)?;
         let store = tx.object_store(META).map_err(storage_err)?;
-        let v: Option<String> = store.get(HEADER_KEY).primitive().map_err(storage_err)?.await.map_err(storage_err)?;
+        let v: Option<String> = store
+            .get(HEADER_KEY)
+            .primitive()
+            .map_err(storage_err)?
+            .await
+            .map_err(storage_err)?;
         header_from(v)
     }
 
     async fn ensure_key(&self, candidate: &Key) -> Result<Key> {
         let tx = self.tx(&[META], true)?;
         let store = tx.object_store(META).map_err(storage_err)?;
-        let v: Option<JsValue> = store.get(KEY_KEY).primitive().map_err(storage_err)?.await.map_err(storage_err)?;
+        let v: Option<JsValue> = store
+            .get(KEY_KEY)
+            .primitive()
+            .map_err(storage_err)?
+            .await
+            .map_err(storage_err)?;
         if let Some(v) = v {
-            return Key::from_bytes(&bytes(v)?).map_err(|_| Error::corrupt("key", "stored key is not 32 bytes"));
+            return Key::from_bytes(&bytes(v)?)
+                .map_err(|_| Error::corrupt("key", "stored key is not 32 bytes"));
         }
         let arr = Uint8Array::from(&candidate.as_bytes()[..]);
-        store.put(JsValue::from(arr)).with_key(KEY_KEY).primitive().map_err(storage_err)?.await.map_err(storage_err)?;
+        store
+            .put(JsValue::from(arr))
+            .with_key(KEY_KEY)
+            .primitive()
+            .map_err(storage_err)?
+            .await
+            .map_err(storage_err)?;
         tx.commit().await.map_err(storage_err)?;
         Ok(candidate.clone())
     }
@@ -92,34 +124,62 @@ impl Store for IdbStore {
     async fn read_car(&self, name: &str) -> Result<Option<Vec<u8>>> {
         let tx = self.tx(&[CARS], false)?;
         let store = tx.object_store(CARS).map_err(storage_err)?;
-        let v: Option<JsValue> = store.get(name).primitive().map_err(storage_err)?.await.map_err(storage_err)?;
+        let v: Option<JsValue> = store
+            .get(name)
+            .primitive()
+            .map_err(storage_err)?
+            .await
+            .map_err(storage_err)?;
         v.map(bytes).transpose()
     }
 
     async fn locate(&self, cid: &str) -> Result<Option<String>> {
         let tx = self.tx(&[LOCS], false)?;
         let store = tx.object_store(LOCS).map_err(storage_err)?;
-        store.get(cid).primitive().map_err(storage_err)?.await.map_err(storage_err)
+        store
+            .get(cid)
+            .primitive()
+            .map_err(storage_err)?
+            .await
+            .map_err(storage_err)
     }
 
     async fn commit(&self, w: CommitWrite) -> Result<CommitOutcome> {
         let tx = self.tx(&[CARS, LOCS, META], true)?;
         let meta = tx.object_store(META).map_err(storage_err)?;
-        let current = header_from(meta.get(HEADER_KEY).primitive().map_err(storage_err)?.await.map_err(storage_err)?)?;
+        let current = header_from(
+            meta.get(HEADER_KEY)
+                .primitive()
+                .map_err(storage_err)?
+                .await
+                .map_err(storage_err)?,
+        )?;
         if current.map(|h| h.car) != w.expect {
             return Ok(CommitOutcome::Conflict); // dropping the transaction aborts it
         }
         let cars = tx.object_store(CARS).map_err(storage_err)?;
         for (name, data) in &w.cars {
             let arr = Uint8Array::from(data.as_slice());
-            cars.put(JsValue::from(arr)).with_key(name.as_str()).primitive().map_err(storage_err)?;
+            cars.put(JsValue::from(arr))
+                .with_key(name.as_str())
+                .primitive()
+                .map_err(storage_err)?;
         }
         let locs = tx.object_store(LOCS).map_err(storage_err)?;
         for (cid, car) in &w.locs {
-            locs.put(car.as_str()).with_key(cid.as_str()).primitive().map_err(storage_err)?;
+            locs.put(car.as_str())
+                .with_key(cid.as_str())
+                .primitive()
+                .map_err(storage_err)?;
         }
-        let header = serde_json::to_string(&w.header).map_err(|e| Error::Internal(e.to_string()))?;
-        meta.put(header).with_key(HEADER_KEY).primitive().map_err(storage_err)?.await.map_err(storage_err)?;
+        let header =
+            serde_json::to_string(&w.header).map_err(|e| Error::Internal(e.to_string()))?;
+        meta.put(header)
+            .with_key(HEADER_KEY)
+            .primitive()
+            .map_err(storage_err)?
+            .await
+            .map_err(storage_err)?;
         tx.commit().await.map_err(storage_err)?;
         Ok(CommitOutcome::Committed)
     }
@@ -127,8 +187,14 @@ impl Store for IdbStore {
     async fn list_cars(&self) -> Result<Vec<String>> {
         let tx = self.tx(&[CARS], false)?;
         let store = tx.object_store(CARS).map_err(storage_err)?;
-        let keys = store.get_all_keys::<String>().primitive().map_err(storage_err)?.await.map_err(storage_err)?;
-        keys.collect::<std::result::Result<Vec<String>, _>>().map_err(storage_err)
+        let keys = store
+            .get_all_keys::<String>()
+            .primitive()
+            .map_err(storage_err)?
+            .await
+            .map_err(storage_err)?;
+        keys.collect::<std::result::Result<Vec<String>, _>>()
+            .map_err(storage_err)
     }
 
     async fn remove_cars(&self, names: &[String]) -> Result<()> {
@@ -170,7 +236,10 @@ impl Store for IdbStore {
         // Clearing (not deleting the database) never blocks on other tabs' open connections.
         let tx = self.tx(&[CARS, LOCS, META], true)?;
         for s in [CARS, LOCS, META] {
-            tx.object_store(s).map_err(storage_err)?.clear().map_err(storage_err)?;
+            tx.object_store(s)
+                .map_err(storage_err)?
+                .clear()
+                .map_err(storage_err)?;
         }
         tx.commit().await.map_err(storage_err)
     }

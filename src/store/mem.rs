@@ -118,7 +118,10 @@ impl Store for MemStore {
             let now: usize = d.cars.values().map(Vec::len).sum();
             let add: usize = w.cars.iter().map(|c| c.1.len()).sum();
             if now + add > limit {
-                return Err(Error::Quota(format!("{} bytes over the {limit}-byte limit", now + add - limit)));
+                return Err(Error::Quota(format!(
+                    "{} bytes over the {limit}-byte limit",
+                    now + add - limit
+                )));
             }
         }
         for (name, bytes) in w.cars {
@@ -148,7 +151,11 @@ impl Store for MemStore {
     async fn destroy(&self) -> Result<()> {
         let mut d = self.0.borrow_mut();
         let (reads, locates) = (d.car_reads, d.locates);
-        *d = Data { car_reads: reads, locates, ..Data::default() };
+        *d = Data {
+            car_reads: reads,
+            locates,
+            ..Data::default()
+        };
         Ok(())
     }
 }

@@ -1,0 +1,72 @@
+// Bench page: exposes window.bench, driven step by step by bench/run.mjs so the runner can time
+// out a slow engine. setup() (untimed) opens a fresh database and loads data, timed() runs the
+// workload and returns milliseconds, finish() checks the result and destroys the database.
+import { loadEngine } from "./engines.js";
+import { docId, makeDocs, rng } from "./docs.js";
+
+const N = 1000;
+const LEDGER = 10_000;
+const BATCH = 1000;
+
+async function load(db, count) {
+  for (let i = 0; i < count; i += BATCH) await db.bulk(makeDocs(i, Math.min(BATCH, count - i)));
+}
+
+// Each workload: prepare(db) → state (untimed), run(db, state) (timed), expect = doc count after.
+const WORKLOADS = {
+  a: { prepare: () => makeDocs(0, N), run: async (db, docs) => { for (const d of docs) await db.put(d); }, expect: N },
+  b: { prepare: () => makeDocs(0, N), run: (db, docs) => Promise.all(docs.map((d) => db.put(d))), expect: N },
+  c: {
+    prepare: () => makeDocs(0, LEDGER),
+    run: async (db, docs) => { for (let i = 0; i < docs.length; i += BATCH) await db.bulk(docs.slice(i, i + BATCH)); },
+    expect: LEDGER,
+  },
+  d: {
+    prepare: async (db) => {
+      await load(db, LEDGER);
+      const r = rng(42);
+      return Array.from({ length: N }, () => docId(Math.floor(r() * LEDGER)));
+    },
+    run: async (db, ids) => {
+      for (const id of ids) if ((await db.get(id))._id !== id) throw new Error(`get(${id}) returned another doc`);
+    },
+    expect: LEDGER,
+  },
+  e: {
+    prepare: (db) => load(db, LEDGER),
+    run: async (db) => { const n = await db.all(); if (n !== LEDGER) throw new Error(`allDocs gave ${n} rows`); },
+    expect: null, // checked inside run
+  },
+};
+
+let cur = null; // { db, w, state }
+
+window.bench = {
+  async setup(engine, workload, name) {
+    const w = WORKLOADS[workload];
+    const db = await (await loadEngine(engine)).open(name);
+    cur = { db, w, state: await w.prepare(db) };
+  },
+  async timed() {
+    const t0 = performance.now();
+    await cur.w.run(cur.db, cur.state);
+    return performance.now() - t0;
+  },
+  async finish() {
+    const { db, w } = cur;
+    cur = null;
+    if (w.expect !== null) {
+      const n = await db.all();
+      if (n !== w.expect) throw new Error(`expected ${w.expect} docs after the workload, found ${n}`);
+    }
+    await db.destroy();
+  },
+  /** Workload f's setup: writes a ledger of `count` docs and closes it (the page is then closed). */
+  async seed(engine, name, count) {
+    const db = await (await loadEngine(engine)).open(name);
+    await load(db, count);
+    if ((await db.all()) !== count) throw new Error(`seeded ledger ${name} is short`);
+    await db.close();
+  },
+};
+window.benchReady = true;

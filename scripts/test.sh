@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every test: lints, native engine tests (cargo test, with property tests), browser tests of
+# the engine against IndexedDB (wasm-pack test in headless Chromium), then the built package in
+# headless Chromium (Playwright). Runs all suites, then repeats each runner's summary line.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export CHROMEDRIVER=/usr/bin/chromedriver
+
+bash scripts/setup.sh || exit 1
+LOG=target/test-logs
+rm -rf "$LOG" && mkdir -p "$LOG"
+failed=()
+step() {
+  local name=$1
+  shift
+  echo "=== $name: $*"
+  if ! "$@" 2>&1 | tee "$LOG/$name.log"; then
+    failed+=("$name")
+  fi
+}
+
+step arch bash scripts/check-arch.sh
+step fmt cargo fmt --check
+step clippy cargo clippy --all-targets --quiet -- -D warnings
+step clippy-wasm cargo clippy --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
+step cargo-test cargo test
+step wasm-test wasm-pack test --headless --chrome -- --test web
+step build bash scripts/build.sh
+step browser node tests/browser/run.mjs
+
+echo
+echo "=== summary"
+grep -h "^\[build\]" "$LOG"/build.log 2>/dev/null
+for f in cargo-test wasm-test browser; do
+  grep -hE "^test result:|[0-9]+ passed, [0-9]+ failed" "$LOG/$f.log" 2>/dev/null | sed "s/^/$f: /"
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED steps: ${failed[*]}"
+  exit 1
+fi

@@ -1,0 +1,81 @@
+//! The storage scenarios in headless Chromium against real IndexedDB
+//! (`wasm-pack test --headless --chrome`).
+#![cfg(target_arch = "wasm32")]
+
+mod scenarios;
+
+use ferroproof::store::idb::{IdbStore, DB_PREFIX};
+use indexed_db_futures::database::Database;
+use indexed_db_futures::prelude::*;
+use indexed_db_futures::transaction::TransactionMode;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+struct Idb;
+
+impl scenarios::Backend for Idb {
+    type S = IdbStore;
+    async fn open(&self, name: &str) -> IdbStore {
+        IdbStore::open(name).await.unwrap()
+    }
+    async fn tamper(&self, name: &str, car: &str) {
+        let db = Database::open(format!("{DB_PREFIX}{name}").as_str())
+            .await
+            .unwrap();
+        let tx = db
+            .transaction("cars")
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .unwrap();
+        let store = tx.object_store("cars").unwrap();
+        let v: Option<JsValue> = store.get(car).primitive().unwrap().await.unwrap();
+        let mut bytes = v.unwrap().unchecked_into::<js_sys::Uint8Array>().to_vec();
+        bytes[40] ^= 1;
+        let arr = js_sys::Uint8Array::from(bytes.as_slice());
+        store
+            .put(JsValue::from(arr))
+            .with_key(car)
+            .primitive()
+            .unwrap()
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        db.close();
+    }
+}
+
+fn unique(tag: &str) -> String {
+    format!("wbt-{tag}-{}", js_sys::Math::random().to_bits())
+}
+
+#[wasm_bindgen_test]
+async fn persist_and_reopen() {
+    scenarios::persist_and_reopen(&Idb, &unique("persist")).await;
+}
+
+#[wasm_bindgen_test]
+async fn stale_writer_catches_up() {
+    scenarios::stale_writer_catches_up(&Idb, &unique("stale")).await;
+}
+
+#[wasm_bindgen_test]
+async fn conflicting_commit_writes_nothing() {
+    scenarios::conflicting_commit_writes_nothing(&Idb, &unique("atomic")).await;
+}
+
+#[wasm_bindgen_test]
+async fn tampered_car_is_corrupt() {
+    scenarios::tampered_car_is_corrupt(&Idb, &unique("tamper")).await;
+}
+
+#[wasm_bindgen_test]
+async fn wrong_key_is_decrypt() {
+    scenarios::wrong_key_is_decrypt(&Idb, &unique("key")).await;
+}
+
+#[wasm_bindgen_test]
+async fn lazy_open_reads_few_cars() {
+    scenarios::lazy_open_reads_few_cars(&Idb, &unique("lazy"), 1000).await;
+}
