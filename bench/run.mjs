@@ -117,7 +117,7 @@ async function workload(w, engine) {
     const ms = await capped(p.evaluate(() => window.bench.timed()), CAP, "workload");
     await capped(p.evaluate(() => window.bench.finish()), CAP, "check + destroy");
     record(w, engine, { ms });
-    console.error(`[bench] ${w} ${engine}: ${ms.toFixed(1)} ms`);
+    console.log(`[bench] ${w} ${engine}: ${ms.toFixed(1)} ms`);
   });
 }
 
@@ -139,7 +139,7 @@ async function coldOpen(engine) {
       if (!r.ok) throw new Error(r.error);
       const { ok, ...rest } = r;
       record(row, engine, rest);
-      console.error(`[bench] ${row} ${engine}: ${r.ms.toFixed(1)} ms (import ${r.importMs.toFixed(1)}, open ${r.openMs.toFixed(1)}, get ${r.getMs.toFixed(1)})${r.info ? ` info ${JSON.stringify(r.info)}` : ""}`);
+      console.log(`[bench] ${row} ${engine}: ${r.ms.toFixed(1)} ms (import ${r.importMs.toFixed(1)}, open ${r.openMs.toFixed(1)}, get ${r.getMs.toFixed(1)})${r.info ? ` info ${JSON.stringify(r.info)}` : ""}`);
     });
   }
 }

@@ -61,7 +61,7 @@ pub fn seal_car(key: &Key, car: &[u8]) -> Result<SealedCar> {
 
 /// Checks a stored CAR against its name, decrypts it and parses its blocks.
 pub async fn open_car(key: &Key, name: &Cid, stored: &[u8]) -> Result<(Vec<Cid>, Vec<Block>)> {
-    let label = name.to_string();
+    let label = crate::codec::cid_str(name);
     if cid_of(RAW, stored)? != *name {
         return Err(Error::corrupt(
             &label,

@@ -29,7 +29,8 @@ impl Block {
         let expect = cid_of(cid.codec(), &bytes)?;
         if expect != cid {
             return Err(Error::Internal(format!(
-                "block {cid} does not match its hash"
+                "block {} does not match its hash",
+                cid_str(&cid)
             )));
         }
         Ok(Block { cid, bytes })
@@ -57,9 +58,50 @@ pub fn decode(bytes: &[u8]) -> std::result::Result<Ipld, String> {
     serde_ipld_dagcbor::from_slice(bytes).map_err(|e| format!("dag-cbor decode: {e}"))
 }
 
-/// Parses a CID from its string form, as found in headers and clocks.
+const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+/// The canonical string form of a CIDv1: multibase `b` + RFC 4648 base32, lowercase, unpadded.
+/// (Implemented here so the wasm build does not carry every multibase alphabet.)
+pub fn cid_str(cid: &Cid) -> String {
+    let bytes = cid.to_bytes();
+    let mut out = String::with_capacity(1 + bytes.len() * 8 / 5 + 1);
+    out.push('b');
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for b in bytes {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(BASE32[((acc >> bits) & 31) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(BASE32[((acc << (5 - bits)) & 31) as usize] as char);
+    }
+    out
+}
+
+/// Parses a CID string made by [`cid_str`] (base32 CIDv1).
 pub fn parse_cid(s: &str) -> Result<Cid> {
-    Cid::try_from(s).map_err(|e| Error::InvalidArg(format!("bad cid {s:?}: {e}")))
+    let bad = |why: &str| Error::InvalidArg(format!("bad cid {s:?}: {why}"));
+    let body = s
+        .strip_prefix('b')
+        .ok_or_else(|| bad("not a base32 cidv1"))?;
+    let mut bytes = Vec::with_capacity(body.len() * 5 / 8);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in body.bytes() {
+        let v = BASE32
+            .iter()
+            .position(|x| *x == c)
+            .ok_or_else(|| bad("invalid base32 character"))? as u32;
+        acc = ((acc << 5) | v) & 0xffff;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            bytes.push((acc >> bits) as u8);
+        }
+    }
+    Cid::try_from(bytes.as_slice()).map_err(|e| bad(&e.to_string()))
 }
 
 /// Field access helpers for decoded IPLD maps.
@@ -112,6 +154,21 @@ mod tests {
         let b = encode(&Ipld::String("x".into())).unwrap();
         assert!(Block::verified(b.cid, b.bytes.clone()).is_ok());
         assert!(Block::verified(b.cid, b"y".to_vec()).is_err());
+    }
+
+    #[test]
+    fn cid_strings_match_the_multibase_form() {
+        for i in 0..50 {
+            let b = encode(&Ipld::Integer(i)).unwrap();
+            let raw = cid_of(RAW, &b.bytes).unwrap();
+            for c in [b.cid, raw] {
+                assert_eq!(cid_str(&c), c.to_string());
+                assert_eq!(parse_cid(&cid_str(&c)).unwrap(), c);
+            }
+        }
+        for bad in ["", "b", "zQm", "bafy!", "bafyreiaaaa"] {
+            assert!(parse_cid(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

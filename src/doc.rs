@@ -252,9 +252,10 @@ pub fn write_json(out: &mut String, v: &Ipld) {
         Ipld::Integer(i) => {
             let _ = write!(out, "{i}");
         }
-        Ipld::Float(f) if f.is_finite() => {
-            let _ = write!(out, "{f}");
-        }
+        Ipld::Float(f) if f.is_finite() => match serde_json::to_string(f) {
+            Ok(s) => out.push_str(&s),
+            Err(_) => out.push_str("null"),
+        },
         Ipld::Float(_) => out.push_str("null"),
         Ipld::String(s) => write_str(out, s),
         Ipld::Bytes(b) => {
@@ -275,7 +276,7 @@ pub fn write_json(out: &mut String, v: &Ipld) {
         Ipld::Map(m) => write_fields(out, m, true),
         Ipld::Link(c) => {
             out.push_str("{\"/\":\"");
-            out.push_str(&c.to_string());
+            out.push_str(&crate::codec::cid_str(c));
             out.push_str("\"}");
         }
     }

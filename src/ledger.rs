@@ -13,7 +13,7 @@ use std::rc::Rc;
 
 use cid::Cid;
 
-use crate::codec::parse_cid;
+use crate::codec::{cid_str, parse_cid};
 use crate::crypto::Key;
 use crate::error::{Error, Result};
 use crate::store::{Header, IndexHead, Store, HEADER_VERSION};
@@ -73,9 +73,9 @@ impl State {
         Header {
             v: HEADER_VERSION,
             car: car.to_string(),
-            head: self.head.iter().map(Cid::to_string).collect(),
-            docs: self.docs.map(|c| c.to_string()),
-            changes: self.changes.map(|c| c.to_string()),
+            head: self.head.iter().map(cid_str).collect(),
+            docs: self.docs.map(|c| cid_str(&c)),
+            changes: self.changes.map(|c| cid_str(&c)),
             seq: self.seq,
             count: self.count,
             indexes: self.indexes.clone(),

@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::error::to_js;
-use crate::codec::parse_cid;
+use crate::codec::{cid_str, parse_cid};
 use crate::doc::{parse_batch, write_doc, write_str};
 use crate::error::{Error, Result};
 use crate::ledger::{AllDocsOpts, DocRow, Ledger, State};
@@ -37,7 +37,7 @@ fn clock_json(out: &mut String, head: &[Cid]) {
         if i > 0 {
             out.push(',');
         }
-        write_str(out, &c.to_string());
+        write_str(out, &cid_str(c));
     }
     out.push(']');
 }

@@ -113,7 +113,7 @@ pub async fn merge<E: EventSource>(src: &E, heads: &[Cid]) -> Result<Merged> {
             Some(p) => events
                 .get(p)
                 .map(|p| p.root)
-                .ok_or_else(|| Error::MissingBlock(p.to_string()))?,
+                .ok_or_else(|| Error::MissingBlock(crate::codec::cid_str(p)))?,
             None => None,
         };
         for (k, _, after) in prolly::diff(src, parent_root, ev.root).await? {

@@ -12,7 +12,7 @@ use std::rc::Rc;
 use cid::Cid;
 
 use crate::car::open_car;
-use crate::codec::{parse_cid, Block};
+use crate::codec::{cid_str, parse_cid, Block};
 use crate::crypto::Key;
 use crate::error::{Error, Result};
 use crate::prolly::{Loader, Node};
@@ -138,7 +138,7 @@ impl<S: Store> Blocks<S> {
                 return Ok(b);
             }
         }
-        let key = cid.to_string();
+        let key = cid_str(cid);
         let mut s = self.stats.get();
         s.locates += 1;
         self.stats.set(s);
@@ -180,8 +180,10 @@ impl<S: Store> Loader for Blocks<S> {
             return Ok(n);
         }
         let bytes = self.block(cid).await?;
-        let node =
-            Rc::new(Node::decode(&bytes).map_err(|e| Error::corrupt(format!("block {cid}"), e))?);
+        let node = Rc::new(
+            Node::decode(&bytes)
+                .map_err(|e| Error::corrupt(format!("block {}", cid_str(cid)), e))?,
+        );
         self.nodes
             .borrow_mut()
             .insert(*cid, node.clone(), bytes.len() * 2);

@@ -111,8 +111,8 @@ impl<S: Store> Ledger<S> {
                 Err(Error::MissingBlock(_)) => continue, // history already pruned elsewhere
                 Err(e) => return Err(e),
             };
-            let ev =
-                Event::decode(&bytes).map_err(|e| Error::corrupt(format!("event {cid}"), e))?;
+            let ev = Event::decode(&bytes)
+                .map_err(|e| Error::corrupt(format!("event {}", codec::cid_str(&cid)), e))?;
             events.extend(ev.parents);
             out.push(Block {
                 cid,
@@ -153,8 +153,8 @@ impl<S: Store> Ledger<S> {
         let (mut cars, mut locs, mut last) = (Vec::new(), Vec::new(), String::new());
         for g in groups {
             let sealed = seal_car(self.blocks.key(), &write_car(root, &g).await?)?;
-            last = sealed.name.to_string();
-            locs.extend(g.iter().map(|b| (b.cid.to_string(), last.clone())));
+            last = codec::cid_str(&sealed.name);
+            locs.extend(g.iter().map(|b| (codec::cid_str(&b.cid), last.clone())));
             cars.push((last.clone(), sealed.bytes));
         }
         Ok((cars, locs, last))

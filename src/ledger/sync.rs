@@ -18,7 +18,8 @@ use crate::store::{CommitOutcome, CommitWrite, Store};
 impl<S: Store> EventSource for super::blocks::Blocks<S> {
     async fn event(&self, cid: &Cid) -> Result<Event> {
         let bytes = self.block(cid).await?;
-        Event::decode(&bytes).map_err(|e| Error::corrupt(format!("event {cid}"), e))
+        Event::decode(&bytes)
+            .map_err(|e| Error::corrupt(format!("event {}", crate::codec::cid_str(cid)), e))
     }
 }
 
@@ -52,7 +53,7 @@ impl<S: Store> Ledger<S> {
                 locs: p
                     .blocks
                     .iter()
-                    .map(|(b, _)| (b.cid.to_string(), p.car_name.clone()))
+                    .map(|(b, _)| (crate::codec::cid_str(&b.cid), p.car_name.clone()))
                     .collect(),
                 header: p.state.to_header(&p.car_name),
                 cars: vec![(p.car_name, p.car_bytes)],

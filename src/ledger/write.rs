@@ -123,7 +123,7 @@ impl<S: Store> Ledger<S> {
                 locs: p
                     .blocks
                     .iter()
-                    .map(|(b, _)| (b.cid.to_string(), p.car_name.clone()))
+                    .map(|(b, _)| (codec::cid_str(&b.cid), p.car_name.clone()))
                     .collect(),
                 header: p.state.to_header(&p.car_name),
                 cars: vec![(p.car_name, p.car_bytes)],
@@ -227,7 +227,7 @@ impl<S: Store> Ledger<S> {
         let plain: Vec<Block> = blocks.iter().map(|(b, _)| b.clone()).collect();
         let car = write_car(root, &plain).await?;
         let sealed = seal_car(self.blocks.key(), &car)?;
-        let car_name = sealed.name.to_string();
+        let car_name = codec::cid_str(&sealed.name);
         state.car = Some(car_name.clone());
         Ok(Prepared {
             state,
