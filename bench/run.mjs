@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "../scripts/serve.mjs";
 import { launch } from "../tests/browser/chromium.mjs";
+import { makeDocs } from "./docs.js";
 import { ENGINES, TARGETS, markdown, plain, table } from "./report.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -17,6 +18,7 @@ const workloads = list(process.env.BENCH_WORKLOADS, ["a", "b", "c", "d", "e", "f
 const CAP = Number(process.env.BENCH_CAP_S ?? 120) * 1000;
 const GLOBAL = Number(process.env.BENCH_TIMEOUT_S ?? 2400) * 1000;
 const run = Date.now().toString(36);
+for (const e of engines) if (!ENGINES.includes(e)) throw new Error(`unknown engine ${e} (known: ${ENGINES.join(", ")})`);
 
 const R = {}; // R[row][engine] = { ms, ... } | { status: "timeout" | "error", error }
 const record = (row, engine, r) => ((R[row] ??= {})[engine] = r);
@@ -44,11 +46,14 @@ const browser = await launch();
 const context = await browser.newContext();
 let page = null;
 
+let finishing = false;
 async function finishAll(code) {
+  if (finishing) return new Promise(() => {}); // the global timeout got here first
+  finishing = true;
   const meta = {
     date: new Date().toISOString(),
     userAgent: `Chromium ${browser.version()}`,
-    docBytes: 200,
+    docBytes: Math.round(makeDocs(0, 10_000).reduce((n, d) => n + JSON.stringify(d).length, 0) / 10_000),
     capSeconds: CAP / 1000,
     engines,
     workloads,
@@ -96,6 +101,7 @@ async function guarded(row, engine, fn) {
     await fn();
     return true;
   } catch (e) {
+    if (finishing) await new Promise(() => {}); // global timeout: finishAll() owns the exit now
     const status = e instanceof Timeout ? "timeout" : "error";
     record(row, engine, { status, error: String(e.message ?? e) });
     console.error(`[bench] ${row} ${engine}: ${status}: ${e.message ?? e}`);

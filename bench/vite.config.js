@@ -18,6 +18,12 @@ export default defineConfig({
     emptyOutDir: true,
     target: "esnext",
     chunkSizeWarningLimit: 4096,
-    rollupOptions: { input: { index: here("index.html"), cold: here("cold.html") } },
+    rollupOptions: {
+      input: { index: here("index.html"), cold: here("cold.html") },
+      // @adviser/cement (Fireproof) imports node:fs on a Node-only path; the browser never takes it.
+      onwarn(w, warn) {
+        if (!/externalized for browser compatibility/.test(w.message)) warn(w);
+      },
+    },
   },
 });

@@ -20,11 +20,13 @@ use crate::store::{Header, IndexHead, Store, HEADER_VERSION};
 
 pub mod blocks;
 mod compact;
+mod index;
 mod read;
 mod sync;
 mod write;
 
 pub use blocks::Stats;
+pub use index::QueryHit;
 pub use read::{AllDocsOpts, DocRow};
 pub use write::Committed;
 
@@ -91,6 +93,8 @@ pub struct Ledger<S: Store> {
     state: RefCell<Rc<State>>,
     write_lock: futures::lock::Mutex<()>,
     closed: Cell<bool>,
+    pending: RefCell<std::collections::HashMap<u32, index::PendingIndex>>,
+    next_token: Cell<u32>,
 }
 
 impl<S: Store> Ledger<S> {
@@ -116,6 +120,8 @@ impl<S: Store> Ledger<S> {
             state: RefCell::new(Rc::new(state)),
             write_lock: futures::lock::Mutex::new(()),
             closed: Cell::new(false),
+            pending: RefCell::new(std::collections::HashMap::new()),
+            next_token: Cell::new(0),
         })
     }
 

@@ -16,5 +16,6 @@ pub use error::{Error, Result};
 pub mod bindings;
 pub mod clock;
 pub mod doc;
+pub mod index;
 pub mod ledger;
 pub mod store;

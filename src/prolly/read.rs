@@ -46,6 +46,67 @@ impl Range {
         }
     }
 
+    /// Keys from `lo` to `hi`, both included (`hi` with every key it prefixes, when
+    /// `hi_as_prefix`).
+    pub fn between(lo: Vec<u8>, hi: &[u8], hi_as_prefix: bool) -> Range {
+        let hi = if hi_as_prefix {
+            Range::prefix(hi).hi
+        } else {
+            Bound::Included(hi.to_vec())
+        };
+        Range {
+            lo: Bound::Included(lo),
+            hi,
+        }
+    }
+
+    /// The keys in both ranges.
+    pub fn intersect(&self, other: &Range) -> Range {
+        fn key(b: &Bound) -> Option<&Vec<u8>> {
+            match b {
+                Bound::Included(k) | Bound::Excluded(k) => Some(k),
+                Bound::Unbounded => None,
+            }
+        }
+        let lo = match (key(&self.lo), key(&other.lo)) {
+            (None, _) => other.lo.clone(),
+            (_, None) => self.lo.clone(),
+            (Some(a), Some(b)) if a != b => {
+                if a > b {
+                    self.lo.clone()
+                } else {
+                    other.lo.clone()
+                }
+            }
+            _ => {
+                if matches!(self.lo, Bound::Excluded(_)) {
+                    self.lo.clone()
+                } else {
+                    other.lo.clone()
+                }
+            }
+        };
+        let hi = match (key(&self.hi), key(&other.hi)) {
+            (None, _) => other.hi.clone(),
+            (_, None) => self.hi.clone(),
+            (Some(a), Some(b)) if a != b => {
+                if a < b {
+                    self.hi.clone()
+                } else {
+                    other.hi.clone()
+                }
+            }
+            _ => {
+                if matches!(self.hi, Bound::Excluded(_)) {
+                    self.hi.clone()
+                } else {
+                    other.hi.clone()
+                }
+            }
+        };
+        Range { lo, hi }
+    }
+
     fn above_lo(&self, k: &[u8]) -> bool {
         match &self.lo {
             Bound::Unbounded => true,

@@ -1,0 +1,85 @@
+//! Query options over an index's `keys` tree: `key`, `keys`, `range`, `prefix`, `descending`,
+//! `limit`. Options compose: `key`/`keys`/`prefix`/`range` intersect; `keys` returns rows grouped
+//! in the order of `keys`; `descending` reverses within each group; `limit` caps the total.
+//!
+//! Invariant: rows come out in collation order of their keys (then document id, then emit order).
+
+use cid::Cid;
+use ipld_core::ipld::Ipld;
+
+use super::key;
+use super::update::split_row_key;
+use crate::error::{Error, Result};
+use crate::prolly::{self, Loader, Range};
+
+/// Query options (all optional).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct QueryOpts {
+    pub key: Option<Ipld>,
+    pub keys: Option<Vec<Ipld>>,
+    pub range: Option<(Ipld, Ipld)>,
+    pub prefix: Option<Ipld>,
+    pub limit: Option<usize>,
+    pub descending: bool,
+}
+
+/// One result row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueryRow {
+    pub id: String,
+    pub key: Ipld,
+    pub value: Ipld,
+}
+
+fn exact(k: &Ipld) -> Result<Range> {
+    Ok(Range::prefix(&key::encode(k)?))
+}
+
+/// The key ranges to scan, in output order.
+fn ranges(o: &QueryOpts) -> Result<Vec<Range>> {
+    let mut base = Range::all();
+    if let Some((lo, hi)) = &o.range {
+        base = base.intersect(&Range::between(key::encode(lo)?, &key::encode(hi)?, true));
+    }
+    if let Some(p) = &o.prefix {
+        base = base.intersect(&Range::prefix(&key::encode_prefix(p)?));
+    }
+    if let Some(k) = &o.key {
+        base = base.intersect(&exact(k)?);
+    }
+    match &o.keys {
+        Some(keys) => keys
+            .iter()
+            .map(|k| Ok(base.intersect(&exact(k)?)))
+            .collect(),
+        None => Ok(vec![base]),
+    }
+}
+
+/// Runs a query against the `keys` tree rooted at `root`.
+pub async fn run<L: Loader>(loader: &L, root: Option<Cid>, o: &QueryOpts) -> Result<Vec<QueryRow>> {
+    let limit = o.limit.unwrap_or(usize::MAX);
+    let mut out: Vec<QueryRow> = Vec::new();
+    for range in ranges(o)? {
+        if out.len() >= limit {
+            break;
+        }
+        let mut bad: Option<Error> = None;
+        prolly::scan(loader, root, &range, o.descending, |k, v| {
+            match split_row_key(k) {
+                Ok((key, id)) => out.push(QueryRow {
+                    id,
+                    key,
+                    value: v.clone(),
+                }),
+                Err(e) => bad = Some(e),
+            }
+            bad.is_none() && out.len() < limit
+        })
+        .await?;
+        if let Some(e) = bad {
+            return Err(e);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,337 @@
+//! Index queries against a plain model (filter + sort over a `Vec`), through a real ledger on the
+//! memory store; persistence and incrementality of index updates.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use futures::executor::block_on;
+use ipld_core::ipld::Ipld;
+use proptest::prelude::*;
+
+use super::key::collate;
+use super::{EmittedRows, QueryOpts};
+use crate::doc::{Body, WriteOp};
+use crate::ledger::{DocRow, Ledger};
+use crate::store::mem::MemStore;
+
+#[derive(Clone, Debug)]
+struct Doc {
+    n: i64,
+    tag: String,
+    year: i64,
+    month: i64,
+}
+
+fn body(d: &Doc) -> Body {
+    let mut b = Body::new();
+    b.insert("n".into(), Ipld::Integer(d.n.into()));
+    b.insert("tag".into(), Ipld::String(d.tag.clone()));
+    b.insert("year".into(), Ipld::Integer(d.year.into()));
+    b.insert("month".into(), Ipld::Integer(d.month.into()));
+    b
+}
+
+fn int(b: &Body, k: &str) -> i64 {
+    match b.get(k) {
+        Some(Ipld::Integer(i)) => *i as i64,
+        _ => 0,
+    }
+}
+
+/// The "map function" of each test mode.
+fn map(mode: u8, b: &Body) -> Vec<(Ipld, Ipld)> {
+    let tag = match b.get("tag") {
+        Some(t) => t.clone(),
+        None => Ipld::Null,
+    };
+    match mode {
+        0 => vec![(Ipld::Integer(int(b, "n").into()), tag)],
+        1 => {
+            let mut rows = vec![(
+                Ipld::List(vec![
+                    Ipld::Integer(int(b, "year").into()),
+                    Ipld::Integer(int(b, "month").into()),
+                ]),
+                Ipld::Null,
+            )];
+            if int(b, "n") % 3 == 0 {
+                rows.push((tag, Ipld::Integer(int(b, "n").into())));
+            }
+            rows
+        }
+        _ => vec![(tag, Ipld::Bool(true))],
+    }
+}
+
+fn emit_all(mode: u8, docs: &[DocRow]) -> Vec<EmittedRows> {
+    docs.iter()
+        .map(|d| EmittedRows {
+            id: d.id.clone(),
+            rows: map(mode, d.body.as_ref().unwrap()),
+        })
+        .collect()
+}
+
+fn query(l: &Ledger<MemStore>, mode: u8, o: &QueryOpts) -> (usize, Vec<(String, Ipld, Ipld)>) {
+    let (token, docs) =
+        block_on(l.index_begin(&format!("m{mode}"), &format!("src{mode}"))).unwrap();
+    let (hits, _) = block_on(l.index_finish(token, emit_all(mode, &docs), o, false)).unwrap();
+    (
+        docs.len(),
+        hits.into_iter()
+            .map(|h| (h.row.id, h.row.key, h.row.value))
+            .collect(),
+    )
+}
+
+/// Keys come back with every number as a float (JS has only one number type).
+fn as_float(k: &Ipld) -> Ipld {
+    match k {
+        Ipld::Integer(i) => Ipld::Float(*i as f64),
+        Ipld::List(l) => Ipld::List(l.iter().map(as_float).collect()),
+        other => other.clone(),
+    }
+}
+
+fn eq(a: &Ipld, b: &Ipld) -> bool {
+    collate(a, b) == Ordering::Equal
+}
+
+fn starts_with(k: &Ipld, p: &Ipld) -> bool {
+    match (p, k) {
+        (Ipld::List(pl), Ipld::List(kl)) => {
+            kl.len() >= pl.len() && pl.iter().zip(kl).all(|(x, y)| eq(x, y))
+        }
+        (Ipld::String(ps), Ipld::String(ks)) => ks
+            .encode_utf16()
+            .collect::<Vec<_>>()
+            .starts_with(&ps.encode_utf16().collect::<Vec<_>>()),
+        (Ipld::List(_), _) | (Ipld::String(_), _) => false,
+        _ => eq(p, k),
+    }
+}
+
+/// The model: every row of every live document, filtered and ordered by the documented rules.
+fn model(mode: u8, docs: &BTreeMap<String, Doc>, o: &QueryOpts) -> Vec<(String, Ipld, Ipld)> {
+    let mut rows: Vec<(Ipld, String, usize, Ipld)> = Vec::new();
+    for (id, d) in docs {
+        for (n, (k, v)) in map(mode, &body(d)).into_iter().enumerate() {
+            rows.push((k, id.clone(), n, v));
+        }
+    }
+    rows.sort_by(|a, b| {
+        collate(&a.0, &b.0)
+            .then_with(|| a.1.encode_utf16().cmp(b.1.encode_utf16()))
+            .then(a.2.cmp(&b.2))
+    });
+    rows.retain(|(k, ..)| {
+        o.range.as_ref().is_none_or(|(lo, hi)| {
+            collate(lo, k) != Ordering::Greater && collate(k, hi) != Ordering::Greater
+        }) && o.prefix.as_ref().is_none_or(|p| starts_with(k, p))
+            && o.key.as_ref().is_none_or(|x| eq(x, k))
+    });
+    let groups: Vec<Vec<_>> = match &o.keys {
+        Some(keys) => keys
+            .iter()
+            .map(|x| rows.iter().filter(|r| eq(x, &r.0)).cloned().collect())
+            .collect(),
+        None => vec![rows],
+    };
+    let mut out = Vec::new();
+    for mut g in groups {
+        if o.descending {
+            g.reverse();
+        }
+        out.extend(g.into_iter().map(|(k, id, _, v)| (id, as_float(&k), v)));
+    }
+    out.truncate(o.limit.unwrap_or(usize::MAX));
+    out
+}
+
+fn doc() -> impl Strategy<Value = Doc> {
+    (
+        0i64..20,
+        prop::sample::select(vec!["a", "ab", "abc", "b", "ba", "é", "\u{1f600}"]),
+        2020i64..2024,
+        1i64..13,
+    )
+        .prop_map(|(n, tag, year, month)| Doc {
+            n,
+            tag: tag.to_string(),
+            year,
+            month,
+        })
+}
+
+fn key_for(mode: u8) -> BoxedStrategy<Ipld> {
+    match mode {
+        0 => (0i64..20).prop_map(|n| Ipld::Integer(n.into())).boxed(),
+        1 => prop_oneof![
+            (2020i64..2024, 1i64..13).prop_map(|(y, m)| Ipld::List(vec![
+                Ipld::Integer(y.into()),
+                Ipld::Integer(m.into())
+            ])),
+            (2020i64..2024).prop_map(|y| Ipld::List(vec![Ipld::Integer(y.into())])),
+            prop::sample::select(vec!["a", "ab", "b"]).prop_map(|s| Ipld::String(s.into())),
+        ]
+        .boxed(),
+        _ => prop::sample::select(vec!["", "a", "ab", "abc", "b", "é", "\u{1f600}", "z"])
+            .prop_map(|s| Ipld::String(s.into()))
+            .boxed(),
+    }
+}
+
+fn opts(mode: u8) -> impl Strategy<Value = QueryOpts> {
+    let k = key_for(mode);
+    (
+        prop::option::of(k.clone()),
+        prop::option::of(prop::collection::vec(k.clone(), 0..4)),
+        prop::option::of((k.clone(), k.clone())),
+        prop::option::of(k),
+        prop::option::of(0usize..12),
+        any::<bool>(),
+    )
+        .prop_map(|(key, keys, range, prefix, limit, descending)| QueryOpts {
+            key,
+            keys,
+            range,
+            prefix,
+            limit,
+            descending,
+        })
+}
+
+fn scenario() -> impl Strategy<Value = (u8, Vec<Vec<(u8, Option<Doc>)>>, Vec<QueryOpts>)> {
+    (0u8..3).prop_flat_map(|mode| {
+        (
+            Just(mode),
+            prop::collection::vec(
+                prop::collection::vec((0u8..30, prop::option::weighted(0.85, doc())), 1..15),
+                1..5,
+            ),
+            prop::collection::vec(opts(mode), 1..4),
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// Random documents, random puts and deletes between queries, random options: the query
+    /// result equals the model, and each update maps only the documents changed since.
+    #[test]
+    fn queries_match_the_model((mode, batches, queries) in scenario()) {
+        let store = MemStore::new();
+        let l = block_on(Ledger::open("q", store.clone(), None)).unwrap();
+        let mut docs: BTreeMap<String, Doc> = BTreeMap::new();
+        for batch in batches {
+            let mut ops = Vec::new();
+            let mut changed = std::collections::BTreeSet::new();
+            for (k, d) in batch {
+                let id = format!("doc{k:02}");
+                changed.insert(id.clone());
+                match d {
+                    Some(d) => { ops.push(WriteOp { id: id.clone(), body: Some(body(&d)) }); docs.insert(id, d); }
+                    None => { ops.push(WriteOp { id: id.clone(), body: None }); docs.remove(&id); }
+                }
+            }
+            block_on(l.write(ops)).unwrap();
+            for o in &queries {
+                let (mapped, got) = query(&l, mode, o);
+                prop_assert!(mapped <= changed.len());
+                prop_assert_eq!(got, model(mode, &docs, o), "opts {:?}", o);
+            }
+        }
+        // a reopened ledger needs no mapping at all: the index is persisted
+        let again = block_on(Ledger::open("q", store, None)).unwrap();
+        let (mapped, got) = query(&again, mode, &queries[0]);
+        prop_assert_eq!(mapped, 0);
+        prop_assert_eq!(got, model(mode, &docs, &queries[0]));
+    }
+}
+
+#[test]
+fn changed_map_source_rebuilds_and_object_keys_are_rejected() {
+    let l = block_on(Ledger::open("r", MemStore::new(), None)).unwrap();
+    let d = Doc {
+        n: 1,
+        tag: "x".into(),
+        year: 2024,
+        month: 5,
+    };
+    block_on(l.write(vec![WriteOp {
+        id: "a".into(),
+        body: Some(body(&d)),
+    }]))
+    .unwrap();
+    let (_, docs) = block_on(l.index_begin("idx", "v1")).unwrap();
+    assert_eq!(docs.len(), 1);
+    let (t, docs) = block_on(l.index_begin("idx", "v1")).unwrap();
+    assert_eq!(
+        docs.len(),
+        1,
+        "the first token never finished, so the index is still unbuilt"
+    );
+    block_on(l.index_finish(t, emit_all(0, &docs), &QueryOpts::default(), false)).unwrap();
+    let (t, docs) = block_on(l.index_begin("idx", "v1")).unwrap();
+    assert!(docs.is_empty());
+    l.index_abort(t);
+    let (t, docs) = block_on(l.index_begin("idx", "v2")).unwrap();
+    assert_eq!(docs.len(), 1, "a new source maps everything again");
+    let bad = vec![EmittedRows {
+        id: "a".into(),
+        rows: vec![(Ipld::Map(Default::default()), Ipld::Null)],
+    }];
+    let e = block_on(l.index_finish(t, bad, &QueryOpts::default(), false)).unwrap_err();
+    assert_eq!(e.code(), "INVALID_ARG");
+    assert!(e.to_string().contains("objects cannot be keys"), "{e}");
+    let (t, docs) = block_on(l.index_begin("idx", "v2")).unwrap();
+    let (hits, _) =
+        block_on(l.index_finish(t, emit_all(0, &docs), &QueryOpts::default(), true)).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].doc, Some(body(&d)));
+}
+
+#[test]
+fn a_query_sees_its_snapshot_even_if_a_write_lands_meanwhile() {
+    let l = block_on(Ledger::open("s", MemStore::new(), None)).unwrap();
+    let d = |n| Doc {
+        n,
+        tag: "t".into(),
+        year: 2024,
+        month: 1,
+    };
+    block_on(l.write(vec![WriteOp {
+        id: "a".into(),
+        body: Some(body(&d(1))),
+    }]))
+    .unwrap();
+    let (t, docs) = block_on(l.index_begin("n", "src")).unwrap();
+    block_on(l.write(vec![
+        WriteOp {
+            id: "b".into(),
+            body: Some(body(&d(2))),
+        },
+        WriteOp {
+            id: "a".into(),
+            body: None,
+        },
+    ]))
+    .unwrap();
+    let (hits, state) =
+        block_on(l.index_finish(t, emit_all(0, &docs), &QueryOpts::default(), true)).unwrap();
+    assert_eq!(state.seq, 1);
+    assert_eq!(
+        hits.iter().map(|h| h.row.id.as_str()).collect::<Vec<_>>(),
+        ["a"]
+    );
+    assert_eq!(hits[0].doc, Some(body(&d(1))));
+    let (t, docs) = block_on(l.index_begin("n", "src")).unwrap();
+    assert_eq!(docs.len(), 1, "only b is live among the changed");
+    let (hits, _) =
+        block_on(l.index_finish(t, emit_all(0, &docs), &QueryOpts::default(), false)).unwrap();
+    assert_eq!(
+        hits.iter().map(|h| h.row.id.as_str()).collect::<Vec<_>>(),
+        ["b"]
+    );
+}

@@ -1,0 +1,92 @@
+//! Incremental index update: replace the rows of a batch of documents.
+//!
+//! Invariant: for every document of the batch, the `keys` tree afterwards holds exactly the rows
+//! given for it (none for a deleted document), and the `ids` tree lists their tree keys.
+
+use std::rc::Rc;
+
+use cid::Cid;
+use ipld_core::ipld::Ipld;
+
+use super::key;
+use crate::codec::Block;
+use crate::error::{Error, Result};
+use crate::prolly::{self, Edit, Loader, Node};
+
+/// The two trees of an index.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IndexRoots {
+    pub keys: Option<Cid>,
+    pub ids: Option<Cid>,
+}
+
+/// The rows one document emitted: `(key, value)` pairs, in emit order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EmittedRows {
+    pub id: String,
+    pub rows: Vec<(Ipld, Ipld)>,
+}
+
+/// Key of a row in the `keys` tree: `encode(key) ++ encode(id) ++ emit# (u16, big-endian)`.
+pub fn row_key(k: &Ipld, id: &str, n: usize) -> Result<Vec<u8>> {
+    let n = u16::try_from(n)
+        .map_err(|_| Error::InvalidArg(format!("document {id:?} emitted more than 65536 rows")))?;
+    let mut out = key::encode(k)
+        .map_err(|e| Error::InvalidArg(format!("{e} (emitted for document {id:?})")))?;
+    out.extend_from_slice(&key::encode(&Ipld::String(id.to_string()))?);
+    out.extend_from_slice(&n.to_be_bytes());
+    Ok(out)
+}
+
+/// Splits a `keys`-tree key into the emitted key and the document id.
+pub fn split_row_key(mut b: &[u8]) -> Result<(Ipld, String)> {
+    let k = key::decode(&mut b)?;
+    match key::decode(&mut b)? {
+        Ipld::String(id) if b.len() == 2 => Ok((k, id)),
+        _ => Err(Error::corrupt("index", "malformed row key")),
+    }
+}
+
+/// Replaces the rows of every document in `batch`.
+pub async fn apply_rows<L: Loader>(
+    loader: &L,
+    roots: &IndexRoots,
+    batch: Vec<EmittedRows>,
+) -> Result<(IndexRoots, Vec<(Block, Rc<Node>)>)> {
+    let mut deletes: Vec<Edit> = Vec::new();
+    let mut puts: Vec<Edit> = Vec::new();
+    let mut id_edits: Vec<Edit> = Vec::with_capacity(batch.len());
+    for doc in batch {
+        if let Some(Ipld::List(old)) = prolly::get(loader, roots.ids, doc.id.as_bytes()).await? {
+            for k in old {
+                if let Ipld::Bytes(k) = k {
+                    deletes.push((k, None));
+                }
+            }
+        }
+        let mut listed = Vec::with_capacity(doc.rows.len());
+        for (n, (k, v)) in doc.rows.into_iter().enumerate() {
+            let rk = row_key(&k, &doc.id, n)?;
+            listed.push(Ipld::Bytes(rk.clone()));
+            puts.push((rk, Some(v)));
+        }
+        let ids_value = if listed.is_empty() {
+            None
+        } else {
+            Some(Ipld::List(listed))
+        };
+        id_edits.push((doc.id.into_bytes(), ids_value));
+    }
+    deletes.extend(puts); // a row both removed and re-added ends up present
+    let keys = prolly::apply(loader, roots.keys, deletes).await?;
+    let ids = prolly::apply(loader, roots.ids, id_edits).await?;
+    let mut blocks = keys.blocks;
+    blocks.extend(ids.blocks);
+    Ok((
+        IndexRoots {
+            keys: keys.root,
+            ids: ids.root,
+        },
+        blocks,
+    ))
+}

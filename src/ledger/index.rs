@@ -1,0 +1,198 @@
+//! Index maintenance and queries on a snapshot, in two steps around the JS map function:
+//! [`Ledger::index_begin`] pins a snapshot and hands out the documents changed since the index's
+//! seq; [`Ledger::index_finish`] takes the rows the map function emitted for them, updates and
+//! persists the index, and runs the query on that same snapshot.
+//!
+//! Invariant: a query sees the documents and index rows of the snapshot taken by its
+//! `index_begin`, whatever commits land in between. Index updates commit no clock event: they are
+//! local derived data recorded in the header.
+
+use std::rc::Rc;
+
+use super::read::DocRow;
+use super::{Ledger, State};
+use crate::codec::{self, cid_str};
+use crate::doc::Body;
+use crate::error::{Error, Result};
+use crate::index::{apply_rows, query, EmittedRows, IndexRoots, QueryOpts, QueryRow};
+use crate::store::{CommitOutcome, CommitWrite, IndexHead, Store};
+
+/// At most this many index updates may be pending (begun, not finished) at once.
+const MAX_PENDING: usize = 256;
+
+/// An index update in progress.
+pub(super) struct PendingIndex {
+    name: String,
+    src: String,
+    state: Rc<State>,
+    base: Option<IndexHead>,
+    ids: Vec<String>,
+}
+
+/// A query result row with its document (when asked for and live).
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueryHit {
+    pub row: QueryRow,
+    pub doc: Option<Body>,
+}
+
+fn roots(h: &Option<IndexHead>) -> Result<IndexRoots> {
+    let parse = |s: &Option<String>| s.as_deref().map(codec::parse_cid).transpose();
+    match h {
+        Some(h) => Ok(IndexRoots {
+            keys: parse(&h.keys)?,
+            ids: parse(&h.ids)?,
+        }),
+        None => Ok(IndexRoots::default()),
+    }
+}
+
+impl<S: Store> Ledger<S> {
+    /// Pins a snapshot for a query on index `name` (whose map function's source is `src`) and
+    /// returns a token with the live documents the map function must see. A different `src`
+    /// under the same name rebuilds the index from scratch.
+    pub async fn index_begin(&self, name: &str, src: &str) -> Result<(u32, Vec<DocRow>)> {
+        self.check_open()?;
+        let state = self.snapshot();
+        let base = state.indexes.get(name).filter(|h| h.src == src).cloned();
+        let after = base.as_ref().map_or(0, |h| h.seq);
+        let changed = if base.is_some() && after >= state.seq {
+            Vec::new()
+        } else {
+            self.changes_in(&state, if base.is_some() { after } else { 0 }, None)
+                .await?
+        };
+        let ids = changed.iter().map(|r| r.id.clone()).collect();
+        let live: Vec<DocRow> = changed.into_iter().filter(|r| r.body.is_some()).collect();
+        let token = self.next_token.get().wrapping_add(1);
+        self.next_token.set(token);
+        let mut pending = self.pending.borrow_mut();
+        if pending.len() >= MAX_PENDING {
+            pending.clear(); // abandoned queries (their map function threw without abort)
+        }
+        pending.insert(
+            token,
+            PendingIndex {
+                name: name.to_string(),
+                src: src.to_string(),
+                state,
+                base,
+                ids,
+            },
+        );
+        Ok((token, live))
+    }
+
+    /// Forgets a begun index update (the map function failed).
+    pub fn index_abort(&self, token: u32) {
+        self.pending.borrow_mut().remove(&token);
+    }
+
+    /// Applies the emitted rows, persists the index and runs the query on the pinned snapshot.
+    pub async fn index_finish(
+        &self,
+        token: u32,
+        emitted: Vec<EmittedRows>,
+        opts: &QueryOpts,
+        include_docs: bool,
+    ) -> Result<(Vec<QueryHit>, Rc<State>)> {
+        self.check_open()?;
+        let p = self
+            .pending
+            .borrow_mut()
+            .remove(&token)
+            .ok_or_else(|| Error::InvalidArg(format!("unknown index token {token}")))?;
+        let base_roots = roots(&p.base)?;
+        let current = if p.ids.is_empty() && p.base.is_some() {
+            base_roots
+        } else {
+            let mut by_id: std::collections::HashMap<String, Vec<_>> =
+                emitted.into_iter().map(|e| (e.id, e.rows)).collect();
+            let batch = p
+                .ids
+                .iter()
+                .map(|id| EmittedRows {
+                    id: id.clone(),
+                    rows: by_id.remove(id).unwrap_or_default(),
+                })
+                .collect();
+            let (new_roots, blocks) = apply_rows(&self.blocks, &base_roots, batch).await?;
+            let head = IndexHead {
+                src: p.src.clone(),
+                keys: new_roots.keys.map(|c| cid_str(&c)),
+                ids: new_roots.ids.map(|c| cid_str(&c)),
+                seq: p.state.seq,
+            };
+            let blocks: Vec<_> = blocks.into_iter().map(|(b, n)| (b, Some(n))).collect();
+            self.blocks.insert_fresh(&blocks);
+            self.commit_index(&p.name, &p.base, head, blocks).await?;
+            new_roots
+        };
+        let rows = query::run(&self.blocks, current.keys, opts).await?;
+        let mut hits = Vec::with_capacity(rows.len());
+        for row in rows {
+            let doc = if include_docs {
+                self.get_in(&p.state, &row.id).await?
+            } else {
+                None
+            };
+            hits.push(QueryHit { row, doc });
+        }
+        Ok((hits, p.state))
+    }
+
+    /// Records a new index head (and its blocks) in the header, unless another writer already
+    /// moved this index; the caller's query uses its own roots either way.
+    async fn commit_index(
+        &self,
+        name: &str,
+        expected: &Option<IndexHead>,
+        head: IndexHead,
+        blocks: Vec<(crate::codec::Block, Option<Rc<crate::prolly::Node>>)>,
+    ) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        for _ in 0..16 {
+            let cur = self.snapshot();
+            let Some(car) = cur.car.clone() else {
+                return Ok(());
+            };
+            let stored = cur.indexes.get(name).filter(|h| h.src == head.src);
+            if stored != expected.as_ref() && stored.is_some_and(|s| s.seq >= head.seq) {
+                return Ok(());
+            }
+            let mut state = (*cur).clone();
+            state.indexes.insert(name.to_string(), head.clone());
+            let write = if blocks.is_empty() {
+                CommitWrite {
+                    expect: Some(car.clone()),
+                    cars: vec![],
+                    locs: vec![],
+                    header: state.to_header(&car),
+                }
+            } else {
+                let p = self.seal(&cur, state.clone(), blocks.clone()).await?;
+                state = p.state.clone();
+                CommitWrite {
+                    expect: Some(car.clone()),
+                    locs: p
+                        .blocks
+                        .iter()
+                        .map(|(b, _)| (cid_str(&b.cid), p.car_name.clone()))
+                        .collect(),
+                    header: p.state.to_header(&p.car_name),
+                    cars: vec![(p.car_name, p.car_bytes)],
+                }
+            };
+            match self.store.commit(write).await? {
+                CommitOutcome::Committed => {
+                    self.adopt(state, true);
+                    return Ok(());
+                }
+                CommitOutcome::Conflict => self.reload_forced().await?,
+            }
+        }
+        Err(Error::Storage(
+            "index update kept conflicting with other writers".into(),
+        ))
+    }
+}
