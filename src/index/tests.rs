@@ -201,7 +201,10 @@ fn opts(mode: u8) -> impl Strategy<Value = QueryOpts> {
         })
 }
 
-fn scenario() -> impl Strategy<Value = (u8, Vec<Vec<(u8, Option<Doc>)>>, Vec<QueryOpts>)> {
+/// Batches of (doc number, put or delete).
+type Batches = Vec<Vec<(u8, Option<Doc>)>>;
+
+fn scenario() -> impl Strategy<Value = (u8, Batches, Vec<QueryOpts>)> {
     (0u8..3).prop_flat_map(|mode| {
         (
             Just(mode),
