@@ -6,6 +6,7 @@ import { clockToJson, toClock } from "./clock.js";
 import { decode, encodeDoc } from "./encode.js";
 import { DatabaseError, fromEngine } from "./errors.js";
 import { newId } from "./ids.js";
+import { encodeQueryOpts, indexDef, mapBatch } from "./query.js";
 import { type SharedLedger, sharedLedger, type WriteResult } from "./shared.js";
 import type {
   AllDocsQueryOpts,
@@ -15,12 +16,17 @@ import type {
   ChangesResponse,
   ClockHead,
   ConfigOpts,
+  DocFragment,
   DocResponse,
   DocSet,
   DocTypes,
   DocWithId,
+  IndexKeyType,
   LedgerInfo,
   ListenerFn,
+  MapFn,
+  QueryOpts,
+  QueryResult,
 } from "./types.js";
 
 interface RowsWire<T extends DocTypes> {
@@ -159,6 +165,39 @@ export class Database {
     if (this.closed) throw new DatabaseError("CLOSED", `ledger ${this.name} is closed`);
     const fn = listener as (docs: DocWithId[]) => unknown;
     return this.shared.subscribe(fn, updates === true);
+  }
+
+  /**
+   * Rows of the index defined by a field name or a map function, on one snapshot: the index is
+   * brought up to date (mapping only documents changed since it was last used) and queried.
+   */
+  async query<
+    T extends DocTypes = DocTypes,
+    K extends IndexKeyType = IndexKeyType,
+    R extends DocFragment = T,
+    O extends Partial<QueryOpts<K>> = Partial<QueryOpts<K>>,
+  >(field: string | MapFn<T>, opts?: O): Promise<QueryResult<T, K, R, O>> {
+    const def = indexDef(field);
+    const core = await this.core();
+    const optsJson = encodeQueryOpts(opts ?? {});
+    let begin: { token: number; docs: DocWithId[] };
+    try {
+      begin = decode<{ token: number; docs: DocWithId[] }>(await core.indexBegin(def.name, def.src));
+    } catch (e) {
+      throw fromEngine(e);
+    }
+    let rows: string;
+    try {
+      rows = mapBatch(begin.docs, def.map as MapFn);
+    } catch (e) {
+      core.indexAbort(begin.token);
+      throw e; // the map function's own error, as thrown
+    }
+    try {
+      return decode<QueryResult<T, K, R, O>>(await core.indexFinish(begin.token, rows, optsJson));
+    } catch (e) {
+      throw fromEngine(e);
+    }
   }
 
   /** Rewrites the live data into fresh storage files and drops the old ones. */

@@ -82,3 +82,46 @@ export interface LedgerInfo {
   readonly locates: number;
   readonly car: string | null;
 }
+
+/** A scalar index key. */
+export type KeyLiteral = string | number | boolean | null;
+/** An index key: a scalar or an array of scalars (compared element by element). */
+export type IndexKeyType = KeyLiteral | KeyLiteral[];
+/** Adds a row `(key, value)` to the index for the document being mapped. */
+export type EmitFn = (key: IndexKeyType, value?: DocFragment) => void;
+/** A map function: call `emit` for each row, or return a key (when `emit` is never called). */
+export type MapFn<T extends DocTypes = DocTypes> = (doc: DocWithId<T>, emit: EmitFn) => unknown;
+
+/** Options of `query`; they compose (`key`/`keys`/`range`/`prefix` intersect). */
+export interface QueryOpts<K extends IndexKeyType = IndexKeyType> {
+  readonly key: K;
+  readonly keys: K[];
+  /** Inclusive at both ends. */
+  readonly range: [K, K];
+  /** Array keys match by leading elements, string keys by string prefix. */
+  readonly prefix: IndexKeyType;
+  readonly limit: number;
+  readonly descending: boolean;
+  /** Default true. */
+  readonly includeDocs: boolean;
+}
+
+export interface IndexRow<T extends DocTypes = DocTypes, K extends IndexKeyType = IndexKeyType, R = unknown> {
+  readonly key: K;
+  readonly id: string;
+  readonly value: R;
+  readonly doc?: DocWithId<T>;
+}
+export interface IndexRowsWithoutDocs<T extends DocTypes = DocTypes, K extends IndexKeyType = IndexKeyType, R = unknown> {
+  readonly rows: IndexRow<T, K, R>[];
+}
+export interface IndexRowsWithDocs<T extends DocTypes = DocTypes, K extends IndexKeyType = IndexKeyType, R = unknown>
+  extends IndexRowsWithoutDocs<T, K, R> {
+  readonly docs: DocWithId<T>[];
+}
+export type QueryResult<
+  T extends DocTypes = DocTypes,
+  K extends IndexKeyType = IndexKeyType,
+  R = unknown,
+  O extends Partial<QueryOpts<K>> = Partial<QueryOpts<K>>,
+> = O extends { readonly includeDocs: false } ? IndexRowsWithoutDocs<T, K, R> : IndexRowsWithDocs<T, K, R>;

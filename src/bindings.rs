@@ -5,5 +5,6 @@
 
 mod error;
 mod ledger;
+mod query;
 
 pub use ledger::JsLedger;

@@ -17,7 +17,7 @@ use crate::store::idb::IdbStore;
 /// A ledger open in this page.
 #[wasm_bindgen(js_name = Ledger)]
 pub struct JsLedger {
-    inner: Rc<Ledger<IdbStore>>,
+    pub(super) inner: Rc<Ledger<IdbStore>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -67,7 +67,7 @@ fn parse_clock(json: &str) -> Result<Vec<Cid>> {
     items.iter().map(|s| parse_cid(s)).collect()
 }
 
-fn spawn<F>(f: F) -> js_sys::Promise
+pub(super) fn spawn<F>(f: F) -> js_sys::Promise
 where
     F: std::future::Future<Output = Result<JsValue>> + 'static,
 {

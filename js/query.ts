@@ -1,0 +1,80 @@
+/**
+ * The JS half of `query`: naming an index, running the map function over a batch of documents
+ * (one call into the engine per batch, never per document), and encoding query options.
+ */
+import { encodeValue } from "./encode.js";
+import { DatabaseError } from "./errors.js";
+import type { DocWithId, IndexKeyType, MapFn, QueryOpts } from "./types.js";
+
+export interface IndexDef {
+  readonly name: string;
+  /** What the index is built from; a different source under the same name rebuilds it. */
+  readonly src: string;
+  readonly map: MapFn;
+}
+
+/** `(doc) => doc.a.b` is named `doc.a.b`; other functions are named by their whole source. */
+function nameOf(src: string): string {
+  const m = /^\s*(?:\(\s*([A-Za-z_$][\w$]*)\s*\)|([A-Za-z_$][\w$]*))\s*=>\s*([A-Za-z_$][\w$.]*)\s*$/.exec(src);
+  return m ? m[3] : src;
+}
+
+/** The index for a field name or a map function. */
+export function indexDef(field: unknown): IndexDef {
+  if (typeof field === "string" && field !== "") {
+    return {
+      name: field,
+      src: `field:${field}`,
+      map: (doc) => {
+        const v = (doc as Record<string, unknown>)[field];
+        return v === null ? undefined : v;
+      },
+    };
+  }
+  if (typeof field === "function") {
+    const src = String(field);
+    return { name: nameOf(src), src, map: field as MapFn };
+  }
+  throw new DatabaseError("INVALID_ARG", "invalid argument: query takes a field name or a map function");
+}
+
+/** Runs the map function over `docs`; returns the engine's rows batch `[[id, [[key, value]...]]...]`. */
+export function mapBatch(docs: DocWithId[], map: MapFn): string {
+  const parts: string[] = [];
+  for (const doc of docs) {
+    const rows: string[] = [];
+    let emitted = false;
+    const emit = (key: IndexKeyType, value?: unknown) => {
+      emitted = true;
+      if (key === undefined) return;
+      rows.push(`[${encodeKey(key, doc._id)},${value === undefined ? "null" : encodeValue(value)}]`);
+    };
+    const ret = map(doc, emit);
+    if (ret instanceof Promise) throw new DatabaseError("INVALID_ARG", "invalid argument: map functions must be synchronous");
+    if (!emitted && ret !== undefined) rows.push(`[${encodeKey(ret, doc._id)},null]`);
+    if (rows.length > 0) parts.push(`[${JSON.stringify(doc._id)},[${rows.join(",")}]]`);
+  }
+  return `[${parts.join(",")}]`;
+}
+
+function encodeKey(key: unknown, id: string): string {
+  try {
+    return encodeValue(key);
+  } catch (e) {
+    throw new DatabaseError("INVALID_ARG", `invalid index key emitted for document ${JSON.stringify(id)}: ${(e as Error).message}`);
+  }
+}
+
+/** Encodes query options as the engine reads them (a present `key: null` means the key null). */
+export function encodeQueryOpts(opts: Partial<QueryOpts>): string {
+  const out: string[] = [];
+  const add = (k: string, v: unknown) => out.push(`${JSON.stringify(k)}:${encodeValue(v)}`);
+  if (opts.key !== undefined) add("key", opts.key);
+  if (Array.isArray(opts.keys)) add("keys", opts.keys);
+  if (Array.isArray(opts.range)) add("range", opts.range);
+  if (opts.prefix !== undefined) add("prefix", opts.prefix);
+  if (typeof opts.limit === "number" && opts.limit >= 0) add("limit", Math.floor(opts.limit));
+  if (opts.descending === true) add("descending", true);
+  if (opts.includeDocs === false) add("includeDocs", false);
+  return `{${out.join(",")}}`;
+}

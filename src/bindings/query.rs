@@ -1,0 +1,167 @@
+//! Index queries on the `Ledger` JS class: `indexBegin` → (JS map function) → `indexFinish`.
+
+use ipld_core::ipld::Ipld;
+use wasm_bindgen::prelude::*;
+
+use super::ledger::{spawn, JsLedger};
+use crate::doc::{parse_value, write_doc, write_json, write_str};
+use crate::error::{Error, Result};
+use crate::index::{EmittedRows, QueryOpts};
+
+fn field<'a>(m: &'a std::collections::BTreeMap<String, Ipld>, k: &str) -> Option<&'a Ipld> {
+    m.get(k)
+}
+
+/// Parses `{key, keys, range, prefix, limit, descending, includeDocs}`; a present `key: null`
+/// means the key `null`.
+fn parse_opts(json: &str) -> Result<(QueryOpts, bool)> {
+    let Ipld::Map(m) = parse_value(json)? else {
+        return Err(Error::InvalidArg("query options must be an object".into()));
+    };
+    let list = |k: &str| match field(&m, k) {
+        Some(Ipld::List(l)) => Ok(Some(l.clone())),
+        None => Ok(None),
+        Some(_) => Err(Error::InvalidArg(format!(
+            "query option {k} must be an array"
+        ))),
+    };
+    let range = match list("range")? {
+        Some(r) if r.len() == 2 => Some((r[0].clone(), r[1].clone())),
+        Some(_) => {
+            return Err(Error::InvalidArg(
+                "query option range must be [low, high]".into(),
+            ))
+        }
+        None => None,
+    };
+    let limit = match field(&m, "limit") {
+        Some(Ipld::Integer(n)) => Some(usize::try_from(*n).unwrap_or(0)),
+        Some(Ipld::Float(f)) if *f >= 0.0 => Some(*f as usize),
+        _ => None,
+    };
+    let opts = QueryOpts {
+        key: field(&m, "key").cloned(),
+        keys: list("keys")?,
+        range,
+        prefix: field(&m, "prefix").cloned(),
+        limit,
+        descending: matches!(field(&m, "descending"), Some(Ipld::Bool(true))),
+    };
+    Ok((
+        opts,
+        !matches!(field(&m, "includeDocs"), Some(Ipld::Bool(false))),
+    ))
+}
+
+/// Parses `[[id, [[key, value], ...]], ...]`.
+fn parse_rows(json: &str) -> Result<Vec<EmittedRows>> {
+    let Ipld::List(items) = parse_value(json)? else {
+        return Err(Error::InvalidArg("rows must be an array".into()));
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            Ipld::List(mut pair) if pair.len() == 2 => {
+                let rows = pair.pop();
+                let id = pair.pop();
+                match (id, rows) {
+                    (Some(Ipld::String(id)), Some(Ipld::List(rows))) => {
+                        let rows = rows
+                            .into_iter()
+                            .map(|r| match r {
+                                Ipld::List(mut kv) if kv.len() == 2 => {
+                                    let v = kv.pop().unwrap_or(Ipld::Null);
+                                    Ok((kv.pop().unwrap_or(Ipld::Null), v))
+                                }
+                                _ => Err(Error::InvalidArg("each row must be [key, value]".into())),
+                            })
+                            .collect::<Result<Vec<_>>>()?;
+                        Ok(EmittedRows { id, rows })
+                    }
+                    _ => Err(Error::InvalidArg("each entry must be [id, rows]".into())),
+                }
+            }
+            _ => Err(Error::InvalidArg("each entry must be [id, rows]".into())),
+        })
+        .collect()
+}
+
+#[wasm_bindgen(js_class = Ledger)]
+impl JsLedger {
+    /// Pins a snapshot for a query on index `name`; resolves to `{token, docs}` JSON where `docs`
+    /// are the live documents the map function must see.
+    #[wasm_bindgen(js_name = indexBegin, unchecked_return_type = "Promise<string>")]
+    pub fn index_begin(&self, name: String, src: String) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move {
+            let (token, docs) = l.index_begin(&name, &src).await?;
+            let mut out = format!("{{\"token\":{token},\"docs\":[");
+            for (i, d) in docs.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_doc(&mut out, &d.id, d.body.as_ref());
+            }
+            out.push_str("]}");
+            Ok(JsValue::from_str(&out))
+        })
+    }
+
+    /// Forgets a begun query whose map function failed.
+    #[wasm_bindgen(js_name = indexAbort)]
+    pub fn index_abort(&self, token: u32) {
+        self.inner.index_abort(token);
+    }
+
+    /// Applies the emitted rows and runs the query; resolves to `{rows, docs?}` JSON.
+    #[wasm_bindgen(js_name = indexFinish, unchecked_return_type = "Promise<string>")]
+    pub fn index_finish(&self, token: u32, rows: String, opts: String) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move {
+            let (rows, (opts, include_docs)) =
+                match parse_rows(&rows).and_then(|r| Ok((r, parse_opts(&opts)?))) {
+                    Ok(parsed) => parsed,
+                    Err(e) => {
+                        l.index_abort(token);
+                        return Err(e);
+                    }
+                };
+            let (hits, _) = l.index_finish(token, rows, &opts, include_docs).await?;
+            let mut out = String::with_capacity(hits.len() * 200 + 32);
+            out.push_str("{\"rows\":[");
+            for (i, h) in hits.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"key\":");
+                write_json(&mut out, &h.row.key);
+                out.push_str(",\"id\":");
+                write_str(&mut out, &h.row.id);
+                out.push_str(",\"value\":");
+                write_json(&mut out, &h.row.value);
+                if let Some(doc) = &h.doc {
+                    out.push_str(",\"doc\":");
+                    write_doc(&mut out, &h.row.id, Some(doc));
+                }
+                out.push('}');
+            }
+            out.push(']');
+            if include_docs {
+                out.push_str(",\"docs\":[");
+                let mut first = true;
+                for h in &hits {
+                    if let Some(doc) = &h.doc {
+                        if !first {
+                            out.push(',');
+                        }
+                        first = false;
+                        write_doc(&mut out, &h.row.id, Some(doc));
+                    }
+                }
+                out.push(']');
+            }
+            out.push('}');
+            Ok(JsValue::from_str(&out))
+        })
+    }
+}
