@@ -1,0 +1,43 @@
+// The demo app (www/, built by scripts/build-www.sh) end to end: add, toggle, delete, reload, and a
+// second page that sees the first one's changes live. Saves a screenshot under target/test-output.
+import assert from "node:assert/strict";
+import { mkdir } from "node:fs/promises";
+
+async function open(context, url) {
+  const page = await context.newPage();
+  await page.goto(`${url}/target/www/`);
+  await page.waitForSelector('#list[data-hydrated="true"]', { state: "attached" });
+  return page;
+}
+
+async function add(page, text) {
+  await page.fill("#text", text);
+  await page.click('button[type="submit"]');
+  await page.waitForSelector(`#list li:has-text("${text}")`);
+}
+
+export const tests = {
+  async "add, toggle, delete, reload, and live updates in a second page"({ context, url }) {
+    const a = await open(context, url);
+    const b = await open(context, url);
+    await add(a, "buy milk");
+    await add(a, "write tests");
+    await add(a, "ship it");
+    assert.equal(await a.inputValue("#text"), "", "the draft resets after saving");
+    await a.click('#list li:has-text("write tests") input[type="checkbox"]');
+    await a.waitForSelector('#list li.done:has-text("write tests")');
+    await a.click('#list li:has-text("ship it") button');
+    await a.waitForSelector('#list li:has-text("ship it")', { state: "detached" });
+    // the second page followed along without reloading
+    await b.waitForSelector('#list li.done:has-text("write tests")', { timeout: 5000 });
+    assert.deepEqual(await b.locator("#list li span").allTextContents(), ["buy milk", "write tests"]);
+    await b.reload();
+    await b.waitForSelector('#list[data-hydrated="true"] li');
+    assert.deepEqual(await b.locator("#list li span").allTextContents(), ["buy milk", "write tests"]);
+    const seq = Number(await a.textContent("#seq"));
+    assert.ok(seq >= 5, `commit count ${seq}`);
+    assert.match(await a.textContent("#head"), /^bafyrei/);
+    await mkdir("target/test-output", { recursive: true });
+    await a.screenshot({ path: "target/test-output/demo.png" });
+  },
+};
