@@ -29,6 +29,7 @@ step wasm-test wasm-pack test --headless --chrome -- --test web
 step typecheck tsc -p js/tsconfig.json --noEmit
 step build bash scripts/build.sh
 step build-www bash scripts/build-www.sh
+step build-hook-page bash -c "tsc -p tests/react/tsconfig.json && vite build --config tests/react/vite.config.ts"
 step browser node tests/browser/run.mjs
 
 echo

@@ -1,0 +1,107 @@
+// React hooks rendered into a real page (built by `vite build --config tests/react/vite.config.ts`)
+// with assertions on the DOM.
+import assert from "node:assert/strict";
+
+async function open(context, url) {
+  const page = await context.newPage();
+  await page.goto(`${url}/target/react-test/`);
+  await page.waitForFunction(() => window.hooksReady === true);
+  return page;
+}
+
+const liveIds = (page) => page.locator("#live li").evaluateAll((els) => els.map((e) => `${e.dataset.id}:${e.textContent}`));
+
+export const tests = {
+  async "useLiveQuery re-renders after put, update, delete and another page's write"({ context, url }) {
+    const a = await open(context, url);
+    const b = await open(context, url);
+    await a.evaluate(() => window.hooks.mountList("hooks-live"));
+    await a.waitForSelector('#live[data-hydrated="true"]', { state: "attached" });
+    const db = (page) => page.evaluateHandle(() => window.hooks.fireproof("hooks-live"));
+    const dbA = await db(a);
+    await dbA.evaluate((d) => d.put({ _id: "t1", kind: "todo", title: "one" }));
+    await a.waitForFunction(() => document.querySelectorAll("#live li").length === 1);
+    await dbA.evaluate((d) => d.put({ _id: "t1", kind: "todo", title: "uno" }));
+    await a.waitForSelector('#live li:has-text("uno")');
+    await dbA.evaluate((d) => d.put({ _id: "n1", kind: "note", title: "not a todo" }));
+    await dbA.evaluate((d) => d.put({ _id: "t2", kind: "todo", title: "two" }));
+    await a.waitForFunction(() => document.querySelectorAll("#live li").length === 2);
+    await dbA.evaluate((d) => d.del("t1"));
+    await a.waitForFunction(() => document.querySelectorAll("#live li").length === 1);
+    assert.deepEqual(await liveIds(a), ["t2:two"]);
+    const dbB = await db(b);
+    await dbB.evaluate((d) => d.put({ _id: "t3", kind: "todo", title: "from b" }));
+    await a.waitForSelector('#live li:has-text("from b")', { timeout: 5000 });
+    assert.deepEqual(await liveIds(a), ["t2:two", "t3:from b"]);
+    await a.waitForFunction(() => document.querySelector("#all").textContent === "3");
+    assert.equal(await a.textContent("#changes"), "n1,t2,t1,t3", "oldest change first; t1 was deleted after t2 was written");
+  },
+
+  async "render counts stay bounded while 100 writes land; hook identities are stable"({ context, url }) {
+    const page = await open(context, url);
+    await page.evaluate(() => window.hooks.mountList("hooks-burst"));
+    await page.waitForSelector('#live[data-hydrated="true"]', { state: "attached" });
+    const before = await page.evaluate(() => window.hooks.counters.live);
+    await page.evaluate(async () => {
+      const db = window.hooks.fireproof("hooks-burst");
+      for (let i = 0; i < 100; i++) {
+        await db.put({ _id: `t${String(i).padStart(3, "0")}`, kind: "todo", title: `#${i}` });
+      }
+    });
+    await page.waitForFunction(() => document.querySelectorAll("#live li").length === 100, null, { timeout: 10000 });
+    await page.waitForTimeout(300);
+    const settled = await page.evaluate(() => window.hooks.counters.live);
+    await page.waitForTimeout(500);
+    const later = await page.evaluate(() => window.hooks.counters);
+    assert.equal(later.live, settled, "no renders once the writes stopped (no render loop)");
+    assert.ok(settled - before <= 3 * 100 + 10, `${settled - before} renders for 100 writes`);
+    assert.equal(later.identityChanges, 0);
+  },
+
+  async "useDocument: merge, save sets _id, reset, submit, remove, external refresh"({ context, url }) {
+    const page = await open(context, url);
+    await page.evaluate(() => window.hooks.mountEditor("hooks-doc", { title: "", n: 0 }));
+    await page.waitForSelector('#editor[data-hydrated="true"]');
+    const doc = async () => JSON.parse(await page.textContent("#doc"));
+    await page.evaluate(() => window.hooks.act(() => window.editor.merge({ title: "draft" })));
+    assert.deepEqual(await doc(), { title: "draft", n: 0 });
+    const saved = await page.evaluate(() => window.editor.save());
+    await page.waitForFunction((id) => JSON.parse(document.querySelector("#doc").textContent)._id === id, saved.id);
+    assert.deepEqual(await doc(), { title: "draft", n: 0, _id: saved.id });
+    // an external change to the same _id refreshes the editor
+    await page.evaluate((id) => window.hooks.fireproof("hooks-doc").put({ _id: id, title: "changed elsewhere", n: 5 }), saved.id);
+    await page.waitForFunction(() => JSON.parse(document.querySelector("#doc").textContent).n === 5);
+    // ...but not while there are unsaved local edits
+    await page.evaluate(() => window.hooks.act(() => window.editor.merge({ title: "local edit" })));
+    await page.evaluate((id) => window.hooks.fireproof("hooks-doc").put({ _id: id, title: "ignored", n: 6 }), saved.id);
+    await page.waitForTimeout(200);
+    assert.equal((await doc()).title, "local edit");
+    // remove deletes and goes back to the initial doc
+    await page.evaluate(() => window.editor.remove());
+    await page.waitForFunction(() => JSON.parse(document.querySelector("#doc").textContent).title === "");
+    const gone = await page.evaluate((id) => window.hooks.fireproof("hooks-doc").get(id).then(() => "found", (e) => e.code), saved.id);
+    assert.equal(gone, "ENOENT");
+    // submit saves and resets
+    await page.evaluate(() => window.hooks.act(() => window.editor.merge({ title: "via submit", n: 9 })));
+    await page.click("#submit");
+    await page.waitForFunction(() => JSON.parse(document.querySelector("#doc").textContent).title === "");
+    const rows = await page.evaluate(() => window.hooks.fireproof("hooks-doc").allDocs());
+    assert.deepEqual(rows.rows.map((r) => [r.value.title, r.value.n]), [["via submit", 9]]);
+    // reset restores the initial document
+    await page.evaluate(() => window.hooks.act(() => window.editor.merge({ title: "x" })));
+    await page.click("#reset");
+    await page.waitForFunction(() => JSON.parse(document.querySelector("#doc").textContent).title === "");
+  },
+
+  async "useDocument with a nonexistent _id keeps the initial doc and hydrates"({ context, url }) {
+    const page = await open(context, url);
+    await page.evaluate(() => window.hooks.mountEditor("hooks-missing", { _id: "nope", title: "start", n: 1 }));
+    await page.waitForSelector('#editor[data-hydrated="true"]');
+    assert.deepEqual(JSON.parse(await page.textContent("#doc")), { _id: "nope", title: "start", n: 1 });
+    const tuple = await page.evaluate(() => {
+      const e = window.editor;
+      return [e.length, e[0] === e.doc, typeof e[1], e[2] === e.save, e[3] === e.remove, e[4] === e.reset, e[5] === e.refresh];
+    });
+    assert.deepEqual(tuple, [6, true, "function", true, true, true, true]);
+  },
+};

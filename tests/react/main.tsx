@@ -1,0 +1,81 @@
+// Hook test page: components using the package's React hooks, mounted on demand by the
+// Playwright tests (tests/browser/react.test.mjs) through `window.hooks`.
+import { useEffect, useRef } from "react";
+import { createRoot, type Root } from "react-dom/client";
+import { flushSync } from "react-dom";
+import { fireproof, useFireproof } from "ferroproof/react";
+
+interface Item {
+  kind: string;
+  title: string;
+}
+
+const counters: Record<string, number> = { live: 0, doc: 0, identityChanges: 0 };
+
+function LiveList({ db }: { db: string }) {
+  const { useLiveQuery, useAllDocs, useChanges } = useFireproof(db);
+  const hooksRef = useRef(useLiveQuery);
+  if (hooksRef.current !== useLiveQuery) counters.identityChanges++;
+  hooksRef.current = useLiveQuery;
+  counters.live++;
+  const todos = useLiveQuery<Item>("kind", { key: "todo" });
+  const all = useAllDocs();
+  const changes = useChanges();
+  return (
+    <div>
+      <ul id="live" data-hydrated={todos.hydrated}>
+        {todos.rows.map((r) => (
+          <li key={r.id} data-id={r.id}>
+            {r.doc?.title}
+          </li>
+        ))}
+      </ul>
+      <p id="all">{all.docs.length}</p>
+      <p id="changes">{changes.docs.map((d) => d._id).join(",")}</p>
+    </div>
+  );
+}
+
+function Editor({ db, initial }: { db: string; initial: Record<string, unknown> }) {
+  const { useDocument } = useFireproof(db);
+  const d = useDocument<{ title: string; n: number }>(initial as { title: string; n: number });
+  const [doc, , , , reset] = d;
+  counters.doc++;
+  useEffect(() => {
+    (window as unknown as { editor: typeof d }).editor = d;
+  });
+  return (
+    <form id="editor" data-hydrated={d.hydrated} onSubmit={(e) => void d.submit(e.nativeEvent)}>
+      <pre id="doc">{JSON.stringify(doc)}</pre>
+      <button type="button" id="reset" onClick={() => reset()}>
+        reset
+      </button>
+      <button type="submit" id="submit">
+        submit
+      </button>
+    </form>
+  );
+}
+
+let root: Root | null = null;
+
+const hooks = {
+  counters,
+  fireproof,
+  mountList(db: string) {
+    root?.unmount();
+    root = createRoot(document.getElementById("root")!);
+    flushSync(() => root!.render(<LiveList db={db} />));
+  },
+  mountEditor(db: string, initial: Record<string, unknown>) {
+    root?.unmount();
+    root = createRoot(document.getElementById("root")!);
+    flushSync(() => root!.render(<Editor db={db} initial={initial} />));
+  },
+  act(fn: () => void) {
+    flushSync(fn);
+  },
+};
+
+(window as unknown as { hooks: typeof hooks }).hooks = hooks;
+(window as unknown as { hooksReady: boolean }).hooksReady = true;
