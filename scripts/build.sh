@@ -22,7 +22,10 @@ rm -rf target/js-dist pkg
 tsc -p js/tsconfig.json
 mkdir -p pkg/wasm
 cp target/js-dist/*.js target/js-dist/*.d.ts pkg/
-cp js/wasm/ferroproof.js js/wasm/ferroproof.d.ts js/wasm/ferroproof_bg.wasm pkg/wasm/
+cp js/wasm/ferroproof.js js/wasm/ferroproof_bg.wasm pkg/wasm/
+# The glue's internal InitOutput signatures say `any`: the published types say `unknown`. Its
+# `[Symbol.dispose]` declaration needs lib esnext; consumers on es2022 must type-check too.
+sed -E -e 's/\bany\b/unknown/g' -e '/\[Symbol\.dispose\]/d' js/wasm/ferroproof.d.ts > pkg/wasm/ferroproof.d.ts
 cp pkg-template/package.json pkg/
 cp README.md pkg/ 2>/dev/null || true
 

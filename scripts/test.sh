@@ -31,11 +31,12 @@ step build bash scripts/build.sh
 step build-www bash scripts/build-www.sh
 step build-hook-page bash -c "tsc -p tests/react/tsconfig.json && vite build --config tests/react/vite.config.ts"
 step browser node tests/browser/run.mjs
+step packaging bash scripts/packaging-test.sh
 
 echo
 echo "=== summary"
 grep -h "^\[build\]" "$LOG"/build.log 2>/dev/null
-for f in cargo-test wasm-test browser; do
+for f in cargo-test wasm-test browser packaging; do
   grep -hE "^test result:|[0-9]+ passed, [0-9]+ failed" "$LOG/$f.log" 2>/dev/null | sed "s/^/$f: /"
 done
 if [ ${#failed[@]} -gt 0 ]; then
