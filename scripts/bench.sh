@@ -2,6 +2,8 @@
 # `npm run bench`: builds pkg/ (unless SKIP_BUILD=1), bundles the bench pages with Vite into
 # target/bench-dist/, then runs them in headless Chromium (bench/run.mjs), which prints the table
 # and writes target/bench-results.md and target/bench-results.json.
+# BENCH_PKG=DIR benchmarks the built package in DIR instead of pkg/ (e.g. a copy taken with
+# `cp -r pkg target/bench-pkg`, so a concurrent rebuild of pkg/ cannot change it mid-run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
@@ -9,7 +11,9 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 if [ "${SKIP_BUILD:-0}" != "1" ]; then
   bash scripts/build.sh
 fi
-[ -f pkg/index.js ] || { echo "pkg/ is missing: run scripts/build.sh (or drop SKIP_BUILD=1)" >&2; exit 1; }
+PKG_DIR="${BENCH_PKG:-$PWD/pkg}"
+[ -f "$PKG_DIR/index.js" ] || { echo "$PKG_DIR is missing index.js: run scripts/build.sh (or drop SKIP_BUILD=1)" >&2; exit 1; }
+echo "[bench] package under test: $PKG_DIR"
 
 echo "[bench] bundling bench pages → target/bench-dist/"
 vite build --config bench/vite.config.js

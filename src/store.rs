@@ -1,8 +1,9 @@
 //! The storage contract: CAR files, a block→CAR location index, the header and the key.
 //!
-//! A backend stores opaque sealed CARs by name and a small JSON header. Contract per method below.
-//! Invariant every backend keeps: [`Store::commit`] is atomic — its CARs, locations and header are
-//! all durable, or none is — and it only succeeds if the stored header still names `expect`.
+//! A backend stores opaque sealed CARs by name (with the CIDs of their blocks, to locate blocks)
+//! and a small JSON header. Contract per method below. Invariant every backend keeps:
+//! [`Store::commit`] is atomic — its CARs and header are all durable, or none is — and it only
+//! succeeds if the stored header still names `expect`.
 
 use std::collections::BTreeMap;
 
@@ -53,15 +54,21 @@ pub struct IndexHead {
     pub seq: u64,
 }
 
+/// A sealed CAR as stored: its name, bytes and the CIDs of the blocks inside (which the store
+/// indexes, so [`Store::locate`] finds the CAR of a block).
+#[derive(Clone, Debug)]
+pub struct StoredCar {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub cids: Vec<String>,
+}
+
 /// Everything one commit writes.
 #[derive(Clone, Debug)]
 pub struct CommitWrite {
     /// The `car` of the header this commit was built on (`None`: built on an empty ledger).
     pub expect: Option<String>,
-    /// Sealed CARs: (name, bytes).
-    pub cars: Vec<(String, Vec<u8>)>,
-    /// Block locations: (block CID string, CAR name).
-    pub locs: Vec<(String, String)>,
+    pub cars: Vec<StoredCar>,
     pub header: Header,
 }
 
@@ -84,11 +91,11 @@ pub trait Store {
     async fn read_car(&self, name: &str) -> Result<Option<Vec<u8>>>;
     /// The CAR holding a block, or `None` if the block is unknown.
     async fn locate(&self, cid: &str) -> Result<Option<String>>;
-    /// Atomically writes CARs, locations and the header if the header still names `expect`.
+    /// Atomically writes CARs and the header if the header still names `expect`.
     async fn commit(&self, write: CommitWrite) -> Result<CommitOutcome>;
     /// Names of all stored CARs.
     async fn list_cars(&self) -> Result<Vec<String>>;
-    /// Deletes CARs and every location that points at them.
+    /// Deletes CARs (blocks only they held can no longer be located).
     async fn remove_cars(&self, names: &[String]) -> Result<()>;
     /// Deletes everything, key included.
     async fn destroy(&self) -> Result<()>;

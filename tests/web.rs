@@ -30,12 +30,15 @@ impl scenarios::Backend for Idb {
             .build()
             .unwrap();
         let store = tx.object_store("cars").unwrap();
-        let v: Option<JsValue> = store.get(car).primitive().unwrap().await.unwrap();
-        let mut bytes = v.unwrap().unchecked_into::<js_sys::Uint8Array>().to_vec();
+        let rec: Option<JsValue> = store.get(car).primitive().unwrap().await.unwrap();
+        let rec = rec.unwrap();
+        let b = js_sys::Reflect::get(&rec, &"b".into()).unwrap();
+        let mut bytes = b.unchecked_into::<js_sys::Uint8Array>().to_vec();
         bytes[40] ^= 1;
         let arr = js_sys::Uint8Array::from(bytes.as_slice());
+        js_sys::Reflect::set(&rec, &"b".into(), &arr.into()).unwrap();
         store
-            .put(JsValue::from(arr))
+            .put(rec)
             .with_key(car)
             .primitive()
             .unwrap()

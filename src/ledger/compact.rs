@@ -16,7 +16,7 @@ use crate::codec::{self, Block};
 use crate::doc::Leaf;
 use crate::error::{Error, Result};
 use crate::prolly::Loader;
-use crate::store::{CommitOutcome, CommitWrite, Store};
+use crate::store::{CommitOutcome, CommitWrite, Store, StoredCar};
 
 /// Plaintext size at which a compacted CAR is closed.
 pub const COMPACT_CAR_BYTES: usize = 1024 * 1024;
@@ -33,14 +33,13 @@ impl<S: Store> Ledger<S> {
             }
             let old_cars = self.store.list_cars().await?;
             let live = self.live_blocks(&base).await?;
-            let (cars, locs, last) = self.pack(&base, live).await?;
-            let new_names: HashSet<String> = cars.iter().map(|c| c.0.clone()).collect();
+            let (cars, last) = self.pack(&base, live).await?;
+            let new_names: HashSet<String> = cars.iter().map(|c| c.name.clone()).collect();
             let mut state = (*base).clone();
             state.car = Some(last.clone());
             let write = CommitWrite {
                 expect: base.car.clone(),
                 cars,
-                locs,
                 header: state.to_header(&last),
             };
             match self.store.commit(write).await? {
@@ -123,12 +122,7 @@ impl<S: Store> Ledger<S> {
     }
 
     /// Packs blocks into sealed CARs of bounded size; the last one holds the commit block.
-    #[allow(clippy::type_complexity)]
-    async fn pack(
-        &self,
-        state: &State,
-        live: Vec<Block>,
-    ) -> Result<(Vec<(String, Vec<u8>)>, Vec<(String, String)>, String)> {
+    async fn pack(&self, state: &State, live: Vec<Block>) -> Result<(Vec<StoredCar>, String)> {
         let mut commit = BTreeMap::new();
         commit.insert(
             "head".to_string(),
@@ -150,13 +144,17 @@ impl<S: Store> Ledger<S> {
             groups.last_mut().expect("one group").push(b);
         }
         groups.last_mut().expect("one group").push(commit);
-        let (mut cars, mut locs, mut last) = (Vec::new(), Vec::new(), String::new());
+        let (mut cars, mut last) = (Vec::new(), String::new());
         for g in groups {
             let sealed = seal_car(self.blocks.key(), &write_car(root, &g).await?)?;
             last = codec::cid_str(&sealed.name);
-            locs.extend(g.iter().map(|b| (codec::cid_str(&b.cid), last.clone())));
-            cars.push((last.clone(), sealed.bytes));
+            let cids = g.iter().map(|b| codec::cid_str(&b.cid)).collect();
+            cars.push(StoredCar {
+                name: last.clone(),
+                bytes: sealed.bytes,
+                cids,
+            });
         }
-        Ok((cars, locs, last))
+        Ok((cars, last))
     }
 }

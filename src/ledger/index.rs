@@ -166,22 +166,12 @@ impl<S: Store> Ledger<S> {
                 CommitWrite {
                     expect: Some(car.clone()),
                     cars: vec![],
-                    locs: vec![],
                     header: state.to_header(&car),
                 }
             } else {
                 let p = self.seal(&cur, state.clone(), blocks.clone()).await?;
                 state = p.state.clone();
-                CommitWrite {
-                    expect: Some(car.clone()),
-                    locs: p
-                        .blocks
-                        .iter()
-                        .map(|(b, _)| (cid_str(&b.cid), p.car_name.clone()))
-                        .collect(),
-                    header: p.state.to_header(&p.car_name),
-                    cars: vec![(p.car_name, p.car_bytes)],
-                }
+                p.to_write(Some(car.clone()))
             };
             match self.store.commit(write).await? {
                 CommitOutcome::Committed => {

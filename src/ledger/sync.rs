@@ -13,7 +13,7 @@ use crate::clock::merge::{merge, EventSource};
 use crate::clock::Event;
 use crate::error::{Error, Result};
 use crate::prolly::Node;
-use crate::store::{CommitOutcome, CommitWrite, Store};
+use crate::store::{CommitOutcome, Store};
 
 impl<S: Store> EventSource for super::blocks::Blocks<S> {
     async fn event(&self, cid: &Cid) -> Result<Event> {
@@ -48,17 +48,7 @@ impl<S: Store> Ledger<S> {
                 vec![(event_block, None)];
             blocks.extend(merged.blocks.into_iter().map(|(b, n)| (b, Some(n))));
             let p = self.seal(&base, state, blocks).await?;
-            let write = CommitWrite {
-                expect: base.car.clone(),
-                locs: p
-                    .blocks
-                    .iter()
-                    .map(|(b, _)| (crate::codec::cid_str(&b.cid), p.car_name.clone()))
-                    .collect(),
-                header: p.state.to_header(&p.car_name),
-                cars: vec![(p.car_name, p.car_bytes)],
-            };
-            if self.store.commit(write).await? == CommitOutcome::Committed {
+            if self.store.commit(p.to_write(base.car.clone())).await? == CommitOutcome::Committed {
                 self.blocks.insert_fresh(&p.blocks);
                 let done = Committed {
                     head: p.state.head.clone(),

@@ -16,7 +16,7 @@ use crate::codec::{self, Block};
 use crate::doc::{Body, Leaf, WriteOp, INLINE_MAX, MAX_DOC_BYTES};
 use crate::error::{Error, Result};
 use crate::prolly::{self, Edit, Node};
-use crate::store::{CommitOutcome, CommitWrite, Store};
+use crate::store::{CommitOutcome, CommitWrite, Store, StoredCar};
 
 /// Give up after this many consecutive conflicts with other writers.
 const MAX_ATTEMPTS: usize = 64;
@@ -75,6 +75,25 @@ pub(super) struct Prepared {
     pub(super) blocks: Vec<(Block, Option<Rc<Node>>)>,
 }
 
+impl Prepared {
+    /// The store write for this commit, built on the header naming `expect`.
+    pub(super) fn to_write(&self, expect: Option<String>) -> CommitWrite {
+        CommitWrite {
+            expect,
+            header: self.state.to_header(&self.car_name),
+            cars: vec![StoredCar {
+                name: self.car_name.clone(),
+                bytes: self.car_bytes.clone(),
+                cids: self
+                    .blocks
+                    .iter()
+                    .map(|(b, _)| codec::cid_str(&b.cid))
+                    .collect(),
+            }],
+        }
+    }
+}
+
 fn leaf_for(
     seq: u64,
     body: &Body,
@@ -118,17 +137,7 @@ impl<S: Store> Ledger<S> {
         for _ in 0..MAX_ATTEMPTS {
             let base = self.snapshot();
             let p = self.prepare(&base, &ops).await?;
-            let write = CommitWrite {
-                expect: base.car.clone(),
-                locs: p
-                    .blocks
-                    .iter()
-                    .map(|(b, _)| (codec::cid_str(&b.cid), p.car_name.clone()))
-                    .collect(),
-                header: p.state.to_header(&p.car_name),
-                cars: vec![(p.car_name, p.car_bytes)],
-            };
-            match self.store.commit(write).await? {
+            match self.store.commit(p.to_write(base.car.clone())).await? {
                 CommitOutcome::Committed => {
                     self.blocks.insert_fresh(&p.blocks);
                     let done = Committed {

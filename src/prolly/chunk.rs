@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use super::node::{Entry, Node};
 
 /// Target average number of entries per node.
-pub const FANOUT: u64 = 32;
+pub const FANOUT: u64 = 16;
 /// A node never holds more entries than this.
 pub const MAX_ENTRIES: usize = 256;
 const THRESHOLD: u64 = (1u64 << 32) / FANOUT;

@@ -1,25 +1,28 @@
 //! IndexedDB [`Store`] (wasm32 only): one IDB database per ledger, named [`DB_PREFIX`] + name.
 //!
-//! Object stores: `cars` (CAR name → sealed bytes), `locs` (block CID → CAR name) and `meta`
-//! (`"header"` → header JSON, `"key"` → 32 key bytes). Invariant: a commit's CARs, locations and
-//! header are written in one readwrite transaction that first re-reads the header (compare-and-set),
-//! so after a crash the header names a complete CAR or the previous one.
+//! Object stores: `cars` (CAR name → `{b: sealed bytes, c: [block CIDs]}`, with a multi-entry
+//! index `cid` on `c` that finds the CAR of a block) and `meta` (`"header"` → header JSON,
+//! `"key"` → 32 key bytes). Invariant: a commit's CARs and header are written in one readwrite
+//! transaction that first re-reads the header (compare-and-set), so after a crash the header names
+//! a complete CAR or the previous one. A commit is three IDB requests whatever its size.
 
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
-use js_sys::Uint8Array;
+use indexed_db_futures::KeyPath;
+use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::{CommitOutcome, CommitWrite, Header, Store};
+use super::{CommitOutcome, CommitWrite, Header, Store, StoredCar};
 use crate::crypto::Key;
 use crate::error::{Error, Result};
 
 /// Prefix of the IDB database names; distinct from Fireproof's `fp.`.
 pub const DB_PREFIX: &str = "ferroproof.";
 const CARS: &str = "cars";
-const LOCS: &str = "locs";
+const CID_INDEX: &str = "cid";
 const META: &str = "meta";
+const DB_VERSION: u8 = 2;
 const HEADER_KEY: &str = "header";
 const KEY_KEY: &str = "key";
 
@@ -42,11 +45,17 @@ impl IdbStore {
     pub async fn open(name: &str) -> Result<IdbStore> {
         let full = format!("{DB_PREFIX}{name}");
         let db = Database::open(full.as_str())
-            .with_version(1u8)
+            .with_version(DB_VERSION)
             .with_on_upgrade_needed(|_evt, db| {
-                for s in [CARS, LOCS, META] {
-                    db.create_object_store(s).build()?;
+                // Pre-release layouts are dropped, not migrated.
+                for old in db.object_store_names().collect::<Vec<_>>() {
+                    db.delete_object_store(&old)?;
                 }
+                let cars = db.create_object_store(CARS).build()?;
+                cars.create_index(CID_INDEX, KeyPath::from("c"))
+                    .with_multi_entry(true)
+                    .build()?;
+                db.create_object_store(META).build()?;
                 Ok(())
             })
             .await
@@ -70,6 +79,17 @@ impl IdbStore {
             .build()
             .map_err(storage_err)
     }
+}
+
+fn car_record(car: &StoredCar) -> Result<JsValue> {
+    let rec = Object::new();
+    let cids: Array = car.cids.iter().map(|c| JsValue::from_str(c)).collect();
+    let set = |k: &str, v: &JsValue| {
+        Reflect::set(&rec, &JsValue::from_str(k), v).map_err(|_| Error::Internal("record".into()))
+    };
+    set("b", &Uint8Array::from(car.bytes.as_slice()).into())?;
+    set("c", &cids.into())?;
+    Ok(rec.into())
 }
 
 fn bytes(v: JsValue) -> Result<Vec<u8>> {
@@ -130,14 +150,19 @@ impl Store for IdbStore {
             .map_err(storage_err)?
             .await
             .map_err(storage_err)?;
-        v.map(bytes).transpose()
+        v.map(|rec| {
+            bytes(Reflect::get(&rec, &JsValue::from_str("b")).unwrap_or(JsValue::UNDEFINED))
+        })
+        .transpose()
     }
 
     async fn locate(&self, cid: &str) -> Result<Option<String>> {
-        let tx = self.tx(&[LOCS], false)?;
-        let store = tx.object_store(LOCS).map_err(storage_err)?;
-        store
-            .get(cid)
+        let tx = self.tx(&[CARS], false)?;
+        let store = tx.object_store(CARS).map_err(storage_err)?;
+        let index = store.index(CID_INDEX).map_err(storage_err)?;
+        index
+            .get_key(cid)
+            .with_key_type::<String>()
             .primitive()
             .map_err(storage_err)?
             .await
@@ -145,7 +170,7 @@ impl Store for IdbStore {
     }
 
     async fn commit(&self, w: CommitWrite) -> Result<CommitOutcome> {
-        let tx = self.tx(&[CARS, LOCS, META], true)?;
+        let tx = self.tx(&[CARS, META], true)?;
         let meta = tx.object_store(META).map_err(storage_err)?;
         let current = header_from(
             meta.get(HEADER_KEY)
@@ -158,17 +183,9 @@ impl Store for IdbStore {
             return Ok(CommitOutcome::Conflict); // dropping the transaction aborts it
         }
         let cars = tx.object_store(CARS).map_err(storage_err)?;
-        for (name, data) in &w.cars {
-            let arr = Uint8Array::from(data.as_slice());
-            cars.put(JsValue::from(arr))
-                .with_key(name.as_str())
-                .primitive()
-                .map_err(storage_err)?;
-        }
-        let locs = tx.object_store(LOCS).map_err(storage_err)?;
-        for (cid, car) in &w.locs {
-            locs.put(car.as_str())
-                .with_key(cid.as_str())
+        for car in &w.cars {
+            cars.put(car_record(car)?)
+                .with_key(car.name.as_str())
                 .primitive()
                 .map_err(storage_err)?;
         }
@@ -201,41 +218,18 @@ impl Store for IdbStore {
         if names.is_empty() {
             return Ok(());
         }
-        let tx = self.tx(&[CARS, LOCS], true)?;
+        let tx = self.tx(&[CARS], true)?;
         let cars = tx.object_store(CARS).map_err(storage_err)?;
         for n in names {
             cars.delete(n.as_str()).primitive().map_err(storage_err)?;
-        }
-        let locs = tx.object_store(LOCS).map_err(storage_err)?;
-        let keys: Vec<String> = locs
-            .get_all_keys::<String>()
-            .primitive()
-            .map_err(storage_err)?
-            .await
-            .map_err(storage_err)?
-            .collect::<std::result::Result<_, _>>()
-            .map_err(storage_err)?;
-        let values: Vec<String> = locs
-            .get_all::<String>()
-            .primitive()
-            .map_err(storage_err)?
-            .await
-            .map_err(storage_err)?
-            .collect::<std::result::Result<_, _>>()
-            .map_err(storage_err)?;
-        let dead: std::collections::HashSet<&String> = names.iter().collect();
-        for (k, v) in keys.iter().zip(values.iter()) {
-            if dead.contains(v) {
-                locs.delete(k.as_str()).primitive().map_err(storage_err)?;
-            }
         }
         tx.commit().await.map_err(storage_err)
     }
 
     async fn destroy(&self) -> Result<()> {
         // Clearing (not deleting the database) never blocks on other tabs' open connections.
-        let tx = self.tx(&[CARS, LOCS, META], true)?;
-        for s in [CARS, LOCS, META] {
+        let tx = self.tx(&[CARS, META], true)?;
+        for s in [CARS, META] {
             tx.object_store(s)
                 .map_err(storage_err)?
                 .clear()

@@ -116,7 +116,7 @@ impl Store for MemStore {
         }
         if let Some(limit) = d.quota {
             let now: usize = d.cars.values().map(Vec::len).sum();
-            let add: usize = w.cars.iter().map(|c| c.1.len()).sum();
+            let add: usize = w.cars.iter().map(|c| c.bytes.len()).sum();
             if now + add > limit {
                 return Err(Error::Quota(format!(
                     "{} bytes over the {limit}-byte limit",
@@ -124,11 +124,11 @@ impl Store for MemStore {
                 )));
             }
         }
-        for (name, bytes) in w.cars {
-            d.cars.insert(name, bytes);
-        }
-        for (cid, car) in w.locs {
-            d.locs.insert(cid, car);
+        for car in w.cars {
+            for cid in car.cids {
+                d.locs.insert(cid, car.name.clone());
+            }
+            d.cars.insert(car.name, car.bytes);
         }
         d.header = Some(w.header);
         d.commits += 1;

@@ -4,7 +4,7 @@
 use ferroproof::crypto::Key;
 use ferroproof::doc::{Body, WriteOp};
 use ferroproof::ledger::{AllDocsOpts, Ledger};
-use ferroproof::store::{CommitOutcome, CommitWrite, Store};
+use ferroproof::store::{CommitOutcome, CommitWrite, Store, StoredCar};
 use ipld_core::ipld::Ipld;
 
 /// A storage backend under test. `open` twice with one name gives two handles on the same data
@@ -67,8 +67,11 @@ pub async fn conflicting_commit_writes_nothing<B: Backend>(b: &B, name: &str) {
     fake.seq = 99;
     let w = CommitWrite {
         expect: Some("bafkreinotthecurrentcar".into()),
-        cars: vec![("bafkreinewcar".into(), vec![1, 2, 3])],
-        locs: vec![("bafyreiblock".into(), "bafkreinewcar".into())],
+        cars: vec![StoredCar {
+            name: "bafkreinewcar".into(),
+            bytes: vec![1, 2, 3],
+            cids: vec!["bafyreiblock".into()],
+        }],
         header: fake,
     };
     assert_eq!(store.commit(w).await.unwrap(), CommitOutcome::Conflict);
