@@ -19,3 +19,6 @@ pub mod doc;
 pub mod index;
 pub mod ledger;
 pub mod store;
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod fuzz_tests;
