@@ -33,6 +33,9 @@ interface RowsResult {
 }
 
 const registry = new Map<string, SharedLedger>();
+/** Delay that batches cross-tab commit announcements. */
+const ANNOUNCE_MS = 4;
+
 
 /** The shared ledger for `name`, opened on first use. */
 export function sharedLedger(name: string): SharedLedger {
@@ -56,6 +59,7 @@ export class SharedLedger {
   private notifying: Promise<void> = Promise.resolve();
   private readonly channel: BroadcastChannel | null;
   private closed = false;
+  private announcing = false;
 
   constructor(name: string) {
     this.name = name;
@@ -106,7 +110,7 @@ export class SharedLedger {
       const json = `[${batch.map((p) => p.ops.join(",")).join(",")}]`;
       const res = JSON.parse(await core.write(json)) as WriteResult;
       for (const p of batch) p.resolve(res);
-      this.channel?.postMessage({ seq: res.seq });
+      this.announce();
       this.notify(core);
     } catch (e) {
       const err = fromEngine(e);
@@ -116,6 +120,19 @@ export class SharedLedger {
         for (const p of batch) p.reject(err);
       }
     }
+  }
+
+  /**
+   * Tells other tabs that the ledger moved. Posts are throttled (one per few milliseconds, well
+   * inside the 100 ms the other tabs are promised): each post costs a structured clone and an IPC.
+   */
+  private announce(): void {
+    if (!this.channel || this.announcing) return;
+    this.announcing = true;
+    setTimeout(() => {
+      this.announcing = false;
+      if (!this.closed) this.channel?.postMessage("commit");
+    }, ANNOUNCE_MS);
   }
 
   /** Waits until every queued write has settled. */
