@@ -33,3 +33,20 @@ export function makeDoc(i) {
 }
 
 export const makeDocs = (from, count) => Array.from({ length: count }, (_, k) => makeDoc(from + k));
+
+/** Workloads g–i: the same docs plus `bucket` (i % 100) and a year in 2020–2024 (month stays 1–12). */
+export const makeQueryDoc = (i) => ({ ...makeDoc(i), bucket: i % 100, year: 2020 + (i % 5) });
+export const makeQueryDocs = (from, count) => Array.from({ length: count }, (_, k) => makeQueryDoc(from + k));
+
+/** Rows each g/h query must return on a ledger of `count` query docs (checked against every engine). */
+export function expectedQueryRows(count) {
+  const docs = makeQueryDocs(0, count);
+  const ym = (d) => d.year * 100 + d.month;
+  const n = (f) => docs.filter(f).length;
+  return {
+    g1: n((d) => d.bucket === 42),
+    g2: n((d) => d.bucket === 42),
+    h1: n((d) => d.year === 2022),
+    h2: n((d) => ym(d) >= 202106 && ym(d) <= 202203),
+  };
+}

@@ -1,8 +1,10 @@
 // Bench page: exposes window.bench, driven step by step by bench/run.mjs so the runner can time
 // out a slow engine. setup() (untimed) opens a fresh database and loads data, timed() runs the
 // workload and returns milliseconds, finish() checks the result and destroys the database.
+// Workloads g and h live in query.js (window.benchQuery) on this same page.
 import { loadEngine } from "./engines.js";
 import { docId, makeDocs, rng } from "./docs.js";
+import "./query.js"; // workloads g and h: window.benchQuery
 
 const N = 1000;
 const LEDGER = 10_000;

@@ -2,25 +2,28 @@
 // Chromium (one context, so every page shares origin storage), prints the table and writes
 // target/bench-results.{md,json}. Exit code: 0 = measured (targets may FAIL), 1 = an engine
 // errored or the harness broke, 2 = global timeout.
-// Env: BENCH_ENGINES=a,b  BENCH_WORKLOADS=a,b,c,d,e,f  BENCH_CAP_S=120  BENCH_TIMEOUT_S=2400
+// Workloads g, h (queries) run on the bench page via window.benchQuery; i (live query, ferroproof
+// and dexie only) on live.html.
+// Env: BENCH_ENGINES=a,b  BENCH_WORKLOADS=a,b,c,d,e,f,g,h,i  BENCH_CAP_S=120  BENCH_TIMEOUT_S=2400
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "../scripts/serve.mjs";
 import { launch } from "../tests/browser/chromium.mjs";
-import { makeDocs } from "./docs.js";
-import { ENGINES, TARGETS, markdown, plain, table } from "./report.mjs";
+import { expectedQueryRows, makeDocs } from "./docs.js";
+import { ENGINES, checkTargets, markdown, plain, table } from "./report.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const list = (v, d) => (v ? v.split(",").map((s) => s.trim()).filter(Boolean) : d);
 const engines = list(process.env.BENCH_ENGINES, ENGINES);
-const workloads = list(process.env.BENCH_WORKLOADS, ["a", "b", "c", "d", "e", "f"]);
+const workloads = list(process.env.BENCH_WORKLOADS, ["a", "b", "c", "d", "e", "f", "g", "h", "i"]);
 const CAP = Number(process.env.BENCH_CAP_S ?? 120) * 1000;
 const GLOBAL = Number(process.env.BENCH_TIMEOUT_S ?? 2400) * 1000;
 const run = Date.now().toString(36);
 for (const e of engines) if (!ENGINES.includes(e)) throw new Error(`unknown engine ${e} (known: ${ENGINES.join(", ")})`);
 
 const R = {}; // R[row][engine] = { ms, ... } | { status: "timeout" | "error", error }
+const notes = []; // extra lines for the Markdown report (row-count checks, live-query details)
 const record = (row, engine, r) => ((R[row] ??= {})[engine] = r);
 const logs = []; // browser console, tagged by page
 let failed = false;
@@ -50,6 +53,8 @@ let finishing = false;
 async function finishAll(code) {
   if (finishing) return new Promise(() => {}); // the global timeout got here first
   finishing = true;
+  const t = table(R);
+  console.log(`\n${plain(t)}\n`);
   const meta = {
     date: new Date().toISOString(),
     userAgent: `Chromium ${browser.version()}`,
@@ -57,13 +62,9 @@ async function finishAll(code) {
     capSeconds: CAP / 1000,
     engines,
     workloads,
+    notes: [...notes, ...rowCountNotes()],
   };
-  const t = table(R);
-  console.log(`\n${plain(t)}\n`);
-  const targets = TARGETS.map(([row, target, limit, f]) => {
-    const value = f(R);
-    return { row, target, limit, value, verdict: value === null ? "n/a" : value <= limit ? "PASS" : "FAIL" };
-  });
+  const targets = checkTargets(R);
   await mkdir(join(root, "target"), { recursive: true });
   await writeFile(join(root, "target", "bench-results.md"), markdown(t, meta));
   await writeFile(join(root, "target", "bench-results.json"), `${JSON.stringify({ meta, results: R, targets, table: t }, null, 2)}\n`);
@@ -95,7 +96,10 @@ async function closePage() {
   page = null;
 }
 
-/** Runs `fn`, recording a timeout or an error against row/engine; returns false on failure. */
+/**
+ * Runs `fn`, recording a timeout or an error against row/engine (`row` may be a function giving
+ * the rows still unrecorded at the time of failure); returns false on failure.
+ */
 async function guarded(row, engine, fn) {
   try {
     await fn();
@@ -103,7 +107,7 @@ async function guarded(row, engine, fn) {
   } catch (e) {
     if (finishing) await new Promise(() => {}); // global timeout: finishAll() owns the exit now
     const status = e instanceof Timeout ? "timeout" : "error";
-    record(row, engine, { status, error: String(e.message ?? e) });
+    for (const r of typeof row === "function" ? row() : [row]) record(r, engine, { status, error: String(e.message ?? e) });
     console.error(`[bench] ${row} ${engine}: ${status}: ${e.message ?? e}`);
     if (status === "error") {
       failed = true;
@@ -150,8 +154,81 @@ async function coldOpen(engine) {
   }
 }
 
+// Workloads g and h: [row (null = untimed warm-up, printed only), query, calls] run in this order on
+// one freshly loaded 10k ledger per engine. Repeated calls stop early (after at least 3) once
+// QUERY_BUDGET_MS has passed, so a slow engine (Fireproof: seconds per 2,000-doc query) fits the cap.
+const QUERY_BUDGET_MS = 30_000;
+const QUERY_STEPS = {
+  g: [["g1", "bucket", 1], ["g2", "bucket", 20]],
+  h: [[null, "prefix", 1], ["h1", "prefix", 10], ["h2", "range", 10]],
+};
+
+async function queryWorkload(w, engine) {
+  const rows = QUERY_STEPS[w].map(([row]) => row).filter(Boolean);
+  await guarded(() => rows.filter((r) => !R[r]?.[engine]), engine, async () => {
+    const p = await openPage("/index.html", benchReady);
+    await capped(p.evaluate(([e, n]) => window.benchQuery.setup(e, n), [engine, `${w}-${engine}-${run}`]), 2 * CAP, "setup");
+    for (const [row, q, calls] of QUERY_STEPS[w]) {
+      const args = [q, calls, QUERY_BUDGET_MS];
+      const r = await capped(p.evaluate(([q, n, b]) => window.benchQuery.time(q, n, b), args), CAP, `${q} query ×${calls}`);
+      if (row) record(row, engine, r);
+      const spread = calls > 1 ? ` median (min ${Math.min(...r.all).toFixed(1)}, max ${Math.max(...r.all).toFixed(1)})` : "";
+      console.log(`[bench] ${row ?? `${w} warm-up`} ${engine}: ${q} query ×${r.all.length}: ${r.ms.toFixed(1)} ms${spread}, ${r.rows} rows`);
+      if (r.all.length < calls) notes.push(`${row} ${engine}: median of ${r.all.length} calls, not ${calls} (${QUERY_BUDGET_MS / 1000} s budget)`);
+    }
+    await capped(p.evaluate(() => window.benchQuery.finish()), CAP, "destroy");
+    await closePage();
+  });
+}
+
+const LIVE_ENGINES = ["ferroproof", "dexie"]; // live.jsx adapters; other engines show "—"
+const LIVE_PUTS = 30;
+
+async function liveWorkload(engine) {
+  if (!LIVE_ENGINES.includes(engine)) return;
+  await guarded(() => ["i1", "i2", "i3"], engine, async () => {
+    const p = await openPage("/live.html", () => window.liveReady === true);
+    const shown = await capped(p.evaluate(([e, n]) => window.live.setup(e, n), [engine, `i-${engine}-${run}`]), 2 * CAP, "setup");
+    const r = await capped(p.evaluate((n) => window.live.run(n), LIVE_PUTS), CAP, `${LIVE_PUTS} live puts`);
+    await capped(p.evaluate(() => window.live.finish()), CAP, "unmount + destroy");
+    await closePage();
+    if (r.rows !== shown + LIVE_PUTS) throw new Error(`list shows ${r.rows} rows, expected ${shown + LIVE_PUTS}`);
+    record("i1", engine, { ms: r.ms, all: r.all, early: r.early, putMs: r.putMs });
+    record("i2", engine, { ms: r.p95 });
+    record("i3", engine, { ms: r.fromCallMs });
+    const line = `i ${engine}: put → row in DOM: median ${r.ms.toFixed(1)} ms, p95 ${r.p95.toFixed(1)} ms, max ${Math.max(...r.all).toFixed(1)} ms; put itself: median ${r.putMs.toFixed(1)} ms; put call → row in DOM: median ${r.fromCallMs.toFixed(1)} ms; ${r.early} of ${LIVE_PUTS} rows were in the DOM before put resolved; list ${shown} → ${r.rows} rows`;
+    console.log(`[bench] ${line}`);
+    notes.push(line);
+  });
+}
+
+/** Checks every engine's g/h row counts against the generated data; warnings also go to stderr. */
+function rowCountNotes() {
+  const expected = expectedQueryRows(10_000);
+  const out = [];
+  for (const row of ["g1", "g2", "h1", "h2"]) {
+    const got = Object.entries(R[row] ?? {}).filter(([, r]) => typeof r.rows === "number");
+    if (got.length === 0) continue;
+    const fp = R[row].ferroproof?.rows;
+    const dx = R[row].dexie?.rows;
+    if (fp !== undefined && dx !== undefined && fp !== dx) out.push(`WARNING: ${row}: ferroproof returned ${fp} rows, dexie ${dx}`);
+    const bad = got.filter(([, r]) => r.rows !== expected[row]);
+    for (const [e, r] of bad) out.push(`WARNING: ${row}: ${e} returned ${r.rows} rows, the data has ${expected[row]}`);
+    if (bad.length === 0) out.push(`${row}: ${got.map(([e]) => e).join(", ")} all returned ${expected[row]} rows, as the data has`);
+  }
+  for (const l of out) (l.startsWith("WARNING") ? console.error : console.log)(`[bench] ${l}`);
+  return out;
+}
+
 try {
-  for (const w of workloads) for (const e of engines) (w === "f" ? await coldOpen(e) : await workload(w, e));
+  for (const w of workloads) {
+    for (const e of engines) {
+      if (w === "f") await coldOpen(e);
+      else if (w in QUERY_STEPS) await queryWorkload(w, e);
+      else if (w === "i") await liveWorkload(e);
+      else await workload(w, e);
+    }
+  }
 } catch (e) {
   console.error(`[bench] harness failure: ${e.stack ?? e}`);
   dumpConsole();

@@ -1,17 +1,25 @@
-// Vite build of the bench pages (index.html + cold.html) into target/bench-dist/, bundling
-// @fireproof/core, dexie and pouchdb-browser; our engine comes from ../pkg (built by build.sh).
+// Vite build of the bench pages (index.html, cold.html, live.html with React/JSX) into
+// target/bench-dist/, bundling @fireproof/core, dexie, dexie-react-hooks and pouchdb-browser.
+// Our engine is imported as "ferroproof-pkg": env BENCH_PKG (a built package directory) or, by
+// default, ../pkg (built by scripts/build.sh).
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import react from "@vitejs/plugin-react";
 import { defineConfig } from "vite";
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+const pkg = resolve(process.env.BENCH_PKG || here("../pkg"));
 
 export default defineConfig({
   root: here("."),
   base: "./",
   logLevel: "warn",
+  plugins: [react()],
   resolve: {
     // pouchdb-browser imports Node's `events`, which is not installed; use a small shim.
-    alias: { events: here("./shims/events.js") },
+    alias: { events: here("./shims/events.js"), "ferroproof-pkg": pkg },
+    // BENCH_PKG may sit outside the repo: its react.js must share the bench's single React.
+    dedupe: ["react", "react-dom"],
   },
   build: {
     outDir: here("../target/bench-dist"),
@@ -19,7 +27,7 @@ export default defineConfig({
     target: "esnext",
     chunkSizeWarningLimit: 4096,
     rollupOptions: {
-      input: { index: here("index.html"), cold: here("cold.html") },
+      input: { index: here("index.html"), cold: here("cold.html"), live: here("live.html") },
       // @adviser/cement (Fireproof) imports node:fs on a Node-only path; the browser never takes it.
       onwarn(w, warn) {
         if (!/externalized for browser compatibility/.test(w.message)) warn(w);

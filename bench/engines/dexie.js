@@ -1,11 +1,13 @@
-// Bench adapter for Dexie 4: one table `docs` with primary key `_id`.
+// Bench adapter for Dexie 4: one table `docs` with primary key `_id`; with { query: true } (workloads
+// g, h) the schema also declares the indexes `bucket` and `[year+month]` at creation.
 import Dexie from "dexie";
 
-export async function open(name) {
+export async function open(name, { query = false } = {}) {
   const db = new Dexie(name);
-  db.version(1).stores({ docs: "_id" });
+  db.version(1).stores({ docs: query ? "_id, bucket, [year+month]" : "_id" });
   await db.open();
   const t = db.table("docs");
+  const ym = t.where("[year+month]");
   return {
     put: (doc) => t.put(doc),
     bulk: (docs) => t.bulkPut(docs),
@@ -15,6 +17,9 @@ export async function open(name) {
       return doc;
     },
     all: async () => (await t.toArray()).length,
+    byField: async (field, key) => (await t.where(field).equals(key).toArray()).length,
+    ymPrefix: async (year) => (await ym.between([year, Dexie.minKey], [year, Dexie.maxKey], true, true).toArray()).length,
+    ymRange: async (lo, hi) => (await ym.between(lo, hi, true, true).toArray()).length,
     close: async () => db.close(),
     destroy: () => db.delete(),
   };
