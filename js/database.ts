@@ -180,6 +180,14 @@ export class Database {
     const def = indexDef(field);
     const core = await this.core();
     const optsJson = encodeQueryOpts(opts ?? {});
+    if (typeof field === "string") {
+      // a field index is maintained inside the engine: no documents cross to JS to be mapped
+      try {
+        return decode<QueryResult<T, K, R, O>>(await core.queryField(field, optsJson));
+      } catch (e) {
+        throw fromEngine(e);
+      }
+    }
     let begin: { token: number; docs: DocWithId[] };
     try {
       begin = decode<{ token: number; docs: DocWithId[] }>(await core.indexBegin(def.name, def.src));

@@ -75,6 +75,28 @@ impl Leaf {
     }
 
     pub fn from_ipld(v: &Ipld) -> std::result::Result<Leaf, String> {
+        let (seq, r) = LeafRef::peek(v)?;
+        Ok(match r {
+            LeafRef::Doc(body) => Leaf::Doc {
+                seq,
+                body: body.clone(),
+            },
+            LeafRef::Ref(cid) => Leaf::Ref { seq, cid },
+            LeafRef::Deleted => Leaf::Deleted { seq },
+        })
+    }
+}
+
+/// A leaf value read in place, without copying the document.
+pub enum LeafRef<'a> {
+    Doc(&'a Body),
+    Ref(Cid),
+    Deleted,
+}
+
+impl<'a> LeafRef<'a> {
+    /// The seq and content of a leaf value.
+    pub fn peek(v: &'a Ipld) -> std::result::Result<(u64, LeafRef<'a>), String> {
         let Ipld::Map(m) = v else {
             return Err("leaf value is not a map".into());
         };
@@ -82,15 +104,13 @@ impl Leaf {
             Some(Ipld::Integer(i)) => u64::try_from(*i).map_err(|_| "leaf seq out of range")?,
             _ => return Err("leaf value has no seq".into()),
         };
-        match (m.get("doc"), m.get("ref"), m.get("del")) {
-            (Some(Ipld::Map(body)), None, None) => Ok(Leaf::Doc {
-                seq,
-                body: body.clone(),
-            }),
-            (None, Some(Ipld::Link(cid)), None) => Ok(Leaf::Ref { seq, cid: *cid }),
-            (None, None, Some(Ipld::Bool(true))) => Ok(Leaf::Deleted { seq }),
-            _ => Err("leaf value is neither doc, ref nor del".into()),
-        }
+        let r = match (m.get("doc"), m.get("ref"), m.get("del")) {
+            (Some(Ipld::Map(body)), None, None) => LeafRef::Doc(body),
+            (None, Some(Ipld::Link(cid)), None) => LeafRef::Ref(*cid),
+            (None, None, Some(Ipld::Bool(true))) => LeafRef::Deleted,
+            _ => return Err("leaf value is neither doc, ref nor del".into()),
+        };
+        Ok((seq, r))
     }
 }
 

@@ -7,6 +7,7 @@ use super::ledger::{spawn, JsLedger};
 use crate::doc::{parse_value, write_doc, write_json, write_str};
 use crate::error::{Error, Result};
 use crate::index::{EmittedRows, QueryOpts};
+use crate::ledger::QueryHit;
 
 fn field<'a>(m: &'a std::collections::BTreeMap<String, Ipld>, k: &str) -> Option<&'a Ipld> {
     m.get(k)
@@ -86,6 +87,45 @@ fn parse_rows(json: &str) -> Result<Vec<EmittedRows>> {
         .collect()
 }
 
+/// `{rows: [{key, id, value, doc?}], docs?}` JSON of query hits.
+fn hits_json(hits: &[QueryHit], include_docs: bool) -> String {
+    let mut out = String::with_capacity(hits.len() * 200 + 32);
+    out.push_str("{\"rows\":[");
+    for (i, h) in hits.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"key\":");
+        write_json(&mut out, &h.row.key);
+        out.push_str(",\"id\":");
+        write_str(&mut out, &h.row.id);
+        out.push_str(",\"value\":");
+        write_json(&mut out, &h.row.value);
+        if let Some(doc) = &h.doc {
+            out.push_str(",\"doc\":");
+            write_doc(&mut out, &h.row.id, Some(doc));
+        }
+        out.push('}');
+    }
+    out.push(']');
+    if include_docs {
+        out.push_str(",\"docs\":[");
+        let mut first = true;
+        for h in hits {
+            if let Some(doc) = &h.doc {
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                write_doc(&mut out, &h.row.id, Some(doc));
+            }
+        }
+        out.push(']');
+    }
+    out.push('}');
+    out
+}
+
 #[wasm_bindgen(js_class = Ledger)]
 impl JsLedger {
     /// Pins a snapshot for a query on index `name`; resolves to `{token, docs}` JSON where `docs`
@@ -127,41 +167,19 @@ impl JsLedger {
                     }
                 };
             let (hits, _) = l.index_finish(token, rows, &opts, include_docs).await?;
-            let mut out = String::with_capacity(hits.len() * 200 + 32);
-            out.push_str("{\"rows\":[");
-            for (i, h) in hits.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str("{\"key\":");
-                write_json(&mut out, &h.row.key);
-                out.push_str(",\"id\":");
-                write_str(&mut out, &h.row.id);
-                out.push_str(",\"value\":");
-                write_json(&mut out, &h.row.value);
-                if let Some(doc) = &h.doc {
-                    out.push_str(",\"doc\":");
-                    write_doc(&mut out, &h.row.id, Some(doc));
-                }
-                out.push('}');
-            }
-            out.push(']');
-            if include_docs {
-                out.push_str(",\"docs\":[");
-                let mut first = true;
-                for h in &hits {
-                    if let Some(doc) = &h.doc {
-                        if !first {
-                            out.push(',');
-                        }
-                        first = false;
-                        write_doc(&mut out, &h.row.id, Some(doc));
-                    }
-                }
-                out.push(']');
-            }
-            out.push('}');
-            Ok(JsValue::from_str(&out))
+            Ok(JsValue::from_str(&hits_json(&hits, include_docs)))
+        })
+    }
+
+    /// Queries the index of a top-level field, maintained inside the engine (no map function
+    /// round trip); resolves to `{rows, docs?}` JSON.
+    #[wasm_bindgen(js_name = queryField, unchecked_return_type = "Promise<string>")]
+    pub fn query_field(&self, field: String, opts: String) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move {
+            let (opts, include_docs) = parse_opts(&opts)?;
+            let (hits, _) = l.index_query_field(&field, &opts, include_docs).await?;
+            Ok(JsValue::from_str(&hits_json(&hits, include_docs)))
         })
     }
 }

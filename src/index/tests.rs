@@ -121,7 +121,7 @@ fn model(mode: u8, docs: &BTreeMap<String, Doc>, o: &QueryOpts) -> Vec<(String, 
     }
     rows.sort_by(|a, b| {
         collate(&a.0, &b.0)
-            .then_with(|| a.1.encode_utf16().cmp(b.1.encode_utf16()))
+            .then_with(|| a.1.cmp(&b.1))
             .then(a.2.cmp(&b.2))
     });
     rows.retain(|(k, ..)| {

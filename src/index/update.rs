@@ -1,7 +1,7 @@
 //! Incremental index update: replace the rows of a batch of documents.
 //!
 //! Invariant: for every document of the batch, the `keys` tree afterwards holds exactly the rows
-//! given for it (none for a deleted document), and the `ids` tree lists their tree keys.
+//! given for it (none for a deleted document), and the `ids` tree lists their encoded keys.
 
 use std::rc::Rc;
 
@@ -27,23 +27,34 @@ pub struct EmittedRows {
     pub rows: Vec<(Ipld, Ipld)>,
 }
 
-/// Key of a row in the `keys` tree: `encode(key) ++ encode(id) ++ emit# (u16, big-endian)`.
-pub fn row_key(k: &Ipld, id: &str, n: usize) -> Result<Vec<u8>> {
+/// Key of a row in the `keys` tree: `encoded key ++ id (UTF-8) ++ emit# (u16, big-endian)`.
+/// The encoded key is self-delimiting, and the emit number has a fixed width, so the id is what
+/// lies between them.
+pub fn row_key(encoded_key: &[u8], id: &str, n: usize) -> Result<Vec<u8>> {
     let n = u16::try_from(n)
         .map_err(|_| Error::InvalidArg(format!("document {id:?} emitted more than 65536 rows")))?;
-    let mut out = key::encode(k)
-        .map_err(|e| Error::InvalidArg(format!("{e} (emitted for document {id:?})")))?;
-    out.extend_from_slice(&key::encode(&Ipld::String(id.to_string()))?);
+    let mut out = Vec::with_capacity(encoded_key.len() + id.len() + 2);
+    out.extend_from_slice(encoded_key);
+    out.extend_from_slice(id.as_bytes());
     out.extend_from_slice(&n.to_be_bytes());
     Ok(out)
+}
+
+/// Encodes an emitted key, naming the document in the error.
+fn encode_key(k: &Ipld, id: &str) -> Result<Vec<u8>> {
+    key::encode(k).map_err(|e| Error::InvalidArg(format!("{e} (emitted for document {id:?})")))
 }
 
 /// Splits a `keys`-tree key into the emitted key and the document id.
 pub fn split_row_key(mut b: &[u8]) -> Result<(Ipld, String)> {
     let k = key::decode(&mut b)?;
-    match key::decode(&mut b)? {
-        Ipld::String(id) if b.len() == 2 => Ok((k, id)),
-        _ => Err(Error::corrupt("index", "malformed row key")),
+    let id = b
+        .len()
+        .checked_sub(2)
+        .and_then(|n| std::str::from_utf8(&b[..n]).ok());
+    match id {
+        Some(id) => Ok((k, id.to_string())),
+        None => Err(Error::corrupt("index", "malformed row key")),
     }
 }
 
@@ -58,17 +69,17 @@ pub async fn apply_rows<L: Loader>(
     let mut id_edits: Vec<Edit> = Vec::with_capacity(batch.len());
     for doc in batch {
         if let Some(Ipld::List(old)) = prolly::get(loader, roots.ids, doc.id.as_bytes()).await? {
-            for k in old {
+            for (n, k) in old.iter().enumerate() {
                 if let Ipld::Bytes(k) = k {
-                    deletes.push((k, None));
+                    deletes.push((row_key(k, &doc.id, n)?, None));
                 }
             }
         }
         let mut listed = Vec::with_capacity(doc.rows.len());
         for (n, (k, v)) in doc.rows.into_iter().enumerate() {
-            let rk = row_key(&k, &doc.id, n)?;
-            listed.push(Ipld::Bytes(rk.clone()));
-            puts.push((rk, Some(v)));
+            let ek = encode_key(&k, &doc.id)?;
+            puts.push((row_key(&ek, &doc.id, n)?, Some(v)));
+            listed.push(Ipld::Bytes(ek));
         }
         let ids_value = if listed.is_empty() {
             None

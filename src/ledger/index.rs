@@ -9,12 +9,15 @@
 
 use std::rc::Rc;
 
+use ipld_core::ipld::Ipld;
+
 use super::read::DocRow;
 use super::{Ledger, State};
 use crate::codec::{self, cid_str};
-use crate::doc::Body;
+use crate::doc::{Body, LeafRef};
 use crate::error::{Error, Result};
 use crate::index::{apply_rows, query, EmittedRows, IndexRoots, QueryOpts, QueryRow};
+use crate::prolly::{self, Range};
 use crate::store::{CommitOutcome, CommitWrite, IndexHead, Store};
 
 /// At most this many index updates may be pending (begun, not finished) at once.
@@ -53,17 +56,118 @@ impl<S: Store> Ledger<S> {
     /// under the same name rebuilds the index from scratch.
     pub async fn index_begin(&self, name: &str, src: &str) -> Result<(u32, Vec<DocRow>)> {
         self.check_open()?;
+        let (state, base) = self.pin_index(name, src);
+        let (ids, docs) = self
+            .changed_docs(&state, &base, |_, body| body.clone())
+            .await?;
+        let docs = docs
+            .into_iter()
+            .map(|(id, body)| DocRow {
+                id,
+                body: Some(body),
+            })
+            .collect();
+        Ok((self.register(name, src, state, base, ids), docs))
+    }
+
+    /// Updates the index of a top-level field (`doc[field]`, missing or null not indexed)
+    /// without leaving the engine, and runs the query: the built-in map function.
+    pub async fn index_query_field(
+        &self,
+        field: &str,
+        opts: &QueryOpts,
+        include_docs: bool,
+    ) -> Result<(Vec<QueryHit>, Rc<State>)> {
+        self.check_open()?;
+        let src = format!("field:{field}");
+        let (state, base) = self.pin_index(field, &src);
+        let (ids, keys) = self
+            .changed_docs(&state, &base, |id, body| match field {
+                "_id" => Some(Ipld::String(id.to_string())),
+                _ => body.get(field).filter(|v| **v != Ipld::Null).cloned(),
+            })
+            .await?;
+        let emitted = keys
+            .into_iter()
+            .filter_map(|(id, k)| {
+                Some(EmittedRows {
+                    id,
+                    rows: vec![(k?, Ipld::Null)],
+                })
+            })
+            .collect();
+        let token = self.register(field, &src, state, base, ids);
+        self.index_finish(token, emitted, opts, include_docs).await
+    }
+
+    /// The current snapshot and the stored head of index `name` if it was built from `src`.
+    fn pin_index(&self, name: &str, src: &str) -> (Rc<State>, Option<IndexHead>) {
         let state = self.snapshot();
         let base = state.indexes.get(name).filter(|h| h.src == src).cloned();
-        let after = base.as_ref().map_or(0, |h| h.seq);
-        let changed = if base.is_some() && after >= state.seq {
-            Vec::new()
-        } else {
-            self.changes_in(&state, if base.is_some() { after } else { 0 }, None)
-                .await?
-        };
-        let ids = changed.iter().map(|r| r.id.clone()).collect();
-        let live: Vec<DocRow> = changed.into_iter().filter(|r| r.body.is_some()).collect();
+        (state, base)
+    }
+
+    /// The ids an index update covers and their live documents projected by `f` — applied while
+    /// the document is still borrowed from the tree, so a field index copies one field, not
+    /// whole documents. A fresh index sees every live document; an existing one the changes
+    /// since its seq.
+    async fn changed_docs<T>(
+        &self,
+        state: &State,
+        base: &Option<IndexHead>,
+        mut f: impl FnMut(&str, &Body) -> T,
+    ) -> Result<(Vec<String>, Vec<(String, T)>)> {
+        match base {
+            Some(h) if h.seq >= state.seq => Ok((Vec::new(), Vec::new())),
+            Some(h) => {
+                let rows = self.changes_in(state, h.seq, None).await?;
+                let ids = rows.iter().map(|r| r.id.clone()).collect();
+                let live = rows
+                    .into_iter()
+                    .filter_map(|r| Some((f(&r.id, r.body.as_ref()?), r.id)))
+                    .map(|(t, id)| (id, t))
+                    .collect();
+                Ok((ids, live))
+            }
+            None => {
+                let mut out = Vec::new();
+                let mut refs = Vec::new();
+                let mut bad = None;
+                prolly::scan(&self.blocks, state.docs, &Range::all(), false, |k, v| {
+                    let id = String::from_utf8_lossy(k);
+                    match LeafRef::peek(v) {
+                        Ok((_, LeafRef::Doc(body))) => out.push((id.to_string(), f(&id, body))),
+                        Ok((_, LeafRef::Ref(_))) => refs.push(id.to_string()),
+                        Ok((_, LeafRef::Deleted)) => {}
+                        Err(e) => bad = Some(e),
+                    }
+                    bad.is_none()
+                })
+                .await?;
+                if let Some(e) = bad {
+                    return Err(Error::corrupt("docs tree", e));
+                }
+                for id in refs {
+                    if let Some(body) = self.get_in(state, &id).await? {
+                        let t = f(&id, &body);
+                        out.push((id, t));
+                    }
+                }
+                let ids = out.iter().map(|(id, _)| id.clone()).collect();
+                Ok((ids, out))
+            }
+        }
+    }
+
+    /// Records a begun index update and returns its token.
+    fn register(
+        &self,
+        name: &str,
+        src: &str,
+        state: Rc<State>,
+        base: Option<IndexHead>,
+        ids: Vec<String>,
+    ) -> u32 {
         let token = self.next_token.get().wrapping_add(1);
         self.next_token.set(token);
         let mut pending = self.pending.borrow_mut();
@@ -80,7 +184,7 @@ impl<S: Store> Ledger<S> {
                 ids,
             },
         );
-        Ok((token, live))
+        token
     }
 
     /// Forgets a begun index update (the map function failed).

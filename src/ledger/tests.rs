@@ -108,7 +108,8 @@ fn open_reads_no_car_and_get_reads_few_after_1000_commits() {
     assert_eq!(store.car_reads(), before, "opening reads no CAR");
     assert_eq!(block_on(l2.get("doc0007")).unwrap(), body(7));
     let reads = store.car_reads() - before;
-    assert!(reads <= 3, "a get after 1000 commits read {reads} CARs");
+    // one CAR per tree level (3 at fanout 16) plus the newest CAR, tried first
+    assert!(reads <= 4, "a get after 1000 commits read {reads} CARs");
     assert_eq!(l2.stats().car_reads, reads);
 }
 

@@ -3,8 +3,6 @@
 //! Invariant: whether an entry closes a node depends only on the node's level, the entry's key and
 //! the number of entries since the previous boundary — never on history.
 
-use sha2::{Digest, Sha256};
-
 use super::node::{Entry, Node};
 
 /// Target average number of entries per node.
@@ -13,13 +11,21 @@ pub const FANOUT: u64 = 16;
 pub const MAX_ENTRIES: usize = 256;
 const THRESHOLD: u64 = (1u64 << 32) / FANOUT;
 
-/// First 4 bytes (big-endian) of `sha2-256(level || key)`.
+/// Boundary hash of a key at a level: 64-bit FNV-1a over `level || key`, mixed by the splitmix64
+/// finalizer, high 32 bits. (Not cryptographic: node sizes are capped by [`MAX_ENTRIES`] anyway,
+/// and this runs once per entry written, so it must be cheap.)
 pub fn boundary_hash(level: u8, key: &[u8]) -> u32 {
-    let mut h = Sha256::new();
-    h.update([level]);
-    h.update(key);
-    let d = h.finalize();
-    u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in std::iter::once(level).chain(key.iter().copied()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^= h >> 31;
+    (h >> 32) as u32
 }
 
 /// True if an entry with `key`, being the `run`-th entry of its node, closes the node.

@@ -115,8 +115,9 @@ pub async fn lazy_open_reads_few_cars<B: Backend>(b: &B, name: &str, commits: us
     assert_eq!(fresh.stats().car_reads, 0, "open reads no CAR");
     assert_eq!(n_of(&fresh.get("doc00007").await.unwrap()), 7);
     let reads = fresh.stats().car_reads;
+    // one CAR per tree level (3 at fanout 16) plus the newest CAR, tried first
     assert!(
-        reads <= 3,
+        reads <= 4,
         "a get after {commits} commits read {reads} CARs"
     );
 }
