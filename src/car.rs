@@ -8,7 +8,7 @@ use cid::Cid;
 use iroh_car::{CarHeader, CarReader, CarWriter};
 
 use crate::codec::{cid_of, Block, RAW};
-use crate::crypto::{self, Key, OpenError};
+use crate::crypto::{self, Aead, OpenError};
 use crate::error::{Error, Result};
 
 /// Encrypted CAR bytes and their name.
@@ -53,14 +53,14 @@ pub async fn read_car(name: &str, bytes: &[u8]) -> Result<(Vec<Cid>, Vec<Block>)
 }
 
 /// Encrypts CAR bytes and names the result.
-pub fn seal_car(key: &Key, car: &[u8]) -> Result<SealedCar> {
-    let bytes = crypto::seal(key, car)?;
+pub async fn seal_car<A: Aead>(aead: &A, car: &[u8]) -> Result<SealedCar> {
+    let bytes = crypto::seal(aead, car).await?;
     let name = cid_of(RAW, &bytes)?;
     Ok(SealedCar { name, bytes })
 }
 
 /// Checks a stored CAR against its name, decrypts it and parses its blocks.
-pub async fn open_car(key: &Key, name: &Cid, stored: &[u8]) -> Result<(Vec<Cid>, Vec<Block>)> {
+pub async fn open_car<A: Aead>(aead: &A, name: &Cid, stored: &[u8]) -> Result<(Vec<Cid>, Vec<Block>)> {
     let label = crate::codec::cid_str(name);
     if cid_of(RAW, stored)? != *name {
         return Err(Error::corrupt(
@@ -68,7 +68,7 @@ pub async fn open_car(key: &Key, name: &Cid, stored: &[u8]) -> Result<(Vec<Cid>,
             "stored bytes do not match the car's name",
         ));
     }
-    let plain = crypto::open(key, stored).map_err(|e| match e {
+    let plain = crypto::open(aead, stored).await.map_err(|e| match e {
         OpenError::Auth => Error::Decrypt { car: label.clone() },
         OpenError::Malformed(why) => Error::corrupt(&label, why),
     })?;
@@ -78,6 +78,7 @@ pub async fn open_car(key: &Key, name: &Cid, stored: &[u8]) -> Result<(Vec<Cid>,
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+    use crate::crypto::{Key, SoftAead};
     use crate::codec::encode;
     use futures::executor::block_on;
     use ipld_core::ipld::Ipld;
@@ -88,10 +89,10 @@ mod tests {
 
     #[test]
     fn seal_open_roundtrip() {
-        let key = Key::generate().unwrap();
+        let key = SoftAead::new(&Key::generate().unwrap()).unwrap();
         let bs = blocks();
         let car = block_on(write_car(bs[0].cid, &bs)).unwrap();
-        let sealed = seal_car(&key, &car).unwrap();
+        let sealed = block_on(seal_car(&key, &car)).unwrap();
         assert_eq!(sealed.name.codec(), RAW);
         let (roots, back) = block_on(open_car(&key, &sealed.name, &sealed.bytes)).unwrap();
         assert_eq!(roots, vec![bs[0].cid]);
@@ -100,16 +101,16 @@ mod tests {
 
     #[test]
     fn tamper_is_corrupt_wrong_key_is_decrypt() {
-        let key = Key::generate().unwrap();
+        let key = SoftAead::new(&Key::generate().unwrap()).unwrap();
         let bs = blocks();
         let car = block_on(write_car(bs[0].cid, &bs)).unwrap();
-        let sealed = seal_car(&key, &car).unwrap();
+        let sealed = block_on(seal_car(&key, &car)).unwrap();
         let mut bad = sealed.bytes.clone();
         bad[20] ^= 0x40;
         let err = block_on(open_car(&key, &sealed.name, &bad)).unwrap_err();
         assert_eq!(err.code(), "CORRUPT");
         assert!(err.to_string().contains(&sealed.name.to_string()));
-        let other = Key::generate().unwrap();
+        let other = SoftAead::new(&Key::generate().unwrap()).unwrap();
         let err = block_on(open_car(&other, &sealed.name, &sealed.bytes)).unwrap_err();
         assert_eq!(err.code(), "DECRYPT");
     }

@@ -111,7 +111,7 @@ impl<S: Store> Ledger<S> {
             Some(h) => State::from_header(h)?,
             None => State::default(),
         };
-        let blocks = blocks::Blocks::new(store.clone(), key);
+        let blocks = blocks::Blocks::new(store.clone(), store.aead(&key).await?);
         blocks.set_hint(state.car.clone());
         Ok(Ledger {
             name: name.to_string(),

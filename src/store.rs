@@ -9,11 +9,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::Key;
+use crate::crypto::{Aead, Key};
 use crate::error::Result;
 
 #[cfg(target_arch = "wasm32")]
 pub mod idb;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod mem;
 
 /// Current header format version.
@@ -83,6 +84,10 @@ pub enum CommitOutcome {
 /// A storage backend. Single-threaded (`?Send`): it runs on the browser's event loop.
 #[allow(async_fn_in_trait)]
 pub trait Store {
+    /// The AES-256-GCM implementation this backend's platform offers.
+    type Aead: Aead;
+    /// Prepares the cipher for `key`.
+    async fn aead(&self, key: &Key) -> Result<Self::Aead>;
     /// The current header, or `None` for a new ledger.
     async fn load_header(&self) -> Result<Option<Header>>;
     /// Returns the stored key; if there is none, stores `candidate` and returns it (atomically).

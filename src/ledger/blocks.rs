@@ -13,7 +13,6 @@ use cid::Cid;
 
 use crate::car::open_car;
 use crate::codec::{cid_str, parse_cid, Block};
-use crate::crypto::Key;
 use crate::error::{Error, Result};
 use crate::prolly::{Loader, Node};
 use crate::store::Store;
@@ -75,7 +74,7 @@ pub struct Stats {
 /// Block and node access for one ledger.
 pub struct Blocks<S: Store> {
     store: Rc<S>,
-    key: Key,
+    aead: S::Aead,
     raw: RefCell<GenCache<Cid, Rc<[u8]>>>,
     nodes: RefCell<GenCache<Cid, Rc<Node>>>,
     /// The newest CAR, read first on a miss instead of asking the location index.
@@ -84,10 +83,10 @@ pub struct Blocks<S: Store> {
 }
 
 impl<S: Store> Blocks<S> {
-    pub fn new(store: Rc<S>, key: Key) -> Self {
+    pub fn new(store: Rc<S>, aead: S::Aead) -> Self {
         Blocks {
             store,
-            key,
+            aead,
             raw: RefCell::new(GenCache::new()),
             nodes: RefCell::new(GenCache::new()),
             hint: RefCell::new(None),
@@ -99,8 +98,9 @@ impl<S: Store> Blocks<S> {
         self.stats.get()
     }
 
-    pub fn key(&self) -> &Key {
-        &self.key
+    /// The cipher that seals and opens this ledger's CARs.
+    pub fn aead(&self) -> &S::Aead {
+        &self.aead
     }
 
     /// Sets the CAR to try first on the next miss (the header's newest CAR).
@@ -165,7 +165,7 @@ impl<S: Store> Blocks<S> {
             .read_car(name)
             .await?
             .ok_or_else(|| Error::corrupt(name, "car is missing"))?;
-        let (_, blocks) = open_car(&self.key, &cid, &stored).await?;
+        let (_, blocks) = open_car(&self.aead, &cid, &stored).await?;
         let mut raw = self.raw.borrow_mut();
         for b in &blocks {
             raw.insert(b.cid, Rc::from(b.bytes.as_slice()), b.bytes.len());

@@ -15,6 +15,9 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::{CommitOutcome, CommitWrite, Header, Store, StoredCar};
 use crate::crypto::Key;
+
+mod webcrypto;
+pub use webcrypto::WebAead;
 use crate::error::{Error, Result};
 
 /// Prefix of the IDB database names; distinct from Fireproof's `fp.`.
@@ -104,6 +107,12 @@ fn header_from(v: Option<String>) -> Result<Option<Header>> {
 }
 
 impl Store for IdbStore {
+    type Aead = WebAead;
+
+    async fn aead(&self, key: &Key) -> Result<WebAead> {
+        WebAead::new(key).await
+    }
+
     async fn load_header(&self) -> Result<Option<Header>> {
         let tx = self.tx(&[META], false)?;
         let store = tx.object_store(META).map_err(storage_err)?;

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::{CommitOutcome, CommitWrite, Header, Store};
-use crate::crypto::Key;
+use crate::crypto::{Key, SoftAead};
 use crate::error::{Error, Result};
 
 #[derive(Default)]
@@ -88,6 +88,12 @@ impl MemStore {
 }
 
 impl Store for MemStore {
+    type Aead = SoftAead;
+
+    async fn aead(&self, key: &Key) -> Result<SoftAead> {
+        SoftAead::new(key)
+    }
+
     async fn load_header(&self) -> Result<Option<Header>> {
         Ok(self.0.borrow().header.clone())
     }
