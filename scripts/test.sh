@@ -26,7 +26,6 @@ step clippy cargo clippy --all-targets --quiet -- -D warnings
 step clippy-wasm cargo clippy --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
 step cargo-test cargo test
 step wasm-test wasm-pack test --headless --chrome -- --test web
-step typecheck tsc -p js/tsconfig.json --noEmit
 step build bash scripts/build.sh
 step build-www bash scripts/build-www.sh
 step build-hook-page bash -c "tsc -p tests/react/tsconfig.json && vite build --config tests/react/vite.config.ts"
