@@ -226,6 +226,11 @@ export class Database {
     return { ...raw, clock: toClock(raw.clock) };
   }
 
+  /** Sync attachments (`toCloud()` etc.) are not available yet: rejects with code `UNSUPPORTED`. */
+  async attach(_attachable: unknown): Promise<never> {
+    throw new DatabaseError("UNSUPPORTED", "attach: sync attachments are not supported yet");
+  }
+
   onClosed(fn: () => void): void {
     this.closeFns.push(fn);
   }
@@ -247,6 +252,22 @@ export class Database {
     await this.shared.destroy();
     for (const fn of this.closeFns.splice(0)) fn();
   }
+}
+
+/** A named index of a database, queried like `db.query(mapFn ?? name, opts)`. */
+export interface Index<T extends DocTypes = DocTypes> {
+  readonly name: string;
+  query<K extends IndexKeyType = IndexKeyType, R extends DocFragment = T, O extends Partial<QueryOpts<K>> = Partial<QueryOpts<K>>>(
+    opts?: O,
+  ): Promise<QueryResult<T, K, R, O>>;
+}
+
+/** `index(db, name, mapFn?)`: a field index (no `mapFn`) or a map-function index. */
+export function index<T extends DocTypes = DocTypes>(db: Database, name: string, mapFn?: MapFn<T>): Index<T> {
+  return {
+    name,
+    query: (opts) => db.query(mapFn ?? name, opts),
+  };
 }
 
 /** Opens (lazily) the ledger `name`. Synchronous: every method awaits readiness itself. */
