@@ -5,6 +5,7 @@
 import { clockToJson, toClock } from "./clock.js";
 import { decode, encodeDoc } from "./encode.js";
 import { DatabaseError, fromEngine } from "./errors.js";
+import { hasFiles, withStoredFiles } from "./files.js";
 import { newId } from "./ids.js";
 import { encodeQueryOpts, indexDef, mapBatch } from "./query.js";
 import { type SharedLedger, sharedLedger, type WriteResult } from "./shared.js";
@@ -83,19 +84,21 @@ export class Database {
   async put<T extends DocTypes>(doc: DocSet<T>): Promise<DocResponse> {
     if (typeof doc !== "object" || doc === null) throw new DatabaseError("INVALID_DOC", "invalid document: field (root): a document must be a plain object");
     const id = docId(doc);
-    const res = await this.commit([entry(id, encodeDoc(doc))]);
+    const body = encodeDoc(hasFiles(doc) ? await withStoredFiles(doc) : doc);
+    const res = await this.commit([entry(id, body)]);
     return { id, clock: toClock(res.clock), name: this.name };
   }
 
   async bulk<T extends DocTypes>(docs: DocSet<T>[]): Promise<BulkResponse> {
     if (!Array.isArray(docs)) throw new DatabaseError("INVALID_ARG", "invalid argument: bulk takes an array of documents");
     const ids: string[] = [];
-    const ops = docs.map((d) => {
+    const ops: string[] = [];
+    for (const d of docs) {
       if (typeof d !== "object" || d === null) throw new DatabaseError("INVALID_DOC", "invalid document: field (root): a document must be a plain object");
       const id = docId(d);
       ids.push(id);
-      return entry(id, encodeDoc(d));
-    });
+      ops.push(entry(id, encodeDoc(hasFiles(d) ? await withStoredFiles(d) : d)));
+    }
     if (ops.length === 0) {
       const info = await this.info();
       return { ids, clock: info.clock, name: this.name };

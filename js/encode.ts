@@ -5,6 +5,7 @@
  * cycles and `undefined`/`NaN` inside arrays are rejected with `INVALID_DOC` naming the field.
  */
 import { DatabaseError } from "./errors.js";
+import { reviveFiles } from "./files.js";
 
 const BYTES_MARK = '{"/":{"bytes":"';
 
@@ -103,7 +104,7 @@ export function encodeValue(v: unknown): string {
   }
 }
 
-function reviver(_key: string, value: unknown): unknown {
+function reviver(key: string, value: unknown): unknown {
   if (typeof value === "object" && value !== null && !Array.isArray(value)) {
     const slash = (value as Record<string, unknown>)["/"];
     if (typeof slash === "object" && slash !== null && Object.keys(value).length === 1) {
@@ -111,7 +112,7 @@ function reviver(_key: string, value: unknown): unknown {
       if (typeof b === "string" && Object.keys(slash).length === 1) return fromBase64(b);
     }
   }
-  return value;
+  return reviveFiles(key, value);
 }
 
 /** Parses wire JSON from the engine, turning byte markers back into `Uint8Array`s. */

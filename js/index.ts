@@ -5,4 +5,5 @@
 export { Database, Database as DatabaseImpl, fireproof, index, type Index } from "./database.js";
 export { DatabaseError, NotFoundError, isNotFoundError } from "./errors.js";
 export { setWasmUrl } from "./wasm.js";
+export type { DocFileMeta } from "./files.js";
 export type * from "./types.js";

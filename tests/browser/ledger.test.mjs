@@ -175,6 +175,28 @@ export const tests = {
     assert.ok(r.head);
   },
 
+  async "files: put a File, get metadata with file(), re-put keeps it, survives reload"({ context, harness }) {
+    const page = await openPage(context, harness);
+    await page.evaluate(async () => {
+      const db = window.fp.fireproof("files");
+      const file = new File(["hello file"], "hello.txt", { type: "text/plain", lastModified: 1700000000000 });
+      await db.put({ _id: "f", title: "with file", _files: { "hello.txt": file } });
+      const doc = await db.get("f");
+      await db.put({ ...doc, title: "edited" }); // files read back are kept on re-put
+    });
+    await page.reload();
+    await page.waitForFunction(() => window.harnessReady === true);
+    const r = await page.evaluate(async () => {
+      const db = window.fp.fireproof("files");
+      const doc = await db.get("f");
+      const meta = doc._files["hello.txt"];
+      const f = await meta.file();
+      const all = await db.allDocs();
+      return { title: doc.title, type: meta.type, size: meta.size, lastModified: meta.lastModified, name: f.name, text: await f.text(), viaAll: typeof all.rows[0].value._files["hello.txt"].file };
+    });
+    assert.deepEqual(r, { title: "edited", type: "text/plain", size: 10, lastModified: 1700000000000, name: "hello.txt", text: "hello file", viaAll: "function" });
+  },
+
   async "destroy removes all data"({ context, harness }) {
     const page = await openPage(context, harness);
     const r = await page.evaluate(async () => {
