@@ -60,7 +60,11 @@ pub async fn seal_car<A: Aead>(aead: &A, car: &[u8]) -> Result<SealedCar> {
 }
 
 /// Checks a stored CAR against its name, decrypts it and parses its blocks.
-pub async fn open_car<A: Aead>(aead: &A, name: &Cid, stored: &[u8]) -> Result<(Vec<Cid>, Vec<Block>)> {
+pub async fn open_car<A: Aead>(
+    aead: &A,
+    name: &Cid,
+    stored: &[u8],
+) -> Result<(Vec<Cid>, Vec<Block>)> {
     let label = crate::codec::cid_str(name);
     if cid_of(RAW, stored)? != *name {
         return Err(Error::corrupt(
@@ -78,8 +82,8 @@ pub async fn open_car<A: Aead>(aead: &A, name: &Cid, stored: &[u8]) -> Result<(V
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use crate::crypto::{Key, SoftAead};
     use crate::codec::encode;
+    use crate::crypto::{Key, SoftAead};
     use futures::executor::block_on;
     use ipld_core::ipld::Ipld;
 

@@ -60,7 +60,12 @@ pub enum OpenError {
 #[allow(async_fn_in_trait)]
 pub trait Aead {
     async fn encrypt(&self, iv: &[u8; IV_LEN], aad: &[u8], plain: &[u8]) -> Result<Vec<u8>>;
-    async fn decrypt(&self, iv: &[u8; IV_LEN], aad: &[u8], sealed: &[u8]) -> std::result::Result<Vec<u8>, ()>;
+    async fn decrypt(
+        &self,
+        iv: &[u8; IV_LEN],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> std::result::Result<Vec<u8>, ()>;
 }
 
 /// AES-256-GCM in Rust (the `aes-gcm` crate).
@@ -71,7 +76,9 @@ pub struct SoftAead(aes_gcm::Aes256Gcm);
 impl SoftAead {
     pub fn new(key: &Key) -> Result<SoftAead> {
         use aes_gcm::aead::KeyInit;
-        aes_gcm::Aes256Gcm::new_from_slice(key.as_bytes()).map(SoftAead).map_err(|e| Error::Internal(e.to_string()))
+        aes_gcm::Aes256Gcm::new_from_slice(key.as_bytes())
+            .map(SoftAead)
+            .map_err(|e| Error::Internal(e.to_string()))
     }
 }
 
@@ -79,14 +86,24 @@ impl SoftAead {
 impl Aead for SoftAead {
     async fn encrypt(&self, iv: &[u8; IV_LEN], aad: &[u8], plain: &[u8]) -> Result<Vec<u8>> {
         use aes_gcm::aead::{Aead as _, Payload};
-        let nonce = aes_gcm::Nonce::try_from(&iv[..]).map_err(|_| Error::Internal("iv length".into()))?;
-        self.0.encrypt(&nonce, Payload { msg: plain, aad }).map_err(|_| Error::Internal("encryption failed".into()))
+        let nonce =
+            aes_gcm::Nonce::try_from(&iv[..]).map_err(|_| Error::Internal("iv length".into()))?;
+        self.0
+            .encrypt(&nonce, Payload { msg: plain, aad })
+            .map_err(|_| Error::Internal("encryption failed".into()))
     }
 
-    async fn decrypt(&self, iv: &[u8; IV_LEN], aad: &[u8], sealed: &[u8]) -> std::result::Result<Vec<u8>, ()> {
+    async fn decrypt(
+        &self,
+        iv: &[u8; IV_LEN],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> std::result::Result<Vec<u8>, ()> {
         use aes_gcm::aead::{Aead as _, Payload};
         let nonce = aes_gcm::Nonce::try_from(&iv[..]).map_err(|_| ())?;
-        self.0.decrypt(&nonce, Payload { msg: sealed, aad }).map_err(|_| ())
+        self.0
+            .decrypt(&nonce, Payload { msg: sealed, aad })
+            .map_err(|_| ())
     }
 }
 
@@ -116,7 +133,9 @@ pub async fn open<A: Aead>(aead: &A, sealed: &[u8]) -> std::result::Result<Vec<u
     }
     let mut iv = [0u8; IV_LEN];
     iv.copy_from_slice(&sealed[HEADER_LEN..HEADER_LEN + IV_LEN]);
-    aead.decrypt(&iv, &sealed[..HEADER_LEN], &sealed[HEADER_LEN + IV_LEN..]).await.map_err(|_| OpenError::Auth)
+    aead.decrypt(&iv, &sealed[..HEADER_LEN], &sealed[HEADER_LEN + IV_LEN..])
+        .await
+        .map_err(|_| OpenError::Auth)
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -148,7 +167,10 @@ mod tests {
         assert_eq!(block_on(open(&k, &s)), Err(OpenError::Auth));
         s[last] ^= 1;
         s[3] = b'X';
-        assert_eq!(block_on(open(&k, &s)), Err(OpenError::Malformed("bad envelope magic")));
+        assert_eq!(
+            block_on(open(&k, &s)),
+            Err(OpenError::Malformed("bad envelope magic"))
+        );
     }
 
     #[test]

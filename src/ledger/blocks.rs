@@ -133,25 +133,37 @@ impl<S: Store> Blocks<S> {
         }
         let hint = self.hint.borrow_mut().take();
         if let Some(car) = hint {
-            self.load_car(&car).await?;
+            // The hinted CAR may be gone (another tab compacted); then locate the block instead.
+            match self.load_car(&car).await {
+                Ok(_) | Err(Error::MissingBlock(_)) => {}
+                Err(e) => return Err(e),
+            }
             if let Some(b) = self.raw.borrow_mut().get(cid) {
                 return Ok(b);
             }
         }
         let key = cid_str(cid);
-        let mut s = self.stats.get();
-        s.locates += 1;
-        self.stats.set(s);
-        let car = self
-            .store
-            .locate(&key)
-            .await?
-            .ok_or_else(|| Error::MissingBlock(key.clone()))?;
-        self.load_car(&car).await?;
-        self.raw
-            .borrow_mut()
-            .get(cid)
-            .ok_or(Error::MissingBlock(key))
+        // A CAR found by `locate` can be deleted before it is read (compaction in another tab):
+        // locating again then finds the block in its new CAR.
+        for _ in 0..3 {
+            let mut s = self.stats.get();
+            s.locates += 1;
+            self.stats.set(s);
+            let car = self
+                .store
+                .locate(&key)
+                .await?
+                .ok_or_else(|| Error::MissingBlock(key.clone()))?;
+            match self.load_car(&car).await {
+                Ok(_) => {}
+                Err(Error::MissingBlock(_)) => continue,
+                Err(e) => return Err(e),
+            }
+            if let Some(b) = self.raw.borrow_mut().get(cid) {
+                return Ok(b);
+            }
+        }
+        Err(Error::MissingBlock(key))
     }
 
     /// Reads, verifies and caches every block of one CAR; returns them in CAR order.
@@ -164,7 +176,7 @@ impl<S: Store> Blocks<S> {
             .store
             .read_car(name)
             .await?
-            .ok_or_else(|| Error::corrupt(name, "car is missing"))?;
+            .ok_or_else(|| Error::MissingBlock(format!("car {name}")))?;
         let (_, blocks) = open_car(&self.aead, &cid, &stored).await?;
         let mut raw = self.raw.borrow_mut();
         for b in &blocks {

@@ -385,3 +385,21 @@ proptest! {
         prop_assert_eq!(&recent[..], &want_changes[skip..]);
     }
 }
+
+#[test]
+fn reader_in_another_tab_survives_compaction() {
+    // Regression: a tab whose newest-CAR hint names a CAR that another tab's compaction deleted
+    // must locate blocks in the new CARs instead of failing.
+    let store = MemStore::new();
+    let a = open(&store);
+    for i in 0..20 {
+        block_on(a.write(vec![put(&format!("d{i}"), i)])).unwrap();
+    }
+    let b = open(&store);
+    block_on(a.compact()).unwrap();
+    assert_eq!(block_on(b.get("d3")).unwrap(), body(3));
+    block_on(b.write(vec![put("from-b", 1)])).unwrap();
+    assert_eq!(block_on(a.get("from-b")).unwrap_err().code(), "ENOENT");
+    assert!(block_on(a.refresh()).unwrap());
+    assert_eq!(block_on(a.get("from-b")).unwrap(), body(1));
+}

@@ -17,8 +17,8 @@ use super::{CommitOutcome, CommitWrite, Header, Store, StoredCar};
 use crate::crypto::Key;
 
 mod webcrypto;
-pub use webcrypto::WebAead;
 use crate::error::{Error, Result};
+pub use webcrypto::WebAead;
 
 /// Prefix of the IDB database names; distinct from Fireproof's `fp.`.
 pub const DB_PREFIX: &str = "ferroproof.";

@@ -15,7 +15,8 @@ fn internal(what: &str) -> Error {
 }
 
 fn subtle() -> Result<SubtleCrypto> {
-    let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto")).map_err(|_| internal("no crypto"))?;
+    let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))
+        .map_err(|_| internal("no crypto"))?;
     if crypto.is_undefined() {
         return Err(internal("crypto is not available (not a secure context?)"));
     }
@@ -33,11 +34,24 @@ impl WebAead {
     pub async fn new(key: &Key) -> Result<WebAead> {
         let subtle = subtle()?;
         let algo = Object::new();
-        Reflect::set(&algo, &JsValue::from_str("name"), &JsValue::from_str("AES-GCM")).map_err(|_| internal("algorithm"))?;
-        let usages: Array = ["encrypt", "decrypt"].iter().map(|u| JsValue::from_str(u)).collect();
+        Reflect::set(
+            &algo,
+            &JsValue::from_str("name"),
+            &JsValue::from_str("AES-GCM"),
+        )
+        .map_err(|_| internal("algorithm"))?;
+        let usages: Array = ["encrypt", "decrypt"]
+            .iter()
+            .map(|u| JsValue::from_str(u))
+            .collect();
         let raw = Uint8Array::from(&key.as_bytes()[..]);
-        let p = subtle.import_key_with_object("raw", &raw, &algo, false, &usages).map_err(|_| internal("importKey"))?;
-        let key = JsFuture::from(p).await.map_err(|_| internal("importKey rejected"))?.unchecked_into::<CryptoKey>();
+        let p = subtle
+            .import_key_with_object("raw", &raw, &algo, false, &usages)
+            .map_err(|_| internal("importKey"))?;
+        let key = JsFuture::from(p)
+            .await
+            .map_err(|_| internal("importKey rejected"))?
+            .unchecked_into::<CryptoKey>();
         Ok(WebAead { subtle, key })
     }
 
@@ -55,12 +69,21 @@ async fn bytes(p: std::result::Result<Promise, JsValue>) -> std::result::Result<
 
 impl Aead for WebAead {
     async fn encrypt(&self, iv: &[u8; 12], aad: &[u8], plain: &[u8]) -> Result<Vec<u8>> {
-        let p = self.subtle.encrypt_with_object_and_u8_array(&Self::params(iv, aad), &self.key, plain);
+        let p =
+            self.subtle
+                .encrypt_with_object_and_u8_array(&Self::params(iv, aad), &self.key, plain);
         bytes(p).await.map_err(|_| internal("encrypt failed"))
     }
 
-    async fn decrypt(&self, iv: &[u8; 12], aad: &[u8], sealed: &[u8]) -> std::result::Result<Vec<u8>, ()> {
-        let p = self.subtle.decrypt_with_object_and_u8_array(&Self::params(iv, aad), &self.key, sealed);
+    async fn decrypt(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> std::result::Result<Vec<u8>, ()> {
+        let p =
+            self.subtle
+                .decrypt_with_object_and_u8_array(&Self::params(iv, aad), &self.key, sealed);
         bytes(p).await.map_err(|_| ())
     }
 }
