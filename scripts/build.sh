@@ -23,6 +23,7 @@ tsc -p js/tsconfig.json
 mkdir -p pkg/wasm
 cp target/js-dist/*.js target/js-dist/*.d.ts pkg/
 cp js/wasm/ferroproof.js js/wasm/ferroproof_bg.wasm pkg/wasm/
+cp -r js/wasm/snippets pkg/wasm/
 # The glue's internal InitOutput signatures say `any`: the published types say `unknown`. Its
 # `[Symbol.dispose]` declaration needs lib esnext; consumers on es2022 must type-check too.
 sed -E -e 's/\bany\b/unknown/g' -e '/\[Symbol\.dispose\]/d' js/wasm/ferroproof.d.ts > pkg/wasm/ferroproof.d.ts
@@ -31,6 +32,6 @@ cp README.md pkg/ 2>/dev/null || true
 
 wasm_raw=$(stat -c %s pkg/wasm/ferroproof_bg.wasm)
 wasm_gz=$(gzip -9c pkg/wasm/ferroproof_bg.wasm | wc -c)
-js_raw=$(cat pkg/*.js pkg/wasm/*.js | wc -c)
-js_gz=$(cat pkg/*.js pkg/wasm/*.js | gzip -9c | wc -c)
+js_raw=$(cat pkg/*.js $(find pkg/wasm -name "*.js") | wc -c)
+js_gz=$(cat pkg/*.js $(find pkg/wasm -name "*.js") | gzip -9c | wc -c)
 echo "[build] pkg/: wasm ${wasm_raw} B (${wasm_gz} B gz), js ${js_raw} B (${js_gz} B gz), total gz $((wasm_gz + js_gz)) B"

@@ -4,106 +4,72 @@
 //! index `cid` on `c` that finds the CAR of a block) and `meta` (`"header"` → header JSON,
 //! `"key"` → 32 key bytes). Invariant: a commit's CARs and header are written in one readwrite
 //! transaction that first re-reads the header (compare-and-set), so after a crash the header names
-//! a complete CAR or the previous one. A commit is three IDB requests whatever its size.
+//! a complete CAR or the previous one. The IDB calls live in `idb/idb.js`: one JS call per store
+//! operation (a commit is three IDB requests whatever its size).
 
-use indexed_db_futures::database::Database;
-use indexed_db_futures::prelude::*;
-use indexed_db_futures::transaction::TransactionMode;
-use indexed_db_futures::KeyPath;
-use js_sys::{Array, Object, Reflect, Uint8Array};
-use wasm_bindgen::{JsCast, JsValue};
+use js_sys::{Array, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
-use super::{CommitOutcome, CommitWrite, Header, Store, StoredCar};
+use super::{CommitOutcome, CommitWrite, Header, Store};
 use crate::crypto::Key;
+use crate::error::{Error, Result};
 
 mod webcrypto;
-use crate::error::{Error, Result};
 pub use webcrypto::WebAead;
 
 /// Prefix of the IDB database names; distinct from Fireproof's `fp.`.
 pub const DB_PREFIX: &str = "ferroproof.";
-const CARS: &str = "cars";
-const CID_INDEX: &str = "cid";
-const META: &str = "meta";
-const DB_VERSION: u8 = 2;
-const HEADER_KEY: &str = "header";
-const KEY_KEY: &str = "key";
 
-fn storage_err(e: impl std::fmt::Debug + std::fmt::Display) -> Error {
-    let text = format!("{e} {e:?}");
-    if text.contains("Quota") {
-        Error::Quota(e.to_string())
+#[wasm_bindgen(module = "/src/store/idb/idb.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = idbOpen, catch)]
+    async fn idb_open(name: &str) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = idbLoadHeader, catch)]
+    async fn idb_load_header(db: &JsValue) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = idbEnsureKey, catch)]
+    async fn idb_ensure_key(db: &JsValue, candidate: Uint8Array) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = idbReadCar, catch)]
+    async fn idb_read_car(db: &JsValue, name: &str) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = idbLocate, catch)]
+    async fn idb_locate(db: &JsValue, cid: &str) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = idbCommit, catch)]
+    async fn idb_commit(db: &JsValue, expect: Option<String>, cars: Array, header: String) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = idbListCars, catch)]
+    async fn idb_list_cars(db: &JsValue) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = idbRemoveCars, catch)]
+    async fn idb_remove_cars(db: &JsValue, names: Array) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = idbClear, catch)]
+    async fn idb_clear(db: &JsValue) -> std::result::Result<JsValue, JsValue>;
+}
+
+/// A failed IDB operation: `QUOTA` for QuotaExceededError, `STORAGE` otherwise.
+fn storage_err(e: JsValue) -> Error {
+    let name = Reflect::get(&e, &JsValue::from_str("name")).ok().and_then(|n| n.as_string()).unwrap_or_default();
+    let message = Reflect::get(&e, &JsValue::from_str("message")).ok().and_then(|m| m.as_string()).unwrap_or_default();
+    if name == "QuotaExceededError" {
+        Error::Quota(message)
     } else {
-        Error::Storage(e.to_string())
+        Error::Storage(format!("indexeddb {name}: {message}"))
     }
+}
+
+fn strings(v: JsValue) -> Result<Vec<String>> {
+    let arr: Array = v.dyn_into().map_err(|_| Error::Storage("expected an array of keys".into()))?;
+    arr.iter().map(|k| k.as_string().ok_or_else(|| Error::Storage("a key is not a string".into()))).collect()
 }
 
 /// An open IndexedDB database for one ledger.
 pub struct IdbStore {
-    db: Database,
+    db: JsValue,
 }
 
 impl IdbStore {
     /// Opens (creating if needed) the IDB database of ledger `name`.
     pub async fn open(name: &str) -> Result<IdbStore> {
-        let full = format!("{DB_PREFIX}{name}");
-        let db = Database::open(full.as_str())
-            .with_version(DB_VERSION)
-            .with_on_upgrade_needed(|_evt, db| {
-                // Pre-release layouts are dropped, not migrated.
-                for old in db.object_store_names().collect::<Vec<_>>() {
-                    db.delete_object_store(&old)?;
-                }
-                let cars = db.create_object_store(CARS).build()?;
-                cars.create_index(CID_INDEX, KeyPath::from("c"))
-                    .with_multi_entry(true)
-                    .build()?;
-                db.create_object_store(META).build()?;
-                Ok(())
-            })
-            .await
-            .map_err(storage_err)?;
+        let db = idb_open(&format!("{DB_PREFIX}{name}")).await.map_err(storage_err)?;
         Ok(IdbStore { db })
     }
-
-    fn tx(
-        &self,
-        stores: &[&str],
-        rw: bool,
-    ) -> Result<indexed_db_futures::transaction::Transaction<'_>> {
-        let mode = if rw {
-            TransactionMode::Readwrite
-        } else {
-            TransactionMode::Readonly
-        };
-        self.db
-            .transaction(stores)
-            .with_mode(mode)
-            .build()
-            .map_err(storage_err)
-    }
-}
-
-fn car_record(car: &StoredCar) -> Result<JsValue> {
-    let rec = Object::new();
-    let cids: Array = car.cids.iter().map(|c| JsValue::from_str(c)).collect();
-    let set = |k: &str, v: &JsValue| {
-        Reflect::set(&rec, &JsValue::from_str(k), v).map_err(|_| Error::Internal("record".into()))
-    };
-    set("b", &Uint8Array::from(car.bytes.as_slice()).into())?;
-    set("c", &cids.into())?;
-    Ok(rec.into())
-}
-
-fn bytes(v: JsValue) -> Result<Vec<u8>> {
-    v.dyn_into::<Uint8Array>()
-        .map(|a| a.to_vec())
-        .map_err(|_| Error::Storage("stored value is not bytes".into()))
-}
-
-fn header_from(v: Option<String>) -> Result<Option<Header>> {
-    v.map(|s| serde_json::from_str(&s).map_err(|e| Error::corrupt("header", e)))
-        .transpose()
 }
 
 impl Store for IdbStore {
@@ -114,136 +80,60 @@ impl Store for IdbStore {
     }
 
     async fn load_header(&self) -> Result<Option<Header>> {
-        let tx = self.tx(&[META], false)?;
-        let store = tx.object_store(META).map_err(storage_err)?;
-        let v: Option<String> = store
-            .get(HEADER_KEY)
-            .primitive()
-            .map_err(storage_err)?
-            .await
-            .map_err(storage_err)?;
-        header_from(v)
+        let v = idb_load_header(&self.db).await.map_err(storage_err)?;
+        v.as_string().map(|s| serde_json::from_str(&s).map_err(|e| Error::corrupt("header", e))).transpose()
     }
 
     async fn ensure_key(&self, candidate: &Key) -> Result<Key> {
-        let tx = self.tx(&[META], true)?;
-        let store = tx.object_store(META).map_err(storage_err)?;
-        let v: Option<JsValue> = store
-            .get(KEY_KEY)
-            .primitive()
-            .map_err(storage_err)?
-            .await
-            .map_err(storage_err)?;
-        if let Some(v) = v {
-            return Key::from_bytes(&bytes(v)?)
-                .map_err(|_| Error::corrupt("key", "stored key is not 32 bytes"));
-        }
-        let arr = Uint8Array::from(&candidate.as_bytes()[..]);
-        store
-            .put(JsValue::from(arr))
-            .with_key(KEY_KEY)
-            .primitive()
-            .map_err(storage_err)?
-            .await
-            .map_err(storage_err)?;
-        tx.commit().await.map_err(storage_err)?;
-        Ok(candidate.clone())
+        let v = idb_ensure_key(&self.db, Uint8Array::from(&candidate.as_bytes()[..])).await.map_err(storage_err)?;
+        let bytes = v.dyn_into::<Uint8Array>().map_err(|_| Error::corrupt("key", "stored key is not bytes"))?.to_vec();
+        Key::from_bytes(&bytes).map_err(|_| Error::corrupt("key", "stored key is not 32 bytes"))
     }
 
     async fn read_car(&self, name: &str) -> Result<Option<Vec<u8>>> {
-        let tx = self.tx(&[CARS], false)?;
-        let store = tx.object_store(CARS).map_err(storage_err)?;
-        let v: Option<JsValue> = store
-            .get(name)
-            .primitive()
-            .map_err(storage_err)?
-            .await
-            .map_err(storage_err)?;
-        v.map(|rec| {
-            bytes(Reflect::get(&rec, &JsValue::from_str("b")).unwrap_or(JsValue::UNDEFINED))
-        })
-        .transpose()
+        let v = idb_read_car(&self.db, name).await.map_err(storage_err)?;
+        if v.is_undefined() {
+            return Ok(None);
+        }
+        let bytes = v.dyn_into::<Uint8Array>().map_err(|_| Error::corrupt(name, "stored car is not bytes"))?;
+        Ok(Some(bytes.to_vec()))
     }
 
     async fn locate(&self, cid: &str) -> Result<Option<String>> {
-        let tx = self.tx(&[CARS], false)?;
-        let store = tx.object_store(CARS).map_err(storage_err)?;
-        let index = store.index(CID_INDEX).map_err(storage_err)?;
-        index
-            .get_key(cid)
-            .with_key_type::<String>()
-            .primitive()
-            .map_err(storage_err)?
-            .await
-            .map_err(storage_err)
+        Ok(idb_locate(&self.db, cid).await.map_err(storage_err)?.as_string())
     }
 
     async fn commit(&self, w: CommitWrite) -> Result<CommitOutcome> {
-        let tx = self.tx(&[CARS, META], true)?;
-        let meta = tx.object_store(META).map_err(storage_err)?;
-        let current = header_from(
-            meta.get(HEADER_KEY)
-                .primitive()
-                .map_err(storage_err)?
-                .await
-                .map_err(storage_err)?,
-        )?;
-        if current.map(|h| h.car) != w.expect {
-            return Ok(CommitOutcome::Conflict); // dropping the transaction aborts it
-        }
-        let cars = tx.object_store(CARS).map_err(storage_err)?;
-        for car in &w.cars {
-            cars.put(car_record(car)?)
-                .with_key(car.name.as_str())
-                .primitive()
-                .map_err(storage_err)?;
-        }
-        let header =
-            serde_json::to_string(&w.header).map_err(|e| Error::Internal(e.to_string()))?;
-        meta.put(header)
-            .with_key(HEADER_KEY)
-            .primitive()
-            .map_err(storage_err)?
-            .await
-            .map_err(storage_err)?;
-        tx.commit().await.map_err(storage_err)?;
-        Ok(CommitOutcome::Committed)
+        let cars: Array = w
+            .cars
+            .iter()
+            .map(|c| {
+                let cids: Array = c.cids.iter().map(|s| JsValue::from_str(s)).collect();
+                let entry: Array = [JsValue::from_str(&c.name), Uint8Array::from(c.bytes.as_slice()).into(), cids.into()].into_iter().collect();
+                JsValue::from(entry)
+            })
+            .collect();
+        let header = serde_json::to_string(&w.header).map_err(|e| Error::Internal(e.to_string()))?;
+        let ok = idb_commit(&self.db, w.expect, cars, header).await.map_err(storage_err)?;
+        Ok(if ok.is_truthy() { CommitOutcome::Committed } else { CommitOutcome::Conflict })
     }
 
     async fn list_cars(&self) -> Result<Vec<String>> {
-        let tx = self.tx(&[CARS], false)?;
-        let store = tx.object_store(CARS).map_err(storage_err)?;
-        let keys = store
-            .get_all_keys::<String>()
-            .primitive()
-            .map_err(storage_err)?
-            .await
-            .map_err(storage_err)?;
-        keys.collect::<std::result::Result<Vec<String>, _>>()
-            .map_err(storage_err)
+        strings(idb_list_cars(&self.db).await.map_err(storage_err)?)
     }
 
     async fn remove_cars(&self, names: &[String]) -> Result<()> {
         if names.is_empty() {
             return Ok(());
         }
-        let tx = self.tx(&[CARS], true)?;
-        let cars = tx.object_store(CARS).map_err(storage_err)?;
-        for n in names {
-            cars.delete(n.as_str()).primitive().map_err(storage_err)?;
-        }
-        tx.commit().await.map_err(storage_err)
+        let arr: Array = names.iter().map(|n| JsValue::from_str(n)).collect();
+        idb_remove_cars(&self.db, arr).await.map_err(storage_err)?;
+        Ok(())
     }
 
     async fn destroy(&self) -> Result<()> {
         // Clearing (not deleting the database) never blocks on other tabs' open connections.
-        let tx = self.tx(&[CARS, META], true)?;
-        for s in [CARS, META] {
-            tx.object_store(s)
-                .map_err(storage_err)?
-                .clear()
-                .map_err(storage_err)?;
-        }
-        tx.commit().await.map_err(storage_err)
+        idb_clear(&self.db).await.map_err(storage_err)?;
+        Ok(())
     }
 }

@@ -1,0 +1,105 @@
+// IndexedDB access for the engine's IdbStore (src/store/idb.rs): one function per Store method.
+// A commit is one readwrite transaction: read the header, compare its CAR with the expected one,
+// put the CAR records and the new header. Requests are awaited inside the transaction only via
+// promise continuations (microtasks), which keep it active.
+
+const CARS = "cars";
+const META = "meta";
+const CID_INDEX = "cid";
+const VERSION = 2;
+
+function req(r) {
+  return new Promise((ok, err) => {
+    r.onsuccess = () => ok(r.result);
+    r.onerror = () => err(r.error);
+  });
+}
+
+function done(tx) {
+  return new Promise((ok, err) => {
+    tx.oncomplete = () => ok();
+    tx.onabort = () => err(tx.error ?? new DOMException("transaction aborted", "AbortError"));
+  });
+}
+
+export function idbOpen(name) {
+  return new Promise((ok, err) => {
+    const r = indexedDB.open(name, VERSION);
+    r.onupgradeneeded = () => {
+      const db = r.result;
+      // Pre-release layouts are dropped, not migrated.
+      for (const s of Array.from(db.objectStoreNames)) db.deleteObjectStore(s);
+      db.createObjectStore(CARS).createIndex(CID_INDEX, "c", { multiEntry: true });
+      db.createObjectStore(META);
+    };
+    r.onsuccess = () => {
+      const db = r.result;
+      db.onversionchange = () => db.close();
+      ok(db);
+    };
+    r.onerror = () => err(r.error);
+  });
+}
+
+export function idbLoadHeader(db) {
+  return req(db.transaction(META).objectStore(META).get("header"));
+}
+
+export async function idbEnsureKey(db, candidate) {
+  const tx = db.transaction(META, "readwrite");
+  const finished = done(tx);
+  const meta = tx.objectStore(META);
+  const current = await req(meta.get("key"));
+  if (current !== undefined) return current;
+  meta.put(candidate, "key");
+  await finished;
+  return candidate;
+}
+
+export async function idbReadCar(db, name) {
+  const rec = await req(db.transaction(CARS).objectStore(CARS).get(name));
+  return rec === undefined ? undefined : rec.b;
+}
+
+export function idbLocate(db, cid) {
+  return req(db.transaction(CARS).objectStore(CARS).index(CID_INDEX).getKey(cid));
+}
+
+/** cars: [[name, bytes, [cid...]]...]; resolves to false (and writes nothing) on a conflict. */
+export async function idbCommit(db, expect, cars, header) {
+  const tx = db.transaction([CARS, META], "readwrite");
+  const finished = done(tx);
+  const meta = tx.objectStore(META);
+  const current = await req(meta.get("header"));
+  const currentCar = current === undefined ? null : JSON.parse(current).car;
+  if (currentCar !== (expect ?? null)) {
+    tx.abort();
+    await finished.catch(() => undefined);
+    return false;
+  }
+  const store = tx.objectStore(CARS);
+  for (const [name, b, c] of cars) store.put({ b, c }, name);
+  meta.put(header, "header");
+  await finished;
+  return true;
+}
+
+export function idbListCars(db) {
+  return req(db.transaction(CARS).objectStore(CARS).getAllKeys());
+}
+
+export async function idbRemoveCars(db, names) {
+  const tx = db.transaction(CARS, "readwrite");
+  const finished = done(tx);
+  const store = tx.objectStore(CARS);
+  for (const n of names) store.delete(n);
+  await finished;
+}
+
+export async function idbClear(db) {
+  const tx = db.transaction([CARS, META], "readwrite");
+  const finished = done(tx);
+  tx.objectStore(CARS).clear();
+  tx.objectStore(META).clear();
+  await finished;
+}
