@@ -111,7 +111,7 @@ export class SharedLedger {
       const res = JSON.parse(await core.write(json)) as WriteResult;
       for (const p of batch) p.resolve(res);
       this.announce();
-      this.notify(core);
+      this.notify(core, res.seq);
     } catch (e) {
       const err = fromEngine(e);
       if (batch.length > 1 && err.code === "INVALID_DOC") {
@@ -161,8 +161,15 @@ export class SharedLedger {
     }
   }
 
-  /** Delivers everything after `seenSeq` to the listeners, one notification at a time. */
-  private notify(core: Ledger): void {
+  /**
+   * Delivers everything after `seenSeq` to the listeners, one notification at a time. `seq` is
+   * the ledger's seq when the caller knows it (after its own commit).
+   */
+  private notify(core: Ledger, seq?: number): void {
+    if (this.listeners.size === 0 && seq !== undefined) {
+      this.seenSeq = Math.max(this.seenSeq, seq); // nobody to tell: no engine call
+      return;
+    }
     this.notifying = this.notifying.then(async () => {
       if (this.listeners.size === 0) {
         this.seenSeq = (JSON.parse(core.info()) as { seq: number }).seq;
