@@ -13,7 +13,7 @@ use crate::clock::merge::{merge, EventSource};
 use crate::clock::Event;
 use crate::error::{Error, Result};
 use crate::prolly::Node;
-use crate::store::{CommitOutcome, Store};
+use crate::store::Store;
 
 impl<S: Store> EventSource for super::blocks::Blocks<S> {
     async fn event(&self, cid: &Cid) -> Result<Event> {
@@ -48,16 +48,9 @@ impl<S: Store> Ledger<S> {
                 vec![(event_block, None)];
             blocks.extend(merged.blocks.into_iter().map(|(b, n)| (b, Some(n))));
             let p = self.seal(&base, state, blocks).await?;
-            if self.store.commit(p.to_write(base.car.clone())).await? == CommitOutcome::Committed {
-                self.blocks.insert_fresh(&p.blocks);
-                let done = Committed {
-                    head: p.state.head.clone(),
-                    seq: p.state.seq,
-                };
-                self.adopt(p.state, true);
+            if let Some(done) = self.try_commit(&base, p).await? {
                 return Ok(done);
             }
-            self.reload_forced().await?;
         }
         Err(Error::Storage(
             "merge kept conflicting with other writers".into(),

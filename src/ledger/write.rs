@@ -137,22 +137,33 @@ impl<S: Store> Ledger<S> {
         for _ in 0..MAX_ATTEMPTS {
             let base = self.snapshot();
             let p = self.prepare(&base, &ops).await?;
-            match self.store.commit(p.to_write(base.car.clone())).await? {
-                CommitOutcome::Committed => {
-                    self.blocks.insert_fresh(&p.blocks);
-                    let done = Committed {
-                        head: p.state.head.clone(),
-                        seq: p.state.seq,
-                    };
-                    self.adopt(p.state, true);
-                    return Ok(done);
-                }
-                CommitOutcome::Conflict => self.reload_forced().await?,
+            if let Some(done) = self.try_commit(&base, p).await? {
+                return Ok(done);
             }
         }
         Err(Error::Storage(format!(
             "gave up after {MAX_ATTEMPTS} conflicting commits"
         )))
+    }
+
+    /// Stores a prepared commit built on `base`. On success the state moves to it; on a
+    /// conflict the newer stored state is adopted and `None` returned (the caller rebuilds).
+    pub(super) async fn try_commit(&self, base: &State, p: Prepared) -> Result<Option<Committed>> {
+        match self.store.commit(p.to_write(base.car.clone())).await? {
+            CommitOutcome::Committed => {
+                self.blocks.insert_fresh(&p.blocks);
+                let done = Committed {
+                    head: p.state.head.clone(),
+                    seq: p.state.seq,
+                };
+                self.adopt(p.state, true);
+                Ok(Some(done))
+            }
+            CommitOutcome::Conflict => {
+                self.reload_forced().await?;
+                Ok(None)
+            }
+        }
     }
 
     async fn prepare(&self, base: &State, ops: &[WriteOp]) -> Result<Prepared> {

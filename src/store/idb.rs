@@ -28,13 +28,21 @@ extern "C" {
     #[wasm_bindgen(js_name = idbLoadHeader, catch)]
     async fn idb_load_header(db: &JsValue) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbEnsureKey, catch)]
-    async fn idb_ensure_key(db: &JsValue, candidate: Uint8Array) -> std::result::Result<JsValue, JsValue>;
+    async fn idb_ensure_key(
+        db: &JsValue,
+        candidate: Uint8Array,
+    ) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbReadCar, catch)]
     async fn idb_read_car(db: &JsValue, name: &str) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbLocate, catch)]
     async fn idb_locate(db: &JsValue, cid: &str) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbCommit, catch)]
-    async fn idb_commit(db: &JsValue, expect: Option<String>, cars: Array, header: String) -> std::result::Result<JsValue, JsValue>;
+    async fn idb_commit(
+        db: &JsValue,
+        expect: Option<String>,
+        cars: Array,
+        header: String,
+    ) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbListCars, catch)]
     async fn idb_list_cars(db: &JsValue) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbRemoveCars, catch)]
@@ -45,8 +53,14 @@ extern "C" {
 
 /// A failed IDB operation: `QUOTA` for QuotaExceededError, `STORAGE` otherwise.
 fn storage_err(e: JsValue) -> Error {
-    let name = Reflect::get(&e, &JsValue::from_str("name")).ok().and_then(|n| n.as_string()).unwrap_or_default();
-    let message = Reflect::get(&e, &JsValue::from_str("message")).ok().and_then(|m| m.as_string()).unwrap_or_default();
+    let name = Reflect::get(&e, &JsValue::from_str("name"))
+        .ok()
+        .and_then(|n| n.as_string())
+        .unwrap_or_default();
+    let message = Reflect::get(&e, &JsValue::from_str("message"))
+        .ok()
+        .and_then(|m| m.as_string())
+        .unwrap_or_default();
     if name == "QuotaExceededError" {
         Error::Quota(message)
     } else {
@@ -55,8 +69,15 @@ fn storage_err(e: JsValue) -> Error {
 }
 
 fn strings(v: JsValue) -> Result<Vec<String>> {
-    let arr: Array = v.dyn_into().map_err(|_| Error::Storage("expected an array of keys".into()))?;
-    arr.iter().map(|k| k.as_string().ok_or_else(|| Error::Storage("a key is not a string".into()))).collect()
+    let arr: Array = v
+        .dyn_into()
+        .map_err(|_| Error::Storage("expected an array of keys".into()))?;
+    arr.iter()
+        .map(|k| {
+            k.as_string()
+                .ok_or_else(|| Error::Storage("a key is not a string".into()))
+        })
+        .collect()
 }
 
 /// An open IndexedDB database for one ledger.
@@ -67,7 +88,9 @@ pub struct IdbStore {
 impl IdbStore {
     /// Opens (creating if needed) the IDB database of ledger `name`.
     pub async fn open(name: &str) -> Result<IdbStore> {
-        let db = idb_open(&format!("{DB_PREFIX}{name}")).await.map_err(storage_err)?;
+        let db = idb_open(&format!("{DB_PREFIX}{name}"))
+            .await
+            .map_err(storage_err)?;
         Ok(IdbStore { db })
     }
 }
@@ -81,12 +104,19 @@ impl Store for IdbStore {
 
     async fn load_header(&self) -> Result<Option<Header>> {
         let v = idb_load_header(&self.db).await.map_err(storage_err)?;
-        v.as_string().map(|s| serde_json::from_str(&s).map_err(|e| Error::corrupt("header", e))).transpose()
+        v.as_string()
+            .map(|s| serde_json::from_str(&s).map_err(|e| Error::corrupt("header", e)))
+            .transpose()
     }
 
     async fn ensure_key(&self, candidate: &Key) -> Result<Key> {
-        let v = idb_ensure_key(&self.db, Uint8Array::from(&candidate.as_bytes()[..])).await.map_err(storage_err)?;
-        let bytes = v.dyn_into::<Uint8Array>().map_err(|_| Error::corrupt("key", "stored key is not bytes"))?.to_vec();
+        let v = idb_ensure_key(&self.db, Uint8Array::from(&candidate.as_bytes()[..]))
+            .await
+            .map_err(storage_err)?;
+        let bytes = v
+            .dyn_into::<Uint8Array>()
+            .map_err(|_| Error::corrupt("key", "stored key is not bytes"))?
+            .to_vec();
         Key::from_bytes(&bytes).map_err(|_| Error::corrupt("key", "stored key is not 32 bytes"))
     }
 
@@ -95,12 +125,17 @@ impl Store for IdbStore {
         if v.is_undefined() {
             return Ok(None);
         }
-        let bytes = v.dyn_into::<Uint8Array>().map_err(|_| Error::corrupt(name, "stored car is not bytes"))?;
+        let bytes = v
+            .dyn_into::<Uint8Array>()
+            .map_err(|_| Error::corrupt(name, "stored car is not bytes"))?;
         Ok(Some(bytes.to_vec()))
     }
 
     async fn locate(&self, cid: &str) -> Result<Option<String>> {
-        Ok(idb_locate(&self.db, cid).await.map_err(storage_err)?.as_string())
+        Ok(idb_locate(&self.db, cid)
+            .await
+            .map_err(storage_err)?
+            .as_string())
     }
 
     async fn commit(&self, w: CommitWrite) -> Result<CommitOutcome> {
@@ -109,13 +144,26 @@ impl Store for IdbStore {
             .iter()
             .map(|c| {
                 let cids: Array = c.cids.iter().map(|s| JsValue::from_str(s)).collect();
-                let entry: Array = [JsValue::from_str(&c.name), Uint8Array::from(c.bytes.as_slice()).into(), cids.into()].into_iter().collect();
+                let entry: Array = [
+                    JsValue::from_str(&c.name),
+                    Uint8Array::from(c.bytes.as_slice()).into(),
+                    cids.into(),
+                ]
+                .into_iter()
+                .collect();
                 JsValue::from(entry)
             })
             .collect();
-        let header = serde_json::to_string(&w.header).map_err(|e| Error::Internal(e.to_string()))?;
-        let ok = idb_commit(&self.db, w.expect, cars, header).await.map_err(storage_err)?;
-        Ok(if ok.is_truthy() { CommitOutcome::Committed } else { CommitOutcome::Conflict })
+        let header =
+            serde_json::to_string(&w.header).map_err(|e| Error::Internal(e.to_string()))?;
+        let ok = idb_commit(&self.db, w.expect, cars, header)
+            .await
+            .map_err(storage_err)?;
+        Ok(if ok.is_truthy() {
+            CommitOutcome::Committed
+        } else {
+            CommitOutcome::Conflict
+        })
     }
 
     async fn list_cars(&self) -> Result<Vec<String>> {
