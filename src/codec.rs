@@ -9,6 +9,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
+pub mod cbor;
+
 /// Multicodec code of dag-cbor.
 pub const DAG_CBOR: u64 = 0x71;
 /// Multicodec code of raw bytes (used to name stored CAR files).

@@ -52,7 +52,153 @@ pub enum Leaf {
     Deleted { seq: u64 },
 }
 
+/// Borrowed view used to encode a leaf (or, without `seq`, a document block) without copying
+/// its document.
+enum LeafSer<'a> {
+    Doc(Option<u64>, &'a Body),
+    Ref(u64, Cid),
+    Deleted(u64),
+}
+
+impl serde::Serialize for LeafSer<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let (seq, n) = match self {
+            LeafSer::Doc(seq, _) => (*seq, 1 + usize::from(seq.is_some())),
+            LeafSer::Ref(seq, _) | LeafSer::Deleted(seq) => (Some(*seq), 2),
+        };
+        let mut m = s.serialize_map(Some(n))?;
+        match self {
+            LeafSer::Doc(_, body) => m.serialize_entry("doc", body)?,
+            LeafSer::Ref(_, cid) => m.serialize_entry("ref", cid)?,
+            LeafSer::Deleted(_) => m.serialize_entry("del", &true)?,
+        }
+        if let Some(seq) = seq {
+            m.serialize_entry("seq", &seq)?;
+        }
+        m.end()
+    }
+}
+
+/// The leaf value `{doc, seq}` of an inline document, encoded from a borrowed body.
+pub fn doc_leaf_raw(seq: u64, body: &Body) -> Result<Vec<u8>> {
+    crate::prolly::raw(&LeafSer::Doc(Some(seq), body))
+}
+
+/// A separately stored document block `{doc}`, encoded from a borrowed body.
+pub fn doc_block(body: &Body) -> Result<crate::codec::Block> {
+    let bytes = crate::prolly::raw(&LeafSer::Doc(None, body))?;
+    let cid = crate::codec::cid_of(crate::codec::DAG_CBOR, &bytes)?;
+    Ok(crate::codec::Block { cid, bytes })
+}
+
+/// What a leaf is, read from its encoding without decoding the document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeafMeta {
+    pub seq: u64,
+    pub live: bool,
+    /// The separately stored document block, if any.
+    pub doc_ref: Option<Cid>,
+}
+
+impl LeafMeta {
+    /// Scans an encoded leaf value (a map of `seq` and one of `doc`/`ref`/`del`).
+    pub fn read(raw: &[u8]) -> std::result::Result<LeafMeta, String> {
+        use crate::codec::cbor::{item_len, read_head};
+        let bad = |why: &str| format!("leaf value: {why}");
+        let (major, n, mut pos) = read_head(raw, 0).map_err(bad)?;
+        if major != 5 || n > 4 {
+            return Err(bad("not a small map"));
+        }
+        let (mut seq, mut kind) = (None, None);
+        for _ in 0..n {
+            let (major, klen, p) = read_head(raw, pos).map_err(bad)?;
+            let key = raw
+                .get(p..p + klen as usize)
+                .filter(|_| major == 3)
+                .ok_or_else(|| bad("bad key"))?;
+            let vpos = p + klen as usize;
+            let vlen = item_len(raw, vpos).map_err(bad)?;
+            let value = &raw[vpos..vpos + vlen];
+            match key {
+                b"seq" => match read_head(value, 0) {
+                    Ok((0, v, _)) => seq = Some(v),
+                    _ => return Err(bad("seq is not an unsigned integer")),
+                },
+                b"doc" if value.first().is_some_and(|b| b >> 5 == 5) => kind = Some((true, None)),
+                b"ref" => {
+                    kind = Some((
+                        true,
+                        Some(
+                            crate::prolly::as_link(value)
+                                .ok_or_else(|| bad("ref is not a link"))?,
+                        ),
+                    ))
+                }
+                b"del" if value == [0xf5] => kind = Some((false, None)),
+                _ => return Err(bad("unexpected field")),
+            }
+            pos = vpos + vlen;
+        }
+        match (seq, kind) {
+            (Some(seq), Some((live, doc_ref))) if pos == raw.len() => {
+                Ok(LeafMeta { seq, live, doc_ref })
+            }
+            _ => Err(bad("needs seq and one of doc, ref, del")),
+        }
+    }
+}
+
+/// The encoded value of a map entry (`key` among string keys), without decoding the map.
+fn map_get<'a>(raw: &'a [u8], key: &str) -> std::result::Result<Option<&'a [u8]>, String> {
+    use crate::codec::cbor::{item_len, read_head};
+    let (major, n, mut pos) = read_head(raw, 0).map_err(str::to_string)?;
+    if major != 5 {
+        return Err("not a map".into());
+    }
+    for _ in 0..n {
+        let (major, klen, p) = read_head(raw, pos).map_err(str::to_string)?;
+        let k = raw
+            .get(p..p + klen as usize)
+            .filter(|_| major == 3)
+            .ok_or("bad map key")?;
+        let vpos = p + klen as usize;
+        let vlen = item_len(raw, vpos).map_err(str::to_string)?;
+        if k == key.as_bytes() {
+            return Ok(Some(&raw[vpos..vpos + vlen]));
+        }
+        pos = vpos + vlen;
+    }
+    Ok(None)
+}
+
+/// The encoded value of top-level field `field` of an inline document leaf, without decoding
+/// the document: `Ok(None)` when the field is absent, `Err` when the leaf is not inline.
+pub fn inline_field<'a>(
+    leaf_raw: &'a [u8],
+    field: &str,
+) -> std::result::Result<Option<&'a [u8]>, String> {
+    match map_get(leaf_raw, "doc")? {
+        Some(doc) => map_get(doc, field),
+        None => Err("not an inline document".into()),
+    }
+}
+
 impl Leaf {
+    /// The leaf's dag-cbor encoding (the tree value).
+    pub fn to_raw(&self) -> Result<Vec<u8>> {
+        crate::prolly::raw(&match self {
+            Leaf::Doc { seq, body } => LeafSer::Doc(Some(*seq), body),
+            Leaf::Ref { seq, cid } => LeafSer::Ref(*seq, *cid),
+            Leaf::Deleted { seq } => LeafSer::Deleted(*seq),
+        })
+    }
+
+    /// Decodes an encoded leaf value.
+    pub fn from_raw(raw: &[u8]) -> std::result::Result<Leaf, String> {
+        Leaf::from_ipld(&crate::codec::decode(raw)?)
+    }
+
     pub fn seq(&self) -> u64 {
         match self {
             Leaf::Doc { seq, .. } | Leaf::Ref { seq, .. } | Leaf::Deleted { seq } => *seq,
@@ -386,10 +532,40 @@ mod tests {
     fn leaf_roundtrip() {
         let mut body = Body::new();
         body.insert("n".into(), Ipld::Integer(3));
-        for leaf in [Leaf::Doc { seq: 4, body }, Leaf::Deleted { seq: 9 }] {
+        let cid = crate::codec::encode(&Ipld::Null).unwrap().cid;
+        for leaf in [
+            Leaf::Doc { seq: 4, body },
+            Leaf::Deleted { seq: 9 },
+            Leaf::Ref { seq: 70_000, cid },
+        ] {
             assert_eq!(Leaf::from_ipld(&leaf.to_ipld()).unwrap(), leaf);
+            let raw = leaf.to_raw().unwrap();
+            assert_eq!(
+                raw,
+                crate::prolly::raw(&leaf.to_ipld()).unwrap(),
+                "same bytes as the generic encoding"
+            );
+            assert_eq!(Leaf::from_raw(&raw).unwrap(), leaf);
+            let meta = LeafMeta::read(&raw).unwrap();
+            assert_eq!((meta.seq, meta.live), (leaf.seq(), leaf.is_live()));
+            assert_eq!(
+                meta.doc_ref,
+                if let Leaf::Ref { cid, .. } = &leaf {
+                    Some(*cid)
+                } else {
+                    None
+                }
+            );
         }
         assert!(Leaf::from_ipld(&Ipld::Null).is_err());
+        for junk in [
+            &[][..],
+            &[0xa1, 0x63, b's', b'e', b'q', 0x01],
+            &[0xa2, 0x63],
+            &[0xf6],
+        ] {
+            assert!(LeafMeta::read(junk).is_err(), "{junk:?}");
+        }
     }
 
     #[test]

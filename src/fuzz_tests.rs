@@ -18,7 +18,7 @@ fn valid_samples() -> Vec<Vec<u8>> {
         level: 1,
         entries: vec![(
             b"k".to_vec(),
-            Ipld::Link(codec::encode(&Ipld::Null).unwrap().cid),
+            crate::prolly::link(&codec::encode(&Ipld::Null).unwrap().cid),
         )],
     };
     let ev = Event {
@@ -53,6 +53,10 @@ fn feed(bytes: &[u8]) {
     if let Ok(v) = codec::decode(bytes) {
         let _ = Leaf::from_ipld(&v);
     }
+    let _ = Leaf::from_raw(bytes);
+    let _ = crate::doc::LeafMeta::read(bytes);
+    let _ = crate::prolly::as_link(bytes);
+    let _ = crate::codec::cbor::item_len(bytes, 0);
     let text = String::from_utf8_lossy(bytes);
     let _ = parse_batch(&text);
     let _ = parse_value(&text);

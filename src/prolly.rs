@@ -21,7 +21,7 @@ pub mod node;
 pub mod read;
 
 pub use edit::{apply, Applied, Edit};
-pub use node::{Entry, Node};
+pub use node::{as_link, link, raw, Entry, Node, Raw, NULL};
 pub use read::{diff, get, scan, Bound, Range};
 
 /// Where tree nodes come from: the ledger's block cache backed by the store, or a test map.

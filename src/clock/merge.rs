@@ -10,13 +10,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 
 use cid::Cid;
-use ipld_core::ipld::Ipld;
 
 use super::Event;
 use crate::codec::Block;
-use crate::doc::Leaf;
+use crate::doc::{Leaf, LeafMeta};
 use crate::error::{Error, Result};
-use crate::prolly::{self, Edit, Loader, Node};
+use crate::prolly::{self, Edit, Loader, Node, Raw, NULL};
 
 /// Where events come from.
 #[allow(async_fn_in_trait)]
@@ -61,8 +60,8 @@ async fn ancestry<E: EventSource>(
     Ok(seen)
 }
 
-fn leaf(v: &Ipld) -> Result<Leaf> {
-    Leaf::from_ipld(v).map_err(|e| Error::corrupt("merge", e))
+fn leaf(v: &[u8]) -> Result<Leaf> {
+    Leaf::from_raw(v).map_err(|e| Error::corrupt("merge", e))
 }
 
 /// Merges two or more heads into one event whose parents are the sorted heads.
@@ -106,7 +105,7 @@ pub async fn merge<E: EventSource>(src: &E, heads: &[Cid]) -> Result<Merged> {
     let seq = heads.iter().map(|h| events[h].seq).max().unwrap_or(0) + 1;
 
     // Fold every replayed event's operations; later events win.
-    let mut ops: BTreeMap<Vec<u8>, Option<Ipld>> = BTreeMap::new();
+    let mut ops: BTreeMap<Vec<u8>, Option<Raw>> = BTreeMap::new();
     for c in &replay {
         let ev = &events[c];
         let parent_root = match ev.parents.first() {
@@ -126,9 +125,9 @@ pub async fn merge<E: EventSource>(src: &E, heads: &[Cid]) -> Result<Merged> {
     let mut count = base_count;
     for (id, after) in ops {
         if let Some(old) = prolly::get(src, base_root, &id).await? {
-            let old = leaf(&old)?;
-            change_edits.push((seq_key(old.seq(), &id), None));
-            if old.is_live() {
+            let old = LeafMeta::read(&old).map_err(|e| Error::corrupt("merge", e))?;
+            change_edits.push((seq_key(old.seq, &id), None));
+            if old.live {
                 count = count.saturating_sub(1);
             }
         }
@@ -143,8 +142,8 @@ pub async fn merge<E: EventSource>(src: &E, heads: &[Cid]) -> Result<Merged> {
                 if l.is_live() {
                     count += 1;
                 }
-                change_edits.push((seq_key(seq, &id), Some(Ipld::Null)));
-                Some(l.to_ipld())
+                change_edits.push((seq_key(seq, &id), Some(NULL.to_vec())));
+                Some(l.to_raw()?)
             }
         };
         doc_edits.push((id, new));

@@ -67,11 +67,10 @@ pub async fn run<L: Loader>(loader: &L, root: Option<Cid>, o: &QueryOpts) -> Res
         let mut bad: Option<Error> = None;
         prolly::scan(loader, root, &range, o.descending, |k, v| {
             match split_row_key(k) {
-                Ok((key, id)) => out.push(QueryRow {
-                    id,
-                    key,
-                    value: v.clone(),
-                }),
+                Ok((key, id)) => match crate::codec::decode(v) {
+                    Ok(value) => out.push(QueryRow { id, key, value }),
+                    Err(e) => bad = Some(Error::corrupt("index", e)),
+                },
                 Err(e) => bad = Some(e),
             }
             bad.is_none() && out.len() < limit

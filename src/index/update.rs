@@ -68,7 +68,11 @@ pub async fn apply_rows<L: Loader>(
     let mut puts: Vec<Edit> = Vec::new();
     let mut id_edits: Vec<Edit> = Vec::with_capacity(batch.len());
     for doc in batch {
-        if let Some(Ipld::List(old)) = prolly::get(loader, roots.ids, doc.id.as_bytes()).await? {
+        let old = match prolly::get(loader, roots.ids, doc.id.as_bytes()).await? {
+            Some(raw) => crate::codec::decode(&raw).map_err(|e| Error::corrupt("index", e))?,
+            None => Ipld::Null,
+        };
+        if let Ipld::List(old) = old {
             for (n, k) in old.iter().enumerate() {
                 if let Ipld::Bytes(k) = k {
                     deletes.push((row_key(k, &doc.id, n)?, None));
@@ -78,13 +82,13 @@ pub async fn apply_rows<L: Loader>(
         let mut listed = Vec::with_capacity(doc.rows.len());
         for (n, (k, v)) in doc.rows.into_iter().enumerate() {
             let ek = encode_key(&k, &doc.id)?;
-            puts.push((row_key(&ek, &doc.id, n)?, Some(v)));
+            puts.push((row_key(&ek, &doc.id, n)?, Some(prolly::raw(&v)?)));
             listed.push(Ipld::Bytes(ek));
         }
         let ids_value = if listed.is_empty() {
             None
         } else {
-            Some(Ipld::List(listed))
+            Some(prolly::raw(&Ipld::List(listed))?)
         };
         id_edits.push((doc.id.into_bytes(), ids_value));
     }

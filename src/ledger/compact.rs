@@ -13,7 +13,7 @@ use super::{Ledger, State};
 use crate::car::{seal_car, write_car};
 use crate::clock::Event;
 use crate::codec::{self, Block};
-use crate::doc::Leaf;
+use crate::doc::LeafMeta;
 use crate::error::{Error, Result};
 use crate::prolly::Loader;
 use crate::store::{CommitOutcome, CommitWrite, Store, StoredCar};
@@ -82,20 +82,17 @@ impl<S: Store> Ledger<S> {
                     cid,
                     bytes: self.blocks.block(&cid).await?.to_vec(),
                 });
-                for (_, v) in node.entries.iter().rev() {
-                    match v {
-                        Ipld::Link(c) if node.level > 0 => stack.push(*c),
-                        _ if is_docs && node.level == 0 => {
-                            if let Ok(Leaf::Ref { cid: r, .. }) = Leaf::from_ipld(v) {
-                                if seen.insert(r) {
-                                    out.push(Block {
-                                        cid: r,
-                                        bytes: self.blocks.block(&r).await?.to_vec(),
-                                    });
-                                }
-                            }
+                for (i, (_, v)) in node.entries.iter().enumerate().rev() {
+                    if node.level > 0 {
+                        stack.push(node.child(i)?);
+                    } else if is_docs {
+                        let meta = LeafMeta::read(v).map_err(|e| Error::corrupt("docs tree", e))?;
+                        if let Some(r) = meta.doc_ref.filter(|r| seen.insert(*r)) {
+                            out.push(Block {
+                                cid: r,
+                                bytes: self.blocks.block(&r).await?.to_vec(),
+                            });
                         }
-                        _ => {}
                     }
                 }
             }

@@ -14,7 +14,7 @@ use ipld_core::ipld::Ipld;
 use super::read::DocRow;
 use super::{Ledger, State};
 use crate::codec::{self, cid_str};
-use crate::doc::{Body, LeafRef};
+use crate::doc::{inline_field, Body, LeafMeta, LeafRef};
 use crate::error::{Error, Result};
 use crate::index::{apply_rows, query, EmittedRows, IndexRoots, QueryOpts, QueryRow};
 use crate::prolly::{self, Range};
@@ -81,12 +81,14 @@ impl<S: Store> Ledger<S> {
         self.check_open()?;
         let src = format!("field:{field}");
         let (state, base) = self.pin_index(field, &src);
-        let (ids, keys) = self
-            .changed_docs(&state, &base, |id, body| match field {
-                "_id" => Some(Ipld::String(id.to_string())),
-                _ => body.get(field).filter(|v| **v != Ipld::Null).cloned(),
-            })
-            .await?;
+        let key_of = |id: &str, body: &Body| match field {
+            "_id" => Some(Ipld::String(id.to_string())),
+            _ => body.get(field).filter(|v| **v != Ipld::Null).cloned(),
+        };
+        let (ids, keys) = match &base {
+            None if field != "_id" => self.fresh_field_keys(&state, field).await?,
+            _ => self.changed_docs(&state, &base, key_of).await?,
+        };
         let emitted = keys
             .into_iter()
             .filter_map(|(id, k)| {
@@ -98,6 +100,47 @@ impl<S: Store> Ledger<S> {
             .collect();
         let token = self.register(field, &src, state, base, ids);
         self.index_finish(token, emitted, opts, include_docs).await
+    }
+
+    /// Every live document's `field` for a fresh field index, read from the encoded leaves
+    /// without decoding the documents (only the field's value is decoded).
+    async fn fresh_field_keys(
+        &self,
+        state: &State,
+        field: &str,
+    ) -> Result<(Vec<String>, Vec<(String, Option<Ipld>)>)> {
+        let mut out: Vec<(String, Option<Ipld>)> = Vec::new();
+        let mut refs = Vec::new();
+        let mut bad = None;
+        prolly::scan(&self.blocks, state.docs, &Range::all(), false, |k, raw| {
+            let id = String::from_utf8_lossy(k).into_owned();
+            match inline_field(raw, field) {
+                Ok(Some(v)) => match crate::codec::decode(v) {
+                    Ok(Ipld::Null) => out.push((id, None)),
+                    Ok(key) => out.push((id, Some(key))),
+                    Err(e) => bad = Some(e),
+                },
+                Ok(None) => out.push((id, None)),
+                Err(_) => match LeafMeta::read(raw) {
+                    Ok(meta) if meta.live => refs.push(id),
+                    Ok(_) => {}
+                    Err(e) => bad = Some(e),
+                },
+            }
+            bad.is_none()
+        })
+        .await?;
+        if let Some(e) = bad {
+            return Err(Error::corrupt("docs tree", e));
+        }
+        for id in refs {
+            if let Some(body) = self.get_in(state, &id).await? {
+                let key = body.get(field).filter(|v| **v != Ipld::Null).cloned();
+                out.push((id, key));
+            }
+        }
+        let ids = out.iter().map(|(id, _)| id.clone()).collect();
+        Ok((ids, out))
     }
 
     /// The current snapshot and the stored head of index `name` if it was built from `src`.
@@ -133,9 +176,16 @@ impl<S: Store> Ledger<S> {
                 let mut out = Vec::new();
                 let mut refs = Vec::new();
                 let mut bad = None;
-                prolly::scan(&self.blocks, state.docs, &Range::all(), false, |k, v| {
+                prolly::scan(&self.blocks, state.docs, &Range::all(), false, |k, raw| {
                     let id = String::from_utf8_lossy(k);
-                    match LeafRef::peek(v) {
+                    let v = match crate::codec::decode(raw) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            bad = Some(e);
+                            return false;
+                        }
+                    };
+                    match LeafRef::peek(&v) {
                         Ok((_, LeafRef::Doc(body))) => out.push((id.to_string(), f(&id, body))),
                         Ok((_, LeafRef::Ref(_))) => refs.push(id.to_string()),
                         Ok((_, LeafRef::Deleted)) => {}

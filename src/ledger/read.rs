@@ -11,7 +11,7 @@ use super::write::seq_key;
 use super::{Ledger, State};
 use crate::clock::Event;
 use crate::codec;
-use crate::doc::{Body, Leaf};
+use crate::doc::{Body, Leaf, LeafMeta};
 use crate::error::{Error, Result};
 use crate::prolly::{self, Bound, Range};
 use crate::store::Store;
@@ -58,7 +58,7 @@ impl<S: Store> Ledger<S> {
     async fn leaf(&self, state: &State, id: &str) -> Result<Option<Leaf>> {
         match prolly::get(&self.blocks, state.docs, id.as_bytes()).await? {
             None => Ok(None),
-            Some(v) => Leaf::from_ipld(&v)
+            Some(v) => Leaf::from_raw(&v)
                 .map(Some)
                 .map_err(|e| Error::corrupt(format!("doc {id}"), e)),
         }
@@ -111,12 +111,12 @@ impl<S: Store> Ledger<S> {
             (None, Some(p)) => Range::prefix(p.as_bytes()),
             (None, None) => Range::all(),
         };
-        let mut leaves: Vec<(Vec<u8>, Ipld)> = Vec::new();
+        let mut leaves: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         let mut bad = None;
         prolly::scan(&self.blocks, state.docs, &range, opts.descending, |k, v| {
-            match Leaf::from_ipld(v) {
-                Ok(leaf) if !leaf.is_live() && !opts.include_deleted => {}
-                Ok(_) => leaves.push((k.to_vec(), v.clone())),
+            match LeafMeta::read(v) {
+                Ok(meta) if !meta.live && !opts.include_deleted => {}
+                Ok(_) => leaves.push((k.to_vec(), v.to_vec())),
                 Err(e) => bad = Some(e),
             }
             bad.is_none() && leaves.len() < limit
@@ -128,7 +128,7 @@ impl<S: Store> Ledger<S> {
         for (k, v) in leaves {
             let id =
                 String::from_utf8(k).map_err(|_| Error::corrupt("docs tree", "id is not utf-8"))?;
-            let leaf = Leaf::from_ipld(&v).map_err(|e| Error::corrupt(format!("doc {id}"), e))?;
+            let leaf = Leaf::from_raw(&v).map_err(|e| Error::corrupt(format!("doc {id}"), e))?;
             let body = self.resolve(&id, &leaf).await?;
             rows.push(DocRow { id, body });
         }

@@ -13,9 +13,11 @@ use super::{Ledger, State};
 use crate::car::{seal_car, write_car};
 use crate::clock::Event;
 use crate::codec::{self, Block};
-use crate::doc::{Body, Leaf, WriteOp, INLINE_MAX, MAX_DOC_BYTES};
+use crate::doc::{
+    doc_block, doc_leaf_raw, Body, Leaf, LeafMeta, WriteOp, INLINE_MAX, MAX_DOC_BYTES,
+};
 use crate::error::{Error, Result};
-use crate::prolly::{self, Edit, Node};
+use crate::prolly::{self, Edit, Node, Raw, NULL};
 use crate::store::{CommitOutcome, CommitWrite, Store, StoredCar};
 
 /// Give up after this many consecutive conflicts with other writers.
@@ -94,12 +96,13 @@ impl Prepared {
     }
 }
 
+/// The encoded leaf value for a document: inline, or a link to its own block (pushed to `extra`).
 fn leaf_for(
     seq: u64,
     body: &Body,
     extra: &mut Vec<(Block, Option<Rc<Node>>)>,
     id: &str,
-) -> Result<Leaf> {
+) -> Result<Raw> {
     let size: usize = body.iter().map(|(k, v)| k.len() + 9 + cbor_size(v)).sum();
     if size > MAX_DOC_BYTES {
         return Err(Error::invalid_doc(
@@ -108,17 +111,12 @@ fn leaf_for(
         ));
     }
     if size <= INLINE_MAX {
-        return Ok(Leaf::Doc {
-            seq,
-            body: body.clone(),
-        });
+        return doc_leaf_raw(seq, body);
     }
-    let mut m = BTreeMap::new();
-    m.insert("doc".to_string(), Ipld::Map(body.clone()));
-    let block = codec::encode(&Ipld::Map(m))?;
+    let block = doc_block(body)?;
     let cid = block.cid;
     extra.push((block, None));
-    Ok(Leaf::Ref { seq, cid })
+    Leaf::Ref { seq, cid }.to_raw()
 }
 
 impl<S: Store> Ledger<S> {
@@ -179,21 +177,21 @@ impl<S: Store> Ledger<S> {
         for (id, op) in latest {
             if let Some(old) = prolly::get(&self.blocks, base.docs, id.as_bytes()).await? {
                 let old =
-                    Leaf::from_ipld(&old).map_err(|e| Error::corrupt(format!("doc {id}"), e))?;
-                change_edits.push((seq_key(old.seq(), id), None));
-                if old.is_live() {
+                    LeafMeta::read(&old).map_err(|e| Error::corrupt(format!("doc {id}"), e))?;
+                change_edits.push((seq_key(old.seq, id), None));
+                if old.live {
                     count = count.saturating_sub(1);
                 }
             }
             let leaf = match &op.body {
-                None => Leaf::Deleted { seq },
+                None => Leaf::Deleted { seq }.to_raw()?,
                 Some(body) => {
                     count += 1;
                     leaf_for(seq, body, &mut extra, id)?
                 }
             };
-            doc_edits.push((id.as_bytes().to_vec(), Some(leaf.to_ipld())));
-            change_edits.push((seq_key(seq, id), Some(Ipld::Null)));
+            doc_edits.push((id.as_bytes().to_vec(), Some(leaf)));
+            change_edits.push((seq_key(seq, id), Some(NULL.to_vec())));
         }
         let docs = prolly::apply(&self.blocks, base.docs, doc_edits).await?;
         let changes = prolly::apply(&self.blocks, base.changes, change_edits).await?;

@@ -10,16 +10,15 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use cid::Cid;
-use ipld_core::ipld::Ipld;
 
 use super::chunk::Chunker;
-use super::node::{Entry, Node};
+use super::node::{link, Entry, Node, Raw};
 use super::Loader;
 use crate::codec::Block;
 use crate::error::Result;
 
 /// `Some(value)` puts, `None` deletes.
-pub type Edit = (Vec<u8>, Option<Ipld>);
+pub type Edit = (Vec<u8>, Option<Raw>);
 
 /// The outcome of [`apply`]: the new root and the blocks that did not exist before.
 pub struct Applied {
@@ -131,7 +130,7 @@ async fn build_up<L: Loader>(cx: &mut Ctx<'_, L>, mut nodes: Vec<Node>) -> Resul
                 let mut chunker = Chunker::new(level);
                 for n in nodes {
                     let (first, cid) = cx.store(n)?;
-                    chunker.push((first, Ipld::Link(cid)));
+                    chunker.push((first, link(&cid)));
                 }
                 nodes = chunker.finish();
             }
@@ -261,11 +260,11 @@ async fn rechunk_level<L: Loader>(
             new_nodes.extend(region);
             continue;
         }
-        let mut region_up: std::collections::BTreeMap<Vec<u8>, Option<Ipld>> =
+        let mut region_up: std::collections::BTreeMap<Vec<u8>, Option<Raw>> =
             removed.into_iter().map(|k| (k, None)).collect();
         for n in region {
             let (first, cid) = cx.store(n)?;
-            region_up.insert(first, Some(Ipld::Link(cid)));
+            region_up.insert(first, Some(link(&cid)));
         }
         up.extend(region_up);
     }

@@ -1,58 +1,60 @@
-//! Tree node encoding: `[level, [[key bytes, value], ...]]` in dag-cbor.
+//! Tree node encoding: `[level, [[key bytes, value], ...]]` in dag-cbor, where each value is
+//! kept as its own encoded dag-cbor item ([`Raw`]): nodes are framed and sliced, never decoded
+//! value by value, so editing a node copies bytes instead of rebuilding document trees.
 //!
-//! Invariant: a decoded node has at least one entry, strictly ascending keys, and (above level 0)
-//! only CID links as values; anything else is rejected as malformed.
+//! Invariant: a decoded node has at least one entry, strictly ascending keys, every value one
+//! complete CBOR item, and (above level 0) only CID links as values; anything else is malformed.
 
 use cid::Cid;
-use ipld_core::ipld::Ipld;
-use serde::ser::{SerializeSeq, SerializeTuple};
-use serde::{Serialize, Serializer};
 
+use crate::codec::cbor::{item_len, read_head, write_head};
 use crate::codec::{cid_of, Block, DAG_CBOR};
 use crate::error::{Error, Result};
 
-/// A key and its value. Above level 0 the value is `Ipld::Link(child)`.
-pub type Entry = (Vec<u8>, Ipld);
+/// One dag-cbor encoded value.
+pub type Raw = Vec<u8>;
+
+/// A key and its encoded value. Above level 0 the value is a link to the child ([`link`]).
+pub type Entry = (Vec<u8>, Raw);
 
 /// Highest level a node may claim; 2^32 entries need far fewer.
 pub const MAX_LEVEL: u8 = 32;
 
+/// Encoded `null`.
+pub const NULL: [u8; 1] = [0xf6];
+
 /// A decoded tree node.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Node {
     pub level: u8,
     pub entries: Vec<Entry>,
 }
 
-struct EntriesRef<'a>(&'a [Entry]);
-struct EntryRef<'a>(&'a Entry);
-
-impl Serialize for EntryRef<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut t = s.serialize_tuple(2)?;
-        t.serialize_element(serde_bytes::Bytes::new(&self.0 .0))?;
-        t.serialize_element(&self.0 .1)?;
-        t.end()
-    }
+/// The dag-cbor encoding of a link: tag 42 around the CID bytes prefixed by 0x00.
+pub fn link(cid: &Cid) -> Raw {
+    let bytes = cid.to_bytes();
+    let mut out = Vec::with_capacity(bytes.len() + 5);
+    out.extend_from_slice(&[0xd8, 0x2a]);
+    write_head(&mut out, 2, bytes.len() as u64 + 1);
+    out.push(0);
+    out.extend_from_slice(&bytes);
+    out
 }
 
-impl Serialize for EntriesRef<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for e in self.0 {
-            seq.serialize_element(&EntryRef(e))?;
-        }
-        seq.end()
+/// The CID of an encoded link, if `raw` is one.
+pub fn as_link(raw: &[u8]) -> Option<Cid> {
+    let rest = raw.strip_prefix(&[0xd8, 0x2a])?;
+    let (major, n, at) = read_head(rest, 0).ok()?;
+    let body = rest.get(at..)?;
+    if major != 2 || body.len() as u64 != n || body.first() != Some(&0) {
+        return None;
     }
+    Cid::try_from(&body[1..]).ok()
 }
 
-impl Serialize for Node {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut t = s.serialize_tuple(2)?;
-        t.serialize_element(&self.level)?;
-        t.serialize_element(&EntriesRef(&self.entries))?;
-        t.end()
-    }
+/// Encodes any serialisable value as one dag-cbor item.
+pub fn raw<T: serde::Serialize + ?Sized>(v: &T) -> Result<Raw> {
+    serde_ipld_dagcbor::to_vec(v).map_err(|e| Error::Internal(format!("dag-cbor encode: {e}")))
 }
 
 impl Node {
@@ -63,37 +65,80 @@ impl Node {
 
     /// The child link of entry `i` of a branch node.
     pub fn child(&self, i: usize) -> Result<Cid> {
-        match self.entries.get(i) {
-            Some((_, Ipld::Link(c))) => Ok(*c),
-            _ => Err(Error::Internal(format!("branch entry {i} is not a link"))),
-        }
+        self.entries
+            .get(i)
+            .and_then(|(_, v)| as_link(v))
+            .ok_or_else(|| Error::Internal(format!("branch entry {i} is not a link")))
     }
 
     /// Encodes the node as a dag-cbor block.
     pub fn encode(&self) -> Result<Block> {
-        let bytes = serde_ipld_dagcbor::to_vec(self)
-            .map_err(|e| Error::Internal(format!("node encode: {e}")))?;
-        let cid = cid_of(DAG_CBOR, &bytes)?;
-        Ok(Block { cid, bytes })
+        let size: usize = self
+            .entries
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 12)
+            .sum();
+        let mut out = Vec::with_capacity(size + 8);
+        write_head(&mut out, 4, 2);
+        write_head(&mut out, 0, u64::from(self.level));
+        write_head(&mut out, 4, self.entries.len() as u64);
+        for (k, v) in &self.entries {
+            write_head(&mut out, 4, 2);
+            write_head(&mut out, 2, k.len() as u64);
+            out.extend_from_slice(k);
+            out.extend_from_slice(v);
+        }
+        let cid = cid_of(DAG_CBOR, &out)?;
+        Ok(Block { cid, bytes: out })
     }
 
     /// Decodes and validates a node block.
     pub fn decode(bytes: &[u8]) -> std::result::Result<Node, String> {
-        type Raw = (u64, Vec<(serde_bytes::ByteBuf, Ipld)>);
-        let (level, raw): Raw =
-            serde_ipld_dagcbor::from_slice(bytes).map_err(|e| format!("node decode: {e}"))?;
+        let head = |pos, major: u8, what: &str| -> std::result::Result<(u64, usize), String> {
+            match read_head(bytes, pos) {
+                Ok((m, n, next)) if m == major => Ok((n, next)),
+                Ok(_) => Err(format!("node {what} has the wrong type")),
+                Err(e) => Err(format!("node {what}: {e}")),
+            }
+        };
+        let (n, pos) = head(0, 4, "")?;
+        if n != 2 {
+            return Err("node is not a pair".into());
+        }
+        let (level, pos) = head(pos, 0, "level")?;
         let level = u8::try_from(level)
             .ok()
             .filter(|l| *l <= MAX_LEVEL)
             .ok_or_else(|| format!("node level {level} out of range"))?;
-        if raw.is_empty() {
+        let (count, mut pos) = head(pos, 4, "entries")?;
+        if count == 0 {
             return Err("empty node".into());
         }
-        let entries: Vec<Entry> = raw.into_iter().map(|(k, v)| (k.into_vec(), v)).collect();
+        if count > bytes.len() as u64 {
+            return Err("node declares more entries than bytes".into());
+        }
+        let mut entries: Vec<Entry> = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            let (pair, p) = head(pos, 4, "entry")?;
+            if pair != 2 {
+                return Err("node entry is not a pair".into());
+            }
+            let (klen, p) = head(p, 2, "key")?;
+            let kend = p
+                .checked_add(klen as usize)
+                .filter(|e| *e <= bytes.len())
+                .ok_or("node key truncated")?;
+            let vlen = item_len(bytes, kend).map_err(|e| format!("node value: {e}"))?;
+            entries.push((bytes[p..kend].to_vec(), bytes[kend..kend + vlen].to_vec()));
+            pos = kend + vlen;
+        }
+        if pos != bytes.len() {
+            return Err("trailing bytes after node".into());
+        }
         if entries.windows(2).any(|w| w[0].0 >= w[1].0) {
             return Err("node keys are not strictly ascending".into());
         }
-        if level > 0 && entries.iter().any(|(_, v)| !matches!(v, Ipld::Link(_))) {
+        if level > 0 && entries.iter().any(|(_, v)| as_link(v).is_none()) {
             return Err("branch entry is not a link".into());
         }
         Ok(Node { level, entries })
@@ -103,30 +148,46 @@ impl Node {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+    use ipld_core::ipld::Ipld;
 
     #[test]
-    fn roundtrip() {
+    fn roundtrip_and_same_bytes_as_generic_dag_cbor() {
+        let child = crate::codec::encode(&Ipld::Null).unwrap().cid;
         let n = Node {
-            level: 0,
-            entries: vec![
-                (b"a".to_vec(), Ipld::Integer(1)),
-                (b"b".to_vec(), Ipld::Null),
-            ],
+            level: 1,
+            entries: vec![(b"a".to_vec(), link(&child)), (b"b".to_vec(), link(&child))],
         };
         let b = n.encode().unwrap();
         assert_eq!(Node::decode(&b.bytes).unwrap(), n);
+        assert_eq!(n.child(1).unwrap(), child);
+        let generic = Ipld::List(vec![
+            Ipld::Integer(1),
+            Ipld::List(vec![
+                Ipld::List(vec![Ipld::Bytes(b"a".to_vec()), Ipld::Link(child)]),
+                Ipld::List(vec![Ipld::Bytes(b"b".to_vec()), Ipld::Link(child)]),
+            ]),
+        ]);
+        assert_eq!(b.bytes, serde_ipld_dagcbor::to_vec(&generic).unwrap());
+        let leaf = Node {
+            level: 0,
+            entries: vec![(b"k".to_vec(), raw(&Ipld::String("v".into())).unwrap())],
+        };
+        assert_eq!(Node::decode(&leaf.encode().unwrap().bytes).unwrap(), leaf);
     }
 
     #[test]
     fn rejects_malformed() {
         let unsorted = Node {
             level: 0,
-            entries: vec![(b"b".to_vec(), Ipld::Null), (b"a".to_vec(), Ipld::Null)],
+            entries: vec![
+                (b"b".to_vec(), NULL.to_vec()),
+                (b"a".to_vec(), NULL.to_vec()),
+            ],
         };
         assert!(Node::decode(&unsorted.encode().unwrap().bytes).is_err());
         let bad_branch = Node {
             level: 1,
-            entries: vec![(b"a".to_vec(), Ipld::Null)],
+            entries: vec![(b"a".to_vec(), NULL.to_vec())],
         };
         assert!(Node::decode(&bad_branch.encode().unwrap().bytes).is_err());
         let empty = Node {
@@ -134,8 +195,15 @@ mod tests {
             entries: vec![],
         };
         assert!(Node::decode(&empty.encode().unwrap().bytes).is_err());
-        for junk in [&b""[..], b"\x82\x00", b"\x82\x18\x40\x80", b"\xff\xff"] {
-            assert!(Node::decode(junk).is_err());
+        for junk in [
+            &b""[..],
+            b"\x82\x00",
+            b"\x82\x18\x40\x80",
+            b"\xff\xff",
+            b"\x82\x00\x81\x82\x41\x61",
+            b"\x82\x00\x9b\xff\xff\xff\xff\xff\xff\xff\xff",
+        ] {
+            assert!(Node::decode(junk).is_err(), "{junk:?}");
         }
     }
 }

@@ -5,9 +5,8 @@
 use std::rc::Rc;
 
 use cid::Cid;
-use ipld_core::ipld::Ipld;
 
-use super::node::Node;
+use super::node::{Node, Raw};
 use super::Loader;
 use crate::error::Result;
 
@@ -143,7 +142,7 @@ fn child_index(node: &Node, key: &[u8]) -> usize {
 }
 
 /// Looks up one key.
-pub async fn get<L: Loader>(loader: &L, root: Option<Cid>, key: &[u8]) -> Result<Option<Ipld>> {
+pub async fn get<L: Loader>(loader: &L, root: Option<Cid>, key: &[u8]) -> Result<Option<Raw>> {
     let Some(root) = root else { return Ok(None) };
     let mut node = loader.load(&root).await?;
     while node.level > 0 {
@@ -170,7 +169,7 @@ pub async fn scan<L, F>(
 ) -> Result<()>
 where
     L: Loader,
-    F: FnMut(&[u8], &Ipld) -> bool,
+    F: FnMut(&[u8], &[u8]) -> bool,
 {
     let Some(root) = root else { return Ok(()) };
     // Each frame is a node and the half-open index window still to visit.
@@ -245,7 +244,7 @@ fn window(node: &Node, range: &Range) -> (usize, usize) {
 }
 
 /// A key whose value differs between two trees: `(key, before, after)`.
-pub type Change = (Vec<u8>, Option<Ipld>, Option<Ipld>);
+pub type Change = (Vec<u8>, Option<Raw>, Option<Raw>);
 
 /// Every key whose value differs between the trees at `a` and `b`, in key order.
 pub async fn diff<L: Loader>(loader: &L, a: Option<Cid>, b: Option<Cid>) -> Result<Vec<Change>> {
@@ -254,13 +253,13 @@ pub async fn diff<L: Loader>(loader: &L, a: Option<Cid>, b: Option<Cid>) -> Resu
     }
     let mut left = Vec::new();
     scan(loader, a, &Range::all(), false, |k, v| {
-        left.push((k.to_vec(), v.clone()));
+        left.push((k.to_vec(), v.to_vec()));
         true
     })
     .await?;
     let mut right = Vec::new();
     scan(loader, b, &Range::all(), false, |k, v| {
-        right.push((k.to_vec(), v.clone()));
+        right.push((k.to_vec(), v.to_vec()));
         true
     })
     .await?;

@@ -25,8 +25,23 @@ impl Loader for MapLoader {
     }
 }
 
+/// Edits in terms of IPLD values (the tree stores their dag-cbor encodings).
+type IpldEdit = (Vec<u8>, Option<Ipld>);
+
+fn enc(v: &Ipld) -> Vec<u8> {
+    raw(v).unwrap()
+}
+
+fn dec(v: &[u8]) -> Ipld {
+    crate::codec::decode(v).unwrap()
+}
+
 impl MapLoader {
-    fn apply(&self, root: Option<Cid>, edits: Vec<Edit>) -> Option<Cid> {
+    fn apply(&self, root: Option<Cid>, edits: Vec<IpldEdit>) -> Option<Cid> {
+        let edits: Vec<Edit> = edits
+            .into_iter()
+            .map(|(k, v)| (k, v.as_ref().map(enc)))
+            .collect();
         let applied = block_on(apply(self, root, edits)).unwrap();
         let mut m = self.0.borrow_mut();
         for (b, n) in applied.blocks {
@@ -38,7 +53,7 @@ impl MapLoader {
     fn entries(&self, root: Option<Cid>, range: &Range, reverse: bool) -> Vec<(Vec<u8>, Ipld)> {
         let mut out = Vec::new();
         block_on(scan(self, root, range, reverse, |k, v| {
-            out.push((k.to_vec(), v.clone()));
+            out.push((k.to_vec(), dec(v)));
             true
         }))
         .unwrap();
@@ -97,7 +112,7 @@ proptest! {
     ) {
         let model: BTreeMap<Vec<u8>, Ipld> = keys.iter().map(|k| (key(*k), Ipld::Integer(i128::from(*k)))).collect();
         let expected = build_once(&model);
-        let mut ops: Vec<Edit> = model.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+        let mut ops: Vec<IpldEdit> = model.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
         for e in &extra {
             ops.push((key(*e), Some(Ipld::Bool(true))));
         }
@@ -135,7 +150,7 @@ proptest! {
         let mut model = BTreeMap::new();
         let mut root = None;
         for batch in batches {
-            let edits: Vec<Edit> = batch.iter().map(|(k, v)| (key(*k), v.map(|v| Ipld::Integer(v.into())))).collect();
+            let edits: Vec<IpldEdit> = batch.iter().map(|(k, v)| (key(*k), v.map(|v| Ipld::Integer(v.into())))).collect();
             for (k, v) in &edits {
                 match v { Some(v) => { model.insert(k.clone(), v.clone()); } None => { model.remove(k); } }
             }
@@ -144,7 +159,7 @@ proptest! {
         l.check_shape(root);
         prop_assert_eq!(root, build_once(&model));
         for probe in [0u32, 1, 7, 99, 400, 799] {
-            prop_assert_eq!(block_on(get(&l, root, &key(probe))).unwrap(), model.get(&key(probe)).cloned());
+            prop_assert_eq!(block_on(get(&l, root, &key(probe))).unwrap().map(|v| dec(&v)), model.get(&key(probe)).cloned());
         }
         let range = Range { lo: Bound::Included(key(lo)), hi: Bound::Excluded(key(lo + span)) };
         let mut want: Vec<_> = model.range(key(lo)..key(lo + span)).map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -162,7 +177,7 @@ fn large_tree_multi_level_and_delete_all() {
     let mut ks: Vec<u32> = (0..n).rev().collect();
     while !ks.is_empty() {
         let take = ks.len().min(1777);
-        let batch: Vec<Edit> = ks
+        let batch: Vec<IpldEdit> = ks
             .drain(..take)
             .map(|k| (key(k), Some(Ipld::Integer(k.into()))))
             .collect();
@@ -179,7 +194,7 @@ fn large_tree_multi_level_and_delete_all() {
     l.check_shape(root);
     assert_eq!(l.entries(root, &Range::all(), false).len(), n as usize);
     // delete everything except one key, in two batches
-    let dels: Vec<Edit> = (0..n)
+    let dels: Vec<IpldEdit> = (0..n)
         .filter(|k| *k != 12_345)
         .map(|k| (key(k), None))
         .collect();
@@ -195,7 +210,7 @@ fn large_tree_multi_level_and_delete_all() {
 #[test]
 fn prefix_range_and_diff() {
     let l = MapLoader::default();
-    let edits: Vec<Edit> = ["a", "ab", "abc", "abd", "b", "b\u{ff}"]
+    let edits: Vec<IpldEdit> = ["a", "ab", "abc", "abd", "b", "b\u{ff}"]
         .iter()
         .map(|k| (k.as_bytes().to_vec(), Some(Ipld::Null)))
         .collect();
@@ -213,7 +228,11 @@ fn prefix_range_and_diff() {
             (b"zz".to_vec(), Some(Ipld::Bool(true))),
         ],
     );
-    let d = block_on(diff(&l, r1, r2)).unwrap();
+    let d: Vec<(Vec<u8>, Option<Ipld>, Option<Ipld>)> = block_on(diff(&l, r1, r2))
+        .unwrap()
+        .into_iter()
+        .map(|(k, a, b)| (k, a.map(|v| dec(&v)), b.map(|v| dec(&v))))
+        .collect();
     assert_eq!(
         d,
         vec![
