@@ -16,8 +16,6 @@ use base64::engine::DecodePaddingMode;
 use base64::{alphabet, Engine as _};
 use cid::Cid;
 use ipld_core::ipld::Ipld;
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
@@ -28,7 +26,7 @@ pub const INLINE_MAX: usize = 1024;
 /// Largest accepted encoded document.
 pub const MAX_DOC_BYTES: usize = 2 * 1024 * 1024;
 
-const B64: GeneralPurpose = GeneralPurpose::new(
+pub(crate) const B64: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
@@ -276,18 +274,30 @@ pub fn validate_id(id: &str) -> Result<()> {
 
 /// Parses a wire batch `[[id, body|null], ...]`.
 pub fn parse_batch(json: &str) -> Result<Vec<WriteOp>> {
-    let raw: Vec<(String, Option<JsonIpld>)> =
-        serde_json::from_str(json).map_err(|e| Error::invalid_doc("(batch)", e.to_string()))?;
-    raw.into_iter()
-        .map(|(id, body)| {
+    let bad = |why: String| Error::invalid_doc("(batch)", why);
+    let Ipld::List(items) = crate::json::parse(json).map_err(bad)? else {
+        return Err(bad("a batch is an array".into()));
+    };
+    items
+        .into_iter()
+        .map(|item| {
+            let Ipld::List(pair) = item else {
+                return Err(bad("each entry is [id, doc]".into()));
+            };
+            let mut pair = pair.into_iter();
+            let (Some(Ipld::String(id)), Some(body), None) =
+                (pair.next(), pair.next(), pair.next())
+            else {
+                return Err(bad("each entry is [id, doc]".into()));
+            };
             validate_id(&id)?;
             let body = match body {
-                None => None,
-                Some(JsonIpld(Ipld::Map(mut m))) => {
+                Ipld::Null => None,
+                Ipld::Map(mut m) => {
                     m.remove("_id");
                     Some(m)
                 }
-                Some(_) => {
+                _ => {
                     return Err(Error::invalid_doc(
                         "(root)",
                         format!("document {id:?} is not an object"),
@@ -301,87 +311,7 @@ pub fn parse_batch(json: &str) -> Result<Vec<WriteOp>> {
 
 /// Parses one JSON value (a query key, an option) with the same rules as document fields.
 pub fn parse_value(json: &str) -> Result<Ipld> {
-    serde_json::from_str::<JsonIpld>(json)
-        .map(|v| v.0)
-        .map_err(|e| Error::InvalidArg(format!("bad json value: {e}")))
-}
-
-/// An IPLD value deserialised from wire JSON.
-pub struct JsonIpld(pub Ipld);
-
-impl<'de> Deserialize<'de> for JsonIpld {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        IpldSeed.deserialize(d).map(JsonIpld)
-    }
-}
-
-struct IpldSeed;
-
-impl<'de> DeserializeSeed<'de> for IpldSeed {
-    type Value = Ipld;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Ipld, D::Error> {
-        d.deserialize_any(IpldVisitor)
-    }
-}
-
-struct IpldVisitor;
-
-impl<'de> Visitor<'de> for IpldVisitor {
-    type Value = Ipld;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_unit<E>(self) -> std::result::Result<Ipld, E> {
-        Ok(Ipld::Null)
-    }
-    fn visit_bool<E>(self, v: bool) -> std::result::Result<Ipld, E> {
-        Ok(Ipld::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> std::result::Result<Ipld, E> {
-        Ok(Ipld::Integer(v.into()))
-    }
-    fn visit_u64<E>(self, v: u64) -> std::result::Result<Ipld, E> {
-        Ok(Ipld::Integer(v.into()))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<Ipld, E> {
-        if v.is_finite() {
-            Ok(Ipld::Float(v))
-        } else {
-            Err(E::custom("numbers must be finite"))
-        }
-    }
-    fn visit_str<E>(self, v: &str) -> std::result::Result<Ipld, E> {
-        Ok(Ipld::String(v.to_string()))
-    }
-    fn visit_string<E>(self, v: String) -> std::result::Result<Ipld, E> {
-        Ok(Ipld::String(v))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Ipld, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-        while let Some(v) = seq.next_element_seed(IpldSeed)? {
-            out.push(v);
-        }
-        Ok(Ipld::List(out))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Ipld, A::Error> {
-        let mut out = BTreeMap::new();
-        while let Some(k) = map.next_key::<String>()? {
-            let v = map.next_value_seed(IpldSeed)?;
-            out.insert(k, v);
-        }
-        if out.len() == 1 {
-            if let Some(Ipld::Map(inner)) = out.get("/") {
-                if let (1, Some(Ipld::String(b64))) = (inner.len(), inner.get("bytes")) {
-                    let bytes = B64
-                        .decode(b64)
-                        .map_err(|e| de::Error::custom(format!("bad base64 bytes: {e}")))?;
-                    return Ok(Ipld::Bytes(bytes));
-                }
-            }
-        }
-        Ok(Ipld::Map(out))
-    }
+    crate::json::parse(json).map_err(|e| Error::InvalidArg(format!("bad json value: {e}")))
 }
 
 /// Appends `s` as a JSON string literal.
@@ -418,10 +348,9 @@ pub fn write_json(out: &mut String, v: &Ipld) {
         Ipld::Integer(i) => {
             let _ = write!(out, "{i}");
         }
-        Ipld::Float(f) if f.is_finite() => match serde_json::to_string(f) {
-            Ok(s) => out.push_str(&s),
-            Err(_) => out.push_str("null"),
-        },
+        Ipld::Float(f) if f.is_finite() => {
+            let _ = write!(out, "{f}"); // shortest text that reads back as the same f64
+        }
         Ipld::Float(_) => out.push_str("null"),
         Ipld::String(s) => write_str(out, s),
         Ipld::Bytes(b) => {

@@ -22,3 +22,4 @@ pub mod store;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod fuzz_tests;
+pub mod json;

@@ -7,8 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
 use crate::crypto::{Aead, Key};
 use crate::error::Result;
 
@@ -21,7 +19,7 @@ pub mod mem;
 pub const HEADER_VERSION: u32 = 1;
 
 /// The ledger header: where the newest state is. Replaced atomically by each commit.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Header {
     /// Format version, [`HEADER_VERSION`].
     pub v: u32,
@@ -38,12 +36,11 @@ pub struct Header {
     /// Number of live (not deleted) documents.
     pub count: u64,
     /// Persisted map-reduce indexes by name.
-    #[serde(default)]
     pub indexes: BTreeMap<String, IndexHead>,
 }
 
 /// Where a persisted index stands.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IndexHead {
     /// Hash of the map function's source: a different source means a different index.
     pub src: String,
@@ -62,6 +59,129 @@ pub struct StoredCar {
     pub name: String,
     pub bytes: Vec<u8>,
     pub cids: Vec<String>,
+}
+
+fn opt_str(out: &mut String, v: &Option<String>) {
+    match v {
+        Some(s) => crate::doc::write_str(out, s),
+        None => out.push_str("null"),
+    }
+}
+
+fn field<'a>(
+    m: &'a std::collections::BTreeMap<String, ipld_core::ipld::Ipld>,
+    k: &str,
+) -> Option<&'a ipld_core::ipld::Ipld> {
+    m.get(k)
+}
+
+fn get_str(
+    m: &std::collections::BTreeMap<String, ipld_core::ipld::Ipld>,
+    k: &str,
+) -> std::result::Result<Option<String>, String> {
+    use ipld_core::ipld::Ipld;
+    match field(m, k) {
+        Some(Ipld::String(s)) => Ok(Some(s.clone())),
+        Some(Ipld::Null) | None => Ok(None),
+        Some(_) => Err(format!("header field {k} is not a string")),
+    }
+}
+
+fn get_u64(
+    m: &std::collections::BTreeMap<String, ipld_core::ipld::Ipld>,
+    k: &str,
+) -> std::result::Result<u64, String> {
+    match field(m, k) {
+        Some(ipld_core::ipld::Ipld::Integer(i)) => {
+            u64::try_from(*i).map_err(|_| format!("header field {k} out of range"))
+        }
+        _ => Err(format!("header field {k} is not an integer")),
+    }
+}
+
+impl Header {
+    /// The header as stored: JSON with the field names documented in docs/format.md.
+    pub fn to_json(&self) -> String {
+        use crate::doc::write_str;
+        let mut out = format!("{{\"v\":{},\"car\":", self.v);
+        write_str(&mut out, &self.car);
+        out.push_str(",\"head\":[");
+        for (i, h) in self.head.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_str(&mut out, h);
+        }
+        out.push_str("],\"docs\":");
+        opt_str(&mut out, &self.docs);
+        out.push_str(",\"changes\":");
+        opt_str(&mut out, &self.changes);
+        out.push_str(&format!(
+            ",\"seq\":{},\"count\":{},\"indexes\":{{",
+            self.seq, self.count
+        ));
+        for (i, (name, h)) in self.indexes.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_str(&mut out, name);
+            out.push_str(":{\"src\":");
+            write_str(&mut out, &h.src);
+            out.push_str(",\"keys\":");
+            opt_str(&mut out, &h.keys);
+            out.push_str(",\"ids\":");
+            opt_str(&mut out, &h.ids);
+            out.push_str(&format!(",\"seq\":{}}}", h.seq));
+        }
+        out.push_str("}}");
+        out
+    }
+
+    /// Parses a stored header; anything malformed is an error naming the field.
+    pub fn from_json(text: &str) -> std::result::Result<Header, String> {
+        use ipld_core::ipld::Ipld;
+        let Ipld::Map(m) = crate::json::parse(text)? else {
+            return Err("header is not an object".into());
+        };
+        let head = match field(&m, "head") {
+            Some(Ipld::List(l)) => l
+                .iter()
+                .map(|h| match h {
+                    Ipld::String(s) => Ok(s.clone()),
+                    _ => Err("header head entry is not a string".to_string()),
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()?,
+            _ => return Err("header head is not a list".into()),
+        };
+        let mut indexes = BTreeMap::new();
+        if let Some(Ipld::Map(ix)) = field(&m, "indexes") {
+            for (name, v) in ix {
+                let Ipld::Map(h) = v else {
+                    return Err(format!("index {name} is not an object"));
+                };
+                let src = get_str(h, "src")?.ok_or_else(|| format!("index {name} has no src"))?;
+                indexes.insert(
+                    name.clone(),
+                    IndexHead {
+                        src,
+                        keys: get_str(h, "keys")?,
+                        ids: get_str(h, "ids")?,
+                        seq: get_u64(h, "seq")?,
+                    },
+                );
+            }
+        }
+        Ok(Header {
+            v: u32::try_from(get_u64(&m, "v")?).map_err(|_| "header v out of range")?,
+            car: get_str(&m, "car")?.ok_or("header has no car")?,
+            head,
+            docs: get_str(&m, "docs")?,
+            changes: get_str(&m, "changes")?,
+            seq: get_u64(&m, "seq")?,
+            count: get_u64(&m, "count")?,
+            indexes,
+        })
+    }
 }
 
 /// Everything one commit writes.
@@ -104,4 +224,45 @@ pub trait Store {
     async fn remove_cars(&self, names: &[String]) -> Result<()>;
     /// Deletes everything, key included.
     async fn destroy(&self) -> Result<()>;
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_json_roundtrip_and_errors() {
+        let mut indexes = BTreeMap::new();
+        indexes.insert(
+            "by \"name\"".to_string(),
+            IndexHead {
+                src: "(doc) => doc.n".into(),
+                keys: Some("bafyk".into()),
+                ids: None,
+                seq: 7,
+            },
+        );
+        let h = Header {
+            v: 1,
+            car: "bafkcar".into(),
+            head: vec!["bafyev".into()],
+            docs: Some("bafyd".into()),
+            changes: None,
+            seq: 9,
+            count: 3,
+            indexes,
+        };
+        let text = h.to_json();
+        assert_eq!(Header::from_json(&text).unwrap(), h);
+        assert!(text.starts_with(r#"{"v":1,"car":"bafkcar","head":["bafyev"],"docs":"bafyd","changes":null,"seq":9,"count":3,"indexes":{"#));
+        for bad in [
+            "",
+            "[]",
+            r#"{"v":1}"#,
+            r#"{"v":1,"car":"c","head":[1],"seq":1,"count":1}"#,
+            r#"{"v":-1,"car":"c","head":[],"seq":1,"count":1}"#,
+        ] {
+            assert!(Header::from_json(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -3,13 +3,13 @@
 use std::rc::Rc;
 
 use cid::Cid;
-use serde::Deserialize;
+use ipld_core::ipld::Ipld;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::error::to_js;
 use crate::codec::{cid_str, parse_cid};
-use crate::doc::{parse_batch, write_doc, write_str};
+use crate::doc::{parse_batch, parse_value, write_doc, write_str};
 use crate::error::{Error, Result};
 use crate::ledger::{AllDocsOpts, DocRow, Ledger, State};
 use crate::store::idb::IdbStore;
@@ -20,15 +20,42 @@ pub struct JsLedger {
     pub(super) inner: Rc<Ledger<IdbStore>>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct AllDocsWire {
-    limit: Option<usize>,
-    include_deleted: bool,
-    descending: bool,
-    key: Option<String>,
-    keys: Option<Vec<String>>,
-    prefix: Option<String>,
+/// Parses allDocs options `{limit, includeDeleted, descending, key, keys, prefix}`.
+fn all_docs_opts(json: &str) -> Result<AllDocsOpts> {
+    let bad = |why: &str| Error::InvalidArg(format!("allDocs options: {why}"));
+    let Ipld::Map(m) = parse_value(json)? else {
+        return Err(bad("not an object"));
+    };
+    let text = |k: &str| match m.get(k) {
+        Some(Ipld::String(s)) => Ok(Some(s.clone())),
+        None | Some(Ipld::Null) => Ok(None),
+        Some(_) => Err(bad(&format!("{k} must be a string"))),
+    };
+    let keys = match m.get("keys") {
+        Some(Ipld::List(l)) => Some(
+            l.iter()
+                .map(|k| match k {
+                    Ipld::String(s) => Ok(s.clone()),
+                    _ => Err(bad("keys must be strings")),
+                })
+                .collect::<Result<Vec<_>>>()?,
+        ),
+        None | Some(Ipld::Null) => None,
+        Some(_) => return Err(bad("keys must be an array")),
+    };
+    Ok(AllDocsOpts {
+        limit: match m.get("limit") {
+            Some(Ipld::Integer(n)) => {
+                Some(usize::try_from(*n).map_err(|_| bad("limit out of range"))?)
+            }
+            _ => None,
+        },
+        include_deleted: matches!(m.get("includeDeleted"), Some(Ipld::Bool(true))),
+        descending: matches!(m.get("descending"), Some(Ipld::Bool(true))),
+        key: text("key")?,
+        keys,
+        prefix: text("prefix")?,
+    })
 }
 
 fn clock_json(out: &mut String, head: &[Cid]) {
@@ -62,9 +89,18 @@ fn rows_json(rows: &[DocRow], state: &State) -> String {
 }
 
 fn parse_clock(json: &str) -> Result<Vec<Cid>> {
-    let items: Vec<String> =
-        serde_json::from_str(json).map_err(|e| Error::InvalidArg(format!("bad clock: {e}")))?;
-    items.iter().map(|s| parse_cid(s)).collect()
+    match parse_value(json)? {
+        Ipld::List(items) => items
+            .iter()
+            .map(|s| match s {
+                Ipld::String(s) => parse_cid(s),
+                _ => Err(Error::InvalidArg(
+                    "bad clock: entries must be CID strings".into(),
+                )),
+            })
+            .collect(),
+        _ => Err(Error::InvalidArg("bad clock: expected an array".into())),
+    }
 }
 
 pub(super) fn spawn<F>(f: F) -> js_sys::Promise
@@ -116,16 +152,7 @@ impl JsLedger {
     pub fn all_docs(&self, opts: String) -> js_sys::Promise {
         let l = self.inner.clone();
         spawn(async move {
-            let w: AllDocsWire = serde_json::from_str(&opts)
-                .map_err(|e| Error::InvalidArg(format!("allDocs options: {e}")))?;
-            let o = AllDocsOpts {
-                limit: w.limit,
-                include_deleted: w.include_deleted,
-                descending: w.descending,
-                key: w.key,
-                keys: w.keys,
-                prefix: w.prefix,
-            };
+            let o = all_docs_opts(&opts)?;
             let (rows, state) = l.all_docs(&o).await?;
             Ok(JsValue::from_str(&rows_json(&rows, &state)))
         })

@@ -105,7 +105,7 @@ impl Store for IdbStore {
     async fn load_header(&self) -> Result<Option<Header>> {
         let v = idb_load_header(&self.db).await.map_err(storage_err)?;
         v.as_string()
-            .map(|s| serde_json::from_str(&s).map_err(|e| Error::corrupt("header", e)))
+            .map(|s| Header::from_json(&s).map_err(|e| Error::corrupt("header", e)))
             .transpose()
     }
 
@@ -154,8 +154,7 @@ impl Store for IdbStore {
                 JsValue::from(entry)
             })
             .collect();
-        let header =
-            serde_json::to_string(&w.header).map_err(|e| Error::Internal(e.to_string()))?;
+        let header = w.header.to_json();
         let ok = idb_commit(&self.db, w.expect, cars, header)
             .await
             .map_err(storage_err)?;

@@ -1,0 +1,316 @@
+//! A small JSON reader producing IPLD values: the engine's only JSON input is text made by the
+//! TypeScript wrapper (documents, options, clocks) and its own header, so it needs no more than
+//! RFC 8259 plus the dag-json bytes convention `{"/": {"bytes": "<base64>"}}`.
+//!
+//! Invariant: any input yields a value or an error naming the byte offset, never a panic; nesting
+//! is bounded ([`MAX_DEPTH`]), numbers are finite, strings are valid Unicode.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use ipld_core::ipld::Ipld;
+
+/// Deepest accepted nesting of arrays and objects.
+pub const MAX_DEPTH: usize = 128;
+
+struct Reader<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+/// Parses one JSON text into IPLD.
+pub fn parse(text: &str) -> Result<Ipld, String> {
+    let mut r = Reader {
+        s: text.as_bytes(),
+        i: 0,
+    };
+    let v = r.value(0)?;
+    r.ws();
+    if r.i != r.s.len() {
+        return Err(r.err("trailing characters"));
+    }
+    Ok(v)
+}
+
+impl Reader<'_> {
+    fn err(&self, what: &str) -> String {
+        format!("json: {what} at byte {}", self.i)
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.s.get(self.i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, lit: &[u8]) -> Result<(), String> {
+        if self.s[self.i..].starts_with(lit) {
+            self.i += lit.len();
+            Ok(())
+        } else {
+            Err(self.err("unexpected character"))
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Ipld, String> {
+        if depth > MAX_DEPTH {
+            return Err(self.err("nested too deeply"));
+        }
+        self.ws();
+        match self.s.get(self.i) {
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'"') => self.string().map(Ipld::String),
+            Some(b't') => self.eat(b"true").map(|_| Ipld::Bool(true)),
+            Some(b'f') => self.eat(b"false").map(|_| Ipld::Bool(false)),
+            Some(b'n') => self.eat(b"null").map(|_| Ipld::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => Err(self.err("unexpected character")),
+            None => Err(self.err("unexpected end")),
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<Ipld, String> {
+        self.i += 1;
+        let mut out = Vec::new();
+        self.ws();
+        if self.s.get(self.i) == Some(&b']') {
+            self.i += 1;
+            return Ok(Ipld::List(out));
+        }
+        loop {
+            out.push(self.value(depth + 1)?);
+            self.ws();
+            match self.s.get(self.i) {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(Ipld::List(out));
+                }
+                _ => return Err(self.err("expected , or ]")),
+            }
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Ipld, String> {
+        self.i += 1;
+        let mut out = BTreeMap::new();
+        self.ws();
+        if self.s.get(self.i) == Some(&b'}') {
+            self.i += 1;
+            return Ok(Ipld::Map(out));
+        }
+        loop {
+            self.ws();
+            if self.s.get(self.i) != Some(&b'"') {
+                return Err(self.err("expected a key"));
+            }
+            let k = self.string()?;
+            self.ws();
+            self.eat(b":")?;
+            let v = self.value(depth + 1)?;
+            out.insert(k, v);
+            self.ws();
+            match self.s.get(self.i) {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    break;
+                }
+                _ => return Err(self.err("expected , or }")),
+            }
+        }
+        // dag-json bytes: {"/": {"bytes": "<base64>"}}
+        if out.len() == 1 {
+            if let Some(Ipld::Map(inner)) = out.get("/") {
+                if let (1, Some(Ipld::String(b64))) = (inner.len(), inner.get("bytes")) {
+                    return crate::doc::B64
+                        .decode(b64)
+                        .map(Ipld::Bytes)
+                        .map_err(|e| self.err(&format!("bad base64 bytes: {e}")));
+                }
+            }
+        }
+        Ok(Ipld::Map(out))
+    }
+
+    fn hex4(&mut self) -> Result<u32, String> {
+        let h = self
+            .s
+            .get(self.i..self.i + 4)
+            .ok_or_else(|| self.err("truncated escape"))?;
+        let h = std::str::from_utf8(h).map_err(|_| self.err("bad escape"))?;
+        let v = u32::from_str_radix(h, 16).map_err(|_| self.err("bad escape"))?;
+        self.i += 4;
+        Ok(v)
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        self.i += 1;
+        let mut out = String::new();
+        loop {
+            let start = self.i;
+            while let Some(&c) = self.s.get(self.i) {
+                if c == b'"' || c == b'\\' || c < 0x20 {
+                    break;
+                }
+                self.i += 1;
+            }
+            out.push_str(
+                std::str::from_utf8(&self.s[start..self.i])
+                    .map_err(|_| self.err("invalid utf-8"))?,
+            );
+            match self.s.get(self.i) {
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.i += 1;
+                    let e = *self
+                        .s
+                        .get(self.i)
+                        .ok_or_else(|| self.err("truncated escape"))?;
+                    self.i += 1;
+                    match e {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let hi = self.hex4()?;
+                            let c = if (0xd800..0xdc00).contains(&hi) {
+                                if !self.s[self.i..].starts_with(b"\\u") {
+                                    return Err(self.err("lone surrogate"));
+                                }
+                                self.i += 2;
+                                let lo = self.hex4()?;
+                                if !(0xdc00..0xe000).contains(&lo) {
+                                    return Err(self.err("lone surrogate"));
+                                }
+                                0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00)
+                            } else {
+                                hi
+                            };
+                            out.push(char::from_u32(c).ok_or_else(|| self.err("lone surrogate"))?);
+                        }
+                        _ => return Err(self.err("bad escape")),
+                    }
+                }
+                Some(_) => return Err(self.err("control character in string")),
+                None => return Err(self.err("unterminated string")),
+            }
+        }
+    }
+
+    fn number(&mut self) -> Result<Ipld, String> {
+        let start = self.i;
+        if self.s.get(self.i) == Some(&b'-') {
+            self.i += 1;
+        }
+        let digits = |r: &mut Self| {
+            let from = r.i;
+            while matches!(r.s.get(r.i), Some(b'0'..=b'9')) {
+                r.i += 1;
+            }
+            r.i > from
+        };
+        if !digits(self) {
+            return Err(self.err("bad number"));
+        }
+        let mut integral = true;
+        if self.s.get(self.i) == Some(&b'.') {
+            self.i += 1;
+            integral = false;
+            if !digits(self) {
+                return Err(self.err("bad number"));
+            }
+        }
+        if matches!(self.s.get(self.i), Some(b'e' | b'E')) {
+            self.i += 1;
+            integral = false;
+            if matches!(self.s.get(self.i), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if !digits(self) {
+                return Err(self.err("bad number"));
+            }
+        }
+        let text =
+            std::str::from_utf8(&self.s[start..self.i]).map_err(|_| self.err("bad number"))?;
+        if integral {
+            if let Ok(i) = text.parse::<i64>() {
+                return Ok(Ipld::Integer(i.into()));
+            }
+            if let Ok(u) = text.parse::<u64>() {
+                return Ok(Ipld::Integer(u.into()));
+            }
+        }
+        match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(Ipld::Float(f)),
+            _ => Err(self.err("number out of range")),
+        }
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_what_json_stringify_makes() {
+        let v = parse(r#" {"a":[1,-2,3.5,1e21,-0.25e-3],"s":"x\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00","t":true,"f":false,"n":null,"b":{"/":{"bytes":"AQI="}},"o":{}} "#).unwrap();
+        let Ipld::Map(m) = v else { panic!() };
+        assert_eq!(
+            m["a"],
+            Ipld::List(vec![
+                Ipld::Integer(1),
+                Ipld::Integer(-2),
+                Ipld::Float(3.5),
+                Ipld::Float(1e21),
+                Ipld::Float(-0.25e-3)
+            ])
+        );
+        assert_eq!(m["s"], Ipld::String("x\"\\/\u{8}\u{c}\n\r\té😀".into()));
+        assert_eq!(m["b"], Ipld::Bytes(vec![1, 2]));
+        assert_eq!(m["o"], Ipld::Map(BTreeMap::new()));
+        assert_eq!(
+            parse("18446744073709551615").unwrap(),
+            Ipld::Integer(u64::MAX.into())
+        );
+        assert_eq!(
+            parse("18446744073709551616").unwrap(),
+            Ipld::Float(18446744073709551616.0)
+        );
+    }
+
+    #[test]
+    fn rejects_bad_json() {
+        let deep = "[".repeat(MAX_DEPTH + 2);
+        for bad in [
+            "",
+            "[",
+            "{",
+            "{\"a\"}",
+            "[1,]",
+            "01x",
+            "1e999",
+            "\"\\ud800\"",
+            "\"\\ud800\\u0041\"",
+            "\"a",
+            "tru",
+            "[1 2]",
+            "\"\u{1}\"",
+            "-",
+            "1.",
+            "{\"/\":{\"bytes\":\"!!\"}}",
+            &deep,
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}
