@@ -14,7 +14,7 @@ use ipld_core::ipld::Ipld;
 use super::read::DocRow;
 use super::{Ledger, State};
 use crate::codec::{self, cid_str};
-use crate::doc::{inline_field, Body, LeafMeta, LeafRef};
+use crate::doc::{inline_field, Body, Leaf, LeafMeta};
 use crate::error::{Error, Result};
 use crate::index::{apply_rows, query, EmittedRows, IndexRoots, QueryOpts, QueryRow};
 use crate::prolly::{self, Range};
@@ -30,6 +30,14 @@ pub(super) struct PendingIndex {
     state: Rc<State>,
     base: Option<IndexHead>,
     ids: Vec<String>,
+}
+
+/// What a projection makes of an encoded leaf during a fresh index scan.
+enum Inline<T> {
+    /// Projected without decoding the document (`None`/absent values included).
+    Done(T),
+    /// Needs the decoded document (or the leaf is deleted: then it is skipped).
+    Decode,
 }
 
 /// A query result row with its document (when asked for and live).
@@ -57,8 +65,12 @@ impl<S: Store> Ledger<S> {
     pub async fn index_begin(&self, name: &str, src: &str) -> Result<(u32, Vec<DocRow>)> {
         self.check_open()?;
         let (state, base) = self.pin_index(name, src);
+        let inline = |_: &str, raw: &[u8]| match Leaf::from_raw(raw) {
+            Ok(Leaf::Doc { body, .. }) => Inline::Done(body),
+            _ => Inline::Decode, // deleted, in its own block, or malformed (reported by the scan)
+        };
         let (ids, docs) = self
-            .changed_docs(&state, &base, |_, body| body.clone())
+            .changed_docs(&state, &base, inline, |_, body| body.clone())
             .await?;
         let docs = docs
             .into_iter()
@@ -85,10 +97,20 @@ impl<S: Store> Ledger<S> {
             "_id" => Some(Ipld::String(id.to_string())),
             _ => body.get(field).filter(|v| **v != Ipld::Null).cloned(),
         };
-        let (ids, keys) = match &base {
-            None if field != "_id" => self.fresh_field_keys(&state, field).await?,
-            _ => self.changed_docs(&state, &base, key_of).await?,
+        let inline = |id: &str, raw: &[u8]| match (field, inline_field(raw, field)) {
+            ("_id", _) => match LeafMeta::read(raw) {
+                Ok(meta) if meta.live => Inline::Done(Some(Ipld::String(id.to_string()))),
+                _ => Inline::Decode,
+            },
+            (_, Ok(None)) => Inline::Done(None),
+            (_, Ok(Some(v))) => match crate::codec::decode(v) {
+                Ok(Ipld::Null) => Inline::Done(None),
+                Ok(key) => Inline::Done(Some(key)),
+                Err(_) => Inline::Decode,
+            },
+            (_, Err(_)) => Inline::Decode, // deleted, or stored in its own block
         };
+        let (ids, keys) = self.changed_docs(&state, &base, inline, key_of).await?;
         let emitted = keys
             .into_iter()
             .filter_map(|(id, k)| {
@@ -102,27 +124,47 @@ impl<S: Store> Ledger<S> {
         self.index_finish(token, emitted, opts, include_docs).await
     }
 
-    /// Every live document's `field` for a fresh field index, read from the encoded leaves
-    /// without decoding the documents (only the field's value is decoded).
-    async fn fresh_field_keys(
+    /// The current snapshot and the stored head of index `name` if it was built from `src`.
+    fn pin_index(&self, name: &str, src: &str) -> (Rc<State>, Option<IndexHead>) {
+        let state = self.snapshot();
+        let base = state.indexes.get(name).filter(|h| h.src == src).cloned();
+        (state, base)
+    }
+
+    /// The ids an index update covers and their live documents projected by `f`. A fresh index
+    /// sees every live document: each encoded leaf goes to `inline` first, which may project it
+    /// without decoding the document ([`Inline::Done`]); otherwise the document is decoded (or,
+    /// if stored in its own block, loaded) and given to `f`. An existing index sees the changes
+    /// since its seq.
+    async fn changed_docs<T>(
         &self,
         state: &State,
-        field: &str,
-    ) -> Result<(Vec<String>, Vec<(String, Option<Ipld>)>)> {
-        let mut out: Vec<(String, Option<Ipld>)> = Vec::new();
-        let mut refs = Vec::new();
+        base: &Option<IndexHead>,
+        mut inline: impl FnMut(&str, &[u8]) -> Inline<T>,
+        mut f: impl FnMut(&str, &Body) -> T,
+    ) -> Result<(Vec<String>, Vec<(String, T)>)> {
+        if let Some(h) = base {
+            if h.seq >= state.seq {
+                return Ok((Vec::new(), Vec::new()));
+            }
+            let rows = self.changes_in(state, h.seq, None).await?;
+            let ids = rows.iter().map(|r| r.id.clone()).collect();
+            let live = rows
+                .into_iter()
+                .filter_map(|r| Some((f(&r.id, r.body.as_ref()?), r.id)))
+                .map(|(t, id)| (id, t))
+                .collect();
+            return Ok((ids, live));
+        }
+        let mut out = Vec::new();
+        let mut load = Vec::new();
         let mut bad = None;
         prolly::scan(&self.blocks, state.docs, &Range::all(), false, |k, raw| {
             let id = String::from_utf8_lossy(k).into_owned();
-            match inline_field(raw, field) {
-                Ok(Some(v)) => match crate::codec::decode(v) {
-                    Ok(Ipld::Null) => out.push((id, None)),
-                    Ok(key) => out.push((id, Some(key))),
-                    Err(e) => bad = Some(e),
-                },
-                Ok(None) => out.push((id, None)),
-                Err(_) => match LeafMeta::read(raw) {
-                    Ok(meta) if meta.live => refs.push(id),
+            match inline(&id, raw) {
+                Inline::Done(t) => out.push((id, t)),
+                Inline::Decode => match LeafMeta::read(raw) {
+                    Ok(meta) if meta.live => load.push(id),
                     Ok(_) => {}
                     Err(e) => bad = Some(e),
                 },
@@ -133,80 +175,14 @@ impl<S: Store> Ledger<S> {
         if let Some(e) = bad {
             return Err(Error::corrupt("docs tree", e));
         }
-        for id in refs {
+        for id in load {
             if let Some(body) = self.get_in(state, &id).await? {
-                let key = body.get(field).filter(|v| **v != Ipld::Null).cloned();
-                out.push((id, key));
+                let t = f(&id, &body);
+                out.push((id, t));
             }
         }
         let ids = out.iter().map(|(id, _)| id.clone()).collect();
         Ok((ids, out))
-    }
-
-    /// The current snapshot and the stored head of index `name` if it was built from `src`.
-    fn pin_index(&self, name: &str, src: &str) -> (Rc<State>, Option<IndexHead>) {
-        let state = self.snapshot();
-        let base = state.indexes.get(name).filter(|h| h.src == src).cloned();
-        (state, base)
-    }
-
-    /// The ids an index update covers and their live documents projected by `f` — applied while
-    /// the document is still borrowed from the tree, so a field index copies one field, not
-    /// whole documents. A fresh index sees every live document; an existing one the changes
-    /// since its seq.
-    async fn changed_docs<T>(
-        &self,
-        state: &State,
-        base: &Option<IndexHead>,
-        mut f: impl FnMut(&str, &Body) -> T,
-    ) -> Result<(Vec<String>, Vec<(String, T)>)> {
-        match base {
-            Some(h) if h.seq >= state.seq => Ok((Vec::new(), Vec::new())),
-            Some(h) => {
-                let rows = self.changes_in(state, h.seq, None).await?;
-                let ids = rows.iter().map(|r| r.id.clone()).collect();
-                let live = rows
-                    .into_iter()
-                    .filter_map(|r| Some((f(&r.id, r.body.as_ref()?), r.id)))
-                    .map(|(t, id)| (id, t))
-                    .collect();
-                Ok((ids, live))
-            }
-            None => {
-                let mut out = Vec::new();
-                let mut refs = Vec::new();
-                let mut bad = None;
-                prolly::scan(&self.blocks, state.docs, &Range::all(), false, |k, raw| {
-                    let id = String::from_utf8_lossy(k);
-                    let v = match crate::codec::decode(raw) {
-                        Ok(v) => v,
-                        Err(e) => {
-                            bad = Some(e);
-                            return false;
-                        }
-                    };
-                    match LeafRef::peek(&v) {
-                        Ok((_, LeafRef::Doc(body))) => out.push((id.to_string(), f(&id, body))),
-                        Ok((_, LeafRef::Ref(_))) => refs.push(id.to_string()),
-                        Ok((_, LeafRef::Deleted)) => {}
-                        Err(e) => bad = Some(e),
-                    }
-                    bad.is_none()
-                })
-                .await?;
-                if let Some(e) = bad {
-                    return Err(Error::corrupt("docs tree", e));
-                }
-                for id in refs {
-                    if let Some(body) = self.get_in(state, &id).await? {
-                        let t = f(&id, &body);
-                        out.push((id, t));
-                    }
-                }
-                let ids = out.iter().map(|(id, _)| id.clone()).collect();
-                Ok((ids, out))
-            }
-        }
     }
 
     /// Records a begun index update and returns its token.
