@@ -31,7 +31,8 @@ install_wasm_pack() {
     return
   fi
   log "installing wasm-pack $WASM_PACK_VERSION"
-  cargo install wasm-pack --version "=$WASM_PACK_VERSION" --locked
+  cargo install wasm-pack --version "=$WASM_PACK_VERSION" --locked \
+    || cargo install wasm-pack --version "=$WASM_PACK_VERSION"
 }
 
 install_chromium() {
