@@ -207,40 +207,7 @@ impl Leaf {
         !matches!(self, Leaf::Deleted { .. })
     }
 
-    pub fn to_ipld(&self) -> Ipld {
-        let mut m = BTreeMap::new();
-        m.insert("seq".to_string(), Ipld::Integer(i128::from(self.seq())));
-        match self {
-            Leaf::Doc { body, .. } => m.insert("doc".to_string(), Ipld::Map(body.clone())),
-            Leaf::Ref { cid, .. } => m.insert("ref".to_string(), Ipld::Link(*cid)),
-            Leaf::Deleted { .. } => m.insert("del".to_string(), Ipld::Bool(true)),
-        };
-        Ipld::Map(m)
-    }
-
     pub fn from_ipld(v: &Ipld) -> std::result::Result<Leaf, String> {
-        let (seq, r) = LeafRef::peek(v)?;
-        Ok(match r {
-            LeafRef::Doc(body) => Leaf::Doc {
-                seq,
-                body: body.clone(),
-            },
-            LeafRef::Ref(cid) => Leaf::Ref { seq, cid },
-            LeafRef::Deleted => Leaf::Deleted { seq },
-        })
-    }
-}
-
-/// A leaf value read in place, without copying the document.
-pub enum LeafRef<'a> {
-    Doc(&'a Body),
-    Ref(Cid),
-    Deleted,
-}
-
-impl<'a> LeafRef<'a> {
-    /// The seq and content of a leaf value.
-    pub fn peek(v: &'a Ipld) -> std::result::Result<(u64, LeafRef<'a>), String> {
         let Ipld::Map(m) = v else {
             return Err("leaf value is not a map".into());
         };
@@ -248,13 +215,15 @@ impl<'a> LeafRef<'a> {
             Some(Ipld::Integer(i)) => u64::try_from(*i).map_err(|_| "leaf seq out of range")?,
             _ => return Err("leaf value has no seq".into()),
         };
-        let r = match (m.get("doc"), m.get("ref"), m.get("del")) {
-            (Some(Ipld::Map(body)), None, None) => LeafRef::Doc(body),
-            (None, Some(Ipld::Link(cid)), None) => LeafRef::Ref(*cid),
-            (None, None, Some(Ipld::Bool(true))) => LeafRef::Deleted,
-            _ => return Err("leaf value is neither doc, ref nor del".into()),
-        };
-        Ok((seq, r))
+        match (m.get("doc"), m.get("ref"), m.get("del")) {
+            (Some(Ipld::Map(body)), None, None) => Ok(Leaf::Doc {
+                seq,
+                body: body.clone(),
+            }),
+            (None, Some(Ipld::Link(cid)), None) => Ok(Leaf::Ref { seq, cid: *cid }),
+            (None, None, Some(Ipld::Bool(true))) => Ok(Leaf::Deleted { seq }),
+            _ => Err("leaf value is neither doc, ref nor del".into()),
+        }
     }
 }
 
@@ -457,6 +426,18 @@ mod tests {
         assert!(parse_batch(&format!(r#"[["{long}",{{}}]]"#)).is_err());
     }
 
+    /// The generic IPLD form of a leaf, to check the borrowed encoder against.
+    fn to_ipld(leaf: &Leaf) -> Ipld {
+        let mut m = BTreeMap::new();
+        m.insert("seq".to_string(), Ipld::Integer(i128::from(leaf.seq())));
+        match leaf {
+            Leaf::Doc { body, .. } => m.insert("doc".to_string(), Ipld::Map(body.clone())),
+            Leaf::Ref { cid, .. } => m.insert("ref".to_string(), Ipld::Link(*cid)),
+            Leaf::Deleted { .. } => m.insert("del".to_string(), Ipld::Bool(true)),
+        };
+        Ipld::Map(m)
+    }
+
     #[test]
     fn leaf_roundtrip() {
         let mut body = Body::new();
@@ -467,11 +448,11 @@ mod tests {
             Leaf::Deleted { seq: 9 },
             Leaf::Ref { seq: 70_000, cid },
         ] {
-            assert_eq!(Leaf::from_ipld(&leaf.to_ipld()).unwrap(), leaf);
+            assert_eq!(Leaf::from_ipld(&to_ipld(&leaf)).unwrap(), leaf);
             let raw = leaf.to_raw().unwrap();
             assert_eq!(
                 raw,
-                crate::prolly::raw(&leaf.to_ipld()).unwrap(),
+                crate::prolly::raw(&to_ipld(&leaf)).unwrap(),
                 "same bytes as the generic encoding"
             );
             assert_eq!(Leaf::from_raw(&raw).unwrap(), leaf);

@@ -143,10 +143,6 @@ impl<S: Store> Ledger<S> {
         self.closed.set(true);
     }
 
-    pub fn is_closed(&self) -> bool {
-        self.closed.get()
-    }
-
     fn check_open(&self) -> Result<()> {
         if self.closed.get() {
             Err(Error::Closed(self.name.clone()))

@@ -56,12 +56,6 @@ impl<K: Hash + Eq + Clone, V: Clone> GenCache<K, V> {
             self.young_bytes -= prev;
         }
     }
-
-    fn clear(&mut self) {
-        self.young.clear();
-        self.old.clear();
-        self.young_bytes = 0;
-    }
 }
 
 /// Counters exposed for tests and the demo's stats panel.
@@ -118,12 +112,6 @@ impl<S: Store> Blocks<S> {
                 nodes.insert(b.cid, n.clone(), b.bytes.len() * 2);
             }
         }
-    }
-
-    /// Forgets every cached block (after compaction rewrote the CARs).
-    pub fn clear(&self) {
-        self.raw.borrow_mut().clear();
-        self.nodes.borrow_mut().clear();
     }
 
     /// The bytes of a block, reading its CAR if needed.
