@@ -197,9 +197,15 @@ export class SharedLedger {
     });
   }
 
-  /** Closes the engine handle (after pending writes) and forgets this ledger. */
+  /**
+   * Closes the engine handle (after pending writes, and after storing the indexes that queries
+   * built in memory) and forgets this ledger.
+   */
   async close(): Promise<void> {
     await this.flush();
+    const core = await this.core.catch(() => undefined); // opening failed: nothing to store
+    // If the store refuses (e.g. quota), the index is rebuilt when next queried.
+    await core?.saveIndexes().catch((e: unknown) => console.warn("ferroproof: an index could not be stored", e));
     this.closed = true;
     this.channel?.close();
     if (registry.get(this.name) === this) registry.delete(this.name);

@@ -11,7 +11,7 @@ pub mod query;
 pub mod update;
 
 pub use query::{QueryOpts, QueryRow};
-pub use update::{apply_rows, EmittedRows, IndexRoots};
+pub use update::{apply_rows, EmittedRows, FreshRows, IndexRoots};
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;

@@ -95,6 +95,8 @@ pub struct Ledger<S: Store> {
     closed: Cell<bool>,
     pending: RefCell<std::collections::HashMap<u32, index::PendingIndex>>,
     next_token: Cell<u32>,
+    /// Indexes built or updated in memory whose blocks are not stored yet, by name.
+    unsaved: RefCell<std::collections::HashMap<String, index::Unsaved>>,
 }
 
 impl<S: Store> Ledger<S> {
@@ -122,6 +124,7 @@ impl<S: Store> Ledger<S> {
             closed: Cell::new(false),
             pending: RefCell::new(std::collections::HashMap::new()),
             next_token: Cell::new(0),
+            unsaved: RefCell::new(std::collections::HashMap::new()),
         })
     }
 
@@ -154,6 +157,7 @@ impl<S: Store> Ledger<S> {
     /// Deletes all stored data and closes the ledger.
     pub async fn destroy(&self) -> Result<()> {
         self.closed.set(true);
+        self.drop_unsaved();
         self.store.destroy().await
     }
 

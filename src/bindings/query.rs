@@ -167,6 +167,7 @@ impl JsLedger {
                     }
                 };
             let (hits, _) = l.index_finish(token, rows, &opts, include_docs).await?;
+            save_later(&l);
             Ok(JsValue::from_str(&hits_json(&hits, include_docs)))
         })
     }
@@ -179,7 +180,46 @@ impl JsLedger {
         spawn(async move {
             let (opts, include_docs) = parse_opts(&opts)?;
             let (hits, _) = l.index_query_field(&field, &opts, include_docs).await?;
+            save_later(&l);
             Ok(JsValue::from_str(&hits_json(&hits, include_docs)))
         })
     }
+
+    /// Stores the indexes that queries updated in memory; resolves when they are durable.
+    #[wasm_bindgen(js_name = saveIndexes, unchecked_return_type = "Promise<void>")]
+    pub fn save_indexes(&self) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move {
+            l.save_indexes().await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+}
+
+/// Starts storing the indexes a query just updated in memory, in a later task: after the
+/// query's caller has its answer. A failure leaves them unsaved; the next query that needs them
+/// saved (or `close`) retries.
+fn save_later(l: &std::rc::Rc<crate::ledger::Ledger<crate::store::idb::IdbStore>>) {
+    if l.has_unsaved_indexes() {
+        let l = l.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            next_task().await;
+            let _ = l.save_indexes().await;
+        });
+    }
+}
+
+/// Resolves in a new macrotask (`setTimeout(0)`), after the pending promise reactions ran.
+async fn next_task() {
+    let p = js_sys::Promise::new(&mut |resolve, _| {
+        let g = js_sys::global();
+        let timer = js_sys::Reflect::get(&g, &JsValue::from_str("setTimeout"))
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        let scheduled = timer.is_some_and(|f| f.call2(&g, &resolve, &JsValue::from(0)).is_ok());
+        if !scheduled {
+            let _ = resolve.call0(&JsValue::UNDEFINED);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(p).await;
 }

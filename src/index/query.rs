@@ -10,7 +10,7 @@ use ipld_core::ipld::Ipld;
 use super::key;
 use super::update::split_row_key;
 use crate::error::{Error, Result};
-use crate::prolly::{self, Loader, Range};
+use crate::prolly::{self, Entry, Loader, Range};
 
 /// Query options (all optional).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -56,6 +56,12 @@ fn ranges(o: &QueryOpts) -> Result<Vec<Range>> {
     }
 }
 
+fn row(k: &[u8], v: &[u8]) -> Result<QueryRow> {
+    let (key, id) = split_row_key(k)?;
+    let value = crate::codec::decode(v).map_err(|e| Error::corrupt("index", e))?;
+    Ok(QueryRow { id, key, value })
+}
+
 /// Runs a query against the `keys` tree rooted at `root`.
 pub async fn run<L: Loader>(loader: &L, root: Option<Cid>, o: &QueryOpts) -> Result<Vec<QueryRow>> {
     let limit = o.limit.unwrap_or(usize::MAX);
@@ -66,11 +72,8 @@ pub async fn run<L: Loader>(loader: &L, root: Option<Cid>, o: &QueryOpts) -> Res
         }
         let mut bad: Option<Error> = None;
         prolly::scan(loader, root, &range, o.descending, |k, v| {
-            match split_row_key(k) {
-                Ok((key, id)) => match crate::codec::decode(v) {
-                    Ok(value) => out.push(QueryRow { id, key, value }),
-                    Err(e) => bad = Some(Error::corrupt("index", e)),
-                },
+            match row(k, v) {
+                Ok(r) => out.push(r),
                 Err(e) => bad = Some(e),
             }
             bad.is_none() && out.len() < limit
@@ -78,6 +81,29 @@ pub async fn run<L: Loader>(loader: &L, root: Option<Cid>, o: &QueryOpts) -> Res
         .await?;
         if let Some(e) = bad {
             return Err(e);
+        }
+    }
+    Ok(out)
+}
+
+/// Runs a query against the sorted entries of a `keys` tree not built yet: the same rows as
+/// [`run`] on the tree of these entries.
+pub fn run_sorted(entries: &[Entry], o: &QueryOpts) -> Result<Vec<QueryRow>> {
+    let limit = o.limit.unwrap_or(usize::MAX);
+    let mut out: Vec<QueryRow> = Vec::new();
+    for range in ranges(o)? {
+        let a = entries.partition_point(|e| !range.above_lo(&e.0));
+        let b = entries.partition_point(|e| range.below_hi(&e.0)).max(a);
+        let hits = &entries[a..b];
+        let take = limit.saturating_sub(out.len());
+        if o.descending {
+            for (k, v) in hits.iter().rev().take(take) {
+                out.push(row(k, v)?);
+            }
+        } else {
+            for (k, v) in hits.iter().take(take) {
+                out.push(row(k, v)?);
+            }
         }
     }
     Ok(out)

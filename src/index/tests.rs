@@ -227,7 +227,7 @@ proptest! {
         let store = MemStore::new();
         let l = block_on(Ledger::open("q", store.clone(), None)).unwrap();
         let mut docs: BTreeMap<String, Doc> = BTreeMap::new();
-        for batch in batches {
+        for (b, batch) in batches.into_iter().enumerate() {
             let mut ops = Vec::new();
             let mut changed = std::collections::BTreeSet::new();
             for (k, d) in batch {
@@ -244,7 +244,13 @@ proptest! {
                 prop_assert!(mapped <= changed.len());
                 prop_assert_eq!(got, model(mode, &docs, o), "opts {:?}", o);
             }
+            // Updates build on an unsaved index or on a stored one: save after some batches.
+            if b % 2 == 1 {
+                block_on(l.save_indexes()).unwrap();
+                prop_assert!(!l.has_unsaved_indexes());
+            }
         }
+        block_on(l.save_indexes()).unwrap();
         // a reopened ledger needs no mapping at all: the index is persisted
         let again = block_on(Ledger::open("q", store, None)).unwrap();
         let (mapped, got) = query(&again, mode, &queries[0]);
@@ -337,4 +343,59 @@ fn a_query_sees_its_snapshot_even_if_a_write_lands_meanwhile() {
         hits.iter().map(|h| h.row.id.as_str()).collect::<Vec<_>>(),
         ["b"]
     );
+}
+
+#[test]
+fn a_query_answers_from_memory_and_the_index_is_stored_afterwards() {
+    let store = MemStore::new();
+    let l = block_on(Ledger::open("w", store.clone(), None)).unwrap();
+    let d = |n| Doc {
+        n,
+        tag: "t".into(),
+        year: 2024,
+        month: 1,
+    };
+    let put = |l: &Ledger<MemStore>, id: &str, n| {
+        block_on(l.write(vec![WriteOp {
+            id: id.into(),
+            body: Some(body(&d(n))),
+        }]))
+        .unwrap()
+    };
+    put(&l, "a", 1);
+    put(&l, "b", 2);
+    let commits = store.commits();
+    let (mapped, got) = query(&l, 0, &QueryOpts::default());
+    assert_eq!((mapped, got.len()), (2, 2));
+    assert_eq!(store.commits(), commits, "the query itself stores nothing");
+    assert!(l.has_unsaved_indexes());
+
+    // Not saved: another handle on the same store maps everything again.
+    let other = block_on(Ledger::open("w", store.clone(), None)).unwrap();
+    assert_eq!(query(&other, 0, &QueryOpts::default()).0, 2);
+
+    // An update builds on the unsaved index (one document mapped), and a failed save (quota)
+    // keeps it usable and unsaved.
+    put(&l, "c", 3);
+    let (mapped, got) = query(&l, 0, &QueryOpts::default());
+    assert_eq!((mapped, got.len()), (1, 3));
+    store.set_quota(Some(store.stored_bytes()));
+    assert_eq!(block_on(l.save_indexes()).unwrap_err().code(), "QUOTA");
+    assert!(l.has_unsaved_indexes());
+    assert_eq!(query(&l, 0, &QueryOpts::default()), (0, got.clone()));
+    store.set_quota(None);
+    block_on(l.save_indexes()).unwrap();
+    assert!(!l.has_unsaved_indexes());
+
+    // Saved: a reopened ledger maps nothing and sees the same rows.
+    let again = block_on(Ledger::open("w", store.clone(), None)).unwrap();
+    assert_eq!(query(&again, 0, &QueryOpts::default()), (0, got));
+
+    // A closed ledger stores nothing more.
+    put(&again, "d", 4);
+    assert_eq!(query(&again, 0, &QueryOpts::default()).0, 1);
+    again.close();
+    let before = store.commits();
+    block_on(again.save_indexes()).unwrap();
+    assert_eq!(store.commits(), before);
 }

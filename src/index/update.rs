@@ -9,9 +9,10 @@ use cid::Cid;
 use ipld_core::ipld::Ipld;
 
 use super::key;
+use crate::codec::cbor::write_head;
 use crate::codec::Block;
 use crate::error::{Error, Result};
-use crate::prolly::{self, Edit, Loader, Node};
+use crate::prolly::{self, Edit, Entry, Loader, Node, NULL};
 
 /// The two trees of an index.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -58,42 +59,63 @@ pub fn split_row_key(mut b: &[u8]) -> Result<(Ipld, String)> {
     }
 }
 
+/// The `keys` and `ids` edits that replace the rows of every document in `batch` (old rows are
+/// looked up in the `ids` tree; a fresh index has none).
+async fn edits_for<L: Loader>(
+    loader: &L,
+    roots: &IndexRoots,
+    batch: Vec<EmittedRows>,
+) -> Result<(Vec<Edit>, Vec<Edit>)> {
+    let mut deletes: Vec<Edit> = Vec::new();
+    let mut puts: Vec<Edit> = Vec::with_capacity(batch.len());
+    let mut id_edits: Vec<Edit> = Vec::with_capacity(batch.len());
+    for doc in batch {
+        if roots.ids.is_some() {
+            if let Some(raw) = prolly::get(loader, roots.ids, doc.id.as_bytes()).await? {
+                let old = crate::codec::decode(&raw).map_err(|e| Error::corrupt("index", e))?;
+                if let Ipld::List(old) = old {
+                    for (n, k) in old.iter().enumerate() {
+                        if let Ipld::Bytes(k) = k {
+                            deletes.push((row_key(k, &doc.id, n)?, None));
+                        }
+                    }
+                }
+            }
+        }
+        // The `ids` value, `[key bytes, ...]`, is written directly (dag-cbor heads).
+        let mut listed = Vec::new();
+        if !doc.rows.is_empty() {
+            write_head(&mut listed, 4, doc.rows.len() as u64);
+        }
+        for (n, (k, v)) in doc.rows.into_iter().enumerate() {
+            let ek = encode_key(&k, &doc.id)?;
+            let value = match v {
+                Ipld::Null => NULL.to_vec(),
+                v => prolly::raw(&v)?,
+            };
+            puts.push((row_key(&ek, &doc.id, n)?, Some(value)));
+            write_head(&mut listed, 2, ek.len() as u64);
+            listed.extend_from_slice(&ek);
+        }
+        let ids_value = if listed.is_empty() {
+            None
+        } else {
+            Some(listed)
+        };
+        id_edits.push((doc.id.into_bytes(), ids_value));
+    }
+    deletes.extend(puts); // a row both removed and re-added ends up present
+    Ok((deletes, id_edits))
+}
+
 /// Replaces the rows of every document in `batch`.
 pub async fn apply_rows<L: Loader>(
     loader: &L,
     roots: &IndexRoots,
     batch: Vec<EmittedRows>,
 ) -> Result<(IndexRoots, Vec<(Block, Rc<Node>)>)> {
-    let mut deletes: Vec<Edit> = Vec::new();
-    let mut puts: Vec<Edit> = Vec::new();
-    let mut id_edits: Vec<Edit> = Vec::with_capacity(batch.len());
-    for doc in batch {
-        let old = match prolly::get(loader, roots.ids, doc.id.as_bytes()).await? {
-            Some(raw) => crate::codec::decode(&raw).map_err(|e| Error::corrupt("index", e))?,
-            None => Ipld::Null,
-        };
-        if let Ipld::List(old) = old {
-            for (n, k) in old.iter().enumerate() {
-                if let Ipld::Bytes(k) = k {
-                    deletes.push((row_key(k, &doc.id, n)?, None));
-                }
-            }
-        }
-        let mut listed = Vec::with_capacity(doc.rows.len());
-        for (n, (k, v)) in doc.rows.into_iter().enumerate() {
-            let ek = encode_key(&k, &doc.id)?;
-            puts.push((row_key(&ek, &doc.id, n)?, Some(prolly::raw(&v)?)));
-            listed.push(Ipld::Bytes(ek));
-        }
-        let ids_value = if listed.is_empty() {
-            None
-        } else {
-            Some(prolly::raw(&Ipld::List(listed))?)
-        };
-        id_edits.push((doc.id.into_bytes(), ids_value));
-    }
-    deletes.extend(puts); // a row both removed and re-added ends up present
-    let keys = prolly::apply(loader, roots.keys, deletes).await?;
+    let (key_edits, id_edits) = edits_for(loader, roots, batch).await?;
+    let keys = prolly::apply(loader, roots.keys, key_edits).await?;
     let ids = prolly::apply(loader, roots.ids, id_edits).await?;
     let mut blocks = keys.blocks;
     blocks.extend(ids.blocks);
@@ -104,4 +126,45 @@ pub async fn apply_rows<L: Loader>(
         },
         blocks,
     ))
+}
+
+/// The entries of a freshly built index, sorted, before they become trees.
+#[derive(Debug, Default, PartialEq)]
+pub struct FreshRows {
+    pub keys: Vec<Entry>,
+    pub ids: Vec<Entry>,
+}
+
+impl FreshRows {
+    /// The rows of a fresh index holding `batch` (no tree is read).
+    pub async fn build<L: Loader>(loader: &L, batch: Vec<EmittedRows>) -> Result<FreshRows> {
+        let (keys, ids) = edits_for(loader, &IndexRoots::default(), batch).await?;
+        Ok(FreshRows {
+            keys: prolly::edit::sorted_entries(keys),
+            ids: prolly::edit::sorted_entries(ids),
+        })
+    }
+
+    /// Builds the two trees (what [`apply_rows`] on an empty index gives for the same batch).
+    pub async fn to_trees<L: Loader>(
+        &self,
+        loader: &L,
+    ) -> Result<(IndexRoots, Vec<(Block, Rc<Node>)>)> {
+        let as_edits = |e: &[Entry]| {
+            e.iter()
+                .map(|(k, v)| (k.clone(), Some(v.clone())))
+                .collect()
+        };
+        let keys = prolly::apply(loader, None, as_edits(&self.keys)).await?;
+        let ids = prolly::apply(loader, None, as_edits(&self.ids)).await?;
+        let mut blocks = keys.blocks;
+        blocks.extend(ids.blocks);
+        Ok((
+            IndexRoots {
+                keys: keys.root,
+                ids: ids.root,
+            },
+            blocks,
+        ))
+    }
 }

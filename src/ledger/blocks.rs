@@ -58,6 +58,9 @@ impl<K: Hash + Eq + Clone, V: Clone> GenCache<K, V> {
     }
 }
 
+/// A pinned block: its pin count, bytes and decoded node.
+type Pinned = (usize, Rc<[u8]>, Option<Rc<Node>>);
+
 /// Counters exposed for tests and the demo's stats panel.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -71,6 +74,8 @@ pub struct Blocks<S: Store> {
     aead: S::Aead,
     raw: RefCell<GenCache<Cid, Rc<[u8]>>>,
     nodes: RefCell<GenCache<Cid, Rc<Node>>>,
+    /// Blocks of indexes built in memory and not stored yet (never evicted), with pin counts.
+    pinned: RefCell<HashMap<Cid, Pinned>>,
     /// The newest CAR, read first on a miss instead of asking the location index.
     hint: RefCell<Option<String>>,
     stats: Cell<Stats>,
@@ -83,6 +88,7 @@ impl<S: Store> Blocks<S> {
             aead,
             raw: RefCell::new(GenCache::new()),
             nodes: RefCell::new(GenCache::new()),
+            pinned: RefCell::new(HashMap::new()),
             hint: RefCell::new(None),
             stats: Cell::new(Stats::default()),
         }
@@ -114,10 +120,37 @@ impl<S: Store> Blocks<S> {
         }
     }
 
+    /// Keeps `blocks` readable, whatever the cache evicts, until as many [`Blocks::unpin`]s.
+    pub fn pin(&self, blocks: &[(Block, Option<Rc<Node>>)]) {
+        let mut pinned = self.pinned.borrow_mut();
+        for (b, n) in blocks {
+            let e = pinned
+                .entry(b.cid)
+                .or_insert_with(|| (0, Rc::from(b.bytes.as_slice()), n.clone()));
+            e.0 += 1;
+        }
+    }
+
+    /// Releases one pin of each block.
+    pub fn unpin(&self, blocks: &[(Block, Option<Rc<Node>>)]) {
+        let mut pinned = self.pinned.borrow_mut();
+        for (b, _) in blocks {
+            if let Some(e) = pinned.get_mut(&b.cid) {
+                e.0 -= 1;
+                if e.0 == 0 {
+                    pinned.remove(&b.cid);
+                }
+            }
+        }
+    }
+
     /// The bytes of a block, reading its CAR if needed.
     pub async fn block(&self, cid: &Cid) -> Result<Rc<[u8]>> {
         if let Some(b) = self.raw.borrow_mut().get(cid) {
             return Ok(b);
+        }
+        if let Some((_, b, _)) = self.pinned.borrow().get(cid) {
+            return Ok(b.clone());
         }
         let hint = self.hint.borrow_mut().take();
         if let Some(car) = hint {
@@ -178,6 +211,9 @@ impl<S: Store> Loader for Blocks<S> {
     async fn load(&self, cid: &Cid) -> Result<Rc<Node>> {
         if let Some(n) = self.nodes.borrow_mut().get(cid) {
             return Ok(n);
+        }
+        if let Some((_, _, Some(n))) = self.pinned.borrow().get(cid) {
+            return Ok(n.clone());
         }
         let bytes = self.block(cid).await?;
         let node = Rc::new(

@@ -6,6 +6,14 @@
 //! Invariant: a query sees the documents and index rows of the snapshot taken by its
 //! `index_begin`, whatever commits land in between. Index updates commit no clock event: they are
 //! local derived data recorded in the header.
+//!
+//! Write-behind: a query answers as soon as its index is updated in memory. A fresh index is
+//! first just its sorted rows ([`FreshRows`], queried by binary search); an updated one is new
+//! tree blocks pinned in the block cache. Either is listed in [`Unsaved`] until
+//! [`Ledger::save_indexes`] builds its trees and stores them with the header (the bindings start
+//! it right after the query; `close` waits for it). A query on an unsaved index with nothing new
+//! uses it as it is; one with changes to apply saves it first, so every update builds on a stored
+//! index (no chains of unsaved indexes). A crash before the save only costs a rebuild.
 
 use std::rc::Rc;
 
@@ -16,7 +24,7 @@ use super::{Ledger, State};
 use crate::codec::{self, cid_str};
 use crate::doc::{inline_field, Body, Leaf, LeafMeta};
 use crate::error::{Error, Result};
-use crate::index::{apply_rows, query, EmittedRows, IndexRoots, QueryOpts, QueryRow};
+use crate::index::{apply_rows, query, EmittedRows, FreshRows, IndexRoots, QueryOpts, QueryRow};
 use crate::prolly::{self, Range};
 use crate::store::{CommitOutcome, CommitWrite, IndexHead, Store};
 
@@ -28,8 +36,10 @@ pub(super) struct PendingIndex {
     name: String,
     src: String,
     state: Rc<State>,
-    base: Option<IndexHead>,
-    ids: Vec<String>,
+    base: Base,
+    /// The documents the update covers (their old rows go); `None` for a fresh build whose
+    /// batch is exactly what was emitted (the field index: rows come from the engine itself).
+    ids: Option<Vec<String>>,
 }
 
 /// What a projection makes of an encoded leaf during a fresh index scan.
@@ -38,6 +48,28 @@ enum Inline<T> {
     Done(T),
     /// Needs the decoded document (or the leaf is deleted: then it is skipped).
     Decode,
+}
+
+type NewBlocks = Vec<(crate::codec::Block, Option<Rc<crate::prolly::Node>>)>;
+
+/// An index built or updated in memory, not stored yet.
+pub(super) struct Unsaved {
+    /// The stored head it was built on (`None` for a fresh build).
+    base: Option<IndexHead>,
+    /// Its head; while `rows` is set, the roots are not computed yet.
+    head: IndexHead,
+    /// A fresh build's sorted rows, until its trees are built.
+    rows: Option<Rc<FreshRows>>,
+    /// The blocks of its trees that are not stored (pinned in the cache).
+    blocks: NewBlocks,
+}
+
+/// The index a query runs on.
+#[derive(Clone)]
+struct Base {
+    head: Option<IndexHead>,
+    /// Set when `head` is a fresh build not turned into trees yet.
+    rows: Option<Rc<FreshRows>>,
 }
 
 /// A query result row with its document (when asked for and live).
@@ -64,14 +96,16 @@ impl<S: Store> Ledger<S> {
     /// under the same name rebuilds the index from scratch.
     pub async fn index_begin(&self, name: &str, src: &str) -> Result<(u32, Vec<DocRow>)> {
         self.check_open()?;
-        let (state, base) = self.pin_index(name, src);
+        let (state, base) = self.pin_index(name, src).await?;
         let inline = |_: &str, raw: &[u8]| match Leaf::from_raw(raw) {
             Ok(Leaf::Doc { body, .. }) => Inline::Done(body),
             _ => Inline::Decode, // deleted, in its own block, or malformed (reported by the scan)
         };
         let (ids, docs) = self
-            .changed_docs(&state, &base, inline, |_, body| body.clone())
+            .changed_docs(&state, &base.head, inline, |_, body| body.clone())
             .await?;
+        // The map function runs in JS: keep only rows for documents of this snapshot.
+        let ids = ids.unwrap_or_else(|| docs.iter().map(|(id, _)| id.clone()).collect());
         let docs = docs
             .into_iter()
             .map(|(id, body)| DocRow {
@@ -79,7 +113,7 @@ impl<S: Store> Ledger<S> {
                 body: Some(body),
             })
             .collect();
-        Ok((self.register(name, src, state, base, ids), docs))
+        Ok((self.register(name, src, state, base, Some(ids)), docs))
     }
 
     /// Updates the index of a top-level field (`doc[field]`, missing or null not indexed)
@@ -92,7 +126,7 @@ impl<S: Store> Ledger<S> {
     ) -> Result<(Vec<QueryHit>, Rc<State>)> {
         self.check_open()?;
         let src = format!("field:{field}");
-        let (state, base) = self.pin_index(field, &src);
+        let (state, base) = self.pin_index(field, &src).await?;
         let key_of = |id: &str, body: &Body| match field {
             "_id" => Some(Ipld::String(id.to_string())),
             _ => body.get(field).filter(|v| **v != Ipld::Null).cloned(),
@@ -110,7 +144,9 @@ impl<S: Store> Ledger<S> {
             },
             (_, Err(_)) => Inline::Decode, // deleted, or stored in its own block
         };
-        let (ids, keys) = self.changed_docs(&state, &base, inline, key_of).await?;
+        let (ids, keys) = self
+            .changed_docs(&state, &base.head, inline, key_of)
+            .await?;
         let emitted = keys
             .into_iter()
             .filter_map(|(id, k)| {
@@ -124,14 +160,121 @@ impl<S: Store> Ledger<S> {
         self.index_finish(token, emitted, opts, include_docs).await
     }
 
-    /// The current snapshot and the stored head of index `name` if it was built from `src`.
-    fn pin_index(&self, name: &str, src: &str) -> (Rc<State>, Option<IndexHead>) {
-        let state = self.snapshot();
-        let base = state.indexes.get(name).filter(|h| h.src == src).cloned();
-        (state, base)
+    /// The current snapshot and the newest version of index `name` built from `src` (unsaved
+    /// or stored), if any. An unsaved one behind the snapshot is saved first.
+    async fn pin_index(&self, name: &str, src: &str) -> Result<(Rc<State>, Base)> {
+        loop {
+            let state = self.snapshot();
+            let stored = state.indexes.get(name).filter(|h| h.src == src).cloned();
+            let unsaved = self.unsaved.borrow().get(name).and_then(|u| {
+                let newer = u.head.src == src
+                    && u.head.seq <= state.seq
+                    && stored.as_ref().is_none_or(|s| s.seq < u.head.seq);
+                newer.then(|| (u.head.clone(), u.rows.clone()))
+            });
+            match unsaved {
+                Some((head, rows)) if head.seq == state.seq => {
+                    let head = Some(head);
+                    return Ok((state, Base { head, rows }));
+                }
+                // Changes to apply: they go on top of the stored index.
+                Some(_) => self.save_indexes().await?,
+                None => {
+                    let head = stored;
+                    return Ok((state, Base { head, rows: None }));
+                }
+            }
+            self.check_open()?;
+        }
     }
 
-    /// The ids an index update covers and their live documents projected by `f`. A fresh index
+    /// Records an index built or updated in memory, pinning its new blocks, unless a newer
+    /// version of it is already recorded.
+    fn keep_unsaved(&self, name: &str, u: Unsaved) {
+        let mut map = self.unsaved.borrow_mut();
+        if let Some(old) = map.get(name) {
+            if old.head.src == u.head.src && old.head.seq >= u.head.seq {
+                return;
+            }
+        }
+        self.blocks.pin(&u.blocks);
+        if let Some(old) = map.insert(name.to_string(), u) {
+            self.blocks.unpin(&old.blocks);
+        }
+    }
+
+    /// Forgets every unsaved index (the ledger is being destroyed).
+    pub(super) fn drop_unsaved(&self) {
+        for (_, u) in self.unsaved.borrow_mut().drain() {
+            self.blocks.unpin(&u.blocks);
+        }
+    }
+
+    /// True if some index was built or updated in memory and is not stored yet.
+    pub fn has_unsaved_indexes(&self) -> bool {
+        !self.unsaved.borrow().is_empty()
+    }
+
+    /// Turns the sorted rows of unsaved fresh index `name` into its trees (pinned blocks).
+    async fn build_trees(&self, name: &str) -> Result<()> {
+        let rows = self.unsaved.borrow().get(name).and_then(|u| u.rows.clone());
+        let Some(rows) = rows else { return Ok(()) };
+        let built = rows.to_trees(&self.blocks).await;
+        let mut map = self.unsaved.borrow_mut();
+        let Some(u) = map.get_mut(name).filter(|u| u.rows.is_some()) else {
+            return Ok(()); // replaced meanwhile
+        };
+        let (roots, blocks) = match built {
+            Ok(b) => b,
+            Err(e) => {
+                // Without trees the rows cannot be saved: forget them (the next query rebuilds).
+                map.remove(name);
+                return Err(e);
+            }
+        };
+        let blocks: NewBlocks = blocks.into_iter().map(|(b, n)| (b, Some(n))).collect();
+        self.blocks.insert_fresh(&blocks);
+        self.blocks.pin(&blocks);
+        u.head.keys = roots.keys.map(|c| cid_str(&c));
+        u.head.ids = roots.ids.map(|c| cid_str(&c));
+        u.rows = None;
+        u.blocks.extend(blocks);
+        Ok(())
+    }
+
+    /// Stores every index updated in memory (its blocks in one CAR, its head in the header).
+    /// On error the indexes stay unsaved (and usable); a later call retries. A closed ledger
+    /// saves nothing.
+    pub async fn save_indexes(&self) -> Result<()> {
+        loop {
+            if self.closed.get() {
+                return Ok(());
+            }
+            let Some(name) = self.unsaved.borrow().keys().next().cloned() else {
+                return Ok(());
+            };
+            self.build_trees(&name).await?;
+            let next = self
+                .unsaved
+                .borrow()
+                .get(&name)
+                .map(|u| (u.base.clone(), u.head.clone(), u.blocks.clone()));
+            let Some((base, head, blocks)) = next else {
+                continue;
+            };
+            self.commit_index(&name, &base, head.clone(), blocks)
+                .await?;
+            let mut map = self.unsaved.borrow_mut();
+            if map.get(&name).is_some_and(|u| u.head == head) {
+                if let Some(u) = map.remove(&name) {
+                    self.blocks.unpin(&u.blocks);
+                }
+            }
+        }
+    }
+
+    /// The ids an index update covers (`None` for a fresh index: every live document) and their
+    /// live documents projected by `f`. A fresh index
     /// sees every live document: each encoded leaf goes to `inline` first, which may project it
     /// without decoding the document ([`Inline::Done`]); otherwise the document is decoded (or,
     /// if stored in its own block, loaded) and given to `f`. An existing index sees the changes
@@ -142,10 +285,10 @@ impl<S: Store> Ledger<S> {
         base: &Option<IndexHead>,
         mut inline: impl FnMut(&str, &[u8]) -> Inline<T>,
         mut f: impl FnMut(&str, &Body) -> T,
-    ) -> Result<(Vec<String>, Vec<(String, T)>)> {
+    ) -> Result<(Option<Vec<String>>, Vec<(String, T)>)> {
         if let Some(h) = base {
             if h.seq >= state.seq {
-                return Ok((Vec::new(), Vec::new()));
+                return Ok((Some(Vec::new()), Vec::new()));
             }
             let rows = self.changes_in(state, h.seq, None).await?;
             let ids = rows.iter().map(|r| r.id.clone()).collect();
@@ -154,13 +297,16 @@ impl<S: Store> Ledger<S> {
                 .filter_map(|r| Some((f(&r.id, r.body.as_ref()?), r.id)))
                 .map(|(t, id)| (id, t))
                 .collect();
-            return Ok((ids, live));
+            return Ok((Some(ids), live));
         }
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(state.count as usize);
         let mut load = Vec::new();
         let mut bad = None;
         prolly::scan(&self.blocks, state.docs, &Range::all(), false, |k, raw| {
-            let id = String::from_utf8_lossy(k).into_owned();
+            let id = match std::str::from_utf8(k) {
+                Ok(s) => s.to_string(),
+                Err(_) => String::from_utf8_lossy(k).into_owned(),
+            };
             match inline(&id, raw) {
                 Inline::Done(t) => out.push((id, t)),
                 Inline::Decode => match LeafMeta::read(raw) {
@@ -181,8 +327,7 @@ impl<S: Store> Ledger<S> {
                 out.push((id, t));
             }
         }
-        let ids = out.iter().map(|(id, _)| id.clone()).collect();
-        Ok((ids, out))
+        Ok((None, out))
     }
 
     /// Records a begun index update and returns its token.
@@ -191,8 +336,8 @@ impl<S: Store> Ledger<S> {
         name: &str,
         src: &str,
         state: Rc<State>,
-        base: Option<IndexHead>,
-        ids: Vec<String>,
+        base: Base,
+        ids: Option<Vec<String>>,
     ) -> u32 {
         let token = self.next_token.get().wrapping_add(1);
         self.next_token.set(token);
@@ -232,33 +377,63 @@ impl<S: Store> Ledger<S> {
             .borrow_mut()
             .remove(&token)
             .ok_or_else(|| Error::InvalidArg(format!("unknown index token {token}")))?;
-        let base_roots = roots(&p.base)?;
-        let current = if p.ids.is_empty() && p.base.is_some() {
-            base_roots
-        } else {
-            let mut by_id: std::collections::HashMap<String, Vec<_>> =
-                emitted.into_iter().map(|e| (e.id, e.rows)).collect();
-            let batch = p
-                .ids
-                .iter()
-                .map(|id| EmittedRows {
-                    id: id.clone(),
-                    rows: by_id.remove(id).unwrap_or_default(),
-                })
-                .collect();
-            let (new_roots, blocks) = apply_rows(&self.blocks, &base_roots, batch).await?;
-            let head = IndexHead {
-                src: p.src.clone(),
-                keys: new_roots.keys.map(|c| cid_str(&c)),
-                ids: new_roots.ids.map(|c| cid_str(&c)),
-                seq: p.state.seq,
-            };
-            let blocks: Vec<_> = blocks.into_iter().map(|(b, n)| (b, Some(n))).collect();
-            self.blocks.insert_fresh(&blocks);
-            self.commit_index(&p.name, &p.base, head, blocks).await?;
-            new_roots
+        let no_changes = p.ids.as_ref().is_some_and(|ids| ids.is_empty());
+        let rows = match (&p.base.head, &p.base.rows) {
+            (Some(_), Some(fresh)) if no_changes => query::run_sorted(&fresh.keys, opts)?,
+            (Some(head), None) if no_changes => {
+                query::run(&self.blocks, roots(&Some(head.clone()))?.keys, opts).await?
+            }
+            (None, _) => {
+                // A fresh build: sorted rows now, trees when saved.
+                let batch = match p.ids {
+                    Some(ids) => align(ids, emitted),
+                    None => emitted,
+                };
+                let fresh = Rc::new(FreshRows::build(&self.blocks, batch).await?);
+                let rows = query::run_sorted(&fresh.keys, opts)?;
+                let head = IndexHead {
+                    src: p.src.clone(),
+                    keys: None,
+                    ids: None,
+                    seq: p.state.seq,
+                };
+                let u = Unsaved {
+                    base: None,
+                    head,
+                    rows: Some(fresh),
+                    blocks: Vec::new(),
+                };
+                self.keep_unsaved(&p.name, u);
+                rows
+            }
+            (Some(_), Some(_)) => {
+                return Err(Error::Internal("update on an unsaved index".into()));
+            }
+            (Some(base), None) => {
+                let batch = match p.ids {
+                    Some(ids) => align(ids, emitted),
+                    None => emitted,
+                };
+                let base_roots = roots(&Some(base.clone()))?;
+                let (new_roots, blocks) = apply_rows(&self.blocks, &base_roots, batch).await?;
+                let head = IndexHead {
+                    src: p.src.clone(),
+                    keys: new_roots.keys.map(|c| cid_str(&c)),
+                    ids: new_roots.ids.map(|c| cid_str(&c)),
+                    seq: p.state.seq,
+                };
+                let blocks: NewBlocks = blocks.into_iter().map(|(b, n)| (b, Some(n))).collect();
+                self.blocks.insert_fresh(&blocks);
+                let u = Unsaved {
+                    base: Some(base.clone()),
+                    head,
+                    rows: None,
+                    blocks,
+                };
+                self.keep_unsaved(&p.name, u);
+                query::run(&self.blocks, new_roots.keys, opts).await?
+            }
         };
-        let rows = query::run(&self.blocks, current.keys, opts).await?;
         let mut hits = Vec::with_capacity(rows.len());
         for row in rows {
             let doc = if include_docs {
@@ -315,4 +490,36 @@ impl<S: Store> Ledger<S> {
             "index update kept conflicting with other writers".into(),
         ))
     }
+}
+
+/// One batch entry per id of `ids` (in that order) with the rows emitted for it (none if it
+/// emitted nothing). Emitted rows normally follow the order of `ids`: then this is one merge walk.
+fn align(ids: Vec<String>, emitted: Vec<EmittedRows>) -> Vec<EmittedRows> {
+    let mut j = 0;
+    for id in &ids {
+        if emitted.get(j).is_some_and(|e| e.id == *id) {
+            j += 1;
+        }
+    }
+    if j == emitted.len() {
+        let mut rest = emitted.into_iter().peekable();
+        return ids
+            .into_iter()
+            .map(|id| {
+                let rows = rest.next_if(|e| e.id == id).map(|e| e.rows);
+                EmittedRows {
+                    id,
+                    rows: rows.unwrap_or_default(),
+                }
+            })
+            .collect();
+    }
+    let mut by_id: std::collections::HashMap<String, Vec<_>> =
+        emitted.into_iter().map(|e| (e.id, e.rows)).collect();
+    ids.into_iter()
+        .map(|id| {
+            let rows = by_id.remove(&id).unwrap_or_default();
+            EmittedRows { id, rows }
+        })
+        .collect()
 }

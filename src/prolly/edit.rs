@@ -53,10 +53,21 @@ impl<L: Loader> Ctx<'_, L> {
 
 /// Sorts edits by key; for repeated keys the last edit wins.
 fn normalize(mut edits: Vec<Edit>) -> Vec<Edit> {
+    if edits.windows(2).all(|w| w[0].0 < w[1].0) {
+        return edits; // already sorted without repeats (e.g. one edit per id, in id order)
+    }
     edits.reverse();
     edits.sort_by(|a, b| a.0.cmp(&b.0)); // stable: the last original edit of a key comes first
     edits.dedup_by(|later, earlier| later.0 == earlier.0);
     edits
+}
+
+/// The puts of `edits` as sorted entries, the last edit of a key winning (deletes dropped).
+pub fn sorted_entries(edits: Vec<Edit>) -> Vec<Entry> {
+    normalize(edits)
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect()
 }
 
 /// Applies `edits` to the tree at `root`, returning the new root and the new blocks.

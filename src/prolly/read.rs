@@ -106,7 +106,7 @@ impl Range {
         Range { lo, hi }
     }
 
-    fn above_lo(&self, k: &[u8]) -> bool {
+    pub fn above_lo(&self, k: &[u8]) -> bool {
         match &self.lo {
             Bound::Unbounded => true,
             Bound::Included(l) => k >= l.as_slice(),
@@ -114,7 +114,7 @@ impl Range {
         }
     }
 
-    fn below_hi(&self, k: &[u8]) -> bool {
+    pub fn below_hi(&self, k: &[u8]) -> bool {
         match &self.hi {
             Bound::Unbounded => true,
             Bound::Included(h) => k <= h.as_slice(),

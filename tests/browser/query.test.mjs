@@ -71,6 +71,8 @@ export const tests = {
         emit(doc.group);
       };
       const first = (await db.query(byGroup, { key: 3 })).rows.length;
+      // The index is stored right after the query answers (write-behind); close() waits for it.
+      await db.close();
       return { first, calls };
     });
     assert.deepEqual(setup, { first: 10, calls: 50 });
