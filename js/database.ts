@@ -7,7 +7,7 @@ import { decode, encodeDoc } from "./encode.js";
 import { DatabaseError, fromEngine } from "./errors.js";
 import { hasFiles, withStoredFiles } from "./files.js";
 import { newId } from "./ids.js";
-import { encodeQueryOpts, indexDef, mapBatch } from "./query.js";
+import { encodeQueryOpts, indexDef, mapBatch, queryResult } from "./query.js";
 import { type SharedLedger, sharedLedger, type WriteResult } from "./shared.js";
 import type {
   AllDocsQueryOpts,
@@ -186,7 +186,7 @@ export class Database {
     if (typeof field === "string") {
       // a field index is maintained inside the engine: no documents cross to JS to be mapped
       try {
-        return decode<QueryResult<T, K, R, O>>(await core.queryField(field, optsJson));
+        return queryResult<QueryResult<T, K, R, O>>(await core.queryField(field, optsJson), opts);
       } catch (e) {
         throw fromEngine(e);
       }
@@ -205,7 +205,7 @@ export class Database {
       throw e; // the map function's own error, as thrown
     }
     try {
-      return decode<QueryResult<T, K, R, O>>(await core.indexFinish(begin.token, rows, optsJson));
+      return queryResult<QueryResult<T, K, R, O>>(await core.indexFinish(begin.token, rows, optsJson), opts);
     } catch (e) {
       throw fromEngine(e);
     }

@@ -2,7 +2,7 @@
  * The JS half of `query`: naming an index, running the map function over a batch of documents
  * (one call into the engine per batch, never per document), and encoding query options.
  */
-import { encodeValue } from "./encode.js";
+import { decode, encodeValue } from "./encode.js";
 import { DatabaseError } from "./errors.js";
 import type { DocWithId, IndexKeyType, MapFn, QueryOpts } from "./types.js";
 
@@ -63,6 +63,20 @@ function encodeKey(key: unknown, id: string): string {
   } catch (e) {
     throw new DatabaseError("INVALID_ARG", `invalid index key emitted for document ${JSON.stringify(id)}: ${(e as Error).message}`);
   }
+}
+
+/**
+ * Decodes the engine's query answer `{rows}`; with documents (the default), adds `docs`: the
+ * rows' documents, the same objects.
+ */
+export function queryResult<R>(json: string, opts: Partial<QueryOpts> | undefined): R {
+  const res = decode<{ rows: { doc?: DocWithId }[]; docs?: DocWithId[] }>(json);
+  if (opts?.includeDocs !== false) {
+    const docs: DocWithId[] = [];
+    for (const r of res.rows) if (r.doc !== undefined) docs.push(r.doc);
+    res.docs = docs;
+  }
+  return res as R;
 }
 
 /** Encodes query options as the engine reads them (a present `key: null` means the key null). */

@@ -149,6 +149,16 @@ impl LeafMeta {
 
 /// The encoded value of a map entry (`key` among string keys), without decoding the map.
 fn map_get<'a>(raw: &'a [u8], key: &str) -> std::result::Result<Option<&'a [u8]>, String> {
+    Ok(map_find(raw, key)?.map(|(v, len)| &v[..len]))
+}
+
+/// Finds `key` in the encoded map `raw`: the bytes from its value on (to the end of `raw`) and
+/// the value's length; `with_len == false` leaves the length 0 (not measured).
+fn map_find_impl<'a>(
+    raw: &'a [u8],
+    key: &str,
+    with_len: bool,
+) -> std::result::Result<Option<(&'a [u8], usize)>, String> {
     use crate::codec::cbor::{item_len, read_head};
     let (major, n, mut pos) = read_head(raw, 0).map_err(str::to_string)?;
     if major != 5 {
@@ -156,18 +166,29 @@ fn map_get<'a>(raw: &'a [u8], key: &str) -> std::result::Result<Option<&'a [u8]>
     }
     for _ in 0..n {
         let (major, klen, p) = read_head(raw, pos).map_err(str::to_string)?;
+        let vpos = p.saturating_add(klen as usize);
         let k = raw
-            .get(p..p + klen as usize)
+            .get(p..vpos)
             .filter(|_| major == 3)
             .ok_or("bad map key")?;
-        let vpos = p + klen as usize;
-        let vlen = item_len(raw, vpos).map_err(str::to_string)?;
         if k == key.as_bytes() {
-            return Ok(Some(&raw[vpos..vpos + vlen]));
+            let len = if with_len {
+                item_len(raw, vpos).map_err(str::to_string)?
+            } else {
+                0
+            };
+            return Ok(Some((&raw[vpos..], len)));
         }
-        pos = vpos + vlen;
+        pos = vpos + item_len(raw, vpos).map_err(str::to_string)?;
     }
     Ok(None)
+}
+
+fn map_find<'a>(
+    raw: &'a [u8],
+    key: &str,
+) -> std::result::Result<Option<(&'a [u8], usize)>, String> {
+    map_find_impl(raw, key, true)
 }
 
 /// The encoded value of top-level field `field` of an inline document leaf, without decoding
@@ -176,8 +197,9 @@ pub fn inline_field<'a>(
     leaf_raw: &'a [u8],
     field: &str,
 ) -> std::result::Result<Option<&'a [u8]>, String> {
-    match map_get(leaf_raw, "doc")? {
-        Some(doc) => map_get(doc, field),
+    // The document map is read from its start only: its length need not be measured.
+    match map_find_impl(leaf_raw, "doc", false)? {
+        Some((doc, _)) => map_get(doc, field),
         None => Err("not an inline document".into()),
     }
 }
@@ -314,8 +336,10 @@ pub fn write_json(out: &mut String, v: &Ipld) {
     match v {
         Ipld::Null => out.push_str("null"),
         Ipld::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Ipld::Integer(i) => {
-            let _ = write!(out, "{i}");
+        Ipld::Integer(i) => write_int(out, *i),
+        // Integral floats (index keys are numbers as floats) print like the integers they are.
+        Ipld::Float(f) if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 && *f != 0.0 => {
+            write_int(out, *f as i128)
         }
         Ipld::Float(f) if f.is_finite() => {
             let _ = write!(out, "{f}"); // shortest text that reads back as the same f64
@@ -343,6 +367,33 @@ pub fn write_json(out: &mut String, v: &Ipld) {
             out.push_str(&crate::codec::cid_str(c));
             out.push_str("\"}");
         }
+    }
+}
+
+/// Appends an integer in decimal (without the formatting machinery: this runs per number).
+pub fn write_int(out: &mut String, i: i128) {
+    let mut buf = [0u8; 40];
+    let mut at = buf.len();
+    let mut n = i.unsigned_abs();
+    loop {
+        at -= 1;
+        // dag-cbor integers fit 64 bits (plus sign): divide as u64 when possible
+        let (q, r) = match u64::try_from(n) {
+            Ok(small) => (u128::from(small / 10), (small % 10) as u8),
+            Err(_) => (n / 10, (n % 10) as u8),
+        };
+        buf[at] = b'0' + r;
+        n = q;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    for &b in &buf[at..] {
+        out.push(char::from(b));
     }
 }
 
@@ -378,6 +429,26 @@ pub fn write_doc(out: &mut String, id: &str, body: Option<&Body>) {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_are_written_in_decimal() {
+        let max = i128::from(u64::MAX);
+        for i in [
+            0,
+            7,
+            -1,
+            10,
+            -10,
+            1234567890,
+            i128::from(i64::MIN),
+            max,
+            -1 - max,
+        ] {
+            let mut out = String::new();
+            write_int(&mut out, i);
+            assert_eq!(out, i.to_string());
+        }
+    }
 
     #[test]
     fn batch_roundtrip_with_bytes_and_unicode() {

@@ -97,6 +97,7 @@ pub struct Ledger<S: Store> {
     next_token: Cell<u32>,
     /// Indexes built or updated in memory whose blocks are not stored yet, by name.
     unsaved: RefCell<std::collections::HashMap<String, index::Unsaved>>,
+    save_lock: futures::lock::Mutex<()>,
 }
 
 impl<S: Store> Ledger<S> {
@@ -125,6 +126,7 @@ impl<S: Store> Ledger<S> {
             pending: RefCell::new(std::collections::HashMap::new()),
             next_token: Cell::new(0),
             unsaved: RefCell::new(std::collections::HashMap::new()),
+            save_lock: futures::lock::Mutex::new(()),
         })
     }
 

@@ -87,8 +87,9 @@ fn parse_rows(json: &str) -> Result<Vec<EmittedRows>> {
         .collect()
 }
 
-/// `{rows: [{key, id, value, doc?}], docs?}` JSON of query hits.
-fn hits_json(hits: &[QueryHit], include_docs: bool) -> String {
+/// `{rows: [{key, id, value, doc?}]}` JSON of query hits (the wrapper adds `docs`, the same
+/// objects as the rows' `doc`, when documents were asked for).
+fn hits_json(hits: &[QueryHit]) -> String {
     let mut out = String::with_capacity(hits.len() * 200 + 32);
     out.push_str("{\"rows\":[");
     for (i, h) in hits.iter().enumerate() {
@@ -107,22 +108,7 @@ fn hits_json(hits: &[QueryHit], include_docs: bool) -> String {
         }
         out.push('}');
     }
-    out.push(']');
-    if include_docs {
-        out.push_str(",\"docs\":[");
-        let mut first = true;
-        for h in hits {
-            if let Some(doc) = &h.doc {
-                if !first {
-                    out.push(',');
-                }
-                first = false;
-                write_doc(&mut out, &h.row.id, Some(doc));
-            }
-        }
-        out.push(']');
-    }
-    out.push('}');
+    out.push_str("]}");
     out
 }
 
@@ -168,7 +154,7 @@ impl JsLedger {
                 };
             let (hits, _) = l.index_finish(token, rows, &opts, include_docs).await?;
             save_later(&l);
-            Ok(JsValue::from_str(&hits_json(&hits, include_docs)))
+            Ok(JsValue::from_str(&hits_json(&hits)))
         })
     }
 
@@ -181,7 +167,7 @@ impl JsLedger {
             let (opts, include_docs) = parse_opts(&opts)?;
             let (hits, _) = l.index_query_field(&field, &opts, include_docs).await?;
             save_later(&l);
-            Ok(JsValue::from_str(&hits_json(&hits, include_docs)))
+            Ok(JsValue::from_str(&hits_json(&hits)))
         })
     }
 

@@ -26,9 +26,13 @@ pub fn write_head(out: &mut Vec<u8>, major: u8, n: u64) {
 }
 
 /// Reads the head at `pos`: (major type, argument, position after the head).
+#[inline]
 pub fn read_head(buf: &[u8], pos: usize) -> Result<(u8, u64, usize), &'static str> {
     let b = *buf.get(pos).ok_or("truncated cbor")?;
     let (major, info) = (b >> 5, b & 0x1f);
+    if info < 24 {
+        return Ok((major, u64::from(info), pos + 1)); // the common one-byte head
+    }
     let (n, len) = match info {
         0..=23 => (u64::from(info), 0),
         24 => (u64::from(*buf.get(pos + 1).ok_or("truncated cbor")?), 1),
@@ -48,6 +52,15 @@ fn arr<const N: usize>(buf: &[u8], at: usize) -> Result<[u8; N], &'static str> {
 
 /// Length in bytes of the one complete CBOR item starting at `pos`.
 pub fn item_len(buf: &[u8], pos: usize) -> Result<usize, &'static str> {
+    // Fast path: small scalars and short strings, most document fields.
+    if let Some(&b) = buf.get(pos) {
+        let (major, info) = (b >> 5, usize::from(b & 0x1f));
+        match major {
+            0 | 1 | 7 if info < 24 => return Ok(1),
+            2 | 3 if info < 24 && pos + 1 + info <= buf.len() => return Ok(1 + info),
+            _ => {}
+        }
+    }
     let mut at = pos;
     let mut pending: u64 = 1;
     while pending > 0 {

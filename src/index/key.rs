@@ -105,6 +105,53 @@ pub fn encode(k: &Ipld) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Appends the encoding of a key to `out` (left unchanged on error).
+pub fn encode_onto(out: &mut Vec<u8>, k: &Ipld) -> Result<()> {
+    let start = out.len();
+    encode_into(out, k, 0, true).inspect_err(|_| out.truncate(start))
+}
+
+/// Appends the key encoding of the one dag-cbor item `raw` when it is a scalar (integer, float,
+/// boolean, string), straight from its bytes: `Ok(false)` (nothing appended) means another kind
+/// of item (null, array, anything else), to be decoded and given to [`encode_onto`].
+pub fn encode_cbor_scalar_onto(out: &mut Vec<u8>, raw: &[u8]) -> Result<bool> {
+    use crate::codec::cbor::read_head;
+    let Ok((major, n, at)) = read_head(raw, 0) else {
+        return Ok(false);
+    };
+    match (major, raw.first().map(|b| b & 0x1f)) {
+        (0, _) => number(out, n as f64),
+        (1, _) => number(out, (-1 - i128::from(n)) as f64),
+        (3, _) => {
+            let body = usize::try_from(n)
+                .ok()
+                .and_then(|n| raw.get(at..at.checked_add(n)?));
+            let Some(s) = body.and_then(|b| std::str::from_utf8(b).ok()) else {
+                return Ok(false);
+            };
+            out.push(STRING);
+            string_body(out, s);
+            out.push(END);
+        }
+        (7, Some(20)) => out.push(FALSE),
+        (7, Some(21)) => out.push(TRUE),
+        (7, Some(27)) => {
+            let f = f64::from_bits(n);
+            if f.is_nan() {
+                return Err(invalid("NaN cannot be a key"));
+            }
+            number(out, f);
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+fn number(out: &mut Vec<u8>, f: f64) {
+    out.push(NUMBER);
+    out.extend_from_slice(&number_bytes(f));
+}
+
 /// The prefix matched by every key that starts with `p`: for an array, the keys whose leading
 /// elements are `p`'s elements; for a string, the strings starting with `p`; otherwise `p` itself.
 pub fn encode_prefix(p: &Ipld) -> Result<Vec<u8>> {
@@ -277,6 +324,22 @@ mod tests {
                 let mut sa = ea.clone();
                 sa.extend_from_slice(&[0xff; 3]);
                 prop_assert_eq!(sa.cmp(&eb), collate(&a, &b));
+            }
+        }
+
+        #[test]
+        fn scalars_encode_the_same_straight_from_their_cbor(k in key(), big in any::<i64>()) {
+            for k in [k, Ipld::Integer(big.into()), Ipld::Integer(i128::from(u64::MAX) - i128::from(big.unsigned_abs()))] {
+                let cbor = crate::codec::encode(&k).unwrap().bytes;
+                let mut out = vec![9];
+                let direct = encode_cbor_scalar_onto(&mut out, &cbor).unwrap();
+                let scalar = !matches!(k, Ipld::Null | Ipld::List(_));
+                prop_assert_eq!(direct, scalar, "{:?}", k);
+                if direct {
+                    prop_assert_eq!(&out[1..], &encode(&k).unwrap()[..], "{:?}", k);
+                } else {
+                    prop_assert_eq!(out, vec![9]);
+                }
             }
         }
 

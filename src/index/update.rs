@@ -136,6 +136,61 @@ pub struct FreshRows {
 }
 
 impl FreshRows {
+    /// Adds the one row of a document whose key is `k` and value null (a field index), without
+    /// intermediate copies: the keys row and the ids entry are written directly. Call
+    /// [`FreshRows::sort`] after the last one.
+    pub fn push_key(&mut self, id: &[u8], k: &Ipld) -> Result<()> {
+        self.push_with(id, |row| key::encode_onto(row, k))
+    }
+
+    /// [`FreshRows::push_key`] for a key given as one encoded dag-cbor item; `Ok(false)` if the
+    /// item is null (not indexed).
+    pub fn push_raw_key(&mut self, id: &[u8], raw: &[u8]) -> Result<bool> {
+        if raw == NULL {
+            return Ok(false);
+        }
+        self.push_with(id, |row| {
+            if key::encode_cbor_scalar_onto(row, raw)? {
+                return Ok(());
+            }
+            let k = crate::codec::decode(raw).map_err(|e| Error::corrupt("document", e))?;
+            key::encode_onto(row, &k)
+        })?;
+        Ok(true)
+    }
+
+    fn push_with(
+        &mut self,
+        id: &[u8],
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+    ) -> Result<()> {
+        let mut row = Vec::with_capacity(16 + id.len());
+        if let Err(e) = encode(&mut row) {
+            let id = String::from_utf8_lossy(id);
+            return Err(Error::InvalidArg(format!(
+                "{e} (emitted for document {id:?})"
+            )));
+        }
+        let ek_len = row.len();
+        let mut listed = Vec::with_capacity(ek_len + 4);
+        write_head(&mut listed, 4, 1);
+        write_head(&mut listed, 2, ek_len as u64);
+        listed.extend_from_slice(&row);
+        row.extend_from_slice(id);
+        row.extend_from_slice(&[0, 0]); // emit #0
+        self.keys.push((row, NULL.to_vec()));
+        self.ids.push((id.to_vec(), listed));
+        Ok(())
+    }
+
+    /// Sorts the rows pushed by [`FreshRows::push_key`] (each id pushed once).
+    pub fn sort(&mut self) {
+        self.keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if !self.ids.windows(2).all(|w| w[0].0 < w[1].0) {
+            self.ids.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        }
+    }
+
     /// The rows of a fresh index holding `batch` (no tree is read).
     pub async fn build<L: Loader>(loader: &L, batch: Vec<EmittedRows>) -> Result<FreshRows> {
         let (keys, ids) = edits_for(loader, &IndexRoots::default(), batch).await?;

@@ -64,6 +64,14 @@ pub(super) struct Unsaved {
     blocks: NewBlocks,
 }
 
+/// What an index update brings.
+enum Update {
+    /// Rows emitted for the documents of the update.
+    Emitted(Vec<EmittedRows>),
+    /// The rows of a fresh index, already built.
+    Fresh(FreshRows),
+}
+
 /// The index a query runs on.
 #[derive(Clone)]
 struct Base {
@@ -131,19 +139,21 @@ impl<S: Store> Ledger<S> {
             "_id" => Some(Ipld::String(id.to_string())),
             _ => body.get(field).filter(|v| **v != Ipld::Null).cloned(),
         };
-        let inline = |id: &str, raw: &[u8]| match (field, inline_field(raw, field)) {
-            ("_id", _) => match LeafMeta::read(raw) {
-                Ok(meta) if meta.live => Inline::Done(Some(Ipld::String(id.to_string()))),
-                _ => Inline::Decode,
-            },
-            (_, Ok(None)) => Inline::Done(None),
-            (_, Ok(Some(v))) => match crate::codec::decode(v) {
-                Ok(Ipld::Null) => Inline::Done(None),
-                Ok(key) => Inline::Done(Some(key)),
-                Err(_) => Inline::Decode,
-            },
-            (_, Err(_)) => Inline::Decode, // deleted, or stored in its own block
+        let p = |ids| PendingIndex {
+            name: field.to_string(),
+            src: src.clone(),
+            state: state.clone(),
+            base: base.clone(),
+            ids,
         };
+        if base.head.is_none() {
+            let rows = self.fresh_field_rows(&state, field, key_of).await?;
+            return self
+                .finish(p(None), Update::Fresh(rows), opts, include_docs)
+                .await;
+        }
+        // (An existing index: `changed_docs` reads the changes, not the encoded leaves.)
+        let inline = |_: &str, _: &[u8]| Inline::Decode;
         let (ids, keys) = self
             .changed_docs(&state, &base.head, inline, key_of)
             .await?;
@@ -156,8 +166,66 @@ impl<S: Store> Ledger<S> {
                 })
             })
             .collect();
-        let token = self.register(field, &src, state, base, ids);
-        self.index_finish(token, emitted, opts, include_docs).await
+        let p = p(ids);
+        self.finish(p, Update::Emitted(emitted), opts, include_docs)
+            .await
+    }
+
+    /// The rows of a fresh index of `field` over every live document of `state`, read from the
+    /// encoded leaves without decoding the documents; a document stored in its own block is
+    /// loaded and given to `key_of`.
+    async fn fresh_field_rows(
+        &self,
+        state: &State,
+        field: &str,
+        mut key_of: impl FnMut(&str, &Body) -> Option<Ipld>,
+    ) -> Result<FreshRows> {
+        let n = state.count as usize;
+        let mut rows = FreshRows {
+            keys: Vec::with_capacity(n),
+            ids: Vec::with_capacity(n),
+        };
+        let mut load = Vec::new();
+        let mut bad = None;
+        prolly::scan(&self.blocks, state.docs, &Range::all(), false, |k, raw| {
+            let inline = match field {
+                "_id" => Err(()),
+                _ => inline_field(raw, field).map_err(|_| ()),
+            };
+            let r = match inline {
+                Ok(None) => Ok(()),
+                Ok(Some(v)) => rows.push_raw_key(k, v).map(|_| ()),
+                // deleted, stored in its own block, or the `_id` index
+                Err(()) => match LeafMeta::read(raw) {
+                    Ok(meta) if meta.live && field == "_id" => {
+                        rows.push_key(k, &Ipld::String(String::from_utf8_lossy(k).into()))
+                    }
+                    Ok(meta) if meta.live => {
+                        load.push(String::from_utf8_lossy(k).into_owned());
+                        Ok(())
+                    }
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(Error::corrupt("docs tree", e)),
+                },
+            };
+            if let Err(e) = r {
+                bad = Some(e);
+            }
+            bad.is_none()
+        })
+        .await?;
+        if let Some(e) = bad {
+            return Err(e);
+        }
+        for id in load {
+            if let Some(body) = self.get_in(state, &id).await? {
+                if let Some(key) = key_of(&id, &body) {
+                    rows.push_key(id.as_bytes(), &key)?;
+                }
+            }
+        }
+        rows.sort();
+        Ok(rows)
     }
 
     /// The current snapshot and the newest version of index `name` built from `src` (unsaved
@@ -246,6 +314,8 @@ impl<S: Store> Ledger<S> {
     /// On error the indexes stay unsaved (and usable); a later call retries. A closed ledger
     /// saves nothing.
     pub async fn save_indexes(&self) -> Result<()> {
+        // One save at a time: a caller that waited finds the indexes already stored.
+        let _saving = self.save_lock.lock().await;
         loop {
             if self.closed.get() {
                 return Ok(());
@@ -377,6 +447,19 @@ impl<S: Store> Ledger<S> {
             .borrow_mut()
             .remove(&token)
             .ok_or_else(|| Error::InvalidArg(format!("unknown index token {token}")))?;
+        self.finish(p, Update::Emitted(emitted), opts, include_docs)
+            .await
+    }
+
+    /// Applies an update to the index of `p`, keeps the result unsaved, and runs the query on
+    /// `p`'s snapshot.
+    async fn finish(
+        &self,
+        p: PendingIndex,
+        update: Update,
+        opts: &QueryOpts,
+        include_docs: bool,
+    ) -> Result<(Vec<QueryHit>, Rc<State>)> {
         let no_changes = p.ids.as_ref().is_some_and(|ids| ids.is_empty());
         let rows = match (&p.base.head, &p.base.rows) {
             (Some(_), Some(fresh)) if no_changes => query::run_sorted(&fresh.keys, opts)?,
@@ -385,11 +468,17 @@ impl<S: Store> Ledger<S> {
             }
             (None, _) => {
                 // A fresh build: sorted rows now, trees when saved.
-                let batch = match p.ids {
-                    Some(ids) => align(ids, emitted),
-                    None => emitted,
+                let fresh = match update {
+                    Update::Fresh(rows) => rows,
+                    Update::Emitted(emitted) => {
+                        let batch = match p.ids {
+                            Some(ids) => align(ids, emitted),
+                            None => emitted,
+                        };
+                        FreshRows::build(&self.blocks, batch).await?
+                    }
                 };
-                let fresh = Rc::new(FreshRows::build(&self.blocks, batch).await?);
+                let fresh = Rc::new(fresh);
                 let rows = query::run_sorted(&fresh.keys, opts)?;
                 let head = IndexHead {
                     src: p.src.clone(),
@@ -410,6 +499,9 @@ impl<S: Store> Ledger<S> {
                 return Err(Error::Internal("update on an unsaved index".into()));
             }
             (Some(base), None) => {
+                let Update::Emitted(emitted) = update else {
+                    return Err(Error::Internal("fresh rows for an existing index".into()));
+                };
                 let batch = match p.ids {
                     Some(ids) => align(ids, emitted),
                     None => emitted,
