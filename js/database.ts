@@ -130,7 +130,7 @@ export class Database {
   async allDocs<T extends DocTypes>(opts: Partial<AllDocsQueryOpts> = {}): Promise<AllDocsResponse<T>> {
     const core = await this.core();
     const wire = {
-      limit: typeof opts.limit === "number" && opts.limit >= 0 ? Math.floor(opts.limit) : undefined,
+      limit: typeof opts.limit === "number" && opts.limit >= 0 ? Math.min(Math.floor(opts.limit), 2 ** 31) : undefined,
       includeDeleted: opts.includeDeleted === true,
       descending: opts.descending === true,
       key: typeof opts.key === "string" ? opts.key : undefined,

@@ -1,6 +1,8 @@
 /**
- * The document wire format shared with the engine (see docs/format.md): JSON text where byte
- * strings are `{"/":{"bytes":"<base64>"}}`. Encoding applies the value rules: `Date` → ISO string,
+ * The document wire format shared with the engine (see docs/format.md §2.1): JSON text where byte
+ * strings are `{"/":{"bytes":"<base64>"}}` and every number that is not an integer below 2^63 is
+ * sent as its IEEE-754 bits, `{"/":{"f64":"<16 hex digits>"}}` (exact, and the engine needs no
+ * decimal-fraction parser). Encoding applies the value rules: `Date` → ISO string,
  * `undefined`/`NaN`/function fields dropped, `null` and `Uint8Array` kept; `Infinity`, `BigInt`,
  * cycles and `undefined`/`NaN` inside arrays are rejected with `INVALID_DOC` naming the field.
  */
@@ -28,18 +30,31 @@ function fromBase64(s: string): Uint8Array {
   return out;
 }
 
+const F64 = new DataView(new ArrayBuffer(8));
+
+/** True if the number goes on the wire as its bits (fractions, -0, magnitudes from 2^63 on). */
+function asBits(v: number): boolean {
+  return !Number.isInteger(v) || Object.is(v, -0) || Math.abs(v) >= 2 ** 63;
+}
+
+function f64Bits(v: number): { "/": { f64: string } } {
+  F64.setFloat64(0, v);
+  const hex = (n: number) => n.toString(16).padStart(8, "0");
+  return { "/": { f64: hex(F64.getUint32(0)) + hex(F64.getUint32(4)) } };
+}
+
 function isBytes(v: object): v is Uint8Array | ArrayBuffer {
   return v instanceof Uint8Array || v instanceof ArrayBuffer;
 }
 
-/** Checks a value; returns true if plain `JSON.stringify` is not enough (bytes or NaN fields). */
+/** Checks a value; returns true if plain `JSON.stringify` is not enough (bytes, floats, NaN fields). */
 function scan(v: unknown, path: string, inArray: boolean, seen: Set<object>): boolean {
   switch (typeof v) {
     case "string":
     case "boolean":
       return false;
     case "number":
-      if (Number.isFinite(v)) return false;
+      if (Number.isFinite(v)) return asBits(v);
       if (Number.isNaN(v) && !inArray) return true;
       throw invalid(path, `${v} is not allowed`);
     case "undefined":
@@ -75,7 +90,10 @@ function scan(v: unknown, path: string, inArray: boolean, seen: Set<object>): bo
 }
 
 function replacer(this: unknown, _key: string, value: unknown): unknown {
-  if (typeof value === "number" && Number.isNaN(value)) return undefined;
+  if (typeof value === "number") {
+    if (Number.isNaN(value)) return undefined;
+    if (asBits(value)) return f64Bits(value);
+  }
   if (typeof value === "object" && value !== null && isBytes(value)) {
     const bytes = value instanceof Uint8Array ? value : new Uint8Array(value);
     return { "/": { bytes: toBase64(bytes) } };

@@ -87,7 +87,7 @@ export function encodeQueryOpts(opts: Partial<QueryOpts>): string {
   if (Array.isArray(opts.keys)) add("keys", opts.keys);
   if (Array.isArray(opts.range)) add("range", opts.range);
   if (opts.prefix !== undefined) add("prefix", opts.prefix);
-  if (typeof opts.limit === "number" && opts.limit >= 0) add("limit", Math.floor(opts.limit));
+  if (typeof opts.limit === "number" && opts.limit >= 0) add("limit", Math.min(Math.floor(opts.limit), 2 ** 31));
   if (opts.descending === true) add("descending", true);
   if (opts.includeDocs === false) add("includeDocs", false);
   return `{${out.join(",")}}`;

@@ -27,6 +27,8 @@ cp -r js/wasm/snippets pkg/wasm/
 # The glue's internal InitOutput signatures say `any`: the published types say `unknown`. Its
 # `[Symbol.dispose]` declaration needs lib esnext; consumers on es2022 must type-check too.
 sed -E -e 's/\bany\b/unknown/g' -e '/\[Symbol\.dispose\]/d' js/wasm/ferroproof.d.ts > pkg/wasm/ferroproof.d.ts
+# Ship minified modules (with source maps).
+node scripts/minify.mjs pkg/*.js $(find pkg/wasm -name "*.js")
 cp pkg-template/package.json pkg/
 cp README.md pkg/ 2>/dev/null || true
 

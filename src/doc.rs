@@ -453,7 +453,7 @@ mod tests {
     #[test]
     fn batch_roundtrip_with_bytes_and_unicode() {
         let ops = parse_batch(
-            r#"[["ü-1",{"_id":"ü-1","a":1,"b":[true,null,2.5],"c":{"/":{"bytes":"AQID"}},"s":"x\"\n☃"}],["gone",null]]"#,
+            r#"[["ü-1",{"_id":"ü-1","a":1,"b":[true,null,{"/":{"f64":"4004000000000000"}}],"c":{"/":{"bytes":"AQID"}},"s":"x\"\n☃"}],["gone",null]]"#,
         )
         .unwrap();
         assert_eq!(ops.len(), 2);

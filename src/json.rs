@@ -1,6 +1,7 @@
 //! A small JSON reader producing IPLD values: the engine's only JSON input is text made by the
 //! TypeScript wrapper (documents, options, clocks) and its own header, so it needs no more than
-//! RFC 8259 plus the dag-json bytes convention `{"/": {"bytes": "<base64>"}}`.
+//! RFC 8259 plus the dag-json bytes convention `{"/": {"bytes": "<base64>"}}` and floats as their
+//! bits, `{"/": {"f64": "<16 hex digits>"}}` (no decimal fractions: see docs/format.md §2.1).
 //!
 //! Invariant: any input yields a value or an error naming the byte offset, never a panic; nesting
 //! is bounded ([`MAX_DEPTH`]), numbers are finite, strings are valid Unicode.
@@ -120,7 +121,7 @@ impl Reader<'_> {
                 _ => return Err(self.err("expected , or }")),
             }
         }
-        // dag-json bytes: {"/": {"bytes": "<base64>"}}
+        // dag-json bytes {"/": {"bytes": "<base64>"}}, and floats {"/": {"f64": "<hex bits>"}}
         if out.len() == 1 {
             if let Some(Ipld::Map(inner)) = out.get("/") {
                 if let (1, Some(Ipld::String(b64))) = (inner.len(), inner.get("bytes")) {
@@ -128,6 +129,16 @@ impl Reader<'_> {
                         .decode(b64)
                         .map(Ipld::Bytes)
                         .map_err(|e| self.err(&format!("bad base64 bytes: {e}")));
+                }
+                if let (1, Some(Ipld::String(hex))) = (inner.len(), inner.get("f64")) {
+                    let bits = (hex.len() == 16)
+                        .then(|| u64::from_str_radix(hex, 16).ok())
+                        .flatten();
+                    return match bits.map(f64::from_bits) {
+                        Some(f) if f.is_finite() => Ok(Ipld::Float(f)),
+                        Some(_) => Err(self.err("non-finite number")),
+                        None => Err(self.err("bad f64 bits")),
+                    };
                 }
             }
         }
@@ -242,17 +253,15 @@ impl Reader<'_> {
         }
         let text =
             std::str::from_utf8(&self.s[start..self.i]).map_err(|_| self.err("bad number"))?;
-        if integral {
-            if let Ok(i) = text.parse::<i64>() {
-                return Ok(Ipld::Integer(i.into()));
-            }
-            if let Ok(u) = text.parse::<u64>() {
-                return Ok(Ipld::Integer(u.into()));
-            }
+        if !integral {
+            return Err(self.err("a fraction or exponent (floats arrive as {\"/\":{\"f64\":hex}})"));
         }
-        match text.parse::<f64>() {
-            Ok(f) if f.is_finite() => Ok(Ipld::Float(f)),
-            _ => Err(self.err("number out of range")),
+        if let Ok(i) = text.parse::<i64>() {
+            return Ok(Ipld::Integer(i.into()));
+        }
+        match text.parse::<u64>() {
+            Ok(u) => Ok(Ipld::Integer(u.into())),
+            Err(_) => Err(self.err("integer out of range")),
         }
     }
 }
@@ -261,20 +270,37 @@ impl Reader<'_> {
 mod tests {
     use super::*;
 
+    fn f64_wire(f: f64) -> String {
+        format!("{{\"/\":{{\"f64\":\"{:016x}\"}}}}", f.to_bits())
+    }
+
     #[test]
-    fn parses_what_json_stringify_makes() {
-        let v = parse(r#" {"a":[1,-2,3.5,1e21,-0.25e-3],"s":"x\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00","t":true,"f":false,"n":null,"b":{"/":{"bytes":"AQI="}},"o":{}} "#).unwrap();
-        let Ipld::Map(m) = v else { panic!() };
-        assert_eq!(
-            m["a"],
-            Ipld::List(vec![
-                Ipld::Integer(1),
-                Ipld::Integer(-2),
-                Ipld::Float(3.5),
-                Ipld::Float(1e21),
-                Ipld::Float(-0.25e-3)
-            ])
+    fn parses_what_the_wrapper_makes() {
+        let floats = [
+            3.5,
+            1e21,
+            -0.25e-3,
+            0.1,
+            -0.0,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+        ];
+        let listed: Vec<String> = floats.iter().map(|f| f64_wire(*f)).collect();
+        let text = format!(
+            r#" {{"a":[1,-2,{}],"s":"x\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00","t":true,"f":false,"n":null,"b":{{"/":{{"bytes":"AQI="}}}},"o":{{}}}} "#,
+            listed.join(",")
         );
+        let v = parse(&text).unwrap();
+        let Ipld::Map(m) = v else { panic!() };
+        let mut want = vec![Ipld::Integer(1), Ipld::Integer(-2)];
+        want.extend(floats.iter().map(|f| Ipld::Float(*f)));
+        assert_eq!(m["a"], Ipld::List(want));
+        if let Ipld::List(l) = &m["a"] {
+            // -0 keeps its sign bit
+            assert_eq!(l[6], Ipld::Float(-0.0));
+            assert!(matches!(l[6], Ipld::Float(f) if f.is_sign_negative()));
+        }
         assert_eq!(m["s"], Ipld::String("x\"\\/\u{8}\u{c}\n\r\té😀".into()));
         assert_eq!(m["b"], Ipld::Bytes(vec![1, 2]));
         assert_eq!(m["o"], Ipld::Map(BTreeMap::new()));
@@ -283,8 +309,8 @@ mod tests {
             Ipld::Integer(u64::MAX.into())
         );
         assert_eq!(
-            parse("18446744073709551616").unwrap(),
-            Ipld::Float(18446744073709551616.0)
+            parse("-9223372036854775808").unwrap(),
+            Ipld::Integer(i64::MIN.into())
         );
     }
 
@@ -308,6 +334,13 @@ mod tests {
             "-",
             "1.",
             "{\"/\":{\"bytes\":\"!!\"}}",
+            "1.5",
+            "1e2",
+            "18446744073709551616",
+            "{\"/\":{\"f64\":\"7ff0000000000000\"}}",
+            "{\"/\":{\"f64\":\"7ff8000000000000\"}}",
+            "{\"/\":{\"f64\":\"3ff\"}}",
+            "{\"/\":{\"f64\":\"zzzzzzzzzzzzzzzz\"}}",
             &deep,
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");

@@ -70,6 +70,26 @@ export const tests = {
     assert.equal(r.after, "after");
   },
 
+  async "numbers come back as the same doubles; float keys query and collate"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const r = await page.evaluate(async () => {
+      const db = window.fp.fireproof("numbers");
+      const nums = [0, -0, 1, -1, 0.1, -2.5, 1 / 3, 1e21, -1e-7, 5e-324, 2 ** 53 + 2, 2 ** 60, 2 ** 63, -(2 ** 63), 1.7976931348623157e308, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER];
+      await db.bulk(nums.map((n, i) => ({ _id: `n${String(i).padStart(2, "0")}`, n, list: [n, { n }] })));
+      const back = [];
+      for (let i = 0; i < nums.length; i++) back.push(await db.get(`n${String(i).padStart(2, "0")}`));
+      const same = back.map((d, i) => Object.is(d.n, nums[i]) && Object.is(d.list[0], nums[i]) && Object.is(d.list[1].n, nums[i]));
+      const range = (await db.query("n", { range: [-2.5, 0.1] })).rows.map((x) => x.key);
+      const byKey = (await db.query("n", { key: 1 / 3 })).rows.map((x) => x.id);
+      const emitted = (await db.query((d, emit) => emit([d.n, d.n / 2], d.n / 4), { limit: 2 })).rows.map((x) => [x.key, x.value]);
+      return { same, range, byKey, emitted };
+    });
+    assert.deepEqual(r.same, Array(17).fill(true));
+    assert.deepEqual(r.range, [-2.5, -1, -1e-7, 0, 0, 5e-324, 0.1]);
+    assert.deepEqual(r.byKey, ["n06"]);
+    assert.deepEqual(r.emitted, [[[-(2 ** 63), -(2 ** 62)], -(2 ** 61)], [[-9007199254740991, -4503599627370495.5], -9007199254740991 / 4]]);
+  },
+
   async "same-tick writes coalesce into one commit; bulk is one commit"({ context, harness }) {
     const page = await openPage(context, harness);
     const r = await page.evaluate(async () => {
