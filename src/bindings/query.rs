@@ -182,27 +182,36 @@ impl JsLedger {
     }
 }
 
-/// Starts storing the indexes a query just updated in memory, in a later task: after the
-/// query's caller has its answer. A failure leaves them unsaved; the next query that needs them
-/// saved (or `close`) retries.
+/// Starts storing the indexes a query just updated in memory once the page is idle (or within a
+/// second): after the query's caller has its answer and out of the way of the queries that follow.
+/// A failure leaves them unsaved; the next query that needs them saved (or `close`) retries.
 fn save_later(l: &std::rc::Rc<crate::ledger::Ledger<crate::store::idb::IdbStore>>) {
     if l.has_unsaved_indexes() {
         let l = l.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            next_task().await;
+            when_idle().await;
             let _ = l.save_indexes().await;
         });
     }
 }
 
-/// Resolves in a new macrotask (`setTimeout(0)`), after the pending promise reactions ran.
-async fn next_task() {
+/// Resolves in an idle period (`requestIdleCallback`, at most 1 s later) or, where that does not
+/// exist (workers in some browsers), in a new macrotask (`setTimeout(0)`).
+async fn when_idle() {
     let p = js_sys::Promise::new(&mut |resolve, _| {
         let g = js_sys::global();
-        let timer = js_sys::Reflect::get(&g, &JsValue::from_str("setTimeout"))
-            .ok()
-            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-        let scheduled = timer.is_some_and(|f| f.call2(&g, &resolve, &JsValue::from(0)).is_ok());
+        let get = |name: &str| {
+            js_sys::Reflect::get(&g, &JsValue::from_str(name))
+                .ok()
+                .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        };
+        let opts = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&opts, &JsValue::from_str("timeout"), &JsValue::from(1000));
+        let scheduled = match (get("requestIdleCallback"), get("setTimeout")) {
+            (Some(idle), _) => idle.call2(&g, &resolve, &opts).is_ok(),
+            (None, Some(timer)) => timer.call2(&g, &resolve, &JsValue::from(0)).is_ok(),
+            (None, None) => false,
+        };
         if !scheduled {
             let _ = resolve.call0(&JsValue::UNDEFINED);
         }

@@ -128,6 +128,43 @@ pub async fn apply_rows<L: Loader>(
     ))
 }
 
+/// The first 8 bytes of a key as a big-endian integer (zero-padded).
+fn head(k: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = k.len().min(8);
+    b[..n].copy_from_slice(&k[..n]);
+    u64::from_be_bytes(b)
+}
+
+/// The indexes of `heads` in ascending order of their values, equal values in index order
+/// (a least-significant-byte-first radix sort; bytes where all heads agree are skipped).
+fn radix_order(heads: &[u64]) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..heads.len() as u32).collect();
+    let mut next = vec![0u32; heads.len()];
+    let (all_or, all_and) = heads
+        .iter()
+        .fold((0u64, !0u64), |(o, a), &h| (o | h, a & h));
+    for shift in (0..64).step_by(8) {
+        if (all_or >> shift) & 0xff == (all_and >> shift) & 0xff {
+            continue; // every head has the same byte here
+        }
+        let mut counts = [0usize; 257];
+        for &i in &order {
+            counts[((heads[i as usize] >> shift) & 0xff) as usize + 1] += 1;
+        }
+        for d in 0..256 {
+            counts[d + 1] += counts[d];
+        }
+        for &i in &order {
+            let d = ((heads[i as usize] >> shift) & 0xff) as usize;
+            next[counts[d]] = i;
+            counts[d] += 1;
+        }
+        std::mem::swap(&mut order, &mut next);
+    }
+    order
+}
+
 /// The entries of a freshly built index, sorted, before they become trees.
 #[derive(Debug, Default, PartialEq)]
 pub struct FreshRows {
@@ -183,11 +220,32 @@ impl FreshRows {
         Ok(())
     }
 
-    /// Sorts the rows pushed by [`FreshRows::push_key`] (each id pushed once).
+    /// Sorts the rows pushed by [`FreshRows::push_key`] (each id pushed once): a radix sort on
+    /// the first 8 key bytes, then each run of equal heads by whole key (pushed in id order,
+    /// such runs are usually in order already).
     pub fn sort(&mut self) {
-        self.keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        if !self.ids.windows(2).all(|w| w[0].0 < w[1].0) {
-            self.ids.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for rows in [&mut self.keys, &mut self.ids] {
+            if rows.windows(2).all(|w| w[0].0 < w[1].0) {
+                continue;
+            }
+            let heads: Vec<u64> = rows.iter().map(|e| head(&e.0)).collect();
+            let order = radix_order(&heads);
+            let mut slots: Vec<Option<Entry>> = rows.drain(..).map(Some).collect();
+            let sorted = order
+                .iter()
+                .filter_map(|&i| slots.get_mut(i as usize)?.take());
+            let mut edits: Vec<Edit> = sorted.map(|(k, v)| (k, Some(v))).collect();
+            let mut start = 0;
+            while start < edits.len() {
+                let h = heads[order[start] as usize];
+                let len = order[start..].partition_point(|&i| heads[i as usize] == h);
+                let run = &mut edits[start..start + len];
+                if !run.windows(2).all(|w| w[0].0 < w[1].0) {
+                    prolly::edit::sort_edits(run);
+                }
+                start += len;
+            }
+            rows.extend(edits.into_iter().filter_map(|(k, v)| Some((k, v?))));
         }
     }
 
@@ -221,5 +279,38 @@ impl FreshRows {
             },
             blocks,
         ))
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// The radix order is the stable sort order of the heads.
+        #[test]
+        fn radix_order_is_a_stable_sort(heads in prop::collection::vec(
+            prop_oneof![any::<u64>(), 0u64..4, (0u64..4).prop_map(|x| x << 56)], 0..200)) {
+            let mut want: Vec<u32> = (0..heads.len() as u32).collect();
+            want.sort_by_key(|&i| heads[i as usize]);
+            prop_assert_eq!(radix_order(&heads), want);
+        }
+
+        /// Fresh rows come out sorted whatever the push order.
+        #[test]
+        fn fresh_rows_sort(keys in prop::collection::vec((any::<u16>(), "[a-z]{0,12}"), 0..100)) {
+            let mut rows = FreshRows::default();
+            for (n, (k, id)) in keys.iter().enumerate() {
+                let id = format!("{id}{n}");
+                rows.push_key(id.as_bytes(), &Ipld::String(format!("{k:05}{id}"))).unwrap();
+            }
+            rows.sort();
+            prop_assert!(rows.keys.windows(2).all(|w| w[0].0 < w[1].0));
+            prop_assert!(rows.ids.windows(2).all(|w| w[0].0 < w[1].0));
+            prop_assert_eq!(rows.keys.len(), keys.len());
+        }
     }
 }

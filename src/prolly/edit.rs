@@ -6,6 +6,7 @@
 //! replaced and new nodes become the edits of the level above. Invariant: the result equals a
 //! from-scratch build of the same entries (see the module docs of [`super`]).
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -51,13 +52,36 @@ impl<L: Loader> Ctx<'_, L> {
     }
 }
 
+/// Bytewise order of two keys, compared 8 bytes at a time (wasm's `memcmp` goes byte by byte).
+pub fn cmp_keys(a: &[u8], b: &[u8]) -> Ordering {
+    let word = |s: &[u8], i: usize| {
+        s.get(i..i + 8)
+            .and_then(|w| w.try_into().ok())
+            .map_or(0, u64::from_be_bytes)
+    };
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        match word(a, i).cmp(&word(b, i)) {
+            Ordering::Equal => i += 8,
+            o => return o,
+        }
+    }
+    a[i..].cmp(&b[i..])
+}
+
+/// Sorts edits by key, stably (the one sort of keyed edits: one copy of the sort code).
+pub fn sort_edits(edits: &mut [Edit]) {
+    edits.sort_by(|a, b| cmp_keys(&a.0, &b.0));
+}
+
 /// Sorts edits by key; for repeated keys the last edit wins.
 fn normalize(mut edits: Vec<Edit>) -> Vec<Edit> {
     if edits.windows(2).all(|w| w[0].0 < w[1].0) {
         return edits; // already sorted without repeats (e.g. one edit per id, in id order)
     }
     edits.reverse();
-    edits.sort_by(|a, b| a.0.cmp(&b.0)); // stable: the last original edit of a key comes first
+    sort_edits(&mut edits); // stable: the last original edit of a key comes first
     edits.dedup_by(|later, earlier| later.0 == earlier.0);
     edits
 }

@@ -101,6 +101,19 @@ fn build_once(entries: &BTreeMap<Vec<u8>, Ipld>) -> Option<Cid> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
 
+    /// The word-at-a-time key comparison is plain bytewise order.
+    #[test]
+    fn key_comparison_is_bytewise(
+        common in prop::collection::vec(any::<u8>(), 0..20),
+        a in prop::collection::vec(0u8..4, 0..20),
+        b in prop::collection::vec(0u8..4, 0..20),
+    ) {
+        let (x, y) = ([&common[..], &a].concat(), [&common[..], &b].concat());
+        prop_assert_eq!(edit::cmp_keys(&x, &y), x.cmp(&y));
+        prop_assert_eq!(edit::cmp_keys(&x, &x), std::cmp::Ordering::Equal);
+    }
+
+
     /// The same entries, inserted in any order and batching (with deletes of extra keys on the
     /// way), give the same root CID as a single bulk build.
     #[test]
