@@ -19,6 +19,9 @@ use ipld_core::ipld::Ipld;
 
 use crate::error::{Error, Result};
 
+pub mod raw;
+pub use raw::{write_deleted, RawDoc};
+
 /// Longest accepted document id, in UTF-8 bytes.
 pub const MAX_ID_BYTES: usize = 1024;
 /// Encoded documents larger than this live in their own block.
@@ -97,6 +100,8 @@ pub struct LeafMeta {
     pub live: bool,
     /// The separately stored document block, if any.
     pub doc_ref: Option<Cid>,
+    /// Where the inline document map lies in the leaf, if inline.
+    pub doc: Option<(usize, usize)>,
 }
 
 impl LeafMeta {
@@ -108,7 +113,7 @@ impl LeafMeta {
         if major != 5 || n > 4 {
             return Err(bad("not a small map"));
         }
-        let (mut seq, mut kind) = (None, None);
+        let (mut seq, mut kind, mut doc) = (None, None, None);
         for _ in 0..n {
             let (major, klen, p) = read_head(raw, pos).map_err(bad)?;
             let key = raw
@@ -123,7 +128,10 @@ impl LeafMeta {
                     Ok((0, v, _)) => seq = Some(v),
                     _ => return Err(bad("seq is not an unsigned integer")),
                 },
-                b"doc" if value.first().is_some_and(|b| b >> 5 == 5) => kind = Some((true, None)),
+                b"doc" if value.first().is_some_and(|b| b >> 5 == 5) => {
+                    kind = Some((true, None));
+                    doc = Some((vpos, vpos + vlen));
+                }
                 b"ref" => {
                     kind = Some((
                         true,
@@ -139,16 +147,22 @@ impl LeafMeta {
             pos = vpos + vlen;
         }
         match (seq, kind) {
-            (Some(seq), Some((live, doc_ref))) if pos == raw.len() => {
-                Ok(LeafMeta { seq, live, doc_ref })
-            }
+            (Some(seq), Some((live, doc_ref))) if pos == raw.len() => Ok(LeafMeta {
+                seq,
+                live,
+                doc_ref,
+                doc,
+            }),
             _ => Err(bad("needs seq and one of doc, ref, del")),
         }
     }
 }
 
 /// The encoded value of a map entry (`key` among string keys), without decoding the map.
-fn map_get<'a>(raw: &'a [u8], key: &str) -> std::result::Result<Option<&'a [u8]>, String> {
+pub(crate) fn map_get<'a>(
+    raw: &'a [u8],
+    key: &str,
+) -> std::result::Result<Option<&'a [u8]>, String> {
     Ok(map_find(raw, key)?.map(|(v, len)| &v[..len]))
 }
 
@@ -337,14 +351,7 @@ pub fn write_json(out: &mut String, v: &Ipld) {
         Ipld::Null => out.push_str("null"),
         Ipld::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Ipld::Integer(i) => write_int(out, *i),
-        // Integral floats (index keys are numbers as floats) print like the integers they are.
-        Ipld::Float(f) if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 && *f != 0.0 => {
-            write_int(out, *f as i128)
-        }
-        Ipld::Float(f) if f.is_finite() => {
-            let _ = write!(out, "{f}"); // shortest text that reads back as the same f64
-        }
-        Ipld::Float(_) => out.push_str("null"),
+        Ipld::Float(f) => write_float(out, *f),
         Ipld::String(s) => write_str(out, s),
         Ipld::Bytes(b) => {
             out.push_str("{\"/\":{\"bytes\":\"");
@@ -367,6 +374,18 @@ pub fn write_json(out: &mut String, v: &Ipld) {
             out.push_str(&crate::codec::cid_str(c));
             out.push_str("\"}");
         }
+    }
+}
+
+/// Appends a float: integral ones (index keys are numbers as floats) like the integers they are,
+/// others in the shortest text that reads back as the same f64; non-finite ones as `null`.
+pub fn write_float(out: &mut String, f: f64) {
+    if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 && f != 0.0 {
+        write_int(out, f as i128)
+    } else if f.is_finite() {
+        let _ = write!(out, "{f}");
+    } else {
+        out.push_str("null");
     }
 }
 
@@ -410,6 +429,18 @@ fn write_fields(out: &mut String, m: &Body, open: bool) {
         write_json(out, v);
     }
     out.push('}');
+}
+
+/// Appends a stored document as JS sees it: `{"_id": id, ...fields}`, or
+/// `{"_id": id, "_deleted": true}` for `None`.
+pub fn write_stored_doc(out: &mut String, id: &str, doc: Option<&RawDoc>) -> Result<()> {
+    match doc {
+        None => write_deleted(out, id),
+        Some(d) => d
+            .write_json(out, id)
+            .map_err(|e| Error::corrupt(format!("doc {id}"), e))?,
+    }
+    Ok(())
 }
 
 /// Appends a document as JS sees it: `{"_id": id, ...fields}`, or `{"_id": id, "_deleted": true}`.

@@ -9,7 +9,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use super::error::to_js;
 use crate::codec::{cid_str, parse_cid};
-use crate::doc::{parse_batch, parse_value, write_doc, write_str};
+use crate::doc::{parse_batch, parse_value, write_stored_doc, write_str};
 use crate::error::{Error, Result};
 use crate::ledger::{AllDocsOpts, DocRow, Ledger, State};
 use crate::store::idb::IdbStore;
@@ -69,7 +69,7 @@ fn clock_json(out: &mut String, head: &[Cid]) {
     out.push(']');
 }
 
-fn rows_json(rows: &[DocRow], state: &State) -> String {
+fn rows_json(rows: &[DocRow], state: &State) -> Result<String> {
     let mut out = String::with_capacity(rows.len() * 160 + 128);
     out.push_str("{\"rows\":[");
     for (i, r) in rows.iter().enumerate() {
@@ -79,13 +79,13 @@ fn rows_json(rows: &[DocRow], state: &State) -> String {
         out.push_str("{\"key\":");
         write_str(&mut out, &r.id);
         out.push_str(",\"value\":");
-        write_doc(&mut out, &r.id, r.body.as_ref());
+        write_stored_doc(&mut out, &r.id, r.body.as_ref())?;
         out.push('}');
     }
     out.push_str("],\"clock\":");
     clock_json(&mut out, &state.head);
     out.push_str(&format!(",\"seq\":{}}}", state.seq));
-    out
+    Ok(out)
 }
 
 fn parse_clock(json: &str) -> Result<Vec<Cid>> {
@@ -142,7 +142,7 @@ impl JsLedger {
         spawn(async move {
             let body = l.get(&id).await?;
             let mut out = String::with_capacity(256);
-            write_doc(&mut out, &id, Some(&body));
+            write_stored_doc(&mut out, &id, Some(&body))?;
             Ok(JsValue::from_str(&out))
         })
     }
@@ -154,7 +154,7 @@ impl JsLedger {
         spawn(async move {
             let o = all_docs_opts(&opts)?;
             let (rows, state) = l.all_docs(&o).await?;
-            Ok(JsValue::from_str(&rows_json(&rows, &state)))
+            Ok(JsValue::from_str(&rows_json(&rows, &state)?))
         })
     }
 
@@ -165,7 +165,7 @@ impl JsLedger {
         spawn(async move {
             let since = parse_clock(&since)?;
             let (rows, state) = l.changes(&since, limit.map(|n| n as usize)).await?;
-            Ok(JsValue::from_str(&rows_json(&rows, &state)))
+            Ok(JsValue::from_str(&rows_json(&rows, &state)?))
         })
     }
 
@@ -176,7 +176,7 @@ impl JsLedger {
         spawn(async move {
             let state = l.snapshot();
             let rows = l.changes_in(&state, seq as u64, None).await?;
-            Ok(JsValue::from_str(&rows_json(&rows, &state)))
+            Ok(JsValue::from_str(&rows_json(&rows, &state)?))
         })
     }
 

@@ -4,7 +4,7 @@ use ipld_core::ipld::Ipld;
 use wasm_bindgen::prelude::*;
 
 use super::ledger::{spawn, JsLedger};
-use crate::doc::{parse_value, write_doc, write_json, write_str};
+use crate::doc::{parse_value, write_json, write_stored_doc, write_str};
 use crate::error::{Error, Result};
 use crate::index::{EmittedRows, QueryOpts};
 use crate::ledger::QueryHit;
@@ -89,7 +89,7 @@ fn parse_rows(json: &str) -> Result<Vec<EmittedRows>> {
 
 /// `{rows: [{key, id, value, doc?}]}` JSON of query hits (the wrapper adds `docs`, the same
 /// objects as the rows' `doc`, when documents were asked for).
-fn hits_json(hits: &[QueryHit]) -> String {
+fn hits_json(hits: &[QueryHit]) -> Result<String> {
     let mut out = String::with_capacity(hits.len() * 200 + 32);
     out.push_str("{\"rows\":[");
     for (i, h) in hits.iter().enumerate() {
@@ -104,12 +104,12 @@ fn hits_json(hits: &[QueryHit]) -> String {
         write_json(&mut out, &h.row.value);
         if let Some(doc) = &h.doc {
             out.push_str(",\"doc\":");
-            write_doc(&mut out, &h.row.id, Some(doc));
+            write_stored_doc(&mut out, &h.row.id, Some(doc))?;
         }
         out.push('}');
     }
     out.push_str("]}");
-    out
+    Ok(out)
 }
 
 #[wasm_bindgen(js_class = Ledger)]
@@ -126,7 +126,7 @@ impl JsLedger {
                 if i > 0 {
                     out.push(',');
                 }
-                write_doc(&mut out, &d.id, d.body.as_ref());
+                write_stored_doc(&mut out, &d.id, d.body.as_ref())?;
             }
             out.push_str("]}");
             Ok(JsValue::from_str(&out))
@@ -154,7 +154,7 @@ impl JsLedger {
                 };
             let (hits, _) = l.index_finish(token, rows, &opts, include_docs).await?;
             save_later(&l);
-            Ok(JsValue::from_str(&hits_json(&hits)))
+            Ok(JsValue::from_str(&hits_json(&hits)?))
         })
     }
 
@@ -167,7 +167,7 @@ impl JsLedger {
             let (opts, include_docs) = parse_opts(&opts)?;
             let (hits, _) = l.index_query_field(&field, &opts, include_docs).await?;
             save_later(&l);
-            Ok(JsValue::from_str(&hits_json(&hits)))
+            Ok(JsValue::from_str(&hits_json(&hits)?))
         })
     }
 

@@ -69,7 +69,7 @@ fn emit_all(mode: u8, docs: &[DocRow]) -> Vec<EmittedRows> {
     docs.iter()
         .map(|d| EmittedRows {
             id: d.id.clone(),
-            rows: map(mode, d.body.as_ref().unwrap()),
+            rows: map(mode, &d.body.as_ref().unwrap().body().unwrap()),
         })
         .collect()
 }
@@ -306,7 +306,7 @@ fn changed_map_source_rebuilds_and_object_keys_are_rejected() {
     let (hits, _) =
         block_on(l.index_finish(t, emit_all(0, &docs), &QueryOpts::default(), true)).unwrap();
     assert_eq!(hits.len(), 1);
-    assert_eq!(hits[0].doc, Some(body(&d)));
+    assert_eq!(hits[0].doc.as_ref().unwrap(), &body(&d));
 }
 
 #[test]
@@ -342,7 +342,7 @@ fn a_query_sees_its_snapshot_even_if_a_write_lands_meanwhile() {
         hits.iter().map(|h| h.row.id.as_str()).collect::<Vec<_>>(),
         ["a"]
     );
-    assert_eq!(hits[0].doc, Some(body(&d(1))));
+    assert_eq!(hits[0].doc.as_ref().unwrap(), &body(&d(1)));
     let (t, docs) = block_on(l.index_begin("n", "src")).unwrap();
     assert_eq!(docs.len(), 1, "only b is live among the changed");
     let (hits, _) =

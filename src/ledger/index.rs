@@ -22,7 +22,7 @@ use ipld_core::ipld::Ipld;
 use super::read::DocRow;
 use super::{Ledger, State};
 use crate::codec::{self, cid_str};
-use crate::doc::{inline_field, Body, Leaf, LeafMeta};
+use crate::doc::{inline_field, LeafMeta, RawDoc};
 use crate::error::{Error, Result};
 use crate::index::{apply_rows, query, EmittedRows, FreshRows, IndexRoots, QueryOpts, QueryRow};
 use crate::prolly::{self, Range};
@@ -84,7 +84,7 @@ struct Base {
 #[derive(Clone, Debug, PartialEq)]
 pub struct QueryHit {
     pub row: QueryRow,
-    pub doc: Option<Body>,
+    pub doc: Option<RawDoc>,
 }
 
 fn roots(h: &Option<IndexHead>) -> Result<IndexRoots> {
@@ -105,8 +105,15 @@ impl<S: Store> Ledger<S> {
     pub async fn index_begin(&self, name: &str, src: &str) -> Result<(u32, Vec<DocRow>)> {
         self.check_open()?;
         let (state, base) = self.pin_index(name, src).await?;
-        let inline = |_: &str, raw: &[u8]| match Leaf::from_raw(raw) {
-            Ok(Leaf::Doc { body, .. }) => Inline::Done(body),
+        let inline = |_: &str, raw: &[u8]| match LeafMeta::read(raw) {
+            Ok(LeafMeta {
+                live: true,
+                doc: Some((a, b)),
+                ..
+            }) => match RawDoc::from_map(&raw[a..b]) {
+                Ok(doc) => Inline::Done(doc),
+                Err(_) => Inline::Decode,
+            },
             _ => Inline::Decode, // deleted, in its own block, or malformed (reported by the scan)
         };
         let (ids, docs) = self
@@ -135,9 +142,14 @@ impl<S: Store> Ledger<S> {
         self.check_open()?;
         let src = format!("field:{field}");
         let (state, base) = self.pin_index(field, &src).await?;
-        let key_of = |id: &str, body: &Body| match field {
-            "_id" => Some(Ipld::String(id.to_string())),
-            _ => body.get(field).filter(|v| **v != Ipld::Null).cloned(),
+        let key_of = |id: &str, doc: &RawDoc| -> Result<Option<Ipld>> {
+            let bad = |e: String| Error::corrupt(format!("doc {id}"), e);
+            match (field, doc.field(field).map_err(bad)?) {
+                ("_id", _) => Ok(Some(Ipld::String(id.to_string()))),
+                (_, None) => Ok(None),
+                (_, Some(v)) if v == crate::prolly::NULL => Ok(None),
+                (_, Some(v)) => crate::codec::decode(v).map(Some).map_err(bad),
+            }
         };
         let p = |ids| PendingIndex {
             name: field.to_string(),
@@ -157,15 +169,15 @@ impl<S: Store> Ledger<S> {
         let (ids, keys) = self
             .changed_docs(&state, &base.head, inline, key_of)
             .await?;
-        let emitted = keys
-            .into_iter()
-            .filter_map(|(id, k)| {
-                Some(EmittedRows {
+        let mut emitted = Vec::with_capacity(keys.len());
+        for (id, k) in keys {
+            if let Some(k) = k? {
+                emitted.push(EmittedRows {
                     id,
-                    rows: vec![(k?, Ipld::Null)],
-                })
-            })
-            .collect();
+                    rows: vec![(k, Ipld::Null)],
+                });
+            }
+        }
         let p = p(ids);
         self.finish(p, Update::Emitted(emitted), opts, include_docs)
             .await
@@ -178,7 +190,7 @@ impl<S: Store> Ledger<S> {
         &self,
         state: &State,
         field: &str,
-        mut key_of: impl FnMut(&str, &Body) -> Option<Ipld>,
+        mut key_of: impl FnMut(&str, &RawDoc) -> Result<Option<Ipld>>,
     ) -> Result<FreshRows> {
         let n = state.count as usize;
         let mut rows = FreshRows {
@@ -219,7 +231,7 @@ impl<S: Store> Ledger<S> {
         }
         for id in load {
             if let Some(body) = self.get_in(state, &id).await? {
-                if let Some(key) = key_of(&id, &body) {
+                if let Some(key) = key_of(&id, &body)? {
                     rows.push_key(id.as_bytes(), &key)?;
                 }
             }
@@ -354,7 +366,7 @@ impl<S: Store> Ledger<S> {
         state: &State,
         base: &Option<IndexHead>,
         mut inline: impl FnMut(&str, &[u8]) -> Inline<T>,
-        mut f: impl FnMut(&str, &Body) -> T,
+        mut f: impl FnMut(&str, &RawDoc) -> T,
     ) -> Result<(Option<Vec<String>>, Vec<(String, T)>)> {
         if let Some(h) = base {
             if h.seq >= state.seq {

@@ -5,13 +5,11 @@
 use std::rc::Rc;
 
 use cid::Cid;
-use ipld_core::ipld::Ipld;
 
 use super::write::seq_key;
 use super::{Ledger, State};
 use crate::clock::Event;
-use crate::codec;
-use crate::doc::{Body, Leaf, LeafMeta};
+use crate::doc::{LeafMeta, RawDoc};
 use crate::error::{Error, Result};
 use crate::prolly::{self, Bound, Range};
 use crate::store::Store;
@@ -20,7 +18,7 @@ use crate::store::Store;
 #[derive(Clone, Debug, PartialEq)]
 pub struct DocRow {
     pub id: String,
-    pub body: Option<Body>,
+    pub body: Option<RawDoc>,
 }
 
 /// Options of [`Ledger::all_docs`].
@@ -35,37 +33,32 @@ pub struct AllDocsOpts {
 }
 
 impl<S: Store> Ledger<S> {
-    /// Resolves a leaf to its body (`None` when deleted), loading a separate doc block if needed.
-    async fn resolve(&self, id: &str, leaf: &Leaf) -> Result<Option<Body>> {
-        match leaf {
-            Leaf::Doc { body, .. } => Ok(Some(body.clone())),
-            Leaf::Deleted { .. } => Ok(None),
-            Leaf::Ref { cid, .. } => {
-                let bytes = self.blocks.block(cid).await?;
-                let v =
-                    codec::decode(&bytes).map_err(|e| Error::corrupt(format!("doc {id}"), e))?;
-                match codec::field(&v, "doc") {
-                    Some(Ipld::Map(m)) => Ok(Some(m.clone())),
-                    _ => Err(Error::corrupt(
-                        format!("doc {id}"),
-                        "doc block has no doc map",
-                    )),
+    /// Resolves an encoded leaf to its document (`None` when deleted), loading a separate doc
+    /// block if needed. The document stays encoded.
+    async fn resolve(&self, id: &str, leaf: &[u8]) -> Result<Option<RawDoc>> {
+        let bad = |e: String| Error::corrupt(format!("doc {id}"), e);
+        let meta = LeafMeta::read(leaf).map_err(bad)?;
+        match (meta.live, meta.doc, meta.doc_ref) {
+            (false, _, _) => Ok(None),
+            (true, Some((a, b)), _) => RawDoc::from_map(&leaf[a..b]).map(Some).map_err(bad),
+            (true, None, Some(cid)) => {
+                let block = self.blocks.block(&cid).await?;
+                match crate::doc::map_get(&block, "doc").map_err(bad)? {
+                    Some(doc) => RawDoc::from_map(doc).map(Some).map_err(bad),
+                    None => Err(bad("doc block has no doc map".into())),
                 }
             }
+            (true, None, None) => Err(bad("live leaf without a document".into())),
         }
     }
 
-    async fn leaf(&self, state: &State, id: &str) -> Result<Option<Leaf>> {
-        match prolly::get(&self.blocks, state.docs, id.as_bytes()).await? {
-            None => Ok(None),
-            Some(v) => Leaf::from_raw(&v)
-                .map(Some)
-                .map_err(|e| Error::corrupt(format!("doc {id}"), e)),
-        }
+    /// The encoded leaf of `id` in a snapshot.
+    async fn leaf(&self, state: &State, id: &str) -> Result<Option<Vec<u8>>> {
+        prolly::get(&self.blocks, state.docs, id.as_bytes()).await
     }
 
     /// The live document `id` (without `_id`), or `ENOENT`.
-    pub async fn get(&self, id: &str) -> Result<Body> {
+    pub async fn get(&self, id: &str) -> Result<RawDoc> {
         self.check_open()?;
         let state = self.snapshot();
         self.get_in(&state, id)
@@ -74,7 +67,7 @@ impl<S: Store> Ledger<S> {
     }
 
     /// The live document `id` in a given snapshot.
-    pub async fn get_in(&self, state: &State, id: &str) -> Result<Option<Body>> {
+    pub async fn get_in(&self, state: &State, id: &str) -> Result<Option<RawDoc>> {
         match self.leaf(state, id).await? {
             Some(leaf) => self.resolve(id, &leaf).await,
             None => Ok(None),
@@ -93,10 +86,11 @@ impl<S: Store> Ledger<S> {
                     break;
                 }
                 if let Some(leaf) = self.leaf(&state, id).await? {
-                    if leaf.is_live() || opts.include_deleted {
+                    let body = self.resolve(id, &leaf).await?;
+                    if body.is_some() || opts.include_deleted {
                         rows.push(DocRow {
                             id: id.clone(),
-                            body: self.resolve(id, &leaf).await?,
+                            body,
                         });
                     }
                 }
@@ -128,8 +122,7 @@ impl<S: Store> Ledger<S> {
         for (k, v) in leaves {
             let id =
                 String::from_utf8(k).map_err(|_| Error::corrupt("docs tree", "id is not utf-8"))?;
-            let leaf = Leaf::from_raw(&v).map_err(|e| Error::corrupt(format!("doc {id}"), e))?;
-            let body = self.resolve(&id, &leaf).await?;
+            let body = self.resolve(&id, &v).await?;
             rows.push(DocRow { id, body });
         }
         Ok((rows, state))

@@ -26,7 +26,8 @@ fn put(id: &str, n: i64) -> WriteOp {
     }
 }
 
-fn n_of(b: &Body) -> i64 {
+fn n_of(doc: &ferroproof::doc::RawDoc) -> i64 {
+    let b = doc.body().unwrap();
     match b.get("n") {
         Some(Ipld::Integer(i)) => *i as i64,
         _ => panic!("no n in {b:?}"),
