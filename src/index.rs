@@ -6,12 +6,14 @@
 //! the list of its encoded keys, so an updated or deleted document loses its old rows. Invariant: after an update, the index holds exactly the rows the map function emitted
 //! for the live documents of the snapshot it was updated to.
 
+pub mod fresh;
 pub mod key;
 pub mod query;
 pub mod update;
 
+pub use fresh::FreshRows;
 pub use query::{QueryOpts, QueryRow};
-pub use update::{apply_rows, EmittedRows, FreshRows, IndexRoots};
+pub use update::{apply_rows, EmittedRows, IndexRoots};
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;

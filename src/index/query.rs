@@ -9,8 +9,9 @@ use ipld_core::ipld::Ipld;
 
 use super::key;
 use super::update::split_row_key;
+use super::FreshRows;
 use crate::error::{Error, Result};
-use crate::prolly::{self, Entry, Loader, Range};
+use crate::prolly::{self, Loader, Range};
 
 /// Query options (all optional).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -86,23 +87,39 @@ pub async fn run<L: Loader>(loader: &L, root: Option<Cid>, o: &QueryOpts) -> Res
     Ok(out)
 }
 
-/// Runs a query against the sorted entries of a `keys` tree not built yet: the same rows as
-/// [`run`] on the tree of these entries.
-pub fn run_sorted(entries: &[Entry], o: &QueryOpts) -> Result<Vec<QueryRow>> {
+/// Runs a query against a fresh index not turned into trees yet: the same rows as [`run`] on
+/// the tree of its rows.
+pub fn run_sorted(rows: &FreshRows, o: &QueryOpts) -> Result<Vec<QueryRow>> {
     let limit = o.limit.unwrap_or(usize::MAX);
     let mut out: Vec<QueryRow> = Vec::new();
+    let find = |pred: &dyn Fn(&[u8]) -> bool| {
+        // first i in 0..len where pred(key i) is false (pred holds on a prefix)
+        let (mut lo, mut hi) = (0, rows.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if pred(rows.entry(mid).0) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    };
     for range in ranges(o)? {
-        let a = entries.partition_point(|e| !range.above_lo(&e.0));
-        let b = entries.partition_point(|e| range.below_hi(&e.0)).max(a);
-        let hits = &entries[a..b];
+        let a = find(&|k| !range.above_lo(k));
+        let b = find(&|k| range.below_hi(k)).max(a);
         let take = limit.saturating_sub(out.len());
+        let pick = |i: usize| {
+            let (k, v) = rows.entry(i);
+            row(k, v)
+        };
         if o.descending {
-            for (k, v) in hits.iter().rev().take(take) {
-                out.push(row(k, v)?);
+            for i in (a..b).rev().take(take) {
+                out.push(pick(i)?);
             }
         } else {
-            for (k, v) in hits.iter().take(take) {
-                out.push(row(k, v)?);
+            for i in (a..b).take(take) {
+                out.push(pick(i)?);
             }
         }
     }

@@ -193,10 +193,7 @@ impl<S: Store> Ledger<S> {
         mut key_of: impl FnMut(&str, &RawDoc) -> Result<Option<Ipld>>,
     ) -> Result<FreshRows> {
         let n = state.count as usize;
-        let mut rows = FreshRows {
-            keys: Vec::with_capacity(n),
-            ids: Vec::with_capacity(n),
-        };
+        let mut rows = FreshRows::with_capacity(n);
         let mut load = Vec::new();
         let mut bad = None;
         prolly::scan(&self.blocks, state.docs, &Range::all(), false, |k, raw| {
@@ -474,7 +471,7 @@ impl<S: Store> Ledger<S> {
     ) -> Result<(Vec<QueryHit>, Rc<State>)> {
         let no_changes = p.ids.as_ref().is_some_and(|ids| ids.is_empty());
         let rows = match (&p.base.head, &p.base.rows) {
-            (Some(_), Some(fresh)) if no_changes => query::run_sorted(&fresh.keys, opts)?,
+            (Some(_), Some(fresh)) if no_changes => query::run_sorted(fresh, opts)?,
             (Some(head), None) if no_changes => {
                 query::run(&self.blocks, roots(&Some(head.clone()))?.keys, opts).await?
             }
@@ -487,11 +484,11 @@ impl<S: Store> Ledger<S> {
                             Some(ids) => align(ids, emitted),
                             None => emitted,
                         };
-                        FreshRows::build(&self.blocks, batch).await?
+                        FreshRows::build(batch)?
                     }
                 };
                 let fresh = Rc::new(fresh);
-                let rows = query::run_sorted(&fresh.keys, opts)?;
+                let rows = query::run_sorted(&fresh, opts)?;
                 let head = IndexHead {
                     src: p.src.clone(),
                     keys: None,
