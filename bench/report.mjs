@@ -88,7 +88,7 @@ export function markdown({ header, rows }, meta) {
   const md = [
     "# ferroproof benchmark",
     "",
-    `${meta.date} · ${meta.userAgent} · ~${meta.docBytes} B/doc · times from performance.now(); one run each, except g2/h (median of 20/10 calls) and i (30 puts; i1/i2 from put resolved, i3 from put called)`,
+    `${meta.date} · ${meta.userAgent} · ~${meta.docBytes} B/doc · times from performance.now(); one run each, except g (median of ${meta.gRounds ?? 1} rounds, each a fresh page and ledger; g2 within a round: median of 20 calls), h (median of 10 calls) and i (30 puts; i1/i2 from put resolved, i3 from put called)`,
     "",
     `| ${header.join(" | ")} |`,
     `| ${header.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`,
