@@ -234,17 +234,7 @@ impl FreshRows {
             ids.push((id.to_vec(), Some(listed)));
             i += doc_rows;
         }
-        let keys = prolly::apply(loader, None, keys).await?;
-        let ids = prolly::apply(loader, None, ids).await?;
-        let mut blocks = keys.blocks;
-        blocks.extend(ids.blocks);
-        Ok((
-            IndexRoots {
-                keys: keys.root,
-                ids: ids.root,
-            },
-            blocks,
-        ))
+        super::update::apply_edits(loader, &IndexRoots::default(), keys, ids).await
     }
 }
 

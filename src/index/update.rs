@@ -115,6 +115,16 @@ pub async fn apply_rows<L: Loader>(
     batch: Vec<EmittedRows>,
 ) -> Result<(IndexRoots, Vec<(Block, Rc<Node>)>)> {
     let (key_edits, id_edits) = edits_for(loader, roots, batch).await?;
+    apply_edits(loader, roots, key_edits, id_edits).await
+}
+
+/// Applies edits to the two trees of an index.
+pub(super) async fn apply_edits<L: Loader>(
+    loader: &L,
+    roots: &IndexRoots,
+    key_edits: Vec<Edit>,
+    id_edits: Vec<Edit>,
+) -> Result<(IndexRoots, Vec<(Block, Rc<Node>)>)> {
     let keys = prolly::apply(loader, roots.keys, key_edits).await?;
     let ids = prolly::apply(loader, roots.ids, id_edits).await?;
     let mut blocks = keys.blocks;
