@@ -21,6 +21,27 @@ pub struct DocRow {
     pub body: Option<RawDoc>,
 }
 
+/// What a leaf holds: its document (still encoded), a deletion, or the CID of the document's
+/// own block.
+enum Found {
+    Doc(RawDoc),
+    Deleted,
+    Block(Cid),
+}
+
+impl Found {
+    fn read(id: &str, leaf: &[u8]) -> Result<Found> {
+        let bad = |e: String| Error::corrupt(format!("doc {id}"), e);
+        let meta = LeafMeta::read(leaf).map_err(bad)?;
+        match (meta.live, meta.doc, meta.doc_ref) {
+            (false, _, _) => Ok(Found::Deleted),
+            (true, Some((a, b)), _) => RawDoc::from_map(&leaf[a..b]).map(Found::Doc).map_err(bad),
+            (true, None, Some(cid)) => Ok(Found::Block(cid)),
+            (true, None, None) => Err(bad("live leaf without a document".into())),
+        }
+    }
+}
+
 /// Options of [`Ledger::all_docs`].
 #[derive(Clone, Debug, Default)]
 pub struct AllDocsOpts {
@@ -36,19 +57,22 @@ impl<S: Store> Ledger<S> {
     /// Resolves an encoded leaf to its document (`None` when deleted), loading a separate doc
     /// block if needed. The document stays encoded.
     async fn resolve(&self, id: &str, leaf: &[u8]) -> Result<Option<RawDoc>> {
+        let found = Found::read(id, leaf)?;
+        self.load_found(id, found).await
+    }
+
+    /// The document a leaf points to, loading its block if it has its own.
+    async fn load_found(&self, id: &str, found: Found) -> Result<Option<RawDoc>> {
+        let cid = match found {
+            Found::Doc(doc) => return Ok(Some(doc)),
+            Found::Deleted => return Ok(None),
+            Found::Block(cid) => cid,
+        };
         let bad = |e: String| Error::corrupt(format!("doc {id}"), e);
-        let meta = LeafMeta::read(leaf).map_err(bad)?;
-        match (meta.live, meta.doc, meta.doc_ref) {
-            (false, _, _) => Ok(None),
-            (true, Some((a, b)), _) => RawDoc::from_map(&leaf[a..b]).map(Some).map_err(bad),
-            (true, None, Some(cid)) => {
-                let block = self.blocks.block(&cid).await?;
-                match crate::doc::map_get(&block, "doc").map_err(bad)? {
-                    Some(doc) => RawDoc::from_map(doc).map(Some).map_err(bad),
-                    None => Err(bad("doc block has no doc map".into())),
-                }
-            }
-            (true, None, None) => Err(bad("live leaf without a document".into())),
+        let block = self.blocks.block(&cid).await?;
+        match crate::doc::map_get(&block, "doc").map_err(bad)? {
+            Some(doc) => RawDoc::from_map(doc).map(Some).map_err(bad),
+            None => Err(bad("doc block has no doc map".into())),
         }
     }
 
@@ -105,24 +129,26 @@ impl<S: Store> Ledger<S> {
             (None, Some(p)) => Range::prefix(p.as_bytes()),
             (None, None) => Range::all(),
         };
-        let mut leaves: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        // Inline documents are taken during the scan; only separate doc blocks are loaded after.
+        let mut found: Vec<(String, Found)> = Vec::new();
         let mut bad = None;
         prolly::scan(&self.blocks, state.docs, &range, opts.descending, |k, v| {
-            match LeafMeta::read(v) {
-                Ok(meta) if !meta.live && !opts.include_deleted => {}
-                Ok(_) => leaves.push((k.to_vec(), v.to_vec())),
+            let leaf = std::str::from_utf8(k)
+                .map_err(|_| Error::corrupt("docs tree", "id is not utf-8"))
+                .and_then(|id| Ok((id, Found::read(id, v)?)));
+            match leaf {
+                Ok((_, Found::Deleted)) if !opts.include_deleted => {}
+                Ok((id, f)) => found.push((id.to_string(), f)),
                 Err(e) => bad = Some(e),
             }
-            bad.is_none() && leaves.len() < limit
+            bad.is_none() && found.len() < limit
         })
         .await?;
         if let Some(e) = bad {
-            return Err(Error::corrupt("docs tree", e));
+            return Err(e);
         }
-        for (k, v) in leaves {
-            let id =
-                String::from_utf8(k).map_err(|_| Error::corrupt("docs tree", "id is not utf-8"))?;
-            let body = self.resolve(&id, &v).await?;
+        for (id, f) in found {
+            let body = self.load_found(&id, f).await?;
             rows.push(DocRow { id, body });
         }
         Ok((rows, state))
