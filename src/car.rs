@@ -5,11 +5,15 @@
 //! the CAR framing parses, and every block hashes to its CID. Anything else is `CORRUPT` or `DECRYPT`.
 
 use cid::Cid;
-use iroh_car::{CarHeader, CarReader, CarWriter};
+use ipld_core::ipld::Ipld;
 
-use crate::codec::{cid_of, Block, RAW};
+use crate::codec::cbor::write_head;
+use crate::codec::{cid_of, decode, Block, RAW};
 use crate::crypto::{self, Aead, OpenError};
 use crate::error::{Error, Result};
+
+/// Largest section (header or block) a reader accepts, as iroh-car 0.5.1 does.
+const MAX_SECTION: usize = 4 << 20;
 
 /// Encrypted CAR bytes and their name.
 #[derive(Clone, Debug)]
@@ -18,36 +22,89 @@ pub struct SealedCar {
     pub bytes: Vec<u8>,
 }
 
-/// Serialises `blocks` as a CAR v1 with the single root `root`.
-pub async fn write_car(root: Cid, blocks: &[Block]) -> Result<Vec<u8>> {
+/// Serialises `blocks` as a CAR v1 with the single root `root` (byte for byte what iroh-car 0.5.1
+/// writes; framing in docs/format.md §6). CAR bytes live in memory, so this is a plain function:
+/// the async reader/writer of iroh-car cost 19 KB of wasm for the same framing.
+pub fn write_car(root: Cid, blocks: &[Block]) -> Vec<u8> {
+    let root = root.to_bytes();
+    // H = {"roots": [root], "version": 1}; a CID link is tag 42 on the bytes 0x00 ‖ cid.
+    let mut h = Vec::with_capacity(root.len() + 24);
+    h.extend_from_slice(b"\xa2\x65roots\x81\xd8\x2a");
+    write_head(&mut h, 2, root.len() as u64 + 1);
+    h.push(0);
+    h.extend_from_slice(&root);
+    h.extend_from_slice(b"\x67version\x01");
     let size: usize = blocks.iter().map(|b| b.bytes.len() + 48).sum();
-    let mut buf = Vec::with_capacity(size + 64);
-    let mut w = CarWriter::new(CarHeader::new_v1(vec![root]), &mut buf);
+    let mut out = Vec::with_capacity(size + h.len() + 2);
+    write_varint(&mut out, h.len());
+    out.extend_from_slice(&h);
     for b in blocks {
-        w.write(b.cid, &b.bytes)
-            .await
-            .map_err(|e| Error::Internal(format!("car write: {e}")))?;
+        let cid = b.cid.to_bytes();
+        write_varint(&mut out, cid.len() + b.bytes.len());
+        out.extend_from_slice(&cid);
+        out.extend_from_slice(&b.bytes);
     }
-    w.finish()
-        .await
-        .map_err(|e| Error::Internal(format!("car write: {e}")))?;
-    Ok(buf)
+    out
+}
+
+fn write_varint(out: &mut Vec<u8>, n: usize) {
+    let mut buf = unsigned_varint::encode::usize_buffer();
+    out.extend_from_slice(unsigned_varint::encode::usize(n, &mut buf));
+}
+
+/// The next length-prefixed section at `pos`: (section, position after it).
+fn section<'a>(bytes: &'a [u8], pos: usize) -> std::result::Result<(&'a [u8], usize), String> {
+    let rest = &bytes[pos..];
+    let (len, after) =
+        unsigned_varint::decode::usize(rest).map_err(|e| format!("bad section length: {e}"))?;
+    if len > MAX_SECTION {
+        return Err(format!("section of {len} bytes is over the 4 MiB limit"));
+    }
+    let start = pos + (rest.len() - after.len());
+    let body = bytes.get(start..start + len).ok_or("truncated section")?;
+    Ok((body, start + len))
+}
+
+/// The roots of a CAR v1 header: `{"roots": [link, ...] (non-empty), "version": 1}`.
+fn header_roots(h: &[u8]) -> std::result::Result<Vec<Cid>, String> {
+    let Ipld::Map(m) = decode(h)? else {
+        return Err("header is not a map".into());
+    };
+    if m.get("version") != Some(&Ipld::Integer(1)) {
+        return Err("not a CAR v1 header".into());
+    }
+    let Some(Ipld::List(roots)) = m.get("roots") else {
+        return Err("header has no roots".into());
+    };
+    let roots = roots
+        .iter()
+        .map(|r| match r {
+            Ipld::Link(c) => Ok(*c),
+            _ => Err("a root is not a link".to_string()),
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    if roots.is_empty() {
+        return Err("header has no roots".into());
+    }
+    Ok(roots)
 }
 
 /// Parses CAR v1 bytes, checking every block against its CID. `name` is used in error messages.
-pub async fn read_car(name: &str, bytes: &[u8]) -> Result<(Vec<Cid>, Vec<Block>)> {
-    let mut reader = CarReader::new(bytes)
-        .await
-        .map_err(|e| Error::corrupt(name, e))?;
-    let roots = reader.header().roots().to_vec();
+pub fn read_car(name: &str, bytes: &[u8]) -> Result<(Vec<Cid>, Vec<Block>)> {
+    let bad = |e: String| Error::corrupt(name, e);
+    if bytes.is_empty() {
+        return Err(bad("empty car".into()));
+    }
+    let (h, mut pos) = section(bytes, 0).map_err(bad)?;
+    let roots = header_roots(h).map_err(bad)?;
     let mut blocks = Vec::new();
-    while let Some((cid, data)) = reader
-        .next_block()
-        .await
-        .map_err(|e| Error::corrupt(name, e))?
-    {
-        let block = Block::verified(cid, data).map_err(|e| Error::corrupt(name, e))?;
+    while pos < bytes.len() {
+        let (s, next) = section(bytes, pos).map_err(bad)?;
+        let mut cursor = s;
+        let cid = Cid::read_bytes(&mut cursor).map_err(|e| bad(format!("bad block cid: {e}")))?;
+        let block = Block::verified(cid, cursor.to_vec()).map_err(|e| Error::corrupt(name, e))?;
         blocks.push(block);
+        pos = next;
     }
     Ok((roots, blocks))
 }
@@ -76,7 +133,7 @@ pub async fn open_car<A: Aead>(
         OpenError::Auth => Error::Decrypt { car: label.clone() },
         OpenError::Malformed(why) => Error::corrupt(&label, why),
     })?;
-    read_car(&label, &plain).await
+    read_car(&label, &plain)
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -95,7 +152,7 @@ mod tests {
     fn seal_open_roundtrip() {
         let key = SoftAead::new(&Key::generate().unwrap()).unwrap();
         let bs = blocks();
-        let car = block_on(write_car(bs[0].cid, &bs)).unwrap();
+        let car = write_car(bs[0].cid, &bs);
         let sealed = block_on(seal_car(&key, &car)).unwrap();
         assert_eq!(sealed.name.codec(), RAW);
         let (roots, back) = block_on(open_car(&key, &sealed.name, &sealed.bytes)).unwrap();
@@ -107,7 +164,7 @@ mod tests {
     fn tamper_is_corrupt_wrong_key_is_decrypt() {
         let key = SoftAead::new(&Key::generate().unwrap()).unwrap();
         let bs = blocks();
-        let car = block_on(write_car(bs[0].cid, &bs)).unwrap();
+        let car = write_car(bs[0].cid, &bs);
         let sealed = block_on(seal_car(&key, &car)).unwrap();
         let mut bad = sealed.bytes.clone();
         bad[20] ^= 0x40;
@@ -119,18 +176,106 @@ mod tests {
         assert_eq!(err.code(), "DECRYPT");
     }
 
+    /// iroh-car 0.5.1 is the reference: our bytes equal what it writes, and we read what it writes.
+    #[test]
+    fn same_bytes_as_iroh_car() {
+        use iroh_car::{CarHeader, CarReader, CarWriter};
+        for n in [1usize, 2, 5, 40] {
+            let bs: Vec<Block> = (0..n)
+                .map(|i| encode(&Ipld::Bytes(vec![i as u8; i * 300])).unwrap())
+                .collect();
+            let mut theirs = Vec::new();
+            block_on(async {
+                let mut w = CarWriter::new(CarHeader::new_v1(vec![bs[0].cid]), &mut theirs);
+                for b in &bs {
+                    w.write(b.cid, &b.bytes).await.unwrap();
+                }
+                w.finish().await.unwrap();
+            });
+            let ours = write_car(bs[0].cid, &bs);
+            assert_eq!(ours, theirs);
+            let (roots, back) = read_car("x", &theirs).unwrap();
+            assert_eq!((roots, back), (vec![bs[0].cid], bs.clone()));
+            let mut r = block_on(CarReader::new(&ours[..])).unwrap();
+            assert_eq!(r.header().roots(), &[bs[0].cid]);
+            let mut count = 0;
+            while let Some((cid, data)) = block_on(r.next_block()).unwrap() {
+                assert_eq!((cid, data), (bs[count].cid, bs[count].bytes.clone()));
+                count += 1;
+            }
+            assert_eq!(count, n);
+        }
+    }
+
+    #[test]
+    fn headers_other_than_v1_with_roots_are_corrupt() {
+        let bs = blocks();
+        let good = write_car(bs[0].cid, &bs);
+        let hlen = usize::from(good[0]);
+        let rest = &good[1 + hlen..];
+        let with_header = |h: &Ipld| {
+            let h = crate::codec::encode(h).unwrap().bytes;
+            let mut car = vec![h.len() as u8];
+            car.extend_from_slice(&h);
+            car.extend_from_slice(rest);
+            car
+        };
+        let root = Ipld::List(vec![Ipld::Link(bs[0].cid)]);
+        let cases = [
+            Ipld::Map(
+                [
+                    ("roots".into(), root.clone()),
+                    ("version".into(), Ipld::Integer(2)),
+                ]
+                .into(),
+            ),
+            Ipld::Map(
+                [
+                    ("roots".into(), Ipld::List(vec![])),
+                    ("version".into(), Ipld::Integer(1)),
+                ]
+                .into(),
+            ),
+            Ipld::Map(
+                [
+                    ("roots".into(), Ipld::List(vec![Ipld::Integer(1)])),
+                    ("version".into(), Ipld::Integer(1)),
+                ]
+                .into(),
+            ),
+            Ipld::Map([("version".into(), Ipld::Integer(1))].into()),
+            Ipld::List(vec![root.clone()]),
+        ];
+        for h in &cases {
+            assert_eq!(
+                read_car("x", &with_header(h)).unwrap_err().code(),
+                "CORRUPT",
+                "{h:?}"
+            );
+        }
+        let ok = Ipld::Map([("roots".into(), root), ("version".into(), Ipld::Integer(1))].into());
+        assert_eq!(with_header(&ok), good);
+        // a section longer than the 4 MiB limit
+        let mut big = good[..1 + hlen].to_vec();
+        big.extend_from_slice(&[0x81, 0x80, 0x80, 0x02]);
+        assert!(read_car("x", &big)
+            .unwrap_err()
+            .to_string()
+            .contains("4 MiB"));
+    }
+
     #[test]
     fn garbage_car_bytes_are_corrupt() {
         let junk: Vec<Vec<u8>> = vec![vec![], vec![0xff; 10], vec![0x05, 1, 2], vec![0x80; 40]];
         for j in junk {
-            assert_eq!(block_on(read_car("x", &j)).unwrap_err().code(), "CORRUPT");
+            assert_eq!(read_car("x", &j).unwrap_err().code(), "CORRUPT");
         }
         let bs = blocks();
-        let mut car = block_on(write_car(bs[0].cid, &bs)).unwrap();
+        let mut car = write_car(bs[0].cid, &bs);
         let n = car.len();
         car[n - 1] ^= 1; // last block's data no longer matches its cid
-        assert_eq!(block_on(read_car("x", &car)).unwrap_err().code(), "CORRUPT");
+        assert_eq!(read_car("x", &car).unwrap_err().code(), "CORRUPT");
         car.truncate(n - 3);
-        assert!(block_on(read_car("x", &car)).is_err());
+        assert!(read_car("x", &car).is_err());
     }
 }

@@ -376,7 +376,7 @@ pub fn write_float(out: &mut String, f: f64) {
     if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 && f != 0.0 {
         write_int(out, f as i128)
     } else if f.is_finite() {
-        let _ = write!(out, "{f}");
+        out.push_str(ryu::Buffer::new().format_finite(f));
     } else {
         out.push_str("null");
     }

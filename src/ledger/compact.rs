@@ -143,7 +143,7 @@ impl<S: Store> Ledger<S> {
         groups.last_mut().expect("one group").push(commit);
         let (mut cars, mut last) = (Vec::new(), String::new());
         for g in groups {
-            let sealed = seal_car(self.blocks.aead(), &write_car(root, &g).await?).await?;
+            let sealed = seal_car(self.blocks.aead(), &write_car(root, &g)).await?;
             last = codec::cid_str(&sealed.name);
             let cids = g.iter().map(|b| codec::cid_str(&b.cid)).collect();
             cars.push(StoredCar {

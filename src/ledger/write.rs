@@ -243,7 +243,7 @@ impl<S: Store> Ledger<S> {
         let mut seen = HashSet::new();
         blocks.retain(|(b, _)| seen.insert(b.cid));
         let plain: Vec<Block> = blocks.iter().map(|(b, _)| b.clone()).collect();
-        let car = write_car(root, &plain).await?;
+        let car = write_car(root, &plain);
         let sealed = seal_car(self.blocks.aead(), &car).await?;
         let car_name = codec::cid_str(&sealed.name);
         state.car = Some(car_name.clone());
