@@ -53,7 +53,7 @@ fn write_varint(out: &mut Vec<u8>, n: usize) {
 }
 
 /// The next length-prefixed section at `pos`: (section, position after it).
-fn section<'a>(bytes: &'a [u8], pos: usize) -> std::result::Result<(&'a [u8], usize), String> {
+fn section(bytes: &[u8], pos: usize) -> std::result::Result<(&[u8], usize), String> {
     let rest = &bytes[pos..];
     let (len, after) =
         unsigned_varint::decode::usize(rest).map_err(|e| format!("bad section length: {e}"))?;
