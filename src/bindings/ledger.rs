@@ -107,6 +107,8 @@ pub(super) fn spawn<F>(f: F) -> js_sys::Promise
 where
     F: std::future::Future<Output = Result<JsValue>> + 'static,
 {
+    // One type-erased future: future_to_promise is instantiated once, not once per export.
+    let f: std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue>>>> = Box::pin(f);
     future_to_promise(async move { f.await.map_err(to_js) })
 }
 
