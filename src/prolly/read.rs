@@ -160,17 +160,25 @@ pub async fn get<L: Loader>(loader: &L, root: Option<Cid>, key: &[u8]) -> Result
 }
 
 /// Visits the entries in `range` in key order (or reverse), until `visit` returns false.
-pub async fn scan<L, F>(
+pub async fn scan<L: Loader>(
     loader: &L,
     root: Option<Cid>,
     range: &Range,
     reverse: bool,
-    mut visit: F,
-) -> Result<()>
-where
-    L: Loader,
-    F: FnMut(&[u8], &[u8]) -> bool,
-{
+    mut visit: impl FnMut(&[u8], &[u8]) -> bool,
+) -> Result<()> {
+    scan_dyn(loader, root, range, reverse, &mut visit).await
+}
+
+/// [`scan`] with the visitor behind a reference: one copy of the scan's state machine serves
+/// every caller (seven of them, each with its own closure type).
+async fn scan_dyn<L: Loader>(
+    loader: &L,
+    root: Option<Cid>,
+    range: &Range,
+    reverse: bool,
+    visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+) -> Result<()> {
     let Some(root) = root else { return Ok(()) };
     // Each frame is a node and the half-open index window still to visit.
     let mut stack: Vec<(Rc<Node>, usize, usize)> = Vec::new();
