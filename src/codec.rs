@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 
 pub mod cbor;
+pub mod dagcbor;
 
 /// Multicodec code of dag-cbor.
 pub const DAG_CBOR: u64 = 0x71;
@@ -49,15 +50,15 @@ pub fn cid_of(codec: u64, bytes: &[u8]) -> Result<Cid> {
 
 /// Encodes an IPLD value as a dag-cbor block.
 pub fn encode(value: &Ipld) -> Result<Block> {
-    let bytes = serde_ipld_dagcbor::to_vec(value)
-        .map_err(|e| Error::Internal(format!("dag-cbor encode: {e}")))?;
+    let bytes =
+        dagcbor::encode(value).map_err(|e| Error::Internal(format!("dag-cbor encode: {e}")))?;
     let cid = cid_of(DAG_CBOR, &bytes)?;
     Ok(Block { cid, bytes })
 }
 
 /// Decodes dag-cbor bytes into an IPLD value; malformed input is an error, never a panic.
 pub fn decode(bytes: &[u8]) -> std::result::Result<Ipld, String> {
-    serde_ipld_dagcbor::from_slice(bytes).map_err(|e| format!("dag-cbor decode: {e}"))
+    dagcbor::decode(bytes).map_err(|e| format!("dag-cbor decode: {e}"))
 }
 
 const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";

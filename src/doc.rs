@@ -61,34 +61,45 @@ enum LeafSer<'a> {
     Deleted(u64),
 }
 
-impl serde::Serialize for LeafSer<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let (seq, n) = match self {
-            LeafSer::Doc(seq, _) => (*seq, 1 + usize::from(seq.is_some())),
-            LeafSer::Ref(seq, _) | LeafSer::Deleted(seq) => (Some(*seq), 2),
+impl LeafSer<'_> {
+    /// `{doc|ref|del: ..., seq?}`: both keys have 3 bytes, so canonical order is bytewise.
+    fn encode(&self) -> Result<Vec<u8>> {
+        use crate::codec::cbor::write_head;
+        use crate::codec::dagcbor::{encode_map, write_link};
+        let seq = match self {
+            LeafSer::Doc(seq, _) => *seq,
+            LeafSer::Ref(seq, _) | LeafSer::Deleted(seq) => Some(*seq),
         };
-        let mut m = s.serialize_map(Some(n))?;
+        let mut out = Vec::with_capacity(64);
+        write_head(&mut out, 5, 1 + u64::from(seq.is_some()));
         match self {
-            LeafSer::Doc(_, body) => m.serialize_entry("doc", body)?,
-            LeafSer::Ref(_, cid) => m.serialize_entry("ref", cid)?,
-            LeafSer::Deleted(_) => m.serialize_entry("del", &true)?,
+            LeafSer::Doc(_, body) => {
+                out.extend_from_slice(b"\x63doc");
+                encode_map(&mut out, body)
+                    .map_err(|e| Error::Internal(format!("dag-cbor encode: {e}")))?;
+            }
+            LeafSer::Ref(_, cid) => {
+                out.extend_from_slice(b"\x63ref");
+                write_link(&mut out, cid);
+            }
+            LeafSer::Deleted(_) => out.extend_from_slice(b"\x63del\xf5"),
         }
         if let Some(seq) = seq {
-            m.serialize_entry("seq", &seq)?;
+            out.extend_from_slice(b"\x63seq");
+            write_head(&mut out, 0, seq);
         }
-        m.end()
+        Ok(out)
     }
 }
 
 /// The leaf value `{doc, seq}` of an inline document, encoded from a borrowed body.
 pub fn doc_leaf_raw(seq: u64, body: &Body) -> Result<Vec<u8>> {
-    crate::prolly::raw(&LeafSer::Doc(Some(seq), body))
+    LeafSer::Doc(Some(seq), body).encode()
 }
 
 /// A separately stored document block `{doc}`, encoded from a borrowed body.
 pub fn doc_block(body: &Body) -> Result<crate::codec::Block> {
-    let bytes = crate::prolly::raw(&LeafSer::Doc(None, body))?;
+    let bytes = LeafSer::Doc(None, body).encode()?;
     let cid = crate::codec::cid_of(crate::codec::DAG_CBOR, &bytes)?;
     Ok(crate::codec::Block { cid, bytes })
 }
@@ -214,11 +225,12 @@ pub fn inline_field<'a>(
 impl Leaf {
     /// The leaf's dag-cbor encoding (the tree value).
     pub fn to_raw(&self) -> Result<Vec<u8>> {
-        crate::prolly::raw(&match self {
+        (match self {
             Leaf::Doc { seq, body } => LeafSer::Doc(Some(*seq), body),
             Leaf::Ref { seq, cid } => LeafSer::Ref(*seq, *cid),
             Leaf::Deleted { seq } => LeafSer::Deleted(*seq),
         })
+        .encode()
     }
 
     /// Decodes an encoded leaf value.

@@ -96,6 +96,26 @@ pub fn item_len(buf: &[u8], pos: usize) -> Result<usize, &'static str> {
     Ok(at - pos)
 }
 
+/// An IEEE-754 half-precision value (never written by dag-cbor encoders, but valid CBOR).
+pub fn half(h: u16) -> f32 {
+    let (sign, exp, frac) = (
+        (h >> 15) as u32,
+        ((h >> 10) & 0x1f) as i32,
+        (h & 0x3ff) as f32,
+    );
+    let mag = match exp {
+        0 => frac * 2f32.powi(-24),
+        31 if frac == 0.0 => f32::INFINITY,
+        31 => f32::NAN,
+        e => (1.0 + frac / 1024.0) * 2f32.powi(e - 15),
+    };
+    if sign == 1 {
+        -mag
+    } else {
+        mag
+    }
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;

@@ -31,7 +31,9 @@ impl RawDoc {
 
     /// Encodes a body (tests and conversions).
     pub fn from_body(body: &Body) -> crate::error::Result<RawDoc> {
-        let bytes = crate::prolly::raw(body)?;
+        let mut bytes = Vec::new();
+        crate::codec::dagcbor::encode_map(&mut bytes, body)
+            .map_err(|e| crate::error::Error::Internal(format!("dag-cbor encode: {e}")))?;
         Ok(RawDoc(Rc::from(bytes)))
     }
 
@@ -170,33 +172,13 @@ fn write_item(out: &mut String, raw: &[u8], pos: usize, depth: usize) -> Result<
             20 => out.push_str("false"),
             21 => out.push_str("true"),
             22 => out.push_str("null"),
-            25 => write_float(out, f64::from(half(n as u16))),
+            25 => write_float(out, f64::from(crate::codec::cbor::half(n as u16))),
             26 => write_float(out, f64::from(f32::from_bits(n as u32))),
             27 => write_float(out, f64::from_bits(n)),
             _ => return Err("unsupported simple value".into()),
         },
     }
     Ok(at)
-}
-
-/// An IEEE-754 half-precision value (never written by dag-cbor encoders, but valid CBOR).
-fn half(h: u16) -> f32 {
-    let (sign, exp, frac) = (
-        (h >> 15) as u32,
-        ((h >> 10) & 0x1f) as i32,
-        (h & 0x3ff) as f32,
-    );
-    let mag = match exp {
-        0 => frac * 2f32.powi(-24),
-        31 if frac == 0.0 => f32::INFINITY,
-        31 => f32::NAN,
-        e => (1.0 + frac / 1024.0) * 2f32.powi(e - 15),
-    };
-    if sign == 1 {
-        -mag
-    } else {
-        mag
-    }
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -264,8 +246,8 @@ mod tests {
         for bad in [&[0xa1, 0x61][..], &[0x80], &[0xa0, 0xa0], &[]] {
             assert!(RawDoc::from_map(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(half(0x3c00), 1.0);
-        assert_eq!(half(0xc000), -2.0);
-        assert_eq!(half(0x0001), 2f32.powi(-24));
+        assert_eq!(crate::codec::cbor::half(0x3c00), 1.0);
+        assert_eq!(crate::codec::cbor::half(0xc000), -2.0);
+        assert_eq!(crate::codec::cbor::half(0x0001), 2f32.powi(-24));
     }
 }

@@ -53,8 +53,8 @@ pub fn as_link(raw: &[u8]) -> Option<Cid> {
 }
 
 /// Encodes any serialisable value as one dag-cbor item.
-pub fn raw<T: serde::Serialize + ?Sized>(v: &T) -> Result<Raw> {
-    serde_ipld_dagcbor::to_vec(v).map_err(|e| Error::Internal(format!("dag-cbor encode: {e}")))
+pub fn raw(v: &ipld_core::ipld::Ipld) -> Result<Raw> {
+    crate::codec::dagcbor::encode(v).map_err(|e| Error::Internal(format!("dag-cbor encode: {e}")))
 }
 
 impl Node {
