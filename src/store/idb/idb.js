@@ -1,7 +1,7 @@
 // IndexedDB access for the engine's IdbStore (src/store/idb.rs): one function per Store method.
 // A commit is one readwrite transaction: read the header, compare its CAR with the expected one,
-// put the CAR records and the new header. Requests are awaited inside the transaction only via
-// promise continuations (microtasks), which keep it active.
+// put the CAR records and the new header. All of its requests are issued together; the header
+// read's callback aborts the transaction on a mismatch (see idbCommit).
 
 const CARS = "cars";
 const META = "meta";
@@ -65,22 +65,35 @@ export function idbLocate(db, cid) {
   return req(db.transaction(CARS).objectStore(CARS).index(CID_INDEX).getKey(cid));
 }
 
-/** cars: [[name, bytes, [cid...]]...]; resolves to false (and writes nothing) on a conflict. */
+/**
+ * cars: [[name, bytes, [cid...]]...]; resolves to false (and writes nothing) on a conflict.
+ * Every request is issued at once (no round trip between the header read and the puts): requests
+ * run in order, so the read sees the header as it was before this commit, and a mismatch aborts
+ * the transaction from the read's callback, which undoes the puts queued behind it.
+ */
 export async function idbCommit(db, expect, cars, header) {
   const tx = db.transaction([CARS, META], "readwrite");
   const finished = done(tx);
   const meta = tx.objectStore(META);
-  const current = await req(meta.get("header"));
-  const currentCar = current === undefined ? null : JSON.parse(current).car;
-  if (currentCar !== (expect ?? null)) {
-    tx.abort();
-    await finished.catch(() => undefined);
-    return false;
-  }
+  let conflict = false;
+  const read = meta.get("header");
+  read.onsuccess = () => {
+    const current = read.result;
+    const currentCar = current === undefined ? null : JSON.parse(current).car;
+    if (currentCar !== (expect ?? null)) {
+      conflict = true;
+      tx.abort();
+    }
+  };
   const store = tx.objectStore(CARS);
   for (const [name, b, c] of cars) store.put({ b, c }, name);
   meta.put(header, "header");
-  await finished;
+  try {
+    await finished;
+  } catch (e) {
+    if (conflict) return false;
+    throw e;
+  }
   return true;
 }
 
