@@ -47,14 +47,17 @@ function isBytes(v: object): v is Uint8Array | ArrayBuffer {
   return v instanceof Uint8Array || v instanceof ArrayBuffer;
 }
 
-/** Checks a value; returns true if plain `JSON.stringify` is not enough (bytes, floats, NaN fields). */
-function scan(v: unknown, path: string, inArray: boolean, seen: Set<object>): boolean {
+/**
+ * Checks a value; returns true if plain `JSON.stringify` is not enough (bytes, floats, NaN fields).
+ * `bounds`: the value is a query key or range end, where ±Infinity is allowed (an open end).
+ */
+function scan(v: unknown, path: string, inArray: boolean, seen: Set<object>, bounds = false): boolean {
   switch (typeof v) {
     case "string":
     case "boolean":
       return false;
     case "number":
-      if (Number.isFinite(v)) return asBits(v);
+      if (Number.isFinite(v) || (bounds && !Number.isNaN(v))) return asBits(v);
       if (Number.isNaN(v) && !inArray) return true;
       throw invalid(path, `${v} is not allowed`);
     case "undefined":
@@ -76,10 +79,10 @@ function scan(v: unknown, path: string, inArray: boolean, seen: Set<object>): bo
       seen.add(v);
       let special = false;
       if (Array.isArray(v)) {
-        for (let i = 0; i < v.length; i++) special = scan(v[i], `${path}[${i}]`, true, seen) || special;
+        for (let i = 0; i < v.length; i++) special = scan(v[i], `${path}[${i}]`, true, seen, bounds) || special;
       } else {
         for (const k of Object.keys(v)) {
-          special = scan((v as Record<string, unknown>)[k], path ? `${path}.${k}` : k, false, seen) || special;
+          special = scan((v as Record<string, unknown>)[k], path ? `${path}.${k}` : k, false, seen, bounds) || special;
         }
       }
       seen.delete(v);
@@ -109,9 +112,9 @@ export function encodeDoc(doc: unknown): string {
   return encodeValue(doc);
 }
 
-/** Encodes any value (document field, query key) to wire JSON. */
-export function encodeValue(v: unknown): string {
-  const special = scan(v, "", false, new Set());
+/** Encodes any value (document field, query key) to wire JSON; `bounds` allows ±Infinity. */
+export function encodeValue(v: unknown, bounds = false): string {
+  const special = scan(v, "", false, new Set(), bounds);
   try {
     const json = special ? JSON.stringify(v, replacer) : JSON.stringify(v);
     if (json === undefined) throw invalid("", "value cannot be stored");

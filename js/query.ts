@@ -82,7 +82,8 @@ export function queryResult<R>(json: string, opts: Partial<QueryOpts> | undefine
 /** Encodes query options as the engine reads them (a present `key: null` means the key null). */
 export function encodeQueryOpts(opts: Partial<QueryOpts>): string {
   const out: string[] = [];
-  const add = (k: string, v: unknown) => out.push(`${JSON.stringify(k)}:${encodeValue(v)}`);
+  // Keys and range ends may be ±Infinity: open ends, as in `range: [30, Infinity]`.
+  const add = (k: string, v: unknown) => out.push(`${JSON.stringify(k)}:${encodeValue(v, true)}`);
   if (opts.key !== undefined) add("key", opts.key);
   if (Array.isArray(opts.keys)) add("keys", opts.keys);
   if (Array.isArray(opts.range)) add("range", opts.range);

@@ -24,6 +24,7 @@ import type {
 } from "./types.js";
 
 export * from "./index.js";
+export { ImgFile, type ImgFileProps, type ImgFileSource } from "./img-file.js";
 
 export interface HookResult {
   readonly hydrated: boolean;

@@ -324,6 +324,11 @@ pub fn parse_value(json: &str) -> Result<Ipld> {
     crate::json::parse(json).map_err(|e| Error::InvalidArg(format!("bad json value: {e}")))
 }
 
+/// Parses query options, whose keys and range ends may be ±Infinity.
+pub fn parse_query_value(json: &str) -> Result<Ipld> {
+    crate::json::parse_query(json).map_err(|e| Error::InvalidArg(format!("bad json value: {e}")))
+}
+
 /// Appends `s` as a JSON string literal.
 pub fn write_str(out: &mut String, s: &str) {
     out.push('"');

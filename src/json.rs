@@ -4,7 +4,8 @@
 //! bits, `{"/": {"f64": "<16 hex digits>"}}` (no decimal fractions: see docs/format.md §2.1).
 //!
 //! Invariant: any input yields a value or an error naming the byte offset, never a panic; nesting
-//! is bounded ([`MAX_DEPTH`]), numbers are finite, strings are valid Unicode.
+//! is bounded ([`MAX_DEPTH`]), numbers are finite (query options: or ±Infinity), strings are valid
+//! Unicode.
 
 use std::collections::BTreeMap;
 
@@ -17,13 +18,25 @@ pub const MAX_DEPTH: usize = 128;
 struct Reader<'a> {
     s: &'a [u8],
     i: usize,
+    /// Accept ±Infinity (as f64 bits): query bounds may be infinite, stored values may not.
+    infinities: bool,
 }
 
 /// Parses one JSON text into IPLD.
 pub fn parse(text: &str) -> Result<Ipld, String> {
+    parse_with(text, false)
+}
+
+/// [`parse`] for query options, whose keys and range ends may be ±Infinity (never NaN).
+pub fn parse_query(text: &str) -> Result<Ipld, String> {
+    parse_with(text, true)
+}
+
+fn parse_with(text: &str, infinities: bool) -> Result<Ipld, String> {
     let mut r = Reader {
         s: text.as_bytes(),
         i: 0,
+        infinities,
     };
     let v = r.value(0)?;
     r.ws();
@@ -135,7 +148,9 @@ impl Reader<'_> {
                         .then(|| u64::from_str_radix(hex, 16).ok())
                         .flatten();
                     return match bits.map(f64::from_bits) {
-                        Some(f) if f.is_finite() => Ok(Ipld::Float(f)),
+                        Some(f) if f.is_finite() || (self.infinities && f.is_infinite()) => {
+                            Ok(Ipld::Float(f))
+                        }
                         Some(_) => Err(self.err("non-finite number")),
                         None => Err(self.err("bad f64 bits")),
                     };
@@ -345,5 +360,20 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn query_options_may_hold_infinities_documents_may_not() {
+        let inf = "[{\"/\":{\"f64\":\"7ff0000000000000\"}},{\"/\":{\"f64\":\"fff0000000000000\"}}]";
+        assert!(parse(inf).is_err());
+        assert_eq!(
+            parse_query(inf).unwrap(),
+            Ipld::List(vec![
+                Ipld::Float(f64::INFINITY),
+                Ipld::Float(f64::NEG_INFINITY)
+            ])
+        );
+        assert!(parse_query("{\"/\":{\"f64\":\"7ff8000000000000\"}}").is_err());
+        // NaN
     }
 }

@@ -4,7 +4,7 @@ use ipld_core::ipld::Ipld;
 use wasm_bindgen::prelude::*;
 
 use super::ledger::{spawn, JsLedger};
-use crate::doc::{parse_value, write_json, write_stored_doc, write_str};
+use crate::doc::{parse_query_value, parse_value, write_json, write_stored_doc, write_str};
 use crate::error::{Error, Result};
 use crate::index::{EmittedRows, QueryOpts};
 use crate::ledger::QueryHit;
@@ -16,7 +16,7 @@ fn field<'a>(m: &'a std::collections::BTreeMap<String, Ipld>, k: &str) -> Option
 /// Parses `{key, keys, range, prefix, limit, descending, includeDocs}`; a present `key: null`
 /// means the key `null`.
 fn parse_opts(json: &str) -> Result<(QueryOpts, bool)> {
-    let Ipld::Map(m) = parse_value(json)? else {
+    let Ipld::Map(m) = parse_query_value(json)? else {
         return Err(Error::InvalidArg("query options must be an object".into()));
     };
     let list = |k: &str| match field(&m, k) {

@@ -39,6 +39,18 @@ export const tests = {
       }
       out.objErr = objErr;
       out.afterErr = ids(await db.query("n", { key: 1 }));
+      // Open range ends, as in Fireproof's README: range: [30, Infinity]
+      out.toInf = ids(await db.query("n", { range: [1, Infinity] }));
+      out.fromNegInf = ids(await db.query("n", { range: [-Infinity, 1] }));
+      out.arrToInf = ids(await db.query(ym, { range: [[2024, 2], [2024, Infinity]] }));
+      out.keyInf = ids(await db.query("n", { key: Infinity }));
+      let infDoc;
+      try {
+        await db.put({ _id: "inf", n: Infinity });
+      } catch (e) {
+        infDoc = e.code;
+      }
+      out.infDoc = infDoc;
       return out;
     });
     assert.deepEqual(r.byN.rows.map((x) => [x.key, x.id, x.value]), [[0, "a", null], [1, "b", null], [2, "c", null], [2, "d", null]]);
@@ -58,6 +70,11 @@ export const tests = {
     assert.deepEqual(r.returned, ["d", "a", "c", "e", "b"]);
     assert.match(r.objErr, /^INVALID_ARG\|.*objects cannot be keys/);
     assert.deepEqual(r.afterErr, ["b"]);
+    assert.deepEqual(r.toInf, ["b", "c", "d"]);
+    assert.deepEqual(r.fromNegInf, ["a", "b"]);
+    assert.deepEqual(r.arrToInf, ["c", "d"]);
+    assert.deepEqual(r.keyInf, []);
+    assert.equal(r.infDoc, "INVALID_DOC");
   },
 
   async "indexes persist across a reload and update incrementally"({ context, harness }) {

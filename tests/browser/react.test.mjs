@@ -104,4 +104,28 @@ export const tests = {
     });
     assert.deepEqual(tuple, [6, true, "function", true, true, true, true]);
   },
+
+  async "ImgFile shows an image stored in a document's _files, and nothing for other types"({ context, url }) {
+    const page = await open(context, url);
+    await page.evaluate(async () => {
+      // a 1×1 PNG
+      const b64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+      const png = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const db = window.hooks.fireproof("hooks-img");
+      await db.put({
+        _id: "pics",
+        _files: {
+          dot: new File([png], "dot.png", { type: "image/png" }),
+          notes: new File(["hello"], "notes.txt", { type: "text/plain" }),
+        },
+      });
+      window.hooks.mountGallery("hooks-img", "pics");
+    });
+    await page.waitForSelector("#gallery img.pic");
+    await page.waitForFunction(() => document.querySelector("#gallery img.pic").complete);
+    const imgs = await page.evaluate(() =>
+      [...document.querySelectorAll("#gallery img")].map((i) => [i.alt, i.src.startsWith("blob:"), i.naturalWidth]),
+    );
+    assert.deepEqual(imgs, [["dot", true, 1]]);
+  },
 };

@@ -3,7 +3,7 @@
 import { useEffect, useRef } from "react";
 import { createRoot, type Root } from "react-dom/client";
 import { flushSync } from "react-dom";
-import { fireproof, useFireproof } from "ferroproof/react";
+import { fireproof, ImgFile, useFireproof } from "ferroproof/react";
 
 interface Item {
   kind: string;
@@ -57,6 +57,19 @@ function Editor({ db, initial }: { db: string; initial: Record<string, unknown> 
   );
 }
 
+function Gallery({ db, id }: { db: string; id: string }) {
+  const { useDocument } = useFireproof(db);
+  const { doc } = useDocument<{ _files?: Record<string, never> }>({ _id: id });
+  const files = (doc._files ?? {}) as Record<string, Parameters<typeof ImgFile>[0]["file"]>;
+  return (
+    <div id="gallery">
+      {Object.entries(files).map(([name, f]) => (
+        <ImgFile key={name} file={f} alt={name} className="pic" />
+      ))}
+    </div>
+  );
+}
+
 let root: Root | null = null;
 
 const hooks = {
@@ -71,6 +84,11 @@ const hooks = {
     root?.unmount();
     root = createRoot(document.getElementById("root")!);
     flushSync(() => root!.render(<Editor db={db} initial={initial} />));
+  },
+  mountGallery(db: string, id: string) {
+    root?.unmount();
+    root = createRoot(document.getElementById("root")!);
+    flushSync(() => root!.render(<Gallery db={db} id={id} />));
   },
   act(fn: () => void) {
     flushSync(fn);
