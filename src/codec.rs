@@ -86,7 +86,7 @@ pub fn cid_str(cid: &Cid) -> String {
 
 /// Parses a CID string made by [`cid_str`] (base32 CIDv1).
 pub fn parse_cid(s: &str) -> Result<Cid> {
-    let bad = |why: &str| Error::InvalidArg(format!("bad cid {s:?}: {why}"));
+    let bad = |why: &str| Error::InvalidArg(format!("bad cid \"{s}\": {why}"));
     let body = s
         .strip_prefix('b')
         .ok_or_else(|| bad("not a base32 cidv1"))?;

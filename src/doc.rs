@@ -310,7 +310,7 @@ pub fn parse_batch(json: &str) -> Result<Vec<WriteOp>> {
                 _ => {
                     return Err(Error::invalid_doc(
                         "(root)",
-                        format!("document {id:?} is not an object"),
+                        format!("document \"{id}\" is not an object"),
                     ))
                 }
             };

@@ -10,6 +10,7 @@ pub mod codec;
 pub mod crypto;
 pub mod error;
 pub mod prolly;
+pub mod sort;
 
 pub use error::{Error, Result};
 #[cfg(target_arch = "wasm32")]

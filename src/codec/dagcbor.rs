@@ -65,14 +65,22 @@ pub fn encode_into(out: &mut Vec<u8>, v: &Ipld) -> Result<(), &'static str> {
 
 /// Appends a map in canonical key order (length first, then bytes).
 pub fn encode_map(out: &mut Vec<u8>, m: &BTreeMap<String, Ipld>) -> Result<(), &'static str> {
-    let mut keys: Vec<&String> = m.keys().collect();
-    // BTreeMap order is bytewise; a stable sort by length makes it (length, bytes).
-    keys.sort_by_key(|k| k.len());
-    write_head(out, 5, keys.len() as u64);
-    for k in keys {
+    let entries: Vec<(&String, &Ipld)> = m.iter().collect();
+    write_head(out, 5, entries.len() as u64);
+    // BTreeMap order is bytewise; canonical order is (length, bytes). Keys often come in that
+    // order already (all of one length, or lengths ascending with their bytes).
+    let canonical = |a: &str, b: &str| (a.len(), a) < (b.len(), b);
+    let mut order: Vec<u32> = (0..entries.len() as u32).collect();
+    if !entries.windows(2).all(|w| canonical(w[0].0, w[1].0)) {
+        crate::sort::heap_sort(&mut order, &|a, b| {
+            canonical(entries[a as usize].0, entries[b as usize].0)
+        });
+    }
+    for i in order {
+        let (k, v) = entries[i as usize];
         write_head(out, 3, k.len() as u64);
         out.extend_from_slice(k.as_bytes());
-        encode_into(out, &m[k])?;
+        encode_into(out, v)?;
     }
     Ok(())
 }

@@ -125,7 +125,7 @@ impl FreshRows {
     ) -> Result<Row> {
         let named = |e: Error| {
             let id = String::from_utf8_lossy(id);
-            Error::InvalidArg(format!("{e} (emitted for document {id:?})"))
+            Error::InvalidArg(format!("{e} (emitted for document \"{id}\")"))
         };
         let n = u16::try_from(n)
             .map_err(|_| named(Error::InvalidArg("more than 65536 rows".into())))?;
@@ -179,7 +179,7 @@ impl FreshRows {
             let run = &mut sorted[start..start + len];
             let key = |i: u32| self.key_of(&self.rows[i as usize]);
             if !run.windows(2).all(|w| key(w[0]) < key(w[1])) {
-                heap_sort(run, |a, b| prolly::edit::cmp_keys(key(a), key(b)).is_lt());
+                crate::sort::heap_sort(run, &|a, b| prolly::edit::cmp_keys(key(a), key(b)).is_lt());
             }
             start += len;
         }
@@ -235,32 +235,6 @@ impl FreshRows {
             i += doc_rows;
         }
         super::update::apply_edits(loader, &IndexRoots::default(), keys, ids).await
-    }
-}
-
-/// Sorts `v` in place by `less` (a plain heapsort: row keys are unique, so stability does not
-/// matter, and this small loop costs less wasm than another instantiation of the std sorts).
-fn heap_sort(v: &mut [u32], less: impl Fn(u32, u32) -> bool) {
-    let sift = |v: &mut [u32], mut root: usize, end: usize| loop {
-        let mut child = 2 * root + 1;
-        if child >= end {
-            return;
-        }
-        if child + 1 < end && less(v[child], v[child + 1]) {
-            child += 1;
-        }
-        if !less(v[root], v[child]) {
-            return;
-        }
-        v.swap(root, child);
-        root = child;
-    };
-    for i in (0..v.len() / 2).rev() {
-        sift(v, i, v.len());
-    }
-    for end in (1..v.len()).rev() {
-        v.swap(0, end);
-        sift(v, 0, end);
     }
 }
 
@@ -338,7 +312,7 @@ mod tests {
         fn heap_sort_sorts(mut v in prop::collection::vec(0u32..50, 0..100)) {
             let mut want = v.clone();
             want.sort();
-            heap_sort(&mut v, |a, b| a < b);
+            crate::sort::heap_sort(&mut v, &|a, b| a < b);
             prop_assert_eq!(v, want);
         }
 

@@ -32,8 +32,9 @@ pub struct EmittedRows {
 /// The encoded key is self-delimiting, and the emit number has a fixed width, so the id is what
 /// lies between them.
 pub fn row_key(encoded_key: &[u8], id: &str, n: usize) -> Result<Vec<u8>> {
-    let n = u16::try_from(n)
-        .map_err(|_| Error::InvalidArg(format!("document {id:?} emitted more than 65536 rows")))?;
+    let n = u16::try_from(n).map_err(|_| {
+        Error::InvalidArg(format!("document \"{id}\" emitted more than 65536 rows"))
+    })?;
     let mut out = Vec::with_capacity(encoded_key.len() + id.len() + 2);
     out.extend_from_slice(encoded_key);
     out.extend_from_slice(id.as_bytes());
@@ -43,7 +44,7 @@ pub fn row_key(encoded_key: &[u8], id: &str, n: usize) -> Result<Vec<u8>> {
 
 /// Encodes an emitted key, naming the document in the error.
 fn encode_key(k: &Ipld, id: &str) -> Result<Vec<u8>> {
-    key::encode(k).map_err(|e| Error::InvalidArg(format!("{e} (emitted for document {id:?})")))
+    key::encode(k).map_err(|e| Error::InvalidArg(format!("{e} (emitted for document \"{id}\")")))
 }
 
 /// Splits a `keys`-tree key into the emitted key and the document id.

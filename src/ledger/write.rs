@@ -107,7 +107,9 @@ fn leaf_for(
     if size > MAX_DOC_BYTES {
         return Err(Error::invalid_doc(
             "(root)",
-            format!("document {id:?} is about {size} bytes encoded, the limit is {MAX_DOC_BYTES}"),
+            format!(
+                "document \"{id}\" is about {size} bytes encoded, the limit is {MAX_DOC_BYTES}"
+            ),
         ));
     }
     if size <= INLINE_MAX {

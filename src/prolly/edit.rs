@@ -295,13 +295,14 @@ async fn rechunk_level<L: Loader>(
             new_nodes.extend(region);
             continue;
         }
-        let mut region_up: std::collections::BTreeMap<Vec<u8>, Option<Raw>> =
-            removed.into_iter().map(|k| (k, None)).collect();
+        // The region's old nodes leave the level above; its new nodes enter it (a new node with
+        // an old node's first key replaces it: the later edit of a key wins).
+        let mut region_up: Vec<Edit> = removed.into_iter().map(|k| (k, None)).collect();
         for n in region {
             let (first, cid) = cx.store(n)?;
-            region_up.insert(first, Some(link(&cid)));
+            region_up.push((first, Some(link(&cid))));
         }
-        up.extend(region_up);
+        up.extend(normalize(region_up));
     }
     Ok((up, new_nodes))
 }
