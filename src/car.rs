@@ -8,7 +8,7 @@ use cid::Cid;
 use ipld_core::ipld::Ipld;
 
 use crate::codec::cbor::write_head;
-use crate::codec::{cid_of, decode, Block, RAW};
+use crate::codec::{cid_of, decode, read_cid, Block, RAW};
 use crate::crypto::{self, Aead, OpenError};
 use crate::error::{Error, Result};
 
@@ -26,7 +26,7 @@ pub struct SealedCar {
 /// writes; framing in docs/format.md §6). CAR bytes live in memory, so this is a plain function:
 /// the async reader/writer of iroh-car cost 19 KB of wasm for the same framing.
 pub fn write_car(root: Cid, blocks: &[Block]) -> Vec<u8> {
-    let root = root.to_bytes();
+    let root = crate::codec::cid_bytes(&root);
     // H = {"roots": [root], "version": 1}; a CID link is tag 42 on the bytes 0x00 ‖ cid.
     let mut h = Vec::with_capacity(root.len() + 24);
     h.extend_from_slice(b"\xa2\x65roots\x81\xd8\x2a");
@@ -39,7 +39,7 @@ pub fn write_car(root: Cid, blocks: &[Block]) -> Vec<u8> {
     write_varint(&mut out, h.len());
     out.extend_from_slice(&h);
     for b in blocks {
-        let cid = b.cid.to_bytes();
+        let cid = crate::codec::cid_bytes(&b.cid);
         write_varint(&mut out, cid.len() + b.bytes.len());
         out.extend_from_slice(&cid);
         out.extend_from_slice(&b.bytes);
@@ -100,9 +100,8 @@ pub fn read_car(name: &str, bytes: &[u8]) -> Result<(Vec<Cid>, Vec<Block>)> {
     let mut blocks = Vec::new();
     while pos < bytes.len() {
         let (s, next) = section(bytes, pos).map_err(bad)?;
-        let mut cursor = s;
-        let cid = Cid::read_bytes(&mut cursor).map_err(|e| bad(format!("bad block cid: {e}")))?;
-        let block = Block::verified(cid, cursor.to_vec()).map_err(|e| Error::corrupt(name, e))?;
+        let (cid, n) = read_cid(s).map_err(|e| bad(format!("bad block cid: {e}")))?;
+        let block = Block::verified(cid, s[n..].to_vec()).map_err(|e| Error::corrupt(name, e))?;
         blocks.push(block);
         pos = next;
     }

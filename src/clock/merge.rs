@@ -67,7 +67,7 @@ fn leaf(v: &[u8]) -> Result<Leaf> {
 /// Merges two or more heads into one event whose parents are the sorted heads.
 pub async fn merge<E: EventSource>(src: &E, heads: &[Cid]) -> Result<Merged> {
     let mut heads: Vec<Cid> = heads.to_vec();
-    heads.sort_by_key(|c| c.to_bytes());
+    heads.sort_by_key(|c| crate::codec::cid_bytes(c));
     heads.dedup();
     let mut events = HashMap::new();
     let mut sets = Vec::new();
@@ -82,7 +82,7 @@ pub async fn merge<E: EventSource>(src: &E, heads: &[Cid]) -> Result<Merged> {
         });
     let base = common
         .iter()
-        .max_by_key(|c| (events[c].seq, c.to_bytes()))
+        .max_by_key(|c| (events[c].seq, crate::codec::cid_bytes(c)))
         .copied();
     let below_base = match base {
         Some(b) => ancestry(src, b, &mut events).await?,
@@ -94,7 +94,7 @@ pub async fn merge<E: EventSource>(src: &E, heads: &[Cid]) -> Result<Merged> {
         .filter(|c| !below_base.contains(c))
         .copied()
         .collect();
-    replay.sort_by_key(|c| (events[c].seq, c.to_bytes()));
+    replay.sort_by_key(|c| (events[c].seq, crate::codec::cid_bytes(c)));
     replay.dedup();
 
     let base_ev = base.map(|b| events[&b].clone());

@@ -87,7 +87,7 @@ pub fn encode_map(out: &mut Vec<u8>, m: &BTreeMap<String, Ipld>) -> Result<(), &
 
 /// Appends a CID link: tag 42 on the bytes `0x00 ‖ cid`.
 pub fn write_link(out: &mut Vec<u8>, cid: &Cid) {
-    let bytes = cid.to_bytes();
+    let bytes = super::cid_bytes(cid);
     out.extend_from_slice(&[0xd8, 42]);
     write_head(out, 2, bytes.len() as u64 + 1);
     out.push(0);
@@ -183,7 +183,7 @@ fn item(bytes: &[u8], pos: usize, depth: usize) -> Result<(Ipld, usize), String>
             let (b, end) = take(bytes, bat, len)?;
             match (m, b.split_first()) {
                 (2, Some((0, cid))) => {
-                    let cid = Cid::try_from(cid).map_err(|e| format!("bad cid: {e}"))?;
+                    let cid = super::cid_from_bytes(cid)?;
                     (Ipld::Link(cid), end)
                 }
                 _ => return Err("tag 42 is not a cid".into()),

@@ -63,7 +63,7 @@ pub(crate) fn cbor_size(v: &Ipld) -> usize {
                     .sum::<usize>()
         }
         Ipld::Link(c) => {
-            let n = c.to_bytes().len() + 1;
+            let n = codec::cid_bytes(c).len() + 1;
             2 + head(n as u64) + n
         }
     }

@@ -32,12 +32,8 @@ pub struct Node {
 
 /// The dag-cbor encoding of a link: tag 42 around the CID bytes prefixed by 0x00.
 pub fn link(cid: &Cid) -> Raw {
-    let bytes = cid.to_bytes();
-    let mut out = Vec::with_capacity(bytes.len() + 5);
-    out.extend_from_slice(&[0xd8, 0x2a]);
-    write_head(&mut out, 2, bytes.len() as u64 + 1);
-    out.push(0);
-    out.extend_from_slice(&bytes);
+    let mut out = Vec::with_capacity(44);
+    crate::codec::dagcbor::write_link(&mut out, cid);
     out
 }
 
@@ -49,7 +45,7 @@ pub fn as_link(raw: &[u8]) -> Option<Cid> {
     if major != 2 || body.len() as u64 != n || body.first() != Some(&0) {
         return None;
     }
-    Cid::try_from(&body[1..]).ok()
+    crate::codec::cid_from_bytes(&body[1..]).ok()
 }
 
 /// Encodes any serialisable value as one dag-cbor item.
