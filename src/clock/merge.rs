@@ -67,7 +67,7 @@ fn leaf(v: &[u8]) -> Result<Leaf> {
 /// Merges two or more heads into one event whose parents are the sorted heads.
 pub async fn merge<E: EventSource>(src: &E, heads: &[Cid]) -> Result<Merged> {
     let mut heads: Vec<Cid> = heads.to_vec();
-    heads.sort_by_key(|c| crate::codec::cid_bytes(c));
+    heads.sort_by_key(crate::codec::cid_bytes);
     heads.dedup();
     let mut events = HashMap::new();
     let mut sets = Vec::new();
