@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the npm package into pkg/: release wasm (opt-level s, LTO) → wasm-bindgen (web target)
+# Builds the npm package into pkg/: release wasm (opt-level z, LTO, SIMD) → wasm-bindgen (web target)
 # → wasm-opt (binaryen from npm; Debian's 108 breaks the output) → tsc → pkg/ with the template
 # manifest. Prints the shipped sizes (raw and gzip -9).
 set -euo pipefail

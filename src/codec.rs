@@ -82,7 +82,8 @@ pub fn cid_bytes(cid: &Cid) -> Vec<u8> {
 /// Reads one binary CID at the start of `bytes`: the CID and the number of bytes it took.
 pub fn read_cid(bytes: &[u8]) -> std::result::Result<(Cid, usize), String> {
     let varint = |b: &[u8]| -> std::result::Result<(u64, usize), String> {
-        let (n, rest) = unsigned_varint::decode::u64(b).map_err(|e| format!("bad cid varint: {e}"))?;
+        let (n, rest) =
+            unsigned_varint::decode::u64(b).map_err(|e| format!("bad cid varint: {e}"))?;
         Ok((n, b.len() - rest.len()))
     };
     let (first, mut at) = varint(bytes)?;
