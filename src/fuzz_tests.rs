@@ -57,6 +57,8 @@ fn feed(bytes: &[u8]) {
     let _ = crate::doc::LeafMeta::read(bytes);
     let _ = crate::prolly::as_link(bytes);
     let _ = crate::codec::cbor::item_len(bytes, 0);
+    let _ = codec::read_cid(bytes);
+    let _ = codec::cid_from_bytes(bytes);
     let text = String::from_utf8_lossy(bytes);
     let _ = parse_batch(&text);
     let _ = parse_value(&text);
