@@ -27,6 +27,7 @@ step clippy-wasm cargo clippy --target wasm32-unknown-unknown --all-targets --qu
 step cargo-test cargo test
 step wasm-test wasm-pack test --headless --chrome -- --test web
 step build bash scripts/build.sh
+step size-budget bash scripts/size-budget.sh
 step build-www bash scripts/build-www.sh
 step build-hook-page bash -c "tsc -p tests/react/tsconfig.json && vite build --config tests/react/vite.config.ts"
 step browser node tests/browser/run.mjs
@@ -35,6 +36,7 @@ step packaging bash scripts/packaging-test.sh
 echo
 echo "=== summary"
 grep -h "^\[build\]" "$LOG"/build.log 2>/dev/null
+grep -h "^\[size\]" "$LOG"/size-budget.log 2>/dev/null
 for f in cargo-test wasm-test browser packaging; do
   grep -hE "^test result:|[0-9]+ passed, [0-9]+ failed" "$LOG/$f.log" 2>/dev/null | sed "s/^/$f: /"
 done
