@@ -277,3 +277,8 @@ export function index<T extends DocTypes = DocTypes>(db: Database, name: string,
 export function fireproof(name: string, opts?: ConfigOpts): Database {
   return new Database(name, opts);
 }
+
+/** True for a database returned by `fireproof()` (as `isDatabase` in `@fireproof/core`). */
+export function isDatabase(x: unknown): x is Database {
+  return x instanceof Database;
+}

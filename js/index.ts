@@ -2,7 +2,7 @@
  * ferroproof: a local-first, encrypted document database for the browser, API-compatible with
  * `@fireproof/core` 0.24.
  */
-export { Database, Database as DatabaseImpl, fireproof, index, type Index } from "./database.js";
+export { Database, Database as DatabaseImpl, fireproof, index, isDatabase, type Index } from "./database.js";
 export { DatabaseError, NotFoundError, isNotFoundError } from "./errors.js";
 export { setWasmUrl } from "./wasm.js";
 export type { DocFileMeta } from "./files.js";

@@ -21,8 +21,10 @@ export const tests = {
       const all = await db.allDocs();
       const withDeleted = await db.allDocs({ includeDeleted: true });
       const changes = await db.changes();
-      return { a, b, gotA, gotB, d, notFound, all, withDeleted, changes, clockStr: String(a.clock[0]) };
+      const isDb = [window.fp.isDatabase(db), window.fp.isDatabase({ put() {} }), window.fp.isDatabase(null)];
+      return { a, b, gotA, gotB, d, notFound, all, withDeleted, changes, clockStr: String(a.clock[0]), isDb };
     });
+    assert.deepEqual(r.isDb, [true, false, false]);
     assert.equal(r.a.id, "a");
     assert.equal(r.a.name, "basics");
     assert.match(r.b.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
