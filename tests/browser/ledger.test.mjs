@@ -151,6 +151,31 @@ export const tests = {
     assert.deepEqual(r.limited, ["a"]);
   },
 
+  async "a browser without WebAssembly SIMD gets UNSUPPORTED, not a compile error"({ context, harness }) {
+    const page = await context.newPage();
+    // As a browser without SIMD would answer the engine's feature probe.
+    await page.addInitScript(() => {
+      WebAssembly.validate = () => false;
+    });
+    await page.goto(harness);
+    await page.waitForFunction(() => window.harnessReady === true);
+    const r = await page.evaluate(async () => {
+      const db = window.fp.fireproof("no-simd");
+      const out = [];
+      for (const op of [() => db.put({ a: 1 }), () => db.get("x")]) {
+        try {
+          await op();
+          out.push("resolved");
+        } catch (e) {
+          out.push(`${e instanceof Error}|${e.code}|${e.message}`);
+        }
+      }
+      return out;
+    });
+    for (const x of r) assert.match(x, /^true\|UNSUPPORTED\|this browser lacks WebAssembly SIMD/);
+    await page.close();
+  },
+
   async "close rejects with CLOSED; other handles keep working"({ context, harness }) {
     const page = await openPage(context, harness);
     const r = await page.evaluate(async () => {
