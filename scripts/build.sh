@@ -32,8 +32,4 @@ node scripts/minify.mjs pkg/*.js $(find pkg/wasm -name "*.js")
 cp pkg-template/package.json pkg/
 cp README.md pkg/ 2>/dev/null || true
 
-wasm_raw=$(stat -c %s pkg/wasm/ferroproof_bg.wasm)
-wasm_gz=$(gzip -9c pkg/wasm/ferroproof_bg.wasm | wc -c)
-js_raw=$(cat pkg/*.js $(find pkg/wasm -name "*.js") | wc -c)
-js_gz=$(cat pkg/*.js $(find pkg/wasm -name "*.js") | gzip -9c | wc -c)
-echo "[build] pkg/: wasm ${wasm_raw} B (${wasm_gz} B gz), js ${js_raw} B (${js_gz} B gz), total gz $((wasm_gz + js_gz)) B"
+bash scripts/size-budget.sh --report

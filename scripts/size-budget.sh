@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
-# Fails when the built package (pkg/: wasm + every JS module, each gzip -9) is over its budget:
-# 150 KB = 150,000 bytes gzipped (issue 2, point 10; docs/benchmarks.md "Size").
+# The built package's size (pkg/: the wasm and every JS module, each part gzip -9).
+#   size-budget.sh           fails when the total is over its budget: 150 KB = 150,000 bytes
+#                            gzipped (issue 2, point 10; docs/benchmarks.md "Size")
+#   size-budget.sh --report  prints the sizes only (scripts/build.sh ends with it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUDGET=${SIZE_BUDGET_BYTES:-150000}
+js_files=(pkg/*.js $(find pkg/wasm -name "*.js"))
+wasm_raw=$(stat -c %s pkg/wasm/ferroproof_bg.wasm)
 wasm_gz=$(gzip -9c pkg/wasm/ferroproof_bg.wasm | wc -c)
-js_gz=$(cat pkg/*.js $(find pkg/wasm -name "*.js") | gzip -9c | wc -c)
+js_raw=$(cat "${js_files[@]}" | wc -c)
+js_gz=$(cat "${js_files[@]}" | gzip -9c | wc -c)
 total=$((wasm_gz + js_gz))
+if [ "${1:-}" = "--report" ]; then
+  echo "[build] pkg/: wasm ${wasm_raw} B (${wasm_gz} B gz), js ${js_raw} B (${js_gz} B gz), total gz ${total} B"
+  exit 0
+fi
 echo "[size] wasm ${wasm_gz} B + js ${js_gz} B = ${total} B gzipped (budget ${BUDGET} B)"
 if [ "$total" -gt "$BUDGET" ]; then
   echo "[size] over budget by $((total - BUDGET)) B" >&2
