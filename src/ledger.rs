@@ -41,6 +41,8 @@ pub struct State {
     pub seq: u64,
     pub count: u64,
     pub indexes: BTreeMap<String, IndexHead>,
+    /// Sync outbox (see [`Header::out`]): data CARs not yet pushed; compaction keeps them.
+    pub out: Option<Vec<String>>,
 }
 
 fn opt_cid(s: &Option<String>) -> Result<Option<Cid>> {
@@ -68,6 +70,7 @@ impl State {
             seq: h.seq,
             count: h.count,
             indexes: h.indexes.clone(),
+            out: h.out.clone(),
         })
     }
 
@@ -81,7 +84,13 @@ impl State {
             seq: self.seq,
             count: self.count,
             indexes: self.indexes.clone(),
+            out: self.out.clone(),
         }
+    }
+
+    /// CARs compaction must not delete: the sync outbox (not yet on the remote).
+    pub(crate) fn pinned_cars(&self) -> &[String] {
+        self.out.as_deref().unwrap_or(&[])
     }
 }
 

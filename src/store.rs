@@ -37,6 +37,9 @@ pub struct Header {
     pub count: u64,
     /// Persisted map-reduce indexes by name.
     pub indexes: BTreeMap<String, IndexHead>,
+    /// The sync outbox: names of data CARs (writes and merges) not yet on a remote, oldest first.
+    /// `None` while the ledger was never attached to a remote (nothing is tracked).
+    pub out: Option<Vec<String>>,
 }
 
 /// Where a persisted index stands.
@@ -133,7 +136,18 @@ impl Header {
             opt_str(&mut out, &h.ids);
             out.push_str(&format!(",\"seq\":{}}}", h.seq));
         }
-        out.push_str("}}");
+        out.push('}');
+        if let Some(names) = &self.out {
+            out.push_str(",\"out\":[");
+            for (i, n) in names.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_str(&mut out, n);
+            }
+            out.push(']');
+        }
+        out.push('}');
         out
     }
 
@@ -171,6 +185,18 @@ impl Header {
                 );
             }
         }
+        let out = match field(&m, "out") {
+            None | Some(Ipld::Null) => None,
+            Some(Ipld::List(l)) => Some(
+                l.iter()
+                    .map(|h| match h {
+                        Ipld::String(s) => Ok(s.clone()),
+                        _ => Err("header out entry is not a string".to_string()),
+                    })
+                    .collect::<std::result::Result<Vec<_>, _>>()?,
+            ),
+            Some(_) => return Err("header out is not a list".into()),
+        };
         Ok(Header {
             v: u32::try_from(get_u64(&m, "v")?).map_err(|_| "header v out of range")?,
             car: get_str(&m, "car")?.ok_or("header has no car")?,
@@ -180,6 +206,7 @@ impl Header {
             seq: get_u64(&m, "seq")?,
             count: get_u64(&m, "count")?,
             indexes,
+            out,
         })
     }
 }
@@ -251,9 +278,20 @@ mod tests {
             seq: 9,
             count: 3,
             indexes,
+            out: None,
         };
         let text = h.to_json();
         assert_eq!(Header::from_json(&text).unwrap(), h);
+        let with_out = Header {
+            out: Some(vec!["bafkone".into(), "bafktwo".into()]),
+            ..h.clone()
+        };
+        let text2 = with_out.to_json();
+        assert!(
+            text2.ends_with(r#"},"out":["bafkone","bafktwo"]}"#),
+            "{text2}"
+        );
+        assert_eq!(Header::from_json(&text2).unwrap(), with_out);
         assert!(text.starts_with(r#"{"v":1,"car":"bafkcar","head":["bafyev"],"docs":"bafyd","changes":null,"seq":9,"count":3,"indexes":{"#));
         for bad in [
             "",

@@ -45,9 +45,10 @@ impl<S: Store> Ledger<S> {
             match self.store.commit(write).await? {
                 CommitOutcome::Committed => {
                     self.adopt(state, true);
+                    let pinned: HashSet<&String> = base.pinned_cars().iter().collect();
                     let stale: Vec<String> = old_cars
                         .into_iter()
-                        .filter(|c| !new_names.contains(c))
+                        .filter(|c| !new_names.contains(c) && !pinned.contains(c))
                         .collect();
                     return self.store.remove_cars(&stale).await;
                 }

@@ -43,6 +43,7 @@ impl<S: Store> Ledger<S> {
                 seq: ev.seq,
                 count: ev.count,
                 indexes: base.indexes.clone(),
+                out: base.out.clone(),
             };
             let mut blocks: Vec<(crate::codec::Block, Option<Rc<Node>>)> =
                 vec![(event_block, None)];

@@ -213,6 +213,7 @@ impl<S: Store> Ledger<S> {
             seq,
             count,
             indexes: base.indexes.clone(),
+            out: base.out.clone(),
         };
         let mut blocks: Vec<(Block, Option<Rc<Node>>)> = vec![(event, None)];
         blocks.extend(extra);
@@ -249,6 +250,12 @@ impl<S: Store> Ledger<S> {
         let sealed = seal_car(self.blocks.aead(), &car).await?;
         let car_name = codec::cid_str(&sealed.name);
         state.car = Some(car_name.clone());
+        // A commit that moves the head carries data a remote needs: it joins the sync outbox.
+        if state.head != base.head {
+            if let Some(out) = &mut state.out {
+                out.push(car_name.clone());
+            }
+        }
         Ok(Prepared {
             state,
             car_name,
