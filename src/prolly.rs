@@ -19,10 +19,12 @@ pub mod chunk;
 pub mod edit;
 pub mod node;
 pub mod read;
+pub mod walk;
 
 pub use edit::{apply, Applied, Edit};
 pub use node::{as_link, link, raw, Entry, Node, Raw, NULL};
 pub use read::{diff, get, scan, Bound, Range};
+pub use walk::{walk_new, walk_unshared};
 
 /// Where tree nodes come from: the ledger's block cache backed by the store, or a test map.
 #[allow(async_fn_in_trait)]

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use cid::Cid;
 
-use super::node::{Node, Raw};
+use super::node::{Entry, Node, Raw};
 use super::Loader;
 use crate::error::Result;
 
@@ -254,23 +254,23 @@ fn window(node: &Node, range: &Range) -> (usize, usize) {
 /// A key whose value differs between two trees: `(key, before, after)`.
 pub type Change = (Vec<u8>, Option<Raw>, Option<Raw>);
 
-/// Every key whose value differs between the trees at `a` and `b`, in key order.
+/// Every key whose value differs between the trees at `a` and `b`, in key order. Only the leaves
+/// the two trees do not share are read: a key in a shared leaf has the same value on both sides.
 pub async fn diff<L: Loader>(loader: &L, a: Option<Cid>, b: Option<Cid>) -> Result<Vec<Change>> {
     if a == b {
         return Ok(Vec::new());
     }
-    let mut left = Vec::new();
-    scan(loader, a, &Range::all(), false, |k, v| {
-        left.push((k.to_vec(), v.to_vec()));
-        true
+    let (mut left, mut right): (Vec<Entry>, Vec<Entry>) = (Vec::new(), Vec::new());
+    super::walk::walk_unshared(loader, a, b, |is_b, _, n| {
+        if n.level == 0 {
+            let side = if is_b { &mut right } else { &mut left };
+            side.extend(n.entries.iter().cloned());
+        }
+        Ok(())
     })
     .await?;
-    let mut right = Vec::new();
-    scan(loader, b, &Range::all(), false, |k, v| {
-        right.push((k.to_vec(), v.to_vec()));
-        true
-    })
-    .await?;
+    left.sort_unstable_by(|x, y| x.0.cmp(&y.0));
+    right.sort_unstable_by(|x, y| x.0.cmp(&y.0));
     let (mut i, mut j, mut out) = (0, 0, Vec::new());
     while i < left.len() || j < right.len() {
         match (left.get(i), right.get(j)) {

@@ -254,3 +254,50 @@ fn prefix_range_and_diff() {
         ]
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    /// The pruned diff equals the diff of the two trees' full entry lists, and `walk_new` visits
+    /// exactly the nodes of the new tree that the old tree lacks.
+    #[test]
+    fn pruned_diff_matches_full_scans(
+        base in proptest::collection::btree_map(0u16..600, 0i64..4, 0..400),
+        edits in proptest::collection::vec((0u16..600, proptest::option::of(0i64..4)), 0..60),
+    ) {
+        let l = MapLoader::default();
+        let key = |k: u16| format!("k{k:04}").into_bytes();
+        let r1 = l.apply(None, base.iter().map(|(k, v)| (key(*k), Some(Ipld::Integer(*v as i128)))).collect());
+        let r2 = l.apply(r1, edits.iter().map(|(k, v)| (key(*k), v.map(|v| Ipld::Integer(v as i128)))).collect());
+        let a: BTreeMap<Vec<u8>, Ipld> = l.entries(r1, &Range::all(), false).into_iter().collect();
+        let b: BTreeMap<Vec<u8>, Ipld> = l.entries(r2, &Range::all(), false).into_iter().collect();
+        let mut want = Vec::new();
+        for k in a.keys().chain(b.keys()).collect::<std::collections::BTreeSet<_>>() {
+            if a.get(k) != b.get(k) {
+                want.push((k.clone(), a.get(k).cloned(), b.get(k).cloned()));
+            }
+        }
+        let got: Vec<_> = block_on(diff(&l, r1, r2)).unwrap().into_iter()
+            .map(|(k, x, y)| (k, x.map(|v| dec(&v)), y.map(|v| dec(&v)))).collect();
+        prop_assert_eq!(got, want);
+        // walk_new: nodes of r2 not reachable from r1
+        fn all_nodes(l: &MapLoader, root: Option<Cid>) -> std::collections::HashSet<Cid> {
+            let mut out = std::collections::HashSet::new();
+            let mut stack: Vec<Cid> = root.into_iter().collect();
+            while let Some(c) = stack.pop() {
+                if out.insert(c) {
+                    let n = block_on(l.load(&c)).unwrap();
+                    if n.level > 0 {
+                        for i in 0..n.entries.len() { stack.push(n.child(i).unwrap()); }
+                    }
+                }
+            }
+            out
+        }
+        let (n1, n2) = (all_nodes(&l, r1), all_nodes(&l, r2));
+        let want_new: std::collections::HashSet<Cid> = n2.difference(&n1).copied().collect();
+        let mut got_new = std::collections::HashSet::new();
+        block_on(walk_new(&l, r1, r2, |c, _| { got_new.insert(*c); Ok(()) })).unwrap();
+        prop_assert!(want_new.is_subset(&got_new), "walk_new missed nodes");
+        prop_assert!(got_new.is_subset(&n2), "walk_new visited nodes outside the new tree");
+    }
+}
