@@ -161,3 +161,44 @@ pub async fn merge<E: EventSource>(src: &E, heads: &[Cid]) -> Result<Merged> {
     };
     Ok(Merged { event, blocks })
 }
+
+/// The heads that are not ancestors of other heads (sorted by CID bytes, deduplicated). Only
+/// events at or above the lowest head's seq are read.
+pub async fn reduce<E: EventSource>(src: &E, heads: &[Cid]) -> Result<Vec<(Cid, Event)>> {
+    let mut heads: Vec<Cid> = heads.to_vec();
+    heads.sort_by_key(crate::codec::cid_bytes);
+    heads.dedup();
+    let mut events: HashMap<Cid, Event> = HashMap::new();
+    for h in &heads {
+        events.insert(*h, src.event(h).await?);
+    }
+    let min_seq = events.values().map(|e| e.seq).min().unwrap_or(0);
+    let mut covered: HashSet<Cid> = HashSet::new();
+    let mut seen: HashSet<Cid> = HashSet::new();
+    let mut stack: Vec<Cid> = heads
+        .iter()
+        .flat_map(|h| events[h].parents.clone())
+        .collect();
+    while let Some(c) = stack.pop() {
+        if !seen.insert(c) {
+            continue;
+        }
+        let ev = match events.get(&c) {
+            Some(e) => e.clone(),
+            None => src.event(&c).await?,
+        };
+        if ev.seq < min_seq {
+            continue;
+        }
+        covered.insert(c);
+        stack.extend(ev.parents.iter().copied());
+    }
+    Ok(heads
+        .into_iter()
+        .filter(|h| !covered.contains(h))
+        .map(|h| {
+            let e = events[&h].clone();
+            (h, e)
+        })
+        .collect())
+}

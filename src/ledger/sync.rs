@@ -1,7 +1,11 @@
-//! Bringing in heads from another replica (whose blocks are already in the store).
+//! Bringing in heads from another replica: fast-forward or deterministic merge, committed like a
+//! local write together with the CARs the heads' blocks came from.
 //!
-//! Invariant: after [`Ledger::merge_heads`], the head is one event that descends from every head
-//! given, and two replicas merging the same heads reach the same event.
+//! Invariants: the head afterwards is a function of the set of events held (heads that are
+//! ancestors of others are dropped; one head left is adopted as is, several are merged into one
+//! event that every replica computes byte for byte); the new state's trees are complete in the
+//! store once committed (every node not shared with the previous state was loaded through the
+//! source, and the CARs it came from are stored in the same transaction as the header).
 
 use std::rc::Rc;
 
@@ -9,11 +13,25 @@ use cid::Cid;
 
 use super::write::Committed;
 use super::{Ledger, State};
-use crate::clock::merge::{merge, EventSource};
+use crate::clock::merge::{merge, reduce, EventSource};
 use crate::clock::Event;
+use crate::codec::Block;
+use crate::doc::LeafMeta;
 use crate::error::{Error, Result};
-use crate::prolly::Node;
-use crate::store::Store;
+use crate::prolly::{walk_new, Node};
+use crate::store::{Store, StoredCar};
+
+/// Where a merge reads blocks: the ledger's own store, or a source that also fetches them from a
+/// remote (and then hands over the verified CARs they came from, to be stored with the commit).
+#[allow(async_fn_in_trait)]
+pub trait Source: EventSource {
+    /// The bytes of a block (verified against its CID).
+    async fn raw(&self, cid: &Cid) -> Result<Rc<[u8]>>;
+    /// Makes blocks the merge created readable through this source.
+    fn add_created(&self, blocks: &[(Block, Rc<Node>)]);
+    /// Sealed CARs fetched from elsewhere, to store verbatim with the commit.
+    fn fetched_cars(&self) -> Vec<StoredCar>;
+}
 
 impl<S: Store> EventSource for super::blocks::Blocks<S> {
     async fn event(&self, cid: &Cid) -> Result<Event> {
@@ -23,38 +41,133 @@ impl<S: Store> EventSource for super::blocks::Blocks<S> {
     }
 }
 
-impl<S: Store> Ledger<S> {
-    /// Merges the local head with `remote` heads into one merge event and commits it.
-    pub async fn merge_heads(&self, remote: &[Cid]) -> Result<Committed> {
-        self.check_open()?;
-        let _guard = self.write_lock.lock().await;
-        for _ in 0..16 {
-            let base = self.snapshot();
-            let mut heads = base.head.clone();
-            heads.extend_from_slice(remote);
-            let merged = merge(&self.blocks, &heads).await?;
-            let ev = merged.event;
-            let event_block = ev.encode()?;
-            let state = State {
-                car: None,
-                head: vec![event_block.cid],
-                docs: ev.root,
-                changes: ev.changes,
-                seq: ev.seq,
-                count: ev.count,
-                indexes: base.indexes.clone(),
-                out: base.out.clone(),
-            };
-            let mut blocks: Vec<(crate::codec::Block, Option<Rc<Node>>)> =
-                vec![(event_block, None)];
-            blocks.extend(merged.blocks.into_iter().map(|(b, n)| (b, Some(n))));
-            let p = self.seal(&base, state, blocks).await?;
-            if let Some(done) = self.try_commit(&base, p).await? {
-                return Ok(done);
+impl<S: Store> Source for super::blocks::Blocks<S> {
+    async fn raw(&self, cid: &Cid) -> Result<Rc<[u8]>> {
+        self.block(cid).await
+    }
+    fn add_created(&self, blocks: &[(Block, Rc<Node>)]) {
+        let b: Vec<(Block, Option<Rc<Node>>)> = blocks
+            .iter()
+            .map(|(b, n)| (b.clone(), Some(n.clone())))
+            .collect();
+        self.insert_fresh(&b);
+    }
+    fn fetched_cars(&self) -> Vec<StoredCar> {
+        Vec::new()
+    }
+}
+
+/// Loads (through `src`) every node of the new trees not shared with the old state, and every
+/// separately stored document the new documents tree references from those nodes.
+async fn load_new_state<Src: Source>(src: &Src, old: &State, new: &State) -> Result<()> {
+    let mut refs = Vec::new();
+    walk_new(src, old.docs, new.docs, |_, n| {
+        if n.level == 0 {
+            for (_, v) in &n.entries {
+                let meta = LeafMeta::read(v).map_err(|e| Error::corrupt("docs tree", e))?;
+                refs.extend(meta.doc_ref);
             }
         }
-        Err(Error::Storage(
-            "merge kept conflicting with other writers".into(),
-        ))
+        Ok(())
+    })
+    .await?;
+    for r in refs {
+        src.raw(&r).await?;
+    }
+    walk_new(src, old.changes, new.changes, |_, _| Ok(())).await
+}
+
+impl<S: Store> Ledger<S> {
+    /// Merges the local head with `remote` heads, reading blocks from the ledger's store.
+    pub async fn merge_heads(&self, remote: &[Cid]) -> Result<Committed> {
+        match self.adopt_heads(&self.blocks, remote).await? {
+            Some(c) => Ok(c),
+            None => {
+                let s = self.snapshot();
+                Ok(Committed {
+                    head: s.head.clone(),
+                    seq: s.seq,
+                })
+            }
+        }
+    }
+
+    /// Brings `remote` heads into the ledger through `src`: nothing if they are already in the
+    /// local history (`None`), else a fast-forward or a merge event, committed with the CARs
+    /// `src` fetched. A merge CAR joins the sync outbox; a fast-forward's does not.
+    pub async fn adopt_heads<Src: Source>(
+        &self,
+        src: &Src,
+        remote: &[Cid],
+    ) -> Result<Option<Committed>> {
+        self.check_open()?;
+        let _guard = self.write_lock.lock().await;
+        loop {
+            self.check_open()?;
+            let base = self.snapshot();
+            let mut all = base.head.clone();
+            all.extend_from_slice(remote);
+            let heads = reduce(src, &all).await?;
+            let mut current = base.head.clone();
+            current.sort_by_key(crate::codec::cid_bytes);
+            if heads.iter().map(|(c, _)| *c).eq(current.iter().copied()) {
+                return Ok(None);
+            }
+            let (state, blocks, fast_forward) = if let [(cid, ev)] = heads.as_slice() {
+                let state = State {
+                    car: None,
+                    head: vec![*cid],
+                    docs: ev.root,
+                    changes: ev.changes,
+                    seq: ev.seq,
+                    count: ev.count,
+                    indexes: base.indexes.clone(),
+                    out: base.out.clone(),
+                };
+                (state, Vec::new(), true)
+            } else {
+                let cids: Vec<Cid> = heads.iter().map(|(c, _)| *c).collect();
+                let merged = merge(src, &cids).await?;
+                src.add_created(&merged.blocks);
+                let ev = merged.event;
+                let event_block = ev.encode()?;
+                let state = State {
+                    car: None,
+                    head: vec![event_block.cid],
+                    docs: ev.root,
+                    changes: ev.changes,
+                    seq: ev.seq,
+                    count: ev.count,
+                    indexes: base.indexes.clone(),
+                    out: base.out.clone(),
+                };
+                let mut blocks: Vec<(Block, Option<Rc<Node>>)> = vec![(event_block, None)];
+                blocks.extend(merged.blocks.into_iter().map(|(b, n)| (b, Some(n))));
+                (state, blocks, false)
+            };
+            load_new_state(src, &base, &state).await?;
+            let mut p = self.seal(&base, state, blocks).await?;
+            if fast_forward {
+                // the remote already has every block of a fast-forward: nothing to push
+                p.state.out = base.out.clone();
+            }
+            let mut write = p.to_write(base.car.clone());
+            let own = write.cars[0].name.clone();
+            write
+                .cars
+                .extend(src.fetched_cars().into_iter().filter(|c| c.name != own));
+            match self.store.commit(write).await? {
+                crate::store::CommitOutcome::Committed => {
+                    self.blocks.insert_fresh(&p.blocks);
+                    let done = Committed {
+                        head: p.state.head.clone(),
+                        seq: p.state.seq,
+                    };
+                    self.adopt(p.state, true);
+                    return Ok(Some(done));
+                }
+                crate::store::CommitOutcome::Conflict => self.reload_forced().await?,
+            }
+        }
     }
 }
