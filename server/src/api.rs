@@ -1,0 +1,276 @@
+//! HTTP routes (API v1, see docs/server.md): ledgers, create-only objects, listing, the one delete.
+//!
+//! Invariant: every path segment is validated by `names` before the store is touched; client input
+//! is answered with a 4xx and a short plain-text reason, store failures with 503, never a panic.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{Path, Query, State, WebSocketUpgrade};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+use tower_http::cors::{Any, CorsLayer};
+
+use crate::names::{looks_like_envelope, name_of, new_ledger_id, valid_ledger, valid_name, Kind};
+use crate::store::{Store, StoreError};
+use crate::watch::{self, Hub};
+
+/// Largest (and default) page of a listing.
+pub const MAX_LIST: usize = 1000;
+
+#[derive(Clone)]
+pub struct App {
+    pub store: Store,
+    pub hub: Arc<Hub>,
+}
+
+/// An error answer: status and a short plain-text reason.
+#[derive(Debug)]
+pub struct ApiError(StatusCode, &'static str);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.0,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            self.1,
+        )
+            .into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError(StatusCode::NOT_FOUND, "not found"),
+            StoreError::Unavailable(msg) => {
+                eprintln!("store unavailable: {msg}");
+                ApiError(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
+            }
+        }
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+pub fn router(app: App) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([
+            Method::GET,
+            Method::PUT,
+            Method::POST,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([header::CONTENT_TYPE]);
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/v1/ledgers", post(create_ledger))
+        .route("/v1/ledgers/{ledger}/watch", get(watch_ledger))
+        .route("/v1/ledgers/{ledger}/{kind}", get(list))
+        .route("/v1/ledgers/{ledger}/{kind}/", get(list))
+        .route(
+            "/v1/ledgers/{ledger}/{kind}/{name}",
+            get(get_object).put(put_object).delete(delete_object),
+        )
+        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such route") })
+        .layer(cors)
+        .with_state(app)
+}
+
+/// Checks the ledger id and that the ledger exists.
+async fn known_ledger(app: &App, ledger: &str) -> ApiResult<()> {
+    if !valid_ledger(ledger) {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "malformed ledger id"));
+    }
+    if !app.store.ledger_exists(ledger).await? {
+        return Err(ApiError(StatusCode::NOT_FOUND, "unknown ledger"));
+    }
+    Ok(())
+}
+
+fn parse_kind(kind: &str) -> ApiResult<Kind> {
+    Kind::parse(kind).ok_or(ApiError(
+        StatusCode::BAD_REQUEST,
+        "kind must be cars or heads",
+    ))
+}
+
+fn parse_name(name: &str) -> ApiResult<()> {
+    if valid_name(name) {
+        Ok(())
+    } else {
+        Err(ApiError(StatusCode::BAD_REQUEST, "malformed object name"))
+    }
+}
+
+async fn create_ledger(State(app): State<App>) -> ApiResult<Response> {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let body = json!({ "created": ms }).to_string().into_bytes();
+    loop {
+        let id = new_ledger_id();
+        if app.store.create_ledger(&id, body.clone()).await? {
+            return Ok((StatusCode::CREATED, Json(json!({ "ledger": id }))).into_response());
+        }
+    }
+}
+
+/// How far past its bound a body is still read (and discarded) so that the client, still sending,
+/// receives the 413 instead of a reset connection; beyond this the connection is dropped.
+const DRAIN_SLACK: usize = 1 << 20;
+
+/// Reads a body of at most `limit` bytes; 413 beyond, without keeping more than `limit` in memory.
+async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> ApiResult<Bytes> {
+    const TOO_LARGE: ApiError = ApiError(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > (limit + DRAIN_SLACK) as u64) {
+        return Err(TOO_LARGE);
+    }
+    let mut over = declared.is_some_and(|n| n > limit as u64);
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::with_capacity(declared.map_or(0, |n| n as usize).min(limit));
+    let mut seen = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| ApiError(StatusCode::BAD_REQUEST, "body read failed"))?;
+        seen += chunk.len();
+        if seen > limit + DRAIN_SLACK {
+            return Err(TOO_LARGE);
+        }
+        if seen > limit {
+            over = true;
+            buf = Vec::new();
+        } else {
+            buf.extend_from_slice(&chunk);
+        }
+    }
+    if over {
+        return Err(TOO_LARGE);
+    }
+    Ok(buf.into())
+}
+
+async fn put_object(
+    State(app): State<App>,
+    Path((ledger, kind, name)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<StatusCode> {
+    let kind = parse_kind(&kind)?;
+    parse_name(&name)?;
+    if !valid_ledger(&ledger) {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "malformed ledger id"));
+    }
+    let bytes = read_limited(&headers, body, kind.max_bytes()).await?;
+    if name_of(&bytes) != name {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "name does not match bytes",
+        ));
+    }
+    if !looks_like_envelope(&bytes) {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "not an FPRS v1 envelope"));
+    }
+    known_ledger(&app, &ledger).await?;
+    if app.store.put(&ledger, kind, &name, bytes).await? {
+        app.hub.announce(&ledger, kind, &name);
+        Ok(StatusCode::CREATED)
+    } else {
+        Ok(StatusCode::OK)
+    }
+}
+
+async fn get_object(
+    State(app): State<App>,
+    Path((ledger, kind, name)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let kind = parse_kind(&kind)?;
+    parse_name(&name)?;
+    if !valid_ledger(&ledger) {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "malformed ledger id"));
+    }
+    let bytes = app.store.get(&ledger, kind, &name).await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+async fn delete_object(
+    State(app): State<App>,
+    Path((ledger, kind, name)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let kind = parse_kind(&kind)?;
+    parse_name(&name)?;
+    if kind == Kind::Cars {
+        return Err(ApiError(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "cars are never deleted",
+        ));
+    }
+    known_ledger(&app, &ledger).await?;
+    app.store.delete(&ledger, kind, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct Page {
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list(
+    State(app): State<App>,
+    Path((ledger, kind)): Path<(String, String)>,
+    page: Result<Query<Page>, QueryRejection>,
+) -> ApiResult<Response> {
+    let kind = parse_kind(&kind)?;
+    let Ok(Query(page)) = page else {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "query must be after=NAME&limit=N",
+        ));
+    };
+    if let Some(a) = &page.after {
+        parse_name(a)?;
+    }
+    let limit = page.limit.unwrap_or(MAX_LIST);
+    if limit == 0 || limit > MAX_LIST {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "limit must be 1..=1000"));
+    }
+    known_ledger(&app, &ledger).await?;
+    let (names, more) = app
+        .store
+        .list(&ledger, kind, page.after.as_deref(), limit)
+        .await?;
+    let mut out = json!({ "names": names });
+    if more {
+        out["next"] = json!(names.last());
+    }
+    Ok(Json(out).into_response())
+}
+
+async fn watch_ledger(
+    State(app): State<App>,
+    Path(ledger): Path<String>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    known_ledger(&app, &ledger).await?;
+    let Ok(ws) = ws else {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "expected a WebSocket upgrade",
+        ));
+    };
+    let sub = app.hub.subscribe(&ledger);
+    Ok(ws.on_upgrade(move |socket| watch::serve(socket, sub)))
+}

@@ -1,0 +1,97 @@
+//! `ferroproof-server`: the sync server's command line, store opening, listener and shutdown.
+//!
+//! Invariant: the server keeps no state outside the store but watcher subscriptions; it prints
+//! `listening on http://ADDR` (the bound address) only once it accepts connections.
+
+mod api;
+mod names;
+mod store;
+mod watch;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// The ferroproof sync server: a create-only, content-named store of encrypted CARs and head records.
+#[derive(Parser, Debug)]
+#[command(name = "ferroproof-server", version)]
+struct Cli {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    listen: SocketAddr,
+    /// A local folder (created if missing) or `s3://bucket[/prefix]` (configured by the AWS_* environment).
+    #[arg(long, default_value = "./ferroproof-data")]
+    store: String,
+    /// No authorization: anyone who can reach the server may read and write (the only mode for now).
+    #[arg(long)]
+    open: bool,
+    /// How often a ledger with watchers lists its heads, to hear writes made through other instances.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    poll_ms: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if !cli.open {
+        eprintln!("authorization is not implemented yet: pass --open");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let store = store::open(&cli.store)?;
+    let hub = watch::Hub::new(store.clone(), Duration::from_millis(cli.poll_ms));
+    let app = api::router(api::App { store, hub });
+    let listener = tokio::net::TcpListener::bind(cli.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", cli.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on http://{addr}");
+        let _ = out.flush();
+    }
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await
+        .map_err(|e| format!("server: {e}"))
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown() {
+    let int = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return int.await.unwrap_or(()),
+            };
+        tokio::select! {
+            _ = int => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    int.await.unwrap_or(());
+}

@@ -1,0 +1,177 @@
+//! The store: every byte the server keeps, through `object_store` (a local folder or S3).
+//!
+//! Layout: `ledgers/<id>/ledger` (marker), `ledgers/<id>/cars/<name>`, `ledgers/<id>/heads/<name>`.
+//! Invariant: objects are written only with `PutMode::Create` (never overwritten); callers pass names
+//! already checked by `names`, so every path here is made of validated segments.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::prefix::PrefixStore;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+
+use crate::names::{valid_name, Kind};
+
+/// Why a store call failed.
+#[derive(Debug)]
+pub enum StoreError {
+    NotFound,
+    /// The store could not be reached or refused the call (answered as 503).
+    Unavailable(String),
+}
+
+impl From<object_store::Error> for StoreError {
+    fn from(e: object_store::Error) -> Self {
+        match e {
+            object_store::Error::NotFound { .. } => StoreError::NotFound,
+            other => StoreError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    inner: Arc<dyn ObjectStore>,
+}
+
+/// Opens `spec`: `s3://bucket[/prefix]` (configured from the `AWS_*` environment) or a local folder,
+/// created if missing.
+pub fn open(spec: &str) -> std::result::Result<Store, String> {
+    let inner: Arc<dyn ObjectStore> = if let Some(rest) = spec.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err("s3 store needs a bucket: s3://bucket[/prefix]".into());
+        }
+        let mut b = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_virtual_hosted_style_request(false);
+        if std::env::var_os("AWS_REGION").is_none()
+            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+        {
+            b = b.with_region("us-east-1");
+        }
+        if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
+            b = b
+                .with_allow_http(endpoint.starts_with("http://"))
+                .with_endpoint(endpoint);
+        }
+        let s3 = b.build().map_err(|e| format!("s3 store: {e}"))?;
+        let prefix = prefix.trim_matches('/');
+        if prefix.is_empty() {
+            Arc::new(s3)
+        } else {
+            Arc::new(PrefixStore::new(s3, prefix))
+        }
+    } else {
+        std::fs::create_dir_all(spec).map_err(|e| format!("store folder {spec}: {e}"))?;
+        Arc::new(
+            LocalFileSystem::new_with_prefix(spec)
+                .map_err(|e| format!("store folder {spec}: {e}"))?,
+        )
+    };
+    Ok(Store { inner })
+}
+
+fn marker(ledger: &str) -> Path {
+    Path::from_iter(["ledgers", ledger, "ledger"])
+}
+
+fn dir(ledger: &str, kind: Kind) -> Path {
+    Path::from_iter(["ledgers", ledger, kind.as_str()])
+}
+
+fn object(ledger: &str, kind: Kind, name: &str) -> Path {
+    Path::from_iter(["ledgers", ledger, kind.as_str(), name])
+}
+
+fn create_opts() -> PutOptions {
+    PutOptions {
+        mode: PutMode::Create,
+        ..Default::default()
+    }
+}
+
+impl Store {
+    /// Writes the marker of a new ledger; `false` if the id is taken.
+    pub async fn create_ledger(&self, ledger: &str, body: Vec<u8>) -> Result<bool> {
+        self.create(&marker(ledger), body.into()).await
+    }
+
+    pub async fn ledger_exists(&self, ledger: &str) -> Result<bool> {
+        match self.inner.head(&marker(ledger)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Create-only put: `true` if this call created the object, `false` if it already existed.
+    pub async fn put(&self, ledger: &str, kind: Kind, name: &str, bytes: Bytes) -> Result<bool> {
+        self.create(&object(ledger, kind, name), bytes.into()).await
+    }
+
+    async fn create(&self, path: &Path, payload: PutPayload) -> Result<bool> {
+        match self.inner.put_opts(path, payload, create_opts()).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn get(&self, ledger: &str, kind: Kind, name: &str) -> Result<Bytes> {
+        Ok(self
+            .inner
+            .get(&object(ledger, kind, name))
+            .await?
+            .bytes()
+            .await?)
+    }
+
+    /// Deletes an object; absent objects are not an error.
+    pub async fn delete(&self, ledger: &str, kind: Kind, name: &str) -> Result<()> {
+        match self.inner.delete(&object(ledger, kind, name)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Up to `limit` names after `after` (exclusive), sorted; `true` when more remain. Anything in the
+    /// folder that is not a valid name (a store's temporary file, say) is skipped.
+    pub async fn list(
+        &self,
+        ledger: &str,
+        kind: Kind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, bool)> {
+        let prefix = dir(ledger, kind);
+        let stream = match after {
+            Some(a) => self
+                .inner
+                .list_with_offset(Some(&prefix), &object(ledger, kind, a)),
+            None => self.inner.list(Some(&prefix)),
+        };
+        let metas: Vec<_> = stream.try_collect().await?;
+        let mut names: Vec<String> = metas
+            .into_iter()
+            .filter_map(|m| m.location.filename().map(str::to_owned))
+            .filter(|n| valid_name(n) && after.is_none_or(|a| n.as_str() > a))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let more = names.len() > limit;
+        names.truncate(limit);
+        Ok((names, more))
+    }
+
+    /// Every name of `kind` (for polling).
+    pub async fn list_all(&self, ledger: &str, kind: Kind) -> Result<Vec<String>> {
+        Ok(self.list(ledger, kind, None, usize::MAX - 1).await?.0)
+    }
+}
