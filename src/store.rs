@@ -251,6 +251,10 @@ pub trait Store {
     async fn remove_cars(&self, names: &[String]) -> Result<()>;
     /// Deletes everything, key included.
     async fn destroy(&self) -> Result<()>;
+    /// A small record kept beside the header (sync state), or `None`.
+    async fn load_meta(&self, key: &str) -> Result<Option<String>>;
+    /// Replaces a small record kept beside the header (never `"header"` or `"key"`).
+    async fn save_meta(&self, key: &str, value: &str) -> Result<()>;
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

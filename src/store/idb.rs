@@ -47,6 +47,14 @@ extern "C" {
     async fn idb_list_cars(db: &JsValue) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbRemoveCars, catch)]
     async fn idb_remove_cars(db: &JsValue, names: Array) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = idbLoadMeta, catch)]
+    async fn idb_load_meta(db: &JsValue, key: &str) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = idbSaveMeta, catch)]
+    async fn idb_save_meta(
+        db: &JsValue,
+        key: &str,
+        value: &str,
+    ) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbClear, catch)]
     async fn idb_clear(db: &JsValue) -> std::result::Result<JsValue, JsValue>;
 }
@@ -181,6 +189,20 @@ impl Store for IdbStore {
     async fn destroy(&self) -> Result<()> {
         // Clearing (not deleting the database) never blocks on other tabs' open connections.
         idb_clear(&self.db).await.map_err(storage_err)?;
+        Ok(())
+    }
+
+    async fn load_meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(idb_load_meta(&self.db, key)
+            .await
+            .map_err(storage_err)?
+            .as_string())
+    }
+
+    async fn save_meta(&self, key: &str, value: &str) -> Result<()> {
+        idb_save_meta(&self.db, key, value)
+            .await
+            .map_err(storage_err)?;
         Ok(())
     }
 }

@@ -21,6 +21,7 @@ struct Data {
     locates: u64,
     commits: u64,
     quota: Option<usize>,
+    meta: HashMap<String, String>,
 }
 
 /// A shared in-memory store.
@@ -162,6 +163,18 @@ impl Store for MemStore {
             locates,
             ..Data::default()
         };
+        Ok(())
+    }
+
+    async fn load_meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.0.borrow().meta.get(key).cloned())
+    }
+
+    async fn save_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.0
+            .borrow_mut()
+            .meta
+            .insert(key.to_string(), value.to_string());
         Ok(())
     }
 }

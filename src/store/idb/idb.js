@@ -116,3 +116,14 @@ export async function idbClear(db) {
   tx.objectStore(META).clear();
   await finished;
 }
+
+export function idbLoadMeta(db, key) {
+  return req(db.transaction(META).objectStore(META).get(key));
+}
+
+export async function idbSaveMeta(db, key, value) {
+  const tx = db.transaction(META, "readwrite");
+  const finished = done(tx);
+  tx.objectStore(META).put(value, key);
+  await finished;
+}
