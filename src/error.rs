@@ -33,6 +33,14 @@ pub enum Error {
     /// Any other storage failure. Nothing was written.
     #[error("storage error: {0}")]
     Storage(String),
+    /// Other writers (tabs) kept committing first. Nothing was written; retrying later succeeds
+    /// (the package retries with backoff, without a limit).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A sync remote could not be reached or failed the request. Nothing local was changed;
+    /// the sync retries later.
+    #[error("remote error: {0}")]
+    Remote(String),
     /// A bug or an impossible state; reported instead of panicking.
     #[error("internal error: {0}")]
     Internal(String),
@@ -51,6 +59,8 @@ impl Error {
             Error::InvalidArg(_) => "INVALID_ARG",
             Error::Quota(_) => "QUOTA",
             Error::Storage(_) => "STORAGE",
+            Error::Conflict(_) => "CONFLICT",
+            Error::Remote(_) => "NETWORK",
             Error::Internal(_) => "INTERNAL",
         }
     }

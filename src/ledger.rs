@@ -16,7 +16,7 @@ use cid::Cid;
 use crate::codec::{cid_str, parse_cid};
 use crate::crypto::Key;
 use crate::error::{Error, Result};
-use crate::store::{Header, IndexHead, Store, HEADER_VERSION};
+use crate::store::{Gc, Header, IndexHead, Store, HEADER_VERSION};
 
 pub mod blocks;
 mod compact;
@@ -28,6 +28,7 @@ mod write;
 pub use blocks::Stats;
 pub use index::QueryHit;
 pub use read::{AllDocsOpts, DocRow};
+pub use sync::Source;
 pub use write::Committed;
 
 /// An immutable view of the ledger at one commit.
@@ -43,6 +44,8 @@ pub struct State {
     pub indexes: BTreeMap<String, IndexHead>,
     /// Sync outbox (see [`Header::out`]): data CARs not yet pushed; compaction keeps them.
     pub out: Option<Vec<String>>,
+    /// Compaction bookkeeping (see [`Header::gc`]); every sealed CAR adds its bytes.
+    pub gc: Option<Gc>,
 }
 
 fn opt_cid(s: &Option<String>) -> Result<Option<Cid>> {
@@ -71,6 +74,7 @@ impl State {
             count: h.count,
             indexes: h.indexes.clone(),
             out: h.out.clone(),
+            gc: h.gc,
         })
     }
 
@@ -85,6 +89,7 @@ impl State {
             count: self.count,
             indexes: self.indexes.clone(),
             out: self.out.clone(),
+            gc: self.gc,
         }
     }
 
@@ -107,6 +112,8 @@ pub struct Ledger<S: Store> {
     /// Indexes built or updated in memory whose blocks are not stored yet, by name.
     unsaved: RefCell<std::collections::HashMap<String, index::Unsaved>>,
     save_lock: futures::lock::Mutex<()>,
+    /// A compaction packed and not committed yet ([`Ledger::compact_prepare`]).
+    packed: RefCell<Option<compact::Packed>>,
 }
 
 impl<S: Store> Ledger<S> {
@@ -136,6 +143,7 @@ impl<S: Store> Ledger<S> {
             next_token: Cell::new(0),
             unsaved: RefCell::new(std::collections::HashMap::new()),
             save_lock: futures::lock::Mutex::new(()),
+            packed: RefCell::new(None),
         })
     }
 
@@ -146,6 +154,16 @@ impl<S: Store> Ledger<S> {
     /// The current state; later writes never change it.
     pub fn snapshot(&self) -> Rc<State> {
         self.state.borrow().clone()
+    }
+
+    /// The ledger's block access (cache in front of the store).
+    pub fn blocks(&self) -> &blocks::Blocks<S> {
+        &self.blocks
+    }
+
+    /// The ledger's store.
+    pub fn store(&self) -> &S {
+        &self.store
     }
 
     pub fn stats(&self) -> Stats {

@@ -20,6 +20,7 @@ pub mod doc;
 pub mod index;
 pub mod ledger;
 pub mod store;
+pub mod sync;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod fuzz_tests;

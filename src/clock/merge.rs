@@ -1,10 +1,11 @@
 //! Deterministic merge of concurrent clock heads.
 //!
-//! The base is the best common ancestor (highest seq, then highest CID). The events after it are
-//! replayed in causal order — by seq, ties broken by CID — and each event's operations are the
-//! diff between its first parent's document tree and its own. Replayed documents are re-stamped
-//! with the merge seq (1 + the highest head seq). Invariant: every replica holding the same events
-//! computes the same merge event, byte for byte.
+//! The base is the best common ancestor (highest seq, then highest CID). Each head's net change
+//! is the diff between the base's document tree and its own; where heads changed the same
+//! document, the value written at the highest seq wins (ties: the higher head CID). Changed
+//! documents are re-stamped with the merge seq (1 + the highest head seq). Only the base's and
+//! the heads' trees are read — never the trees of intermediate events, which compaction drops.
+//! Invariant: every replica holding the same events computes the same merge event, byte for byte.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
@@ -84,19 +85,6 @@ pub async fn merge<E: EventSource>(src: &E, heads: &[Cid]) -> Result<Merged> {
         .iter()
         .max_by_key(|c| (events[c].seq, crate::codec::cid_bytes(c)))
         .copied();
-    let below_base = match base {
-        Some(b) => ancestry(src, b, &mut events).await?,
-        None => HashSet::new(),
-    };
-    let mut replay: Vec<Cid> = sets
-        .iter()
-        .flatten()
-        .filter(|c| !below_base.contains(c))
-        .copied()
-        .collect();
-    replay.sort_by_key(|c| (events[c].seq, crate::codec::cid_bytes(c)));
-    replay.dedup();
-
     let base_ev = base.map(|b| events[&b].clone());
     let (base_root, base_changes, base_count) = match &base_ev {
         Some(e) => (e.root, e.changes, e.count),
@@ -104,21 +92,28 @@ pub async fn merge<E: EventSource>(src: &E, heads: &[Cid]) -> Result<Merged> {
     };
     let seq = heads.iter().map(|h| events[h].seq).max().unwrap_or(0) + 1;
 
-    // Fold every replayed event's operations; later events win.
-    let mut ops: BTreeMap<Vec<u8>, Option<Raw>> = BTreeMap::new();
-    for c in &replay {
-        let ev = &events[c];
-        let parent_root = match ev.parents.first() {
-            Some(p) => events
-                .get(p)
-                .map(|p| p.root)
-                .ok_or_else(|| Error::MissingBlock(crate::codec::cid_str(p)))?,
-            None => None,
-        };
-        for (k, _, after) in prolly::diff(src, parent_root, ev.root).await? {
-            ops.insert(k, after);
+    // Each head's net change since the base; where heads disagree on a document, the value
+    // written at the highest seq wins, ties broken by the higher head CID (heads are sorted).
+    let mut ops: BTreeMap<Vec<u8>, (u64, Option<Raw>)> = BTreeMap::new();
+    for h in &heads {
+        for (k, _, after) in prolly::diff(src, base_root, events[h].root).await? {
+            let s = match &after {
+                Some(v) => {
+                    LeafMeta::read(v)
+                        .map_err(|e| Error::corrupt("merge", e))?
+                        .seq
+                }
+                None => 0,
+            };
+            match ops.get(&k) {
+                Some((prev, _)) if *prev > s => {}
+                _ => {
+                    ops.insert(k, (s, after));
+                }
+            }
         }
     }
+    let ops = ops.into_iter().map(|(k, (_, v))| (k, v));
 
     let mut doc_edits: Vec<Edit> = Vec::with_capacity(ops.len());
     let mut change_edits: Vec<Edit> = Vec::with_capacity(ops.len() * 2);

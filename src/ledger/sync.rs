@@ -123,6 +123,7 @@ impl<S: Store> Ledger<S> {
                     count: ev.count,
                     indexes: base.indexes.clone(),
                     out: base.out.clone(),
+                    gc: base.gc,
                 };
                 (state, Vec::new(), true)
             } else {
@@ -140,6 +141,7 @@ impl<S: Store> Ledger<S> {
                     count: ev.count,
                     indexes: base.indexes.clone(),
                     out: base.out.clone(),
+                    gc: base.gc,
                 };
                 let mut blocks: Vec<(Block, Option<Rc<Node>>)> = vec![(event_block, None)];
                 blocks.extend(merged.blocks.into_iter().map(|(b, n)| (b, Some(n))));
@@ -165,6 +167,70 @@ impl<S: Store> Ledger<S> {
                     };
                     self.adopt(p.state, true);
                     return Ok(Some(done));
+                }
+                crate::store::CommitOutcome::Conflict => self.reload_forced().await?,
+            }
+        }
+    }
+}
+
+impl<S: Store> Ledger<S> {
+    /// Starts tracking the sync outbox (first attach): every stored CAR is put in it once, so a
+    /// remote receives everything the ledger already holds. No effect when already tracking.
+    pub async fn start_outbox(&self) -> Result<()> {
+        self.check_open()?;
+        if self.snapshot().out.is_some() {
+            return Ok(());
+        }
+        let cars = self.store.list_cars().await?;
+        self.rewrite_outbox(|out| match out {
+            Some(o) => Some(o.clone()),
+            None => Some(cars.clone()),
+        })
+        .await
+    }
+
+    /// Removes pushed CARs from the outbox (a header-only commit).
+    pub async fn outbox_done(&self, pushed: &[String]) -> Result<()> {
+        self.check_open()?;
+        let pushed: std::collections::HashSet<&String> = pushed.iter().collect();
+        self.rewrite_outbox(|out| {
+            out.as_ref()
+                .map(|o| o.iter().filter(|c| !pushed.contains(c)).cloned().collect())
+        })
+        .await
+    }
+
+    async fn rewrite_outbox(
+        &self,
+        f: impl Fn(&Option<Vec<String>>) -> Option<Vec<String>>,
+    ) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        loop {
+            self.check_open()?;
+            let base = self.snapshot();
+            let out = f(&base.out);
+            if out == base.out {
+                return Ok(());
+            }
+            let Some(car) = base.car.clone() else {
+                // nothing committed yet: the outbox starts with the first commit's header
+                let mut next = (*base).clone();
+                next.out = out;
+                *self.state.borrow_mut() = Rc::new(next);
+                return Ok(());
+            };
+            let mut next = (*base).clone();
+            next.out = out;
+            let write = crate::store::CommitWrite {
+                expect: Some(car.clone()),
+                cars: Vec::new(),
+                header: next.to_header(&car),
+            };
+            match self.store.commit(write).await? {
+                crate::store::CommitOutcome::Committed => {
+                    self.adopt(next, true);
+                    return Ok(());
                 }
                 crate::store::CommitOutcome::Conflict => self.reload_forced().await?,
             }

@@ -1,0 +1,153 @@
+//! Head records and manifest CARs: small sealed CARs with one root block.
+//!
+//! A head record's root is `{v: 1, heads: [event], cars: [car], more: [manifest car]}`; a manifest
+//! CAR's root is `{v: 1, cars, more}` (docs/sync.md §2). Both are sealed CARs named by the hash of
+//! their stored bytes, so they are verified exactly like data CARs. Invariant: a decoded record
+//! came from bytes whose name, GCM tag and block CID all verified.
+
+use std::collections::BTreeMap;
+
+use cid::Cid;
+use ipld_core::ipld::Ipld;
+
+use crate::car::{open_car, seal_car, write_car, SealedCar};
+use crate::codec::{self, as_links, cid_str, field, parse_cid};
+use crate::crypto::Aead;
+use crate::error::{Error, Result};
+
+/// Inline manifest names kept in a record before older ones are rolled into a manifest CAR.
+pub const INLINE_CARS: usize = 64;
+
+/// A manifest: CAR names newest first, and manifest CARs holding older names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Manifest {
+    pub cars: Vec<String>,
+    pub more: Vec<String>,
+}
+
+impl Manifest {
+    /// `self` with `other`'s names after its own (deduplicated, order kept).
+    pub fn union(&self, other: &Manifest) -> Manifest {
+        fn merged(a: &[String], b: &[String]) -> Vec<String> {
+            let mut seen = std::collections::HashSet::new();
+            a.iter()
+                .chain(b)
+                .filter(|n| seen.insert(n.as_str()))
+                .cloned()
+                .collect()
+        }
+        Manifest {
+            cars: merged(&self.cars, &other.cars),
+            more: merged(&self.more, &other.more),
+        }
+    }
+}
+
+/// A decoded head record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeadRecord {
+    pub heads: Vec<Cid>,
+    pub manifest: Manifest,
+}
+
+fn links(names: &[String]) -> Result<Ipld> {
+    Ok(Ipld::List(
+        names
+            .iter()
+            .map(|n| parse_cid(n).map(Ipld::Link))
+            .collect::<Result<_>>()?,
+    ))
+}
+
+fn names(v: Option<&Ipld>, what: &str) -> std::result::Result<Vec<String>, String> {
+    match v {
+        None => Ok(Vec::new()),
+        v => as_links(v)
+            .map(|l| l.iter().map(cid_str).collect())
+            .ok_or_else(|| format!("{what} is not a list of links")),
+    }
+}
+
+async fn seal_root<A: Aead>(aead: &A, root: BTreeMap<String, Ipld>) -> Result<SealedCar> {
+    let block = codec::encode(&Ipld::Map(root))?;
+    seal_car(aead, &write_car(block.cid, std::slice::from_ref(&block))).await
+}
+
+/// Opens a sealed single-root CAR and returns its root block's value.
+async fn open_root<A: Aead>(aead: &A, name: &str, bytes: &[u8]) -> Result<Ipld> {
+    let cid = parse_cid(name).map_err(|_| Error::corrupt(name, "bad name"))?;
+    let (roots, blocks) = open_car(aead, &cid, bytes).await?;
+    let root = roots
+        .first()
+        .and_then(|r| blocks.iter().find(|b| b.cid == *r))
+        .ok_or_else(|| Error::corrupt(name, "root block missing"))?;
+    codec::decode(&root.bytes).map_err(|e| Error::corrupt(name, e))
+}
+
+impl HeadRecord {
+    /// Seals the record; returns its name and bytes.
+    pub async fn seal<A: Aead>(&self, aead: &A) -> Result<SealedCar> {
+        let mut m = BTreeMap::new();
+        m.insert("v".into(), Ipld::Integer(1));
+        m.insert(
+            "heads".into(),
+            Ipld::List(self.heads.iter().copied().map(Ipld::Link).collect()),
+        );
+        m.insert("cars".into(), links(&self.manifest.cars)?);
+        m.insert("more".into(), links(&self.manifest.more)?);
+        seal_root(aead, m).await
+    }
+
+    /// Verifies and decodes a head record fetched under `name`.
+    pub async fn open<A: Aead>(aead: &A, name: &str, bytes: &[u8]) -> Result<HeadRecord> {
+        let v = open_root(aead, name, bytes).await?;
+        let bad = |e: String| Error::corrupt(name, e);
+        if codec::as_u64(field(&v, "v")) != Some(1) {
+            return Err(bad("unknown head record version".into()));
+        }
+        let heads = as_links(field(&v, "heads"))
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| bad("heads is not a non-empty list of links".into()))?;
+        Ok(HeadRecord {
+            heads,
+            manifest: Manifest {
+                cars: names(field(&v, "cars"), "cars").map_err(bad)?,
+                more: names(field(&v, "more"), "more").map_err(bad)?,
+            },
+        })
+    }
+}
+
+/// Seals a manifest CAR holding `m`.
+pub async fn seal_manifest<A: Aead>(aead: &A, m: &Manifest) -> Result<SealedCar> {
+    let mut root = BTreeMap::new();
+    root.insert("v".into(), Ipld::Integer(1));
+    root.insert("cars".into(), links(&m.cars)?);
+    root.insert("more".into(), links(&m.more)?);
+    seal_root(aead, root).await
+}
+
+/// The manifest in an opened CAR, if it is a manifest CAR (`None` for data CARs).
+pub fn manifest_in(
+    name: &str,
+    roots: &[Cid],
+    blocks: &[crate::codec::Block],
+) -> Result<Option<Manifest>> {
+    let Some(root) = roots
+        .first()
+        .and_then(|r| blocks.iter().find(|b| b.cid == *r))
+    else {
+        return Ok(None);
+    };
+    let Ok(v) = codec::decode(&root.bytes) else {
+        return Ok(None);
+    };
+    if field(&v, "cars").is_none() || field(&v, "head").is_some() {
+        return Ok(None);
+    }
+    let bad = |e: String| Error::corrupt(name, e);
+    Ok(Some(Manifest {
+        cars: names(field(&v, "cars"), "cars").map_err(bad)?,
+        more: names(field(&v, "more"), "more").map_err(bad)?,
+    }))
+}

@@ -1,0 +1,210 @@
+//! Push and pull of one ledger against one remote (docs/sync.md §3–4).
+//!
+//! Invariants: CARs before heads; a pull merges only verified heads and stores fetched CARs in
+//! the merge's own commit; the sync state is saved only after what it records is durable (a
+//! crash re-does work, never skips it).
+
+use std::collections::HashSet;
+
+use cid::Cid;
+
+use super::fetch::Fetcher;
+use super::record::{seal_manifest, HeadRecord, Manifest, INLINE_CARS};
+use super::state::SyncState;
+use super::{Remote, CARS, HEADS};
+use crate::codec::cid_str;
+use crate::error::{Error, Result};
+use crate::ledger::Ledger;
+use crate::store::Store;
+
+/// What a pull did.
+#[derive(Debug, Default)]
+pub struct PullReport {
+    /// Head records read (new ones).
+    pub records: usize,
+    /// Whether the local head moved.
+    pub changed: bool,
+    /// Bytes downloaded (records and CARs).
+    pub bytes: usize,
+    /// Objects that failed verification and were skipped.
+    pub errors: Vec<Error>,
+}
+
+/// What a push did.
+#[derive(Debug, Default)]
+pub struct PushReport {
+    /// CARs uploaded (including manifest CARs).
+    pub cars: usize,
+    /// Bytes uploaded (CARs and the record).
+    pub bytes: usize,
+    /// The head record written, if any.
+    pub record: Option<String>,
+}
+
+/// One ledger attached to one remote, identified by `id` (its sync state's key).
+pub struct Replica<'a, S: Store, R: Remote> {
+    pub ledger: &'a Ledger<S>,
+    pub remote: &'a R,
+    pub id: String,
+}
+
+fn strip<'k>(key: &'k str, prefix: &str) -> Option<&'k str> {
+    key.strip_prefix(prefix).filter(|n| !n.is_empty())
+}
+
+impl<S: Store, R: Remote> Replica<'_, S, R> {
+    async fn load_state(&self) -> Result<SyncState> {
+        match self
+            .ledger
+            .store()
+            .load_meta(&SyncState::key(&self.id))
+            .await?
+        {
+            Some(t) => SyncState::from_json(&t),
+            None => Ok(SyncState::default()),
+        }
+    }
+
+    async fn save_state(&self, s: &SyncState) -> Result<()> {
+        self.ledger
+            .store()
+            .save_meta(&SyncState::key(&self.id), &s.to_json())
+            .await
+    }
+
+    /// Whether every event in `heads` is stored locally (so already in the local history).
+    async fn known(&self, heads: &[Cid]) -> Result<bool> {
+        for h in heads {
+            if self.ledger.store().locate(&cid_str(h)).await?.is_none() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Reads new head records, fetches what their heads need and merges them.
+    pub async fn pull(&self) -> Result<PullReport> {
+        let mut report = PullReport::default();
+        let mut st = self.load_state().await?;
+        let listed: Vec<String> = self
+            .remote
+            .list(HEADS)
+            .await?
+            .iter()
+            .filter_map(|k| strip(k, HEADS).map(str::to_string))
+            .collect();
+        let seen: HashSet<&String> = st.seen.iter().collect();
+        let fresh: Vec<String> = listed
+            .iter()
+            .filter(|n| !seen.contains(n))
+            .cloned()
+            .collect();
+        let mut heads: Vec<Cid> = Vec::new();
+        let mut manifest = Manifest::default();
+        let mut good = Vec::new();
+        for name in &fresh {
+            let Some(bytes) = self.remote.get(&format!("{HEADS}{name}")).await? else {
+                continue; // deleted since the listing: a newer record covers it
+            };
+            report.bytes += bytes.len();
+            match HeadRecord::open(self.ledger.blocks().aead(), name, &bytes).await {
+                Ok(r) => {
+                    heads.extend(r.heads);
+                    manifest = manifest.union(&r.manifest);
+                    good.push(name.clone());
+                }
+                Err(e) => report.errors.push(e),
+            }
+        }
+        report.records = fresh.len();
+        if !heads.is_empty() && !self.known(&heads).await? {
+            let local: HashSet<String> =
+                self.ledger.store().list_cars().await?.into_iter().collect();
+            let eager = self.ledger.snapshot().head.is_empty();
+            let src = Fetcher::new(self.ledger.blocks(), self.remote, &manifest, local, eager);
+            let done = self.ledger.adopt_heads(&src, &heads).await;
+            report.bytes += *src.bytes.borrow();
+            report.changed = done?.is_some();
+        }
+        // Durable now: remember the records (bad ones too, so they are reported once).
+        st.manifest = manifest.union(&st.manifest);
+        st.seen.extend(fresh);
+        let listed: HashSet<&String> = listed.iter().collect();
+        st.seen.retain(|n| listed.contains(n));
+        st.merged.extend(good);
+        st.merged.retain(|n| listed.contains(n));
+        self.save_state(&st).await?;
+        Ok(report)
+    }
+
+    /// Uploads the outbox, then a head record for the local head; deletes the records it covers.
+    pub async fn push(&self) -> Result<PushReport> {
+        let mut report = PushReport::default();
+        self.ledger.start_outbox().await?;
+        let snap = self.ledger.snapshot();
+        let out = snap.out.clone().unwrap_or_default();
+        if out.is_empty() || snap.head.is_empty() {
+            return Ok(report);
+        }
+        let mut st = self.load_state().await?;
+        for name in &out {
+            let bytes = self
+                .ledger
+                .store()
+                .read_car(name)
+                .await?
+                .ok_or_else(|| Error::corrupt(name, "outbox car is missing locally"))?;
+            self.remote.put(&format!("{CARS}{name}"), &bytes).await?;
+            report.cars += 1;
+            report.bytes += bytes.len();
+        }
+        let newest_first: Vec<String> = out.iter().rev().cloned().collect();
+        let mut manifest = Manifest {
+            cars: newest_first,
+            more: Vec::new(),
+        }
+        .union(&st.manifest);
+        if manifest.cars.len() > INLINE_CARS {
+            let older = Manifest {
+                cars: manifest.cars.split_off(INLINE_CARS / 2),
+                more: std::mem::take(&mut manifest.more),
+            };
+            let sealed = seal_manifest(self.ledger.blocks().aead(), &older).await?;
+            let name = cid_str(&sealed.name);
+            self.remote
+                .put(&format!("{CARS}{name}"), &sealed.bytes)
+                .await?;
+            report.cars += 1;
+            report.bytes += sealed.bytes.len();
+            manifest.more = vec![name];
+        }
+        let record = HeadRecord {
+            heads: snap.head.clone(),
+            manifest: manifest.clone(),
+        };
+        let sealed = record.seal(self.ledger.blocks().aead()).await?;
+        let name = cid_str(&sealed.name);
+        self.remote
+            .put(&format!("{HEADS}{name}"), &sealed.bytes)
+            .await?;
+        report.bytes += sealed.bytes.len();
+        for old in &st.merged {
+            self.remote.delete(&format!("{HEADS}{old}")).await?;
+        }
+        self.ledger.outbox_done(&out).await?;
+        st.manifest = manifest;
+        st.merged = vec![name.clone()];
+        st.seen.push(name.clone());
+        self.save_state(&st).await?;
+        report.record = Some(name);
+        Ok(report)
+    }
+
+    /// Pull, then push: afterwards the remote has every local commit made before the call and
+    /// the local ledger has merged every head record listed at the call.
+    pub async fn sync(&self) -> Result<(PullReport, PushReport)> {
+        let pulled = self.pull().await?;
+        let pushed = self.push().await?;
+        Ok((pulled, pushed))
+    }
+}

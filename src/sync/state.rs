@@ -1,0 +1,82 @@
+//! The local sync state of one remote, kept beside the header as JSON (docs/sync.md §6).
+//!
+//! Invariant: `seen` only names head records already merged (or found bad), `merged` only
+//! records whose heads the local head descends from, so deleting them after a push loses nothing.
+
+use ipld_core::ipld::Ipld;
+
+use super::record::Manifest;
+use crate::doc::write_str;
+use crate::error::{Error, Result};
+
+/// What this replica knows of one remote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncState {
+    /// Remote CARs that hold every block of the heads this replica merged or pushed.
+    pub manifest: Manifest,
+    /// Head records already processed (merged, or skipped as bad).
+    pub seen: Vec<String>,
+    /// Head records the local head covers: deleted after the next push.
+    pub merged: Vec<String>,
+}
+
+fn list(out: &mut String, key: &str, items: &[String]) {
+    write_str(out, key);
+    out.push_str(":[");
+    for (i, s) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_str(out, s);
+    }
+    out.push(']');
+}
+
+fn strings(v: Option<&Ipld>) -> Result<Vec<String>> {
+    match v {
+        None | Some(Ipld::Null) => Ok(Vec::new()),
+        Some(Ipld::List(l)) => l
+            .iter()
+            .map(|s| match s {
+                Ipld::String(s) => Ok(s.clone()),
+                _ => Err(Error::corrupt("sync state", "an entry is not a string")),
+            })
+            .collect(),
+        Some(_) => Err(Error::corrupt("sync state", "a field is not a list")),
+    }
+}
+
+impl SyncState {
+    /// The meta key of the state of remote `id`.
+    pub fn key(id: &str) -> String {
+        format!("sync:{id}")
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut out = String::from("{");
+        list(&mut out, "cars", &self.manifest.cars);
+        out.push(',');
+        list(&mut out, "more", &self.manifest.more);
+        out.push(',');
+        list(&mut out, "seen", &self.seen);
+        out.push(',');
+        list(&mut out, "merged", &self.merged);
+        out.push('}');
+        out
+    }
+
+    pub fn from_json(text: &str) -> Result<SyncState> {
+        let v = crate::json::parse(text).map_err(|e| Error::corrupt("sync state", e))?;
+        let Ipld::Map(m) = v else {
+            return Err(Error::corrupt("sync state", "not an object"));
+        };
+        Ok(SyncState {
+            manifest: Manifest {
+                cars: strings(m.get("cars"))?,
+                more: strings(m.get("more"))?,
+            },
+            seen: strings(m.get("seen"))?,
+            merged: strings(m.get("merged"))?,
+        })
+    }
+}

@@ -1,0 +1,376 @@
+//! Native sync tests against the in-memory remote: convergence, outbox, faults, tampering,
+//! compaction during sync, and what the remote holds.
+
+use std::collections::BTreeMap;
+
+use futures::executor::block_on;
+use ipld_core::ipld::Ipld;
+use proptest::prelude::*;
+
+use super::mem::MemRemote;
+use super::{Remote, Replica, CARS, HEADS};
+use crate::doc::{Body, WriteOp};
+use crate::ledger::{AllDocsOpts, Ledger};
+use crate::store::mem::MemStore;
+use crate::store::Store;
+
+pub(super) fn body(n: i64) -> Body {
+    let mut b = Body::new();
+    b.insert("n".into(), Ipld::Integer(n.into()));
+    b.insert(
+        "secretfield".into(),
+        Ipld::String(format!("plaintext-marker-{n}")),
+    );
+    b
+}
+
+pub(super) fn put(id: &str, n: i64) -> WriteOp {
+    WriteOp {
+        id: id.into(),
+        body: Some(body(n)),
+    }
+}
+
+pub(super) fn del(id: &str) -> WriteOp {
+    WriteOp {
+        id: id.into(),
+        body: None,
+    }
+}
+
+/// A replica's local side: its store and open ledger.
+pub(super) struct Dev {
+    pub store: MemStore,
+    pub ledger: Ledger<MemStore>,
+}
+
+impl Dev {
+    /// A new device; with `like`, it shares that device's ledger key (as an invite gives it).
+    pub fn new(like: Option<&Dev>) -> Dev {
+        let store = MemStore::new();
+        if let Some(o) = like {
+            store.share_key_from(&o.store);
+        }
+        let ledger = block_on(Ledger::open("t", store.clone(), None)).unwrap();
+        if like.is_none() {
+            // make sure the key exists before others copy it
+            block_on(ledger.store().load_header()).unwrap();
+        }
+        Dev { store, ledger }
+    }
+    pub fn reopen(&mut self) {
+        self.ledger = block_on(Ledger::open("t", self.store.clone(), None)).unwrap();
+    }
+    pub fn replica<'a>(&'a self, remote: &'a MemRemote) -> Replica<'a, MemStore, MemRemote> {
+        Replica {
+            ledger: &self.ledger,
+            remote,
+            id: "r".into(),
+        }
+    }
+    pub fn sync(&self, remote: &MemRemote) {
+        block_on(self.replica(remote).sync()).unwrap();
+    }
+    pub fn write(&self, ops: Vec<WriteOp>) {
+        block_on(self.ledger.write(ops)).unwrap();
+    }
+    pub fn docs(&self) -> BTreeMap<String, Option<Body>> {
+        let opts = AllDocsOpts {
+            include_deleted: true,
+            ..Default::default()
+        };
+        let (rows, _) = block_on(self.ledger.all_docs(&opts)).unwrap();
+        rows.into_iter()
+            .map(|r| (r.id, r.body.map(|b| b.body().unwrap())))
+            .collect()
+    }
+    /// (head, docs root, changes root, count)
+    pub fn fingerprint(&self) -> (Vec<cid::Cid>, Option<cid::Cid>, u64) {
+        let s = self.ledger.snapshot();
+        (s.head.clone(), s.docs, s.count)
+    }
+}
+
+fn converged(devs: &[&Dev]) {
+    let f0 = devs[0].fingerprint();
+    for d in devs {
+        assert_eq!(d.fingerprint(), f0, "same head, document root and count");
+        assert_eq!(d.docs(), devs[0].docs());
+    }
+}
+
+#[test]
+fn offline_edits_converge_to_one_head() {
+    let remote = MemRemote::new();
+    let a = Dev::new(None);
+    let b = Dev::new(Some(&a));
+    a.write(vec![put("shared", 0), put("x", 0)]);
+    a.sync(&remote);
+    b.sync(&remote);
+    converged(&[&a, &b]);
+    // both offline: same and different documents
+    a.write(vec![put("x", 1), put("only-a", 1)]);
+    a.write(vec![del("shared")]);
+    b.write(vec![put("x", 2), put("only-b", 2)]);
+    a.sync(&remote);
+    b.sync(&remote);
+    a.sync(&remote);
+    converged(&[&a, &b]);
+    assert!(a.docs().contains_key("only-a") && a.docs().contains_key("only-b"));
+    assert_eq!(a.docs()["shared"], None, "the delete survives the merge");
+    // a further round changes nothing and uploads nothing
+    let before = remote.counters();
+    a.sync(&remote);
+    b.sync(&remote);
+    assert_eq!(remote.counters().0, before.0, "nothing new to upload");
+    converged(&[&a, &b]);
+}
+
+#[test]
+fn detached_commits_are_pushed_after_reopen_and_nothing_twice() {
+    let remote = MemRemote::new();
+    let mut a = Dev::new(None);
+    a.write(vec![put("d1", 1)]);
+    a.sync(&remote);
+    let (puts, bytes, _) = remote.counters();
+    remote.set_offline(true);
+    a.write(vec![put("d2", 2)]);
+    a.write(vec![put("d3", 3)]);
+    assert!(
+        block_on(a.replica(&remote).sync()).is_err(),
+        "offline sync reports an error"
+    );
+    a.reopen(); // a reload: the outbox is in the header
+    assert_eq!(a.ledger.snapshot().out.as_ref().map(Vec::len), Some(2));
+    remote.set_offline(false);
+    a.sync(&remote);
+    let (puts2, bytes2, _) = remote.counters();
+    assert_eq!(puts2 - puts, 3, "two commit CARs and one head record");
+    assert!(
+        bytes2 - bytes < 4000,
+        "only the new commits: {} bytes",
+        bytes2 - bytes
+    );
+    let b = Dev::new(Some(&a));
+    b.sync(&remote);
+    converged(&[&a, &b]);
+}
+
+#[test]
+fn a_push_cut_off_midway_loses_nothing() {
+    let remote = MemRemote::new();
+    let a = Dev::new(None);
+    let b = Dev::new(Some(&a));
+    for i in 0..5 {
+        a.write(vec![put(&format!("a{i}"), i)]);
+    }
+    remote.fail_after_writes(2); // the server dies after two CARs
+    assert_eq!(
+        block_on(a.replica(&remote).push()).unwrap_err().code(),
+        "NETWORK"
+    );
+    remote.set_offline(false); // restarted on the same store
+    b.write(vec![put("b", 1)]);
+    b.sync(&remote);
+    a.sync(&remote);
+    b.sync(&remote);
+    converged(&[&a, &b]);
+    assert_eq!(b.docs().len(), 6);
+}
+
+#[test]
+fn tampered_objects_are_reported_and_skipped() {
+    let remote = MemRemote::new();
+    let a = Dev::new(None);
+    let b = Dev::new(Some(&a));
+    b.write(vec![put("local", 1)]);
+    b.sync(&remote);
+    let b_before = b.docs();
+    a.write(vec![put("x", 1)]);
+    let pushed = block_on(a.replica(&remote).push()).unwrap();
+    let record = pushed.record.unwrap();
+    // flip a byte in every CAR a pushed and in its head record
+    for k in remote.keys() {
+        if k.starts_with(CARS) || k == format!("{HEADS}{record}") {
+            remote.tamper(&k, |b| {
+                let n = b.len() - 5;
+                b[n] ^= 1;
+            });
+        }
+    }
+    let r = block_on(b.replica(&remote).pull()).unwrap();
+    assert_eq!(r.errors.len(), 1, "the bad record is reported");
+    assert_eq!(r.errors[0].code(), "CORRUPT");
+    assert_eq!(b.docs(), b_before, "local data untouched");
+    b.write(vec![put("still", 2)]); // still usable
+    assert!(b.docs().contains_key("still"));
+}
+
+#[test]
+fn a_tampered_car_fails_the_pull_with_a_code_and_leaves_the_ledger_alone() {
+    let remote = MemRemote::new();
+    let a = Dev::new(None);
+    let b = Dev::new(Some(&a));
+    a.write(vec![put("x", 1)]);
+    a.sync(&remote);
+    for k in remote.keys() {
+        if k.starts_with(CARS) {
+            remote.tamper(&k, |b| {
+                let n = b.len() / 2;
+                b[n] ^= 1;
+            });
+        }
+    }
+    let e = block_on(b.replica(&remote).pull()).unwrap_err();
+    assert_eq!(e.code(), "CORRUPT");
+    assert!(b.ledger.snapshot().head.is_empty());
+    b.write(vec![put("mine", 1)]);
+}
+
+#[test]
+fn compaction_on_both_sides_during_sync_never_strands_a_block() {
+    let remote = MemRemote::new();
+    let a = Dev::new(None);
+    let b = Dev::new(Some(&a));
+    for round in 0..6 {
+        a.write(
+            (0..20)
+                .map(|i| put(&format!("a{i}"), round * 100 + i))
+                .collect(),
+        );
+        b.write(vec![put(&format!("b{round}"), round)]);
+        if round % 2 == 0 {
+            block_on(a.ledger.compact()).unwrap();
+        }
+        a.sync(&remote);
+        if round % 3 == 1 {
+            block_on(b.ledger.compact()).unwrap();
+        }
+        b.sync(&remote);
+        block_on(b.ledger.compact()).unwrap();
+    }
+    a.sync(&remote);
+    converged(&[&a, &b]);
+    let c = Dev::new(Some(&a));
+    c.sync(&remote);
+    converged(&[&a, &b, &c]);
+}
+
+#[test]
+fn the_remote_holds_no_plaintext_and_no_key() {
+    let remote = MemRemote::new();
+    let a = Dev::new(None);
+    a.write(vec![put("visible-id-1234", 7), put("another-id-5678", 8)]);
+    a.sync(&remote);
+    let all = remote.all_bytes();
+    let has = |needle: &[u8]| all.windows(needle.len()).any(|w| w == needle);
+    for needle in [
+        &b"visible-id-1234"[..],
+        b"another-id",
+        b"secretfield",
+        b"plaintext-marker",
+    ] {
+        assert!(!has(needle), "{}", String::from_utf8_lossy(needle));
+    }
+    let key = block_on(a.store.ensure_key(&crate::crypto::Key::generate().unwrap())).unwrap();
+    assert!(!has(key.as_bytes()), "the key never reaches the remote");
+}
+
+#[test]
+fn a_device_with_local_data_joins_and_both_hold_the_union() {
+    let remote = MemRemote::new();
+    let a = Dev::new(None);
+    a.write(vec![put("from-a", 1)]);
+    a.sync(&remote);
+    let b = Dev::new(Some(&a));
+    b.write(vec![put("from-b", 2)]); // written before b ever attached
+    b.sync(&remote);
+    a.sync(&remote);
+    converged(&[&a, &b]);
+    assert_eq!(a.docs().len(), 2);
+}
+
+#[test]
+fn many_pushes_roll_the_manifest_and_a_fresh_replica_still_loads_everything() {
+    let remote = MemRemote::new();
+    let a = Dev::new(None);
+    for i in 0..150 {
+        a.write(vec![put(&format!("d{i}"), i)]);
+        a.sync(&remote);
+    }
+    let heads: Vec<String> = remote
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with(HEADS))
+        .collect();
+    assert_eq!(heads.len(), 1, "superseded head records are deleted");
+    let rec = block_on(remote.get(&heads[0])).unwrap().unwrap();
+    assert!(rec.len() < 5000, "head record stays small: {}", rec.len());
+    let b = Dev::new(Some(&a));
+    b.sync(&remote);
+    converged(&[&a, &b]);
+    // an old replica that missed many pushes catches up too
+    let c = Dev::new(Some(&a));
+    c.write(vec![put("c", 1)]);
+    c.sync(&remote);
+    a.sync(&remote);
+    c.sync(&remote);
+    converged(&[&a, &c]);
+}
+
+#[derive(Clone, Debug)]
+enum Step {
+    Put(usize, u8, i64),
+    Del(usize, u8),
+    Bulk(usize, u8),
+    Push(usize),
+    Pull(usize),
+    Compact(usize),
+    Reopen(usize),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => (0..3usize, 0..12u8, 0..100i64).prop_map(|(r, k, v)| Step::Put(r, k, v)),
+        1 => (0..3usize, 0..12u8).prop_map(|(r, k)| Step::Del(r, k)),
+        1 => (0..3usize, 0..12u8).prop_map(|(r, k)| Step::Bulk(r, k)),
+        3 => (0..3usize).prop_map(Step::Push),
+        3 => (0..3usize).prop_map(Step::Pull),
+        1 => (0..3usize).prop_map(Step::Compact),
+        1 => (0..3usize).prop_map(Step::Reopen),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("SYNC_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(1000)))]
+    /// 3 replicas, random writes and random push/pull/compact/reopen schedules on one remote:
+    /// after everyone syncs twice, one head, one document root, the same documents everywhere.
+    #[test]
+    fn replicas_converge(steps in proptest::collection::vec(step(), 1..40)) {
+        let remote = MemRemote::new();
+        let first = Dev::new(None);
+        let mut devs = vec![Dev::new(Some(&first)), Dev::new(Some(&first)), first];
+        for s in steps {
+            match s {
+                Step::Put(r, k, v) => devs[r].write(vec![put(&format!("k{k}"), v)]),
+                Step::Del(r, k) => devs[r].write(vec![del(&format!("k{k}"))]),
+                Step::Bulk(r, k) => devs[r].write((0..k).map(|i| put(&format!("k{i}"), i64::from(k))).collect()),
+                Step::Push(r) => { block_on(devs[r].replica(&remote).push()).unwrap(); }
+                Step::Pull(r) => { block_on(devs[r].replica(&remote).pull()).unwrap(); }
+                Step::Compact(r) => block_on(devs[r].ledger.compact()).unwrap(),
+                Step::Reopen(r) => devs[r].reopen(),
+            }
+        }
+        for _ in 0..2 {
+            for d in &devs {
+                d.sync(&remote);
+            }
+        }
+        let f0 = devs[0].fingerprint();
+        for d in &devs {
+            prop_assert_eq!(d.fingerprint(), f0.clone());
+            prop_assert_eq!(d.docs(), devs[0].docs());
+        }
+    }
+}
