@@ -5,6 +5,7 @@
 //! already checked by `names`, so every path here is made of validated segments.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -12,7 +13,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig};
 
 use crate::names::{valid_name, Kind};
 
@@ -50,13 +51,28 @@ pub fn open(spec: &str) -> std::result::Result<Store, String> {
         }
         let mut b = AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
-            .with_virtual_hosted_style_request(false);
+            .with_virtual_hosted_style_request(false)
+            // Fail within seconds, not minutes, when the store is unreachable (answered as 503).
+            .with_retry(RetryConfig {
+                max_retries: 3,
+                retry_timeout: Duration::from_secs(10),
+                ..Default::default()
+            });
         if std::env::var_os("AWS_REGION").is_none()
             && std::env::var_os("AWS_DEFAULT_REGION").is_none()
         {
             b = b.with_region("us-east-1");
         }
-        if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
+        for var in ["AWS_ENDPOINT_URL", "AWS_ENDPOINT"] {
+            let Ok(endpoint) = std::env::var(var) else {
+                continue;
+            };
+            // object_store panics on a relative endpoint at the first request: refuse it now.
+            if !endpoint.starts_with("http://") && !endpoint.starts_with("https://") {
+                return Err(format!(
+                    "{var} must be an http:// or https:// URL, not {endpoint:?}"
+                ));
+            }
             b = b
                 .with_allow_http(endpoint.starts_with("http://"))
                 .with_endpoint(endpoint);

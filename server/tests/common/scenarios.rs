@@ -148,7 +148,7 @@ pub async fn two_instances(spec: &StoreSpec) {
     );
     tokio::time::sleep(Duration::from_millis(600)).await;
     for w in [&mut on_a, &mut on_b] {
-        while let Some(m) = w.next_json(Duration::from_millis(100)).await {
+        if let Some(m) = w.next_json(Duration::from_millis(100)).await {
             panic!("unexpected extra message {m} (old head {old})");
         }
     }
