@@ -162,7 +162,13 @@ pub async fn restart_keeps_everything(spec: &StoreSpec) {
     let head = envelope(40);
     let (_, car_name) = s.put(&ledger, "cars", &car).await;
     let (_, head_name) = s.put(&ledger, "heads", &head).await;
+    let _watcher = s.watch(&ledger).await;
+    let started = std::time::Instant::now();
     assert_eq!(s.terminate().code(), Some(0), "graceful exit on SIGTERM");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "shutdown waited for a watcher"
+    );
 
     let s = Server::start(spec);
     assert_eq!(
