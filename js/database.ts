@@ -211,15 +211,10 @@ export class Database {
     }
   }
 
-  /** Rewrites the live data into fresh storage files and drops the old ones. */
+  /** Rewrites the live data into fresh storage files and drops the old ones (also done automatically when garbage accumulates). */
   async compact(): Promise<void> {
-    const core = await this.core();
-    await this.shared.flush();
-    try {
-      await core.compact();
-    } catch (e) {
-      throw fromEngine(e);
-    }
+    await this.core();
+    await this.shared.compact();
   }
 
   /** Head, commit count and storage counters of the ledger. */

@@ -1,7 +1,8 @@
 /**
  * Errors thrown by the database. Every error is an `Error` with a stable `code`:
  * `ENOENT` (not found), `INVALID_DOC`, `INVALID_ARG`, `CLOSED`, `CORRUPT`, `DECRYPT`, `QUOTA`,
- * `STORAGE`, `MISSING_BLOCK`, `INTERNAL`.
+ * `STORAGE`, `MISSING_BLOCK`, `INTERNAL`; `CONFLICT` (other tabs kept committing first)
+ * is retried by the package itself and never reaches a write's caller.
  */
 
 /** Base class of every error the database throws. */

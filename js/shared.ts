@@ -2,9 +2,19 @@
  * One open ledger per name in this page, shared by every `fireproof(name)` handle: the engine
  * instance, the write coalescer, the subscribers and the cross-tab channel.
  *
- * Writes issued in the same tick join one commit; while a commit is in flight, new writes gather
- * for the next. Subscribers are notified after a commit is durable (never from inside the engine),
+ * Writes issued in the same tick join one commit; while a commit is in flight, or while this tab
+ * waits for the ledger's cross-tab lock, new writes gather for the next. Every commit runs holding
+ * the Web Lock `ferroproof:<name>` (commits of all tabs take turns; the engine's compare-and-set on
+ * the stored header stays the safety net). A commit the engine answers with `CONFLICT` (other tabs
+ * kept winning, e.g. where Web Locks are missing) is retried after a capped exponential backoff
+ * with jitter, without a limit: a write never fails for contention.
+ * Subscribers are notified after a commit is durable (never from inside the engine),
  * and after another tab's commit, announced on a BroadcastChannel.
+ *
+ * Automatic compaction: after a commit, if the engine says garbage passed its threshold
+ * (docs/format.md §6.1), compaction runs when the page is idle, one tab at a time (Web Lock
+ * `ferroproof:<name>:compact`): it packs without the commit lock (writes go on), then commits
+ * holding it, like any other commit.
  */
 import { decode } from "./encode.js";
 import { DatabaseError, fromEngine } from "./errors.js";
@@ -35,6 +45,44 @@ interface RowsResult {
 const registry = new Map<string, SharedLedger>();
 /** Delay that batches cross-tab commit announcements. */
 const ANNOUNCE_MS = 4;
+/** Longest wait between two attempts of a commit that keeps conflicting. */
+const BACKOFF_CAP_MS = 250;
+
+function isConflict(e: unknown): boolean {
+  return typeof e === "object" && e !== null && (e as { code?: unknown }).code === "CONFLICT";
+}
+
+/** Waits before attempt `n + 1` of a conflicting commit: 1, 2, 4 … 250 ms, each with jitter. */
+export function backoff(n: number): Promise<void> {
+  const ms = Math.min(2 ** n, BACKOFF_CAP_MS) * (0.5 + Math.random() / 2);
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Runs `fn` holding the Web Lock `name` (exclusive across the tabs of the origin), or as is where there are no Web Locks. */
+export function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const locks = typeof navigator === "undefined" ? undefined : navigator.locks;
+  return locks ? (locks.request(name, fn) as Promise<T>) : fn();
+}
+
+/** Resolves when the page is idle (at most 1 s later), or in a new task where there is no `requestIdleCallback`. */
+function whenIdle(): Promise<void> {
+  return new Promise((r) => {
+    if (typeof requestIdleCallback === "function") requestIdleCallback(() => r(), { timeout: 1000 });
+    else setTimeout(r, 0);
+  });
+}
+
+/** Calls `fn` under the lock until it does not answer `CONFLICT`, backing off (lock released) in between. */
+export async function lockedRetrying<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  for (let n = 0; ; n++) {
+    try {
+      return await withLock(name, fn);
+    } catch (e) {
+      if (!isConflict(e)) throw e;
+    }
+    await backoff(n);
+  }
+}
 
 
 /** The shared ledger for `name`, opened on first use. */
@@ -49,6 +97,8 @@ export function sharedLedger(name: string): SharedLedger {
 
 export class SharedLedger {
   readonly name: string;
+  /** The Web Lock every commit of this ledger holds, in every tab. */
+  readonly lockName: string;
   readonly core: Promise<Ledger>;
   refs = 0;
   private queue: Pending[] = [];
@@ -60,9 +110,12 @@ export class SharedLedger {
   private readonly channel: BroadcastChannel | null;
   private closed = false;
   private announcing = false;
+  /** The compaction scheduled or running, if any. */
+  private compaction: Promise<void> | null = null;
 
   constructor(name: string) {
     this.name = name;
+    this.lockName = `ferroproof:${name}`;
     this.core = loadEngine()
       .then(() => Ledger.open(name))
       .then((l) => {
@@ -100,25 +153,38 @@ export class SharedLedger {
       for (const p of this.queue.splice(0)) p.reject(e);
       return;
     }
-    while (this.queue.length > 0) {
-      await this.commit(core, this.queue.splice(0));
+    for (let n = 0; this.queue.length > 0; ) {
+      // The queue keeps filling while the lock is awaited; the whole of it commits once granted.
+      const lost = await withLock(this.lockName, () => this.commit(core, this.queue.splice(0)));
+      if (lost.length === 0) {
+        n = 0;
+        continue;
+      }
+      this.queue.unshift(...lost); // first in the next commit, with what arrived meanwhile
+      await backoff(n++);
     }
   }
 
-  private async commit(core: Ledger, batch: Pending[]): Promise<void> {
+  /** Commits `batch`; returns the entries to retry (all of them on `CONFLICT`, else none). */
+  private async commit(core: Ledger, batch: Pending[]): Promise<Pending[]> {
     try {
       const json = `[${batch.map((p) => p.ops.join(",")).join(",")}]`;
       const res = JSON.parse(await core.write(json)) as WriteResult;
       for (const p of batch) p.resolve(res);
       this.announce();
       this.notify(core, res.seq);
+      this.compactWhenDue(core);
+      return [];
     } catch (e) {
       const err = fromEngine(e);
+      if (err.code === "CONFLICT") return batch;
       if (batch.length > 1 && err.code === "INVALID_DOC") {
-        for (const p of batch) await this.commit(core, [p]); // isolate the bad document
-      } else {
-        for (const p of batch) p.reject(err);
+        const lost: Pending[] = [];
+        for (const p of batch) lost.push(...(await this.commit(core, [p]))); // isolate the bad document
+        return lost;
       }
+      for (const p of batch) p.reject(err);
+      return [];
     }
   }
 
@@ -133,6 +199,40 @@ export class SharedLedger {
       this.announcing = false;
       if (!this.closed) this.channel?.postMessage("commit");
     }, ANNOUNCE_MS);
+  }
+
+  /** Schedules a background compaction for the next idle period if the engine says it is due. */
+  private compactWhenDue(core: Ledger): void {
+    if (this.compaction || this.closed || !core.compactionDue()) return;
+    this.compaction = whenIdle()
+      .then(() => this.compactNow(core, false))
+      .catch((e: unknown) => {
+        if (!this.closed) console.warn("ferroproof: background compaction failed", e);
+      })
+      .finally(() => (this.compaction = null));
+  }
+
+  /**
+   * Compacts (one tab at a time): packs without the commit lock, so writes go on meanwhile, then
+   * commits under it (retried on `CONFLICT`). `always`: even if not due (explicit `compact()`).
+   */
+  private compactNow(core: Ledger, always: boolean): Promise<void> {
+    return withLock(`${this.lockName}:compact`, async () => {
+      if (this.closed || (!always && !core.compactionDue())) return; // another tab just did it
+      if (!(await core.compactPrepare())) return;
+      await lockedRetrying(this.lockName, () => core.compactCommit());
+      this.announce();
+    });
+  }
+
+  /** `compact()`: after the queued writes, rewrites the live data and drops the old storage. */
+  async compact(): Promise<void> {
+    await this.flush();
+    const core = await this.core;
+    await this.compaction;
+    await this.compactNow(core, true).catch((e: unknown) => {
+      throw fromEngine(e);
+    });
   }
 
   /** Waits until every queued write has settled. */
@@ -203,9 +303,12 @@ export class SharedLedger {
    */
   async close(): Promise<void> {
     await this.flush();
+    await this.compaction;
     const core = await this.core.catch(() => undefined); // opening failed: nothing to store
     // If the store refuses (e.g. quota), the index is rebuilt when next queried.
-    await core?.saveIndexes().catch((e: unknown) => console.warn("ferroproof: an index could not be stored", e));
+    await (core ? withLock(this.lockName, () => core.saveIndexes()) : undefined)?.catch((e: unknown) =>
+      console.warn("ferroproof: an index could not be stored", e),
+    );
     this.closed = true;
     this.channel?.close();
     if (registry.get(this.name) === this) registry.delete(this.name);
@@ -219,6 +322,7 @@ export class SharedLedger {
   /** Deletes all stored data of this ledger. */
   async destroy(): Promise<void> {
     await this.flush();
+    await this.compaction;
     const core = await this.core;
     await core.destroy().catch((e: unknown) => {
       throw fromEngine(e);

@@ -40,6 +40,18 @@ pub struct Header {
     /// The sync outbox: names of data CARs (writes and merges) not yet on a remote, oldest first.
     /// `None` while the ledger was never attached to a remote (nothing is tracked).
     pub out: Option<Vec<String>>,
+    /// Compaction bookkeeping (`None` in headers written before it existed).
+    pub gc: Option<Gc>,
+}
+
+/// What automatic compaction decides on (docs/format.md §6.1): sealed bytes of the CARs the
+/// ledger wrote, counted since the last compaction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Gc {
+    /// Bytes kept by the last compaction (its CARs; 0 before the first one).
+    pub live: u64,
+    /// `live` plus the bytes of every CAR committed since.
+    pub stored: u64,
 }
 
 /// Where a persisted index stands.
@@ -147,6 +159,12 @@ impl Header {
             }
             out.push(']');
         }
+        if let Some(g) = &self.gc {
+            out.push_str(&format!(
+                ",\"gc\":{{\"live\":{},\"stored\":{}}}",
+                g.live, g.stored
+            ));
+        }
         out.push('}');
         out
     }
@@ -197,6 +215,14 @@ impl Header {
             ),
             Some(_) => return Err("header out is not a list".into()),
         };
+        let gc = match field(&m, "gc") {
+            None | Some(Ipld::Null) => None,
+            Some(Ipld::Map(g)) => Some(Gc {
+                live: get_u64(g, "live")?,
+                stored: get_u64(g, "stored")?,
+            }),
+            Some(_) => return Err("header gc is not an object".into()),
+        };
         Ok(Header {
             v: u32::try_from(get_u64(&m, "v")?).map_err(|_| "header v out of range")?,
             car: get_str(&m, "car")?.ok_or("header has no car")?,
@@ -207,6 +233,7 @@ impl Header {
             count: get_u64(&m, "count")?,
             indexes,
             out,
+            gc,
         })
     }
 }
@@ -283,6 +310,7 @@ mod tests {
             count: 3,
             indexes,
             out: None,
+            gc: None,
         };
         let text = h.to_json();
         assert_eq!(Header::from_json(&text).unwrap(), h);
@@ -296,6 +324,19 @@ mod tests {
             "{text2}"
         );
         assert_eq!(Header::from_json(&text2).unwrap(), with_out);
+        let with_gc = Header {
+            gc: Some(Gc {
+                live: 10,
+                stored: 25,
+            }),
+            ..with_out.clone()
+        };
+        let text3 = with_gc.to_json();
+        assert!(
+            text3.ends_with(r#"],"gc":{"live":10,"stored":25}}"#),
+            "{text3}"
+        );
+        assert_eq!(Header::from_json(&text3).unwrap(), with_gc);
         assert!(text.starts_with(r#"{"v":1,"car":"bafkcar","head":["bafyev"],"docs":"bafyd","changes":null,"seq":9,"count":3,"indexes":{"#));
         for bad in [
             "",

@@ -198,6 +198,29 @@ impl JsLedger {
         })
     }
 
+    /// True when automatic compaction is due (docs/format.md §6.1).
+    #[wasm_bindgen(js_name = compactionDue)]
+    pub fn compaction_due(&self) -> bool {
+        self.inner.compaction_due()
+    }
+
+    /// Compaction, phase 1 (no lock needed): packs the live blocks; resolves to false if empty.
+    #[wasm_bindgen(js_name = compactPrepare, unchecked_return_type = "Promise<boolean>")]
+    pub fn compact_prepare(&self) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move { Ok(JsValue::from_bool(l.compact_prepare().await?)) })
+    }
+
+    /// Compaction, phase 2 (under the commit lock): stores the packed CARs, drops the old ones.
+    #[wasm_bindgen(js_name = compactCommit, unchecked_return_type = "Promise<void>")]
+    pub fn compact_commit(&self) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move {
+            l.compact_commit().await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
     /// `{clock, seq, count, car, carReads, locates}` JSON of the current state.
     pub fn info(&self) -> String {
         let s = self.inner.snapshot();

@@ -1,14 +1,24 @@
-//! Compaction: rewrite every live block into fresh CARs of bounded size, then drop the old CARs.
+//! Compaction: rewrite the live blocks into fresh CARs sized for lazy reads, then drop the old
+//! CARs. Policy and layout: docs/format.md §6.1.
 //!
-//! Live blocks are the nodes of the document, changes and index trees, separately stored
-//! documents, and every clock event reachable from the head. Invariant: old CARs are deleted only
-//! after the header naming the new ones is durable; documents, head and indexes are unchanged.
+//! Two phases, so that writes interleave: [`Ledger::compact_prepare`] lists the CARs, catches up
+//! with the stored header and packs that state's live blocks (no lock held: writes go on);
+//! [`Ledger::compact_commit`] stores the packed CARs with a header naming the newest state (a
+//! compare-and-set; on a conflict it re-reads the header and retries with the same CARs).
+//!
+//! Invariant: old CARs are deleted only after the header naming the new ones is durable, and only
+//! CARs listed before the packed state was read: every block the newest state needs is then in
+//! the packed CARs (it was live in the packed state) or in a CAR committed after the listing
+//! (kept). Documents, head, seq, count and indexes are unchanged; pinned CARs (the sync outbox)
+//! are never deleted.
 
 use std::collections::{BTreeMap, HashSet};
+use std::rc::Rc;
 
 use cid::Cid;
 use ipld_core::ipld::Ipld;
 
+use super::write::{conflict, FAST_ATTEMPTS};
 use super::{Ledger, State};
 use crate::car::{seal_car, write_car};
 use crate::clock::Event;
@@ -16,54 +26,147 @@ use crate::codec::{self, Block};
 use crate::doc::LeafMeta;
 use crate::error::{Error, Result};
 use crate::prolly::Loader;
-use crate::store::{CommitOutcome, CommitWrite, Store, StoredCar};
+use crate::store::{CommitOutcome, CommitWrite, Gc, Store, StoredCar};
 
-/// Plaintext size at which a compacted CAR is closed.
-pub const COMPACT_CAR_BYTES: usize = 1024 * 1024;
+/// Block bytes at which a compacted CAR is closed: a cold read decrypts at most about this much
+/// to reach one leaf.
+pub const COMPACT_CAR_BYTES: usize = 128 * 1024;
+
+/// Garbage tolerated on top of half the live bytes before compaction is due.
+pub const COMPACT_SLACK_BYTES: u64 = 256 * 1024;
+
+/// A compaction packed by [`Ledger::compact_prepare`], waiting for [`Ledger::compact_commit`].
+pub(super) struct Packed {
+    /// The state whose live blocks the CARs hold.
+    base: Rc<State>,
+    /// The CARs listed before `base` was read: deleted once the new header is durable.
+    old: Vec<String>,
+    cars: Vec<StoredCar>,
+    /// The CAR holding the commit block and the tree roots: the new header's `car`.
+    last: String,
+    bytes: u64,
+}
+
+/// Live blocks by role, each list in its packing order.
+#[derive(Default)]
+struct Live {
+    /// Leaves of every tree in key order, a document stored in its own block after its leaf.
+    leaves: Vec<Block>,
+    events: Vec<Block>,
+    /// Branch nodes with their level.
+    branches: Vec<(u32, Block)>,
+}
 
 impl<S: Store> Ledger<S> {
-    /// Rewrites the live blocks into fresh CARs and deletes the old ones.
+    /// True when the CARs written since the last compaction make the stored bytes exceed
+    /// 1.5 × the live bytes plus [`COMPACT_SLACK_BYTES`] (docs/format.md §6.1).
+    pub fn compaction_due(&self) -> bool {
+        let s = self.snapshot();
+        s.gc.is_some_and(|g| g.stored > g.live + g.live / 2 + COMPACT_SLACK_BYTES)
+    }
+
+    /// Compacts in one go: [`Ledger::compact_prepare`] then [`Ledger::compact_commit`].
     pub async fn compact(&self) -> Result<()> {
+        if self.compact_prepare().await? {
+            self.compact_commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Packs the live blocks of the stored state into fresh sealed CARs, kept for
+    /// [`Ledger::compact_commit`]. Holds no lock: writes commit meanwhile. False if the ledger
+    /// is empty.
+    pub async fn compact_prepare(&self) -> Result<bool> {
+        self.check_open()?;
+        let old = self.store.list_cars().await?;
+        // Read after listing: the state is at least as new as every listed CAR's commit.
+        self.reload_forced().await?;
+        let base = self.snapshot();
+        if base.car.is_none() {
+            return Ok(false);
+        }
+        let live = self.live_blocks(&base).await?;
+        let (cars, last) = self.pack(&base, live).await?;
+        let bytes = cars.iter().map(|c| c.bytes.len() as u64).sum();
+        self.check_open()?;
+        *self.packed.borrow_mut() = Some(Packed {
+            base,
+            old,
+            cars,
+            last,
+            bytes,
+        });
+        Ok(true)
+    }
+
+    /// Commits the packed CARs under a header naming the newest stored state, then deletes the
+    /// CARs listed before packing (pinned ones excepted). After [`FAST_ATTEMPTS`] conflicts in a
+    /// row it returns `CONFLICT`, keeping the packing for the next call. Nothing packed: no-op.
+    pub async fn compact_commit(&self) -> Result<()> {
         self.check_open()?;
         let _guard = self.write_lock.lock().await;
-        for _ in 0..8 {
-            let base = self.snapshot();
-            if base.car.is_none() {
-                return Ok(());
-            }
-            let old_cars = self.store.list_cars().await?;
-            let live = self.live_blocks(&base).await?;
-            let (cars, last) = self.pack(&base, live).await?;
-            let new_names: HashSet<String> = cars.iter().map(|c| c.name.clone()).collect();
-            let mut state = (*base).clone();
-            state.car = Some(last.clone());
-            let write = CommitWrite {
-                expect: base.car.clone(),
-                cars,
-                header: state.to_header(&last),
+        for _ in 0..FAST_ATTEMPTS {
+            self.check_open()?;
+            let cur = self.snapshot();
+            let (write, state) = {
+                let packed = self.packed.borrow();
+                let Some(p) = packed.as_ref() else {
+                    return Ok(());
+                };
+                let mut state = (*cur).clone();
+                state.car = Some(p.last.clone());
+                // CARs committed after the packed state are kept: count them as live.
+                let (was, now) = (p.base.gc.unwrap_or_default(), cur.gc.unwrap_or_default());
+                let since = if was.live == now.live {
+                    now.stored.saturating_sub(was.stored)
+                } else {
+                    0
+                };
+                state.gc = Some(Gc {
+                    live: p.bytes + since,
+                    stored: p.bytes + since,
+                });
+                let write = CommitWrite {
+                    expect: cur.car.clone(),
+                    cars: p.cars.clone(),
+                    header: state.to_header(&p.last),
+                };
+                (write, state)
             };
-            match self.store.commit(write).await? {
+            let outcome = match self.store.commit(write).await {
+                Ok(o) => o,
+                Err(e) => {
+                    self.packed.borrow_mut().take();
+                    return Err(e);
+                }
+            };
+            match outcome {
                 CommitOutcome::Committed => {
-                    self.adopt(state, true);
-                    let pinned: HashSet<&String> = base.pinned_cars().iter().collect();
-                    let stale: Vec<String> = old_cars
-                        .into_iter()
-                        .filter(|c| !new_names.contains(c) && !pinned.contains(c))
+                    let Some(p) = self.packed.borrow_mut().take() else {
+                        return Ok(());
+                    };
+                    self.adopt(state.clone(), true);
+                    let mut keep: HashSet<&String> = p.cars.iter().map(|c| &c.name).collect();
+                    keep.extend(p.base.pinned_cars());
+                    keep.extend(state.pinned_cars());
+                    let stale: Vec<String> = p
+                        .old
+                        .iter()
+                        .filter(|c| !keep.contains(c))
+                        .cloned()
                         .collect();
                     return self.store.remove_cars(&stale).await;
                 }
                 CommitOutcome::Conflict => self.reload_forced().await?,
             }
         }
-        Err(Error::Storage(
-            "compaction kept conflicting with other writers".into(),
-        ))
+        Err(conflict())
     }
 
-    /// Every block reachable from the state, in a stable order.
-    async fn live_blocks(&self, state: &State) -> Result<Vec<Block>> {
+    /// Every block reachable from the state, sorted by role.
+    async fn live_blocks(&self, state: &State) -> Result<Live> {
         let mut seen = HashSet::new();
-        let mut out = Vec::new();
+        let mut live = Live::default();
         let mut roots: Vec<(Cid, bool)> = Vec::new();
         roots.extend(state.docs.map(|c| (c, true)));
         roots.extend(state.changes.map(|c| (c, false)));
@@ -73,27 +176,35 @@ impl<S: Store> Ledger<S> {
             }
         }
         for (root, is_docs) in roots {
+            // Depth first, children in key order: leaves come out in key order.
             let mut stack = vec![root];
             while let Some(cid) = stack.pop() {
                 if !seen.insert(cid) {
                     continue;
                 }
                 let node = self.blocks.load(&cid).await?;
-                out.push(Block {
+                let block = Block {
                     cid,
                     bytes: self.blocks.block(&cid).await?.to_vec(),
-                });
-                for (i, (_, v)) in node.entries.iter().enumerate().rev() {
-                    if node.level > 0 {
+                };
+                if node.level > 0 {
+                    live.branches.push((node.level.into(), block));
+                    for i in (0..node.entries.len()).rev() {
                         stack.push(node.child(i)?);
-                    } else if is_docs {
-                        let meta = LeafMeta::read(v).map_err(|e| Error::corrupt("docs tree", e))?;
-                        if let Some(r) = meta.doc_ref.filter(|r| seen.insert(*r)) {
-                            out.push(Block {
-                                cid: r,
-                                bytes: self.blocks.block(&r).await?.to_vec(),
-                            });
-                        }
+                    }
+                    continue;
+                }
+                live.leaves.push(block);
+                if !is_docs {
+                    continue;
+                }
+                for (_, v) in &node.entries {
+                    let meta = LeafMeta::read(v).map_err(|e| Error::corrupt("docs tree", e))?;
+                    if let Some(r) = meta.doc_ref.filter(|r| seen.insert(*r)) {
+                        live.leaves.push(Block {
+                            cid: r,
+                            bytes: self.blocks.block(&r).await?.to_vec(),
+                        });
                     }
                 }
             }
@@ -111,16 +222,18 @@ impl<S: Store> Ledger<S> {
             let ev = Event::decode(&bytes)
                 .map_err(|e| Error::corrupt(format!("event {}", codec::cid_str(&cid)), e))?;
             events.extend(ev.parents);
-            out.push(Block {
+            live.events.push(Block {
                 cid,
                 bytes: bytes.to_vec(),
             });
         }
-        Ok(out)
+        Ok(live)
     }
 
-    /// Packs blocks into sealed CARs of bounded size; the last one holds the commit block.
-    async fn pack(&self, state: &State, live: Vec<Block>) -> Result<(Vec<StoredCar>, String)> {
+    /// Packs blocks into sealed CARs of at most [`COMPACT_CAR_BYTES`] of blocks (or one bigger
+    /// block): leaves, then events, then branches from the lowest level up. The last CAR holds
+    /// the tree roots and the commit block.
+    async fn pack(&self, state: &State, live: Live) -> Result<(Vec<StoredCar>, String)> {
         let mut commit = BTreeMap::new();
         commit.insert(
             "head".to_string(),
@@ -130,19 +243,25 @@ impl<S: Store> Ledger<S> {
         commit.insert("v".to_string(), Ipld::Integer(1));
         let commit = codec::encode(&Ipld::Map(commit))?;
         let root = commit.cid;
+        let Live {
+            leaves,
+            events,
+            mut branches,
+        } = live;
+        branches.sort_by_key(|(level, _)| *level);
+        let branches: Vec<Block> = branches.into_iter().map(|(_, b)| b).collect();
         let mut groups: Vec<Vec<Block>> = vec![Vec::new()];
         let mut size = 0;
-        for b in live {
-            if size + b.bytes.len() > COMPACT_CAR_BYTES && !groups.last().is_some_and(Vec::is_empty)
-            {
+        for b in leaves.into_iter().chain(events).chain(branches) {
+            if size + b.bytes.len() > COMPACT_CAR_BYTES && size > 0 {
                 groups.push(Vec::new());
                 size = 0;
             }
             size += b.bytes.len();
-            groups.last_mut().expect("one group").push(b);
+            groups.last_mut().expect("a group").push(b);
         }
-        groups.last_mut().expect("one group").push(commit);
-        let (mut cars, mut last) = (Vec::new(), String::new());
+        groups.last_mut().expect("a group").push(commit);
+        let (mut cars, mut last) = (Vec::with_capacity(groups.len()), String::new());
         for g in groups {
             let sealed = seal_car(self.blocks.aead(), &write_car(root, &g)).await?;
             last = codec::cid_str(&sealed.name);
@@ -156,3 +275,7 @@ impl<S: Store> Ledger<S> {
         Ok((cars, last))
     }
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+#[path = "compact_tests.rs"]
+mod tests;

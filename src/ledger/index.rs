@@ -557,7 +557,12 @@ impl<S: Store> Ledger<S> {
         blocks: Vec<(crate::codec::Block, Option<Rc<crate::prolly::Node>>)>,
     ) -> Result<()> {
         let _guard = self.write_lock.lock().await;
-        for _ in 0..16 {
+        // No attempt limit: a conflict means another writer committed (progress), and a save
+        // runs in the background or under a query that must not fail for contention.
+        loop {
+            if self.closed.get() {
+                return Ok(());
+            }
             let cur = self.snapshot();
             let Some(car) = cur.car.clone() else {
                 return Ok(());
@@ -587,9 +592,6 @@ impl<S: Store> Ledger<S> {
                 CommitOutcome::Conflict => self.reload_forced().await?,
             }
         }
-        Err(Error::Storage(
-            "index update kept conflicting with other writers".into(),
-        ))
     }
 }
 

@@ -1,7 +1,9 @@
 //! Commits: a batch of puts and deletes becomes one event, one CAR and one header swap.
 //!
 //! Invariant: a failed commit changes nothing (the state is replaced only after the store reports
-//! the CAR and header durable); a conflicting commit is rebuilt on the newer stored state.
+//! the CAR and header durable); a conflicting commit is rebuilt on the newer stored state. A write
+//! is never rejected for contention: after [`FAST_ATTEMPTS`] back-to-back conflicts it returns
+//! the retryable `CONFLICT` (the package retries it with backoff, without a limit).
 
 use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
@@ -18,10 +20,18 @@ use crate::doc::{
 };
 use crate::error::{Error, Result};
 use crate::prolly::{self, Edit, Node, Raw, NULL};
-use crate::store::{CommitOutcome, CommitWrite, Store, StoredCar};
+use crate::store::{CommitOutcome, CommitWrite, Gc, Store, StoredCar};
 
-/// Give up after this many consecutive conflicts with other writers.
-const MAX_ATTEMPTS: usize = 64;
+/// Back-to-back rebuilds after conflicts before handing `CONFLICT` back to the caller, who waits
+/// (backoff) and calls again.
+pub(crate) const FAST_ATTEMPTS: usize = 4;
+
+/// The retryable error of a commit that lost [`FAST_ATTEMPTS`] races in a row.
+pub(crate) fn conflict() -> Error {
+    Error::Conflict(format!(
+        "other writers committed first {FAST_ATTEMPTS} times in a row; retry"
+    ))
+}
 
 /// What a successful write reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,16 +144,26 @@ impl<S: Store> Ledger<S> {
                 seq: s.seq,
             });
         }
-        for _ in 0..MAX_ATTEMPTS {
+        for _ in 0..FAST_ATTEMPTS {
+            self.check_open()?;
             let base = self.snapshot();
-            let p = self.prepare(&base, &ops).await?;
+            let p = match self.prepare(&base, &ops).await {
+                Ok(p) => p,
+                // Built on a state whose garbage another tab's compaction just deleted: catch up.
+                Err(Error::MissingBlock(m)) => {
+                    self.reload_forced().await?;
+                    if *self.snapshot() == *base {
+                        return Err(Error::MissingBlock(m));
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if let Some(done) = self.try_commit(&base, p).await? {
                 return Ok(done);
             }
         }
-        Err(Error::Storage(format!(
-            "gave up after {MAX_ATTEMPTS} conflicting commits"
-        )))
+        Err(conflict())
     }
 
     /// Stores a prepared commit built on `base`. On success the state moves to it; on a
@@ -214,6 +234,7 @@ impl<S: Store> Ledger<S> {
             count,
             indexes: base.indexes.clone(),
             out: base.out.clone(),
+            gc: base.gc,
         };
         let mut blocks: Vec<(Block, Option<Rc<Node>>)> = vec![(event, None)];
         blocks.extend(extra);
@@ -250,6 +271,11 @@ impl<S: Store> Ledger<S> {
         let sealed = seal_car(self.blocks.aead(), &car).await?;
         let car_name = codec::cid_str(&sealed.name);
         state.car = Some(car_name.clone());
+        let gc = base.gc.unwrap_or_default();
+        state.gc = Some(Gc {
+            live: gc.live,
+            stored: gc.stored + sealed.bytes.len() as u64,
+        });
         // A commit that moves the head carries data a remote needs: it joins the sync outbox.
         if state.head != base.head {
             if let Some(out) = &mut state.out {

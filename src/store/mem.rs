@@ -1,5 +1,6 @@
 //! In-memory [`Store`] for native tests: cloneable (clones share data, like two tabs sharing one
-//! IndexedDB), with read counters, an optional byte quota and failure injection.
+//! IndexedDB), with read counters, an optional byte quota and failure injection (a crash at the
+//! n-th store call: that call and every later one fail until cleared).
 //!
 //! Invariant: a failed or conflicting commit changes nothing.
 
@@ -21,6 +22,8 @@ struct Data {
     locates: u64,
     commits: u64,
     quota: Option<usize>,
+    /// Store calls left before the store "crashes" (`Some(0)`: every call fails).
+    fail_in: Option<u64>,
     meta: HashMap<String, String>,
 }
 
@@ -62,6 +65,37 @@ impl MemStore {
         self.0.borrow_mut().quota = limit;
     }
 
+    /// An independent copy of everything stored (not shared with this store).
+    pub fn deep_copy(&self) -> MemStore {
+        let d = self.0.borrow();
+        MemStore(Rc::new(RefCell::new(Data {
+            header: d.header.clone(),
+            key: d.key.clone(),
+            cars: d.cars.clone(),
+            locs: d.locs.clone(),
+            meta: d.meta.clone(),
+            ..Data::default()
+        })))
+    }
+
+    /// With `Some(n)`, the store calls after the next `n` fail with `STORAGE` (as if the page
+    /// died there: nothing of the failing call is written); `None` heals it.
+    pub fn crash_after(&self, n: Option<u64>) {
+        self.0.borrow_mut().fail_in = n;
+    }
+
+    fn step(&self) -> Result<()> {
+        let mut d = self.0.borrow_mut();
+        match d.fail_in {
+            Some(0) => Err(Error::Storage("injected crash".into())),
+            Some(n) => {
+                d.fail_in = Some(n - 1);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Mutates the stored bytes of a CAR (for tamper tests).
     pub fn tamper(&self, name: &str, f: impl FnOnce(&mut Vec<u8>)) {
         if let Some(bytes) = self.0.borrow_mut().cars.get_mut(name) {
@@ -96,6 +130,7 @@ impl Store for MemStore {
     }
 
     async fn load_header(&self) -> Result<Option<Header>> {
+        self.step()?;
         Ok(self.0.borrow().header.clone())
     }
 
@@ -105,18 +140,21 @@ impl Store for MemStore {
     }
 
     async fn read_car(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.step()?;
         let mut d = self.0.borrow_mut();
         d.car_reads += 1;
         Ok(d.cars.get(name).cloned())
     }
 
     async fn locate(&self, cid: &str) -> Result<Option<String>> {
+        self.step()?;
         let mut d = self.0.borrow_mut();
         d.locates += 1;
         Ok(d.locs.get(cid).cloned())
     }
 
     async fn commit(&self, w: CommitWrite) -> Result<CommitOutcome> {
+        self.step()?;
         let mut d = self.0.borrow_mut();
         if d.header.as_ref().map(|h| h.car.clone()) != w.expect {
             return Ok(CommitOutcome::Conflict);
@@ -143,10 +181,12 @@ impl Store for MemStore {
     }
 
     async fn list_cars(&self) -> Result<Vec<String>> {
+        self.step()?;
         Ok(self.0.borrow().cars.keys().cloned().collect())
     }
 
     async fn remove_cars(&self, names: &[String]) -> Result<()> {
+        self.step()?;
         let mut d = self.0.borrow_mut();
         for n in names {
             d.cars.remove(n);

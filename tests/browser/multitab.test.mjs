@@ -1,8 +1,80 @@
-// Two pages of one origin on one ledger: no lost writes, live notifications across tabs.
+// Two pages of one origin on one ledger: no lost writes, no write rejected for contention, live
+// notifications across tabs.
 import assert from "node:assert/strict";
 import { openPage } from "./util.mjs";
 
+// One page's share of a round: 300 awaited puts while 300 unawaited ones are fired alongside.
+// Resolves to the number of rejected puts (and the first error's message).
+async function hammer([name, tag]) {
+  const db = window.fp.fireproof(name);
+  await db.ready();
+  let errors = 0;
+  let first = null;
+  const fail = (e) => {
+    errors++;
+    first ??= `${e.code}: ${e.message}`;
+  };
+  const loose = [];
+  const fire = (async () => {
+    for (let i = 0; i < 300; i++) {
+      loose.push(db.put({ _id: `${tag}-u${i}`, i, tag }).catch(fail));
+      if (i % 10 === 0) await new Promise((r) => setTimeout(r, 0));
+    }
+  })();
+  for (let i = 0; i < 300; i++) {
+    await db.put({ _id: `${tag}-a${i}`, i, tag }).catch(fail);
+  }
+  await fire;
+  await Promise.all(loose);
+  return { errors, first };
+}
+
+async function countIn(page, name, prefix) {
+  return page.evaluate(
+    async ([name, prefix]) => (await window.fp.fireproof(name).allDocs()).rows.filter((r) => r.key.startsWith(prefix)).length,
+    [name, prefix],
+  );
+}
+
+/** Five rounds of two pages × (300 awaited + 300 unawaited puts) on `nameOf(round)`. */
+async function contend(context, harness, nameOf) {
+  const a = await openPage(context, harness);
+  const b = await openPage(context, harness);
+  for (let round = 0; round < 5; round++) {
+    const name = nameOf(round);
+    const [ra, rb] = await Promise.all([a.evaluate(hammer, [name, `r${round}a`]), b.evaluate(hammer, [name, `r${round}b`])]);
+    assert.deepEqual([ra, rb], [{ errors: 0, first: null }, { errors: 0, first: null }], `round ${round}`);
+    const fresh = await openPage(context, harness);
+    for (const [who, page] of [["a", a], ["b", b], ["fresh", fresh]]) {
+      // each page has caught up with the other's last commit (announced within a few ms)
+      await page.waitForFunction(
+        async ([name, prefix]) => (await window.fp.fireproof(name).allDocs()).rows.filter((r) => r.key.startsWith(prefix)).length === 1200,
+        [name, `r${round}`],
+        { timeout: 5000, polling: 50 },
+      ).catch(() => undefined);
+      assert.equal(await countIn(page, name, `r${round}`), 1200, `round ${round}: documents visible in page ${who}`);
+    }
+    await fresh.close();
+  }
+}
+
 export const tests = {
+  async "two pages × (300 awaited + 300 unawaited puts) on new ledgers: no error, nothing lost"({ context, harness }) {
+    await contend(context, harness, (round) => `contend-new-${round}`);
+  },
+
+  async "two pages × (300 awaited + 300 unawaited puts) on a ledger with data: no error, nothing lost"({ context, harness }) {
+    const a = await openPage(context, harness);
+    await a.evaluate(async () => {
+      const db = window.fp.fireproof("contend-old");
+      for (let k = 0; k < 4; k++) await db.bulk(Array.from({ length: 500 }, (_, i) => ({ _id: `old-${k}-${i}`, i, text: "already there" })));
+    });
+    await a.close();
+    await contend(context, harness, () => "contend-old");
+    const fresh = await openPage(context, harness);
+    assert.equal(await countIn(fresh, "contend-old", ""), 2000 + 5 * 1200);
+  },
+
   async "two pages writing concurrently lose nothing and see each other live"({ context, harness }) {
     const a = await openPage(context, harness);
     const b = await openPage(context, harness);

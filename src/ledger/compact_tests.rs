@@ -1,0 +1,240 @@
+//! Native tests of compaction: bounded storage under the automatic policy for each write
+//! pattern, unchanged contents, writes landing between the two phases, and a crash at every
+//! store call of a compaction.
+
+use std::collections::BTreeMap;
+
+use futures::executor::block_on;
+use ipld_core::ipld::Ipld;
+
+use super::COMPACT_SLACK_BYTES;
+use crate::doc::{Body, WriteOp};
+use crate::ledger::{AllDocsOpts, Ledger};
+use crate::store::mem::MemStore;
+
+type Model = BTreeMap<String, i64>;
+
+fn body(n: i64) -> Body {
+    let mut b = Body::new();
+    b.insert("n".into(), Ipld::Integer(n.into()));
+    b.insert(
+        "text".into(),
+        Ipld::String(format!(
+            "document {n}: about a hundred and eighty bytes of text, as in the benchmark, {}",
+            "padding ".repeat(14)
+        )),
+    );
+    b
+}
+
+/// Ids spread over the key space (like random ids): each bulk touches most leaves.
+fn spread(i: u64) -> String {
+    format!("{:016x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+}
+
+fn open(store: &MemStore) -> Ledger<MemStore> {
+    block_on(Ledger::open("t", store.clone(), None)).unwrap()
+}
+
+/// Writes `ops` and then does what the package does after each commit: compact when due.
+fn write_auto(l: &Ledger<MemStore>, model: &mut Model, ops: Vec<(String, i64)>) {
+    let batch = ops
+        .iter()
+        .map(|(id, n)| WriteOp {
+            id: id.clone(),
+            body: Some(body(*n)),
+        })
+        .collect();
+    block_on(l.write(batch)).unwrap();
+    model.extend(ops);
+    if l.compaction_due() {
+        block_on(l.compact()).unwrap();
+    }
+}
+
+/// Every document of the model reads back, from this handle and from a fresh one.
+fn check_all(store: &MemStore, l: &Ledger<MemStore>, model: &Model) {
+    for l in [l, &open(store)] {
+        let (rows, state) = block_on(l.all_docs(&AllDocsOpts::default())).unwrap();
+        assert_eq!(rows.len(), model.len());
+        assert_eq!(state.count as usize, model.len());
+        for r in &rows {
+            let want = crate::doc::RawDoc::from_body(&body(model[&r.id])).unwrap();
+            assert_eq!(r.body.as_ref(), Some(&want), "{}", r.id);
+        }
+    }
+}
+
+/// Runs a write pattern under the policy, then checks: the stored bytes stay within 2× the
+/// live bytes (measured by a full compaction at the end, which changes no root), everything
+/// reads back.
+fn bounded(pattern: impl FnOnce(&Ledger<MemStore>, &mut Model)) {
+    let store = MemStore::new();
+    let l = open(&store);
+    let mut model = Model::new();
+    pattern(&l, &mut model);
+    let stored = store.stored_bytes() as u64;
+    let before = l.snapshot();
+    block_on(l.compact()).unwrap();
+    let after = l.snapshot();
+    assert_eq!(
+        (
+            &after.head,
+            after.docs,
+            after.changes,
+            after.seq,
+            after.count
+        ),
+        (
+            &before.head,
+            before.docs,
+            before.changes,
+            before.seq,
+            before.count
+        )
+    );
+    let live = store.stored_bytes() as u64;
+    eprintln!("stored {stored} B, live {live} B");
+    assert!(
+        stored <= 2 * live + COMPACT_SLACK_BYTES,
+        "stored {stored} B for {live} live bytes"
+    );
+    check_all(&store, &l, &model);
+}
+
+#[test]
+fn bulks_with_spread_ids_stay_bounded() {
+    bounded(|l, model| {
+        for k in 0..6u64 {
+            let ops = (0..1000)
+                .map(|i| (spread(k * 1000 + i), i as i64))
+                .collect();
+            write_auto(l, model, ops);
+        }
+    });
+}
+
+#[test]
+fn single_puts_stay_bounded() {
+    bounded(|l, model| {
+        for i in 0..1500u64 {
+            write_auto(l, model, vec![(spread(i), i as i64)]);
+        }
+    });
+}
+
+#[test]
+fn updates_of_the_same_docs_stay_bounded() {
+    bounded(|l, model| {
+        let ops = (0..300).map(|i| (spread(i), 0)).collect();
+        write_auto(l, model, ops);
+        for round in 1..=6 {
+            for i in 0..300u64 {
+                write_auto(l, model, vec![(spread(i), round)]);
+            }
+        }
+    });
+}
+
+#[test]
+fn writes_between_packing_and_commit_are_kept() {
+    let store = MemStore::new();
+    let a = open(&store);
+    let mut model = Model::new();
+    for i in 0..200u64 {
+        write_auto(&a, &mut model, vec![(spread(i), 1)]);
+    }
+    assert!(block_on(a.compact_prepare()).unwrap());
+    // another tab and this one commit while the packed CARs wait
+    let b = open(&store);
+    block_on(b.write(vec![WriteOp {
+        id: "from-b".into(),
+        body: Some(body(7)),
+    }]))
+    .unwrap();
+    model.insert("from-b".into(), 7);
+    write_auto(&a, &mut model, vec![(spread(3), 9), ("from-a".into(), 8)]);
+    let head = a.snapshot().head.clone();
+    block_on(a.compact_commit()).unwrap();
+    assert_eq!(a.snapshot().head, head);
+    check_all(&store, &a, &model);
+    assert_eq!(block_on(b.get("from-a")).unwrap_err().code(), "ENOENT");
+    assert!(block_on(b.refresh()).unwrap());
+    check_all(&store, &b, &model);
+}
+
+#[test]
+fn a_crash_at_any_step_of_compaction_loses_no_acknowledged_write() {
+    let origin = MemStore::new();
+    let mut model = Model::new();
+    {
+        let l = open(&origin);
+        for i in 0..40u64 {
+            let batch: Vec<(String, i64)> = (0..5).map(|j| (spread(i * 5 + j), i as i64)).collect();
+            let writes = batch
+                .iter()
+                .map(|(id, n)| WriteOp {
+                    id: id.clone(),
+                    body: Some(body(*n)),
+                })
+                .collect();
+            block_on(l.write(writes)).unwrap();
+            model.extend(batch);
+        }
+    }
+    for step in 0.. {
+        let store = origin.deep_copy();
+        let cold = open(&store); // compaction reads every CAR
+        store.crash_after(Some(step));
+        let res = block_on(cold.compact());
+        store.crash_after(None);
+        // After the "crash" the page reloads: a new handle on what was stored.
+        check_all(&store, &open(&store), &model);
+        let again = open(&store);
+        block_on(again.write(vec![WriteOp {
+            id: "after".into(),
+            body: Some(body(1)),
+        }]))
+        .unwrap();
+        block_on(again.compact()).unwrap();
+        let mut model = model.clone();
+        model.insert("after".into(), 1);
+        check_all(&store, &again, &model);
+        if res.is_ok() {
+            assert!(
+                step > 40,
+                "a compaction of 40 CARs took only {step} store calls"
+            );
+            break;
+        }
+        assert!(step < 1000, "compaction never completes");
+    }
+}
+
+#[test]
+fn due_only_after_enough_garbage() {
+    let store = MemStore::new();
+    let l = open(&store);
+    let mut model = Model::new();
+    write_auto(&l, &mut model, vec![("a".into(), 1)]);
+    assert!(!l.compaction_due());
+    let mut n = 0;
+    while !l.compaction_due() {
+        n += 1;
+        block_on(l.write(vec![WriteOp {
+            id: "a".into(),
+            body: Some(body(n)),
+        }]))
+        .unwrap();
+    }
+    assert!(n > 20, "due after {n} small commits");
+    let g = l.snapshot().gc.unwrap();
+    assert_eq!(g.stored as usize, store.stored_bytes());
+    block_on(l.compact()).unwrap();
+    assert!(!l.compaction_due());
+    let g = l.snapshot().gc.unwrap();
+    assert_eq!(
+        (g.live as usize, g.stored as usize),
+        (store.stored_bytes(), store.stored_bytes())
+    );
+}

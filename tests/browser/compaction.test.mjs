@@ -1,0 +1,82 @@
+// Automatic compaction in real Chromium: the footprint after 10k documents (printed), writes from
+// another tab during a compaction, and how long compaction holds up the page and a write.
+import assert from "node:assert/strict";
+import { openPage } from "./util.mjs";
+
+export const tests = {
+  async "10k documents in 10 bulks + a field index: footprint printed, everything readable"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const r = await page.evaluate(async () => {
+      const text = "x".repeat(120);
+      const db = window.fp.fireproof("footprint");
+      let n = 0;
+      for (let k = 0; k < 10; k++) {
+        const docs = [];
+        for (let i = 0; i < 1000; i++, n++) docs.push({ _id: `doc-${(n * 7919) % 10007}-${n}`, n, group: n % 10, text });
+        await db.bulk(docs);
+        await db.query("group", { key: 0, limit: 1 });
+      }
+      await db.close(); // waits for the background compaction and the index save
+      const usage = (await navigator.storage.estimate()).usage;
+      const again = window.fp.fireproof("footprint");
+      const all = await again.allDocs();
+      const g3 = await again.query("group", { key: 3 });
+      return { usage, count: all.rows.length, g3: g3.rows.length };
+    });
+    console.log(`    footprint after 10k docs in 10 bulks + 1 field index: ${(r.usage / 1e6).toFixed(2)} MB (navigator.storage.estimate)`);
+    assert.equal(r.count, 10000);
+    assert.equal(r.g3, 1000);
+  },
+
+  async "a write from another tab during a compaction is kept; compaction never holds a write long"({ context, harness }) {
+    const a = await openPage(context, harness);
+    const b = await openPage(context, harness);
+    await a.evaluate(async () => {
+      window.db = window.fp.fireproof("compact-tabs");
+      const text = "y".repeat(150);
+      for (let k = 0; k < 5; k++) {
+        await window.db.bulk(Array.from({ length: 1000 }, (_, i) => ({ _id: `d${(i * 7919 + k) % 5003}-${k}`, k, text })));
+      }
+    });
+    await b.evaluate(async () => {
+      window.db = window.fp.fireproof("compact-tabs");
+      await window.db.ready();
+    });
+    // a compacts while b writes 100 documents and a itself writes 100, awaited one by one
+    const writesB = b.evaluate(async () => {
+      for (let i = 0; i < 100; i++) await window.db.put({ _id: `b-${i}`, i });
+    });
+    const timing = await a.evaluate(async () => {
+      let maxGap = 0;
+      let last = performance.now();
+      let ticking = true;
+      const tick = () => {
+        const now = performance.now();
+        maxGap = Math.max(maxGap, now - last);
+        last = now;
+        if (ticking) setTimeout(tick, 0);
+      };
+      setTimeout(tick, 0);
+      const t0 = performance.now();
+      const compacting = window.db.compact().then(() => performance.now() - t0);
+      let maxPut = 0;
+      for (let i = 0; i < 100; i++) {
+        const s = performance.now();
+        await window.db.put({ _id: `a-${i}`, i });
+        maxPut = Math.max(maxPut, performance.now() - s);
+      }
+      const compactMs = await compacting;
+      ticking = false;
+      return { maxGap, maxPut, compactMs };
+    });
+    await writesB;
+    console.log(
+      `    compaction of 5k docs: ${timing.compactMs.toFixed(0)} ms in all; longest main-thread gap ${timing.maxGap.toFixed(1)} ms; slowest put meanwhile ${timing.maxPut.toFixed(1)} ms`,
+    );
+    const fresh = await openPage(context, harness);
+    const ids = await fresh.evaluate(async () => (await window.fp.fireproof("compact-tabs").allDocs()).rows.map((r) => r.key));
+    assert.equal(ids.filter((id) => id.startsWith("a-")).length, 100);
+    assert.equal(ids.filter((id) => id.startsWith("b-")).length, 100);
+    assert.equal(ids.length, 5200);
+  },
+};
