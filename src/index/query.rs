@@ -36,24 +36,48 @@ fn exact(k: &Ipld) -> Result<Range> {
     Ok(Range::prefix(&key::encode(k)?))
 }
 
+/// The ranges a `prefix` selects, in collation order. An array prefix matches the arrays that
+/// start with its elements. A scalar prefix (as in Fireproof, the one-element array prefix) also
+/// matches the arrays whose first element equals it, after the scalars it matches: the strings
+/// starting with it (a string prefix), or the scalar itself.
+fn prefix_ranges(p: &Ipld) -> Result<Vec<Range>> {
+    let mut out = vec![Range::prefix(&key::encode_prefix(p)?)];
+    if !matches!(p, Ipld::List(_)) {
+        let one = Ipld::List(vec![p.clone()]);
+        out.push(Range::prefix(&key::encode_prefix(&one)?));
+    }
+    Ok(out)
+}
+
 /// The key ranges to scan, in output order.
 fn ranges(o: &QueryOpts) -> Result<Vec<Range>> {
     let mut base = Range::all();
     if let Some((lo, hi)) = &o.range {
         base = base.intersect(&Range::between(key::encode(lo)?, &key::encode(hi)?, true));
     }
-    if let Some(p) = &o.prefix {
-        base = base.intersect(&Range::prefix(&key::encode_prefix(p)?));
-    }
     if let Some(k) = &o.key {
         base = base.intersect(&exact(k)?);
     }
-    match &o.keys {
-        Some(keys) => keys
+    let mut parts = match &o.prefix {
+        Some(p) => prefix_ranges(p)?
             .iter()
-            .map(|k| Ok(base.intersect(&exact(k)?)))
+            .map(|r| base.intersect(r))
             .collect(),
-        None => Ok(vec![base]),
+        None => vec![base],
+    };
+    if o.descending {
+        parts.reverse(); // each part is scanned backwards: the whole comes out reversed
+    }
+    match &o.keys {
+        Some(keys) => {
+            let mut out = Vec::with_capacity(keys.len() * parts.len());
+            for k in keys {
+                let e = exact(k)?;
+                out.extend(parts.iter().map(|p| p.intersect(&e)));
+            }
+            Ok(out)
+        }
+        None => Ok(parts),
     }
 }
 

@@ -28,6 +28,14 @@ export const tests = {
       out.strPrefix = ids(await db.query("t", { prefix: "ap" }));
       const ym = (doc, emit) => emit([doc.y, doc.m], doc.t);
       out.arrPrefix = (await db.query(ym, { prefix: [2024] })).rows.map((x) => [x.key, x.value]);
+      // a scalar prefix is also the one-element array prefix (as in Fireproof)
+      out.scalarPrefix = (await db.query(ym, { prefix: 2024 })).rows.map((x) => [x.key, x.value]);
+      out.scalarPrefixDesc = ids(await db.query(ym, { prefix: 2024, descending: true }));
+      const mixed = (doc, emit) => {
+        emit(doc.t);
+        emit([doc.t, doc.y]);
+      };
+      out.strPrefixMixed = (await db.query(mixed, { prefix: "app" })).rows.map((x) => x.key);
       out.arrRange = ids(await db.query(ym, { range: [[2023, 12], [2024, 2]] }));
       out.arrRangeDesc = ids(await db.query(ym, { range: [[2023, 12], [2024, 2]], descending: true }));
       out.returned = ids(await db.query((doc) => doc.t.length));
@@ -65,6 +73,10 @@ export const tests = {
     assert.deepEqual(r.noDocs, { rows: [{ key: 0, id: "a", value: null }] });
     assert.deepEqual(r.strPrefix, ["d", "a", "b"]);
     assert.deepEqual(r.arrPrefix, [[[2024, 1], "apricot"], [[2024, 2], "banana"], [[2024, 12], "app"]]);
+    assert.deepEqual(r.scalarPrefix, r.arrPrefix);
+    assert.deepEqual(r.scalarPrefixDesc, ["d", "c", "b"]);
+    // strings starting with "app", then arrays whose first element is exactly "app"
+    assert.deepEqual(r.strPrefixMixed, ["app", "apple", ["app", 2024]]);
     assert.deepEqual(r.arrRange, ["b", "c"]);
     assert.deepEqual(r.arrRangeDesc, ["c", "b"]);
     assert.deepEqual(r.returned, ["d", "a", "c", "e", "b"]);
