@@ -6,5 +6,6 @@
 mod error;
 mod ledger;
 mod query;
+mod sync;
 
 pub use ledger::JsLedger;

@@ -278,6 +278,9 @@ pub trait Store {
     async fn remove_cars(&self, names: &[String]) -> Result<()>;
     /// Deletes everything, key included.
     async fn destroy(&self) -> Result<()>;
+    /// Replaces the key of a ledger that has no header yet (joining a shared ledger); false, and
+    /// nothing changed, when a header exists.
+    async fn replace_key_if_empty(&self, key: &Key) -> Result<bool>;
     /// A small record kept beside the header (sync state), or `None`.
     async fn load_meta(&self, key: &str) -> Result<Option<String>>;
     /// Replaces a small record kept beside the header (never `"header"` or `"key"`).

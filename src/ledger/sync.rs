@@ -237,3 +237,19 @@ impl<S: Store> Ledger<S> {
         }
     }
 }
+
+impl<S: Store> Ledger<S> {
+    /// Whether `key` is (or has just become) this ledger's key: a ledger without commits takes
+    /// it (the ledger must then be reopened); one with data keeps its own key (false).
+    pub async fn adopt_key(&self, key: &crate::crypto::Key) -> Result<bool> {
+        self.check_open()?;
+        let current = self.store.ensure_key(key).await?;
+        if current.as_bytes() == key.as_bytes() {
+            return Ok(true);
+        }
+        if self.snapshot().car.is_some() {
+            return Ok(false);
+        }
+        self.store.replace_key_if_empty(key).await
+    }
+}

@@ -47,6 +47,11 @@ extern "C" {
     async fn idb_list_cars(db: &JsValue) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbRemoveCars, catch)]
     async fn idb_remove_cars(db: &JsValue, names: Array) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = idbReplaceKey, catch)]
+    async fn idb_replace_key(
+        db: &JsValue,
+        key: Uint8Array,
+    ) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbLoadMeta, catch)]
     async fn idb_load_meta(db: &JsValue, key: &str) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbSaveMeta, catch)]
@@ -190,6 +195,13 @@ impl Store for IdbStore {
         // Clearing (not deleting the database) never blocks on other tabs' open connections.
         idb_clear(&self.db).await.map_err(storage_err)?;
         Ok(())
+    }
+
+    async fn replace_key_if_empty(&self, key: &Key) -> Result<bool> {
+        let v = idb_replace_key(&self.db, Uint8Array::from(&key.as_bytes()[..]))
+            .await
+            .map_err(storage_err)?;
+        Ok(v.is_truthy())
     }
 
     async fn load_meta(&self, key: &str) -> Result<Option<String>> {

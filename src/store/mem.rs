@@ -206,6 +206,15 @@ impl Store for MemStore {
         Ok(())
     }
 
+    async fn replace_key_if_empty(&self, key: &Key) -> Result<bool> {
+        let mut d = self.0.borrow_mut();
+        if d.header.is_some() {
+            return Ok(false);
+        }
+        d.key = Some(key.clone());
+        Ok(true)
+    }
+
     async fn load_meta(&self, key: &str) -> Result<Option<String>> {
         Ok(self.0.borrow().meta.get(key).cloned())
     }

@@ -117,6 +117,17 @@ export async function idbClear(db) {
   await finished;
 }
 
+/** Replaces the key of a ledger without a header, in one transaction; false if it has one. */
+export async function idbReplaceKey(db, key) {
+  const tx = db.transaction(META, "readwrite");
+  const finished = done(tx);
+  const meta = tx.objectStore(META);
+  if ((await req(meta.get("header"))) !== undefined) return false;
+  meta.put(key, "key");
+  await finished;
+  return true;
+}
+
 export function idbLoadMeta(db, key) {
   return req(db.transaction(META).objectStore(META).get(key));
 }

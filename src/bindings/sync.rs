@@ -1,0 +1,229 @@
+//! Sync from JS: a connector object (`put/get/list/delete` returning promises) becomes the
+//! engine's [`Remote`]; `syncPull`/`syncPush` run one engine pull or push and report as JSON.
+
+use js_sys::{Array, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use super::ledger::{spawn, JsLedger};
+use crate::doc::write_str;
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::sync::{Remote, Replica};
+
+#[wasm_bindgen(typescript_custom_section)]
+const SYNC_CONNECTOR: &str = r#"
+/** The engine's view of a connector (see js/connectors/connector.ts). */
+export interface SyncConnector {
+  put(key: string, bytes: Uint8Array): Promise<void>;
+  get(key: string): Promise<Uint8Array | null | undefined>;
+  list(prefix: string): Promise<string[]>;
+  delete(key: string): Promise<void>;
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    /// A connector: `put(key, bytes)`, `get(key)`, `list(prefix)`, `delete(key)`, all async.
+    #[wasm_bindgen(typescript_type = "SyncConnector")]
+    pub type JsConnector;
+    #[wasm_bindgen(method, catch, js_name = put)]
+    async fn js_put(
+        this: &JsConnector,
+        key: &str,
+        bytes: Uint8Array,
+    ) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = get)]
+    async fn js_get(this: &JsConnector, key: &str) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = list)]
+    async fn js_list(this: &JsConnector, prefix: &str) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = delete)]
+    async fn js_delete(this: &JsConnector, key: &str) -> std::result::Result<JsValue, JsValue>;
+}
+
+/// A connector failure: its `code` if it names an access problem, else `NETWORK`.
+fn remote_err(e: JsValue) -> Error {
+    let text = |k: &str| {
+        Reflect::get(&e, &JsValue::from_str(k))
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    };
+    let msg = match text("message") {
+        m if m.is_empty() => e.as_string().unwrap_or_else(|| "connector failed".into()),
+        m => m,
+    };
+    match text("code").as_str() {
+        "CORRUPT" => Error::corrupt("remote object", msg),
+        _ => Error::Remote(msg),
+    }
+}
+
+struct JsRemote(JsConnector);
+
+impl Remote for JsRemote {
+    async fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        self.0
+            .js_put(key, Uint8Array::from(bytes))
+            .await
+            .map_err(remote_err)?;
+        Ok(())
+    }
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let v = self.0.js_get(key).await.map_err(remote_err)?;
+        if v.is_null() || v.is_undefined() {
+            return Ok(None);
+        }
+        let b = v
+            .dyn_into::<Uint8Array>()
+            .map_err(|_| Error::Remote(format!("connector get({key}) did not return bytes")))?;
+        Ok(Some(b.to_vec()))
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let v = self.0.js_list(prefix).await.map_err(remote_err)?;
+        let arr = v
+            .dyn_into::<Array>()
+            .map_err(|_| Error::Remote("connector list() did not return an array".into()))?;
+        arr.iter()
+            .map(|k| {
+                k.as_string().ok_or_else(|| {
+                    Error::Remote("connector list() returned a non-string key".into())
+                })
+            })
+            .collect()
+    }
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.0.js_delete(key).await.map_err(remote_err)?;
+        Ok(())
+    }
+}
+
+fn errors_json(out: &mut String, errors: &[Error]) {
+    out.push('[');
+    for (i, e) in errors.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"code\":");
+        write_str(out, e.code());
+        out.push_str(",\"message\":");
+        write_str(out, &e.to_string());
+        out.push('}');
+    }
+    out.push(']');
+}
+
+#[wasm_bindgen(js_class = Ledger)]
+impl JsLedger {
+    /// One pull from `remote` (sync state kept under `id`). Resolves to
+    /// `{records, changed, bytes, errors: [{code, message}]}` JSON.
+    #[wasm_bindgen(js_name = syncPull, unchecked_return_type = "Promise<string>")]
+    pub fn sync_pull(&self, remote: JsConnector, id: String) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move {
+            let remote = JsRemote(remote);
+            let r = Replica {
+                ledger: &l,
+                remote: &remote,
+                id,
+            }
+            .pull()
+            .await?;
+            let mut out = format!(
+                "{{\"records\":{},\"changed\":{},\"bytes\":{},\"errors\":",
+                r.records, r.changed, r.bytes
+            );
+            errors_json(&mut out, &r.errors);
+            out.push('}');
+            Ok(JsValue::from_str(&out))
+        })
+    }
+
+    /// One push to `remote`. Resolves to `{cars, bytes}` JSON.
+    #[wasm_bindgen(js_name = syncPush, unchecked_return_type = "Promise<string>")]
+    pub fn sync_push(&self, remote: JsConnector, id: String) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move {
+            let remote = JsRemote(remote);
+            let r = Replica {
+                ledger: &l,
+                remote: &remote,
+                id,
+            }
+            .push()
+            .await?;
+            Ok(JsValue::from_str(&format!(
+                "{{\"cars\":{},\"bytes\":{}}}",
+                r.cars, r.bytes
+            )))
+        })
+    }
+
+    /// Number of commits not yet pushed (0 while never attached).
+    #[wasm_bindgen(js_name = pendingUp)]
+    pub fn pending_up(&self) -> u32 {
+        self.inner
+            .snapshot()
+            .out
+            .as_ref()
+            .map_or(0, |o| o.len() as u32)
+    }
+
+    /// The ledger key (32 bytes) for an invite; it leaves the engine only through this call.
+    #[wasm_bindgen(js_name = exportKey, unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn export_key(&self) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move {
+            let k = l
+                .store()
+                .ensure_key(&crate::crypto::Key::generate()?)
+                .await?;
+            Ok(Uint8Array::from(&k.as_bytes()[..]).into())
+        })
+    }
+}
+
+#[wasm_bindgen(js_class = Ledger)]
+impl JsLedger {
+    /// A remembered attachment detail (`attach:*` keys only), or undefined.
+    #[wasm_bindgen(js_name = loadAttachMeta, unchecked_return_type = "Promise<string | undefined>")]
+    pub fn load_attach_meta(&self, key: String) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move {
+            let v = l.store().load_meta(&attach_key(&key)?).await?;
+            Ok(v.map_or(JsValue::UNDEFINED, |s| JsValue::from_str(&s)))
+        })
+    }
+
+    /// Remembers an attachment detail beside the header (`attach:*` keys only).
+    #[wasm_bindgen(js_name = saveAttachMeta, unchecked_return_type = "Promise<void>")]
+    pub fn save_attach_meta(&self, key: String, value: String) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move {
+            l.store().save_meta(&attach_key(&key)?, &value).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Makes `key` (32 bytes, from an invite) the ledger's key. Only for a ledger without data:
+    /// resolves to false (and changes nothing) when it has commits. Reopen the ledger afterwards.
+    #[wasm_bindgen(js_name = adoptKey, unchecked_return_type = "Promise<boolean>")]
+    pub fn adopt_key(&self, key: Vec<u8>) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move {
+            let key = crate::crypto::Key::from_bytes(&key)
+                .map_err(|_| Error::InvalidArg("an invite key is 32 bytes".into()))?;
+            Ok(JsValue::from_bool(l.adopt_key(&key).await?))
+        })
+    }
+}
+
+fn attach_key(key: &str) -> Result<String> {
+    if key.starts_with("attach:") {
+        Ok(key.to_string())
+    } else {
+        Err(Error::InvalidArg(
+            "attachment keys start with attach:".into(),
+        ))
+    }
+}
