@@ -45,6 +45,8 @@ interface RowsResult {
 const registry = new Map<string, SharedLedger>();
 /** Delay that batches cross-tab commit announcements. */
 const ANNOUNCE_MS = 4;
+/** Longest a tab keeps the commit lock for its own back-to-back commits. */
+const LOCK_HOLD_MS = 16;
 /** Longest wait between two attempts of a commit that keeps conflicting. */
 const BACKOFF_CAP_MS = 250;
 
@@ -62,6 +64,19 @@ export function backoff(n: number): Promise<void> {
 export function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
   const locks = typeof navigator === "undefined" ? undefined : navigator.locks;
   return locks ? (locks.request(name, fn) as Promise<T>) : fn();
+}
+
+/** Resolves in a new task (after every pending microtask), without `setTimeout`'s clamping. */
+function nextTask(): Promise<void> {
+  if (typeof MessageChannel === "undefined") return new Promise((r) => setTimeout(r, 0));
+  return new Promise((r) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => {
+      ch.port1.close();
+      r();
+    };
+    ch.port2.postMessage(null);
+  });
 }
 
 /** Resolves when the page is idle (at most 1 s later), or in a new task where there is no `requestIdleCallback`. */
@@ -99,7 +114,8 @@ export class SharedLedger {
   readonly name: string;
   /** The Web Lock every commit of this ledger holds, in every tab. */
   readonly lockName: string;
-  readonly core: Promise<Ledger>;
+  /** The engine handle (replaced only when the ledger takes an invite's key: `reopen`). */
+  core: Promise<Ledger>;
   refs = 0;
   private queue: Pending[] = [];
   private scheduled = false;
@@ -116,8 +132,14 @@ export class SharedLedger {
   constructor(name: string) {
     this.name = name;
     this.lockName = `ferroproof:${name}`;
-    this.core = loadEngine()
-      .then(() => Ledger.open(name))
+    this.core = this.openCore();
+    this.channel = typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel(`ferroproof:${name}`);
+    if (this.channel) this.channel.onmessage = (ev) => void (ev.data === "rekey" ? this.reopen(false) : this.onRemoteCommit());
+  }
+
+  private openCore(): Promise<Ledger> {
+    const core = loadEngine()
+      .then(() => Ledger.open(this.name))
       .then((l) => {
         this.seenSeq = (JSON.parse(l.info()) as { seq: number }).seq;
         return l;
@@ -125,9 +147,24 @@ export class SharedLedger {
       .catch((e: unknown) => {
         throw fromEngine(e);
       });
-    this.core.catch(() => undefined); // surfaced by each call that awaits it
-    this.channel = typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel(`ferroproof:${name}`);
-    if (this.channel) this.channel.onmessage = () => void this.onRemoteCommit();
+    core.catch(() => undefined); // surfaced by each call that awaits it
+    return core;
+  }
+
+  /** Reopens the engine handle after the stored key changed (joining a shared ledger). */
+  async reopen(tellOthers = true): Promise<void> {
+    await this.flush();
+    const old = await this.core.catch(() => undefined);
+    this.core = this.openCore();
+    await this.core;
+    old?.close();
+    if (tellOthers) this.channel?.postMessage("rekey");
+  }
+
+  /** After a merge from a remote: notifies this tab's subscribers and the other tabs. */
+  changed(): void {
+    this.announce();
+    void this.core.then((c) => this.notify(c), () => undefined);
   }
 
   /** Queues wire-encoded `[id, doc]` entries; they commit together with the rest of this tick. */
@@ -155,13 +192,29 @@ export class SharedLedger {
     }
     for (let n = 0; this.queue.length > 0; ) {
       // The queue keeps filling while the lock is awaited; the whole of it commits once granted.
-      const lost = await withLock(this.lockName, () => this.commit(core, this.queue.splice(0)));
+      const lost = await withLock(this.lockName, () => this.commitWhileBusy(core));
       if (lost.length === 0) {
         n = 0;
         continue;
       }
       this.queue.unshift(...lost); // first in the next commit, with what arrived meanwhile
       await backoff(n++);
+    }
+  }
+
+  /**
+   * Commits the queue, holding the lock: after each commit it waits one task for this tab's
+   * next write (an awaited `put` loop queues it then) and commits it without asking for the
+   * lock again, for at most one frame ({@link LOCK_HOLD_MS}) so other tabs get their turn.
+   * Returns the entries to retry after a backoff (on `CONFLICT`).
+   */
+  private async commitWhileBusy(core: Ledger): Promise<Pending[]> {
+    const start = performance.now();
+    for (;;) {
+      const lost = await this.commit(core, this.queue.splice(0));
+      if (lost.length > 0 || performance.now() - start > LOCK_HOLD_MS) return lost;
+      await nextTask();
+      if (this.queue.length === 0) return [];
     }
   }
 

@@ -18,12 +18,27 @@ export const tests = {
       }
       await db.close(); // waits for the background compaction and the index save
       const usage = (await navigator.storage.estimate()).usage;
+      // the engine's own footprint: the sealed CAR records (the estimate adds IndexedDB's overhead)
+      const idb = await new Promise((ok, err) => {
+        const r = indexedDB.open("ferroproof.footprint");
+        r.onsuccess = () => ok(r.result);
+        r.onerror = () => err(r.error);
+      });
+      const cars = await new Promise((ok, err) => {
+        const r = idb.transaction("cars").objectStore("cars").getAll();
+        r.onsuccess = () => ok(r.result);
+        r.onerror = () => err(r.error);
+      });
+      idb.close();
+      const carBytes = cars.reduce((n, c) => n + c.b.byteLength, 0);
       const again = window.fp.fireproof("footprint");
       const all = await again.allDocs();
       const g3 = await again.query("group", { key: 3 });
-      return { usage, count: all.rows.length, g3: g3.rows.length };
+      return { usage, carBytes, cars: cars.length, count: all.rows.length, g3: g3.rows.length };
     });
-    console.log(`    footprint after 10k docs in 10 bulks + 1 field index: ${(r.usage / 1e6).toFixed(2)} MB (navigator.storage.estimate)`);
+    console.log(
+      `    footprint after 10k docs in 10 bulks + 1 field index: ${(r.usage / 1e6).toFixed(2)} MB (navigator.storage.estimate), CARs ${(r.carBytes / 1e6).toFixed(2)} MB in ${r.cars}`,
+    );
     assert.equal(r.count, 10000);
     assert.equal(r.g3, 1000);
   },
