@@ -5,7 +5,8 @@
 #   bash scripts/seaweedfs.sh stop DIR    # stops it and waits for the process to exit
 #   bash scripts/seaweedfs.sh install     # only installs (idempotent; for setup scripts)
 # Usage in a script: eval "$(bash scripts/seaweedfs.sh start target/seaweedfs)"
-# S3 port: $SEAWEEDFS_S3_PORT (default 8333). Progress goes to stderr, export lines to stdout.
+# S3 port: $SEAWEEDFS_S3_PORT (default 8333). Each start wipes DIR/data. Progress goes to stderr,
+# export lines to stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VERSION=4.48
@@ -55,7 +56,7 @@ start() {
     echo "seaweedfs: port $PORT is already in use (set SEAWEEDFS_S3_PORT)" >&2
     exit 1
   fi
-  mkdir -p "$dir/data"
+  rm -rf "$dir/data" && mkdir -p "$dir/data"  # every start begins with an empty store
   # Known keys for the tests: one admin identity.
   cat >"$dir/s3.json" <<JSON
 {"identities":[{"name":"ferroproof","credentials":[{"accessKey":"$KEY","secretKey":"$SECRET"}],

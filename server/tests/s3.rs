@@ -16,6 +16,7 @@ fn s3() -> Option<StoreSpec> {
     Some(StoreSpec {
         store: format!("s3://{bucket}/test-{}", random_hex(6)),
         env: vec![("AWS_ENDPOINT_URL".into(), endpoint)],
+        cleanup: None,
     })
 }
 

@@ -18,15 +18,27 @@ use tokio_tungstenite::tungstenite::Message;
 pub struct StoreSpec {
     pub store: String,
     pub env: Vec<(String, String)>,
+    /// Removes a temporary folder store when the last clone is dropped.
+    pub cleanup: Option<std::sync::Arc<RemoveOnDrop>>,
+}
+
+#[derive(Debug)]
+pub struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 impl StoreSpec {
-    /// A fresh, empty folder under the system temp dir.
+    /// A fresh, empty folder under the system temp dir, removed when the spec is dropped.
     pub fn temp_folder() -> StoreSpec {
         let dir = std::env::temp_dir().join(format!("ferroproof-server-test-{}", random_hex(8)));
         StoreSpec {
             store: dir.to_string_lossy().into_owned(),
             env: vec![],
+            cleanup: Some(std::sync::Arc::new(RemoveOnDrop(dir))),
         }
     }
 }
@@ -35,6 +47,8 @@ impl StoreSpec {
 pub struct Server {
     child: Child,
     pub addr: String,
+    /// Keeps a temporary store folder alive until the child is dead (fields drop after `drop`).
+    _spec: StoreSpec,
 }
 
 impl Server {
@@ -62,7 +76,11 @@ impl Server {
                 panic!("unexpected first line: {line:?}")
             })
             .to_owned();
-        Server { child, addr }
+        Server {
+            child,
+            addr,
+            _spec: spec.clone(),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -80,9 +98,7 @@ impl Server {
             .status()
             .unwrap();
         assert!(ok.success());
-        let status = self.child.wait().unwrap();
-        std::mem::forget(self);
-        status
+        self.child.wait().unwrap()
     }
 
     pub async fn new_ledger(&self) -> String {
