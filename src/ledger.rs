@@ -25,10 +25,10 @@ mod read;
 mod sync;
 mod write;
 
+pub use blocks::Fallback;
 pub use blocks::Stats;
 pub use index::QueryHit;
 pub use read::{AllDocsOpts, DocRow};
-pub use sync::Source;
 pub use write::Committed;
 
 /// An immutable view of the ledger at one commit.

@@ -37,4 +37,12 @@ pub trait Remote {
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
     /// Deletes `key` (only head records are ever deleted); absent keys succeed.
     async fn delete(&self, key: &str) -> Result<()>;
+    /// The bytes of several keys (a connector may fetch them in parallel).
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            out.push(self.get(k).await?);
+        }
+        Ok(out)
+    }
 }

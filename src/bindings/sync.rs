@@ -26,6 +26,7 @@ export interface SyncConnector {
 extern "C" {
     /// A connector: `put(key, bytes)`, `get(key)`, `list(prefix)`, `delete(key)`, all async.
     #[wasm_bindgen(typescript_type = "SyncConnector")]
+    #[derive(Clone)]
     pub type JsConnector;
     #[wasm_bindgen(method, catch, js_name = put)]
     async fn js_put(
@@ -39,6 +40,24 @@ extern "C" {
     async fn js_list(this: &JsConnector, prefix: &str) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(method, catch, js_name = delete)]
     async fn js_delete(this: &JsConnector, key: &str) -> std::result::Result<JsValue, JsValue>;
+}
+
+#[wasm_bindgen(
+    inline_js = "export function getAll(c, keys) { return Promise.all(keys.map((k) => c.get(k))); }"
+)]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = getAll)]
+    async fn js_get_all(c: &JsConnector, keys: Array) -> std::result::Result<JsValue, JsValue>;
+}
+
+fn bytes_of(key: &str, v: JsValue) -> Result<Option<Vec<u8>>> {
+    if v.is_null() || v.is_undefined() {
+        return Ok(None);
+    }
+    let b = v
+        .dyn_into::<Uint8Array>()
+        .map_err(|_| Error::Remote(format!("connector get({key}) did not return bytes")))?;
+    Ok(Some(b.to_vec()))
 }
 
 /// A connector failure: its `code` if it names an access problem, else `NETWORK`.
@@ -59,6 +78,7 @@ fn remote_err(e: JsValue) -> Error {
     }
 }
 
+#[derive(Clone)]
 struct JsRemote(JsConnector);
 
 impl Remote for JsRemote {
@@ -70,14 +90,19 @@ impl Remote for JsRemote {
         Ok(())
     }
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let v = self.0.js_get(key).await.map_err(remote_err)?;
-        if v.is_null() || v.is_undefined() {
-            return Ok(None);
-        }
-        let b = v
-            .dyn_into::<Uint8Array>()
-            .map_err(|_| Error::Remote(format!("connector get({key}) did not return bytes")))?;
-        Ok(Some(b.to_vec()))
+        bytes_of(key, self.0.js_get(key).await.map_err(remote_err)?)
+    }
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        let arr: Array = keys.iter().map(|k| JsValue::from_str(k)).collect();
+        let got: Array = js_get_all(&self.0, arr)
+            .await
+            .map_err(remote_err)?
+            .dyn_into()
+            .map_err(|_| Error::Remote("connector get did not resolve".into()))?;
+        keys.iter()
+            .zip(got.iter())
+            .map(|(k, v)| bytes_of(k, v))
+            .collect()
     }
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
         let v = self.0.js_list(prefix).await.map_err(remote_err)?;
@@ -124,7 +149,7 @@ impl JsLedger {
             let remote = JsRemote(remote);
             let r = Replica {
                 ledger: &l,
-                remote: &remote,
+                remote,
                 id,
             }
             .pull()
@@ -147,7 +172,7 @@ impl JsLedger {
             let remote = JsRemote(remote);
             let r = Replica {
                 ledger: &l,
-                remote: &remote,
+                remote,
                 id,
             }
             .push()

@@ -61,6 +61,19 @@ impl<K: Hash + Eq + Clone, V: Clone> GenCache<K, V> {
 /// A pinned block: its pin count, bytes and decoded node.
 type Pinned = (usize, Rc<[u8]>, Option<Rc<Node>>);
 
+/// What [`Fallback::more`] returns: verified blocks, or `None` when nothing is left.
+pub type MoreBlocks<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Option<Vec<Block>>>> + 'a>>;
+
+/// Where blocks the store lacks can still come from (a sync remote during a pull). One dynamic
+/// type, so the tree and merge code is instantiated once whatever the source.
+pub trait Fallback {
+    /// Fetches and verifies more blocks; `None` when there is nothing left to fetch.
+    fn more(&self) -> MoreBlocks<'_>;
+    /// The sealed CARs the fetched blocks came from, to store with the commit that uses them.
+    fn cars(&self) -> Vec<crate::store::StoredCar>;
+}
+
 /// Counters exposed for tests and the demo's stats panel.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -79,6 +92,9 @@ pub struct Blocks<S: Store> {
     /// The newest CAR, read first on a miss instead of asking the location index.
     hint: RefCell<Option<String>>,
     stats: Cell<Stats>,
+    /// While set, misses are fetched through it into `fetched` (kept until cleared).
+    fallback: RefCell<Option<Rc<dyn Fallback>>>,
+    fetched: RefCell<HashMap<Cid, Rc<[u8]>>>,
 }
 
 impl<S: Store> Blocks<S> {
@@ -91,6 +107,45 @@ impl<S: Store> Blocks<S> {
             pinned: RefCell::new(HashMap::new()),
             hint: RefCell::new(None),
             stats: Cell::new(Stats::default()),
+            fallback: RefCell::new(None),
+            fetched: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Sets (or clears) where misses are fetched from; clearing drops what was fetched.
+    pub fn set_fallback(&self, f: Option<Rc<dyn Fallback>>) {
+        if f.is_none() {
+            self.fetched.borrow_mut().clear();
+        }
+        *self.fallback.borrow_mut() = f;
+    }
+
+    /// The current fallback, if any.
+    pub fn fallback(&self) -> Option<Rc<dyn Fallback>> {
+        self.fallback.borrow().clone()
+    }
+
+    /// The bytes of a block: from the cache or the store, else through the fallback.
+    pub async fn block(&self, cid: &Cid) -> Result<Rc<[u8]>> {
+        loop {
+            if let Some(b) = self.fetched.borrow().get(cid) {
+                return Ok(b.clone());
+            }
+            match self.stored_block(cid).await {
+                Err(Error::MissingBlock(m)) => {
+                    let Some(f) = self.fallback() else {
+                        return Err(Error::MissingBlock(m));
+                    };
+                    let Some(more) = f.more().await? else {
+                        return Err(Error::MissingBlock(m));
+                    };
+                    let mut fetched = self.fetched.borrow_mut();
+                    for b in more {
+                        fetched.insert(b.cid, Rc::from(b.bytes));
+                    }
+                }
+                other => return other,
+            }
         }
     }
 
@@ -145,7 +200,7 @@ impl<S: Store> Blocks<S> {
     }
 
     /// The bytes of a block, reading its CAR if needed.
-    pub async fn block(&self, cid: &Cid) -> Result<Rc<[u8]>> {
+    async fn stored_block(&self, cid: &Cid) -> Result<Rc<[u8]>> {
         if let Some(b) = self.raw.borrow_mut().get(cid) {
             return Ok(b);
         }

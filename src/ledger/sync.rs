@@ -11,6 +11,7 @@ use std::rc::Rc;
 
 use cid::Cid;
 
+use super::blocks::{Blocks, Fallback};
 use super::write::Committed;
 use super::{Ledger, State};
 use crate::clock::merge::{merge, reduce, EventSource};
@@ -19,19 +20,7 @@ use crate::codec::Block;
 use crate::doc::LeafMeta;
 use crate::error::{Error, Result};
 use crate::prolly::{walk_new, Node};
-use crate::store::{Store, StoredCar};
-
-/// Where a merge reads blocks: the ledger's own store, or a source that also fetches them from a
-/// remote (and then hands over the verified CARs they came from, to be stored with the commit).
-#[allow(async_fn_in_trait)]
-pub trait Source: EventSource {
-    /// The bytes of a block (verified against its CID).
-    async fn raw(&self, cid: &Cid) -> Result<Rc<[u8]>>;
-    /// Makes blocks the merge created readable through this source.
-    fn add_created(&self, blocks: &[(Block, Rc<Node>)]);
-    /// Sealed CARs fetched from elsewhere, to store verbatim with the commit.
-    fn fetched_cars(&self) -> Vec<StoredCar>;
-}
+use crate::store::Store;
 
 impl<S: Store> EventSource for super::blocks::Blocks<S> {
     async fn event(&self, cid: &Cid) -> Result<Event> {
@@ -41,25 +30,10 @@ impl<S: Store> EventSource for super::blocks::Blocks<S> {
     }
 }
 
-impl<S: Store> Source for super::blocks::Blocks<S> {
-    async fn raw(&self, cid: &Cid) -> Result<Rc<[u8]>> {
-        self.block(cid).await
-    }
-    fn add_created(&self, blocks: &[(Block, Rc<Node>)]) {
-        let b: Vec<(Block, Option<Rc<Node>>)> = blocks
-            .iter()
-            .map(|(b, n)| (b.clone(), Some(n.clone())))
-            .collect();
-        self.insert_fresh(&b);
-    }
-    fn fetched_cars(&self) -> Vec<StoredCar> {
-        Vec::new()
-    }
-}
-
-/// Loads (through `src`) every node of the new trees not shared with the old state, and every
-/// separately stored document the new documents tree references from those nodes.
-async fn load_new_state<Src: Source>(src: &Src, old: &State, new: &State) -> Result<()> {
+/// Loads every node of the new trees not shared with the old state, and every separately stored
+/// document the new documents tree references from those nodes (through the blocks' fallback
+/// when the store lacks them).
+async fn load_new_state<S: Store>(src: &Blocks<S>, old: &State, new: &State) -> Result<()> {
     let mut refs = Vec::new();
     walk_new(src, old.docs, new.docs, |_, n| {
         if n.level == 0 {
@@ -72,7 +46,7 @@ async fn load_new_state<Src: Source>(src: &Src, old: &State, new: &State) -> Res
     })
     .await?;
     for r in refs {
-        src.raw(&r).await?;
+        src.block(&r).await?;
     }
     walk_new(src, old.changes, new.changes, |_, _| Ok(())).await
 }
@@ -80,7 +54,7 @@ async fn load_new_state<Src: Source>(src: &Src, old: &State, new: &State) -> Res
 impl<S: Store> Ledger<S> {
     /// Merges the local head with `remote` heads, reading blocks from the ledger's store.
     pub async fn merge_heads(&self, remote: &[Cid]) -> Result<Committed> {
-        match self.adopt_heads(&self.blocks, remote).await? {
+        match self.adopt_heads(None, remote).await? {
             Some(c) => Ok(c),
             None => {
                 let s = self.snapshot();
@@ -92,16 +66,29 @@ impl<S: Store> Ledger<S> {
         }
     }
 
-    /// Brings `remote` heads into the ledger through `src`: nothing if they are already in the
-    /// local history (`None`), else a fast-forward or a merge event, committed with the CARs
-    /// `src` fetched. A merge CAR joins the sync outbox; a fast-forward's does not.
-    pub async fn adopt_heads<Src: Source>(
+    /// Brings `remote` heads into the ledger: nothing if they are already in the local history
+    /// (`None`), else a fast-forward or a merge event. Blocks the store lacks come through
+    /// `fetch`, and the CARs it fetched are committed with the new header. A merge CAR joins the
+    /// sync outbox; a fast-forward's does not.
+    pub async fn adopt_heads(
         &self,
-        src: &Src,
+        fetch: Option<Rc<dyn Fallback>>,
         remote: &[Cid],
     ) -> Result<Option<Committed>> {
         self.check_open()?;
         let _guard = self.write_lock.lock().await;
+        self.blocks.set_fallback(fetch.clone());
+        let done = self.adopt_locked(fetch.as_deref(), remote).await;
+        self.blocks.set_fallback(None);
+        done
+    }
+
+    async fn adopt_locked(
+        &self,
+        fetch: Option<&dyn Fallback>,
+        remote: &[Cid],
+    ) -> Result<Option<Committed>> {
+        let src = &self.blocks;
         loop {
             self.check_open()?;
             let base = self.snapshot();
@@ -129,7 +116,12 @@ impl<S: Store> Ledger<S> {
             } else {
                 let cids: Vec<Cid> = heads.iter().map(|(c, _)| *c).collect();
                 let merged = merge(src, &cids).await?;
-                src.add_created(&merged.blocks);
+                let created: Vec<(Block, Option<Rc<Node>>)> = merged
+                    .blocks
+                    .iter()
+                    .map(|(b, n)| (b.clone(), Some(n.clone())))
+                    .collect();
+                src.insert_fresh(&created);
                 let ev = merged.event;
                 let event_block = ev.encode()?;
                 let state = State {
@@ -155,9 +147,11 @@ impl<S: Store> Ledger<S> {
             }
             let mut write = p.to_write(base.car.clone());
             let own = write.cars[0].name.clone();
-            write
-                .cars
-                .extend(src.fetched_cars().into_iter().filter(|c| c.name != own));
+            if let Some(f) = fetch {
+                write
+                    .cars
+                    .extend(f.cars().into_iter().filter(|c| c.name != own));
+            }
             match self.store.commit(write).await? {
                 crate::store::CommitOutcome::Committed => {
                     self.blocks.insert_fresh(&p.blocks);

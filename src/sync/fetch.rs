@@ -1,27 +1,21 @@
-//! A block source for merges that falls back to the remote: a block the local store lacks is
-//! looked for in the next remote CARs of the manifest, newest first, fetched in growing parallel
-//! batches (docs/sync.md §4).
+//! The fallback a pull gives the ledger's blocks: a block the local store lacks is looked for
+//! in the next remote CARs of the manifest, newest first, fetched in growing batches
+//! (docs/sync.md §4). Manifest CARs met on the way are expanded in place.
 //!
 //! Invariant: a fetched CAR contributes blocks only after its name, GCM tag and every block CID
 //! verified; a CAR that fails is skipped and its error kept, and reported if the block it might
 //! have held is found nowhere.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::rc::Rc;
+use std::collections::{HashSet, VecDeque};
 
-use cid::Cid;
-
-use super::record::manifest_in;
+use super::record::{manifest_in, Manifest};
 use super::{Remote, CARS};
 use crate::car::open_car;
-use crate::clock::merge::EventSource;
-use crate::clock::Event;
 use crate::codec::{cid_str, parse_cid, Block};
 use crate::error::{Error, Result};
-use crate::ledger::blocks::Blocks;
-use crate::ledger::Source;
-use crate::prolly::{Loader, Node};
+use crate::ledger::blocks::MoreBlocks;
+use crate::ledger::Fallback;
 use crate::store::{Store, StoredCar};
 
 /// Largest number of CARs fetched at once.
@@ -32,42 +26,46 @@ enum Next {
     Manifest(String),
 }
 
-/// Local blocks first, then the remote's.
-pub struct Fetcher<'a, S: Store, R: Remote> {
-    local: &'a Blocks<S>,
-    remote: &'a R,
+impl Next {
+    fn name(&self) -> &str {
+        match self {
+            Next::Car(s) | Next::Manifest(s) => s,
+        }
+    }
+}
+
+/// Remote CARs of one manifest, fetched on demand.
+pub struct Fetcher<S: Store, R: Remote> {
+    aead: S::Aead,
+    remote: R,
     queue: RefCell<VecDeque<Next>>,
     /// CAR names never fetched: stored locally already, or fetched in this pull.
     skip: RefCell<HashSet<String>>,
-    fetched: RefCell<HashMap<Cid, Rc<[u8]>>>,
-    nodes: RefCell<HashMap<Cid, Rc<Node>>>,
     cars: RefCell<Vec<StoredCar>>,
     batch: RefCell<usize>,
-    /// The first verification failure, reported if a block cannot be found.
+    /// The first verification failure, reported if the manifest runs out.
     bad: RefCell<Option<Error>>,
     /// Bytes downloaded.
     pub bytes: RefCell<usize>,
 }
 
-impl<'a, S: Store, R: Remote> Fetcher<'a, S, R> {
-    /// A fetcher over `manifest` (newest first); `local_cars` are never fetched. With `eager`,
+impl<S: Store, R: Remote> Fetcher<S, R> {
+    /// A fetcher over `manifest` (newest first) that never fetches `local_cars`. With `eager`,
     /// the first miss fetches everything (an empty replica needs it all).
     pub fn new(
-        local: &'a Blocks<S>,
-        remote: &'a R,
-        manifest: &super::record::Manifest,
+        aead: S::Aead,
+        remote: R,
+        manifest: &Manifest,
         local_cars: HashSet<String>,
         eager: bool,
     ) -> Self {
         let mut queue: VecDeque<Next> = manifest.cars.iter().cloned().map(Next::Car).collect();
         queue.extend(manifest.more.iter().cloned().map(Next::Manifest));
         Fetcher {
-            local,
+            aead,
             remote,
             queue: RefCell::new(queue),
             skip: RefCell::new(local_cars),
-            fetched: RefCell::new(HashMap::new()),
-            nodes: RefCell::new(HashMap::new()),
             cars: RefCell::new(Vec::new()),
             batch: RefCell::new(if eager { usize::MAX } else { 1 }),
             bad: RefCell::new(None),
@@ -75,50 +73,40 @@ impl<'a, S: Store, R: Remote> Fetcher<'a, S, R> {
         }
     }
 
-    /// Takes the next batch of CAR names to fetch (manifest CARs count as CARs).
-    fn next_batch(&self) -> Vec<Next> {
-        let want = *self.batch.borrow();
+    /// Takes the next batch of names to fetch; the batch doubles each time.
+    fn next_batch(&self) -> Vec<String> {
+        let mut b = self.batch.borrow_mut();
+        let want = (*b).min(MAX_BATCH);
+        *b = b.saturating_mul(2);
         let mut q = self.queue.borrow_mut();
         let mut skip = self.skip.borrow_mut();
         let mut out = Vec::new();
-        while out.len() < want.min(MAX_BATCH) {
+        while out.len() < want {
             let Some(n) = q.pop_front() else { break };
-            let name = match &n {
-                Next::Car(s) | Next::Manifest(s) => s.clone(),
-            };
-            if skip.insert(name) {
-                out.push(n);
+            if skip.insert(n.name().to_string()) {
+                out.push(n.name().to_string());
             }
         }
-        let mut b = self.batch.borrow_mut();
-        *b = b.saturating_mul(2);
         out
     }
 
-    /// Fetches one batch; false when the manifest is exhausted.
-    async fn fetch_more(&self) -> Result<bool> {
-        let batch = self.next_batch();
-        if batch.is_empty() {
-            return Ok(false);
+    /// Fetches one batch: the verified blocks of its data CARs; `None` when nothing is left.
+    async fn fetch_more(&self) -> Result<Option<Vec<Block>>> {
+        let names = self.next_batch();
+        if names.is_empty() {
+            return Ok(None);
         }
-        let gets = batch.iter().map(|n| {
-            let name = match n {
-                Next::Car(s) | Next::Manifest(s) => s.clone(),
-            };
-            async move {
-                let got = self.remote.get(&format!("{CARS}{name}")).await;
-                (name, got)
-            }
-        });
-        let results = futures::future::join_all(gets).await;
+        let keys: Vec<String> = names.iter().map(|n| format!("{CARS}{n}")).collect();
+        let got = self.remote.get_many(&keys).await?;
+        let mut blocks = Vec::new();
         let mut front = Vec::new();
-        for (name, got) in results {
-            let Some(bytes) = got? else {
+        for (name, bytes) in names.into_iter().zip(got) {
+            let Some(bytes) = bytes else {
                 self.note_bad(Error::corrupt(&name, "car is missing on the remote"));
                 continue;
             };
             *self.bytes.borrow_mut() += bytes.len();
-            match self.accept(&name, bytes).await {
+            match self.accept(&name, bytes, &mut blocks).await {
                 Ok(Some(m)) => {
                     front.extend(m.cars.into_iter().map(Next::Car));
                     front.extend(m.more.into_iter().map(Next::Manifest));
@@ -127,96 +115,54 @@ impl<'a, S: Store, R: Remote> Fetcher<'a, S, R> {
                 Err(e) => self.note_bad(e),
             }
         }
-        // a manifest's names are older than what it was rolled behind, newer than what follows
+        // a manifest CAR's names come before what followed it in the queue
         let mut q = self.queue.borrow_mut();
         for n in front.into_iter().rev() {
             q.push_front(n);
         }
-        Ok(true)
+        Ok(Some(blocks))
     }
 
     fn note_bad(&self, e: Error) {
         self.bad.borrow_mut().get_or_insert(e);
     }
 
-    /// Verifies a fetched CAR; keeps its blocks (data CAR) or returns its manifest.
-    async fn accept(&self, name: &str, bytes: Vec<u8>) -> Result<Option<super::record::Manifest>> {
+    /// Verifies a fetched CAR: its blocks join `out` (data CAR) or its manifest is returned.
+    async fn accept(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        out: &mut Vec<Block>,
+    ) -> Result<Option<Manifest>> {
         let cid = parse_cid(name).map_err(|_| Error::corrupt(name, "bad car name"))?;
-        let (roots, blocks) = open_car(self.local.aead(), &cid, &bytes).await?;
+        let (roots, blocks) = open_car(&self.aead, &cid, &bytes).await?;
         if let Some(m) = manifest_in(name, &roots, &blocks)? {
             return Ok(Some(m));
-        }
-        let mut f = self.fetched.borrow_mut();
-        for b in &blocks {
-            f.insert(b.cid, Rc::from(b.bytes.as_slice()));
         }
         self.cars.borrow_mut().push(StoredCar {
             name: name.to_string(),
             bytes,
-            cids: blocks.iter().map(|b: &Block| cid_str(&b.cid)).collect(),
+            cids: blocks.iter().map(|b| cid_str(&b.cid)).collect(),
         });
+        out.extend(blocks);
         Ok(None)
     }
 }
 
-impl<S: Store, R: Remote> Source for Fetcher<'_, S, R> {
-    async fn raw(&self, cid: &Cid) -> Result<Rc<[u8]>> {
-        loop {
-            if let Some(b) = self.fetched.borrow().get(cid) {
-                return Ok(b.clone());
+impl<S: Store + 'static, R: Remote + 'static> Fallback for Fetcher<S, R> {
+    fn more(&self) -> MoreBlocks<'_> {
+        Box::pin(async move {
+            match self.fetch_more().await? {
+                Some(b) => Ok(Some(b)),
+                None => match self.bad.borrow().clone() {
+                    Some(e) => Err(e),
+                    None => Ok(None),
+                },
             }
-            match self.local.block(cid).await {
-                Err(Error::MissingBlock(_)) => {}
-                other => return other,
-            }
-            if !self.fetch_more().await? {
-                return Err(self
-                    .bad
-                    .borrow()
-                    .clone()
-                    .unwrap_or_else(|| Error::MissingBlock(cid_str(cid))));
-            }
-        }
+        })
     }
 
-    fn add_created(&self, blocks: &[(Block, Rc<Node>)]) {
-        let mut f = self.fetched.borrow_mut();
-        let mut n = self.nodes.borrow_mut();
-        for (b, node) in blocks {
-            f.insert(b.cid, Rc::from(b.bytes.as_slice()));
-            n.insert(b.cid, node.clone());
-        }
-    }
-
-    fn fetched_cars(&self) -> Vec<StoredCar> {
+    fn cars(&self) -> Vec<StoredCar> {
         self.cars.borrow().clone()
-    }
-}
-
-impl<S: Store, R: Remote> Loader for Fetcher<'_, S, R> {
-    async fn load(&self, cid: &Cid) -> Result<Rc<Node>> {
-        if let Some(n) = self.nodes.borrow().get(cid) {
-            return Ok(n.clone());
-        }
-        if !self.fetched.borrow().contains_key(cid) {
-            match self.local.load(cid).await {
-                Err(Error::MissingBlock(_)) => {}
-                other => return other,
-            }
-        }
-        let bytes = self.raw(cid).await?;
-        let node = Rc::new(
-            Node::decode(&bytes)
-                .map_err(|e| Error::corrupt(format!("block {}", cid_str(cid)), e))?,
-        );
-        self.nodes.borrow_mut().insert(*cid, node.clone());
-        Ok(node)
-    }
-}
-
-impl<S: Store, R: Remote> EventSource for Fetcher<'_, S, R> {
-    async fn event(&self, cid: &Cid) -> Result<Event> {
-        let bytes = self.raw(cid).await?;
-        Event::decode(&bytes).map_err(|e| Error::corrupt(format!("event {}", cid_str(cid)), e))
     }
 }

@@ -5,6 +5,7 @@
 //! crash re-does work, never skips it).
 
 use std::collections::HashSet;
+use std::rc::Rc;
 
 use cid::Cid;
 
@@ -44,7 +45,8 @@ pub struct PushReport {
 /// One ledger attached to one remote, identified by `id` (its sync state's key).
 pub struct Replica<'a, S: Store, R: Remote> {
     pub ledger: &'a Ledger<S>,
-    pub remote: &'a R,
+    /// A handle on the remote (cloned into the fetcher of a pull).
+    pub remote: R,
     pub id: String,
 }
 
@@ -52,7 +54,7 @@ fn strip<'k>(key: &'k str, prefix: &str) -> Option<&'k str> {
     key.strip_prefix(prefix).filter(|n| !n.is_empty())
 }
 
-impl<S: Store, R: Remote> Replica<'_, S, R> {
+impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
     async fn load_state(&self) -> Result<SyncState> {
         match self
             .ledger
@@ -70,16 +72,6 @@ impl<S: Store, R: Remote> Replica<'_, S, R> {
             .store()
             .save_meta(&SyncState::key(&self.id), &s.to_json())
             .await
-    }
-
-    /// Whether every event in `heads` is stored locally (so already in the local history).
-    async fn known(&self, heads: &[Cid]) -> Result<bool> {
-        for h in heads {
-            if self.ledger.store().locate(&cid_str(h)).await?.is_none() {
-                return Ok(false);
-            }
-        }
-        Ok(true)
     }
 
     /// Reads new head records, fetches what their heads need and merges them.
@@ -117,13 +109,24 @@ impl<S: Store, R: Remote> Replica<'_, S, R> {
             }
         }
         report.records = fresh.len();
-        if !heads.is_empty() && !self.known(&heads).await? {
-            let local: HashSet<String> =
-                self.ledger.store().list_cars().await?.into_iter().collect();
+        // Heads already in the local history are recognised by the merge itself (an event being
+        // stored here does not mean it was merged: a fetched CAR can hold events of other heads).
+        if !heads.is_empty() {
+            let store = self.ledger.store();
+            let local: HashSet<String> = store.list_cars().await?.into_iter().collect();
             let eager = self.ledger.snapshot().head.is_empty();
-            let src = Fetcher::new(self.ledger.blocks(), self.remote, &manifest, local, eager);
-            let done = self.ledger.adopt_heads(&src, &heads).await;
-            report.bytes += *src.bytes.borrow();
+            let key = store.ensure_key(&crate::crypto::Key::generate()?).await?;
+            let fetcher = Rc::new(Fetcher::<S, R>::new(
+                store.aead(&key).await?,
+                self.remote.clone(),
+                // new records' CARs first; then every CAR known to be on the remote (blocks this
+                // replica never fetched, e.g. events behind a fast-forward, or dropped by compaction)
+                &manifest.union(&st.manifest),
+                local,
+                eager,
+            ));
+            let done = self.ledger.adopt_heads(Some(fetcher.clone()), &heads).await;
+            report.bytes += *fetcher.bytes.borrow();
             report.changed = done?.is_some();
         }
         // Durable now: remember the records (bad ones too, so they are reported once).
