@@ -9,6 +9,8 @@ import { hasFiles, withStoredFiles } from "./files.js";
 import { newId } from "./ids.js";
 import { encodeQueryOpts, indexDef, mapBatch, queryResult } from "./query.js";
 import { type SharedLedger, sharedLedger, type WriteResult } from "./shared.js";
+import type { Attachable, AttachContext } from "./connectors/connector.js";
+import { type Attached, Attachment, type SyncHost } from "./sync.js";
 import type {
   AllDocsQueryOpts,
   AllDocsResponse,
@@ -34,6 +36,9 @@ interface RowsWire<T extends DocTypes> {
   readonly rows: { readonly key: string; readonly value: DocWithId<T> }[];
   readonly clock: string[];
 }
+
+/** Attachments by ledger and remote: attaching the same remote twice returns the same one. */
+const attachments = new Map<string, Promise<Attached>>();
 
 function entry(id: string, body: string | null): string {
   return `[${JSON.stringify(id)},${body ?? "null"}]`;
@@ -224,9 +229,62 @@ export class Database {
     return { ...raw, clock: toClock(raw.clock) };
   }
 
-  /** Sync attachments (`toCloud()` etc.) are not available yet: rejects with code `UNSUPPORTED`. */
-  async attach(_attachable: unknown): Promise<never> {
-    throw new DatabaseError("UNSUPPORTED", "attach: sync attachments are not supported yet");
+  /**
+   * Attaches a remote (`toServer(url)`, `toConnector(store)`): local commits are pushed to it and
+   * its changes merged here, in the background, until `detach()`. The same remote attached twice
+   * gives the same `Attached`.
+   */
+  async attach(attachable: Attachable): Promise<Attached> {
+    const a = attachable as Partial<Attachable> | null;
+    if (typeof a !== "object" || a === null || typeof a.open !== "function" || typeof a.configHash !== "function") {
+      throw new DatabaseError("INVALID_ARG", "invalid argument: attach takes toServer(url) or toConnector(connector)");
+    }
+    await this.core();
+    const key = `${this.name}\u0000${attachable.configHash()}`;
+    let p = attachments.get(key);
+    if (!p) {
+      p = this.openAttachment(attachable, () => attachments.delete(key));
+      attachments.set(key, p);
+      p.catch(() => attachments.delete(key));
+    }
+    return p;
+  }
+
+  private async openAttachment(attachable: Attachable, onDetach: () => void): Promise<Attached> {
+    const shared = this.shared;
+    const ctx: AttachContext = {
+      ledgerName: this.name,
+      load: async (k) => (await shared.core).loadAttachMeta(k),
+      save: async (k, v) => (await shared.core).saveAttachMeta(k, v),
+      adoptKey: async (k) => {
+        const core = await shared.core;
+        const current = await core.exportKey();
+        if (current.length === k.length && current.every((b, i) => b === k[i])) return;
+        if (!(await core.adoptKey(k))) {
+          throw new DatabaseError("UNSUPPORTED", "attach: joining a shared ledger needs an empty local ledger of that name (re-keying local data is not supported yet)");
+        }
+        await shared.reopen();
+      },
+    };
+    let remote;
+    try {
+      remote = await attachable.open(ctx);
+    } catch (e) {
+      throw fromEngine(e);
+    }
+    const host: SyncHost = {
+      name: this.name,
+      get core() {
+        return shared.core;
+      },
+      flush: () => shared.flush(),
+      changed: () => shared.changed(),
+      onCommit: (fn) => shared.subscribe(() => fn(), false),
+    };
+    const attached = new Attachment(host, remote, onDetach);
+    attached.start();
+    this.onClosed(() => void attached.detach());
+    return attached;
   }
 
   onClosed(fn: () => void): void {

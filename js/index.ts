@@ -7,3 +7,6 @@ export { DatabaseError, NotFoundError, isNotFoundError } from "./errors.js";
 export { setWasmUrl } from "./wasm.js";
 export type { DocFileMeta } from "./files.js";
 export type * from "./types.js";
+export { toConnector, type Attachable, type Connector, type ToConnectorOpts } from "./connectors/connector.js";
+export { toServer, type ToServerOpts } from "./connectors/server.js";
+export type { AttachStatus, Attached, SyncState } from "./sync.js";

@@ -5,7 +5,9 @@
  * query in flight and one queued, so bursts of writes cannot cause render loops.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import type { Attachable } from "./connectors/connector.js";
 import { type Database, fireproof } from "./database.js";
+import type { Attached } from "./sync.js";
 import { isNotFoundError } from "./errors.js";
 import type {
   AllDocsQueryOpts,
@@ -74,8 +76,21 @@ export type UseDocument = <T extends DocTypes = DocTypes>(initialDocOrFn?: UseDo
 export type UseAllDocs = <T extends DocTypes = DocTypes>(query?: Partial<AllDocsQueryOpts>) => AllDocsResult<T>;
 export type UseChanges = <T extends DocTypes = DocTypes>(since?: ClockHead, opts?: ChangesOptions) => ChangesResult<T>;
 
+/** `useFireproof(name, { attach })`'s attachment, as use-fireproof reports it. */
+export interface AttachState {
+  readonly state: "initial" | "attaching" | "attached" | "error";
+  readonly attached?: Attached;
+  readonly error?: Error;
+}
+
+/** `useFireproof`'s options: the database's, plus a remote to attach. */
+export interface UseFireproofOptions extends ConfigOpts {
+  readonly attach?: Attachable;
+}
+
 export interface UseFireproof {
   readonly database: Database;
+  readonly attach: AttachState;
   readonly useLiveQuery: UseLiveQuery;
   readonly useDocument: UseDocument;
   readonly useAllDocs: UseAllDocs;
@@ -289,13 +304,32 @@ function createUseDocument(db: Database): UseDocument {
 }
 
 /** The database `name` (or the given one) and hooks bound to it; stable while the database is. */
-export function useFireproof(nameOrDatabase: string | Database = "useFireproof", config?: ConfigOpts): UseFireproof {
-  const configKey = JSON.stringify(config ?? {});
+export function useFireproof(nameOrDatabase: string | Database = "useFireproof", config?: UseFireproofOptions): UseFireproof {
+  const { attach: attachable, ...dbConfig } = config ?? {};
+  const configKey = JSON.stringify(dbConfig);
   const database = useMemo(
-    () => (typeof nameOrDatabase === "string" ? fireproof(nameOrDatabase, config) : nameOrDatabase),
+    () => (typeof nameOrDatabase === "string" ? fireproof(nameOrDatabase, dbConfig) : nameOrDatabase),
     [nameOrDatabase, configKey],
   );
-  return useMemo(
+  const attachKey = attachable?.configHash() ?? "";
+  const [attach, setAttach] = useState<AttachState>({ state: attachable ? "attaching" : "initial" });
+  useEffect(() => {
+    if (!attachable) {
+      setAttach({ state: "initial" });
+      return;
+    }
+    let live = true;
+    setAttach({ state: "attaching" });
+    // one attachment per database and remote: database.attach returns the same one again
+    database.attach(attachable).then(
+      (attached) => live && setAttach({ state: "attached", attached }),
+      (error: unknown) => live && setAttach({ state: "error", error: error instanceof Error ? error : new Error(String(error)) }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [database, attachKey]);
+  const hooks = useMemo(
     () => ({
       database,
       useLiveQuery: createUseLiveQuery(database),
@@ -305,4 +339,5 @@ export function useFireproof(nameOrDatabase: string | Database = "useFireproof",
     }),
     [database],
   );
+  return useMemo(() => ({ ...hooks, attach }), [hooks, attach]);
 }

@@ -25,6 +25,18 @@ step fmt cargo fmt --check
 step clippy cargo clippy --all-targets --quiet -- -D warnings
 step clippy-wasm cargo clippy --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
 step cargo-test cargo test
+# Sync server (server/): its S3 tier runs against a real SeaweedFS on 127.0.0.1 (installed into
+# .venv-seaweedfs/ on first use). Without FERROPROOF_S3_ENDPOINT the S3 tests would pass trivially,
+# so a failed start fails the run.
+if weed_env=$(bash scripts/seaweedfs.sh start target/seaweedfs); then
+  eval "$weed_env"
+  trap 'bash scripts/seaweedfs.sh stop target/seaweedfs' EXIT
+else
+  failed+=("seaweedfs")
+fi
+step clippy-server cargo clippy -p ferroproof-server --all-targets --quiet -- -D warnings
+step server-test cargo test -p ferroproof-server
+bash scripts/seaweedfs.sh stop target/seaweedfs
 step wasm-test wasm-pack test --headless --chrome -- --test web
 step build bash scripts/build.sh
 step size-budget bash scripts/size-budget.sh
@@ -37,7 +49,7 @@ echo
 echo "=== summary"
 grep -h "^\[build\]" "$LOG"/build.log 2>/dev/null
 grep -h "^\[size\]" "$LOG"/size-budget.log 2>/dev/null
-for f in cargo-test wasm-test browser packaging; do
+for f in cargo-test server-test wasm-test browser packaging; do
   grep -hE "^test result:|[0-9]+ passed, [0-9]+ failed" "$LOG/$f.log" 2>/dev/null | sed "s/^/$f: /"
 done
 if [ ${#failed[@]} -gt 0 ]; then

@@ -129,9 +129,10 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
             report.bytes += *fetcher.bytes.borrow();
             report.changed = done?.is_some();
         }
-        // Durable now: remember the records (bad ones too, so they are reported once).
+        // Durable now: remember the merged records. Bad ones are not remembered: they are reported
+        // again by every pull until a newer record replaces them.
         st.manifest = manifest.union(&st.manifest);
-        st.seen.extend(fresh);
+        st.seen.extend(good.iter().cloned());
         let listed: HashSet<&String> = listed.iter().collect();
         st.seen.retain(|n| listed.contains(n));
         st.merged.extend(good);

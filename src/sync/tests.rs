@@ -202,6 +202,8 @@ fn tampered_objects_are_reported_and_skipped() {
     assert_eq!(r.errors.len(), 1, "the bad record is reported");
     assert_eq!(r.errors[0].code(), "CORRUPT");
     assert_eq!(b.docs(), b_before, "local data untouched");
+    let again = block_on(b.replica(&remote).pull()).unwrap();
+    assert_eq!(again.errors.len(), 1, "reported again while it is listed");
     b.write(vec![put("still", 2)]); // still usable
     assert!(b.docs().contains_key("still"));
 }

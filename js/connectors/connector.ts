@@ -1,0 +1,122 @@
+/**
+ * The connector contract (docs/sync.md §1): the create-only key/value store a ledger syncs
+ * through, and `toConnector()`, which makes any such store attachable. Transports only: what to
+ * push and pull, verification and merging happen in the engine.
+ */
+import { DatabaseError } from "../errors.js";
+
+/**
+ * One remote ledger's storage. Keys look like `cars/<name>` and `heads/<name>`; names are hashes
+ * of the bytes, so a key's bytes never change.
+ *
+ * - `put` is create-only and idempotent: writing an existing key succeeds and changes nothing.
+ *   It resolves once the bytes are durable.
+ * - `get` resolves to the bytes, or `null`/`undefined` when absent.
+ * - `list(prefix)` resolves to every key starting with `prefix` (full keys, any order).
+ * - `delete` is only called on `heads/…` keys; deleting an absent key succeeds.
+ * - `watch`, if given, calls `onChange` whenever something appears under `prefix`, and returns a
+ *   function that stops watching. Without it the database polls.
+ *
+ * Reject with an `Error` when the store cannot be reached; the sync retries with backoff.
+ */
+export interface Connector {
+  put(key: string, bytes: Uint8Array): Promise<void>;
+  get(key: string): Promise<Uint8Array | null | undefined>;
+  list(prefix: string): Promise<string[]>;
+  delete(key: string): Promise<void>;
+  watch?(prefix: string, onChange: () => void): () => void;
+}
+
+/** What an attachable hands the database when attaching. */
+export interface OpenedRemote {
+  /** Stable id of the remote ledger (its sync state is kept under it). */
+  readonly id: string;
+  readonly connector: Connector;
+  /** Builds an invite string for this remote holding `key` (the ledger key). */
+  invite?(key: Uint8Array): string;
+  /** Stops watching; called on detach. */
+  close?(): void;
+}
+
+/** Access to what the local ledger remembers for its attachments. */
+export interface AttachContext {
+  readonly ledgerName: string;
+  load(key: string): Promise<string | undefined>;
+  save(key: string, value: string): Promise<void>;
+  /** Makes the invite's ledger key this ledger's key (a ledger that already has data is re-keyed). */
+  adoptKey(key: Uint8Array): Promise<void>;
+}
+
+/** A remote that `db.attach()` accepts (as Fireproof's `Attachable`). */
+export interface Attachable {
+  readonly name: string;
+  /** Two attachables with the same hash are the same remote (attaching twice returns one `Attached`). */
+  configHash(): string;
+  /** @internal Opens the remote for one ledger. */
+  open(ctx: AttachContext): Promise<OpenedRemote>;
+}
+
+export interface ToConnectorOpts {
+  /** Distinguishes several remotes of one ledger (default `"connector"`). */
+  readonly id?: string;
+  /** An invite from `attached.invite()` of another device on the same storage: takes its key. */
+  readonly invite?: string;
+}
+
+/** Makes an app's own storage attachable: `db.attach(toConnector(myStore))`. */
+export function toConnector(connector: Connector, opts: ToConnectorOpts = {}): Attachable {
+  const id = opts.id ?? "connector";
+  const invite = opts.invite === undefined ? undefined : decodeInvite(opts.invite);
+  return {
+    name: `connector:${id}`,
+    configHash: () => `connector:${id}`,
+    async open(ctx) {
+      if (invite) await ctx.adoptKey(invite.key);
+      return { id: `connector:${id}`, connector, invite: (key) => encodeInvite({ url: "", ledger: id, key }) };
+    },
+  };
+}
+
+/** What an invite carries: where the remote is (a server URL, or "" for an app's connector), which ledger, and its key. */
+export interface Invite {
+  readonly url: string;
+  readonly ledger: string;
+  readonly key: Uint8Array;
+}
+
+const INVITE_PREFIX = "fp1.";
+
+/** Encodes an invite, URL-fragment safe: `fp1.` + base64url(JSON {v, u, l, k}). */
+export function encodeInvite(inv: Invite): string {
+  const json = JSON.stringify({ v: 1, u: inv.url, l: inv.ledger, k: toBase64Url(inv.key) });
+  return INVITE_PREFIX + toBase64Url(new TextEncoder().encode(json));
+}
+
+/** Decodes an invite (a leading `#` or `invite=` is ignored); malformed ones throw `INVALID_ARG`. */
+export function decodeInvite(text: string): Invite {
+  const bad = () => new DatabaseError("INVALID_ARG", "invalid argument: not a ferroproof invite");
+  const s = String(text).replace(/^#?(invite=)?/, "");
+  if (!s.startsWith(INVITE_PREFIX)) throw bad();
+  try {
+    const o = JSON.parse(new TextDecoder().decode(fromBase64Url(s.slice(INVITE_PREFIX.length)))) as Record<string, unknown>;
+    const key = typeof o.k === "string" ? fromBase64Url(o.k) : new Uint8Array();
+    if (o.v !== 1 || typeof o.u !== "string" || typeof o.l !== "string" || o.l === "" || key.length !== 32) throw bad();
+    return { url: o.u, ledger: o.l, key };
+  } catch {
+    throw bad();
+  }
+}
+
+/** Base64url without padding (invites travel in URL fragments). */
+export function toBase64Url(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export function fromBase64Url(text: string): Uint8Array {
+  const s = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}

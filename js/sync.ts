@@ -1,0 +1,284 @@
+/**
+ * `Attached`: one ledger attached to one remote. Schedules the engine's pull and push (the sync
+ * logic itself is in the engine), reports a truthful status and state, and retries with backoff.
+ * One tab per ledger and remote runs the background loop (Web Locks); every tab can `sync()`.
+ */
+import type { Connector, OpenedRemote } from "./connectors/connector.js";
+import { DatabaseError, fromEngine } from "./errors.js";
+import type { Ledger } from "./wasm.js";
+
+/** Fireproof's `Attached.status()` literals. */
+export type AttachStatus = "attached" | "loading" | "loaded" | "error" | "detached" | "syncing" | "idle";
+
+export interface SyncState {
+  /** What the attachment is doing now. */
+  readonly phase: "starting" | "pulling" | "pushing" | "idle" | "offline" | "error" | "detached";
+  /** Local commits not yet on the remote. */
+  readonly pendingUp: number;
+  /** Remote changes announced and not yet merged here. */
+  readonly pendingDown: number;
+  /** When a full pull + push last succeeded. */
+  readonly lastSyncedAt: Date | null;
+  /** The last failure (cleared by the next success); `code` is stable. */
+  readonly lastError: DatabaseError | null;
+}
+
+export interface Attached {
+  readonly name: string;
+  detach(): Promise<void>;
+  status(): AttachStatus;
+  /** Resolves when local commits made before the call are on the remote and the remote heads seen at the call are merged. */
+  sync(): Promise<void>;
+  state(): SyncState;
+  onState(fn: (s: SyncState) => void): () => void;
+  /** An invite string (put it in a URL fragment): the remote's address and the ledger key. */
+  invite(): Promise<string>;
+}
+
+/** What the attachment needs from the shared ledger. */
+export interface SyncHost {
+  readonly name: string;
+  readonly core: Promise<Ledger>;
+  flush(): Promise<void>;
+  /** Tells subscribers and other tabs that the ledger moved (after a merge). */
+  changed(): void;
+  /** Calls `fn` after every commit seen by this tab; returns an unsubscribe function. */
+  onCommit(fn: () => void): () => void;
+}
+
+interface PullReport {
+  records: number;
+  changed: boolean;
+  errors: { code: string; message: string }[];
+}
+
+const POLL_MS = 5000;
+const MAX_BACKOFF_MS = 30_000;
+
+export class Attachment implements Attached {
+  readonly name: string;
+  private phase: SyncState["phase"] = "starting";
+  private first = true;
+  private pendingDown = 0;
+  private pendingUp = 0;
+  private lastSyncedAt: Date | null = null;
+  private lastError: DatabaseError | null = null;
+  private readonly listeners = new Set<(s: SyncState) => void>();
+  private running: Promise<void> = Promise.resolve();
+  private wantPull = true;
+  private wantPush = true;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  /** What `timer` waits for: a poll gives way to a kick; a backoff after a failure does not. */
+  private timerKind: "soon" | "poll" | "backoff" = "soon";
+  private failures = 0;
+  private detached = false;
+  private leader = false;
+  private readonly stops: (() => void)[] = [];
+  private releaseLeadership: (() => void) | null = null;
+
+  constructor(
+    private readonly host: SyncHost,
+    private readonly remote: OpenedRemote,
+    private readonly onDetach: () => void,
+  ) {
+    this.name = remote.id;
+  }
+
+  /** Starts the background loop in the tab that gets the leader lock. */
+  start(): void {
+    this.stops.push(this.host.onCommit(() => this.kick(false, true)));
+    const lead = () => {
+      if (this.detached) return;
+      this.leader = true;
+      const conn: Connector = this.remote.connector;
+      if (conn.watch) {
+        this.stops.push(
+          conn.watch("heads/", () => {
+            this.pendingDown++;
+            this.kick(true, false);
+          }),
+        );
+      }
+      this.kick(true, true);
+    };
+    const locks = typeof navigator === "undefined" ? undefined : navigator.locks;
+    if (!locks) {
+      lead();
+      return;
+    }
+    void locks.request(`ferroproof-sync:${this.host.name}:${this.remote.id}`, () => {
+      lead();
+      return new Promise<void>((release) => (this.releaseLeadership = release));
+    });
+    this.emit();
+  }
+
+  /** Asks the leader loop for a pull and/or a push soon. */
+  private kick(pull: boolean, push: boolean): void {
+    this.wantPull ||= pull;
+    this.wantPush ||= push;
+    if (!this.leader || this.detached) return;
+    if (this.timer && this.timerKind !== "poll") return;
+    this.arm("soon", 0);
+  }
+
+  private arm(kind: "soon" | "poll" | "backoff", ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timerKind = kind;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (kind === "poll") this.wantPull = true;
+      void this.loop();
+    }, ms);
+  }
+
+  private async loop(): Promise<void> {
+    if (this.detached || !(this.wantPull || this.wantPush)) return;
+    const pull = this.wantPull;
+    const push = this.wantPush;
+    this.wantPull = this.wantPush = false;
+    try {
+      await this.exclusive(() => this.cycle(pull, push));
+      this.failures = 0;
+      this.schedulePoll();
+    } catch {
+      // reported in state(); retried with backoff
+      this.wantPull ||= pull;
+      this.wantPush ||= push;
+      const wait = Math.min(MAX_BACKOFF_MS, 500 * 2 ** this.failures++) * (0.5 + Math.random() / 2);
+      this.retryIn(wait);
+      return;
+    }
+    if (this.wantPull || this.wantPush) this.kick(false, false);
+  }
+
+  private retryIn(ms: number): void {
+    this.arm("backoff", ms);
+  }
+
+  private schedulePoll(): void {
+    if (this.timer || this.detached) return;
+    this.arm("poll", this.remote.connector.watch ? POLL_MS * 6 : POLL_MS);
+  }
+
+  /** Runs `fn` after whatever pull/push is in flight (one at a time per attachment). */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.running.then(fn, fn);
+    this.running = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async cycle(pull: boolean, push: boolean): Promise<void> {
+    const core = await this.host.core;
+    try {
+      if (pull) {
+        this.set("pulling");
+        const announced = this.pendingDown;
+        const r = JSON.parse(await core.syncPull(this.remote.connector, this.remote.id)) as PullReport;
+        this.pendingDown = Math.max(0, this.pendingDown - announced);
+        if (r.changed) this.host.changed();
+        if (r.errors.length > 0) {
+          const e = r.errors[0];
+          throw new DatabaseError(e.code, `sync: a remote object was skipped: ${e.message}`);
+        }
+      }
+      if (push) {
+        await this.host.flush();
+        this.set("pushing");
+        await core.syncPush(this.remote.connector, this.remote.id);
+      }
+      this.lastError = null;
+      if (pull && push) this.lastSyncedAt = new Date();
+      this.first = false;
+      this.set("idle");
+    } catch (e) {
+      const err = fromEngine(e);
+      this.lastError = err;
+      this.set(err.code === "NETWORK" ? "offline" : "error");
+      throw err;
+    }
+  }
+
+  private set(phase: SyncState["phase"]): void {
+    if (this.detached && phase !== "detached") return;
+    this.phase = phase;
+    void this.host.core.then((c) => {
+      this.pendingUp = c.pendingUp();
+      this.emit();
+    }, () => this.emit());
+  }
+
+  private emit(): void {
+    const s = this.state();
+    for (const fn of [...this.listeners]) {
+      try {
+        fn(s);
+      } catch (e) {
+        console.error("ferroproof: onState listener failed", e);
+      }
+    }
+  }
+
+  status(): AttachStatus {
+    switch (this.phase) {
+      case "detached":
+        return "detached";
+      case "error":
+      case "offline":
+        return "error";
+      case "starting":
+        return "attached";
+      case "pulling":
+      case "pushing":
+        return this.first ? "loading" : "syncing";
+      case "idle":
+        return this.lastSyncedAt && Date.now() - this.lastSyncedAt.getTime() < 1000 && this.pendingUp === 0 ? "loaded" : "idle";
+    }
+  }
+
+  state(): SyncState {
+    return {
+      phase: this.phase,
+      pendingUp: this.pendingUp,
+      pendingDown: this.pendingDown,
+      lastSyncedAt: this.lastSyncedAt,
+      lastError: this.lastError,
+    };
+  }
+
+  onState(fn: (s: SyncState) => void): () => void {
+    this.listeners.add(fn);
+    return () => {
+      this.listeners.delete(fn);
+    };
+  }
+
+  async sync(): Promise<void> {
+    if (this.detached) throw new DatabaseError("CLOSED", "sync: the attachment is detached");
+    await this.host.flush();
+    await this.exclusive(() => this.cycle(true, true));
+  }
+
+  async invite(): Promise<string> {
+    if (!this.remote.invite) throw new DatabaseError("UNSUPPORTED", "invite: this remote has no invite format");
+    const core = await this.host.core;
+    return this.remote.invite(await core.exportKey());
+  }
+
+  async detach(): Promise<void> {
+    if (this.detached) return;
+    this.detached = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    for (const s of this.stops.splice(0)) s();
+    this.remote.close?.();
+    this.releaseLeadership?.();
+    await this.running;
+    this.phase = "detached";
+    this.emit();
+    this.onDetach();
+  }
+}

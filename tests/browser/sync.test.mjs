@@ -1,0 +1,210 @@
+// Sync through the real ferroproof-server (a child process with a folder store) and through an
+// app's own connector: invites, live updates both ways, the durable outbox across reloads, the
+// server going away, tampered objects on the server.
+import assert from "node:assert/strict";
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { openPage, startServer } from "./util.mjs";
+
+async function attach(page, name, url, invite) {
+  return page.evaluate(
+    async ([name, url, invite]) => {
+      const db = window.fp.fireproof(name);
+      const a = await db.attach(window.fp.toServer(url, invite ? { invite } : {}));
+      await a.sync();
+      window.attached = a;
+      return { invite: await a.invite(), status: a.status(), state: a.state() };
+    },
+    [name, url, invite],
+  );
+}
+
+const ids = (page, name) => page.evaluate(async (name) => (await window.fp.fireproof(name).allDocs()).rows.map((r) => r.key).sort(), name);
+
+export const tests = {
+  async "an invite joins another profile; edits flow live both ways"({ context, harness }) {
+    const server = await startServer();
+    const other = await context.browser().newContext(); // another browser profile: its own storage
+    try {
+      const a = await openPage(context, harness);
+      await a.evaluate(async () => {
+        const db = window.fp.fireproof("shared");
+        await db.bulk([{ _id: "a1", n: 1 }, { _id: "a2", n: 2 }]);
+      });
+      const ra = await attach(a, "shared", server.url);
+      assert.match(ra.invite, /^fp1\./);
+      assert.equal(ra.state.pendingUp, 0);
+      assert.equal(ra.state.lastError, null);
+      assert.ok(["idle", "loaded", "syncing"].includes(ra.status), ra.status); // the background loop may be running
+      await a.waitForFunction(() => ["idle", "loaded"].includes(window.attached.status()));
+      const b = await openPage(other, harness);
+      await attach(b, "shared", server.url, ra.invite);
+      assert.deepEqual(await ids(b, "shared"), ["a1", "a2"]);
+      // live: a put on one side reaches the other's subscribers without any call
+      const waitFor = (page, id) =>
+        page.evaluate(
+          (id) =>
+            new Promise((resolve) => {
+              const db = window.fp.fireproof("shared");
+              const t0 = performance.now();
+              const stop = db.subscribe(async () => {
+                if ((await db.allDocs()).rows.some((r) => r.key === id)) {
+                  stop();
+                  resolve(performance.now() - t0);
+                }
+              });
+            }),
+          id,
+        );
+      const seenByB = waitFor(b, "from-a");
+      await a.evaluate(() => window.fp.fireproof("shared").put({ _id: "from-a", v: 1 }));
+      const ms = await seenByB;
+      assert.ok(ms < 5000, `b saw a's put after ${ms} ms`);
+      const seenByA = waitFor(a, "from-b");
+      await b.evaluate(() => window.fp.fireproof("shared").put({ _id: "from-b", v: 2 }));
+      await seenByA;
+      // both converge on one head and the same documents
+      await a.evaluate(() => window.attached.sync());
+      await b.evaluate(() => window.attached.sync());
+      await a.evaluate(() => window.attached.sync());
+      const head = (p) => p.evaluate(async () => (await window.fp.fireproof("shared").info()).clock.map(String));
+      assert.deepEqual(await head(a), await head(b));
+      assert.deepEqual(await ids(a, "shared"), ["a1", "a2", "from-a", "from-b"]);
+      assert.deepEqual(await ids(b, "shared"), ["a1", "a2", "from-a", "from-b"]);
+    } finally {
+      await other.close();
+      await server.stop();
+    }
+  },
+
+  async "commits made while detached are pushed after a reload re-attaches to the same remote"({ context, harness }) {
+    const server = await startServer();
+    const other = await context.browser().newContext();
+    try {
+      const a = await openPage(context, harness);
+      const { invite } = await attach(a, "outbox", server.url);
+      await a.evaluate(async () => {
+        await window.attached.detach();
+        const db = window.fp.fireproof("outbox");
+        await db.put({ _id: "offline-1" });
+        await db.put({ _id: "offline-2" });
+        await db.close();
+      });
+      await a.reload();
+      await a.waitForFunction(() => window.harnessReady === true);
+      const again = await attach(a, "outbox", server.url); // no invite: the remembered remote
+      assert.equal(again.invite.split(".")[1].length > 0, true);
+      assert.equal(again.state.pendingUp, 0, "the outbox was pushed");
+      const b = await openPage(other, harness);
+      await attach(b, "outbox", server.url, invite);
+      assert.deepEqual(await ids(b, "outbox"), ["offline-1", "offline-2"]);
+    } finally {
+      await other.close();
+      await server.stop();
+    }
+  },
+
+  async "server down: NETWORK in the state, local writes go on, pushed once it is back"({ context, harness }) {
+    let server = await startServer();
+    const other = await context.browser().newContext();
+    try {
+      const a = await openPage(context, harness);
+      const { invite } = await attach(a, "down", server.url);
+      await server.stop();
+      const down = await a.evaluate(async () => {
+        const db = window.fp.fireproof("down");
+        await db.put({ _id: "while-down" });
+        const err = await window.attached.sync().then(() => null, (e) => e.code);
+        return { err, status: window.attached.status(), code: window.attached.state().lastError?.code, doc: (await db.get("while-down"))._id };
+      });
+      assert.deepEqual(down, { err: "NETWORK", status: "error", code: "NETWORK", doc: "while-down" });
+      server = await startServer({ store: server.store, port: server.port }); // same store, same address
+      await a.evaluate(() => window.attached.sync());
+      assert.equal(await a.evaluate(() => window.attached.status() !== "error"), true);
+      const b = await openPage(other, harness);
+      await attach(b, "down", server.url, invite);
+      assert.deepEqual(await ids(b, "down"), ["while-down"]);
+    } finally {
+      await other.close();
+      await server.stop();
+    }
+  },
+
+  async "a tampered head record on the server is reported and skipped; local data untouched"({ context, harness }) {
+    const server = await startServer();
+    const other = await context.browser().newContext();
+    try {
+      const a = await openPage(context, harness);
+      const { invite } = await attach(a, "tamper", server.url);
+      const b = await openPage(other, harness);
+      await attach(b, "tamper", server.url, invite);
+      await b.evaluate(async () => {
+        await window.attached.detach(); // b is away while a pushes and the store is tampered with
+        await window.fp.fireproof("tamper").put({ _id: "b-local" });
+      });
+      await a.evaluate(async () => {
+        await window.fp.fireproof("tamper").put({ _id: "a-new" });
+        await window.attached.sync();
+      });
+      const [ledger] = await readdir(join(server.store, "ledgers"));
+      const dir = join(server.store, "ledgers", ledger, "heads");
+      for (const f of await readdir(dir)) {
+        const bytes = await readFile(join(dir, f));
+        bytes[bytes.length - 3] ^= 1;
+        await writeFile(join(dir, f), bytes);
+      }
+      const res = await b.evaluate(async (url) => {
+        window.attached = await window.fp.fireproof("tamper").attach(window.fp.toServer(url));
+        const err = await window.attached.sync().then(() => null, (e) => e.code);
+        const db = window.fp.fireproof("tamper");
+        await db.put({ _id: "b-after" });
+        return { err, code: window.attached.state().lastError?.code, ids: (await db.allDocs()).rows.map((r) => r.key).sort() };
+      }, server.url);
+      assert.equal(res.err, "CORRUPT");
+      assert.equal(res.code, "CORRUPT");
+      assert.deepEqual(res.ids, ["b-after", "b-local"], "nothing lost, nothing half-merged, still writable");
+    } finally {
+      await other.close();
+      await server.stop();
+    }
+  },
+
+  async "toConnector: two ledgers converge through an app's own store"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const res = await page.evaluate(async () => {
+      const objects = new Map();
+      const store = {
+        async put(k, b) {
+          if (!objects.has(k)) objects.set(k, b.slice());
+        },
+        async get(k) {
+          return objects.get(k) ?? null;
+        },
+        async list(p) {
+          return [...objects.keys()].filter((k) => k.startsWith(p));
+        },
+        async delete(k) {
+          objects.delete(k);
+        },
+      };
+      const one = window.fp.fireproof("conn-one");
+      const two = window.fp.fireproof("conn-two");
+      await one.put({ _id: "x", from: "one" });
+      const a1 = await one.attach(window.fp.toConnector(store));
+      await a1.sync();
+      const a2 = await two.attach(window.fp.toConnector(store, { invite: await a1.invite() }));
+      await two.put({ _id: "y", from: "two" });
+      await a2.sync();
+      await a1.sync();
+      const same = (await one.attach(window.fp.toConnector(store))) === a1;
+      const keys = [...objects.keys()];
+      return {
+        one: (await one.allDocs()).rows.map((r) => r.key),
+        two: (await two.allDocs()).rows.map((r) => r.key),
+        same,
+        kinds: [...new Set(keys.map((k) => k.split("/")[0]))].sort(),
+      };
+    });
+    assert.deepEqual(res, { one: ["x", "y"], two: ["x", "y"], same: true, kinds: ["cars", "heads"] });
+  },
+};
