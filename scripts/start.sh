@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds the package and the demo app (Vite + React), and
-# serves the demo on http://127.0.0.1:${PORT:-8080}/ with the embedded default storage (IndexedDB).
+# The main job: installs what is missing, builds the package, the demo app (Vite + React) and the
+# sync server, starts ferroproof-server on http://127.0.0.1:${SYNC_PORT:-8787} with its default
+# filesystem store (./ferroproof-data), and serves the demo on http://127.0.0.1:${PORT:-8080}/
+# (data in IndexedDB, synced through the server; press Share for an invite link).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
 bash scripts/build-www.sh
-exec node scripts/serve.mjs target/www "${PORT:-8080}"
+cargo build -p ferroproof-server --quiet
+target/debug/ferroproof-server --listen "127.0.0.1:${SYNC_PORT:-8787}" --open &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT INT TERM
+node scripts/serve.mjs target/www "${PORT:-8080}"

@@ -2,10 +2,11 @@
 // second page that sees the first one's changes live. Saves a screenshot under target/test-output.
 import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
+import { startServer } from "./util.mjs";
 
-async function open(context, url) {
+async function open(context, url, query = "?server=off", hash = "") {
   const page = await context.newPage();
-  await page.goto(`${url}/target/www/`);
+  await page.goto(`${url}/target/www/${query}${hash}`);
   await page.waitForSelector('#list[data-hydrated="true"]', { state: "attached" });
   return page;
 }
@@ -39,5 +40,34 @@ export const tests = {
     assert.match(await a.textContent("#head"), /^bafyrei/);
     await mkdir("target/test-output", { recursive: true });
     await a.screenshot({ path: "target/test-output/demo.png" });
+  },
+
+  async "share: another browser profile joins through the invite link and both edit live"({ context, url }) {
+    const server = await startServer();
+    const other = await context.browser().newContext(); // another profile: its own storage
+    try {
+      const query = `?server=${encodeURIComponent(server.url)}`;
+      const a = await open(context, url, query);
+      await a.waitForSelector('#sync[data-state="attached"]');
+      await add(a, "shared milk");
+      await add(a, "shared bread");
+      await a.click("#share");
+      const link = await a.inputValue("#invite");
+      assert.match(link, /#invite=fp1\./);
+      const hash = link.slice(link.indexOf("#"));
+      const b = await open(other, url, query, hash);
+      await b.waitForSelector('#list li:has-text("shared bread")', { timeout: 15000 });
+      assert.deepEqual(await b.locator("#list li span").allTextContents(), ["shared milk", "shared bread"]);
+      await add(b, "from b");
+      await a.waitForSelector('#list li:has-text("from b")', { timeout: 15000 });
+      await a.click('#list li:has-text("shared milk") input[type="checkbox"]');
+      await b.waitForSelector('#list li.done:has-text("shared milk")', { timeout: 15000 });
+      await mkdir("target/test-output", { recursive: true });
+      await a.screenshot({ path: "target/test-output/demo-share-a.png" });
+      await b.screenshot({ path: "target/test-output/demo-share-b.png" });
+    } finally {
+      await other.close();
+      await server.stop();
+    }
   },
 };

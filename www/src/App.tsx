@@ -1,7 +1,17 @@
-// The demo: a live todo list on ferroproof's React hooks. Open it in two tabs to watch changes
-// flow between them; the panel shows the ledger's clock head and commit count.
-import { useEffect, useState } from "react";
-import { type DocWithId, type LedgerInfo, useFireproof } from "ferroproof/react";
+// The demo: a live todo list on ferroproof's React hooks, synced through ferroproof-server. Open it
+// in two tabs to watch changes flow between them, or press Share and open the link in another
+// browser profile; the panel shows the ledger's clock head, commit count and sync state.
+import { useEffect, useMemo, useState } from "react";
+import { type Attachable, type DocWithId, type LedgerInfo, type SyncState, toServer, useFireproof } from "ferroproof/react";
+
+/** `?server=URL` picks the sync server (default: the one `npm start` runs); `?server=off` stays local. */
+function syncTarget(): Attachable | undefined {
+  const params = new URLSearchParams(location.search);
+  const server = params.get("server") ?? "http://127.0.0.1:8787";
+  if (server === "off") return undefined;
+  const invite = location.hash.startsWith("#invite=") ? location.hash.slice("#invite=".length) : undefined;
+  return toServer(server, invite ? { invite } : {});
+}
 
 interface Todo {
   text: string;
@@ -10,10 +20,25 @@ interface Todo {
 }
 
 export function App() {
-  const { database, useLiveQuery, useDocument } = useFireproof("todos");
+  const target = useMemo(syncTarget, []);
+  const { database, useLiveQuery, useDocument, attach } = useFireproof("todos", { attach: target });
   const todos = useLiveQuery<Todo>("created");
   const draft = useDocument<Todo>({ text: "", done: false, created: 0 });
   const [info, setInfo] = useState<LedgerInfo | null>(null);
+  const [sync, setSync] = useState<SyncState | null>(null);
+  const [link, setLink] = useState("");
+
+  useEffect(() => {
+    const attached = attach.attached;
+    if (!attached) return;
+    setSync(attached.state());
+    return attached.onState(setSync);
+  }, [attach.attached]);
+
+  const share = async () => {
+    const invite = await attach.attached?.invite();
+    if (invite) setLink(`${location.origin}${location.pathname}${location.search}#invite=${invite}`);
+  };
 
   useEffect(() => {
     const load = () => void database.info().then(setInfo);
@@ -61,7 +86,26 @@ export function App() {
           <dd id="count">{info?.count ?? "–"}</dd>
           <dt>clock head</dt>
           <dd id="head">{info?.clock.map(String).join(", ") || "–"}</dd>
+          <dt>sync</dt>
+          <dd id="sync" data-state={attach.state} data-status={attach.attached?.status() ?? ""}>
+            {attach.state === "attached"
+              ? `${sync?.phase ?? "…"}, ${sync?.pendingUp ?? 0} to push${sync?.lastError ? ` — ${sync.lastError.code}` : ""}`
+              : attach.state === "error"
+                ? `not attached (${attach.error?.message ?? "error"})`
+                : attach.state === "initial"
+                  ? "local only"
+                  : "attaching…"}
+          </dd>
         </dl>
+        {attach.attached && (
+          <p className="share">
+            <button id="share" onClick={() => void share()}>
+              Share
+            </button>
+            {link && <input id="invite" readOnly value={link} onFocus={(e) => e.target.select()} />}
+          </p>
+        )}
+        <p className="note">The invite link holds the ledger key in its #fragment, which browsers never send to a server.</p>
       </aside>
     </main>
   );
