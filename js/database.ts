@@ -260,9 +260,8 @@ export class Database {
         const core = await shared.core;
         const current = await core.exportKey();
         if (current.length === k.length && current.every((b, i) => b === k[i])) return;
-        if (!(await core.adoptKey(k))) {
-          throw new DatabaseError("UNSUPPORTED", "attach: joining a shared ledger needs an empty local ledger of that name (re-keying local data is not supported yet)");
-        }
+        // an empty ledger takes the key; one with data is re-encrypted under it (one atomic commit)
+        if (!(await core.adoptKey(k))) await shared.locked(() => core.rekey(k));
         await shared.reopen();
       },
     };

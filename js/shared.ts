@@ -161,6 +161,12 @@ export class SharedLedger {
     if (tellOthers) this.channel?.postMessage("rekey");
   }
 
+  /** Runs `fn` under this ledger's commit lock (no other tab commits meanwhile), after queued writes. */
+  async locked<T>(fn: () => Promise<T>): Promise<T> {
+    await this.flush();
+    return lockedRetrying(this.lockName, fn);
+  }
+
   /** After a merge from a remote: notifies this tab's subscribers and the other tabs. */
   changed(): void {
     this.announce();

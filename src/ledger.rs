@@ -22,6 +22,7 @@ pub mod blocks;
 mod compact;
 mod index;
 mod read;
+mod rekey;
 mod sync;
 mod write;
 

@@ -278,6 +278,9 @@ pub trait Store {
     async fn remove_cars(&self, names: &[String]) -> Result<()>;
     /// Deletes everything, key included.
     async fn destroy(&self) -> Result<()>;
+    /// [`Store::commit`] that also replaces the stored key, in the same atomic write (re-keying:
+    /// the CARs in `write` are sealed with `key`).
+    async fn commit_with_key(&self, write: CommitWrite, key: &Key) -> Result<CommitOutcome>;
     /// Replaces the key of a ledger that has no header yet (joining a shared ledger); false, and
     /// nothing changed, when a header exists.
     async fn replace_key_if_empty(&self, key: &Key) -> Result<bool>;

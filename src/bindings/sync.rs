@@ -243,6 +243,22 @@ impl JsLedger {
     }
 }
 
+#[wasm_bindgen(js_class = Ledger)]
+impl JsLedger {
+    /// Re-encrypts a ledger that has data under `key` (32 bytes, from an invite) and makes it
+    /// the ledger's key. Reopen the ledger afterwards.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn rekey(&self, key: Vec<u8>) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move {
+            let key = crate::crypto::Key::from_bytes(&key)
+                .map_err(|_| Error::InvalidArg("an invite key is 32 bytes".into()))?;
+            l.rekey(&key).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+}
+
 fn attach_key(key: &str) -> Result<String> {
     if key.starts_with("attach:") {
         Ok(key.to_string())

@@ -49,7 +49,7 @@ pub(super) struct Packed {
 
 /// Live blocks by role, each list in its packing order.
 #[derive(Default)]
-struct Live {
+pub(super) struct Live {
     /// Leaves of every tree in key order, a document stored in its own block after its leaf.
     leaves: Vec<Block>,
     events: Vec<Block>,
@@ -86,7 +86,7 @@ impl<S: Store> Ledger<S> {
             return Ok(false);
         }
         let live = self.live_blocks(&base).await?;
-        let (cars, last) = self.pack(&base, live).await?;
+        let (cars, last) = self.pack(self.blocks.aead(), &base, live).await?;
         let bytes = cars.iter().map(|c| c.bytes.len() as u64).sum();
         self.check_open()?;
         *self.packed.borrow_mut() = Some(Packed {
@@ -164,7 +164,7 @@ impl<S: Store> Ledger<S> {
     }
 
     /// Every block reachable from the state, sorted by role.
-    async fn live_blocks(&self, state: &State) -> Result<Live> {
+    pub(super) async fn live_blocks(&self, state: &State) -> Result<Live> {
         let mut seen = HashSet::new();
         let mut live = Live::default();
         let mut roots: Vec<(Cid, bool)> = Vec::new();
@@ -232,8 +232,14 @@ impl<S: Store> Ledger<S> {
 
     /// Packs blocks into sealed CARs of at most [`COMPACT_CAR_BYTES`] of blocks (or one bigger
     /// block): leaves, then events, then branches from the lowest level up. The last CAR holds
-    /// the tree roots and the commit block.
-    async fn pack(&self, state: &State, live: Live) -> Result<(Vec<StoredCar>, String)> {
+    /// the tree roots and the commit block. CARs are sealed with `aead` (the ledger's own, or a
+    /// new key's when re-keying).
+    pub(super) async fn pack(
+        &self,
+        aead: &S::Aead,
+        state: &State,
+        live: Live,
+    ) -> Result<(Vec<StoredCar>, String)> {
         let mut commit = BTreeMap::new();
         commit.insert(
             "head".to_string(),
@@ -263,7 +269,7 @@ impl<S: Store> Ledger<S> {
         groups.last_mut().expect("a group").push(commit);
         let (mut cars, mut last) = (Vec::with_capacity(groups.len()), String::new());
         for g in groups {
-            let sealed = seal_car(self.blocks.aead(), &write_car(root, &g)).await?;
+            let sealed = seal_car(aead, &write_car(root, &g)).await?;
             last = codec::cid_str(&sealed.name);
             let cids = g.iter().map(|b| codec::cid_str(&b.cid)).collect();
             cars.push(StoredCar {

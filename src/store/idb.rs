@@ -42,6 +42,7 @@ extern "C" {
         expect: Option<String>,
         cars: Array,
         header: String,
+        key: Option<Uint8Array>,
     ) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbListCars, catch)]
     async fn idb_list_cars(db: &JsValue) -> std::result::Result<JsValue, JsValue>;
@@ -106,6 +107,34 @@ impl IdbStore {
             .map_err(storage_err)?;
         Ok(IdbStore { db })
     }
+
+    /// One commit transaction; with `key`, the stored key is replaced in it too.
+    async fn commit_key(&self, w: CommitWrite, key: Option<Uint8Array>) -> Result<CommitOutcome> {
+        let cars: Array = w
+            .cars
+            .iter()
+            .map(|c| {
+                let cids: Array = c.cids.iter().map(|s| JsValue::from_str(s)).collect();
+                let entry: Array = [
+                    JsValue::from_str(&c.name),
+                    Uint8Array::from(c.bytes.as_slice()).into(),
+                    cids.into(),
+                ]
+                .into_iter()
+                .collect();
+                JsValue::from(entry)
+            })
+            .collect();
+        let header = w.header.to_json();
+        let ok = idb_commit(&self.db, w.expect, cars, header, key)
+            .await
+            .map_err(storage_err)?;
+        Ok(if ok.is_truthy() {
+            CommitOutcome::Committed
+        } else {
+            CommitOutcome::Conflict
+        })
+    }
 }
 
 impl Store for IdbStore {
@@ -152,30 +181,12 @@ impl Store for IdbStore {
     }
 
     async fn commit(&self, w: CommitWrite) -> Result<CommitOutcome> {
-        let cars: Array = w
-            .cars
-            .iter()
-            .map(|c| {
-                let cids: Array = c.cids.iter().map(|s| JsValue::from_str(s)).collect();
-                let entry: Array = [
-                    JsValue::from_str(&c.name),
-                    Uint8Array::from(c.bytes.as_slice()).into(),
-                    cids.into(),
-                ]
-                .into_iter()
-                .collect();
-                JsValue::from(entry)
-            })
-            .collect();
-        let header = w.header.to_json();
-        let ok = idb_commit(&self.db, w.expect, cars, header)
+        self.commit_key(w, None).await
+    }
+
+    async fn commit_with_key(&self, w: CommitWrite, key: &Key) -> Result<CommitOutcome> {
+        self.commit_key(w, Some(Uint8Array::from(&key.as_bytes()[..])))
             .await
-            .map_err(storage_err)?;
-        Ok(if ok.is_truthy() {
-            CommitOutcome::Committed
-        } else {
-            CommitOutcome::Conflict
-        })
     }
 
     async fn list_cars(&self) -> Result<Vec<String>> {

@@ -180,6 +180,14 @@ impl Store for MemStore {
         Ok(CommitOutcome::Committed)
     }
 
+    async fn commit_with_key(&self, w: CommitWrite, key: &Key) -> Result<CommitOutcome> {
+        let done = self.commit(w).await?;
+        if done == CommitOutcome::Committed {
+            self.0.borrow_mut().key = Some(key.clone());
+        }
+        Ok(done)
+    }
+
     async fn list_cars(&self) -> Result<Vec<String>> {
         self.step()?;
         Ok(self.0.borrow().cars.keys().cloned().collect())

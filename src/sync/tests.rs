@@ -429,3 +429,29 @@ fn history_behind_a_fast_forward_is_fetched_when_a_merge_needs_it() {
         converged(&[&devs[0], &devs[1], &devs[2]]);
     }
 }
+
+#[test]
+fn a_device_with_its_own_key_and_data_rekeys_to_join() {
+    let remote = MemRemote::new();
+    let a = Dev::new(None);
+    a.write(vec![put("from-a", 1)]);
+    a.sync(&remote);
+    let mut b = Dev::new(None); // its own key
+    b.write(vec![put("from-b", 2), put("shared", 2)]);
+    b.write(vec![del("shared")]);
+    let before = b.fingerprint();
+    let key = block_on(a.store.ensure_key(&crate::crypto::Key::generate().unwrap())).unwrap();
+    block_on(b.ledger.rekey(&key)).unwrap();
+    b.reopen();
+    assert_eq!(
+        b.fingerprint(),
+        before,
+        "same head and documents under the new key"
+    );
+    let stored = block_on(b.store.ensure_key(&crate::crypto::Key::generate().unwrap())).unwrap();
+    assert_eq!(stored.as_bytes(), key.as_bytes());
+    b.sync(&remote);
+    a.sync(&remote);
+    converged(&[&a, &b]);
+    assert_eq!(a.docs().len(), 3);
+}

@@ -207,4 +207,32 @@ export const tests = {
     });
     assert.deepEqual(res, { one: ["x", "y"], two: ["x", "y"], same: true, kinds: ["cars", "heads"] });
   },
+
+  async "a profile that already has data joins: re-keyed, and both sides hold the union"({ context, harness }) {
+    const server = await startServer();
+    const other = await context.browser().newContext();
+    try {
+      const a = await openPage(context, harness);
+      await a.evaluate(() => window.fp.fireproof("union").put({ _id: "from-a" }));
+      const { invite } = await attach(a, "union", server.url);
+      const b = await openPage(other, harness);
+      await b.evaluate(async () => {
+        const db = window.fp.fireproof("union");
+        await db.bulk([{ _id: "from-b1" }, { _id: "from-b2" }]);
+        await db.query("_id"); // an index too
+      });
+      await attach(b, "union", server.url, invite);
+      await a.evaluate(() => window.attached.sync());
+      const want = ["from-a", "from-b1", "from-b2"];
+      assert.deepEqual(await ids(b, "union"), want);
+      assert.deepEqual(await ids(a, "union"), want);
+      // b's data survives a reload under the new key
+      await b.reload();
+      await b.waitForFunction(() => window.harnessReady === true);
+      assert.deepEqual(await ids(b, "union"), want);
+    } finally {
+      await other.close();
+      await server.stop();
+    }
+  },
 };

@@ -71,7 +71,7 @@ export function idbLocate(db, cid) {
  * run in order, so the read sees the header as it was before this commit, and a mismatch aborts
  * the transaction from the read's callback, which undoes the puts queued behind it.
  */
-export async function idbCommit(db, expect, cars, header) {
+export async function idbCommit(db, expect, cars, header, key) {
   const tx = db.transaction([CARS, META], "readwrite");
   const finished = done(tx);
   const meta = tx.objectStore(META);
@@ -88,6 +88,7 @@ export async function idbCommit(db, expect, cars, header) {
   const store = tx.objectStore(CARS);
   for (const [name, b, c] of cars) store.put({ b, c }, name);
   meta.put(header, "header");
+  if (key) meta.put(key, "key"); // re-keying: the new key lands with the CARs sealed under it
   try {
     await finished;
   } catch (e) {

@@ -1,0 +1,54 @@
+//! Re-keying: a ledger that already has data joins a shared ledger, whose key it must take.
+//!
+//! Every live block (the same set compaction keeps) is packed into fresh CARs sealed with the new
+//! key, and those CARs, the header and the new key are written in one atomic commit; the old CARs
+//! (unreadable under the new key) are deleted afterwards. Block CIDs do not depend on the key, so
+//! documents, head, indexes and history are unchanged. Invariant: the stored key always opens
+//! every CAR the stored header needs. The ledger handle must be reopened afterwards.
+
+use std::collections::HashSet;
+
+use super::Ledger;
+use crate::crypto::Key;
+use crate::error::Result;
+use crate::store::{CommitOutcome, CommitWrite, Store};
+
+impl<S: Store> Ledger<S> {
+    /// Re-encrypts the ledger under `key`. Its sync outbox then holds every new CAR (a remote
+    /// under that key has none of them). Reopen the ledger afterwards.
+    pub async fn rekey(&self, key: &Key) -> Result<()> {
+        self.check_open()?;
+        let _guard = self.write_lock.lock().await;
+        let aead = self.store.aead(key).await?;
+        loop {
+            self.check_open()?;
+            let base = self.snapshot();
+            let Some(expect) = base.car.clone() else {
+                // nothing stored yet: only the key changes
+                self.store.replace_key_if_empty(key).await?;
+                return Ok(());
+            };
+            let old = self.store.list_cars().await?;
+            let live = self.live_blocks(&base).await?;
+            let (cars, last) = self.pack(&aead, &base, live).await?;
+            let names: HashSet<String> = cars.iter().map(|c| c.name.clone()).collect();
+            let mut state = (*base).clone();
+            state.car = Some(last.clone());
+            state.out = Some(cars.iter().map(|c| c.name.clone()).collect());
+            let write = CommitWrite {
+                expect: Some(expect),
+                header: state.to_header(&last),
+                cars,
+            };
+            match self.store.commit_with_key(write, key).await? {
+                CommitOutcome::Committed => {
+                    self.adopt(state, true);
+                    let stale: Vec<String> =
+                        old.into_iter().filter(|c| !names.contains(c)).collect();
+                    return self.store.remove_cars(&stale).await;
+                }
+                CommitOutcome::Conflict => self.reload_forced().await?,
+            }
+        }
+    }
+}
