@@ -71,6 +71,29 @@ export const tests = {
       assert.deepEqual(await head(a), await head(b));
       assert.deepEqual(await ids(a, "shared"), ["a1", "a2", "from-a", "from-b"]);
       assert.deepEqual(await ids(b, "shared"), ["a1", "a2", "from-a", "from-b"]);
+      // what the server stores: no document text, id or field name, and not the key
+      const key = await a.evaluate(async () => {
+        await window.fp.fireproof("shared").put({ _id: "zebra-secret-id", secretFieldName: "plaintext-value-xyzzy" });
+        await window.attached.sync();
+        return Array.from(await (await window.fp.fireproof("shared").shared.core).exportKey());
+      });
+      const files = [];
+      const walk = async (dir) => {
+        for (const e of await readdir(dir, { withFileTypes: true })) {
+          if (e.isDirectory()) await walk(join(dir, e.name));
+          else files.push(await readFile(join(dir, e.name)));
+        }
+      };
+      await walk(server.store);
+      const all = Buffer.concat(files);
+      assert.ok(files.length >= 4 && all.length > 1000, "the server holds the ledger's objects");
+      for (const needle of ["zebra-secret-id", "secretFieldName", "plaintext-value-xyzzy", "from-a", '"n":']) {
+        assert.equal(all.includes(Buffer.from(needle)), false, `the server's store contains ${needle}`);
+      }
+      const keyBytes = Buffer.from(key);
+      for (const form of [keyBytes, Buffer.from(keyBytes.toString("base64")), Buffer.from(keyBytes.toString("base64url")), Buffer.from(keyBytes.toString("hex"))]) {
+        assert.equal(all.includes(form), false, "the key is not on the server");
+      }
     } finally {
       await other.close();
       await server.stop();
