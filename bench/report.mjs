@@ -17,6 +17,15 @@ export const ROWS = [
   ["i3", "i3. put call → row in DOM (median of 30)"],
 ];
 
+/** Workload s (sync, ferroproof only, real server over loopback): its own table. */
+export const SYNC_ROWS = [
+  ["s1", "s1. fresh replica joins 10k: attach → pulled → first query"],
+  ["s2", "s2. one changed doc in 10k: bytes up + down (median of 3)"],
+  ["s3", "s3. live: put on A → B's subscribe (median of 30)"],
+  ["s3p95", "s3. live: put on A → B's subscribe (p95 of 30)"],
+  ["s4", "s4. 20 replicas × 50 puts: converge after the last put"],
+];
+
 const ms = (r) => (r && typeof r.ms === "number" ? r.ms : null);
 
 function ratio(x, y) {
@@ -38,6 +47,11 @@ export const TARGETS = [
   { row: "g1", label: "≥ 10× faster than fireproof", limit: 10, atLeast: true, value: (R) => ratio(R.g1?.fireproof, R.g1?.ferroproof) },
   { row: "g2", label: "≤ 1.5× dexie", limit: 1.5, value: vsDexie("g2") },
   { row: "i1", label: "≤ 16 ms", limit: 16, unit: " ms", value: (R) => ms(R.i1?.ferroproof) },
+  { row: "s1", label: "≤ 2 s", limit: 2000, unit: " ms", value: (R) => ms(R.s1?.ferroproof) },
+  { row: "s2", label: "≤ 10 KB (10,000 B)", limit: 10_000, unit: " B", value: (R) => R.s2?.ferroproof?.bytes ?? null },
+  { row: "s3", label: "≤ 150 ms", limit: 150, unit: " ms", value: (R) => ms(R.s3?.ferroproof) },
+  { row: "s4", label: "0 lost writes", limit: 0, unit: " lost", value: (R) => R.s4?.ferroproof?.lost ?? null },
+  { row: "s4", label: "1 head on all", limit: 1, unit: " head(s)", value: (R) => R.s4?.ferroproof?.heads ?? null },
 ];
 
 /** Every target checked: [{ row, target, limit, value, verdict: PASS | FAIL | n/a }]. */
@@ -55,7 +69,8 @@ function cell(r) {
   return r.status; // "timeout" | "error"
 }
 
-const num = (v, unit) => (unit === "×" ? `${v.toFixed(2)}×` : `${v.toFixed(1)}${unit}`);
+const num = (v, unit) =>
+  unit === "×" ? `${v.toFixed(2)}×` : Number.isInteger(v) ? `${v.toLocaleString("en")}${unit}` : `${v.toFixed(1)}${unit}`;
 
 /** Builds { header, rows } from results[row][engine] = { ms } | { status, error }. */
 export function table(R) {
@@ -70,6 +85,30 @@ export function table(R) {
         const x = ratio(R[key]?.[e], R[key]?.dexie);
         return x === null ? "—" : `${x.toFixed(2)}×`;
       }),
+      mine.map((c) => `${c.target}${c.value === null ? "" : ` (${num(c.value, c.unit)})`}`).join("; "),
+      mine.map((c) => c.verdict).join("; "),
+    ];
+  });
+  return { header, rows };
+}
+
+function syncCell(row, r) {
+  if (!r) return "—";
+  if (r.status) return r.status;
+  if (row === "s2") return `${r.bytes.toLocaleString("en")} B (wire ${r.wire.toLocaleString("en")} B)`;
+  return cell(r);
+}
+
+/** The sync table ({ header, rows }), or null when workload s did not run. */
+export function syncTable(R) {
+  if (!SYNC_ROWS.some(([key]) => R[key]?.ferroproof)) return null;
+  const checks = checkTargets(R);
+  const header = ["sync workload (ferroproof, ferroproof-server on 127.0.0.1)", "measured", "target", "result"];
+  const rows = SYNC_ROWS.map(([key, label]) => {
+    const mine = checks.filter((c) => c.row === key);
+    return [
+      label,
+      syncCell(key, R[key]?.ferroproof),
       mine.map((c) => `${c.target}${c.value === null ? "" : ` (${num(c.value, c.unit)})`}`).join("; "),
       mine.map((c) => c.verdict).join("; "),
     ];
@@ -94,6 +133,14 @@ export function markdown({ header, rows }, meta) {
     `| ${header.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`,
     ...rows.map((r) => `| ${r.join(" | ")} |`),
     "",
+    ...(meta.sync
+      ? [
+          `| ${meta.sync.header.join(" | ")} |`,
+          `| ${meta.sync.header.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`,
+          ...meta.sync.rows.map((r) => `| ${r.join(" | ")} |`),
+          "",
+        ]
+      : []),
     ...(meta.notes ?? []).map((n) => `- ${n}`),
     ...(meta.notes?.length ? [""] : []),
   ];

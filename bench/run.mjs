@@ -4,7 +4,9 @@
 // errored or the harness broke, 2 = global timeout.
 // Workloads g, h (queries) run on the bench page via window.benchQuery; i (live query, ferroproof
 // and dexie only) on live.html.
-// Env: BENCH_ENGINES=a,b  BENCH_WORKLOADS=a,b,c,d,e,f,g,h,i  BENCH_CAP_S=120  BENCH_TIMEOUT_S=2400
+// Workload s (sync, ferroproof only) runs once, in its own browser contexts against a
+// ferroproof-server it spawns (bench/sync.mjs; BENCH_WORKLOADS=s runs only it).
+// Env: BENCH_ENGINES=a,b  BENCH_WORKLOADS=a,b,c,d,e,f,g,h,i,s  BENCH_CAP_S=120  BENCH_TIMEOUT_S=2400
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,12 +14,13 @@ import { serve } from "../scripts/serve.mjs";
 import { launch } from "../tests/browser/chromium.mjs";
 import { expectedQueryRows, makeDocs } from "./docs.js";
 import { median } from "./stats.js";
-import { ENGINES, checkTargets, markdown, plain, table } from "./report.mjs";
+import { ENGINES, checkTargets, markdown, plain, syncTable, table } from "./report.mjs";
+import { runSync, stopSync } from "./sync.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const list = (v, d) => (v ? v.split(",").map((s) => s.trim()).filter(Boolean) : d);
 const engines = list(process.env.BENCH_ENGINES, ENGINES);
-const workloads = list(process.env.BENCH_WORKLOADS, ["a", "b", "c", "d", "e", "f", "g", "h", "i"]);
+const workloads = list(process.env.BENCH_WORKLOADS, ["a", "b", "c", "d", "e", "f", "g", "h", "i", "s"]);
 const CAP = Number(process.env.BENCH_CAP_S ?? 120) * 1000;
 const GLOBAL = Number(process.env.BENCH_TIMEOUT_S ?? 2400) * 1000;
 const run = Date.now().toString(36);
@@ -54,8 +57,11 @@ let finishing = false;
 async function finishAll(code) {
   if (finishing) return new Promise(() => {}); // the global timeout got here first
   finishing = true;
+  await stopSync();
   const t = table(R);
-  console.log(`\n${plain(t)}\n`);
+  const st = syncTable(R);
+  if (workloads.some((w) => w !== "s")) console.log(`\n${plain(t)}\n`);
+  if (st) console.log(`${plain(st)}\n`);
   const meta = {
     date: new Date().toISOString(),
     userAgent: `Chromium ${browser.version()}`,
@@ -64,12 +70,13 @@ async function finishAll(code) {
     gRounds: G_ROUNDS,
     engines,
     workloads,
+    sync: st,
     notes: [...notes, ...rowCountNotes()],
   };
   const targets = checkTargets(R);
   await mkdir(join(root, "target"), { recursive: true });
   await writeFile(join(root, "target", "bench-results.md"), markdown(t, meta));
-  await writeFile(join(root, "target", "bench-results.json"), `${JSON.stringify({ meta, results: R, targets, table: t }, null, 2)}\n`);
+  await writeFile(join(root, "target", "bench-results.json"), `${JSON.stringify({ meta, results: R, targets, table: t, syncTable: st }, null, 2)}\n`);
   console.log("wrote target/bench-results.md and target/bench-results.json");
   await browser.close().catch(() => {});
   server.close();
@@ -237,6 +244,10 @@ function rowCountNotes() {
 
 try {
   for (const w of workloads) {
+    if (w === "s") {
+      if (engines.includes("ferroproof")) await runSync({ browser, base: url, run, CAP, guarded, capped, record, notes, logs });
+      continue;
+    }
     for (const e of engines) {
       if (w === "f") await coldOpen(e);
       else if (w in QUERY_STEPS) await queryWorkload(w, e);

@@ -1,4 +1,4 @@
-// Vite build of the bench pages (index.html, cold.html, live.html with React/JSX) into
+// Vite build of the bench pages (index.html, cold.html, live.html with React/JSX, sync.html) into
 // target/bench-dist/, bundling @fireproof/core, dexie, dexie-react-hooks and pouchdb-browser.
 // Our engine is imported as "ferroproof-pkg": env BENCH_PKG (a built package directory) or, by
 // default, ../pkg (built by scripts/build.sh).
@@ -27,7 +27,7 @@ export default defineConfig({
     target: "esnext",
     chunkSizeWarningLimit: 4096,
     rollupOptions: {
-      input: { index: here("index.html"), cold: here("cold.html"), live: here("live.html") },
+      input: { index: here("index.html"), cold: here("cold.html"), live: here("live.html"), sync: here("sync.html") },
       // @adviser/cement (Fireproof) imports node:fs on a Node-only path; the browser never takes it.
       onwarn(w, warn) {
         if (!/externalized for browser compatibility/.test(w.message)) warn(w);

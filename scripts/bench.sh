@@ -4,6 +4,9 @@
 # and writes target/bench-results.md and target/bench-results.json.
 # BENCH_PKG=DIR benchmarks the built package in DIR instead of pkg/ (e.g. a copy taken with
 # `cp -r pkg target/bench-pkg`, so a concurrent rebuild of pkg/ cannot change it mid-run).
+# Workload s (sync) spawns the optimised server binary, target/server/ferroproof-server (built here
+# when missing; FERROPROOF_SERVER_BIN=PATH uses another). Only the sync workload:
+#   SKIP_BUILD=1 BENCH_WORKLOADS=s npm run bench     (BENCH_SYNC=1,2,3,4 picks its parts)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
@@ -14,6 +17,15 @@ fi
 PKG_DIR="${BENCH_PKG:-$PWD/pkg}"
 [ -f "$PKG_DIR/index.js" ] || { echo "$PKG_DIR is missing index.js: run scripts/build.sh (or drop SKIP_BUILD=1)" >&2; exit 1; }
 echo "[bench] package under test: $PKG_DIR"
+
+case ",${BENCH_WORKLOADS:-s}," in
+  *,s,*)
+    if [ -z "${FERROPROOF_SERVER_BIN:-}" ] && [ ! -x target/server/ferroproof-server ]; then
+      echo "[bench] building the sync server: cargo build --profile server -p ferroproof-server"
+      cargo build --profile server -p ferroproof-server
+    fi
+    ;;
+esac
 
 echo "[bench] bundling bench pages → target/bench-dist/"
 vite build --config bench/vite.config.js
