@@ -9,6 +9,7 @@ import { hasFiles, withStoredFiles } from "./files.js";
 import { newId } from "./ids.js";
 import { encodeQueryOpts, indexDef, mapBatch, queryResult } from "./query.js";
 import { type SharedLedger, sharedLedger, type WriteResult } from "./shared.js";
+import type { Ledger } from "./wasm.js";
 import type { Attachable, AttachContext } from "./connectors/connector.js";
 import { type Attached, Attachment, type SyncHost } from "./sync.js";
 import type {
@@ -35,6 +36,20 @@ import type {
 interface RowsWire<T extends DocTypes> {
   readonly rows: { readonly key: string; readonly value: DocWithId<T> }[];
   readonly clock: string[];
+}
+
+/**
+ * Runs a read; if its snapshot's blocks were compacted away by another tab meanwhile
+ * (`MISSING_BLOCK`), catches up with the stored header and reads again once, on the newest state.
+ */
+async function fresh<R>(core: Ledger, read: () => Promise<R>): Promise<R> {
+  try {
+    return await read();
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== "MISSING_BLOCK") throw e;
+    await core.refresh();
+    return read();
+  }
 }
 
 /** Attachments by ledger and remote: attaching the same remote twice returns the same one. */
@@ -116,7 +131,7 @@ export class Database {
     const key = requireId(id);
     const core = await this.core();
     try {
-      return decode<DocWithId<T>>(await core.get(key));
+      return decode<DocWithId<T>>(await fresh(core, () => core.get(key)));
     } catch (e) {
       throw fromEngine(e, key);
     }
@@ -143,7 +158,7 @@ export class Database {
       prefix: typeof opts.prefix === "string" ? opts.prefix : undefined,
     };
     try {
-      const res = decode<RowsWire<T>>(await core.allDocs(JSON.stringify(wire)));
+      const res = decode<RowsWire<T>>(await fresh(core, () => core.allDocs(JSON.stringify(wire))));
       return { rows: res.rows, clock: toClock(res.clock), name: this.name };
     } catch (e) {
       throw fromEngine(e);
@@ -158,7 +173,7 @@ export class Database {
     const core = await this.core();
     const limit = typeof opts.limit === "number" && opts.limit > 0 ? Math.floor(opts.limit) : undefined;
     try {
-      const res = decode<RowsWire<T>>(await core.changes(clockToJson(since), limit));
+      const res = decode<RowsWire<T>>(await fresh(core, () => core.changes(clockToJson(since), limit)));
       return { rows: res.rows, clock: toClock(res.clock), name: this.name };
     } catch (e) {
       throw fromEngine(e);
@@ -191,14 +206,14 @@ export class Database {
     if (typeof field === "string") {
       // a field index is maintained inside the engine: no documents cross to JS to be mapped
       try {
-        return queryResult<QueryResult<T, K, R, O>>(await core.queryField(field, optsJson), opts);
+        return queryResult<QueryResult<T, K, R, O>>(await fresh(core, () => core.queryField(field, optsJson)), opts);
       } catch (e) {
         throw fromEngine(e);
       }
     }
     let begin: { token: number; docs: DocWithId[] };
     try {
-      begin = decode<{ token: number; docs: DocWithId[] }>(await core.indexBegin(def.name, def.src));
+      begin = decode<{ token: number; docs: DocWithId[] }>(await fresh(core, () => core.indexBegin(def.name, def.src)));
     } catch (e) {
       throw fromEngine(e);
     }

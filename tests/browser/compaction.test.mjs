@@ -94,4 +94,46 @@ export const tests = {
     assert.equal(ids.filter((id) => id.startsWith("b-")).length, 100);
     assert.equal(ids.length, 5200);
   },
+
+  async "reads in another tab while this one writes and compacts never fail"({ context, harness }) {
+    const a = await openPage(context, harness);
+    const b = await openPage(context, harness);
+    await a.evaluate(async () => {
+      const db = window.fp.fireproof("stale-reads");
+      const docs = [];
+      for (let i = 0; i < 2000; i++) docs.push({ _id: `d${String(i).padStart(5, "0")}`, i, text: "y".repeat(100) });
+      await db.bulk(docs);
+    });
+    // b reads continuously (its snapshot goes stale whenever a commits and compacts)
+    const reading = b.evaluate(async () => {
+      const db = window.fp.fireproof("stale-reads");
+      const errors = [];
+      let reads = 0;
+      const end = Date.now() + 6000;
+      while (Date.now() < end) {
+        const i = Math.floor(Math.random() * 2000);
+        try {
+          await db.get(`d${String(i).padStart(5, "0")}`);
+          if (reads % 10 === 0) await db.allDocs({ limit: 50 });
+          reads++;
+        } catch (e) {
+          errors.push(`${e.code}: ${e.message}`);
+        }
+      }
+      return { reads, errors: errors.slice(0, 3), count: errors.length };
+    });
+    await a.evaluate(async () => {
+      const db = window.fp.fireproof("stale-reads");
+      const end = Date.now() + 5000;
+      for (let round = 0; Date.now() < end; round++) {
+        const docs = [];
+        for (let i = 0; i < 2000; i += 3) docs.push({ _id: `d${String(i).padStart(5, "0")}`, i, round, text: "z".repeat(100) });
+        await db.bulk(docs);
+        await db.compact();
+      }
+    });
+    const r = await reading;
+    assert.ok(r.reads > 50, `b read ${r.reads} times`);
+    assert.deepEqual({ count: r.count, errors: r.errors }, { count: 0, errors: [] });
+  },
 };
