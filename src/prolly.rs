@@ -23,7 +23,7 @@ pub mod walk;
 
 pub use edit::{apply, Applied, Edit};
 pub use node::{as_link, link, raw, Entry, Node, Raw, NULL};
-pub use read::{diff, get, scan, Bound, Range};
+pub use read::{diff, get, get_now, scan, Bound, Range};
 pub use walk::{walk_new, walk_unshared};
 
 /// Where tree nodes come from: the ledger's block cache backed by the store, or a test map.
@@ -31,6 +31,14 @@ pub use walk::{walk_new, walk_unshared};
 pub trait Loader {
     /// Returns the decoded node for `cid`, or an error if it is missing or malformed.
     async fn load(&self, cid: &Cid) -> Result<Rc<Node>>;
+}
+
+/// Nodes already in memory, for code that never waits (walks, diffs, merges): a node that is
+/// not in memory is an `Error::MissingBlock` (the ledger's driver loads it and runs the code
+/// again).
+pub trait NodesNow {
+    /// The decoded node for `cid` if it is in memory.
+    fn node_now(&self, cid: &Cid) -> Result<Rc<Node>>;
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -28,3 +28,11 @@ pub fn heap_sort(v: &mut [u32], less: &dyn Fn(u32, u32) -> bool) {
         sift(v, 0, end);
     }
 }
+
+/// Sorts CIDs by their bytes (the order of clock heads and merge parents).
+pub fn sort_cids(v: &mut Vec<cid::Cid>) {
+    let keys: Vec<Vec<u8>> = v.iter().map(crate::codec::cid_bytes).collect();
+    let mut order: Vec<u32> = (0..v.len() as u32).collect();
+    heap_sort(&mut order, &|a, b| keys[a as usize] < keys[b as usize]);
+    *v = order.iter().map(|&i| v[i as usize]).collect();
+}

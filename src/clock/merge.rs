@@ -6,28 +6,48 @@
 //! documents are re-stamped with the merge seq (1 + the highest head seq). Only the base's and
 //! the heads' trees are read — never the trees of intermediate events, which compaction drops.
 //! Invariant: every replica holding the same events computes the same merge event, byte for byte.
+//!
+//! Both steps are plain functions over blocks already in memory ([`EventsNow`]): a missing block
+//! is an `Error::MissingBlock`, and the ledger's driver loads it and runs the step again (decoded
+//! events are kept in the caller's map across runs).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::rc::Rc;
+use std::collections::{HashMap, HashSet};
 
 use cid::Cid;
 
 use super::Event;
-use crate::codec::Block;
 use crate::doc::{Leaf, LeafMeta};
 use crate::error::{Error, Result};
-use crate::prolly::{self, Edit, Loader, Node, Raw, NULL};
+use crate::prolly::{self, Edit, NodesNow, Raw, NULL};
+use crate::sort::{heap_sort, sort_cids};
 
-/// Where events come from.
-#[allow(async_fn_in_trait)]
-pub trait EventSource: Loader {
-    async fn event(&self, cid: &Cid) -> Result<Event>;
+/// Events and tree nodes already in memory.
+pub trait EventsNow: NodesNow {
+    /// The event `cid` if its block is in memory (else `Error::MissingBlock`).
+    fn event_now(&self, cid: &Cid) -> Result<Event>;
 }
 
-/// A merge event and the blocks it needs that did not exist.
-pub struct Merged {
-    pub event: Event,
-    pub blocks: Vec<(Block, Rc<Node>)>,
+/// Decoded events, by CID (kept by the caller across runs of a step).
+pub type Events = HashMap<Cid, Event>;
+
+fn event<'a, E: EventsNow>(src: &E, events: &'a mut Events, c: &Cid) -> Result<&'a Event> {
+    if !events.contains_key(c) {
+        let ev = src.event_now(c)?;
+        events.insert(*c, ev);
+    }
+    Ok(&events[c])
+}
+
+/// What a merge writes: the new event's fields except its tree roots, and the edits that turn
+/// the base's trees into the merged ones.
+pub struct Plan {
+    pub parents: Vec<Cid>,
+    pub seq: u64,
+    pub count: u64,
+    pub root: Option<Cid>,
+    pub changes: Option<Cid>,
+    pub doc_edits: Vec<Edit>,
+    pub change_edits: Vec<Edit>,
 }
 
 fn seq_key(seq: u64, id: &[u8]) -> Vec<u8> {
@@ -36,91 +56,93 @@ fn seq_key(seq: u64, id: &[u8]) -> Vec<u8> {
     k
 }
 
-async fn ancestry<E: EventSource>(
+fn corrupt(e: String) -> Error {
+    Error::corrupt("merge", e)
+}
+
+/// Every ancestor of `head` (itself included), in visiting order.
+fn ancestry<E: EventsNow>(
     src: &E,
     head: Cid,
-    events: &mut HashMap<Cid, Event>,
-) -> Result<HashSet<Cid>> {
-    let mut seen = HashSet::new();
+    events: &mut Events,
+    seen: &mut HashSet<Cid>,
+) -> Result<Vec<Cid>> {
+    let mut order = Vec::new();
     let mut stack = vec![head];
     while let Some(c) = stack.pop() {
         if !seen.insert(c) {
             continue;
         }
-        let parents = match events.get(&c) {
-            Some(ev) => ev.parents.clone(),
-            None => {
-                let ev = src.event(&c).await?;
-                let p = ev.parents.clone();
-                events.insert(c, ev);
-                p
-            }
-        };
-        stack.extend(parents);
+        order.push(c);
+        stack.extend_from_slice(&event(src, events, &c)?.parents);
     }
-    Ok(seen)
+    Ok(order)
 }
 
-fn leaf(v: &[u8]) -> Result<Leaf> {
-    Leaf::from_raw(v).map_err(|e| Error::corrupt("merge", e))
-}
-
-/// Merges two or more heads into one event whose parents are the sorted heads.
-pub async fn merge<E: EventSource>(src: &E, heads: &[Cid]) -> Result<Merged> {
+/// Plans the merge of two or more heads into one event whose parents are the sorted heads.
+pub fn plan<E: EventsNow>(src: &E, heads: &[Cid], events: &mut Events) -> Result<Plan> {
     let mut heads: Vec<Cid> = heads.to_vec();
-    heads.sort_by_key(crate::codec::cid_bytes);
+    sort_cids(&mut heads);
     heads.dedup();
-    let mut events = HashMap::new();
-    let mut sets = Vec::new();
-    for h in &heads {
-        sets.push(ancestry(src, *h, &mut events).await?);
+    let mut first = Vec::new();
+    let mut others: Vec<HashSet<Cid>> = Vec::new();
+    for (i, h) in heads.iter().enumerate() {
+        let mut seen = HashSet::new();
+        let order = ancestry(src, *h, events, &mut seen)?;
+        if i == 0 {
+            first = order;
+        } else {
+            others.push(seen);
+        }
     }
-    let common: HashSet<Cid> = sets
-        .iter()
-        .skip(1)
-        .fold(sets.first().cloned().unwrap_or_default(), |acc, s| {
-            acc.intersection(s).copied().collect()
-        });
-    let base = common
-        .iter()
-        .max_by_key(|c| (events[c].seq, crate::codec::cid_bytes(c)))
-        .copied();
-    let base_ev = base.map(|b| events[&b].clone());
-    let (base_root, base_changes, base_count) = match &base_ev {
-        Some(e) => (e.root, e.changes, e.count),
+    // the best common ancestor: highest seq, then highest CID bytes
+    let mut base: Option<(u64, Vec<u8>, Cid)> = None;
+    for c in first {
+        if others.iter().all(|s| s.contains(&c)) {
+            let key = (events[&c].seq, crate::codec::cid_bytes(&c), c);
+            if base.as_ref().is_none_or(|b| (key.0, &key.1) > (b.0, &b.1)) {
+                base = Some(key);
+            }
+        }
+    }
+    let (root, changes, mut count) = match &base {
+        Some((_, _, b)) => {
+            let e = &events[b];
+            (e.root, e.changes, e.count)
+        }
         None => (None, None, 0),
     };
     let seq = heads.iter().map(|h| events[h].seq).max().unwrap_or(0) + 1;
 
     // Each head's net change since the base; where heads disagree on a document, the value
-    // written at the highest seq wins, ties broken by the higher head CID (heads are sorted).
-    let mut ops: BTreeMap<Vec<u8>, (u64, Option<Raw>)> = BTreeMap::new();
+    // written at the highest seq wins, ties broken by the higher head CID (heads are sorted):
+    // ordered by (key, seq, position), the last of each key wins.
+    let mut all: Vec<(Vec<u8>, u64, Option<Raw>)> = Vec::new();
     for h in &heads {
-        for (k, _, after) in prolly::diff(src, base_root, events[h].root).await? {
+        for (k, _, after) in prolly::diff(src, root, events[h].root)? {
             let s = match &after {
-                Some(v) => {
-                    LeafMeta::read(v)
-                        .map_err(|e| Error::corrupt("merge", e))?
-                        .seq
-                }
+                Some(v) => LeafMeta::read(v).map_err(corrupt)?.seq,
                 None => 0,
             };
-            match ops.get(&k) {
-                Some((prev, _)) if *prev > s => {}
-                _ => {
-                    ops.insert(k, (s, after));
-                }
-            }
+            all.push((k, s, after));
         }
     }
-    let ops = ops.into_iter().map(|(k, (_, v))| (k, v));
+    let mut order: Vec<u32> = (0..all.len() as u32).collect();
+    heap_sort(&mut order, &|x, y| {
+        let (a, b) = (&all[x as usize], &all[y as usize]);
+        (&a.0, a.1, x) < (&b.0, b.1, y)
+    });
 
-    let mut doc_edits: Vec<Edit> = Vec::with_capacity(ops.len());
-    let mut change_edits: Vec<Edit> = Vec::with_capacity(ops.len() * 2);
-    let mut count = base_count;
-    for (id, after) in ops {
-        if let Some(old) = prolly::get(src, base_root, &id).await? {
-            let old = LeafMeta::read(&old).map_err(|e| Error::corrupt("merge", e))?;
+    let mut doc_edits: Vec<Edit> = Vec::new();
+    let mut change_edits: Vec<Edit> = Vec::new();
+    for (n, &i) in order.iter().enumerate() {
+        let next = order.get(n + 1).map(|&j| &all[j as usize].0);
+        if next == Some(&all[i as usize].0) {
+            continue; // not the winner of its key
+        }
+        let (id, _, after) = std::mem::take(&mut all[i as usize]);
+        if let Some(old) = prolly::get_now(src, root, &id)? {
+            let old = LeafMeta::read(&old).map_err(corrupt)?;
             change_edits.push((seq_key(old.seq, &id), None));
             if old.live {
                 count = count.saturating_sub(1);
@@ -129,7 +151,7 @@ pub async fn merge<E: EventSource>(src: &E, heads: &[Cid]) -> Result<Merged> {
         let new = match after {
             None => None,
             Some(v) => {
-                let l = match leaf(&v)? {
+                let l = match Leaf::from_raw(&v).map_err(corrupt)? {
                     Leaf::Doc { body, .. } => Leaf::Doc { seq, body },
                     Leaf::Ref { cid, .. } => Leaf::Ref { seq, cid },
                     Leaf::Deleted { .. } => Leaf::Deleted { seq },
@@ -143,57 +165,43 @@ pub async fn merge<E: EventSource>(src: &E, heads: &[Cid]) -> Result<Merged> {
         };
         doc_edits.push((id, new));
     }
-    let docs = prolly::apply(src, base_root, doc_edits).await?;
-    let changes = prolly::apply(src, base_changes, change_edits).await?;
-    let mut blocks = docs.blocks;
-    blocks.extend(changes.blocks);
-    let event = Event {
+    Ok(Plan {
         parents: heads,
-        root: docs.root,
-        changes: changes.root,
         seq,
         count,
-    };
-    Ok(Merged { event, blocks })
+        root,
+        changes,
+        doc_edits,
+        change_edits,
+    })
 }
 
 /// The heads that are not ancestors of other heads (sorted by CID bytes, deduplicated). Only
 /// events at or above the lowest head's seq are read.
-pub async fn reduce<E: EventSource>(src: &E, heads: &[Cid]) -> Result<Vec<(Cid, Event)>> {
+pub fn reduce<E: EventsNow>(src: &E, heads: &[Cid], events: &mut Events) -> Result<Vec<Cid>> {
     let mut heads: Vec<Cid> = heads.to_vec();
-    heads.sort_by_key(crate::codec::cid_bytes);
+    sort_cids(&mut heads);
     heads.dedup();
-    let mut events: HashMap<Cid, Event> = HashMap::new();
+    let mut min_seq = u64::MAX;
+    let mut stack: Vec<Cid> = Vec::new();
     for h in &heads {
-        events.insert(*h, src.event(h).await?);
+        let ev = event(src, events, h)?;
+        min_seq = min_seq.min(ev.seq);
+        stack.extend_from_slice(&ev.parents);
     }
-    let min_seq = events.values().map(|e| e.seq).min().unwrap_or(0);
     let mut covered: HashSet<Cid> = HashSet::new();
     let mut seen: HashSet<Cid> = HashSet::new();
-    let mut stack: Vec<Cid> = heads
-        .iter()
-        .flat_map(|h| events[h].parents.clone())
-        .collect();
     while let Some(c) = stack.pop() {
         if !seen.insert(c) {
             continue;
         }
-        let ev = match events.get(&c) {
-            Some(e) => e.clone(),
-            None => src.event(&c).await?,
-        };
+        let ev = event(src, events, &c)?;
         if ev.seq < min_seq {
             continue;
         }
         covered.insert(c);
-        stack.extend(ev.parents.iter().copied());
+        stack.extend_from_slice(&ev.parents);
     }
-    Ok(heads
-        .into_iter()
-        .filter(|h| !covered.contains(h))
-        .map(|h| {
-            let e = events[&h].clone();
-            (h, e)
-        })
-        .collect())
+    heads.retain(|h| !covered.contains(h));
+    Ok(heads)
 }

@@ -95,6 +95,8 @@ pub struct Blocks<S: Store> {
     /// While set, misses are fetched through it into `fetched` (kept until cleared).
     fallback: RefCell<Option<Rc<dyn Fallback>>>,
     fetched: RefCell<HashMap<Cid, Rc<[u8]>>>,
+    /// Blocks that code running over memory ([`Blocks::now`]) missed, for [`Blocks::settle`].
+    wanted: RefCell<Vec<Cid>>,
 }
 
 impl<S: Store> Blocks<S> {
@@ -109,6 +111,7 @@ impl<S: Store> Blocks<S> {
             stats: Cell::new(Stats::default()),
             fallback: RefCell::new(None),
             fetched: RefCell::new(HashMap::new()),
+            wanted: RefCell::new(Vec::new()),
         }
     }
 
@@ -123,6 +126,45 @@ impl<S: Store> Blocks<S> {
     /// The current fallback, if any.
     pub fn fallback(&self) -> Option<Rc<dyn Fallback>> {
         self.fallback.borrow().clone()
+    }
+
+    /// The bytes of a block if it is in memory (fetched, cached or pinned).
+    fn in_memory(&self, cid: &Cid) -> Option<Rc<[u8]>> {
+        if let Some(b) = self.fetched.borrow().get(cid) {
+            return Some(b.clone());
+        }
+        if let Some(b) = self.raw.borrow_mut().get(cid) {
+            return Some(b);
+        }
+        self.pinned.borrow().get(cid).map(|(_, b, _)| b.clone())
+    }
+
+    /// The bytes of a block in memory; else `Error::MissingBlock`, and the block is noted for
+    /// [`Blocks::settle`] to load.
+    pub fn now(&self, cid: &Cid) -> Result<Rc<[u8]>> {
+        self.in_memory(cid).ok_or_else(|| {
+            self.wanted.borrow_mut().push(*cid);
+            Error::MissingBlock(cid_str(cid))
+        })
+    }
+
+    /// Runs `step` (code over blocks in memory) until it no longer misses a block: after each
+    /// miss the blocks it noted are loaded (from the store, or through the fallback) and kept
+    /// in memory until the fallback is cleared, so every run gets further.
+    pub async fn settle(&self, step: &mut dyn FnMut() -> Result<()>) -> Result<()> {
+        loop {
+            let r = step();
+            let wanted = std::mem::take(&mut *self.wanted.borrow_mut());
+            match r {
+                Err(Error::MissingBlock(_)) if !wanted.is_empty() => {
+                    for c in wanted {
+                        let b = self.block(&c).await?;
+                        self.fetched.borrow_mut().insert(c, b);
+                    }
+                }
+                r => return r,
+            }
+        }
     }
 
     /// The bytes of a block: from the cache or the store, else through the fallback.
@@ -262,22 +304,44 @@ impl<S: Store> Blocks<S> {
     }
 }
 
-impl<S: Store> Loader for Blocks<S> {
-    async fn load(&self, cid: &Cid) -> Result<Rc<Node>> {
+impl<S: Store> Blocks<S> {
+    fn node_cached(&self, cid: &Cid) -> Option<Rc<Node>> {
         if let Some(n) = self.nodes.borrow_mut().get(cid) {
-            return Ok(n);
+            return Some(n);
         }
-        if let Some((_, _, Some(n))) = self.pinned.borrow().get(cid) {
-            return Ok(n.clone());
+        match self.pinned.borrow().get(cid) {
+            Some((_, _, Some(n))) => Some(n.clone()),
+            _ => None,
         }
-        let bytes = self.block(cid).await?;
+    }
+
+    fn decode_node(&self, cid: &Cid, bytes: &[u8]) -> Result<Rc<Node>> {
         let node = Rc::new(
-            Node::decode(&bytes)
+            Node::decode(bytes)
                 .map_err(|e| Error::corrupt(format!("block {}", cid_str(cid)), e))?,
         );
         self.nodes
             .borrow_mut()
             .insert(*cid, node.clone(), bytes.len() * 2);
         Ok(node)
+    }
+}
+
+impl<S: Store> crate::prolly::NodesNow for Blocks<S> {
+    fn node_now(&self, cid: &Cid) -> Result<Rc<Node>> {
+        match self.node_cached(cid) {
+            Some(n) => Ok(n),
+            None => self.decode_node(cid, &self.now(cid)?),
+        }
+    }
+}
+
+impl<S: Store> Loader for Blocks<S> {
+    async fn load(&self, cid: &Cid) -> Result<Rc<Node>> {
+        if let Some(n) = self.node_cached(cid) {
+            return Ok(n);
+        }
+        let bytes = self.block(cid).await?;
+        self.decode_node(cid, &bytes)
     }
 }

@@ -14,7 +14,7 @@ use cid::Cid;
 use super::blocks::{Blocks, Fallback};
 use super::write::Committed;
 use super::{Ledger, State};
-use crate::clock::merge::{merge, reduce, EventSource};
+use crate::clock::merge::{plan, reduce, Events, EventsNow};
 use crate::clock::Event;
 use crate::codec::Block;
 use crate::doc::LeafMeta;
@@ -22,20 +22,19 @@ use crate::error::{Error, Result};
 use crate::prolly::{walk_new, Node};
 use crate::store::Store;
 
-impl<S: Store> EventSource for super::blocks::Blocks<S> {
-    async fn event(&self, cid: &Cid) -> Result<Event> {
-        let bytes = self.block(cid).await?;
-        Event::decode(&bytes)
+impl<S: Store> EventsNow for Blocks<S> {
+    fn event_now(&self, cid: &Cid) -> Result<Event> {
+        Event::decode(&self.now(cid)?)
             .map_err(|e| Error::corrupt(format!("event {}", crate::codec::cid_str(cid)), e))
     }
 }
 
-/// Loads every node of the new trees not shared with the old state, and every separately stored
-/// document the new documents tree references from those nodes (through the blocks' fallback
-/// when the store lacks them).
-async fn load_new_state<S: Store>(src: &Blocks<S>, old: &State, new: &State) -> Result<()> {
+/// Checks that every node of the new trees not shared with the old state, and every separately
+/// stored document the new documents tree references from those nodes, is in memory (run under
+/// [`Blocks::settle`], which loads them: through the blocks' fallback when the store lacks them).
+fn new_state_loaded<S: Store>(src: &Blocks<S>, old: &State, new: &State) -> Result<()> {
     let mut refs = Vec::new();
-    walk_new(src, old.docs, new.docs, |_, n| {
+    walk_new(src, old.docs, new.docs, &mut |n| {
         if n.level == 0 {
             for (_, v) in &n.entries {
                 let meta = LeafMeta::read(v).map_err(|e| Error::corrupt("docs tree", e))?;
@@ -43,12 +42,15 @@ async fn load_new_state<S: Store>(src: &Blocks<S>, old: &State, new: &State) -> 
             }
         }
         Ok(())
-    })
-    .await?;
-    for r in refs {
-        src.block(&r).await?;
+    })?;
+    let mut missing = Ok(());
+    for r in &refs {
+        if let Err(e) = src.now(r) {
+            missing = Err(e);
+        }
     }
-    walk_new(src, old.changes, new.changes, |_, _| Ok(())).await
+    missing?;
+    walk_new(src, old.changes, new.changes, &mut |_| Ok(()))
 }
 
 impl<S: Store> Ledger<S> {
@@ -94,52 +96,66 @@ impl<S: Store> Ledger<S> {
             let base = self.snapshot();
             let mut all = base.head.clone();
             all.extend_from_slice(remote);
-            let heads = reduce(src, &all).await?;
+            let mut events = Events::new();
+            let mut heads = Vec::new();
+            src.settle(&mut || {
+                heads = reduce(src, &all, &mut events)?;
+                Ok(())
+            })
+            .await?;
             let mut current = base.head.clone();
-            current.sort_by_key(crate::codec::cid_bytes);
-            if heads.iter().map(|(c, _)| *c).eq(current.iter().copied()) {
+            crate::sort::sort_cids(&mut current);
+            if heads == current {
                 return Ok(None);
             }
-            let (state, blocks, fast_forward) = if let [(cid, ev)] = heads.as_slice() {
-                let state = State {
-                    car: None,
-                    head: vec![*cid],
-                    docs: ev.root,
-                    changes: ev.changes,
-                    seq: ev.seq,
-                    count: ev.count,
-                    indexes: base.indexes.clone(),
-                    out: base.out.clone(),
-                    gc: base.gc,
-                };
-                (state, Vec::new(), true)
-            } else {
-                let cids: Vec<Cid> = heads.iter().map(|(c, _)| *c).collect();
-                let merged = merge(src, &cids).await?;
-                let created: Vec<(Block, Option<Rc<Node>>)> = merged
-                    .blocks
-                    .iter()
-                    .map(|(b, n)| (b.clone(), Some(n.clone())))
-                    .collect();
-                src.insert_fresh(&created);
-                let ev = merged.event;
-                let event_block = ev.encode()?;
-                let state = State {
-                    car: None,
-                    head: vec![event_block.cid],
-                    docs: ev.root,
-                    changes: ev.changes,
-                    seq: ev.seq,
-                    count: ev.count,
-                    indexes: base.indexes.clone(),
-                    out: base.out.clone(),
-                    gc: base.gc,
-                };
-                let mut blocks: Vec<(Block, Option<Rc<Node>>)> = vec![(event_block, None)];
-                blocks.extend(merged.blocks.into_iter().map(|(b, n)| (b, Some(n))));
-                (state, blocks, false)
+            let mut state = State {
+                car: None,
+                head: heads.clone(),
+                docs: None,
+                changes: None,
+                seq: 0,
+                count: 0,
+                indexes: base.indexes.clone(),
+                out: base.out.clone(),
+                gc: base.gc,
             };
-            load_new_state(src, &base, &state).await?;
+            let mut blocks: Vec<(Block, Option<Rc<Node>>)> = Vec::new();
+            let fast_forward = heads.len() == 1;
+            let ev = if fast_forward {
+                events
+                    .remove(&heads[0])
+                    .ok_or_else(|| Error::Internal("reduce".into()))?
+            } else {
+                let mut p = None;
+                src.settle(&mut || {
+                    p = Some(plan(src, &heads, &mut events)?);
+                    Ok(())
+                })
+                .await?;
+                let p = p.ok_or_else(|| Error::Internal("merge".into()))?;
+                let docs = crate::prolly::apply(src, p.root, p.doc_edits).await?;
+                let changes = crate::prolly::apply(src, p.changes, p.change_edits).await?;
+                blocks.extend(docs.blocks.into_iter().map(|(b, n)| (b, Some(n))));
+                blocks.extend(changes.blocks.into_iter().map(|(b, n)| (b, Some(n))));
+                src.insert_fresh(&blocks);
+                let ev = Event {
+                    parents: p.parents,
+                    root: docs.root,
+                    changes: changes.root,
+                    seq: p.seq,
+                    count: p.count,
+                };
+                let event_block = ev.encode()?;
+                state.head = vec![event_block.cid];
+                blocks.insert(0, (event_block, None));
+                ev
+            };
+            state.docs = ev.root;
+            state.changes = ev.changes;
+            state.seq = ev.seq;
+            state.count = ev.count;
+            src.settle(&mut || new_state_loaded(src, &base, &state))
+                .await?;
             let mut p = self.seal(&base, state, blocks).await?;
             if fast_forward {
                 // the remote already has every block of a fast-forward: nothing to push

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use cid::Cid;
 
 use super::node::{Entry, Node, Raw};
-use super::Loader;
+use super::{Loader, NodesNow};
 use crate::error::Result;
 
 /// One end of a key range.
@@ -159,6 +159,24 @@ pub async fn get<L: Loader>(loader: &L, root: Option<Cid>, key: &[u8]) -> Result
         .map(|i| node.entries[i].1.clone()))
 }
 
+/// [`get`] over nodes in memory (a missing node is `Error::MissingBlock`).
+pub fn get_now(src: &dyn NodesNow, root: Option<Cid>, key: &[u8]) -> Result<Option<Raw>> {
+    let Some(root) = root else { return Ok(None) };
+    let mut node = src.node_now(&root)?;
+    while node.level > 0 {
+        if key < node.first_key() {
+            return Ok(None);
+        }
+        let next = node.child(child_index(&node, key))?;
+        node = src.node_now(&next)?;
+    }
+    Ok(node
+        .entries
+        .binary_search_by(|e| e.0.as_slice().cmp(key))
+        .ok()
+        .map(|i| node.entries[i].1.clone()))
+}
+
 /// Visits the entries in `range` in key order (or reverse), until `visit` returns false.
 pub async fn scan<L: Loader>(
     loader: &L,
@@ -255,22 +273,21 @@ fn window(node: &Node, range: &Range) -> (usize, usize) {
 pub type Change = (Vec<u8>, Option<Raw>, Option<Raw>);
 
 /// Every key whose value differs between the trees at `a` and `b`, in key order. Only the leaves
-/// the two trees do not share are read: a key in a shared leaf has the same value on both sides.
-pub async fn diff<L: Loader>(loader: &L, a: Option<Cid>, b: Option<Cid>) -> Result<Vec<Change>> {
+/// the two trees do not share are read (from memory: a missing one is `Error::MissingBlock`): a
+/// key in a shared leaf has the same value on both sides.
+pub fn diff(src: &dyn NodesNow, a: Option<Cid>, b: Option<Cid>) -> Result<Vec<Change>> {
     if a == b {
         return Ok(Vec::new());
     }
+    // each side's leaves come in key order (walk_unshared), so both lists are sorted
     let (mut left, mut right): (Vec<Entry>, Vec<Entry>) = (Vec::new(), Vec::new());
-    super::walk::walk_unshared(loader, a, b, |is_b, _, n| {
+    super::walk::walk_unshared(src, a, b, &mut |is_b, n| {
         if n.level == 0 {
             let side = if is_b { &mut right } else { &mut left };
             side.extend(n.entries.iter().cloned());
         }
         Ok(())
-    })
-    .await?;
-    left.sort_unstable_by(|x, y| x.0.cmp(&y.0));
-    right.sort_unstable_by(|x, y| x.0.cmp(&y.0));
+    })?;
     let (mut i, mut j, mut out) = (0, 0, Vec::new());
     while i < left.len() || j < right.len() {
         match (left.get(i), right.get(j)) {

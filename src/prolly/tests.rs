@@ -15,6 +15,12 @@ use crate::error::Error;
 #[derive(Default)]
 struct MapLoader(RefCell<HashMap<Cid, Rc<Node>>>);
 
+impl NodesNow for MapLoader {
+    fn node_now(&self, cid: &Cid) -> crate::error::Result<Rc<Node>> {
+        block_on(self.load(cid))
+    }
+}
+
 impl Loader for MapLoader {
     async fn load(&self, cid: &Cid) -> crate::error::Result<Rc<Node>> {
         self.0
@@ -241,7 +247,7 @@ fn prefix_range_and_diff() {
             (b"zz".to_vec(), Some(Ipld::Bool(true))),
         ],
     );
-    let d: Vec<(Vec<u8>, Option<Ipld>, Option<Ipld>)> = block_on(diff(&l, r1, r2))
+    let d: Vec<(Vec<u8>, Option<Ipld>, Option<Ipld>)> = diff(&l, r1, r2)
         .unwrap()
         .into_iter()
         .map(|(k, a, b)| (k, a.map(|v| dec(&v)), b.map(|v| dec(&v))))
@@ -276,7 +282,7 @@ proptest! {
                 want.push((k.clone(), a.get(k).cloned(), b.get(k).cloned()));
             }
         }
-        let got: Vec<_> = block_on(diff(&l, r1, r2)).unwrap().into_iter()
+        let got: Vec<_> = diff(&l, r1, r2).unwrap().into_iter()
             .map(|(k, x, y)| (k, x.map(|v| dec(&v)), y.map(|v| dec(&v)))).collect();
         prop_assert_eq!(got, want);
         // walk_new: nodes of r2 not reachable from r1
@@ -296,7 +302,7 @@ proptest! {
         let (n1, n2) = (all_nodes(&l, r1), all_nodes(&l, r2));
         let want_new: std::collections::HashSet<Cid> = n2.difference(&n1).copied().collect();
         let mut got_new = std::collections::HashSet::new();
-        block_on(walk_new(&l, r1, r2, |c, _| { got_new.insert(*c); Ok(()) })).unwrap();
+        walk_new(&l, r1, r2, &mut |n| { got_new.insert(n.encode().unwrap().cid); Ok(()) }).unwrap();
         prop_assert!(want_new.is_subset(&got_new), "walk_new missed nodes");
         prop_assert!(got_new.is_subset(&n2), "walk_new visited nodes outside the new tree");
     }

@@ -1,51 +1,32 @@
-//! Loading what is new in a tree: every node of tree `new` that is not a node of tree `old`.
+//! What is new in a tree: every node of tree `new` that is not a node of tree `old`.
 //!
-//! The two trees are walked level by level; a node whose CID is in both frontiers is shared with
-//! all of its subtree and is not descended into. Invariant: every node reachable from `new` and not
-//! reachable from `old` is loaded exactly once through the loader (so a fetching loader makes the
-//! new tree complete), and nodes shared by both trees are never loaded.
+//! The two trees are walked level by level over nodes already in memory ([`NodesNow`]); a node
+//! whose CID is in both frontiers is shared with all of its subtree and is not descended into.
+//! Invariant: every node reachable from `new` and not reachable from `old` is reported exactly
+//! once (and was in memory), and nodes shared by both trees are never looked up. A missing node
+//! ends the walk with `Error::MissingBlock` after the rest of its frontier was looked up too, so
+//! one retry loads a whole frontier's blocks.
 
 use std::collections::HashSet;
 use std::rc::Rc;
 
 use cid::Cid;
 
-use super::{Loader, Node};
+use super::{Node, NodesNow};
 use crate::error::Result;
 
-async fn expand<L: Loader>(
-    loader: &L,
-    frontier: &[Cid],
-    level_of: &mut Vec<(Cid, Rc<Node>)>,
-) -> Result<()> {
-    for c in frontier {
-        level_of.push((*c, loader.load(c).await?));
-    }
-    Ok(())
-}
-
-fn children(nodes: &[(Cid, Rc<Node>)], out: &mut Vec<Cid>) -> Result<()> {
-    for (_, n) in nodes {
-        if n.level > 0 {
-            for i in 0..n.entries.len() {
-                out.push(n.child(i)?);
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Walks the nodes of trees `a` and `b` that the other tree does not have, calling `on_node`
-/// once per such node with `true` for a node of `b` (`false` for `a`).
-pub async fn walk_unshared<L: Loader>(
-    loader: &L,
+/// once per such node with `true` for a node of `b` (`false` for `a`). Within a side, leaves
+/// come in key order (a side's frontier is one level, in key order).
+pub fn walk_unshared(
+    src: &dyn NodesNow,
     a: Option<Cid>,
     b: Option<Cid>,
-    mut on_node: impl FnMut(bool, &Cid, &Node) -> Result<()>,
+    on_node: &mut dyn FnMut(bool, &Node) -> Result<()>,
 ) -> Result<()> {
     let mut sides: [Vec<Cid>; 2] = [a.into_iter().collect(), b.into_iter().collect()];
     let mut reported: [HashSet<Cid>; 2] = [HashSet::new(), HashSet::new()];
-    let mut nodes: [Vec<(Cid, Rc<Node>)>; 2] = [Vec::new(), Vec::new()];
+    let mut nodes: [Vec<Rc<Node>>; 2] = [Vec::new(), Vec::new()];
     while !sides[0].is_empty() || !sides[1].is_empty() {
         let in_a: HashSet<Cid> = sides[0].iter().copied().collect();
         let shared: HashSet<Cid> = sides[1]
@@ -57,13 +38,22 @@ pub async fn walk_unshared<L: Loader>(
         for s in 0..2 {
             sides[s].retain(|c| !shared.contains(c));
             nodes[s].clear();
-            expand(loader, &sides[s], &mut nodes[s]).await?;
-            for (c, n) in &nodes[s] {
-                if reported[s].insert(*c) {
-                    on_node(s == 1, c, n)?;
+            let mut missing = None;
+            for c in &sides[s] {
+                match src.node_now(c) {
+                    Ok(n) => nodes[s].push(n),
+                    Err(e) => missing = Some(e),
                 }
             }
-            levels[s] = nodes[s].iter().map(|(_, n)| n.level).max();
+            if let Some(e) = missing {
+                return Err(e);
+            }
+            for (c, n) in sides[s].iter().zip(&nodes[s]) {
+                if reported[s].insert(*c) {
+                    on_node(s == 1, n)?;
+                }
+            }
+            levels[s] = nodes[s].iter().map(|n| n.level).max();
         }
         // Frontier nodes share one level per side; descend the higher side (both when equal).
         let descend = match (levels[0], levels[1]) {
@@ -73,7 +63,13 @@ pub async fn walk_unshared<L: Loader>(
         for s in 0..2 {
             if descend[s] {
                 let mut next = Vec::new();
-                children(&nodes[s], &mut next)?;
+                for n in &nodes[s] {
+                    if n.level > 0 {
+                        for i in 0..n.entries.len() {
+                            next.push(n.child(i)?);
+                        }
+                    }
+                }
                 sides[s] = next;
             }
         }
@@ -81,24 +77,18 @@ pub async fn walk_unshared<L: Loader>(
     Ok(())
 }
 
-/// Loads every node of `new` not shared with `old`; calls `on_new` once with each.
-pub async fn walk_new<L: Loader>(
-    loader: &L,
+/// Every node of `new` not shared with `old`, once each.
+pub fn walk_new(
+    src: &dyn NodesNow,
     old: Option<Cid>,
     new: Option<Cid>,
-    mut on_new: impl FnMut(&Cid, &Node) -> Result<()>,
+    on_new: &mut dyn FnMut(&Node) -> Result<()>,
 ) -> Result<()> {
-    walk_unshared(
-        loader,
-        old,
-        new,
-        |is_new, c, n| {
-            if is_new {
-                on_new(c, n)
-            } else {
-                Ok(())
-            }
-        },
-    )
-    .await
+    walk_unshared(src, old, new, &mut |is_new, n| {
+        if is_new {
+            on_new(n)
+        } else {
+            Ok(())
+        }
+    })
 }
