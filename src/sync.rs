@@ -26,6 +26,14 @@ pub const CARS: &str = "cars/";
 /// Key prefix of head records on a remote.
 pub const HEADS: &str = "heads/";
 
+/// The remote key of `name` under `prefix` ([`CARS`] or [`HEADS`]).
+pub fn key(prefix: &str, name: &str) -> String {
+    let mut k = String::with_capacity(prefix.len() + name.len());
+    k.push_str(prefix);
+    k.push_str(name);
+    k
+}
+
 /// A create-only key/value store holding one remote ledger (the connector contract).
 #[allow(async_fn_in_trait)]
 pub trait Remote {

@@ -184,6 +184,9 @@ impl<S: Store> Ledger<S> {
     }
 }
 
+/// The header's sync outbox (`None` until first attached).
+type Outbox = Option<Vec<String>>;
+
 impl<S: Store> Ledger<S> {
     /// Starts tracking the sync outbox (first attach): every stored CAR is put in it once, so a
     /// remote receives everything the ledger already holds. No effect when already tracking.
@@ -193,7 +196,7 @@ impl<S: Store> Ledger<S> {
             return Ok(());
         }
         let cars = self.store.list_cars().await?;
-        self.rewrite_outbox(|out| match out {
+        self.rewrite_outbox(&|out| match out {
             Some(o) => Some(o.clone()),
             None => Some(cars.clone()),
         })
@@ -204,17 +207,14 @@ impl<S: Store> Ledger<S> {
     pub async fn outbox_done(&self, pushed: &[String]) -> Result<()> {
         self.check_open()?;
         let pushed: std::collections::HashSet<&String> = pushed.iter().collect();
-        self.rewrite_outbox(|out| {
+        self.rewrite_outbox(&|out| {
             out.as_ref()
                 .map(|o| o.iter().filter(|c| !pushed.contains(c)).cloned().collect())
         })
         .await
     }
 
-    async fn rewrite_outbox(
-        &self,
-        f: impl Fn(&Option<Vec<String>>) -> Option<Vec<String>>,
-    ) -> Result<()> {
+    async fn rewrite_outbox(&self, f: &dyn Fn(&Outbox) -> Outbox) -> Result<()> {
         let _guard = self.write_lock.lock().await;
         loop {
             self.check_open()?;

@@ -96,7 +96,7 @@ impl<S: Store, R: Remote> Fetcher<S, R> {
         if names.is_empty() {
             return Ok(None);
         }
-        let keys: Vec<String> = names.iter().map(|n| format!("{CARS}{n}")).collect();
+        let keys: Vec<String> = names.iter().map(|n| super::key(CARS, n)).collect();
         let got = self.remote.get_many(&keys).await?;
         let mut blocks = Vec::new();
         let mut front = Vec::new();

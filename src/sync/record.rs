@@ -29,10 +29,10 @@ impl Manifest {
     /// `self` with `other`'s names after its own (deduplicated, order kept).
     pub fn union(&self, other: &Manifest) -> Manifest {
         fn merged(a: &[String], b: &[String]) -> Vec<String> {
-            let mut seen = std::collections::HashSet::new();
+            let mut seen: std::collections::HashSet<&String> = std::collections::HashSet::new();
             a.iter()
                 .chain(b)
-                .filter(|n| seen.insert(n.as_str()))
+                .filter(|n| seen.insert(n))
                 .cloned()
                 .collect()
         }

@@ -95,7 +95,7 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
         let mut manifest = Manifest::default();
         let mut good = Vec::new();
         for name in &fresh {
-            let Some(bytes) = self.remote.get(&format!("{HEADS}{name}")).await? else {
+            let Some(bytes) = self.remote.get(&super::key(HEADS, name)).await? else {
                 continue; // deleted since the listing: a newer record covers it
             };
             report.bytes += bytes.len();
@@ -158,7 +158,7 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
                 .read_car(name)
                 .await?
                 .ok_or_else(|| Error::corrupt(name, "outbox car is missing locally"))?;
-            self.remote.put(&format!("{CARS}{name}"), &bytes).await?;
+            self.remote.put(&super::key(CARS, name), &bytes).await?;
             report.cars += 1;
             report.bytes += bytes.len();
         }
@@ -176,7 +176,7 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
             let sealed = seal_manifest(self.ledger.blocks().aead(), &older).await?;
             let name = cid_str(&sealed.name);
             self.remote
-                .put(&format!("{CARS}{name}"), &sealed.bytes)
+                .put(&super::key(CARS, &name), &sealed.bytes)
                 .await?;
             report.cars += 1;
             report.bytes += sealed.bytes.len();
@@ -189,11 +189,11 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
         let sealed = record.seal(self.ledger.blocks().aead()).await?;
         let name = cid_str(&sealed.name);
         self.remote
-            .put(&format!("{HEADS}{name}"), &sealed.bytes)
+            .put(&super::key(HEADS, &name), &sealed.bytes)
             .await?;
         report.bytes += sealed.bytes.len();
         for old in &st.merged {
-            self.remote.delete(&format!("{HEADS}{old}")).await?;
+            self.remote.delete(&super::key(HEADS, old)).await?;
         }
         self.ledger.outbox_done(&out).await?;
         st.manifest = manifest;

@@ -49,7 +49,7 @@ fn strings(v: Option<&Ipld>) -> Result<Vec<String>> {
 impl SyncState {
     /// The meta key of the state of remote `id`.
     pub fn key(id: &str) -> String {
-        format!("sync:{id}")
+        crate::sync::key("sync:", id)
     }
 
     pub fn to_json(&self) -> String {
