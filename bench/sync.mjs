@@ -338,6 +338,8 @@ export async function runSync({ browser, base, run, CAP, guarded, capped, record
         let rounds = 0;
         let v;
         const roundLog = [];
+        let movedBefore = relay.counts.up + relay.counts.down;
+        console.log(`[bench] s4 puts phase: ${(movedBefore / 1e6).toFixed(1)} MB through the relay so far`);
         for (;;) {
           rounds++;
           const tr = Date.now();
@@ -347,9 +349,11 @@ export async function runSync({ browser, base, run, CAP, guarded, capped, record
             `sync round ${rounds}`,
           );
           const syncedMs = Date.now() - tr;
+          const moved = relay.counts.up + relay.counts.down - movedBefore;
+          movedBefore += moved;
           v = await Promise.all(pages.map((p) => p.evaluate(([r, n]) => window.benchSync.verify(r, n), [replicas, putsEach])));
           const heads = new Set(v.map((x) => x.head.join()));
-          roundLog.push(`round ${rounds}: sync() on all ${syncedMs} ms (slowest ${Math.max(...each)}, fastest ${Math.min(...each)} ms), then ${heads.size} distinct head(s), doc counts ${[...new Set(v.map((x) => x.count))].join("/")}`);
+          roundLog.push(`round ${rounds}: sync() on all ${syncedMs} ms (slowest ${Math.max(...each)}, fastest ${Math.min(...each)} ms, ${(moved / 1e6).toFixed(1)} MB moved), then ${heads.size} distinct head(s), doc counts ${[...new Set(v.map((x) => x.count))].join("/")}`);
           console.log(`[bench] s4 ${roundLog[roundLog.length - 1]}`);
           if (heads.size === 1 && v.every((x) => x.count === total && x.missing.length === 0)) break;
           if (rounds >= 30) throw new Error(`s4: not converged after ${rounds} sync rounds: ${heads.size} heads, counts ${v.map((x) => x.count).join(",")}`);
