@@ -84,7 +84,7 @@ pub struct Stats {
 /// Block and node access for one ledger.
 pub struct Blocks<S: Store> {
     store: Rc<S>,
-    aead: S::Aead,
+    aead: Rc<S::Aead>,
     raw: RefCell<GenCache<Cid, Rc<[u8]>>>,
     nodes: RefCell<GenCache<Cid, Rc<Node>>>,
     /// Blocks of indexes built in memory and not stored yet (never evicted), with pin counts.
@@ -103,7 +103,7 @@ impl<S: Store> Blocks<S> {
     pub fn new(store: Rc<S>, aead: S::Aead) -> Self {
         Blocks {
             store,
-            aead,
+            aead: Rc::new(aead),
             raw: RefCell::new(GenCache::new()),
             nodes: RefCell::new(GenCache::new()),
             pinned: RefCell::new(HashMap::new()),
@@ -198,6 +198,11 @@ impl<S: Store> Blocks<S> {
     /// The cipher that seals and opens this ledger's CARs.
     pub fn aead(&self) -> &S::Aead {
         &self.aead
+    }
+
+    /// The same cipher, shared (a pull's fetcher opens remote CARs with it).
+    pub fn shared_aead(&self) -> Rc<S::Aead> {
+        self.aead.clone()
     }
 
     /// Sets the CAR to try first on the next miss (the header's newest CAR).
@@ -295,7 +300,7 @@ impl<S: Store> Blocks<S> {
             .read_car(name)
             .await?
             .ok_or_else(|| Error::MissingBlock(format!("car {name}")))?;
-        let (_, blocks) = open_car(&self.aead, &cid, &stored).await?;
+        let (_, blocks) = open_car(&*self.aead, &cid, &stored).await?;
         let mut raw = self.raw.borrow_mut();
         for b in &blocks {
             raw.insert(b.cid, Rc::from(b.bytes.as_slice()), b.bytes.len());

@@ -8,6 +8,7 @@
 
 use std::cell::RefCell;
 use std::collections::{HashSet, VecDeque};
+use std::rc::Rc;
 
 use super::record::{manifest_in, Manifest};
 use super::{Remote, CARS};
@@ -36,7 +37,7 @@ impl Next {
 
 /// Remote CARs of one manifest, fetched on demand.
 pub struct Fetcher<S: Store, R: Remote> {
-    aead: S::Aead,
+    aead: Rc<S::Aead>,
     remote: R,
     queue: RefCell<VecDeque<Next>>,
     /// CAR names never fetched: stored locally already, or fetched in this pull.
@@ -53,7 +54,7 @@ impl<S: Store, R: Remote> Fetcher<S, R> {
     /// A fetcher over `manifest` (newest first) that never fetches `local_cars`. With `eager`,
     /// the first miss fetches everything (an empty replica needs it all).
     pub fn new(
-        aead: S::Aead,
+        aead: Rc<S::Aead>,
         remote: R,
         manifest: &Manifest,
         local_cars: HashSet<String>,
@@ -135,7 +136,7 @@ impl<S: Store, R: Remote> Fetcher<S, R> {
         out: &mut Vec<Block>,
     ) -> Result<Option<Manifest>> {
         let cid = parse_cid(name).map_err(|_| Error::corrupt(name, "bad car name"))?;
-        let (roots, blocks) = open_car(&self.aead, &cid, &bytes).await?;
+        let (roots, blocks) = open_car(&*self.aead, &cid, &bytes).await?;
         if let Some(m) = manifest_in(name, &roots, &blocks)? {
             return Ok(Some(m));
         }

@@ -115,9 +115,8 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
             let store = self.ledger.store();
             let local: HashSet<String> = store.list_cars().await?.into_iter().collect();
             let eager = self.ledger.snapshot().head.is_empty();
-            let key = store.ensure_key(&crate::crypto::Key::generate()?).await?;
             let fetcher = Rc::new(Fetcher::<S, R>::new(
-                store.aead(&key).await?,
+                self.ledger.blocks().shared_aead(),
                 self.remote.clone(),
                 // new records' CARs first; then every CAR known to be on the remote (blocks this
                 // replica never fetched, e.g. events behind a fast-forward, or dropped by compaction)
