@@ -13,7 +13,7 @@
 // Env: FERROPROOF_SERVER_BIN (default target/server/ferroproof-server), BENCH_SYNC=1,2,3,4 (parts),
 // BENCH_SYNC_REPLICAS (20), BENCH_SYNC_PUTS (50), BENCH_SYNC_LIVE (30).
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -56,6 +56,16 @@ async function startServer(bin) {
   });
   child.removeAllListeners("exit");
   return { url, store };
+}
+
+/** Bytes under `dir` (the server's folder store). */
+function duBytes(dir) {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    n += e.isDirectory() ? duBytes(p) : statSync(p).size;
+  }
+  return n;
 }
 
 /** A TCP relay to `target` (http://127.0.0.1:PORT) counting the bytes each way. */
@@ -360,9 +370,11 @@ export async function runSync({ browser, base, run, CAP, guarded, capped, record
         }
         const t2 = Date.now();
         const lost = Math.max(...v.map((x) => x.missing.length));
+        const storeBytes = duBytes(server.store);
+        roundLog.push(`the server's store then held ${(storeBytes / 1e6).toFixed(1)} MB`);
         const states = await Promise.all(pages.map((p) => p.evaluate(() => window.benchSync.state())));
         const errors = states.filter((s) => s.lastError).map((s) => s.lastError);
-        rec("s4", { ms: t2 - t1, rounds, putsMs: t1 - t0, replicas, puts: total, lost, heads: new Set(v.map((x) => x.head.join())).size, docs: v[0].count, errors });
+        rec("s4", { ms: t2 - t1, rounds, storeBytes, roundLog, putsMs: t1 - t0, replicas, puts: total, lost, heads: new Set(v.map((x) => x.head.join())).size, docs: v[0].count, errors });
         say(`s4: ${replicas} replicas × ${putsEach} puts while attached: puts done after ${t1 - t0} ms (first replica ${Math.min(...putDone)} ms); then ${rounds} round(s) of sync() on all replicas in parallel: one head, ${v[0].count} docs on every replica, ${lost} lost writes, converged ${t2 - t1} ms after the last put (${t2 - t0} ms from the first; ${roundLog.join("; ")})${errors.length ? `; lastError on ${errors.length} replicas: ${errors[0]}` : ""}`);
         await closeAll();
       });
