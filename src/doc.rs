@@ -10,9 +10,6 @@
 
 use std::collections::BTreeMap;
 
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::DecodePaddingMode;
-use base64::{alphabet, Engine as _};
 use cid::Cid;
 use ipld_core::ipld::Ipld;
 
@@ -27,11 +24,6 @@ pub const MAX_ID_BYTES: usize = 1024;
 pub const INLINE_MAX: usize = 1024;
 /// Largest accepted encoded document.
 pub const MAX_DOC_BYTES: usize = 2 * 1024 * 1024;
-
-pub(crate) const B64: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
 
 /// A document body: its fields without `_id`.
 pub type Body = BTreeMap<String, Ipld>;
@@ -370,7 +362,7 @@ pub fn write_json(out: &mut String, v: &Ipld) {
         Ipld::String(s) => write_str(out, s),
         Ipld::Bytes(b) => {
             out.push_str("{\"/\":{\"bytes\":\"");
-            out.push_str(&B64.encode(b));
+            crate::b64::encode_into(out, b);
             out.push_str("\"}}");
         }
         Ipld::List(items) => {

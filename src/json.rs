@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
 use ipld_core::ipld::Ipld;
 
 /// Deepest accepted nesting of arrays and objects.
@@ -138,8 +137,7 @@ impl Reader<'_> {
         if out.len() == 1 {
             if let Some(Ipld::Map(inner)) = out.get("/") {
                 if let (1, Some(Ipld::String(b64))) = (inner.len(), inner.get("bytes")) {
-                    return crate::doc::B64
-                        .decode(b64)
+                    return crate::b64::decode(b64.as_bytes())
                         .map(Ipld::Bytes)
                         .map_err(|e| self.err(&format!("bad base64 bytes: {e}")));
                 }

@@ -5,6 +5,7 @@
 //! (on wasm32) an IndexedDB implementation. Nothing outside `bindings` and `store::idb` knows JS.
 #![forbid(unsafe_code)]
 
+pub mod b64;
 pub mod car;
 pub mod codec;
 pub mod crypto;

@@ -7,9 +7,7 @@
 use std::fmt;
 use std::rc::Rc;
 
-use base64::Engine as _;
-
-use super::{write_float, write_int, write_str, Body, B64};
+use super::{write_float, write_int, write_str, Body};
 use crate::codec::cbor::{item_len, read_head};
 
 /// Deepest nesting the transcoder follows (stored documents come from validated writes, but a
@@ -125,7 +123,7 @@ fn write_item(out: &mut String, raw: &[u8], pos: usize, depth: usize) -> Result<
         2 => {
             let end = pos + item_len(raw, pos)?;
             out.push_str("{\"/\":{\"bytes\":\"");
-            out.push_str(&B64.encode(&raw[at..end]));
+            crate::b64::encode_into(out, &raw[at..end]);
             out.push_str("\"}}");
             return Ok(end);
         }
