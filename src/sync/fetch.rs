@@ -7,7 +7,7 @@
 //! have held is found nowhere.
 
 use std::cell::RefCell;
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::rc::Rc;
 
 use super::record::{manifest_in, Manifest};
@@ -22,24 +22,12 @@ use crate::store::{Store, StoredCar};
 /// Largest number of CARs fetched at once.
 const MAX_BATCH: usize = 16;
 
-enum Next {
-    Car(String),
-    Manifest(String),
-}
-
-impl Next {
-    fn name(&self) -> &str {
-        match self {
-            Next::Car(s) | Next::Manifest(s) => s,
-        }
-    }
-}
-
 /// Remote CARs of one manifest, fetched on demand.
 pub struct Fetcher<S: Store, R: Remote> {
     aead: Rc<S::Aead>,
     remote: R,
-    queue: RefCell<VecDeque<Next>>,
+    /// CAR names still to fetch, the next one last (manifest CARs are told apart when opened).
+    queue: RefCell<Vec<String>>,
     /// CAR names never fetched: stored locally already, or fetched in this pull.
     skip: RefCell<HashSet<String>>,
     cars: RefCell<Vec<StoredCar>>,
@@ -60,8 +48,13 @@ impl<S: Store, R: Remote> Fetcher<S, R> {
         local_cars: HashSet<String>,
         eager: bool,
     ) -> Self {
-        let mut queue: VecDeque<Next> = manifest.cars.iter().cloned().map(Next::Car).collect();
-        queue.extend(manifest.more.iter().cloned().map(Next::Manifest));
+        let mut queue: Vec<String> = manifest
+            .cars
+            .iter()
+            .chain(&manifest.more)
+            .cloned()
+            .collect();
+        queue.reverse();
         Fetcher {
             aead,
             remote,
@@ -83,9 +76,9 @@ impl<S: Store, R: Remote> Fetcher<S, R> {
         let mut skip = self.skip.borrow_mut();
         let mut out = Vec::new();
         while out.len() < want {
-            let Some(n) = q.pop_front() else { break };
-            if skip.insert(n.name().to_string()) {
-                out.push(n.name().to_string());
+            let Some(n) = q.pop() else { break };
+            if skip.insert(n.clone()) {
+                out.push(n);
             }
         }
         out
@@ -109,18 +102,16 @@ impl<S: Store, R: Remote> Fetcher<S, R> {
             *self.bytes.borrow_mut() += bytes.len();
             match self.accept(&name, bytes, &mut blocks).await {
                 Ok(Some(m)) => {
-                    front.extend(m.cars.into_iter().map(Next::Car));
-                    front.extend(m.more.into_iter().map(Next::Manifest));
+                    front.extend(m.cars);
+                    front.extend(m.more);
                 }
                 Ok(None) => {}
                 Err(e) => self.note_bad(e),
             }
         }
         // a manifest CAR's names come before what followed it in the queue
-        let mut q = self.queue.borrow_mut();
-        for n in front.into_iter().rev() {
-            q.push_front(n);
-        }
+        front.reverse();
+        self.queue.borrow_mut().append(&mut front);
         Ok(Some(blocks))
     }
 
