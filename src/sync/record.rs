@@ -59,13 +59,18 @@ fn links(names: &[String]) -> Result<Ipld> {
     ))
 }
 
-fn names(v: Option<&Ipld>, what: &str) -> std::result::Result<Vec<String>, String> {
-    match v {
+/// The manifest in a decoded record or manifest root (CAR `name`, for errors).
+fn manifest_of(name: &str, v: &Ipld) -> Result<Manifest> {
+    let names = |what: &str, bad: &str| match field(v, what) {
         None => Ok(Vec::new()),
-        v => as_links(v)
+        l => as_links(l)
             .map(|l| l.iter().map(cid_str).collect())
-            .ok_or_else(|| format!("{what} is not a list of links")),
-    }
+            .ok_or_else(|| Error::corrupt(name, bad)),
+    };
+    Ok(Manifest {
+        cars: names("cars", "cars is not a list of links")?,
+        more: names("more", "more is not a list of links")?,
+    })
 }
 
 async fn seal_root<A: Aead>(aead: &A, root: BTreeMap<String, Ipld>) -> Result<SealedCar> {
@@ -101,19 +106,15 @@ impl HeadRecord {
     /// Verifies and decodes a head record fetched under `name`.
     pub async fn open<A: Aead>(aead: &A, name: &str, bytes: &[u8]) -> Result<HeadRecord> {
         let v = open_root(aead, name, bytes).await?;
-        let bad = |e: String| Error::corrupt(name, e);
         if codec::as_u64(field(&v, "v")) != Some(1) {
-            return Err(bad("unknown head record version".into()));
+            return Err(Error::corrupt(name, "unknown head record version"));
         }
         let heads = as_links(field(&v, "heads"))
             .filter(|h| !h.is_empty())
-            .ok_or_else(|| bad("heads is not a non-empty list of links".into()))?;
+            .ok_or_else(|| Error::corrupt(name, "heads is not a non-empty list of links"))?;
         Ok(HeadRecord {
             heads,
-            manifest: Manifest {
-                cars: names(field(&v, "cars"), "cars").map_err(bad)?,
-                more: names(field(&v, "more"), "more").map_err(bad)?,
-            },
+            manifest: manifest_of(name, &v)?,
         })
     }
 }
@@ -145,9 +146,5 @@ pub fn manifest_in(
     if field(&v, "cars").is_none() || field(&v, "head").is_some() {
         return Ok(None);
     }
-    let bad = |e: String| Error::corrupt(name, e);
-    Ok(Some(Manifest {
-        cars: names(field(&v, "cars"), "cars").map_err(bad)?,
-        more: names(field(&v, "more"), "more").map_err(bad)?,
-    }))
+    manifest_of(name, &v).map(Some)
 }

@@ -85,10 +85,9 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
             .iter()
             .filter_map(|k| strip(k, HEADS).map(str::to_string))
             .collect();
-        let seen: HashSet<&String> = st.seen.iter().collect();
         let fresh: Vec<String> = listed
             .iter()
-            .filter(|n| !seen.contains(n))
+            .filter(|n| !st.seen.contains(n))
             .cloned()
             .collect();
         let mut heads: Vec<Cid> = Vec::new();
@@ -132,7 +131,6 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
         // again by every pull until a newer record replaces them.
         st.manifest = manifest.union(&st.manifest);
         st.seen.extend(good.iter().cloned());
-        let listed: HashSet<&String> = listed.iter().collect();
         st.seen.retain(|n| listed.contains(n));
         st.merged.extend(good);
         st.merged.retain(|n| listed.contains(n));
