@@ -68,6 +68,17 @@ function duBytes(dir) {
   return n;
 }
 
+/** Sizes of every file under a `cars` folder of the store. */
+function carSizes(dir, inCars = false) {
+  const out = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...carSizes(p, inCars || e.name === "cars"));
+    else if (inCars) out.push(statSync(p).size);
+  }
+  return out;
+}
+
 /** A TCP relay to `target` (http://127.0.0.1:PORT) counting the bytes each way. */
 async function startRelay(target) {
   const { port } = new URL(target);
@@ -129,9 +140,16 @@ function netCounter() {
     const m = /\/v1\/ledgers\/[^/]+\/([^?]*)(\?.*)?$/.exec(String(url));
     return `${method} ${m ? m[1].replace(/[a-z2-7]{59}$/, "<name>") + (m[2] ? "?…" : "") : url}`;
   };
+  // cars: with `track`, every CAR name this page downloaded and how often (s4: re-downloads)
+  net.track = false;
+  net.cars = new Map();
   const fetch0 = window.fetch;
   window.fetch = async function (input, init) {
     const on = net.on;
+    if (net.track && (init?.method ?? "GET") === "GET") {
+      const m = /\/cars\/([a-z2-7]{59})$/.exec(typeof input === "string" ? input : input.url);
+      if (m) net.cars.set(m[1], (net.cars.get(m[1]) ?? 0) + 1);
+    }
     net.last = Date.now();
     const res = await fetch0.call(this, input, init);
     net.last = Date.now();
@@ -336,6 +354,7 @@ export async function runSync({ browser, base, run, CAP, guarded, capped, record
         const invite = await capped(pages[0].evaluate((u) => window.benchSync.attach(u), url), CAP, "R0 attaches");
         for (const p of pages.slice(1)) await capped(p.evaluate(([u, i]) => window.benchSync.attach(u, i), [url, invite]), CAP, "a replica joins");
         console.log(`[bench] s4 setup: ${replicas} contexts opened and attached in ${Date.now() - t} ms`);
+        for (const p of pages) await p.evaluate(() => (window.__net.track = true));
         const t0 = Date.now();
         const putDone = [];
         await capped(
@@ -371,6 +390,12 @@ export async function runSync({ browser, base, run, CAP, guarded, capped, record
         const t2 = Date.now();
         const lost = Math.max(...v.map((x) => x.missing.length));
         const storeBytes = duBytes(server.store);
+        const sizes = carSizes(server.store).sort((x, y) => y - x);
+        roundLog.push(`the store's ${sizes.length} CARs: ${sizes.filter((n) => n > 50_000).length} over 50 KB holding ${(sizes.filter((n) => n > 50_000).reduce((a, b) => a + b, 0) / 1e6).toFixed(1)} MB (largest ${sizes.slice(0, 3).map((n) => `${(n / 1e3).toFixed(0)} KB`).join(", ")}), median ${(sizes[sizes.length >> 1] / 1e3).toFixed(1)} KB`);
+        const cars = await Promise.all(pages.map((p) => p.evaluate(() => [window.__net.cars.size, [...window.__net.cars.values()].reduce((a, b) => a + b, 0)])));
+        const distinct = cars.reduce((a, c) => a + c[0], 0);
+        const gets = cars.reduce((a, c) => a + c[1], 0);
+        roundLog.push(`CAR downloads over all replicas: ${gets} GETs of ${distinct} distinct (replica, CAR) pairs, so ${gets - distinct} re-downloads of a CAR the same replica had fetched before (most by one replica: ${Math.max(...cars.map((c) => c[1] - c[0]))})`);
         roundLog.push(`the server's store then held ${(storeBytes / 1e6).toFixed(1)} MB`);
         const states = await Promise.all(pages.map((p) => p.evaluate(() => window.benchSync.state())));
         const errors = states.filter((s) => s.lastError).map((s) => s.lastError);
