@@ -44,7 +44,7 @@ impl Block {
 pub fn cid_of(codec: u64, bytes: &[u8]) -> Result<Cid> {
     let digest = Sha256::digest(bytes);
     let mh = multihash::Multihash::<64>::wrap(SHA2_256, &digest)
-        .map_err(|e| Error::Internal(format!("multihash: {e}")))?;
+        .map_err(|_| Error::Internal("multihash: Invalid multihash size 32.".into()))?;
     Ok(Cid::new_v1(codec, mh))
 }
 
@@ -110,9 +110,11 @@ pub fn read_cid(bytes: &[u8]) -> std::result::Result<(Cid, usize), String> {
         .filter(|e| *e <= bytes.len())
         .ok_or("cid digest truncated or longer than 64 bytes")?;
     let mh = multihash::Multihash::<64>::wrap(code, &bytes[at..end])
-        .map_err(|e| format!("bad multihash: {e}"))?;
+        .map_err(|_| format!("bad multihash: Invalid multihash size {len}."))?;
+    // (the cid and multihash crates' error types are not formatted: their Display reaches
+    // `std::io::Error`'s; the messages are theirs)
     let cid = if v0 {
-        Cid::new_v0(mh).map_err(|e| format!("bad cid: {e}"))?
+        Cid::new_v0(mh).map_err(|_| "bad cid: CIDv0 requires a Sha-256 multihash")?
     } else {
         Cid::new_v1(codec, mh)
     };
