@@ -26,11 +26,23 @@ impl std::fmt::Debug for Key {
     }
 }
 
+/// Fills `buf` from the platform CSPRNG.
+fn random(buf: &mut [u8]) -> Result<()> {
+    getrandom::fill(buf).map_err(|_e| {
+        // getrandom's wasm_js backend fails only with this error; not formatting it keeps
+        // getrandom's table of error texts out of the wasm (the message is the same)
+        #[cfg(target_arch = "wasm32")]
+        return Error::Internal("random: Web Crypto API is unavailable".into());
+        #[cfg(not(target_arch = "wasm32"))]
+        Error::Internal(format!("random: {_e}"))
+    })
+}
+
 impl Key {
     /// A fresh random key from the platform CSPRNG.
     pub fn generate() -> Result<Key> {
         let mut k = [0u8; 32];
-        getrandom::fill(&mut k).map_err(|e| Error::Internal(format!("random: {e}")))?;
+        random(&mut k)?;
         Ok(Key(k))
     }
 
@@ -110,7 +122,7 @@ impl Aead for SoftAead {
 /// Encrypts `plain` into a fresh envelope with a random IV.
 pub async fn seal<A: Aead>(aead: &A, plain: &[u8]) -> Result<Vec<u8>> {
     let mut iv = [0u8; IV_LEN];
-    getrandom::fill(&mut iv).map_err(|e| Error::Internal(format!("random: {e}")))?;
+    random(&mut iv)?;
     let mut out = Vec::with_capacity(HEADER_LEN + IV_LEN + plain.len() + TAG_LEN);
     out.extend_from_slice(MAGIC);
     out.push(VERSION);
