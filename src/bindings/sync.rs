@@ -28,24 +28,23 @@ extern "C" {
     #[wasm_bindgen(typescript_type = "SyncConnector")]
     #[derive(Clone)]
     pub type JsConnector;
-    #[wasm_bindgen(method, catch, js_name = put)]
-    async fn js_put(
-        this: &JsConnector,
-        key: &str,
-        bytes: Uint8Array,
-    ) -> std::result::Result<JsValue, JsValue>;
-    #[wasm_bindgen(method, catch, js_name = list)]
-    async fn js_list(this: &JsConnector, prefix: &str) -> std::result::Result<JsValue, JsValue>;
-    #[wasm_bindgen(method, catch, js_name = delete)]
-    async fn js_delete(this: &JsConnector, key: &str) -> std::result::Result<JsValue, JsValue>;
 }
 
 #[wasm_bindgen(
-    inline_js = "export function getAll(c, keys) { return Promise.all(keys.map((k) => c.get(k))); }"
+    inline_js = "export function getAll(c, keys) { return Promise.all(keys.map((k) => c.get(k))); }
+export function call(c, m, k, b) { return b === undefined ? c[m](k) : c[m](k, b); }"
 )]
 extern "C" {
     #[wasm_bindgen(catch, js_name = getAll)]
     async fn js_get_all(c: &JsConnector, keys: Array) -> std::result::Result<JsValue, JsValue>;
+    /// `c[method](key)`, or `c[method](key, bytes)` with bytes (one import for put/list/delete).
+    #[wasm_bindgen(catch, js_name = call)]
+    async fn js_call(
+        c: &JsConnector,
+        method: &str,
+        key: &str,
+        bytes: Option<Uint8Array>,
+    ) -> std::result::Result<JsValue, JsValue>;
 }
 
 fn bytes_of(key: &str, v: JsValue) -> Result<Option<Vec<u8>>> {
@@ -81,8 +80,7 @@ struct JsRemote(JsConnector);
 
 impl Remote for JsRemote {
     async fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
-        self.0
-            .js_put(key, Uint8Array::from(bytes))
+        js_call(&self.0, "put", key, Some(Uint8Array::from(bytes)))
             .await
             .map_err(remote_err)?;
         Ok(())
@@ -104,7 +102,9 @@ impl Remote for JsRemote {
             .collect()
     }
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
-        let v = self.0.js_list(prefix).await.map_err(remote_err)?;
+        let v = js_call(&self.0, "list", prefix, None)
+            .await
+            .map_err(remote_err)?;
         let arr = v
             .dyn_into::<Array>()
             .map_err(|_| Error::Remote("connector list() did not return an array".into()))?;
@@ -117,7 +117,9 @@ impl Remote for JsRemote {
             .collect()
     }
     async fn delete(&self, key: &str) -> Result<()> {
-        self.0.js_delete(key).await.map_err(remote_err)?;
+        js_call(&self.0, "delete", key, None)
+            .await
+            .map_err(remote_err)?;
         Ok(())
     }
 }
