@@ -6,7 +6,7 @@
 //! verified; a CAR that fails is skipped and its error kept, and reported if the block it might
 //! have held is found nowhere.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::rc::Rc;
 
@@ -31,11 +31,11 @@ pub struct Fetcher<S: Store, R: Remote> {
     /// CAR names never fetched: stored locally already, or fetched in this pull.
     skip: RefCell<HashSet<String>>,
     cars: RefCell<Vec<StoredCar>>,
-    batch: RefCell<usize>,
+    batch: Cell<usize>,
     /// The first verification failure, reported if the manifest runs out.
     bad: RefCell<Option<Error>>,
     /// Bytes downloaded.
-    pub bytes: RefCell<usize>,
+    pub bytes: Cell<usize>,
 }
 
 impl<S: Store, R: Remote> Fetcher<S, R> {
@@ -61,17 +61,17 @@ impl<S: Store, R: Remote> Fetcher<S, R> {
             queue: RefCell::new(queue),
             skip: RefCell::new(local_cars),
             cars: RefCell::new(Vec::new()),
-            batch: RefCell::new(if eager { usize::MAX } else { 1 }),
+            batch: Cell::new(if eager { usize::MAX } else { 1 }),
             bad: RefCell::new(None),
-            bytes: RefCell::new(0),
+            bytes: Cell::new(0),
         }
     }
 
     /// Takes the next batch of names to fetch; the batch doubles each time.
     fn next_batch(&self) -> Vec<String> {
-        let mut b = self.batch.borrow_mut();
-        let want = (*b).min(MAX_BATCH);
-        *b = b.saturating_mul(2);
+        let b = self.batch.get();
+        let want = b.min(MAX_BATCH);
+        self.batch.set(b.saturating_mul(2));
         let mut q = self.queue.borrow_mut();
         let mut skip = self.skip.borrow_mut();
         let mut out = Vec::new();
@@ -99,7 +99,7 @@ impl<S: Store, R: Remote> Fetcher<S, R> {
                 self.note_bad(Error::corrupt(&name, "car is missing on the remote"));
                 continue;
             };
-            *self.bytes.borrow_mut() += bytes.len();
+            self.bytes.set(self.bytes.get() + bytes.len());
             match self.accept(&name, bytes, &mut blocks).await {
                 Ok(Some(m)) => {
                     front.extend(m.cars);

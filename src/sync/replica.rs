@@ -124,7 +124,7 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
                 eager,
             ));
             let done = self.ledger.adopt_heads(Some(fetcher.clone()), &heads).await;
-            report.bytes += *fetcher.bytes.borrow();
+            report.bytes += fetcher.bytes.get();
             report.changed = done?.is_some();
         }
         // Durable now: remember the merged records. Bad ones are not remembered: they are reported
