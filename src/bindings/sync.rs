@@ -124,6 +124,19 @@ impl Remote for JsRemote {
     }
 }
 
+/// The engine's replica of this ledger against a JS connector (sync state kept under `id`).
+fn replica(
+    l: &crate::ledger::Ledger<crate::store::idb::IdbStore>,
+    remote: JsConnector,
+    id: String,
+) -> Replica<'_, crate::store::idb::IdbStore, JsRemote> {
+    Replica {
+        ledger: l,
+        remote: JsRemote(remote),
+        id,
+    }
+}
+
 fn errors_json(out: &mut String, errors: &[Error]) {
     out.push('[');
     for (i, e) in errors.iter().enumerate() {
@@ -147,14 +160,7 @@ impl JsLedger {
     pub fn sync_pull(&self, remote: JsConnector, id: String) -> js_sys::Promise {
         let l = self.inner.clone();
         spawn(async move {
-            let remote = JsRemote(remote);
-            let r = Replica {
-                ledger: &l,
-                remote,
-                id,
-            }
-            .pull()
-            .await?;
+            let r = replica(&l, remote, id).pull().await?;
             let mut out = format!(
                 "{{\"records\":{},\"changed\":{},\"bytes\":{},\"errors\":",
                 r.records, r.changed, r.bytes
@@ -170,14 +176,7 @@ impl JsLedger {
     pub fn sync_push(&self, remote: JsConnector, id: String) -> js_sys::Promise {
         let l = self.inner.clone();
         spawn(async move {
-            let remote = JsRemote(remote);
-            let r = Replica {
-                ledger: &l,
-                remote,
-                id,
-            }
-            .push()
-            .await?;
+            let r = replica(&l, remote, id).push().await?;
             Ok(JsValue::from_str(&format!(
                 "{{\"cars\":{},\"bytes\":{}}}",
                 r.cars, r.bytes
