@@ -66,19 +66,6 @@ export function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
   return locks ? (locks.request(name, fn) as Promise<T>) : fn();
 }
 
-/** Resolves in a new task (after every pending microtask), without `setTimeout`'s clamping. */
-function nextTask(): Promise<void> {
-  if (typeof MessageChannel === "undefined") return new Promise((r) => setTimeout(r, 0));
-  return new Promise((r) => {
-    const ch = new MessageChannel();
-    ch.port1.onmessage = () => {
-      ch.port1.close();
-      r();
-    };
-    ch.port2.postMessage(null);
-  });
-}
-
 /** Resolves when the page is idle (at most 1 s later), or in a new task where there is no `requestIdleCallback`. */
 function whenIdle(): Promise<void> {
   return new Promise((r) => {
@@ -120,6 +107,8 @@ export class SharedLedger {
   private queue: Pending[] = [];
   private scheduled = false;
   private draining: Promise<void> | null = null;
+  /** Set while a lock holder waits for this tab's next write: called when one is queued. */
+  private wake: (() => void) | null = null;
   private readonly listeners = new Set<Listener>();
   private seenSeq = 0;
   private notifying: Promise<void> = Promise.resolve();
@@ -182,7 +171,8 @@ export class SharedLedger {
         this.scheduled = true;
         queueMicrotask(() => {
           this.scheduled = false;
-          if (!this.draining) this.draining = this.drain().finally(() => (this.draining = null));
+          if (this.wake) this.wake();
+          else if (!this.draining) this.draining = this.drain().finally(() => (this.draining = null));
         });
       }
     });
@@ -209,19 +199,34 @@ export class SharedLedger {
   }
 
   /**
-   * Commits the queue, holding the lock: after each commit it waits one task for this tab's
-   * next write (an awaited `put` loop queues it then) and commits it without asking for the
-   * lock again, for at most one frame ({@link LOCK_HOLD_MS}) so other tabs get their turn.
-   * Returns the entries to retry after a backoff (on `CONFLICT`).
+   * Commits the queue, holding the lock: after each commit it waits (until the next timer task)
+   * for this tab's next write — an awaited `put` loop queues it at once — and commits it without
+   * asking for the lock again, for at most one frame ({@link LOCK_HOLD_MS}) so other tabs get
+   * their turn. Returns the entries to retry after a backoff (on `CONFLICT`).
    */
   private async commitWhileBusy(core: Ledger): Promise<Pending[]> {
     const start = performance.now();
     for (;;) {
       const lost = await this.commit(core, this.queue.splice(0));
       if (lost.length > 0 || performance.now() - start > LOCK_HOLD_MS) return lost;
-      await nextTask();
+      if (this.queue.length === 0) await this.nextWrite();
       if (this.queue.length === 0) return [];
     }
+  }
+
+  /** Resolves when this tab queues a write, or in the next timer task if none comes first. */
+  private nextWrite(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, 0);
+      this.wake = () => {
+        this.wake = null;
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   /** Commits `batch`; returns the entries to retry (all of them on `CONFLICT`, else none). */

@@ -1,15 +1,20 @@
 //! Content-defined chunking: where one node ends and the next begins.
 //!
 //! Invariant: whether an entry closes a node depends only on the node's level, the entry's key and
-//! the number of entries since the previous boundary — never on history.
+//! the entries since the previous boundary (their number and byte size) — never on history.
+//!
+//! Node sizes are content-defined and spread evenly over [`MIN_BYTES`, `MAX_BYTES`] of keys and
+//! values, whatever the size of the entries: a small node keeps a single write small (a put
+//! rewrites one path), a bounded one keeps a read from decoding far more than it needs.
 
 use super::node::{Entry, Node};
 
-/// Target average number of entries per node.
-pub const FANOUT: u64 = 16;
+/// A node closes only once its keys and values reach this many bytes …
+pub const MIN_BYTES: u64 = 512;
+/// … and always once they reach this many (or [`MAX_ENTRIES`] entries).
+pub const MAX_BYTES: u64 = 1536;
 /// A node never holds more entries than this.
 pub const MAX_ENTRIES: usize = 256;
-const THRESHOLD: u64 = (1u64 << 32) / FANOUT;
 
 /// Boundary hash of a key at a level: 64-bit FNV-1a over `level || key`, mixed by the splitmix64
 /// finalizer, high 32 bits. (Not cryptographic: node sizes are capped by [`MAX_ENTRIES`] anyway,
@@ -28,15 +33,34 @@ pub fn boundary_hash(level: u8, key: &[u8]) -> u32 {
     (h >> 32) as u32
 }
 
-/// True if an entry with `key`, being the `run`-th entry of its node, closes the node.
-pub fn is_boundary(level: u8, key: &[u8], run: usize) -> bool {
-    run >= MAX_ENTRIES || u64::from(boundary_hash(level, key)) < THRESHOLD
+/// Bytes an entry adds to its node: its key and its encoded value.
+pub fn entry_bytes(e: &Entry) -> u64 {
+    (e.0.len() + e.1.len()) as u64
+}
+
+/// True if an entry with `key`, being the `run`-th entry of its node, closes the node, where the
+/// node held `before` bytes without it and holds `after` with it. Between the two bounds the
+/// chance is the share of the remaining size range this entry covers,
+/// `(after − max(before, MIN)) / (MAX − max(before, MIN))`, so node sizes are uniform over
+/// [MIN, MAX] however large the entries are.
+pub fn is_boundary(level: u8, key: &[u8], run: usize, before: u64, after: u64) -> bool {
+    if run >= MAX_ENTRIES || after >= MAX_BYTES {
+        return true;
+    }
+    if after <= MIN_BYTES {
+        return false;
+    }
+    let from = before.max(MIN_BYTES);
+    let threshold = ((after - from) << 32) / (MAX_BYTES - from);
+    u64::from(boundary_hash(level, key)) < threshold
 }
 
 /// Streams sorted entries into nodes of one level.
 pub struct Chunker {
     level: u8,
     buf: Vec<Entry>,
+    /// Bytes of the entries in `buf`.
+    bytes: u64,
     out: Vec<Node>,
 }
 
@@ -45,14 +69,18 @@ impl Chunker {
         Chunker {
             level,
             buf: Vec::new(),
+            bytes: 0,
             out: Vec::new(),
         }
     }
 
     pub fn push(&mut self, e: Entry) {
-        let close = is_boundary(self.level, &e.0, self.buf.len() + 1);
+        let before = self.bytes;
+        self.bytes += entry_bytes(&e);
+        let close = is_boundary(self.level, &e.0, self.buf.len() + 1, before, self.bytes);
         self.buf.push(e);
         if close {
+            self.bytes = 0;
             let entries = std::mem::take(&mut self.buf);
             self.out.push(Node {
                 level: self.level,

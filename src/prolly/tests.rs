@@ -77,6 +77,14 @@ impl MapLoader {
         let mut stack = vec![node];
         while let Some(n) = stack.pop() {
             assert!(n.entries.len() <= chunk::MAX_ENTRIES);
+            let before_last: u64 = n.entries[..n.entries.len() - 1]
+                .iter()
+                .map(chunk::entry_bytes)
+                .sum();
+            assert!(
+                before_last < chunk::MAX_BYTES,
+                "node kept growing past MAX_BYTES"
+            );
             if n.level > 0 {
                 for i in 0..n.entries.len() {
                     let c = block_on(self.load(&n.child(i).unwrap())).unwrap();
@@ -306,4 +314,72 @@ proptest! {
         prop_assert!(want_new.is_subset(&got_new), "walk_new missed nodes");
         prop_assert!(got_new.is_subset(&n2), "walk_new visited nodes outside the new tree");
     }
+}
+
+/// Node sizes follow the byte rule whatever the entry sizes: every node but the last of its level
+/// closes inside [MIN_BYTES, MAX_BYTES + its last entry], and leaves average near the middle.
+#[test]
+fn node_sizes_are_bounded_and_centred() {
+    for value_len in [8usize, 60, 230, 700] {
+        let entries: BTreeMap<Vec<u8>, Ipld> = (0..4000u32)
+            .map(|i| (key(i), Ipld::Bytes(vec![(i % 251) as u8; value_len])))
+            .collect();
+        let l = MapLoader::default();
+        let root = l.apply(
+            None,
+            entries.into_iter().map(|(k, v)| (k, Some(v))).collect(),
+        );
+        let mut level = vec![block_on(l.load(&root.unwrap())).unwrap()];
+        while level[0].level > 0 {
+            let mut next = Vec::new();
+            for n in &level {
+                for i in 0..n.entries.len() {
+                    next.push(block_on(l.load(&n.child(i).unwrap())).unwrap());
+                }
+            }
+            level = next;
+        }
+        let sizes: Vec<u64> = level
+            .iter()
+            .map(|n| n.entries.iter().map(chunk::entry_bytes).sum())
+            .collect();
+        for (n, size) in level.iter().zip(&sizes).take(sizes.len() - 1) {
+            assert!(*size > chunk::MIN_BYTES, "leaf of {size} B closed early");
+            let last = chunk::entry_bytes(n.entries.last().unwrap());
+            assert!(*size < chunk::MAX_BYTES + last, "leaf of {size} B");
+        }
+        let mean = sizes.iter().sum::<u64>() as f64 / sizes.len() as f64;
+        assert!(
+            (800.0..1400.0).contains(&mean),
+            "values of {value_len} B: mean leaf {mean:.0} B"
+        );
+    }
+}
+
+/// The worked example of docs/format.md §3.1: five entries of 304 bytes (one-letter keys, values
+/// of 300 zero bytes) make leaves [a, b] and [c, d, e] under one branch.
+#[test]
+fn format_md_worked_example() {
+    let l = MapLoader::default();
+    let edits = ["a", "b", "c", "d", "e"]
+        .iter()
+        .map(|k| (k.as_bytes().to_vec(), Some(Ipld::Bytes(vec![0; 300]))))
+        .collect();
+    let root = l.apply(None, edits).unwrap();
+    let node = block_on(l.load(&root)).unwrap();
+    let firsts: Vec<&[u8]> = node.entries.iter().map(|e| e.0.as_slice()).collect();
+    assert_eq!((node.level, firsts), (1, vec![&b"a"[..], &b"c"[..]]));
+    let leaves: Vec<String> = (0..2).map(|i| node.child(i).unwrap().to_string()).collect();
+    assert_eq!(
+        (
+            leaves[0].as_str(),
+            leaves[1].as_str(),
+            root.to_string().as_str()
+        ),
+        (
+            "bafyreihnjorn4sob6he36ukuureqkohbfer7rmxvds7sjcflugqqcszbcm",
+            "bafyreidk54t5ni7jlil3kjhj6eqcoysr6reonb6iawqvrxrpcmymhpna5q",
+            "bafyreicxfq5chqnxfhj5ov2pdnsr7f55aineyfxfsxk3k7gn53i5jqrhhi"
+        )
+    );
 }
