@@ -272,6 +272,10 @@ pub trait Store {
     async fn locate(&self, cid: &str) -> Result<Option<String>>;
     /// Atomically writes CARs and the header if the header still names `expect`.
     async fn commit(&self, write: CommitWrite) -> Result<CommitOutcome>;
+    /// Writes CARs that no header names yet, one atomic write per CAR (compaction stages its
+    /// CARs so that its header commit stays small). A staged CAR no header ever names is garbage
+    /// that the next compaction deletes.
+    async fn stage_cars(&self, cars: &[StoredCar]) -> Result<()>;
     /// Names of all stored CARs.
     async fn list_cars(&self) -> Result<Vec<String>>;
     /// Deletes CARs (blocks only they held can no longer be located).

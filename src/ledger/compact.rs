@@ -2,9 +2,11 @@
 //! CARs. Policy and layout: docs/format.md §6.1.
 //!
 //! Two phases, so that writes interleave: [`Ledger::compact_prepare`] lists the CARs, catches up
-//! with the stored header and packs that state's live blocks (no lock held: writes go on);
-//! [`Ledger::compact_commit`] stores the packed CARs with a header naming the newest state (a
-//! compare-and-set; on a conflict it re-reads the header and retries with the same CARs).
+//! with the stored header, packs that state's live blocks and stages the packed CARs in the store,
+//! one small write each (no lock held: writes go on); [`Ledger::compact_commit`] writes only a
+//! header naming the newest state over them (a compare-and-set; on a conflict it re-reads the
+//! header and retries), so the commit lock is held for one small transaction. A crash before that
+//! leaves staged CARs no header names: garbage the next compaction deletes.
 //!
 //! Invariant: old CARs are deleted only after the header naming the new ones is durable, and only
 //! CARs listed before the packed state was read: every block the newest state needs is then in
@@ -41,7 +43,8 @@ pub(super) struct Packed {
     base: Rc<State>,
     /// The CARs listed before `base` was read: deleted once the new header is durable.
     old: Vec<String>,
-    cars: Vec<StoredCar>,
+    /// The packed CARs, staged in the store.
+    cars: Vec<String>,
     /// The CAR holding the commit block and the tree roots: the new header's `car`.
     last: String,
     bytes: u64,
@@ -89,6 +92,8 @@ impl<S: Store> Ledger<S> {
         let (cars, last) = self.pack(self.blocks.aead(), &base, live).await?;
         let bytes = cars.iter().map(|c| c.bytes.len() as u64).sum();
         self.check_open()?;
+        self.store.stage_cars(&cars).await?;
+        let cars = cars.into_iter().map(|c| c.name).collect();
         *self.packed.borrow_mut() = Some(Packed {
             base,
             old,
@@ -105,6 +110,18 @@ impl<S: Store> Ledger<S> {
     pub async fn compact_commit(&self) -> Result<()> {
         self.check_open()?;
         let _guard = self.write_lock.lock().await;
+        let staged: Option<Vec<String>> = self.packed.borrow().as_ref().map(|p| p.cars.clone());
+        if let Some(staged) = staged {
+            // Compactions take turns (one tab at a time), so nothing deletes staged CARs; this
+            // check keeps a header from ever naming a CAR that is gone if that is ever broken.
+            let stored: HashSet<String> = self.store.list_cars().await?.into_iter().collect();
+            if let Some(gone) = staged.iter().find(|c| !stored.contains(*c)) {
+                self.packed.borrow_mut().take();
+                return Err(Error::Storage(format!(
+                    "compaction: staged CAR {gone} is gone; not committed"
+                )));
+            }
+        }
         for _ in 0..FAST_ATTEMPTS {
             self.check_open()?;
             let cur = self.snapshot();
@@ -128,7 +145,7 @@ impl<S: Store> Ledger<S> {
                 });
                 let write = CommitWrite {
                     expect: cur.car.clone(),
-                    cars: p.cars.clone(),
+                    cars: Vec::new(),
                     header: state.to_header(&p.last),
                 };
                 (write, state)
@@ -146,7 +163,7 @@ impl<S: Store> Ledger<S> {
                         return Ok(());
                     };
                     self.adopt(state.clone(), true);
-                    let mut keep: HashSet<&String> = p.cars.iter().map(|c| &c.name).collect();
+                    let mut keep: HashSet<&String> = p.cars.iter().collect();
                     keep.extend(p.base.pinned_cars());
                     keep.extend(state.pinned_cars());
                     let stale: Vec<String> = p

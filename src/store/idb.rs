@@ -11,7 +11,7 @@ use js_sys::{Array, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::{CommitOutcome, CommitWrite, Header, Store};
+use super::{CommitOutcome, CommitWrite, Header, Store, StoredCar};
 use crate::crypto::Key;
 use crate::error::{Error, Result};
 
@@ -48,6 +48,8 @@ extern "C" {
     async fn idb_list_cars(db: &JsValue) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbRemoveCars, catch)]
     async fn idb_remove_cars(db: &JsValue, names: Array) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = idbStageCar, catch)]
+    async fn idb_stage_car(db: &JsValue, cars: Array) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbReplaceKey, catch)]
     async fn idb_replace_key(
         db: &JsValue,
@@ -110,21 +112,7 @@ impl IdbStore {
 
     /// One commit transaction; with `key`, the stored key is replaced in it too.
     async fn commit_key(&self, w: CommitWrite, key: Option<Uint8Array>) -> Result<CommitOutcome> {
-        let cars: Array = w
-            .cars
-            .iter()
-            .map(|c| {
-                let cids: Array = c.cids.iter().map(|s| JsValue::from_str(s)).collect();
-                let entry: Array = [
-                    JsValue::from_str(&c.name),
-                    Uint8Array::from(c.bytes.as_slice()).into(),
-                    cids.into(),
-                ]
-                .into_iter()
-                .collect();
-                JsValue::from(entry)
-            })
-            .collect();
+        let cars = car_records(&w.cars);
         let header = w.header.to_json();
         let ok = idb_commit(&self.db, w.expect, cars, header, key)
             .await
@@ -135,6 +123,23 @@ impl IdbStore {
             CommitOutcome::Conflict
         })
     }
+}
+
+/// `[[name, bytes, [cid…]]…]`, the shape idb.js stores.
+fn car_records(cars: &[StoredCar]) -> Array {
+    cars.iter()
+        .map(|c| {
+            let cids: Array = c.cids.iter().map(|s| JsValue::from_str(s)).collect();
+            let entry: Array = [
+                JsValue::from_str(&c.name),
+                Uint8Array::from(c.bytes.as_slice()).into(),
+                cids.into(),
+            ]
+            .into_iter()
+            .collect();
+            JsValue::from(entry)
+        })
+        .collect()
 }
 
 impl Store for IdbStore {
@@ -187,6 +192,15 @@ impl Store for IdbStore {
     async fn commit_with_key(&self, w: CommitWrite, key: &Key) -> Result<CommitOutcome> {
         self.commit_key(w, Some(Uint8Array::from(&key.as_bytes()[..])))
             .await
+    }
+
+    async fn stage_cars(&self, cars: &[StoredCar]) -> Result<()> {
+        for car in cars {
+            idb_stage_car(&self.db, car_records(std::slice::from_ref(car)))
+                .await
+                .map_err(storage_err)?;
+        }
+        Ok(())
     }
 
     async fn list_cars(&self) -> Result<Vec<String>> {

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::{CommitOutcome, CommitWrite, Header, Store};
+use super::{CommitOutcome, CommitWrite, Header, Store, StoredCar};
 use crate::crypto::{Key, SoftAead};
 use crate::error::{Error, Result};
 
@@ -186,6 +186,24 @@ impl Store for MemStore {
             self.0.borrow_mut().key = Some(key.clone());
         }
         Ok(done)
+    }
+
+    async fn stage_cars(&self, cars: &[StoredCar]) -> Result<()> {
+        for car in cars {
+            self.step()?;
+            let mut d = self.0.borrow_mut();
+            if let Some(limit) = d.quota {
+                let now: usize = d.cars.values().map(Vec::len).sum();
+                if now + car.bytes.len() > limit {
+                    return Err(Error::Quota(format!("staging {} over the limit", car.name)));
+                }
+            }
+            for cid in &car.cids {
+                d.locs.insert(cid.clone(), car.name.clone());
+            }
+            d.cars.insert(car.name.clone(), car.bytes.clone());
+        }
+        Ok(())
     }
 
     async fn list_cars(&self) -> Result<Vec<String>> {

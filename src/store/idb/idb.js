@@ -102,6 +102,15 @@ export function idbListCars(db) {
   return req(db.transaction(CARS).objectStore(CARS).getAllKeys());
 }
 
+/** cars: [[name, bytes, [cid...]]]: CAR records no header names yet (staged by compaction). */
+export async function idbStageCar(db, cars) {
+  const tx = db.transaction(CARS, "readwrite");
+  const finished = done(tx);
+  const store = tx.objectStore(CARS);
+  for (const [name, b, c] of cars) store.put({ b, c }, name);
+  await finished;
+}
+
 export async function idbRemoveCars(db, names) {
   const tx = db.transaction(CARS, "readwrite");
   const finished = done(tx);
