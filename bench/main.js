@@ -1,14 +1,18 @@
 // Bench page: exposes window.bench, driven step by step by bench/run.mjs so the runner can time
 // out a slow engine. setup() (untimed) opens a fresh database and loads data, timed() runs the
 // workload and returns milliseconds, finish() checks the result and destroys the database.
-// Workloads g and h live in query.js (window.benchQuery) on this same page.
+// Workloads g and h live in query.js (window.benchQuery), k in footprint.js (window.benchFootprint),
+// on this same page.
 import { loadEngine } from "./engines.js";
-import { docId, makeDocs, rng } from "./docs.js";
+import { docId, expectedQueryRows, makeDocs, makeQueryDocs, rng } from "./docs.js";
+import "./footprint.js"; // workload k: window.benchFootprint
 import "./query.js"; // workloads g and h: window.benchQuery
 
 const N = 1000;
 const LEDGER = 10_000;
 const BATCH = 1000;
+/** Workload f's first query (the one bench/cold.js runs): workload g's bucket = 42. */
+const COLD_QUERY = ["bucket", 42];
 
 async function load(db, count) {
   for (let i = 0; i < count; i += BATCH) await db.bulk(makeDocs(i, Math.min(BATCH, count - i)));
@@ -63,12 +67,25 @@ window.bench = {
     }
     await db.destroy();
   },
-  /** Workload f's setup: writes a ledger of `count` docs and closes it (the page is then closed). */
+  /**
+   * Workload f's setup: writes a ledger of `count` query docs (workload g's, in bulks of 1,000),
+   * runs the cold page's first query once so its index is built and stored, checks both, and
+   * closes the database (the page is then closed). Returns the seeding times for the log.
+   */
   async seed(engine, name, count) {
-    const db = await (await loadEngine(engine)).open(name);
-    await load(db, count);
-    if ((await db.all()) !== count) throw new Error(`seeded ledger ${name} is short`);
+    const db = await (await loadEngine(engine)).open(name, { query: true });
+    const t0 = performance.now();
+    for (let i = 0; i < count; i += BATCH) await db.bulk(makeQueryDocs(i, Math.min(BATCH, count - i)));
+    const t1 = performance.now();
+    const rows = await db.byField(...COLD_QUERY);
+    const t2 = performance.now();
+    const expected = expectedQueryRows(count).g1;
+    if (rows !== expected) throw new Error(`seeding ${name}: the ${COLD_QUERY[0]} query returned ${rows} rows, expected ${expected}`);
+    const all = await db.all();
+    if (all !== count) throw new Error(`seeded ledger ${name} has ${all} docs, expected ${count}`);
+    const t3 = performance.now();
     await db.close();
+    return { loadMs: t1 - t0, queryMs: t2 - t1, closeMs: performance.now() - t3, rows };
   },
 };
 window.benchReady = true;

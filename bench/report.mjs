@@ -1,13 +1,19 @@
 // Turns the raw bench results into the printed table, target checks, Markdown and JSON.
 export const ENGINES = ["ferroproof", "fireproof", "dexie", "pouchdb"];
+/** Engines that run the 100k rows (f100k, k4); the others show "—". */
+export const BIG_ENGINES = ["ferroproof", "dexie"];
+/** How workload k3 makes its 10 updates per doc: "bulk" (10 rounds of bulk updates) or "single". */
+export const K_UPDATES = process.env.BENCH_K_UPDATES ?? "bulk";
+if (!["bulk", "single"].includes(K_UPDATES)) throw new Error(`BENCH_K_UPDATES=${K_UPDATES}: bulk or single`);
 export const ROWS = [
   ["a", "a. 1,000 sequential puts"],
   ["b", "b. 1,000 concurrent puts"],
   ["c", "c. bulk 10,000 (10 × 1,000)"],
   ["d", "d. 1,000 random gets (10k)"],
   ["e", "e. allDocs of 10k"],
-  ["f10k", "f. cold open 10k + get"],
-  ["f1k", "f. cold open 1k + get"],
+  ["f1k", "f. cold open 1k + get + query"],
+  ["f10k", "f. cold open 10k + get + query"],
+  ["f100k", "f. cold open 100k + get + query"],
   ["g1", "g1. first query (incl. index build)"],
   ["g2", "g2. repeated query (median of 20)"],
   ["h1", "h1. prefix [2022] (median of 10)"],
@@ -15,6 +21,15 @@ export const ROWS = [
   ["i1", "i1. live query latency (median of 30)"],
   ["i2", "i2. live query latency (p95 of 30)"],
   ["i3", "i3. put call → row in DOM (median of 30)"],
+  ["k1", "k1. footprint: 10k docs, 10 bulks of 1,000 + 1 field index"],
+  ["k2", "k2. footprint: 10k docs, 10,000 awaited single puts"],
+  [
+    "k3",
+    K_UPDATES === "single"
+      ? "k3. footprint: 10k docs (bulk) + 10 updates each (100,000 single puts)"
+      : "k3. footprint: 10k docs (bulk) + 10 updates each (as 10 rounds of bulk updates)",
+  ],
+  ["k4", "k4. footprint: 100k docs, 100 bulks of 1,000 + 1 field index"],
 ];
 
 /** Workload s (sync, ferroproof only, real server over loopback): its own table. */
@@ -27,9 +42,11 @@ export const SYNC_ROWS = [
 ];
 
 const ms = (r) => (r && typeof r.ms === "number" ? r.ms : null);
+/** A row's measured value: milliseconds, or bytes for the footprint rows. */
+const val = (r) => (r && typeof r.bytes === "number" ? r.bytes : ms(r));
 
 function ratio(x, y) {
-  return ms(x) !== null && ms(y) ? ms(x) / ms(y) : null;
+  return val(x) !== null && val(y) ? val(x) / val(y) : null;
 }
 
 const vsDexie = (row) => (R) => ratio(R[row]?.ferroproof, R[row]?.dexie);
@@ -42,11 +59,14 @@ export const TARGETS = [
   { row: "a", label: "≤ 2× dexie", limit: 2, value: vsDexie("a") },
   { row: "c", label: "≤ 1× dexie", limit: 1, value: vsDexie("c") },
   { row: "d", label: "≤ 1.5× dexie", limit: 1.5, value: vsDexie("d") },
-  { row: "f10k", label: "≤ 2× ours 1k", limit: 2, value: (R) => ratio(R.f10k?.ferroproof, R.f1k?.ferroproof) },
+  { row: "f1k", label: "≤ 2× dexie", limit: 2, value: vsDexie("f1k") },
+  { row: "f10k", label: "≤ 2× dexie", limit: 2, value: vsDexie("f10k") },
+  { row: "f100k", label: "≤ 1.5× ours 10k", limit: 1.5, value: (R) => ratio(R.f100k?.ferroproof, R.f10k?.ferroproof) },
   { row: "g1", label: "≤ 10× dexie", limit: 10, value: vsDexie("g1") },
   { row: "g1", label: "≥ 10× faster than fireproof", limit: 10, atLeast: true, value: (R) => ratio(R.g1?.fireproof, R.g1?.ferroproof) },
   { row: "g2", label: "≤ 1.5× dexie", limit: 1.5, value: vsDexie("g2") },
   { row: "i1", label: "≤ 16 ms", limit: 16, unit: " ms", value: (R) => ms(R.i1?.ferroproof) },
+  ...["k1", "k2", "k3", "k4"].map((row) => ({ row, label: "≤ 1.5× dexie", limit: 1.5, value: vsDexie(row) })),
   { row: "s1", label: "≤ 2 s", limit: 2000, unit: " ms", value: (R) => ms(R.s1?.ferroproof) },
   { row: "s2", label: "≤ 10 KB (10,000 B)", limit: 10_000, unit: " B", value: (R) => R.s2?.ferroproof?.bytes ?? null },
   { row: "s3", label: "≤ 150 ms", limit: 150, unit: " ms", value: (R) => ms(R.s3?.ferroproof) },
@@ -65,6 +85,7 @@ export function checkTargets(R) {
 
 function cell(r) {
   if (!r) return "—";
+  if (typeof r.bytes === "number") return `${(r.bytes / 1e6).toFixed(2)} MB`;
   if (ms(r) !== null) return r.ms >= 10_000 ? `${(r.ms / 1000).toFixed(1)} s` : `${r.ms.toFixed(1)} ms`;
   return r.status; // "timeout" | "error"
 }
@@ -127,7 +148,9 @@ export function markdown({ header, rows }, meta) {
   const md = [
     "# ferroproof benchmark",
     "",
-    `${meta.date} · ${meta.userAgent} · ~${meta.docBytes} B/doc · times from performance.now(); one run each, except g (median of ${meta.gRounds ?? 1} rounds, each a fresh page and ledger; g2 within a round: median of 20 calls), h (median of 10 calls) and i (30 puts; i1/i2 from put resolved, i3 from put called)`,
+    `${meta.date} · ${meta.userAgent} · ~${meta.docBytes} B/doc · times from performance.now(); one run each, except f (median of ${meta.fRounds ?? 1} fresh pages per size, from the page's first module to the first query's rows: import + open + first get + first query, on a ledger seeded in bulks of 1,000 whose bucket index was built and stored while seeding), g (median of ${meta.gRounds ?? 1} rounds, each a fresh page and ledger; g2 within a round: median of 20 calls), h (median of 10 calls) and i (30 puts; i1/i2 from put resolved, i3 from put called)`,
+    "",
+    `k (footprint): navigator.storage.estimate() usage (MB = 10⁶ B) of an origin that holds only that ledger (each measurement in a fresh browser context), after the writes, ${meta.kIdleMs ?? 1500} ms idle, close() and a 2 s wait, read every 500 ms until three reads agree; query docs of ~225 B of JSON; the 100k rows (f100k, k4) for ${BIG_ENGINES.join(" and ")} only (— elsewhere: seeding 100k takes Fireproof and PouchDB far too long)`,
     "",
     `| ${header.join(" | ")} |`,
     `| ${header.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`,

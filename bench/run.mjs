@@ -1,29 +1,54 @@
-// Bench runner: serves target/bench-dist on 127.0.0.1, drives the bench pages in one headless
-// Chromium (one context, so every page shares origin storage), prints the table and writes
-// target/bench-results.{md,json}. Exit code: 0 = measured (targets may FAIL), 1 = an engine
-// errored or the harness broke, 2 = global timeout.
+// Bench runner: serves the bundled bench pages on 127.0.0.1, drives them in one headless Chromium
+// (one context, so every page shares origin storage; workload k gives each measurement a context of
+// its own), prints the table and writes the results (target/bench-results.{md,json}). Exit code:
+// 0 = measured (targets may FAIL), 1 = an engine errored or the harness broke, 2 = global timeout.
+// Workload f (cold open) seeds ledgers of 1k, 10k and 100k query docs (100k: ferroproof and dexie
+// only) with the bucket index built and stored, then times fresh pages (bench/cold.html): import +
+// open + first get + first query, median of BENCH_F_ROUNDS pages per size.
 // Workloads g, h (queries) run on the bench page via window.benchQuery; i (live query, ferroproof
 // and dexie only) on live.html.
+// Workload k (storage footprint) writes in three patterns (k1 10 bulks + 1 field index, k2 single
+// puts, k3 bulk + 10 updates each; k4 = k1 at 100k, ferroproof and dexie only), each in a fresh
+// browser context, and reports navigator.storage.estimate() usage once stable after close.
 // Workload s (sync, ferroproof only) runs once, in its own browser contexts against a
 // ferroproof-server it spawns (bench/sync.mjs; BENCH_WORKLOADS=s runs only it).
-// Env: BENCH_ENGINES=a,b  BENCH_WORKLOADS=a,b,c,d,e,f,g,h,i,s  BENCH_CAP_S=120  BENCH_TIMEOUT_S=2400
+// Env:
+//   BENCH_ENGINES=a,b            engines (default: all four)
+//   BENCH_WORKLOADS=a,b,…        workloads a b c d e f g h i k s (default: all)
+//   BENCH_CAP_S=120              per-step cap (setup steps get 2×)
+//   BENCH_BIG_CAP_S=900          per-step cap of the 100k steps (f100k seeding, k4 writes) and of
+//                                k3's writes when BENCH_K_UPDATES=single
+//   BENCH_TIMEOUT_S=3600         global timeout (partial results are still written)
+//   BENCH_G_ROUNDS=3             workload g rounds (median)
+//   BENCH_F_ROUNDS=3             cold pages per size in workload f (median)
+//   BENCH_K_UPDATES=bulk         k3's 10 updates per doc: bulk (10 rounds of bulk updates of the
+//                                10k docs) or single (100,000 awaited single puts; slow)
+//   BENCH_K_IDLE_MS=1500         k: idle time after the writes, before close()
+//   BENCH_K_ROWS=k1,k2,k3,k4     k: only these footprint rows
+//   BENCH_DIST=DIR               the bundled pages to serve (default target/bench-dist)
+//   BENCH_RESULTS=PATH           results prefix: writes PATH.md and PATH.json (default
+//                                target/bench-results)
 import { mkdir, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "../scripts/serve.mjs";
 import { launch } from "../tests/browser/chromium.mjs";
 import { expectedQueryRows, makeDocs } from "./docs.js";
 import { median } from "./stats.js";
-import { ENGINES, checkTargets, markdown, plain, syncTable, table } from "./report.mjs";
+import { BIG_ENGINES, ENGINES, K_UPDATES, checkTargets, markdown, plain, syncTable, table } from "./report.mjs";
 import { runSync, stopSync } from "./sync.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const list = (v, d) => (v ? v.split(",").map((s) => s.trim()).filter(Boolean) : d);
 const engines = list(process.env.BENCH_ENGINES, ENGINES);
-const workloads = list(process.env.BENCH_WORKLOADS, ["a", "b", "c", "d", "e", "f", "g", "h", "i", "s"]);
+const workloads = list(process.env.BENCH_WORKLOADS, ["a", "b", "c", "d", "e", "f", "g", "h", "i", "k", "s"]);
 const CAP = Number(process.env.BENCH_CAP_S ?? 120) * 1000;
-const GLOBAL = Number(process.env.BENCH_TIMEOUT_S ?? 2400) * 1000;
-const run = Date.now().toString(36);
+const BIG_CAP = Number(process.env.BENCH_BIG_CAP_S ?? 900) * 1000;
+const GLOBAL = Number(process.env.BENCH_TIMEOUT_S ?? 3600) * 1000;
+const DIST = resolve(root, process.env.BENCH_DIST ?? "target/bench-dist");
+const RESULTS = resolve(root, process.env.BENCH_RESULTS ?? "target/bench-results");
+const started = Date.now();
+const run = started.toString(36);
 for (const e of engines) if (!ENGINES.includes(e)) throw new Error(`unknown engine ${e} (known: ${ENGINES.join(", ")})`);
 
 const R = {}; // R[row][engine] = { ms, ... } | { status: "timeout" | "error", error }
@@ -48,7 +73,7 @@ function dumpConsole(last = 80) {
   console.error("--- end of browser console ---");
 }
 
-const { server, url } = await serve(join(root, "target", "bench-dist"));
+const { server, url } = await serve(DIST);
 const browser = await launch();
 const context = await browser.newContext();
 let page = null;
@@ -68,16 +93,19 @@ async function finishAll(code) {
     docBytes: Math.round(makeDocs(0, 10_000).reduce((n, d) => n + JSON.stringify(d).length, 0) / 10_000),
     capSeconds: CAP / 1000,
     gRounds: G_ROUNDS,
+    fRounds: F_ROUNDS,
+    kUpdates: K_UPDATES,
+    kIdleMs: K_IDLE_MS,
     engines,
     workloads,
     sync: st,
     notes: [...notes, ...rowCountNotes()],
   };
   const targets = checkTargets(R);
-  await mkdir(join(root, "target"), { recursive: true });
-  await writeFile(join(root, "target", "bench-results.md"), markdown(t, meta));
-  await writeFile(join(root, "target", "bench-results.json"), `${JSON.stringify({ meta, results: R, targets, table: t, syncTable: st }, null, 2)}\n`);
-  console.log("wrote target/bench-results.md and target/bench-results.json");
+  await mkdir(dirname(RESULTS), { recursive: true });
+  await writeFile(`${RESULTS}.md`, markdown(t, meta));
+  await writeFile(`${RESULTS}.json`, `${JSON.stringify({ meta, results: R, targets, table: t, syncTable: st }, null, 2)}\n`);
+  console.log(`wrote ${relative(root, RESULTS)}.md and ${relative(root, RESULTS)}.json (${((Date.now() - started) / 1000).toFixed(0)} s in all)`);
   await browser.close().catch(() => {});
   server.close();
   process.exit(code);
@@ -89,9 +117,9 @@ const globalTimer = setTimeout(() => {
   finishAll(2);
 }, GLOBAL);
 
-async function openPage(path, ready) {
+async function openPage(path, ready, ctx = context) {
   if (page) await page.close().catch(() => {});
-  page = await context.newPage();
+  page = await ctx.newPage();
   const tag = path.split("?")[0];
   page.on("console", (m) => logs.push(`[${tag}] ${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => logs.push(`[${tag}] pageerror: ${e.stack ?? e}`));
@@ -117,7 +145,7 @@ async function guarded(row, engine, fn) {
     if (finishing) await new Promise(() => {}); // global timeout: finishAll() owns the exit now
     const status = e instanceof Timeout ? "timeout" : "error";
     for (const r of typeof row === "function" ? row() : [row]) record(r, engine, { status, error: String(e.message ?? e) });
-    console.error(`[bench] ${row} ${engine}: ${status}: ${e.message ?? e}`);
+    console.error(`[bench] ${typeof row === "function" ? "workload" : row} ${engine}: ${status}: ${e.message ?? e}`);
     if (status === "error") {
       failed = true;
       dumpConsole(30);
@@ -140,27 +168,54 @@ async function workload(w, engine) {
   });
 }
 
+// Workload f: [row, docs, id of the first get]; the 100k ledger only for BIG_ENGINES (Fireproof and
+// PouchDB would take far too long to seed it).
+const COLD_SIZES = [["f1k", 1_000, "doc-000732"], ["f10k", 10_000, "doc-007321"], ["f100k", 100_000, "doc-073214"]];
+const F_ROUNDS = Number(process.env.BENCH_F_ROUNDS ?? 3);
+const bigCap = (n) => (n > 10_000 ? BIG_CAP : 2 * CAP);
+const sec = (ms) => `${(ms / 1000).toFixed(1)} s`;
+
 async function coldOpen(engine) {
-  const sizes = [["f10k", 10_000, "doc-007321"], ["f1k", 1_000, "doc-000732"]];
+  const sizes = COLD_SIZES.filter(([, n]) => n <= 10_000 || BIG_ENGINES.includes(engine));
   const name = (n) => `cold${n}-${engine}-${run}`;
-  const seeded = await guarded("f10k", engine, async () => {
-    const p = await openPage("/index.html", benchReady);
-    for (const [, n] of sizes) await capped(p.evaluate(([e, db, n]) => window.bench.seed(e, db, n), [engine, name(n), n]), 2 * CAP, `seed ${n}`);
-    await closePage(); // the cold page must not share this page's in-memory state
-  });
-  if (!seeded) return record("f1k", engine, { ...R.f10k[engine] });
-  for (const [row, n, id] of sizes) {
-    await guarded(row, engine, async () => {
-      const p = await openPage(`/cold.html?engine=${engine}&db=${name(n)}&id=${id}`);
-      await capped(p.waitForFunction(() => window.result !== undefined, null, { timeout: 0 }), CAP, "cold open");
-      const r = await p.evaluate(() => window.result);
-      await closePage();
-      if (!r.ok) throw new Error(r.error);
-      const { ok, ...rest } = r;
-      record(row, engine, rest);
-      console.log(`[bench] ${row} ${engine}: ${r.ms.toFixed(1)} ms (import ${r.importMs.toFixed(1)}, open ${r.openMs.toFixed(1)}, get ${r.getMs.toFixed(1)})${r.info ? ` info ${JSON.stringify(r.info)}` : ""}`);
+  const expected = (n) => expectedQueryRows(n).g1;
+  const seeded = [];
+  for (const [row, n] of sizes) {
+    const ok = await guarded(row, engine, async () => {
+      const p = await openPage("/index.html", benchReady);
+      const t0 = Date.now();
+      const s = await capped(p.evaluate(([e, db, n]) => window.bench.seed(e, db, n), [engine, name(n), n]), bigCap(n), `seed ${n}`);
+      await closePage(); // the cold page must not share this page's in-memory state
+      console.log(`[bench] ${row} ${engine}: seeded ${n} docs in ${sec(Date.now() - t0)} (bulks ${sec(s.loadMs)}, first query ${s.queryMs.toFixed(0)} ms → ${s.rows} rows, close ${s.closeMs.toFixed(0)} ms)`);
     });
+    if (ok) seeded.push(row);
   }
+  const rounds = {}; // row -> results of each cold page
+  for (let round = 0; round < F_ROUNDS; round++) {
+    for (const [row, n, id] of sizes) {
+      if (!seeded.includes(row) || R[row]?.[engine]) continue; // failed to seed, or a round failed
+      await guarded(row, engine, async () => {
+        const p = await openPage(`/cold.html?engine=${engine}&db=${name(n)}&id=${id}&rows=${expected(n)}`);
+        await capped(p.waitForFunction(() => window.result !== undefined, null, { timeout: 0 }), CAP, "cold open");
+        const r = await p.evaluate(() => window.result);
+        await closePage();
+        if (!r.ok) throw new Error(r.error);
+        (rounds[row] ??= []).push(r);
+        const of = F_ROUNDS > 1 ? ` [round ${round + 1}/${F_ROUNDS}]` : "";
+        console.log(`[bench] ${row} ${engine}: ${r.ms.toFixed(1)} ms (import ${r.importMs.toFixed(1)}, open ${r.openMs.toFixed(1)}, get ${r.getMs.toFixed(1)}, query ${r.queryMs.toFixed(1)} → ${r.rows} rows)${of}${r.info ? ` info ${JSON.stringify(r.info)}` : ""}`);
+      });
+    }
+  }
+  for (const [row, rs] of Object.entries(rounds)) {
+    if (R[row]?.[engine]) continue; // a later round failed: the error stands
+    const mid = rs.map((r) => r.ms).sort((a, b) => a - b);
+    const med = rs.find((r) => r.ms === median(mid)) ?? rs[0]; // odd count: the median page itself
+    const split = ["importMs", "openMs", "getMs", "queryMs"].map((k) => [k, median(rs.map((r) => r[k]))]);
+    record(row, engine, { ms: median(mid), ...Object.fromEntries(split), rows: med.rows, rounds: rs.map(({ ok, ...r }) => r) });
+    const [i, o, g, q] = split.map(([, v]) => v.toFixed(1));
+    console.log(`[bench] ${row} ${engine}: median of ${rs.length}: ${median(mid).toFixed(1)} ms (medians: import ${i}, open ${o}, get ${g}, query ${q})`);
+  }
+  if (!sizes.some(([row]) => row === "f100k")) notes.push(`f100k ${engine}: not run (seeding 100k docs takes far too long; 100k only for ${BIG_ENGINES.join(" and ")})`);
 }
 
 // Workloads g and h: [row (null = untimed warm-up, printed only), query, calls] run in this order on
@@ -224,6 +279,69 @@ async function liveWorkload(engine) {
   });
 }
 
+// Workload k: [row, pattern, docs] (bench/footprint.js); each measurement in a fresh browser
+// context (a new profile: empty storage), k4 only for BIG_ENGINES.
+const FOOTPRINT = [["k1", "bulk", 10_000], ["k2", "single", 10_000], ["k3", "updates", 10_000], ["k4", "bulk", 100_000]];
+const K_IDLE_MS = Number(process.env.BENCH_K_IDLE_MS ?? 1500);
+const K_ROWS = list(process.env.BENCH_K_ROWS, FOOTPRINT.map(([row]) => row));
+const K_SETTLE_MS = 2000; // after close, before the first usage read
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+const mb = (b) => `${(b / 1e6).toFixed(2)} MB`;
+
+/**
+ * Reads the origin's usage every 500 ms until three reads in a row agree (Chromium's estimate lags
+ * behind the writes and drops as storage compacts), at most 20 reads; returns every read.
+ */
+async function stableUsage(p) {
+  const reads = [];
+  for (let k = 0; k < 20; k++) {
+    if (k) await sleep(500);
+    reads.push(await p.evaluate(() => window.benchFootprint.usage()));
+    const last = reads.slice(-3).map((r) => r.usage);
+    if (last.length === 3 && last.every((u) => u === last[0])) break;
+  }
+  return reads;
+}
+
+async function footprint(engine) {
+  for (const [row, pattern, n] of FOOTPRINT) {
+    if (!K_ROWS.includes(row)) continue;
+    if (n > 10_000 && !BIG_ENGINES.includes(engine)) {
+      notes.push(`${row} ${engine}: not run (writing 100k docs takes far too long; 100k only for ${BIG_ENGINES.join(" and ")})`);
+      continue;
+    }
+    const ctx = await browser.newContext();
+    await guarded(row, engine, async () => {
+      const p = await openPage("/index.html", benchReady, ctx);
+      const before = await p.evaluate(() => window.benchFootprint.usage());
+      // Fireproof and PouchDB get the normal cap: "—" (timeout) rather than a quarter hour each.
+      const slow = n > 10_000 || (pattern === "updates" && K_UPDATES === "single");
+      const cap = slow && BIG_ENGINES.includes(engine) ? BIG_CAP : CAP;
+      const args = [engine, `k-${engine}-${run}`, pattern, n, K_UPDATES];
+      const w = await capped(p.evaluate((a) => window.benchFootprint.write(...a), args), cap, `${pattern} writes of ${n}`);
+      const { closeMs } = await capped(p.evaluate((ms) => window.benchFootprint.settle(ms), K_IDLE_MS), CAP, "idle + close");
+      await sleep(K_SETTLE_MS);
+      const reads = await stableUsage(p);
+      const stores = await capped(p.evaluate(() => window.benchFootprint.stored()), CAP, "reading the stores back");
+      await closePage();
+      const stored = Object.values(stores).reduce((a, s) => ({ records: a.records + s.records, bytes: a.bytes + s.bytes }), { records: 0, bytes: 0 });
+      const after = reads[reads.length - 1];
+      const bytes = after.usage - before.usage;
+      const max = Math.max(...reads.map((r) => r.usage)) - before.usage;
+      record(row, engine, { bytes, maxBytes: max, jsonBytes: w.jsonBytes, perJson: bytes / w.jsonBytes, writeMs: w.writeMs, queryMs: w.queryMs, closeMs, before, after, reads: reads.map((r) => r.usage), stored, stores });
+      const line = `${row} ${engine}: ${mb(bytes)} = ${(bytes / w.jsonBytes).toFixed(2)}× the docs' JSON (${mb(w.jsonBytes)}); writes ${sec(w.writeMs)}${w.queryMs !== undefined ? ` (query ${w.queryMs.toFixed(0)} ms)` : ""}, close ${closeMs.toFixed(0)} ms; usage reads ${reads.map((r) => mb(r.usage - before.usage)).join(", ")}; IndexedDB holds ${stored.records.toLocaleString("en")} records of ${mb(stored.bytes)}`;
+      console.log(`[bench] ${line}`);
+      notes.push(line);
+    });
+    await ctx.close().catch(() => {});
+    const r = R[row]?.[engine];
+    if (r?.status === "timeout" && !BIG_ENGINES.includes(engine)) {
+      delete R[row][engine]; // shown as "—", with the reason in the notes
+      notes.push(`${row} ${engine}: — (did not finish within the ${CAP / 1000} s cap: ${r.error})`);
+    }
+  }
+}
+
 /** Checks every engine's g/h row counts against the generated data; warnings also go to stderr. */
 function rowCountNotes() {
   const expected = expectedQueryRows(10_000);
@@ -252,6 +370,7 @@ try {
       if (w === "f") await coldOpen(e);
       else if (w in QUERY_STEPS) await queryWorkload(w, e);
       else if (w === "i") await liveWorkload(e);
+      else if (w === "k") await footprint(e);
       else await workload(w, e);
     }
   }

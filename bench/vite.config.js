@@ -1,7 +1,8 @@
 // Vite build of the bench pages (index.html, cold.html, live.html with React/JSX, sync.html) into
 // target/bench-dist/, bundling @fireproof/core, dexie, dexie-react-hooks and pouchdb-browser.
 // Our engine is imported as "ferroproof-pkg": env BENCH_PKG (a built package directory) or, by
-// default, ../pkg (built by scripts/build.sh).
+// default, ../pkg (built by scripts/build.sh). Env BENCH_DIST=DIR writes the bundle there instead
+// (bench/run.mjs serves the same BENCH_DIST), so two runs need not share target/bench-dist/.
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import react from "@vitejs/plugin-react";
@@ -9,6 +10,7 @@ import { defineConfig } from "vite";
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const pkg = resolve(process.env.BENCH_PKG || here("../pkg"));
+const outDir = resolve(here(".."), process.env.BENCH_DIST || "target/bench-dist");
 
 export default defineConfig({
   root: here("."),
@@ -22,7 +24,7 @@ export default defineConfig({
     dedupe: ["react", "react-dom"],
   },
   build: {
-    outDir: here("../target/bench-dist"),
+    outDir,
     emptyOutDir: true,
     target: "esnext",
     chunkSizeWarningLimit: 4096,

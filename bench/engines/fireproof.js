@@ -15,6 +15,8 @@ export async function open(name) {
   return {
     put: (doc) => db.put(doc),
     bulk: (docs) => db.bulk(docs),
+    update: (doc) => db.put(doc),
+    bulkUpdate: (docs) => db.bulk(docs),
     get: (id) => db.get(id),
     all: async () => (await db.allDocs()).rows.length,
     // Fireproof's prefix appends NaN/Infinity to the prefix, so it matches numeric next elements only.
