@@ -16,7 +16,9 @@ cargo build --release --target wasm32-unknown-unknown --lib --quiet
 rm -rf js/wasm
 wasm-bindgen --target web --weak-refs --out-dir js/wasm --out-name ferroproof \
   target/wasm32-unknown-unknown/release/ferroproof.wasm
-wasm-opt -Oz --strip-debug --strip-producers js/wasm/ferroproof_bg.wasm -o js/wasm/ferroproof_bg.wasm
+# --low-memory-unused: Rust never touches the lowest 1 KiB of memory (the stack sits below 1 MiB and
+# grows down from there; address 0 is null), so loads and stores can fold their offsets: −1.3 KB gz.
+wasm-opt -Oz --low-memory-unused --converge --strip-debug --strip-producers js/wasm/ferroproof_bg.wasm -o js/wasm/ferroproof_bg.wasm
 
 rm -rf target/js-dist pkg
 tsc -p js/tsconfig.json

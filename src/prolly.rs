@@ -2,8 +2,9 @@
 //!
 //! Nodes are dag-cbor blocks `[level, [[key, value], ...]]`. Level 0 (leaves) holds the entries;
 //! a node at level `n > 0` holds `[first key of child, child CID]` pairs for level `n - 1`.
-//! A node ends after an entry whose boundary hash (see [`chunk`]) falls below `2^32 / FANOUT`,
-//! or after [`chunk::MAX_ENTRIES`] entries. The root is the lowest level that has one node.
+//! A node ends after an entry whose boundary hash (see [`chunk`]) falls below a threshold that
+//! grows with the node's byte size (nodes of 512–1,536 bytes of keys and values), or after
+//! [`chunk::MAX_ENTRIES`] entries. The root is the lowest level that has one node.
 //!
 //! Invariant: the root CID is a function of the set of entries alone, whatever the order or
 //! batching of the edits that produced it. [`edit::apply`] keeps it by rechunking each edited

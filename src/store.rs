@@ -244,6 +244,9 @@ pub struct CommitWrite {
     /// The `car` of the header this commit was built on (`None`: built on an empty ledger).
     pub expect: Option<String>,
     pub cars: Vec<StoredCar>,
+    /// CARs stored earlier ([`Store::stage_cars`]) that the header names: the commit fails with
+    /// `STORAGE`, writing nothing, if one of them is no longer stored.
+    pub staged: Vec<String>,
     pub header: Header,
 }
 
@@ -273,8 +276,8 @@ pub trait Store {
     /// Atomically writes CARs and the header if the header still names `expect`.
     async fn commit(&self, write: CommitWrite) -> Result<CommitOutcome>;
     /// Writes CARs that no header names yet, one atomic write per CAR (compaction stages its
-    /// CARs so that its header commit stays small). A staged CAR no header ever names is garbage
-    /// that the next compaction deletes.
+    /// CARs so that its header commit stays small; [`CommitWrite::staged`]). A staged CAR no
+    /// header ever names is garbage that the next compaction deletes.
     async fn stage_cars(&self, cars: &[StoredCar]) -> Result<()>;
     /// Names of all stored CARs.
     async fn list_cars(&self) -> Result<Vec<String>>;

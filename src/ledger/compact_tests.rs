@@ -11,6 +11,7 @@ use super::COMPACT_SLACK_BYTES;
 use crate::doc::{Body, WriteOp};
 use crate::ledger::{AllDocsOpts, Ledger};
 use crate::store::mem::MemStore;
+use crate::store::Store;
 
 type Model = BTreeMap<String, i64>;
 
@@ -245,4 +246,33 @@ fn due_only_after_enough_garbage() {
         (g.live as usize, g.stored as usize),
         (store.stored_bytes(), store.stored_bytes())
     );
+}
+
+/// If a staged CAR disappears before the header commit (two compactions at once, where Web Locks
+/// are missing), the commit writes nothing and fails with `STORAGE`; the ledger reads as before
+/// and the next compaction succeeds.
+#[test]
+fn a_staged_car_gone_fails_the_commit_and_loses_nothing() {
+    let store = MemStore::new();
+    let l = open(&store);
+    let mut model = Model::new();
+    for i in 0..60u64 {
+        write_auto(&l, &mut model, vec![(spread(i), 2)]);
+    }
+    let before: Vec<String> = block_on(store.list_cars()).unwrap();
+    assert!(block_on(l.compact_prepare()).unwrap());
+    let staged: Vec<String> = block_on(store.list_cars())
+        .unwrap()
+        .into_iter()
+        .filter(|c| !before.contains(c))
+        .collect();
+    assert!(!staged.is_empty(), "nothing was staged");
+    let header = l.snapshot();
+    block_on(store.remove_cars(&staged[..1])).unwrap();
+    let err = block_on(l.compact_commit()).unwrap_err();
+    assert_eq!(err.code(), "STORAGE");
+    assert_eq!(l.snapshot(), header);
+    check_all(&store, &l, &model);
+    block_on(l.compact()).unwrap();
+    check_all(&store, &l, &model);
 }

@@ -577,6 +577,7 @@ impl<S: Store> Ledger<S> {
                 CommitWrite {
                     expect: Some(car.clone()),
                     cars: vec![],
+                    staged: vec![],
                     header: state.to_header(&car),
                 }
             } else {

@@ -39,6 +39,7 @@ impl<S: Store> Ledger<S> {
                 expect: Some(expect),
                 header: state.to_header(&last),
                 cars,
+                staged: Vec::new(),
             };
             match self.store.commit_with_key(write, key).await? {
                 CommitOutcome::Committed => {

@@ -235,6 +235,7 @@ impl<S: Store> Ledger<S> {
             let write = crate::store::CommitWrite {
                 expect: Some(car.clone()),
                 cars: Vec::new(),
+                staged: Vec::new(),
                 header: next.to_header(&car),
             };
             match self.store.commit(write).await? {

@@ -93,6 +93,7 @@ impl Prepared {
         CommitWrite {
             expect,
             header: self.state.to_header(&self.car_name),
+            staged: Vec::new(),
             cars: vec![StoredCar {
                 name: self.car_name.clone(),
                 bytes: self.car_bytes.clone(),

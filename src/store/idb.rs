@@ -41,6 +41,7 @@ extern "C" {
         db: &JsValue,
         expect: Option<String>,
         cars: Array,
+        staged: Array,
         header: String,
         key: Option<Uint8Array>,
     ) -> std::result::Result<JsValue, JsValue>;
@@ -48,8 +49,8 @@ extern "C" {
     async fn idb_list_cars(db: &JsValue) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbRemoveCars, catch)]
     async fn idb_remove_cars(db: &JsValue, names: Array) -> std::result::Result<JsValue, JsValue>;
-    #[wasm_bindgen(js_name = idbStageCar, catch)]
-    async fn idb_stage_car(db: &JsValue, cars: Array) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = idbStageCars, catch)]
+    async fn idb_stage_cars(db: &JsValue, cars: Array) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbReplaceKey, catch)]
     async fn idb_replace_key(
         db: &JsValue,
@@ -114,14 +115,16 @@ impl IdbStore {
     async fn commit_key(&self, w: CommitWrite, key: Option<Uint8Array>) -> Result<CommitOutcome> {
         let cars = car_records(&w.cars);
         let header = w.header.to_json();
-        let ok = idb_commit(&self.db, w.expect, cars, header, key)
+        let staged: Array = w.staged.iter().map(|s| JsValue::from_str(s)).collect();
+        let outcome = idb_commit(&self.db, w.expect, cars, staged, header, key)
             .await
-            .map_err(storage_err)?;
-        Ok(if ok.is_truthy() {
-            CommitOutcome::Committed
-        } else {
-            CommitOutcome::Conflict
-        })
+            .map_err(storage_err)?
+            .as_f64();
+        match outcome {
+            Some(1.0) => Ok(CommitOutcome::Committed),
+            Some(0.0) => Ok(CommitOutcome::Conflict),
+            _ => Err(Error::Storage("a staged CAR is gone".into())),
+        }
     }
 }
 
@@ -195,11 +198,9 @@ impl Store for IdbStore {
     }
 
     async fn stage_cars(&self, cars: &[StoredCar]) -> Result<()> {
-        for car in cars {
-            idb_stage_car(&self.db, car_records(std::slice::from_ref(car)))
-                .await
-                .map_err(storage_err)?;
-        }
+        idb_stage_cars(&self.db, car_records(cars))
+            .await
+            .map_err(storage_err)?;
         Ok(())
     }
 

@@ -17,7 +17,8 @@ struct Data {
     header: Option<Header>,
     key: Option<Key>,
     cars: HashMap<String, Vec<u8>>,
-    locs: HashMap<String, String>,
+    /// Every CAR holding a block, newest last (like IndexedDB's multi-entry `cid` index).
+    locs: HashMap<String, Vec<String>>,
     car_reads: u64,
     locates: u64,
     commits: u64,
@@ -150,7 +151,7 @@ impl Store for MemStore {
         self.step()?;
         let mut d = self.0.borrow_mut();
         d.locates += 1;
-        Ok(d.locs.get(cid).cloned())
+        Ok(d.locs.get(cid).and_then(|cars| cars.last().cloned()))
     }
 
     async fn commit(&self, w: CommitWrite) -> Result<CommitOutcome> {
@@ -158,6 +159,9 @@ impl Store for MemStore {
         let mut d = self.0.borrow_mut();
         if d.header.as_ref().map(|h| h.car.clone()) != w.expect {
             return Ok(CommitOutcome::Conflict);
+        }
+        if w.staged.iter().any(|c| !d.cars.contains_key(c)) {
+            return Err(Error::Storage("a staged CAR is gone".into()));
         }
         if let Some(limit) = d.quota {
             let now: usize = d.cars.values().map(Vec::len).sum();
@@ -171,7 +175,7 @@ impl Store for MemStore {
         }
         for car in w.cars {
             for cid in car.cids {
-                d.locs.insert(cid, car.name.clone());
+                d.locs.entry(cid).or_default().push(car.name.clone());
             }
             d.cars.insert(car.name, car.bytes);
         }
@@ -199,7 +203,10 @@ impl Store for MemStore {
                 }
             }
             for cid in &car.cids {
-                d.locs.insert(cid.clone(), car.name.clone());
+                d.locs
+                    .entry(cid.clone())
+                    .or_default()
+                    .push(car.name.clone());
             }
             d.cars.insert(car.name.clone(), car.bytes.clone());
         }
@@ -217,7 +224,10 @@ impl Store for MemStore {
         for n in names {
             d.cars.remove(n);
         }
-        d.locs.retain(|_, car| !names.contains(car));
+        for cars in d.locs.values_mut() {
+            cars.retain(|car| !names.contains(car));
+        }
+        d.locs.retain(|_, cars| !cars.is_empty());
         Ok(())
     }
 

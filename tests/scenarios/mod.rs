@@ -68,6 +68,7 @@ pub async fn conflicting_commit_writes_nothing<B: Backend>(b: &B, name: &str) {
     fake.seq = 99;
     let w = CommitWrite {
         expect: Some("bafkreinotthecurrentcar".into()),
+        staged: vec![],
         cars: vec![StoredCar {
             name: "bafkreinewcar".into(),
             bytes: vec![1, 2, 3],

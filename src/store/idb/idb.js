@@ -66,49 +66,62 @@ export function idbLocate(db, cid) {
 }
 
 /**
- * cars: [[name, bytes, [cid...]]...]; resolves to false (and writes nothing) on a conflict.
+ * cars: [[name, bytes, [cid...]]...]; staged: names of CARs stored earlier that the header names.
+ * Resolves to 1 (committed), 0 (a conflict) or -1 (a staged CAR is gone); on 0 and -1 nothing is
+ * written.
  * Every request is issued at once (no round trip between the header read and the puts): requests
  * run in order, so the read sees the header as it was before this commit, and a mismatch aborts
  * the transaction from the read's callback, which undoes the puts queued behind it.
  */
-export async function idbCommit(db, expect, cars, header, key) {
+export async function idbCommit(db, expect, cars, staged, header, key) {
   const tx = db.transaction([CARS, META], "readwrite");
   const finished = done(tx);
   const meta = tx.objectStore(META);
-  let conflict = false;
+  let outcome = 1;
+  const fail = (o) => {
+    if (outcome === 1) {
+      outcome = o;
+      tx.abort();
+    }
+  };
   const read = meta.get("header");
   read.onsuccess = () => {
     const current = read.result;
     const currentCar = current === undefined ? null : JSON.parse(current).car;
-    if (currentCar !== (expect ?? null)) {
-      conflict = true;
-      tx.abort();
-    }
+    if (currentCar !== (expect ?? null)) fail(0);
   };
   const store = tx.objectStore(CARS);
+  for (const name of staged) {
+    const r = store.getKey(name);
+    r.onsuccess = () => r.result === undefined && fail(-1);
+  }
   for (const [name, b, c] of cars) store.put({ b, c }, name);
   meta.put(header, "header");
   if (key) meta.put(key, "key"); // re-keying: the new key lands with the CARs sealed under it
   try {
     await finished;
   } catch (e) {
-    if (conflict) return false;
+    if (outcome !== 1) return outcome;
     throw e;
   }
-  return true;
+  return 1;
 }
 
 export function idbListCars(db) {
   return req(db.transaction(CARS).objectStore(CARS).getAllKeys());
 }
 
-/** cars: [[name, bytes, [cid...]]]: CAR records no header names yet (staged by compaction). */
-export async function idbStageCar(db, cars) {
-  const tx = db.transaction(CARS, "readwrite");
-  const finished = done(tx);
-  const store = tx.objectStore(CARS);
-  for (const [name, b, c] of cars) store.put({ b, c }, name);
-  await finished;
+/**
+ * cars: [[name, bytes, [cid...]]...]: CAR records no header names yet (staged by compaction), each
+ * in its own transaction, so a commit waiting on the store waits for one of them at most.
+ */
+export async function idbStageCars(db, cars) {
+  for (const [name, b, c] of cars) {
+    const tx = db.transaction(CARS, "readwrite");
+    const finished = done(tx);
+    tx.objectStore(CARS).put({ b, c }, name);
+    await finished;
+  }
 }
 
 export async function idbRemoveCars(db, names) {
