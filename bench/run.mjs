@@ -54,7 +54,8 @@ for (const e of engines) if (!ENGINES.includes(e)) throw new Error(`unknown engi
 const R = {}; // R[row][engine] = { ms, ... } | { status: "timeout" | "error", error }
 const notes = []; // extra lines for the Markdown report (row-count checks, live-query details)
 const record = (row, engine, r) => ((R[row] ??= {})[engine] = r);
-const logs = []; // browser console, tagged by page
+const logs = []; // browser console, tagged by page (and workload + engine)
+let current = ""; // " row engine" of the guarded step running now
 let failed = false;
 
 class Timeout extends Error {}
@@ -102,6 +103,13 @@ async function finishAll(code) {
     notes: [...notes, ...rowCountNotes()],
   };
   const targets = checkTargets(R);
+  // Warnings and errors the pages logged (an engine's background failures do not reject a step).
+  const problems = logs.filter((l) => /^\[[^\]]*\] (warning|error|pageerror):/.test(l));
+  if (problems.length) {
+    console.error(`[bench] the pages logged ${problems.length} warnings/errors (all in the results JSON, meta.console); the first 20:`);
+    for (const l of problems.slice(0, 20)) console.error(`  ${l.slice(0, 400)}`);
+  }
+  meta.console = problems.map((l) => l.slice(0, 2000));
   await mkdir(dirname(RESULTS), { recursive: true });
   await writeFile(`${RESULTS}.md`, markdown(t, meta));
   await writeFile(`${RESULTS}.json`, `${JSON.stringify({ meta, results: R, targets, table: t, syncTable: st }, null, 2)}\n`);
@@ -121,8 +129,9 @@ async function openPage(path, ready, ctx = context) {
   if (page) await page.close().catch(() => {});
   page = await ctx.newPage();
   const tag = path.split("?")[0];
-  page.on("console", (m) => logs.push(`[${tag}] ${m.type()}: ${m.text()}`));
-  page.on("pageerror", (e) => logs.push(`[${tag}] pageerror: ${e.stack ?? e}`));
+  const who = current; // the workload and engine that opened the page
+  page.on("console", (m) => logs.push(`[${tag}${who}] ${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => logs.push(`[${tag}${who}] pageerror: ${e.stack ?? e}`));
   await page.goto(`${url}${path}`);
   if (ready) await page.waitForFunction(ready, null, { timeout: 30_000 });
   return page;
@@ -138,6 +147,7 @@ async function closePage() {
  * the rows still unrecorded at the time of failure); returns false on failure.
  */
 async function guarded(row, engine, fn) {
+  current = ` ${typeof row === "function" ? row().join(",") : row} ${engine}`;
   try {
     await fn();
     return true;
