@@ -377,11 +377,13 @@ try {
       continue;
     }
     for (const e of engines) {
+      const t0 = Date.now();
       if (w === "f") await coldOpen(e);
       else if (w in QUERY_STEPS) await queryWorkload(w, e);
       else if (w === "i") await liveWorkload(e);
       else if (w === "k") await footprint(e);
       else await workload(w, e);
+      console.log(`[bench] workload ${w} ${e}: ${sec(Date.now() - t0)} in all`);
     }
   }
 } catch (e) {
