@@ -270,10 +270,15 @@ export class SharedLedger {
     if (this.compaction || this.closed || !core.compactionDue()) return;
     this.compaction = whenIdle()
       .then(() => this.compactNow(core, false))
-      .catch((e: unknown) => {
-        if (!this.closed) console.warn("ferroproof: background compaction failed", e);
-      })
-      .finally(() => (this.compaction = null));
+      .then(
+        () => 1,
+        (e: unknown) => void (this.closed || console.warn("ferroproof: background compaction failed", e)),
+      )
+      .then((ok) => {
+        this.compaction = null;
+        // Commits made while it ran did not schedule one (one at a time): check again.
+        if (ok) this.compactWhenDue(core);
+      });
   }
 
   /**
@@ -293,7 +298,7 @@ export class SharedLedger {
   async compact(): Promise<void> {
     await this.flush();
     const core = await this.core;
-    await this.compaction;
+    while (this.compaction) await this.compaction;
     await this.compactNow(core, true).catch((e: unknown) => {
       throw fromEngine(e);
     });
@@ -367,7 +372,7 @@ export class SharedLedger {
    */
   async close(): Promise<void> {
     await this.flush();
-    await this.compaction;
+    while (this.compaction) await this.compaction;
     const core = await this.core.catch(() => undefined); // opening failed: nothing to store
     // If the store refuses (e.g. quota), the index is rebuilt when next queried.
     await (core ? withLock(this.lockName, () => core.saveIndexes()) : undefined)?.catch((e: unknown) =>
@@ -386,7 +391,7 @@ export class SharedLedger {
   /** Deletes all stored data of this ledger. */
   async destroy(): Promise<void> {
     await this.flush();
-    await this.compaction;
+    while (this.compaction) await this.compaction;
     const core = await this.core;
     await core.destroy().catch((e: unknown) => {
       throw fromEngine(e);

@@ -25,8 +25,6 @@ pub const DB_PREFIX: &str = "ferroproof.";
 extern "C" {
     #[wasm_bindgen(js_name = idbOpen, catch)]
     async fn idb_open(name: &str) -> std::result::Result<JsValue, JsValue>;
-    #[wasm_bindgen(js_name = idbLoadHeader, catch)]
-    async fn idb_load_header(db: &JsValue) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbEnsureKey, catch)]
     async fn idb_ensure_key(
         db: &JsValue,
@@ -153,7 +151,9 @@ impl Store for IdbStore {
     }
 
     async fn load_header(&self) -> Result<Option<Header>> {
-        let v = idb_load_header(&self.db).await.map_err(storage_err)?;
+        let v = idb_load_meta(&self.db, "header")
+            .await
+            .map_err(storage_err)?;
         v.as_string()
             .map(|s| Header::from_json(&s).map_err(|e| Error::corrupt("header", e)))
             .transpose()

@@ -18,7 +18,7 @@ function req(r) {
 function done(tx) {
   return new Promise((ok, err) => {
     tx.oncomplete = () => ok();
-    tx.onabort = () => err(tx.error ?? new DOMException("transaction aborted", "AbortError"));
+    tx.onabort = () => err(tx.error ?? new Error("transaction aborted"));
   });
 }
 
@@ -41,11 +41,10 @@ export function idbOpen(name) {
   });
 }
 
-export function idbLoadHeader(db) {
-  return req(db.transaction(META).objectStore(META).get("header"));
-}
-
 export async function idbEnsureKey(db, candidate) {
+  // Nearly always the key exists: a read-only transaction (no commit to wait for) finds it.
+  const stored = await req(db.transaction(META).objectStore(META).get("key"));
+  if (stored !== undefined) return stored;
   const tx = db.transaction(META, "readwrite");
   const finished = done(tx);
   const meta = tx.objectStore(META);
@@ -86,9 +85,8 @@ export async function idbCommit(db, expect, cars, staged, header, key) {
   };
   const read = meta.get("header");
   read.onsuccess = () => {
-    const current = read.result;
-    const currentCar = current === undefined ? null : JSON.parse(current).car;
-    if (currentCar !== (expect ?? null)) fail(0);
+    // No header and no expectation (`expect` is undefined for None): both undefined.
+    if ((read.result && JSON.parse(read.result).car) !== expect) fail(0);
   };
   const store = tx.objectStore(CARS);
   for (const name of staged) {
