@@ -44,7 +44,8 @@ window.benchFootprint = {
   },
   /**
    * What the origin's IndexedDB databases hold, read back record by record: per database and
-   * object store, records and bytes (binary values by length, other values as JSON text), so the
+   * object store, records, bytes and the largest record's bytes (binary values by length, other
+   * values as JSON text), so the
    * report can tell the engine's own data from the storage layer's overhead in `usage`.
    */
   async stored() {
@@ -60,12 +61,15 @@ window.benchFootprint = {
           const r = idb.transaction(store).objectStore(store).openCursor();
           let records = 0;
           let bytes = 0;
+          let largest = 0;
           r.onerror = () => no(r.error);
           r.onsuccess = () => {
             const cur = r.result;
-            if (!cur) return ok({ records, bytes });
+            if (!cur) return ok({ records, bytes, largest });
+            const b = sizeOf(cur.key) + sizeOf(cur.value);
             records++;
-            bytes += sizeOf(cur.key) + sizeOf(cur.value);
+            bytes += b;
+            largest = Math.max(largest, b);
             cur.continue();
           };
         });

@@ -184,19 +184,27 @@ const COLD_SIZES = [["f1k", 1_000, "doc-000732"], ["f10k", 10_000, "doc-007321"]
 const F_ROUNDS = Number(process.env.BENCH_F_ROUNDS ?? 3);
 const bigCap = (n) => (n > 10_000 ? BIG_CAP : 2 * CAP);
 const sec = (ms) => `${(ms / 1000).toFixed(1)} s`;
+const mb = (b) => `${(b / 1e6).toFixed(2)} MB`;
+const size = (b) => (b >= 1e6 ? mb(b) : `${(b / 1e3).toFixed(1)} kB`);
 
 async function coldOpen(engine) {
   const sizes = COLD_SIZES.filter(([, n]) => n <= 10_000 || BIG_ENGINES.includes(engine));
   const name = (n) => `cold${n}-${engine}-${run}`;
   const expected = (n) => expectedQueryRows(n).g1;
   const seeded = [];
+  const seeds = {}; // row -> seeding times and what IndexedDB holds
   for (const [row, n] of sizes) {
     const ok = await guarded(row, engine, async () => {
       const p = await openPage("/index.html", benchReady);
       const t0 = Date.now();
       const s = await capped(p.evaluate(([e, db, n]) => window.bench.seed(e, db, n), [engine, name(n), n]), bigCap(n), `seed ${n}`);
+      const stores = await capped(p.evaluate(() => window.benchFootprint.stored()), CAP, "reading the stores back");
       await closePage(); // the cold page must not share this page's in-memory state
-      console.log(`[bench] ${row} ${engine}: seeded ${n} docs in ${sec(Date.now() - t0)} (bulks ${sec(s.loadMs)}, first query ${s.queryMs.toFixed(0)} ms → ${s.rows} rows, close ${s.closeMs.toFixed(0)} ms)`);
+      // This ledger's stores only (earlier sizes' ledgers share the origin).
+      const mine = Object.entries(stores).filter(([k]) => k.includes(name(n))).map(([, v]) => v);
+      const held = mine.reduce((a, v) => ({ records: a.records + v.records, bytes: a.bytes + v.bytes, largest: Math.max(a.largest, v.largest) }), { records: 0, bytes: 0, largest: 0 });
+      seeds[row] = { ...s, stored: held };
+      console.log(`[bench] ${row} ${engine}: seeded ${n} docs in ${sec(Date.now() - t0)} (bulks ${sec(s.loadMs)}, first query ${s.queryMs.toFixed(0)} ms → ${s.rows} rows, close ${s.closeMs.toFixed(0)} ms); IndexedDB holds ${held.records.toLocaleString("en")} records of ${mb(held.bytes)}, the largest ${size(held.largest)}`);
     });
     if (ok) seeded.push(row);
   }
@@ -221,7 +229,7 @@ async function coldOpen(engine) {
     const mid = rs.map((r) => r.ms).sort((a, b) => a - b);
     const med = rs.find((r) => r.ms === median(mid)) ?? rs[0]; // odd count: the median page itself
     const split = ["importMs", "openMs", "getMs", "queryMs"].map((k) => [k, median(rs.map((r) => r[k]))]);
-    record(row, engine, { ms: median(mid), ...Object.fromEntries(split), rows: med.rows, rounds: rs.map(({ ok, ...r }) => r) });
+    record(row, engine, { ms: median(mid), ...Object.fromEntries(split), rows: med.rows, rounds: rs.map(({ ok, ...r }) => r), seed: seeds[row] });
     const [i, o, g, q] = split.map(([, v]) => v.toFixed(1));
     console.log(`[bench] ${row} ${engine}: median of ${rs.length}: ${median(mid).toFixed(1)} ms (medians: import ${i}, open ${o}, get ${g}, query ${q})`);
   }
@@ -296,7 +304,6 @@ const K_IDLE_MS = Number(process.env.BENCH_K_IDLE_MS ?? 1500);
 const K_ROWS = list(process.env.BENCH_K_ROWS, FOOTPRINT.map(([row]) => row));
 const K_SETTLE_MS = 2000; // after close, before the first usage read
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
-const mb = (b) => `${(b / 1e6).toFixed(2)} MB`;
 
 /**
  * Reads the origin's usage every 500 ms until three reads in a row agree (Chromium's estimate lags
@@ -339,7 +346,7 @@ async function footprint(engine) {
       const bytes = after.usage - before.usage;
       const max = Math.max(...reads.map((r) => r.usage)) - before.usage;
       record(row, engine, { bytes, maxBytes: max, jsonBytes: w.jsonBytes, perJson: bytes / w.jsonBytes, writeMs: w.writeMs, queryMs: w.queryMs, closeMs, before, after, reads: reads.map((r) => r.usage), stored, stores });
-      const line = `${row} ${engine}: ${mb(bytes)} = ${(bytes / w.jsonBytes).toFixed(2)}× the docs' JSON (${mb(w.jsonBytes)}); writes ${sec(w.writeMs)}${w.queryMs !== undefined ? ` (query ${w.queryMs.toFixed(0)} ms)` : ""}, close ${closeMs.toFixed(0)} ms; usage reads ${reads.map((r) => mb(r.usage - before.usage)).join(", ")}; IndexedDB holds ${stored.records.toLocaleString("en")} records of ${mb(stored.bytes)}`;
+      const line = `${row} ${engine}: ${mb(bytes)} = ${(bytes / w.jsonBytes).toFixed(2)}× the docs' JSON (${mb(w.jsonBytes)}); writes ${sec(w.writeMs)}${w.queryMs !== undefined ? ` (query ${w.queryMs.toFixed(0)} ms)` : ""}, close ${closeMs.toFixed(0)} ms; usage reads ${reads.map((r) => mb(r.usage - before.usage)).join(", ")}; IndexedDB holds ${stored.records.toLocaleString("en")} records of ${mb(stored.bytes)}, the largest ${size(Math.max(...Object.values(stores).map((v) => v.largest)))}`;
       console.log(`[bench] ${line}`);
       notes.push(line);
     });
