@@ -3,13 +3,13 @@
 #   size-budget.sh           fails when the total is over its budget (gzipped bytes).
 #                            The sync issue allows 165,000 B. TEMPORARY: the sync build (attach,
 #                            connectors, merge, pull/push, rekey) measured ~196,700 B; after the
-#                            slimming steps so far it is ~180,770 B, so the guard is set just above
+#                            slimming steps so far it is ~180,690 B, so the guard is set just above
 #                            that to stop further growth while the sync code is slimmed (issue 10,
 #                            point 12 is open; docs/benchmarks.md "Size"). Only ever lower it.
 #   size-budget.sh --report  prints the sizes only (scripts/build.sh ends with it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUDGET=${SIZE_BUDGET_BYTES:-180800}
+BUDGET=${SIZE_BUDGET_BYTES:-180700}
 js_files=(pkg/*.js pkg/connectors/*.js $(find pkg/wasm -name "*.js"))
 wasm_raw=$(stat -c %s pkg/wasm/ferroproof_bg.wasm)
 wasm_gz=$(gzip -9c pkg/wasm/ferroproof_bg.wasm | wc -c)

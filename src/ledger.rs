@@ -28,6 +28,7 @@ mod write;
 
 pub use blocks::Fallback;
 pub use blocks::Stats;
+pub use compact::EVENTS_KEPT;
 pub use index::QueryHit;
 pub use read::{AllDocsOpts, DocRow};
 pub use write::Committed;

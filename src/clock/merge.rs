@@ -7,6 +7,9 @@
 //! the heads' trees are read — never the trees of intermediate events, which compaction drops.
 //! Invariant: every replica holding the same events computes the same merge event, byte for byte.
 //!
+//! The base is found by walking down from the heads only as far as the base itself, so a merge
+//! reads recent history only, and compaction may prune older events (docs/format.md §6.1).
+//!
 //! Both steps are plain functions over blocks already in memory ([`EventsNow`]): a missing block
 //! is an `Error::MissingBlock`, and the ledger's driver loads it and runs the step again (decoded
 //! events are kept in the caller's map across runs).
@@ -60,23 +63,47 @@ fn corrupt(e: String) -> Error {
     Error::corrupt("merge", e)
 }
 
-/// Every ancestor of `head` (itself included), in visiting order.
-fn ancestry<E: EventsNow>(
-    src: &E,
-    head: Cid,
-    events: &mut Events,
-    seen: &mut HashSet<Cid>,
-) -> Result<Vec<Cid>> {
-    let mut order = Vec::new();
-    let mut stack = vec![head];
-    while let Some(c) = stack.pop() {
-        if !seen.insert(c) {
-            continue;
-        }
-        order.push(c);
-        stack.extend_from_slice(&event(src, events, &c)?.parents);
+/// The best common ancestor of `heads` (highest seq, then highest CID bytes), or `None`.
+///
+/// Events are visited from the heads down in descending (seq, CID bytes) order, each carrying the
+/// set of heads it is reachable from. A parent's seq is always below its child's, so when an event
+/// is visited every event above it has passed on its set: the first event reachable from all heads
+/// is the answer, and nothing below it is read (history older than the base may be pruned).
+fn best_common<E: EventsNow>(src: &E, heads: &[Cid], events: &mut Events) -> Result<Option<Cid>> {
+    if heads.len() > 128 {
+        return Ok(None); // merged as from the empty tree (as deterministic, more re-stamping)
     }
-    Ok(order)
+    let full = u128::MAX >> (128 - heads.len());
+    // Events waiting to be visited, each with the heads it is reachable from (an event is only
+    // ever reached from above, so its set is complete when it is the highest left).
+    let mut frontier: Vec<(Cid, u128)> = Vec::new();
+    let reach = |frontier: &mut Vec<(Cid, u128)>, c: Cid, from: u128| {
+        match frontier.iter_mut().find(|(f, _)| *f == c) {
+            Some(e) => e.1 |= from,
+            None => frontier.push((c, from)),
+        }
+    };
+    for (i, h) in heads.iter().enumerate() {
+        reach(&mut frontier, *h, 1 << i);
+    }
+    while !frontier.is_empty() {
+        let mut top = 0;
+        for i in 1..frontier.len() {
+            let (a, b) = (&frontier[i].0, &frontier[top].0);
+            let (sa, sb) = (event(src, events, a)?.seq, event(src, events, b)?.seq);
+            if (sa, crate::codec::cid_bytes(a)) > (sb, crate::codec::cid_bytes(b)) {
+                top = i;
+            }
+        }
+        let (c, from) = frontier.swap_remove(top);
+        if from == full {
+            return Ok(Some(c));
+        }
+        for p in event(src, events, &c)?.parents.clone() {
+            reach(&mut frontier, p, from);
+        }
+    }
+    Ok(None)
 }
 
 /// Plans the merge of two or more heads into one event whose parents are the sorted heads.
@@ -84,29 +111,9 @@ pub fn plan<E: EventsNow>(src: &E, heads: &[Cid], events: &mut Events) -> Result
     let mut heads: Vec<Cid> = heads.to_vec();
     sort_cids(&mut heads);
     heads.dedup();
-    let mut first = Vec::new();
-    let mut others: Vec<HashSet<Cid>> = Vec::new();
-    for (i, h) in heads.iter().enumerate() {
-        let mut seen = HashSet::new();
-        let order = ancestry(src, *h, events, &mut seen)?;
-        if i == 0 {
-            first = order;
-        } else {
-            others.push(seen);
-        }
-    }
-    // the best common ancestor: highest seq, then highest CID bytes
-    let mut base: Option<(u64, Vec<u8>, Cid)> = None;
-    for c in first {
-        if others.iter().all(|s| s.contains(&c)) {
-            let key = (events[&c].seq, crate::codec::cid_bytes(&c), c);
-            if base.as_ref().is_none_or(|b| (key.0, &key.1) > (b.0, &b.1)) {
-                base = Some(key);
-            }
-        }
-    }
+    let base = best_common(src, &heads, events)?;
     let (root, changes, mut count) = match &base {
-        Some((_, _, b)) => {
+        Some(b) => {
             let e = &events[b];
             (e.root, e.changes, e.count)
         }

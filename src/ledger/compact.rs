@@ -34,6 +34,10 @@ use crate::store::{CommitOutcome, CommitWrite, Gc, Store, StoredCar};
 /// to reach one leaf.
 pub const COMPACT_CAR_BYTES: usize = 128 * 1024;
 
+/// Clock history compaction keeps: the events of the last this many seqs below the head. A merge
+/// reads events down to its base only; an older base is fetched from the remote.
+pub const EVENTS_KEPT: u64 = 1000;
+
 /// Garbage tolerated on top of half the live bytes before compaction is due.
 pub const COMPACT_SLACK_BYTES: u64 = 256 * 1024;
 
@@ -215,6 +219,7 @@ impl<S: Store> Ledger<S> {
                 }
             }
         }
+        let floor = state.seq.saturating_sub(EVENTS_KEPT);
         let mut events: Vec<Cid> = state.head.clone();
         while let Some(cid) = events.pop() {
             if !seen.insert(cid) {
@@ -226,7 +231,10 @@ impl<S: Store> Ledger<S> {
                 Err(e) => return Err(e),
             };
             let ev = Event::decode(&bytes)
-                .map_err(|e| Error::corrupt(format!("event {}", codec::cid_str(&cid)), e))?;
+                .map_err(|e| Error::corrupt("clock event", e))?;
+            if ev.seq < floor {
+                continue; // older history is pruned
+            }
             events.extend(ev.parents);
             live.events.push(Block {
                 cid,

@@ -276,3 +276,32 @@ fn a_staged_car_gone_fails_the_commit_and_loses_nothing() {
     block_on(l.compact()).unwrap();
     check_all(&store, &l, &model);
 }
+
+/// Compaction keeps the clock events of the last EVENTS_KEPT seqs only: storage does not grow
+/// with the number of commits, and the ledger reads, writes and compacts on as before.
+#[test]
+fn clock_history_is_pruned_to_a_window() {
+    let store = MemStore::new();
+    let l = open(&store);
+    let mut model = Model::new();
+    let commits = super::EVENTS_KEPT + 300;
+    for i in 0..commits {
+        write_auto(&l, &mut model, vec![(spread(i % 50), i as i64)]);
+    }
+    block_on(l.compact()).unwrap();
+    let fresh = open(&store);
+    let mut kept = 0u64;
+    let mut next = fresh.snapshot().head.clone();
+    while let Some(c) = next.pop() {
+        let Ok(bytes) = block_on(fresh.blocks().block(&c)) else {
+            break;
+        };
+        kept += 1;
+        next.extend(crate::clock::Event::decode(&bytes).unwrap().parents);
+    }
+    assert_eq!(kept, super::EVENTS_KEPT + 1, "events kept of {commits}");
+    check_all(&store, &fresh, &model);
+    write_auto(&l, &mut model, vec![("after".into(), 1)]);
+    block_on(l.compact()).unwrap();
+    check_all(&store, &open(&store), &model);
+}

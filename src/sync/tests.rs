@@ -455,3 +455,32 @@ fn a_device_with_its_own_key_and_data_rekeys_to_join() {
     converged(&[&a, &b]);
     assert_eq!(a.docs().len(), 3);
 }
+
+/// A replica offline for longer than the history compaction keeps: the merge's base is older
+/// than every event the busy side still stores, so the merge fetches it from the remote; both
+/// sides converge with everything.
+#[test]
+fn a_merge_whose_base_was_pruned_locally_fetches_it_from_the_remote() {
+    let remote = MemRemote::new();
+    let a = Dev::new(None);
+    let b = Dev::new(Some(&a));
+    a.write(vec![put("base", 0)]);
+    a.sync(&remote);
+    b.sync(&remote);
+    b.write(vec![put("from-b", 1), put("base", 2)]);
+    let commits = crate::ledger::EVENTS_KEPT + 100;
+    for i in 0..commits {
+        a.write(vec![put(&format!("a{}", i % 40), i as i64)]);
+        if i % 200 == 199 {
+            a.sync(&remote); // pushes, then compaction may drop what was pushed
+            block_on(a.ledger.compact()).unwrap();
+        }
+    }
+    a.sync(&remote);
+    block_on(a.ledger.compact()).unwrap();
+    b.sync(&remote);
+    a.sync(&remote);
+    converged(&[&a, &b]);
+    assert_eq!(a.docs()["base"], Some(super::tests::body(2)));
+    assert!(a.docs().contains_key("from-b") && b.docs().contains_key("a39"));
+}
