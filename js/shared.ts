@@ -209,24 +209,16 @@ export class SharedLedger {
     for (;;) {
       const lost = await this.commit(core, this.queue.splice(0));
       if (lost.length > 0 || performance.now() - start > LOCK_HOLD_MS) return lost;
-      if (this.queue.length === 0) await this.nextWrite();
+      if (this.queue.length === 0) {
+        // Until this tab queues a write, or the next timer task if none comes first.
+        await new Promise<void>((r) => {
+          this.wake = r;
+          setTimeout(r, 0);
+        });
+        this.wake = null;
+      }
       if (this.queue.length === 0) return [];
     }
-  }
-
-  /** Resolves when this tab queues a write, or in the next timer task if none comes first. */
-  private nextWrite(): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = null;
-        resolve();
-      }, 0);
-      this.wake = () => {
-        this.wake = null;
-        clearTimeout(timer);
-        resolve();
-      };
-    });
   }
 
   /** Commits `batch`; returns the entries to retry (all of them on `CONFLICT`, else none). */

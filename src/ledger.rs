@@ -192,10 +192,13 @@ impl<S: Store> Ledger<S> {
         self.store.destroy().await
     }
 
-    /// Moves to `next` if it is newer (or, with `force`, if it differs at all).
+    /// Moves to `next` if it is newer (or, with `force`, if it differs at all) — never to an
+    /// older seq, except to an empty ledger (destroyed in another tab): a header read while this
+    /// handle committed (compaction reads one without the write lock) must not undo the commit.
     fn adopt(&self, next: State, force: bool) -> bool {
         let cur = self.snapshot();
-        let newer = next.seq > cur.seq || (force && next != *cur);
+        let newer = next.seq > cur.seq
+            || (force && next != *cur && (next.seq >= cur.seq || next.car.is_none()));
         if newer {
             self.blocks.set_hint(next.car.clone());
             *self.state.borrow_mut() = Rc::new(next);

@@ -230,8 +230,7 @@ impl<S: Store> Ledger<S> {
                 Err(Error::MissingBlock(_)) => continue, // history already pruned elsewhere
                 Err(e) => return Err(e),
             };
-            let ev = Event::decode(&bytes)
-                .map_err(|e| Error::corrupt("clock event", e))?;
+            let ev = Event::decode(&bytes).map_err(|e| Error::corrupt("clock event", e))?;
             if ev.seq < floor {
                 continue; // older history is pruned
             }

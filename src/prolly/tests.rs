@@ -97,6 +97,13 @@ impl MapLoader {
     }
 }
 
+/// A value whose encoded size varies with `n` (0–299 bytes): nodes hold a few to ~150 entries,
+/// trees of a few hundred entries span several levels, and updates change node sizes (so edits
+/// exercise the byte-based boundaries' realignment).
+fn val(n: i64) -> Ipld {
+    Ipld::Bytes(vec![n.rem_euclid(251) as u8; n.rem_euclid(300) as usize])
+}
+
 fn key(i: u32) -> Vec<u8> {
     format!("k{i:06}").into_bytes()
 }
@@ -137,7 +144,7 @@ proptest! {
         order_seed in any::<u64>(),
         batch_sizes in prop::collection::vec(1usize..80, 1..20),
     ) {
-        let model: BTreeMap<Vec<u8>, Ipld> = keys.iter().map(|k| (key(*k), Ipld::Integer(i128::from(*k)))).collect();
+        let model: BTreeMap<Vec<u8>, Ipld> = keys.iter().map(|k| (key(*k), val(i64::from(*k)))).collect();
         let expected = build_once(&model);
         let mut ops: Vec<IpldEdit> = model.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
         for e in &extra {
@@ -177,7 +184,7 @@ proptest! {
         let mut model = BTreeMap::new();
         let mut root = None;
         for batch in batches {
-            let edits: Vec<IpldEdit> = batch.iter().map(|(k, v)| (key(*k), v.map(|v| Ipld::Integer(v.into())))).collect();
+            let edits: Vec<IpldEdit> = batch.iter().map(|(k, v)| (key(*k), v.map(val))).collect();
             for (k, v) in &edits {
                 match v { Some(v) => { model.insert(k.clone(), v.clone()); } None => { model.remove(k); } }
             }

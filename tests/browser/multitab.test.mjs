@@ -109,6 +109,11 @@ export const tests = {
     await Promise.all([a.evaluate(writes(), "a"), b.evaluate(writes(), "b")]);
     await a.waitForFunction(() => window.heard.filter((h) => h.id.startsWith("b-")).length >= 50, null, { timeout: 5000 });
     const countA = await a.evaluate(async () => (await window.db.allDocs()).rows.length);
+    // b hears a's last commits through the cross-tab announcement (batched, at most one per
+    // 16 ms): give it the promised 100 ms and more before counting.
+    await b
+      .waitForFunction(async () => (await window.db.allDocs()).rows.length >= 101, null, { timeout: 2000, polling: 20 })
+      .catch(() => undefined);
     const countB = await b.evaluate(async () => {
       return (await window.db.allDocs()).rows.length;
     });
