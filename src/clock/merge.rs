@@ -77,11 +77,12 @@ fn best_common<E: EventsNow>(src: &E, heads: &[Cid], events: &mut Events) -> Res
     // Events waiting to be visited, each with the heads it is reachable from (an event is only
     // ever reached from above, so its set is complete when it is the highest left).
     let mut frontier: Vec<(Cid, u128)> = Vec::new();
-    let reach = |frontier: &mut Vec<(Cid, u128)>, c: Cid, from: u128| {
-        match frontier.iter_mut().find(|(f, _)| *f == c) {
-            Some(e) => e.1 |= from,
-            None => frontier.push((c, from)),
-        }
+    let reach = |frontier: &mut Vec<(Cid, u128)>, c: Cid, from: u128| match frontier
+        .iter_mut()
+        .find(|(f, _)| *f == c)
+    {
+        Some(e) => e.1 |= from,
+        None => frontier.push((c, from)),
     };
     for (i, h) in heads.iter().enumerate() {
         reach(&mut frontier, *h, 1 << i);
