@@ -124,7 +124,9 @@ impl<S: Store> Ledger<S> {
                 };
                 let mut state = (*cur).clone();
                 state.car = Some(p.last.clone());
-                // CARs committed after the packed state are kept: count them as live.
+                // CARs committed after the packed state are kept: stored, but not counted as
+                // live (writes during a compaction are mostly garbage-to-be; counting them as live
+                // let a ledger rewritten in bulks hold several times its live bytes).
                 let (was, now) = (p.base.gc.unwrap_or_default(), cur.gc.unwrap_or_default());
                 let since = if was.live == now.live {
                     now.stored.saturating_sub(was.stored)
@@ -132,7 +134,7 @@ impl<S: Store> Ledger<S> {
                     0
                 };
                 state.gc = Some(Gc {
-                    live: p.bytes + since,
+                    live: p.bytes,
                     stored: p.bytes + since,
                 });
                 let write = CommitWrite {
