@@ -28,6 +28,32 @@ struct Data {
     meta: HashMap<String, String>,
 }
 
+impl Data {
+    /// `QUOTA` if `add` more bytes would pass the limit set by [`MemStore::set_quota`].
+    fn check_quota(&self, add: usize) -> Result<()> {
+        let Some(limit) = self.quota else {
+            return Ok(());
+        };
+        let now: usize = self.cars.values().map(Vec::len).sum();
+        if now + add > limit {
+            return Err(Error::Quota(format!(
+                "{} bytes over the {limit}-byte limit",
+                now + add - limit
+            )));
+        }
+        Ok(())
+    }
+
+    /// Stores a CAR and notes where each of its blocks is.
+    fn insert_car(&mut self, car: &StoredCar) {
+        for cid in &car.cids {
+            let at = self.locs.entry(cid.clone()).or_default();
+            at.push(car.name.clone());
+        }
+        self.cars.insert(car.name.clone(), car.bytes.clone());
+    }
+}
+
 /// A shared in-memory store.
 #[derive(Clone, Default)]
 pub struct MemStore(Rc<RefCell<Data>>);
@@ -163,21 +189,9 @@ impl Store for MemStore {
         if w.staged.iter().any(|c| !d.cars.contains_key(c)) {
             return Err(Error::Storage("a staged CAR is gone".into()));
         }
-        if let Some(limit) = d.quota {
-            let now: usize = d.cars.values().map(Vec::len).sum();
-            let add: usize = w.cars.iter().map(|c| c.bytes.len()).sum();
-            if now + add > limit {
-                return Err(Error::Quota(format!(
-                    "{} bytes over the {limit}-byte limit",
-                    now + add - limit
-                )));
-            }
-        }
-        for car in w.cars {
-            for cid in car.cids {
-                d.locs.entry(cid).or_default().push(car.name.clone());
-            }
-            d.cars.insert(car.name, car.bytes);
+        d.check_quota(w.cars.iter().map(|c| c.bytes.len()).sum())?;
+        for car in &w.cars {
+            d.insert_car(car);
         }
         d.header = Some(w.header);
         d.commits += 1;
@@ -196,19 +210,8 @@ impl Store for MemStore {
         for car in cars {
             self.step()?;
             let mut d = self.0.borrow_mut();
-            if let Some(limit) = d.quota {
-                let now: usize = d.cars.values().map(Vec::len).sum();
-                if now + car.bytes.len() > limit {
-                    return Err(Error::Quota(format!("staging {} over the limit", car.name)));
-                }
-            }
-            for cid in &car.cids {
-                d.locs
-                    .entry(cid.clone())
-                    .or_default()
-                    .push(car.name.clone());
-            }
-            d.cars.insert(car.name.clone(), car.bytes.clone());
+            d.check_quota(car.bytes.len())?;
+            d.insert_car(car);
         }
         Ok(())
     }
