@@ -1,14 +1,13 @@
 //! Deterministic merge of concurrent clock heads.
 //!
-//! The base is the best common ancestor (highest seq, then highest CID). Each head's net change
-//! is the diff between the base's document tree and its own; where heads changed the same
-//! document, the value written at the highest seq wins (ties: the higher head CID). Changed
-//! documents are re-stamped with the merge seq (1 + the highest head seq). Only the base's and
-//! the heads' trees are read — never the trees of intermediate events, which compaction drops.
-//! Invariant: every replica holding the same events computes the same merge event, byte for byte.
-//!
-//! The base is found by walking down from the heads only as far as the base itself, so a merge
-//! reads recent history only, and compaction may prune older events (docs/format.md §6.1).
+//! The merge is a function of the heads' document trees only: where all heads hold the same leaf
+//! for an id it is kept as is; where they differ, the leaf written at the highest seq wins (ties:
+//! the higher head CID) and is re-stamped with the merge seq (1 + the highest head seq). The
+//! first head's trees (heads sorted by CID) are the starting point. No common ancestor is looked
+//! for and no history is read: intermediate trees, which compaction drops, are never needed.
+//! This equals merging each head's net change since any common ancestor, except that ids every
+//! head changed the same way are not re-stamped.
+//! Invariant: every replica holding the same heads computes the same merge event, byte for byte.
 //!
 //! Both steps are plain functions over blocks already in memory ([`EventsNow`]): a missing block
 //! is an `Error::MissingBlock`, and the ledger's driver loads it and runs the step again (decoded
@@ -63,48 +62,12 @@ fn corrupt(e: String) -> Error {
     Error::corrupt("merge", e)
 }
 
-/// The best common ancestor of `heads` (highest seq, then highest CID bytes), or `None`.
-///
-/// Events are visited from the heads down in descending (seq, CID bytes) order, each carrying the
-/// set of heads it is reachable from. A parent's seq is always below its child's, so when an event
-/// is visited every event above it has passed on its set: the first event reachable from all heads
-/// is the answer, and nothing below it is read (history older than the base may be pruned).
-fn best_common<E: EventsNow>(src: &E, heads: &[Cid], events: &mut Events) -> Result<Option<Cid>> {
-    if heads.len() > 128 {
-        return Ok(None); // merged as from the empty tree (as deterministic, more re-stamping)
+/// The leaf seq of a raw docs-tree value (0 for an absent one).
+fn stamp(v: &Option<Raw>) -> Result<u64> {
+    match v {
+        Some(v) => Ok(LeafMeta::read(v).map_err(corrupt)?.seq),
+        None => Ok(0),
     }
-    let full = u128::MAX >> (128 - heads.len());
-    // Events waiting to be visited, each with the heads it is reachable from (an event is only
-    // ever reached from above, so its set is complete when it is the highest left).
-    let mut frontier: Vec<(Cid, u128)> = Vec::new();
-    let reach = |frontier: &mut Vec<(Cid, u128)>, c: Cid, from: u128| match frontier
-        .iter_mut()
-        .find(|(f, _)| *f == c)
-    {
-        Some(e) => e.1 |= from,
-        None => frontier.push((c, from)),
-    };
-    for (i, h) in heads.iter().enumerate() {
-        reach(&mut frontier, *h, 1 << i);
-    }
-    while !frontier.is_empty() {
-        let mut top = 0;
-        for i in 1..frontier.len() {
-            let (a, b) = (&frontier[i].0, &frontier[top].0);
-            let (sa, sb) = (event(src, events, a)?.seq, event(src, events, b)?.seq);
-            if (sa, crate::codec::cid_bytes(a)) > (sb, crate::codec::cid_bytes(b)) {
-                top = i;
-            }
-        }
-        let (c, from) = frontier.swap_remove(top);
-        if from == full {
-            return Ok(Some(c));
-        }
-        for p in event(src, events, &c)?.parents.clone() {
-            reach(&mut frontier, p, from);
-        }
-    }
-    Ok(None)
 }
 
 /// Plans the merge of two or more heads into one event whose parents are the sorted heads.
@@ -112,33 +75,28 @@ pub fn plan<E: EventsNow>(src: &E, heads: &[Cid], events: &mut Events) -> Result
     let mut heads: Vec<Cid> = heads.to_vec();
     sort_cids(&mut heads);
     heads.dedup();
-    let base = best_common(src, &heads, events)?;
-    let (root, changes, mut count) = match &base {
-        Some(b) => {
-            let e = &events[b];
-            (e.root, e.changes, e.count)
-        }
-        None => (None, None, 0),
-    };
-    let seq = heads.iter().map(|h| events[h].seq).max().unwrap_or(0) + 1;
-
-    // Each head's net change since the base; where heads disagree on a document, the value
-    // written at the highest seq wins, ties broken by the higher head CID (heads are sorted):
-    // ordered by (key, seq, position), the last of each key wins.
-    let mut all: Vec<(Vec<u8>, u64, Option<Raw>)> = Vec::new();
+    let mut seq = 0;
     for h in &heads {
-        for (k, _, after) in prolly::diff(src, root, events[h].root)? {
-            let s = match &after {
-                Some(v) => LeafMeta::read(v).map_err(corrupt)?.seq,
-                None => 0,
-            };
-            all.push((k, s, after));
+        seq = seq.max(event(src, events, h)?.seq + 1);
+    }
+    let first = &events[&heads[0]];
+    let (root, changes, mut count) = (first.root, first.changes, first.count);
+
+    // Every id on which some head differs from the first, with each head's leaf (a head whose
+    // diff lacks the id holds the first head's leaf, which is listed too). Ordered by
+    // (id, leaf seq, head position), the last of each id wins: the leaf written at the highest
+    // seq, ties broken by the higher head CID (heads are sorted).
+    let mut all: Vec<(Vec<u8>, u64, usize, Option<Raw>)> = Vec::new();
+    for (i, h) in heads.iter().enumerate().skip(1) {
+        for (k, before, after) in prolly::diff(src, root, events[h].root)? {
+            all.push((k.clone(), stamp(&before)?, 0, before));
+            all.push((k, stamp(&after)?, i, after));
         }
     }
     let mut order: Vec<u32> = (0..all.len() as u32).collect();
     heap_sort(&mut order, &|x, y| {
         let (a, b) = (&all[x as usize], &all[y as usize]);
-        (&a.0, a.1, x) < (&b.0, b.1, y)
+        (&a.0, a.1, a.2) < (&b.0, b.1, b.2)
     });
 
     let mut doc_edits: Vec<Edit> = Vec::new();
@@ -146,9 +104,9 @@ pub fn plan<E: EventsNow>(src: &E, heads: &[Cid], events: &mut Events) -> Result
     for (n, &i) in order.iter().enumerate() {
         let next = order.get(n + 1).map(|&j| &all[j as usize].0);
         if next == Some(&all[i as usize].0) {
-            continue; // not the winner of its key
+            continue; // not the winner of its id
         }
-        let (id, _, after) = std::mem::take(&mut all[i as usize]);
+        let (id, _, _, after) = std::mem::take(&mut all[i as usize]);
         if let Some(old) = prolly::get_now(src, root, &id)? {
             let old = LeafMeta::read(&old).map_err(corrupt)?;
             change_edits.push((seq_key(old.seq, &id), None));
