@@ -18,6 +18,7 @@ use crate::crypto::Key;
 use crate::error::{Error, Result};
 use crate::store::{Gc, Header, IndexHead, Store, HEADER_VERSION};
 
+mod archive;
 pub mod blocks;
 mod compact;
 mod index;

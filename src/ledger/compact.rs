@@ -58,10 +58,10 @@ pub(super) struct Packed {
 #[derive(Default)]
 pub(super) struct Live {
     /// Leaves of every tree in key order, a document stored in its own block after its leaf.
-    leaves: Vec<Block>,
-    events: Vec<Block>,
+    pub(super) leaves: Vec<Block>,
+    pub(super) events: Vec<Block>,
     /// Branch nodes with their level.
-    branches: Vec<(u32, Block)>,
+    pub(super) branches: Vec<(u32, Block)>,
 }
 
 impl<S: Store> Ledger<S> {
@@ -92,7 +92,7 @@ impl<S: Store> Ledger<S> {
         if base.car.is_none() {
             return Ok(false);
         }
-        let live = self.live_blocks(&base).await?;
+        let live = self.live_blocks(&base, EVENTS_KEPT).await?;
         let (cars, last) = self.pack(self.blocks.aead(), &base, live).await?;
         let bytes = cars.iter().map(|c| c.bytes.len() as u64).sum();
         self.check_open()?;
@@ -175,8 +175,9 @@ impl<S: Store> Ledger<S> {
         Err(conflict())
     }
 
-    /// Every block reachable from the state, sorted by role.
-    pub(super) async fn live_blocks(&self, state: &State) -> Result<Live> {
+    /// Every block reachable from the state, sorted by role: the trees in full, and the clock
+    /// events of the last `window` seqs below the head (0: the head events only).
+    pub(super) async fn live_blocks(&self, state: &State, window: u64) -> Result<Live> {
         let mut seen = HashSet::new();
         let mut live = Live::default();
         let mut roots: Vec<(Cid, bool)> = Vec::new();
@@ -221,7 +222,7 @@ impl<S: Store> Ledger<S> {
                 }
             }
         }
-        let floor = state.seq.saturating_sub(EVENTS_KEPT);
+        let floor = state.seq.saturating_sub(window);
         let mut events: Vec<Cid> = state.head.clone();
         while let Some(cid) = events.pop() {
             if !seen.insert(cid) {

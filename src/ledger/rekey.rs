@@ -29,7 +29,7 @@ impl<S: Store> Ledger<S> {
                 return Ok(());
             };
             let old = self.store.list_cars().await?;
-            let live = self.live_blocks(&base).await?;
+            let live = self.live_blocks(&base, super::compact::EVENTS_KEPT).await?;
             let (cars, last) = self.pack(&aead, &base, live).await?;
             let names: HashSet<String> = cars.iter().map(|c| c.name.clone()).collect();
             let mut state = (*base).clone();

@@ -1,0 +1,202 @@
+//! Archives: a ledger's current state as one CAR v1, and a new ledger started from one
+//! (docs/format.md §14).
+//!
+//! Invariant: an import writes nothing unless every block of the archive checked out (CIDs, the
+//! root, the head event, every tree node the new state reaches), and it only ever writes a
+//! ledger's first commit: a ledger with data is never touched.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use cid::Cid;
+use ipld_core::ipld::Ipld;
+
+use super::Ledger;
+use crate::car::{read_car, seal_car, write_car};
+use crate::clock::Event;
+use crate::codec::{self, cid_str, parse_cid, Block};
+use crate::crypto::{self, OpenError, MAGIC};
+use crate::error::{Error, Result};
+use crate::store::{Gc, IndexHead, Store};
+
+/// Archive block version.
+const ARCHIVE_V: i128 = 1;
+
+fn bad(why: impl Into<String>) -> Error {
+    Error::corrupt("archive", why.into())
+}
+
+fn link_or_null(c: &Option<String>) -> Result<Ipld> {
+    Ok(match c {
+        Some(s) => Ipld::Link(parse_cid(s)?),
+        None => Ipld::Null,
+    })
+}
+
+fn opt_link(v: Option<&Ipld>) -> Result<Option<String>> {
+    match v {
+        Some(Ipld::Link(c)) => Ok(Some(cid_str(c))),
+        Some(Ipld::Null) | None => Ok(None),
+        _ => Err(bad("an index root is not a link")),
+    }
+}
+
+/// The archive block for `head` and `indexes`.
+fn archive_block(head: &[Cid], indexes: &BTreeMap<String, IndexHead>) -> Result<Block> {
+    let mut idx = BTreeMap::new();
+    for (name, h) in indexes {
+        let mut m = BTreeMap::new();
+        m.insert("src".to_string(), Ipld::String(h.src.clone()));
+        m.insert("keys".to_string(), link_or_null(&h.keys)?);
+        m.insert("ids".to_string(), link_or_null(&h.ids)?);
+        m.insert("seq".to_string(), Ipld::Integer(h.seq.into()));
+        idx.insert(name.clone(), Ipld::Map(m));
+    }
+    let mut root = BTreeMap::new();
+    root.insert("v".to_string(), Ipld::Integer(ARCHIVE_V));
+    root.insert(
+        "head".to_string(),
+        Ipld::List(head.iter().copied().map(Ipld::Link).collect()),
+    );
+    root.insert("indexes".to_string(), Ipld::Map(idx));
+    codec::encode(&Ipld::Map(root))
+}
+
+/// Head and indexes of a decoded archive block.
+fn read_archive_block(bytes: &[u8]) -> Result<(Vec<Cid>, BTreeMap<String, IndexHead>)> {
+    let Ok(Ipld::Map(m)) = codec::decode(bytes) else {
+        return Err(bad("the root is not an archive block"));
+    };
+    if m.get("v") != Some(&Ipld::Integer(ARCHIVE_V)) {
+        return Err(bad("the root is not an archive block (v)"));
+    }
+    let Some(Ipld::List(h)) = m.get("head") else {
+        return Err(bad("the archive block has no head"));
+    };
+    let mut head = Vec::new();
+    for c in h {
+        let Ipld::Link(c) = c else {
+            return Err(bad("a head entry is not a link"));
+        };
+        head.push(*c);
+    }
+    let mut indexes = BTreeMap::new();
+    if let Some(Ipld::Map(idx)) = m.get("indexes") {
+        for (name, v) in idx {
+            let Ipld::Map(v) = v else {
+                return Err(bad("an index entry is not a map"));
+            };
+            let (Some(Ipld::String(src)), Some(Ipld::Integer(seq))) = (v.get("src"), v.get("seq"))
+            else {
+                return Err(bad("an index entry lacks src or seq"));
+            };
+            let head = IndexHead {
+                src: src.clone(),
+                keys: opt_link(v.get("keys"))?,
+                ids: opt_link(v.get("ids"))?,
+                seq: u64::try_from(*seq).map_err(|_| bad("an index seq is out of range"))?,
+            };
+            indexes.insert(name.clone(), head);
+        }
+    }
+    Ok((head, indexes))
+}
+
+impl<S: Store> Ledger<S> {
+    /// The current state as one CAR v1 (docs/format.md §14): plain IPLD, or sealed under the
+    /// ledger's key; index trees included when `indexes`.
+    pub async fn export_archive(&self, sealed: bool, indexes: bool) -> Result<Vec<u8>> {
+        self.check_open()?;
+        self.refresh().await?;
+        let mut state = (*self.snapshot()).clone();
+        if !indexes {
+            state.indexes.clear();
+        }
+        let root = archive_block(&state.head, &state.indexes)?;
+        let live = self.live_blocks(&state, 0).await?;
+        let mut branches = live.branches;
+        branches.sort_by_key(|(level, _)| *level);
+        let mut blocks = vec![root.clone()];
+        blocks.extend(live.leaves);
+        blocks.extend(live.events);
+        blocks.extend(branches.into_iter().map(|(_, b)| b));
+        let car = write_car(root.cid, &blocks);
+        if sealed {
+            Ok(seal_car(self.blocks.aead(), &car).await?.bytes)
+        } else {
+            Ok(car)
+        }
+    }
+
+    /// Starts an empty ledger from an archive (plain, or sealed under this ledger's key). False
+    /// (and nothing written) when the ledger already has a commit or the archive is empty.
+    pub async fn import_archive(&self, bytes: &[u8]) -> Result<bool> {
+        self.check_open()?;
+        let blocks = match read_car("archive", bytes) {
+            Ok((roots, blocks)) => (roots, blocks),
+            Err(e) if !bytes.starts_with(MAGIC) => return Err(e),
+            Err(_) => {
+                let plain = crypto::open(self.blocks.aead(), bytes)
+                    .await
+                    .map_err(|e| match e {
+                        OpenError::Auth => Error::Decrypt {
+                            car: "archive".into(),
+                        },
+                        OpenError::Malformed(why) => bad(why),
+                    })?;
+                read_car("archive", &plain)?
+            }
+        };
+        let (roots, blocks) = blocks;
+        let root = *roots.first().ok_or_else(|| bad("no root"))?;
+        let root_block = blocks
+            .iter()
+            .find(|b| b.cid == root)
+            .ok_or_else(|| bad("the root block is missing"))?;
+        let (head, indexes) = read_archive_block(&root_block.bytes)?;
+        let [head] = head[..] else {
+            return match head.len() {
+                0 => Ok(false),
+                _ => Err(bad("an archive head must be one event")),
+            };
+        };
+        let ev = blocks
+            .iter()
+            .find(|b| b.cid == head)
+            .ok_or_else(|| bad("the head event is missing"))
+            .and_then(|b| Event::decode(&b.bytes).map_err(bad))?;
+        let blocks: Vec<(Block, Option<Rc<crate::prolly::Node>>)> = blocks
+            .into_iter()
+            .filter(|b| b.cid != root)
+            .map(|b| (b, None))
+            .collect();
+        let _guard = self.write_lock.lock().await;
+        self.check_open()?;
+        self.reload_forced().await?;
+        let base = self.snapshot();
+        if base.car.is_some() {
+            return Ok(false);
+        }
+        let mut state = (*base).clone();
+        state.head = vec![head];
+        state.docs = ev.root;
+        state.changes = ev.changes;
+        state.seq = ev.seq;
+        state.count = ev.count;
+        state.indexes = indexes;
+        // every node the state reaches must be in the archive: check before writing anything
+        self.blocks.insert_fresh(&blocks);
+        self.live_blocks(&state, 0).await.map_err(|e| match e {
+            Error::MissingBlock(c) => bad(format!("block {c} is missing")),
+            e => e,
+        })?;
+        let mut p = self.seal(&base, state, blocks).await?;
+        let n = p.car_bytes.len() as u64;
+        p.state.gc = Some(Gc { live: n, stored: n });
+        Ok(self.try_commit(&base, p).await?.is_some())
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+#[path = "archive_tests.rs"]
+mod tests;

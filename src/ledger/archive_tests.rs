@@ -1,0 +1,189 @@
+//! Native tests of archives: a round trip into a ledger under another key (documents, trees,
+//! seq, count, index and changes equal), sealed archives, tampering and incomplete archives
+//! (nothing written), a ledger with data left alone, and writes on top of an imported state.
+
+use futures::executor::block_on;
+use ipld_core::ipld::Ipld;
+
+use crate::car::{read_car, write_car};
+use crate::doc::{Body, WriteOp};
+use crate::error::Error;
+use crate::index::query::QueryOpts;
+use crate::ledger::{AllDocsOpts, Ledger};
+use crate::store::mem::MemStore;
+use crate::store::Store;
+
+fn body(n: i64, pad: usize) -> Body {
+    let mut b = Body::new();
+    b.insert("n".into(), Ipld::Integer(n.into()));
+    b.insert("bucket".into(), Ipld::Integer((n % 7).into()));
+    b.insert("text".into(), Ipld::String("x".repeat(pad)));
+    b
+}
+
+fn open(store: &MemStore) -> Ledger<MemStore> {
+    block_on(Ledger::open("t", store.clone(), None)).unwrap()
+}
+
+/// A ledger with 600 documents (some big enough for their own block), updates, deletes and a
+/// field index.
+fn source() -> (MemStore, Ledger<MemStore>) {
+    let store = MemStore::new();
+    let l = open(&store);
+    for chunk in 0..6 {
+        let ops = (0..100)
+            .map(|i| {
+                let n = chunk * 100 + i;
+                WriteOp {
+                    id: format!("d{n:04}"),
+                    body: Some(body(n, if n % 50 == 0 { 3000 } else { 40 })),
+                }
+            })
+            .collect();
+        block_on(l.write(ops)).unwrap();
+    }
+    for n in (0..600).step_by(9) {
+        let body = (n % 2 == 0).then(|| body(-n, 10));
+        block_on(l.write(vec![WriteOp {
+            id: format!("d{n:04}"),
+            body,
+        }]))
+        .unwrap();
+    }
+    block_on(l.index_query_field("bucket", &QueryOpts::default(), false)).unwrap();
+    block_on(l.save_indexes()).unwrap();
+    assert!(!l.snapshot().indexes.is_empty());
+    (store, l)
+}
+
+fn all(l: &Ledger<MemStore>) -> Vec<(String, Option<Body>)> {
+    let opts = AllDocsOpts {
+        include_deleted: true,
+        ..Default::default()
+    };
+    let (rows, _) = block_on(l.all_docs(&opts)).unwrap();
+    rows.into_iter()
+        .map(|r| (r.id, r.body.map(|b| b.body().unwrap())))
+        .collect()
+}
+
+fn bucket_3(l: &Ledger<MemStore>) -> Vec<String> {
+    let opts = QueryOpts {
+        key: Some(Ipld::Integer(3)),
+        ..Default::default()
+    };
+    let (hits, _) = block_on(l.index_query_field("bucket", &opts, false)).unwrap();
+    hits.into_iter().map(|h| h.row.id).collect()
+}
+
+#[test]
+fn a_plain_archive_starts_a_ledger_under_another_key_with_the_same_state() {
+    let (_, src) = source();
+    let bytes = block_on(src.export_archive(false, true)).unwrap();
+    // standard CAR v1: the root is the archive block, every CID checks out
+    let (roots, blocks) = read_car("t", &bytes).unwrap();
+    assert_eq!(blocks[0].cid, roots[0]);
+    let store = MemStore::new();
+    let dst = open(&store);
+    assert!(block_on(dst.import_archive(&bytes)).unwrap());
+    let (a, b) = (src.snapshot(), dst.snapshot());
+    assert_eq!(
+        (&a.head, a.docs, a.changes, a.seq, a.count),
+        (&b.head, b.docs, b.changes, b.seq, b.count)
+    );
+    assert_eq!(a.indexes, b.indexes, "the index came along");
+    assert_eq!(all(&dst), all(&src));
+    assert_eq!(bucket_3(&dst), bucket_3(&src));
+    let since = block_on(dst.changes(&[], None)).unwrap();
+    assert_eq!(since.0.len(), all(&src).len());
+    // a fresh handle reads it; writes commit on top; compaction keeps everything
+    let dst = open(&store);
+    assert_eq!(all(&dst), all(&src));
+    block_on(dst.write(vec![WriteOp {
+        id: "new".into(),
+        body: Some(body(1, 1)),
+    }]))
+    .unwrap();
+    block_on(dst.compact()).unwrap();
+    let dst = open(&store);
+    assert_eq!(all(&dst).len(), all(&src).len() + 1);
+    assert_eq!(dst.snapshot().seq, a.seq + 1);
+    // importing again into a ledger with data changes nothing
+    let before = dst.snapshot();
+    assert!(!block_on(dst.import_archive(&bytes)).unwrap());
+    assert_eq!(dst.snapshot(), before);
+}
+
+#[test]
+fn without_indexes_the_archive_is_smaller_and_queries_build_the_index() {
+    let (_, src) = source();
+    let with = block_on(src.export_archive(false, true)).unwrap();
+    let without = block_on(src.export_archive(false, false)).unwrap();
+    assert!(without.len() < with.len());
+    let dst = open(&MemStore::new());
+    assert!(block_on(dst.import_archive(&without)).unwrap());
+    assert!(dst.snapshot().indexes.is_empty());
+    assert_eq!(bucket_3(&dst), bucket_3(&src));
+}
+
+#[test]
+fn a_sealed_archive_opens_only_under_the_ledgers_key() {
+    let (store, src) = source();
+    let sealed = block_on(src.export_archive(true, true)).unwrap();
+    assert!(
+        read_car("t", &sealed).is_err(),
+        "not readable as a plain CAR"
+    );
+    let same_key = MemStore::new();
+    same_key.share_key_from(&store);
+    let dst = open(&same_key);
+    assert!(block_on(dst.import_archive(&sealed)).unwrap());
+    assert_eq!(all(&dst), all(&src));
+    let other = MemStore::new();
+    let dst = open(&other);
+    let e = block_on(dst.import_archive(&sealed)).unwrap_err();
+    assert!(matches!(e, Error::Decrypt { .. }), "{e:?}");
+    assert!(dst.snapshot().car.is_none() && block_on(other.list_cars()).unwrap().is_empty());
+}
+
+#[test]
+fn a_damaged_or_incomplete_archive_writes_nothing() {
+    let (_, src) = source();
+    let bytes = block_on(src.export_archive(false, true)).unwrap();
+    let (roots, blocks) = read_car("t", &bytes).unwrap();
+    let mut cases: Vec<Vec<u8>> = Vec::new();
+    for at in [bytes.len() / 3, bytes.len() / 2, bytes.len() - 5] {
+        let mut b = bytes.clone();
+        b[at] ^= 0x40;
+        cases.push(b);
+    }
+    cases.push(bytes[..bytes.len() / 2].to_vec());
+    cases.push(b"not a car at all".to_vec());
+    for drop in [1, blocks.len() / 2, blocks.len() - 1] {
+        let mut rest = blocks.clone();
+        rest.remove(drop);
+        cases.push(write_car(roots[0], &rest));
+    }
+    let mut no_root = blocks.clone();
+    no_root.remove(0);
+    cases.push(write_car(roots[0], &no_root));
+    cases.push(write_car(blocks[1].cid, &blocks[1..]));
+    for (i, case) in cases.iter().enumerate() {
+        let store = MemStore::new();
+        let dst = open(&store);
+        let e = block_on(dst.import_archive(case)).unwrap_err();
+        assert_eq!(e.code(), "CORRUPT", "case {i}: {e:?}");
+        assert!(dst.snapshot().car.is_none(), "case {i}");
+        assert!(block_on(store.list_cars()).unwrap().is_empty(), "case {i}");
+        assert!(block_on(store.load_header()).unwrap().is_none(), "case {i}");
+    }
+}
+
+#[test]
+fn an_empty_ledger_exports_an_archive_that_imports_as_nothing() {
+    let src = open(&MemStore::new());
+    let bytes = block_on(src.export_archive(false, true)).unwrap();
+    let dst = open(&MemStore::new());
+    assert!(!block_on(dst.import_archive(&bytes)).unwrap());
+    assert!(dst.snapshot().car.is_none());
+}
