@@ -33,8 +33,10 @@ pub fn load(arg: &str) -> Result<Invite, Fail> {
     } else if arg.starts_with(PREFIX) || arg.contains("invite=") {
         arg.to_string()
     } else if Path::new(arg).is_file() {
-        std::fs::read_to_string(arg)
-            .map_err(|e| Fail::Io(format!("reading the invite file {arg}: {e}")))?
+        let bytes = std::fs::read(arg)
+            .map_err(|e| Fail::Io(format!("reading the invite file {arg}: {e}")))?;
+        String::from_utf8(bytes)
+            .map_err(|_| Fail::Invite(format!("malformed invite: the file {arg} is not text")))?
     } else {
         return Err(Fail::Invite(format!(
             "{arg:?} is neither an fp1. invite, a URL with #invite=, nor a file"

@@ -65,6 +65,7 @@ enum Cmd {
     Verify {
         #[command(flatten)]
         src: Source,
+        /// The fp1. invite (or a file holding it, `-` for stdin, or a URL with #invite=).
         #[arg(long, value_name = "INVITE")]
         key_from: Option<String>,
         /// Report every problem, not only the first.
@@ -75,8 +76,10 @@ enum Cmd {
     Export {
         #[command(flatten)]
         src: Source,
+        /// The fp1. invite (or a file holding it, `-` for stdin, or a URL with #invite=).
         #[arg(long, value_name = "INVITE")]
         key_from: String,
+        /// `jsonl`: one `{"_id":…}` per line, in id order; `car`: a plain CAR v1 (docs/cli.md).
         #[arg(long, value_enum, default_value_t = Format::Jsonl)]
         format: Format,
         /// Write here instead of stdout.
@@ -123,9 +126,11 @@ fn emit(text: &[u8], out: Option<&PathBuf>) -> Result<(), Fail> {
         Some(p) => std::fs::write(p, text).map_err(|e| Fail::Io(format!("{}: {e}", p.display()))),
         None => {
             let mut o = std::io::stdout().lock();
-            o.write_all(text)
-                .and_then(|_| o.flush())
-                .map_err(|e| Fail::Io(format!("stdout: {e}")))
+            match o.write_all(text).and_then(|_| o.flush()) {
+                // the reader went away (`| head`): what it wanted it has
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                r => r.map_err(|e| Fail::Io(format!("stdout: {e}"))),
+            }
         }
     }
 }

@@ -42,12 +42,27 @@ struct Seen {
     heads: usize,
     blocks: usize,
     opened: usize,
-    wrong_key: usize,
+    /// GCM failures met before any object opened.
+    held: Vec<String>,
 }
 
-fn note(seen: &mut Seen, e: &Error) {
-    if matches!(e, Error::Decrypt { .. }) {
-        seen.wrong_key += 1;
+impl Seen {
+    /// Records an object that did not open. GCM failures before anything opened are held back:
+    /// if nothing ever opens, the key is wrong, and that is one error, not a problem per object.
+    fn failed(&mut self, p: &mut Problems, label: &str, e: &Error) {
+        let problem = format!("{label}: {}", reason(e));
+        if matches!(e, Error::Decrypt { .. }) && self.opened == 0 {
+            self.held.push(problem);
+        } else {
+            p.add(problem);
+        }
+    }
+    /// Records an object that opened: held GCM failures were not a wrong key after all.
+    fn opened(&mut self, p: &mut Problems) {
+        self.opened += 1;
+        for h in self.held.drain(..) {
+            p.add(h);
+        }
     }
 }
 
@@ -92,16 +107,13 @@ pub async fn ledger(l: &LedgerDir, key: Option<&Key>, p: &mut Problems) -> Resul
         let Some(aead) = &aead else { continue };
         match open_car(aead, &cid, &bytes).await {
             Ok((roots, bs)) => {
-                seen.opened += 1;
+                seen.opened(p);
                 if let Err(e) = manifest_in(name, &roots, &bs) {
                     p.add(format!("{label}: {}", reason(&e)));
                 }
                 blocks.extend(bs.into_iter().map(|b| (b.cid, b.bytes)));
             }
-            Err(e) => {
-                note(&mut seen, &e);
-                p.add(format!("{label}: {}", reason(&e)));
-            }
+            Err(e) => seen.failed(p, &label, &e),
         }
         if p.stop() {
             return Ok(String::new());
@@ -117,7 +129,7 @@ pub async fn ledger(l: &LedgerDir, key: Option<&Key>, p: &mut Problems) -> Resul
         } else if let Some(aead) = &aead {
             match HeadRecord::open(aead, &name, &bytes).await {
                 Ok(r) => {
-                    seen.opened += 1;
+                    seen.opened(p);
                     for car in r.manifest.cars.iter().chain(&r.manifest.more) {
                         if !cars.iter().any(|(n, _)| n == car) {
                             p.add(format!(
@@ -127,10 +139,7 @@ pub async fn ledger(l: &LedgerDir, key: Option<&Key>, p: &mut Problems) -> Resul
                     }
                     records.push((label, r));
                 }
-                Err(e) => {
-                    note(&mut seen, &e);
-                    p.add(format!("{label}: {}", reason(&e)));
-                }
+                Err(e) => seen.failed(p, &label, &e),
             }
         }
         if p.stop() {
@@ -144,10 +153,11 @@ pub async fn ledger(l: &LedgerDir, key: Option<&Key>, p: &mut Problems) -> Resul
             l.id, seen.cars, seen.bytes, seen.records
         ));
     };
-    if seen.opened == 0 && seen.wrong_key > 0 {
+    if !seen.held.is_empty() {
         return Err(Fail::WrongKey(format!(
             "ledgers/{}: no object opens with this key ({} GCM tags failed): wrong key",
-            l.id, seen.wrong_key
+            l.id,
+            seen.held.len()
         )));
     }
     for (label, r) in &records {
@@ -178,7 +188,7 @@ pub async fn ledger(l: &LedgerDir, key: Option<&Key>, p: &mut Problems) -> Resul
     }
     Ok(format!(
         "ledgers/{}: ok: {} cars ({} bytes), {} head records naming {} heads, {} blocks walked, \
-         every GCM tag, block CID and tree complete{merged}",
+         every GCM tag and block CID verified, every tree complete{merged}",
         l.id, seen.cars, seen.bytes, seen.records, seen.heads, seen.blocks
     ))
 }
