@@ -36,6 +36,8 @@ else
 fi
 step clippy-server cargo clippy -p ferroproof-server --all-targets --quiet -- -D warnings
 step server-test cargo test -p ferroproof-server
+step clippy-cli cargo clippy -p ferroproof-cli --all-targets --quiet -- -D warnings
+step cli-test cargo test -p ferroproof-cli
 bash scripts/seaweedfs.sh stop target/seaweedfs
 step wasm-test wasm-pack test --headless --chrome -- --test web
 step build bash scripts/build.sh
@@ -49,7 +51,7 @@ echo
 echo "=== summary"
 grep -h "^\[build\]" "$LOG"/build.log 2>/dev/null
 grep -h "^\[size\]" "$LOG"/size-budget.log 2>/dev/null
-for f in cargo-test server-test wasm-test browser packaging; do
+for f in cargo-test server-test cli-test wasm-test browser packaging; do
   grep -hE "^test result:|[0-9]+ passed, [0-9]+ failed" "$LOG/$f.log" 2>/dev/null | sed "s/^/$f: /"
 done
 if [ ${#failed[@]} -gt 0 ]; then
