@@ -1,0 +1,5 @@
+//! `ferroproof-server` as a library: the parts of the sync server that tests and other tools use
+//! directly. For now only the UCAN 1.0 token codec and chain verification (`ucan`); the HTTP server
+//! itself stays in the binary (`main.rs`) until it enforces these tokens.
+
+pub mod ucan;
