@@ -45,7 +45,15 @@ pub async fn pull(l: &LedgerDir, key: &Key) -> Result<Ledger<MemStore>, Fail> {
                 report.records
             ))
         } else {
-            Fail::engine(&format!("{what}: a head record"), first.clone())
+            match first {
+                Error::Corrupt { car, reason } => {
+                    Fail::Corrupt(format!("{what}/heads/{car}: {reason}"))
+                }
+                Error::Decrypt { car } => {
+                    Fail::engine(&format!("{what}/heads/{car}"), first.clone())
+                }
+                other => Fail::engine(&format!("{what}: a head record"), other.clone()),
+            }
         });
     }
     Ok(ledger)

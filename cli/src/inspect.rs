@@ -14,9 +14,8 @@ use ferroproof::sync::record::HeadRecord;
 use crate::fail::{reason, Fail};
 use crate::folder::LedgerDir;
 
-/// The report of one ledger.
-pub async fn ledger(l: &LedgerDir, key: Option<&Key>) -> Result<String, Fail> {
-    let mut out = String::new();
+/// Appends the report of one ledger to `out` (also when it fails part way: what was read stays).
+pub async fn ledger(l: &LedgerDir, key: Option<&Key>, out: &mut String) -> Result<(), Fail> {
     let cars = l.objects("cars")?;
     let heads = l.objects("heads")?;
     let total: u64 = cars.iter().map(|(_, n)| n).sum();
@@ -82,5 +81,5 @@ pub async fn ledger(l: &LedgerDir, key: Option<&Key>) -> Result<String, Fail> {
             );
         }
     }
-    Ok(out)
+    Ok(())
 }

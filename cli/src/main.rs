@@ -150,7 +150,10 @@ async fn run(cmd: Cmd) -> Result<i32, Fail> {
                     out.push_str("no ledgers\n");
                 }
                 for l in &ls {
-                    out.push_str(&inspect::ledger(l, key).await?);
+                    if let Err(f) = inspect::ledger(l, key, &mut out).await {
+                        emit(out.as_bytes(), None)?;
+                        return Err(f);
+                    }
                 }
             }
             emit(out.as_bytes(), None).map(|_| 0)

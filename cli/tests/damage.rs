@@ -181,3 +181,23 @@ fn truncated_and_garbage_files_never_panic() {
     ferroproof(&["inspect", "--car", cut.to_str().unwrap()]).fails_with(6, "truncated");
     ferroproof(&["verify", "--car", cut.to_str().unwrap()]).fails_with(1, "truncated");
 }
+
+#[test]
+fn inspect_reports_a_damaged_head_record_and_export_refuses_it() {
+    let (f, _, _) = two_writers();
+    let heads = f.objects("heads");
+    flip(&f.object_path("heads", &heads[1]), 50);
+    let store = f.store();
+    let r = ferroproof(&["inspect", "--store", &store]);
+    assert_eq!(r.code, 0, "without a key nothing is opened: {r:?}");
+    let r = ferroproof(&["inspect", "--store", &store, "--key-from", &f.invite()]);
+    r.fails_with(6, &format!("heads/{}", heads[1]));
+    assert!(r.out().contains(&format!("heads/{}: ", heads[0])), "{r:?}");
+    assert!(
+        r.out().contains("does not open: stored bytes do not match"),
+        "{r:?}"
+    );
+    let r = ferroproof(&["export", "--store", &store, "--key-from", &f.invite()]);
+    r.fails_with(6, &heads[1]);
+    assert!(r.stdout.is_empty(), "{r:?}");
+}

@@ -205,11 +205,21 @@ pub fn invite_for(ledger: &str, key: &Key) -> String {
 }
 
 /// A finished run of the binary.
-#[derive(Debug)]
 pub struct Run {
     pub code: i32,
     pub stdout: Vec<u8>,
     pub stderr: String,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let out = String::from_utf8_lossy(&self.stdout);
+        write!(
+            f,
+            "exit {}\nstdout:\n{out}\nstderr:\n{}",
+            self.code, self.stderr
+        )
+    }
 }
 
 impl Run {
