@@ -160,10 +160,11 @@ pub async fn ledger(l: &LedgerDir, key: Option<&Key>, p: &mut Problems) -> Resul
             seen.held.len()
         )));
     }
+    let mut done = std::collections::HashSet::new();
     for (label, r) in &records {
         for h in &r.heads {
             seen.heads += 1;
-            match walk::head(&blocks, h) {
+            match walk::head(&blocks, &mut done, h) {
                 Ok(n) => seen.blocks += n,
                 Err(why) => p.add(format!("{label}: head {}: {why}", cid_str(h))),
             }

@@ -4,7 +4,7 @@
 //! Invariant: only blocks that came out of verified CARs are in the map walked here, so "present"
 //! means present and intact; the first absent or undecodable block is reported with its role.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use cid::Cid;
 use ferroproof::clock::Event;
@@ -22,11 +22,21 @@ fn get<'a>(blocks: &'a Blocks, cid: &Cid, role: &str) -> Result<&'a [u8], String
         .ok_or_else(|| format!("{role} {} is in no stored car", cid_str(cid)))
 }
 
-/// Walks one tree from `root`; `docs` also checks the document blocks its leaves link to.
-fn tree(blocks: &Blocks, root: Option<Cid>, name: &str, docs: bool) -> Result<usize, String> {
+/// Walks one tree from `root`, skipping subtrees in `done` (checked already, from another head);
+/// `docs` also checks the document blocks its leaves link to.
+fn tree(
+    blocks: &Blocks,
+    done: &mut HashSet<Cid>,
+    root: Option<Cid>,
+    name: &str,
+    docs: bool,
+) -> Result<usize, String> {
     let mut todo: Vec<Cid> = root.into_iter().collect();
     let mut seen = 0;
     while let Some(cid) = todo.pop() {
+        if !done.insert(cid) {
+            continue;
+        }
         let node = Node::decode(get(blocks, &cid, &format!("{name} tree node"))?)
             .map_err(|e| format!("{name} tree node {}: {e}", cid_str(&cid)))?;
         seen += 1;
@@ -47,11 +57,11 @@ fn tree(blocks: &Blocks, root: Option<Cid>, name: &str, docs: bool) -> Result<us
 }
 
 /// Checks that everything `head` needs is present and decodes; returns the number of blocks
-/// walked (event, tree nodes, document blocks).
-pub fn head(blocks: &Blocks, head: &Cid) -> Result<usize, String> {
+/// walked (event, tree nodes, document blocks) that `done` did not hold yet.
+pub fn head(blocks: &Blocks, done: &mut HashSet<Cid>, head: &Cid) -> Result<usize, String> {
     let ev = Event::decode(get(blocks, head, "clock event")?)
         .map_err(|e| format!("clock event {}: {e}", cid_str(head)))?;
-    let docs = tree(blocks, ev.root, "documents", true)?;
-    let changes = tree(blocks, ev.changes, "changes", false)?;
+    let docs = tree(blocks, done, ev.root, "documents", true)?;
+    let changes = tree(blocks, done, ev.changes, "changes", false)?;
     Ok(1 + docs + changes)
 }
