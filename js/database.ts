@@ -8,7 +8,7 @@ import { DatabaseError, fromEngine } from "./errors.js";
 import { hasFiles, withStoredFiles } from "./files.js";
 import { newId } from "./ids.js";
 import { encodeQueryOpts, indexDef, mapBatch, queryResult } from "./query.js";
-import { type SharedLedger, sharedLedger, type WriteResult } from "./shared.js";
+import { type SharedLedger, sharedLedger, withLock, type WriteResult } from "./shared.js";
 import type { Ledger } from "./wasm.js";
 import type { Attachable, AttachContext } from "./connectors/connector.js";
 import { type Attached, Attachment, type SyncHost } from "./sync.js";
@@ -79,10 +79,10 @@ export class Database {
   private closed = false;
   private readonly closeFns: (() => void)[] = [];
 
-  constructor(name: string, _opts?: ConfigOpts) {
+  constructor(name: string, opts?: ConfigOpts) {
     if (typeof name !== "string" || name === "") throw new DatabaseError("INVALID_ARG", "invalid argument: a database name is required");
     this.name = name;
-    this.shared = sharedLedger(name);
+    this.shared = sharedLedger(name, typeof opts?.archive === "string" ? opts.archive : undefined);
     this.shared.refs++;
   }
 
@@ -299,6 +299,22 @@ export class Database {
     attached.start();
     this.onClosed(() => void attached.detach());
     return attached;
+  }
+
+  /**
+   * The ledger's current state as one CAR v1 (docs/format.md §14): standard IPLD, or sealed under
+   * the ledger's key with `encrypted`; index trees unless `indexes: false`. Waits for queued writes.
+   */
+  async exportCar(opts: { readonly encrypted?: boolean; readonly indexes?: boolean } = {}): Promise<Uint8Array> {
+    const core = await this.core();
+    await this.shared.flush();
+    try {
+      // indexes that queries built in memory are stored first, so the archive carries them
+      if (opts.indexes !== false) await withLock(this.shared.lockName, () => core.saveIndexes());
+      return await core.exportCar(opts.encrypted === true, opts.indexes !== false);
+    } catch (e) {
+      throw fromEngine(e);
+    }
   }
 
   onClosed(fn: () => void): void {

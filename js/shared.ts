@@ -87,11 +87,11 @@ export async function lockedRetrying<T>(name: string, fn: () => Promise<T>): Pro
 }
 
 
-/** The shared ledger for `name`, opened on first use. */
-export function sharedLedger(name: string): SharedLedger {
+/** The shared ledger for `name`, opened on first use (an empty one started from `archive`, a URL). */
+export function sharedLedger(name: string, archive?: string): SharedLedger {
   let s = registry.get(name);
   if (!s) {
-    s = new SharedLedger(name);
+    s = new SharedLedger(name, archive);
     registry.set(name, s);
   }
   return s;
@@ -118,9 +118,13 @@ export class SharedLedger {
   /** The compaction scheduled or running, if any. */
   private compaction: Promise<void> | null = null;
 
-  constructor(name: string) {
+  /** The archive an empty ledger starts from (docs/format.md §14). */
+  private readonly archive: string | undefined;
+
+  constructor(name: string, archive?: string) {
     this.name = name;
     this.lockName = `ferroproof:${name}`;
+    this.archive = archive;
     this.core = this.openCore();
     this.channel = typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel(`ferroproof:${name}`);
     if (this.channel) this.channel.onmessage = (ev) => void (ev.data === "rekey" ? this.reopen(false) : this.onRemoteCommit());
@@ -129,6 +133,7 @@ export class SharedLedger {
   private openCore(): Promise<Ledger> {
     const core = loadEngine()
       .then(() => Ledger.open(this.name))
+      .then((l) => this.fromArchive(l))
       .then((l) => {
         this.seenSeq = (JSON.parse(l.info()) as { seq: number }).seq;
         return l;
@@ -138,6 +143,26 @@ export class SharedLedger {
       });
     core.catch(() => undefined); // surfaced by each call that awaits it
     return core;
+  }
+
+  /** An empty ledger with an archive URL: downloads it and imports it (one tab at a time). */
+  private async fromArchive(l: Ledger): Promise<Ledger> {
+    const url = this.archive;
+    if (!url || (JSON.parse(l.info()) as { seq: number }).seq > 0) return l;
+    await withLock(this.lockName, async () => {
+      await l.refresh(); // another tab may have imported it meanwhile
+      if ((JSON.parse(l.info()) as { seq: number }).seq > 0) return;
+      let bytes: Uint8Array;
+      try {
+        const res = await fetch(url);
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        bytes = new Uint8Array(await res.arrayBuffer());
+      } catch (e) {
+        throw new DatabaseError("NETWORK", `archive ${url}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      if (await l.importArchive(bytes)) this.channel?.postMessage("commit");
+    });
+    return l;
   }
 
   /** Reopens the engine handle after the stored key changed (joining a shared ledger). */

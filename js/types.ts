@@ -69,6 +69,8 @@ export type ListenerFn<T extends DocTypes = DocTypes> = UpdateListenerFn<T> | No
 /** Options of `fireproof(name, opts)`. Unknown Fireproof options are accepted and ignored. */
 export interface ConfigOpts {
   readonly public?: boolean;
+  /** URL of an archive (`exportCar()`) an empty ledger starts from: fetched and imported on open. */
+  readonly archive?: string;
   readonly autoCompact?: number;
   readonly [key: string]: unknown;
 }

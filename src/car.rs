@@ -115,6 +115,16 @@ pub async fn seal_car<A: Aead>(aead: &A, car: &[u8]) -> Result<SealedCar> {
     Ok(SealedCar { name, bytes })
 }
 
+/// Decrypts sealed bytes (`DECRYPT` under another key, `CORRUPT` when malformed).
+pub async fn unseal<A: Aead>(aead: &A, label: &str, stored: &[u8]) -> Result<Vec<u8>> {
+    crypto::open(aead, stored).await.map_err(|e| match e {
+        OpenError::Auth => Error::Decrypt {
+            car: label.to_string(),
+        },
+        OpenError::Malformed(why) => Error::corrupt(label, why),
+    })
+}
+
 /// Checks a stored CAR against its name, decrypts it and parses its blocks.
 pub async fn open_car<A: Aead>(
     aead: &A,
@@ -128,11 +138,7 @@ pub async fn open_car<A: Aead>(
             "stored bytes do not match the car's name",
         ));
     }
-    let plain = crypto::open(aead, stored).await.map_err(|e| match e {
-        OpenError::Auth => Error::Decrypt { car: label.clone() },
-        OpenError::Malformed(why) => Error::corrupt(&label, why),
-    })?;
-    read_car(&label, &plain)
+    read_car(&label, &unseal(aead, &label, stored).await?)
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -182,6 +182,23 @@ impl JsLedger {
         })
     }
 
+    /// The current state as one CAR v1 (docs/format.md §14), plain or sealed.
+    #[wasm_bindgen(js_name = exportCar, unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn export_car(&self, sealed: bool, indexes: bool) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move {
+            let b = l.export_archive(sealed, indexes).await?;
+            Ok(js_sys::Uint8Array::from(&b[..]).into())
+        })
+    }
+
+    /// Starts an empty ledger from an archive; false when it already has data.
+    #[wasm_bindgen(js_name = importArchive, unchecked_return_type = "Promise<boolean>")]
+    pub fn import_archive(&self, bytes: Vec<u8>) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move { Ok(JsValue::from_bool(l.import_archive(&bytes).await?)) })
+    }
+
     /// Re-reads the stored header; resolves to true if another tab moved it.
     #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
     pub fn refresh(&self) -> js_sys::Promise {

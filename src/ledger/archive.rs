@@ -12,10 +12,10 @@ use cid::Cid;
 use ipld_core::ipld::Ipld;
 
 use super::Ledger;
-use crate::car::{read_car, seal_car, write_car};
+use crate::car::{read_car, seal_car, unseal, write_car};
 use crate::clock::Event;
 use crate::codec::{self, cid_str, parse_cid, Block};
-use crate::crypto::{self, OpenError, MAGIC};
+use crate::crypto::MAGIC;
 use crate::error::{Error, Result};
 use crate::store::{Gc, IndexHead, Store};
 
@@ -113,13 +113,8 @@ impl<S: Store> Ledger<S> {
             state.indexes.clear();
         }
         let root = archive_block(&state.head, &state.indexes)?;
-        let live = self.live_blocks(&state, 0).await?;
-        let mut branches = live.branches;
-        branches.sort_by_key(|(level, _)| *level);
         let mut blocks = vec![root.clone()];
-        blocks.extend(live.leaves);
-        blocks.extend(live.events);
-        blocks.extend(branches.into_iter().map(|(_, b)| b));
+        blocks.extend(self.live_blocks(&state, 0).await?.ordered());
         let car = write_car(root.cid, &blocks);
         if sealed {
             Ok(seal_car(self.blocks.aead(), &car).await?.bytes)
@@ -133,20 +128,11 @@ impl<S: Store> Ledger<S> {
     pub async fn import_archive(&self, bytes: &[u8]) -> Result<bool> {
         self.check_open()?;
         let blocks = match read_car("archive", bytes) {
-            Ok((roots, blocks)) => (roots, blocks),
-            Err(e) if !bytes.starts_with(MAGIC) => return Err(e),
-            Err(_) => {
-                let plain = crypto::open(self.blocks.aead(), bytes)
-                    .await
-                    .map_err(|e| match e {
-                        OpenError::Auth => Error::Decrypt {
-                            car: "archive".into(),
-                        },
-                        OpenError::Malformed(why) => bad(why),
-                    })?;
-                read_car("archive", &plain)?
+            Err(_) if bytes.starts_with(MAGIC) => {
+                read_car("archive", &unseal(self.blocks.aead(), "archive", bytes).await?)
             }
-        };
+            r => r,
+        }?;
         let (roots, blocks) = blocks;
         let root = *roots.first().ok_or_else(|| bad("no root"))?;
         let root_block = blocks
@@ -186,10 +172,12 @@ impl<S: Store> Ledger<S> {
         state.indexes = indexes;
         // every node the state reaches must be in the archive: check before writing anything
         self.blocks.insert_fresh(&blocks);
-        self.live_blocks(&state, 0).await.map_err(|e| match e {
-            Error::MissingBlock(c) => bad(format!("block {c} is missing")),
-            e => e,
-        })?;
+        if let Err(e) = self.live_blocks(&state, 0).await {
+            return Err(match e {
+                Error::MissingBlock(_) => bad("a block the state needs is missing"),
+                e => e,
+            });
+        }
         let mut p = self.seal(&base, state, blocks).await?;
         let n = p.car_bytes.len() as u64;
         p.state.gc = Some(Gc { live: n, stored: n });

@@ -58,10 +58,25 @@ pub(super) struct Packed {
 #[derive(Default)]
 pub(super) struct Live {
     /// Leaves of every tree in key order, a document stored in its own block after its leaf.
-    pub(super) leaves: Vec<Block>,
-    pub(super) events: Vec<Block>,
+    leaves: Vec<Block>,
+    events: Vec<Block>,
     /// Branch nodes with their level.
-    pub(super) branches: Vec<(u32, Block)>,
+    branches: Vec<(u32, Block)>,
+}
+
+impl Live {
+    /// The blocks in packing order: leaves, then events, then branches from the lowest level up.
+    pub(super) fn ordered(self) -> Vec<Block> {
+        let Live {
+            mut leaves,
+            events,
+            mut branches,
+        } = self;
+        branches.sort_by_key(|(level, _)| *level);
+        leaves.extend(events);
+        leaves.extend(branches.into_iter().map(|(_, b)| b));
+        leaves
+    }
 }
 
 impl<S: Store> Ledger<S> {
@@ -265,16 +280,9 @@ impl<S: Store> Ledger<S> {
         commit.insert("v".to_string(), Ipld::Integer(1));
         let commit = codec::encode(&Ipld::Map(commit))?;
         let root = commit.cid;
-        let Live {
-            leaves,
-            events,
-            mut branches,
-        } = live;
-        branches.sort_by_key(|(level, _)| *level);
-        let branches: Vec<Block> = branches.into_iter().map(|(_, b)| b).collect();
         let mut groups: Vec<Vec<Block>> = vec![Vec::new()];
         let mut size = 0;
-        for b in leaves.into_iter().chain(events).chain(branches) {
+        for b in live.ordered() {
             if size + b.bytes.len() > COMPACT_CAR_BYTES && size > 0 {
                 groups.push(Vec::new());
                 size = 0;

@@ -1,0 +1,124 @@
+// Archives (docs/format.md §14) in real Chromium: exportCar() read by standard IPLD tools
+// (@ipld/car + @ipld/dag-cbor), and fireproof(name, { archive }) starting a ledger from a static
+// file served over HTTP.
+import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { CarReader } from "@ipld/car";
+import * as dagCbor from "@ipld/dag-cbor";
+import { sha256 } from "multiformats/hashes/sha2";
+import { openPage } from "./util.mjs";
+
+const DIR = "target/test-archives";
+
+/** Every block's CID checked against its bytes; then every document reached from the root. */
+async function readArchive(bytes) {
+  const car = await CarReader.fromBytes(bytes);
+  const blocks = new Map();
+  for await (const { cid, bytes: b } of car.blocks()) {
+    const digest = await sha256.digest(b);
+    assert.deepEqual(digest.bytes, cid.multihash.bytes, `block ${cid} matches its CID`);
+    assert.equal(cid.code, dagCbor.code);
+    blocks.set(cid.toString(), dagCbor.decode(b));
+  }
+  const [root] = await car.getRoots();
+  const archive = blocks.get(root.toString());
+  assert.equal(archive.v, 1);
+  assert.equal(archive.head.length, 1);
+  const event = blocks.get(archive.head[0].toString());
+  const docs = new Map();
+  const walk = (cid) => {
+    const [level, entries] = blocks.get(cid.toString());
+    for (const [key, value] of entries) {
+      if (level > 0) walk(value);
+      else if (value.del !== true) {
+        const body = value.doc ?? blocks.get(value.ref.toString()).doc;
+        docs.set(new TextDecoder().decode(key), body);
+      }
+    }
+  };
+  walk(event.data.root);
+  return { archive, event, docs, blocks: blocks.size };
+}
+
+export const tests = {
+  async "exportCar is a standard IPLD CAR holding every live document"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const r = await page.evaluate(async () => {
+      const db = window.fp.fireproof("to-export");
+      const docs = [];
+      for (let i = 0; i < 400; i++) docs.push({ _id: `d${String(i).padStart(3, "0")}`, n: i, bucket: i % 5, text: i % 40 === 0 ? "x".repeat(3000) : "small" });
+      await db.bulk(docs);
+      for (let i = 0; i < 400; i += 7) await db.del(`d${String(i).padStart(3, "0")}`);
+      await db.put({ _id: "d001", n: -1, bucket: 9, text: "updated" });
+      await db.query("bucket", { key: 1 });
+      const plain = await db.exportCar();
+      const bare = await db.exportCar({ indexes: false });
+      const sealed = await db.exportCar({ encrypted: true });
+      return { plain: Array.from(plain), bare: bare.length, sealed: Array.from(sealed.subarray(0, 4)), sealedLen: sealed.length, count: (await db.allDocs()).rows.length };
+    });
+    const { archive, docs } = await readArchive(new Uint8Array(r.plain));
+    assert.equal(docs.size, r.count);
+    assert.equal(docs.size, 400 - 58);
+    assert.equal(docs.get("d001").n, -1);
+    assert.equal(docs.get("d001").text, "updated");
+    assert.equal(docs.get("d040").text.length, 3000, "a document in its own block");
+    assert.equal(docs.get("d007"), undefined, "deleted documents are tombstones");
+    assert.deepEqual(Object.keys(archive.indexes), ["bucket"]);
+    assert.ok(r.bare < r.plain.length, "without indexes it is smaller");
+    assert.equal(new TextDecoder().decode(new Uint8Array(r.sealed)), "FPRS", "sealed under the ledger's key");
+    assert.ok(r.sealedLen > r.plain.length);
+  },
+
+  async "a new ledger starts from an archive served over HTTP; writes go on top; bad archives get codes"({ context, harness, url }) {
+    const page = await openPage(context, harness);
+    const src = await page.evaluate(async () => {
+      const db = window.fp.fireproof("archive-src");
+      const docs = [];
+      for (let i = 0; i < 2000; i++) docs.push({ _id: `k${i}`, n: i, bucket: i % 10 });
+      await db.bulk(docs);
+      await db.query("bucket", { key: 3 });
+      const plain = await db.exportCar();
+      const sealed = await db.exportCar({ encrypted: true });
+      return { plain: Array.from(plain), sealed: Array.from(sealed) };
+    });
+    mkdirSync(DIR, { recursive: true });
+    const plain = new Uint8Array(src.plain);
+    writeFileSync(`${DIR}/good.car`, plain);
+    writeFileSync(`${DIR}/sealed.car`, new Uint8Array(src.sealed));
+    const bad = plain.slice();
+    bad[Math.floor(bad.length / 2)] ^= 1;
+    writeFileSync(`${DIR}/bad.car`, bad);
+    const at = (f) => `${url}/${DIR}/${f}`;
+
+    const r = await page.evaluate(async (at) => {
+      const db = window.fp.fireproof("from-archive", { archive: at.good });
+      const got = await db.get("k42");
+      const q = await db.query("bucket", { key: 3 });
+      const all = await db.allDocs();
+      await db.put({ _id: "k42", n: "mine" });
+      const errs = {};
+      for (const [name, u] of Object.entries({ sealed: at.sealed, bad: at.bad, missing: at.missing })) {
+        try {
+          await window.fp.fireproof(`from-${name}`, { archive: u }).get("k1");
+          errs[name] = "opened";
+        } catch (e) {
+          errs[name] = e.code;
+        }
+      }
+      return { got, rows: q.rows.length, all: all.rows.length, errs };
+    }, { good: at("good.car"), sealed: at("sealed.car"), bad: at("bad.car"), missing: at("missing.car") });
+    assert.deepEqual(r.got, { _id: "k42", n: 42, bucket: 2 });
+    assert.equal(r.rows, 200);
+    assert.equal(r.all, 2000);
+    assert.deepEqual(r.errs, { sealed: "DECRYPT", bad: "CORRUPT", missing: "NETWORK" });
+
+    // a reload keeps the local write (the archive is not imported again)
+    await page.reload();
+    await page.waitForFunction(() => window.harnessReady === true);
+    const again = await page.evaluate(async (good) => {
+      const db = window.fp.fireproof("from-archive", { archive: good });
+      return { k42: await db.get("k42"), count: (await db.allDocs()).rows.length };
+    }, at("good.car"));
+    assert.deepEqual(again, { k42: { _id: "k42", n: "mine" }, count: 2000 });
+  },
+};
