@@ -128,9 +128,10 @@ impl<S: Store> Ledger<S> {
     pub async fn import_archive(&self, bytes: &[u8]) -> Result<bool> {
         self.check_open()?;
         let blocks = match read_car("archive", bytes) {
-            Err(_) if bytes.starts_with(MAGIC) => {
-                read_car("archive", &unseal(self.blocks.aead(), "archive", bytes).await?)
-            }
+            Err(_) if bytes.starts_with(MAGIC) => read_car(
+                "archive",
+                &unseal(self.blocks.aead(), "archive", bytes).await?,
+            ),
             r => r,
         }?;
         let (roots, blocks) = blocks;
