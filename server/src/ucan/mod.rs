@@ -14,6 +14,7 @@ mod command;
 mod did;
 mod envelope;
 mod error;
+mod fields;
 mod payload;
 mod policy;
 mod selector;
