@@ -1,6 +1,7 @@
 //! `--car FILE`: one CAR file, sealed as the engine stores them (`FPRS` envelope, named by the
-//! hash of its bytes) or a plain CAR v1. `inspect` lists roots and blocks; `verify` checks the name
-//! (when the file is named by a CID), the GCM tag (with a key) and every block's CID.
+//! hash of its bytes) or a plain CAR v1, possibly an archive (`db.exportCar`). `inspect` lists roots
+//! and blocks; `verify` checks the name (when the file is named by a CID), the GCM tag (with a key),
+//! every block's CID and, for an archive, that the engine imports it; `export` reads an archive.
 //!
 //! Invariant: blocks are only listed after the engine's reader verified every one of them.
 
@@ -13,6 +14,9 @@ use ferroproof::codec::{cid_of, cid_str, parse_cid, Block, RAW};
 use ferroproof::crypto::{Key, SoftAead, MAGIC};
 use ferroproof::error::Error;
 
+use ferroproof::ledger::{AllDocsOpts, DocRow};
+
+use crate::archive;
 use crate::fail::{reason, Fail};
 
 /// The file's bytes and what they are.
@@ -95,7 +99,16 @@ pub async fn inspect(path: &Path, key: Option<&Key>) -> Result<String, Fail> {
     let f = load(path)?;
     let mut out = describe(&f);
     match open(&f, key).await.map_err(|e| Fail::engine(&f.label, e))? {
-        Some((roots, blocks)) => list(&mut out, &roots, &blocks),
+        Some((roots, blocks)) => {
+            if archive::is_archive(&roots, &blocks) {
+                let l = archive::import(&f.bytes, key)
+                    .await
+                    .map_err(|e| Fail::engine(&f.label, e))?;
+                out.push_str(&archive::describe(&l));
+                out.push('\n');
+            }
+            list(&mut out, &roots, &blocks)
+        }
         None => out.push_str("contents are ciphertext: give --key-from to list roots and blocks\n"),
     }
     Ok(out)
@@ -114,12 +127,23 @@ pub async fn verify(path: &Path, key: Option<&Key>) -> Result<(String, Vec<Strin
         ));
     }
     let summary = match open(&f, key).await {
-        Ok(Some((_, blocks))) => format!(
-            "{}: ok: {} blocks, every block's CID matches its bytes{}",
-            f.label,
-            blocks.len(),
-            if f.sealed { ", GCM tag verified" } else { "" }
-        ),
+        Ok(Some((roots, blocks))) => {
+            let mut s = format!(
+                "{}: ok: {} blocks, every block's CID matches its bytes{}",
+                f.label,
+                blocks.len(),
+                if f.sealed { ", GCM tag verified" } else { "" }
+            );
+            if archive::is_archive(&roots, &blocks) {
+                match archive::import(&f.bytes, key).await {
+                    Ok(l) => {
+                        let _ = write!(s, ", complete {}", archive::describe(&l));
+                    }
+                    Err(e) => problems.push(format!("{}: archive: {}", f.label, reason(&e))),
+                }
+            }
+            s
+        }
         Ok(None) => format!(
             "{}: sealed car{}; without a key its GCM tag and blocks cannot be checked",
             f.label,
@@ -141,4 +165,31 @@ pub async fn verify(path: &Path, key: Option<&Key>) -> Result<(String, Vec<Strin
         }
     };
     Ok((summary, problems))
+}
+
+/// The live documents of an archive file, in id order.
+pub async fn archive_rows(path: &Path, key: Option<&Key>) -> Result<Vec<DocRow>, Fail> {
+    let f = load(path)?;
+    if f.sealed && key.is_none() {
+        return Err(Fail::Usage(format!(
+            "{}: a sealed archive: give --key-from",
+            f.label
+        )));
+    }
+    if let Some((roots, blocks)) = open(&f, key).await.map_err(|e| Fail::engine(&f.label, e))? {
+        if !archive::is_archive(&roots, &blocks) {
+            return Err(Fail::Corrupt(format!(
+                "{}: not an archive (its root is no {{v, head, indexes}} block)",
+                f.label
+            )));
+        }
+    }
+    let l = archive::import(&f.bytes, key)
+        .await
+        .map_err(|e| Fail::engine(&f.label, e))?;
+    let (rows, _) = l
+        .all_docs(&AllDocsOpts::default())
+        .await
+        .map_err(|e| Fail::engine(&f.label, e))?;
+    Ok(rows)
 }

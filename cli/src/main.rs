@@ -4,6 +4,7 @@
 //! Invariant: every run ends with exit 0, [`fail::PROBLEMS`] (verify found problems) or a
 //! [`fail::Fail`] code with one line on stderr; a panic (a bug) is reported the same way, as exit 7.
 
+mod archive;
 mod carfile;
 mod export;
 mod fail;
@@ -72,13 +73,13 @@ enum Cmd {
         #[arg(long)]
         all: bool,
     },
-    /// The ledger's current documents, merged from every head record.
+    /// The ledger's current documents, merged from every head record (or read from an archive).
     Export {
         #[command(flatten)]
         src: Source,
         /// The fp1. invite (or a file holding it, `-` for stdin, or a URL with #invite=).
         #[arg(long, value_name = "INVITE")]
-        key_from: String,
+        key_from: Option<String>,
         /// `jsonl`: one `{"_id":…}` per line, in id order; `car`: a plain CAR v1 (docs/cli.md).
         #[arg(long, value_enum, default_value_t = Format::Jsonl)]
         format: Format,
@@ -195,18 +196,23 @@ async fn run(cmd: Cmd) -> Result<i32, Fail> {
             format,
             out,
         } => {
-            let inv = invite::load(&key_from)?;
-            let Some(store) = &src.store else {
-                return Err(Fail::Usage(
-                    "export reads a store (--store): one car holds only part of a ledger".into(),
-                ));
+            let inv = key_of(key_from.as_deref())?;
+            let (name, rows) = match (&src.store, &src.car, &inv) {
+                (_, Some(car), _) => {
+                    let rows = carfile::archive_rows(car, inv.as_ref().map(|i| &i.key)).await?;
+                    let file = car.file_name().unwrap_or_default();
+                    (file.to_string_lossy().into_owned(), rows)
+                }
+                (Some(store), _, Some(inv)) => {
+                    let s = StoreDir::open(store)?;
+                    let l = ledgers(&s, src.ledger.as_deref(), Some(inv))?.remove(0);
+                    (l.id.clone(), export::rows(&l, &inv.key).await?)
+                }
+                _ => return Err(Fail::Usage("export of a store needs --key-from".into())),
             };
-            let s = StoreDir::open(store)?;
-            let l = ledgers(&s, src.ledger.as_deref(), Some(&inv))?.remove(0);
-            let rows = export::rows(&l, &inv.key).await?;
             let bytes = match format {
                 Format::Jsonl => export::jsonl(&rows)?,
-                Format::Car => export::car(&l.id, &rows)?,
+                Format::Car => export::car(&name, &rows)?,
             };
             emit(&bytes, out.as_ref()).map(|_| 0)
         }
