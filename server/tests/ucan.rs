@@ -121,7 +121,6 @@ fn invocation_case(case: &Value) -> (Signed<Invocation>, Proofs, i64) {
         .unwrap()
         .iter()
         .map(|p| Signed::<Delegation>::decode(&dag_json_bytes(p)).unwrap())
-        .map(|d| (d.cid(), d))
         .collect();
     (inv, proofs, case["time"].as_i64().unwrap())
 }
@@ -362,7 +361,7 @@ fn invoke(links: &[Signed<Delegation>], edit: impl Fn(&mut Invocation)) -> Signe
 }
 
 fn proofs(links: &[Signed<Delegation>]) -> Proofs {
-    links.iter().map(|d| (d.cid(), d.clone())).collect()
+    links.iter().cloned().collect()
 }
 
 fn verify(links: &[Signed<Delegation>], inv: &Signed<Invocation>) -> Result<(), VerifyError> {

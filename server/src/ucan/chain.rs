@@ -15,8 +15,39 @@ use super::envelope::Signed;
 use super::error::VerifyError;
 use super::payload::{Delegation, Invocation, Payload};
 
-/// The delegations an invocation may cite, by CID.
-pub type Proofs = HashMap<Cid, Signed<Delegation>>;
+/// The delegations an invocation may cite, each under its own CID (so none can stand in for another).
+#[derive(Clone, Debug, Default)]
+pub struct Proofs(HashMap<Cid, Signed<Delegation>>);
+
+impl Proofs {
+    pub fn new() -> Proofs {
+        Proofs::default()
+    }
+
+    pub fn insert(&mut self, d: Signed<Delegation>) {
+        self.0.insert(d.cid(), d);
+    }
+
+    pub fn get(&self, cid: &Cid) -> Option<&Signed<Delegation>> {
+        self.0.get(cid)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl FromIterator<Signed<Delegation>> for Proofs {
+    fn from_iter<I: IntoIterator<Item = Signed<Delegation>>>(iter: I) -> Proofs {
+        let mut proofs = Proofs::new();
+        iter.into_iter().for_each(|d| proofs.insert(d));
+        proofs
+    }
+}
 
 /// Checks a delegation on its own: its signature and its time bounds at `now` (Unix seconds).
 pub fn verify_delegation(d: &Signed<Delegation>, now: i64) -> Result<(), VerifyError> {
