@@ -1,4 +1,5 @@
-// Cold-open page (workload f): cold.html?engine=X&db=NAME&id=ID&rows=R. Times from this module's
+// Cold-open page (workload f): cold.html?engine=X&db=NAME&id=ID&rows=R[&archive=URL] (with an
+// archive, a new ledger starts from that file: row fa10k). Times from this module's
 // start, before the engine is imported or initialised, through open, the first get of doc ID and
 // the first query (bucket = 42, the g workloads' field query, on an index the seeding page already
 // built and stored), which must return R rows; the result (or the error) lands in window.result
@@ -13,7 +14,7 @@ async function main() {
   const { loadEngine } = await import("./engines.js");
   const engine = await loadEngine(q.get("engine"));
   const t1 = performance.now();
-  const db = await engine.open(q.get("db"), { query: true });
+  const db = await engine.open(q.get("db"), { query: true, archive: q.get("archive") ?? undefined });
   const t2 = performance.now();
   const doc = await db.get(q.get("id"));
   const t3 = performance.now();

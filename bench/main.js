@@ -67,6 +67,15 @@ window.bench = {
     }
     await db.destroy();
   },
+  /** Row fa10k's archive: `exportCar()` of a seeded ledger, as base64 (for the runner to serve). */
+  async exportArchive(engine, name) {
+    const db = await (await loadEngine(engine)).open(name, { query: true });
+    const bytes = await db.exportCar();
+    await db.close();
+    let s = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(s);
+  },
   /**
    * Workload f's setup: writes a ledger of `count` query docs (workload g's, in bulks of 1,000),
    * runs the cold page's first query once so its index is built and stored, checks both, and

@@ -10,8 +10,8 @@ function count(res) {
   return res.rows.length;
 }
 
-export async function open(name) {
-  const db = fireproof(name);
+export async function open(name, opts = {}) {
+  const db = fireproof(name, opts.archive ? { archive: opts.archive } : undefined);
   await db.ready();
   return {
     put: (doc) => db.put(doc),
@@ -24,6 +24,7 @@ export async function open(name) {
     ymPrefix: async (year) => count(await db.query(ym, { prefix: [year] })),
     ymRange: async (lo, hi) => count(await db.query(ym, { range: [lo, hi] })),
     info: () => db.info(),
+    exportCar: () => db.exportCar(),
     close: () => db.close(),
     destroy: () => db.destroy(),
   };
