@@ -70,7 +70,7 @@ impl Policy {
 
 fn statement(v: &Ipld) -> Result<Statement, String> {
     let Ipld::List(parts) = v else {
-        return Err(format!("statement {v:?} is not a list"));
+        return Err("a statement is not a list".into());
     };
     let Some(Ipld::String(op)) = parts.first() else {
         return Err("statement does not start with an operator".into());
