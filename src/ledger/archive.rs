@@ -80,8 +80,12 @@ fn read_archive_block(bytes: &[u8]) -> Result<(Vec<Cid>, BTreeMap<String, IndexH
         };
         head.push(*c);
     }
+    // a commit block has `v` and `head` too: `indexes` tells an archive block apart
+    let Some(Ipld::Map(idx)) = m.get("indexes") else {
+        return Err(bad("the root is not an archive block (indexes)"));
+    };
     let mut indexes = BTreeMap::new();
-    if let Some(Ipld::Map(idx)) = m.get("indexes") {
+    {
         for (name, v) in idx {
             let Ipld::Map(v) = v else {
                 return Err(bad("an index entry is not a map"));

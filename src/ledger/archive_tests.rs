@@ -168,6 +168,16 @@ fn a_damaged_or_incomplete_archive_writes_nothing() {
     no_root.remove(0);
     cases.push(write_car(roots[0], &no_root));
     cases.push(write_car(blocks[1].cid, &blocks[1..]));
+    // a stored commit CAR is not an archive (its commit block has `v` and `head` too)
+    let stored = src.snapshot().car.clone().unwrap();
+    let sealed = block_on(src.store().read_car(&stored)).unwrap().unwrap();
+    let (r, b) = block_on(crate::car::open_car(
+        src.blocks().aead(),
+        &crate::codec::parse_cid(&stored).unwrap(),
+        &sealed,
+    ))
+    .unwrap();
+    cases.push(write_car(r[0], &b));
     for (i, case) in cases.iter().enumerate() {
         let store = MemStore::new();
         let dst = open(&store);
