@@ -41,6 +41,9 @@ pub enum Error {
     /// the sync retries later.
     #[error("remote error: {0}")]
     Remote(String),
+    /// A clock whose state this ledger no longer stores (compacted away) or never had.
+    #[error("history not available: {0}")]
+    HistoryGone(String),
     /// A bug or an impossible state; reported instead of panicking.
     #[error("internal error: {0}")]
     Internal(String),
@@ -61,6 +64,7 @@ impl Error {
             Error::Storage(_) => "STORAGE",
             Error::Conflict(_) => "CONFLICT",
             Error::Remote(_) => "NETWORK",
+            Error::HistoryGone(_) => "HISTORY_GONE",
             Error::Internal(_) => "INTERNAL",
         }
     }

@@ -40,6 +40,8 @@ pub(super) struct PendingIndex {
     /// The documents the update covers (their old rows go); `None` for a fresh build whose
     /// batch is exactly what was emitted (the field index: rows come from the engine itself).
     ids: Option<Vec<String>>,
+    /// False for a query on an older state (`view`): its rows are used once, never kept.
+    keep: bool,
 }
 
 /// What a projection makes of an encoded leaf during a fresh index scan.
@@ -103,8 +105,19 @@ impl<S: Store> Ledger<S> {
     /// returns a token with the live documents the map function must see. A different `src`
     /// under the same name rebuilds the index from scratch.
     pub async fn index_begin(&self, name: &str, src: &str) -> Result<(u32, Vec<DocRow>)> {
+        self.index_begin_on(name, src, None).await
+    }
+
+    /// [`Ledger::index_begin`] on `view` (an older state, see [`Ledger::view`]) when given: a
+    /// fresh build over its documents, used by this query only.
+    pub async fn index_begin_on(
+        &self,
+        name: &str,
+        src: &str,
+        view: Option<Rc<State>>,
+    ) -> Result<(u32, Vec<DocRow>)> {
         self.check_open()?;
-        let (state, base) = self.pin_index(name, src).await?;
+        let (state, base, keep) = self.pin_on(name, src, view).await?;
         let inline = |_: &str, raw: &[u8]| match LeafMeta::read(raw) {
             Ok(LeafMeta {
                 live: true,
@@ -128,7 +141,30 @@ impl<S: Store> Ledger<S> {
                 body: Some(body),
             })
             .collect();
-        Ok((self.register(name, src, state, base, Some(ids)), docs))
+        Ok((self.register(name, src, state, base, Some(ids), keep), docs))
+    }
+
+    /// The state and index a query runs on: `view` with no index, or [`Ledger::pin_index`].
+    async fn pin_on(
+        &self,
+        name: &str,
+        src: &str,
+        view: Option<Rc<State>>,
+    ) -> Result<(Rc<State>, Base, bool)> {
+        Ok(match view {
+            Some(v) => (
+                v,
+                Base {
+                    head: None,
+                    rows: None,
+                },
+                false,
+            ),
+            None => {
+                let (state, base) = self.pin_index(name, src).await?;
+                (state, base, true)
+            }
+        })
     }
 
     /// Updates the index of a top-level field (`doc[field]`, missing or null not indexed)
@@ -139,9 +175,21 @@ impl<S: Store> Ledger<S> {
         opts: &QueryOpts,
         include_docs: bool,
     ) -> Result<(Vec<QueryHit>, Rc<State>)> {
+        self.index_query_field_on(field, opts, include_docs, None)
+            .await
+    }
+
+    /// [`Ledger::index_query_field`] on `view` when given (a fresh build, not kept).
+    pub async fn index_query_field_on(
+        &self,
+        field: &str,
+        opts: &QueryOpts,
+        include_docs: bool,
+        view: Option<Rc<State>>,
+    ) -> Result<(Vec<QueryHit>, Rc<State>)> {
         self.check_open()?;
         let src = format!("field:{field}");
-        let (state, base) = self.pin_index(field, &src).await?;
+        let (state, base, keep) = self.pin_on(field, &src, view).await?;
         let key_of = |id: &str, doc: &RawDoc| -> Result<Option<Ipld>> {
             let bad = |e: String| Error::corrupt(format!("doc {id}"), e);
             match (field, doc.field(field).map_err(bad)?) {
@@ -157,6 +205,7 @@ impl<S: Store> Ledger<S> {
             state: state.clone(),
             base: base.clone(),
             ids,
+            keep,
         };
         if base.head.is_none() {
             let rows = self.fresh_field_rows(&state, field, key_of).await?;
@@ -417,6 +466,7 @@ impl<S: Store> Ledger<S> {
         state: Rc<State>,
         base: Base,
         ids: Option<Vec<String>>,
+        keep: bool,
     ) -> u32 {
         let token = self.next_token.get().wrapping_add(1);
         self.next_token.set(token);
@@ -432,6 +482,7 @@ impl<S: Store> Ledger<S> {
                 state,
                 base,
                 ids,
+                keep,
             },
         );
         token
@@ -495,13 +546,15 @@ impl<S: Store> Ledger<S> {
                     ids: None,
                     seq: p.state.seq,
                 };
-                let u = Unsaved {
-                    base: None,
-                    head,
-                    rows: Some(fresh),
-                    blocks: Vec::new(),
-                };
-                self.keep_unsaved(&p.name, u);
+                if p.keep {
+                    let u = Unsaved {
+                        base: None,
+                        head,
+                        rows: Some(fresh),
+                        blocks: Vec::new(),
+                    };
+                    self.keep_unsaved(&p.name, u);
+                }
                 rows
             }
             (Some(_), Some(_)) => {

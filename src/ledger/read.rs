@@ -101,7 +101,15 @@ impl<S: Store> Ledger<S> {
     /// Documents in id order (or reverse), filtered by the options.
     pub async fn all_docs(&self, opts: &AllDocsOpts) -> Result<(Vec<DocRow>, Rc<State>)> {
         self.check_open()?;
-        let state = self.snapshot();
+        self.all_docs_in(self.snapshot(), opts).await
+    }
+
+    /// [`Ledger::all_docs`] in a given snapshot.
+    pub async fn all_docs_in(
+        &self,
+        state: Rc<State>,
+        opts: &AllDocsOpts,
+    ) -> Result<(Vec<DocRow>, Rc<State>)> {
         let limit = opts.limit.unwrap_or(usize::MAX);
         let mut rows = Vec::new();
         if let Some(keys) = &opts.keys {
@@ -180,7 +188,16 @@ impl<S: Store> Ledger<S> {
         limit: Option<usize>,
     ) -> Result<(Vec<DocRow>, Rc<State>)> {
         self.check_open()?;
-        let state = self.snapshot();
+        self.changes_at(self.snapshot(), since, limit).await
+    }
+
+    /// [`Ledger::changes`] in a given snapshot.
+    pub async fn changes_at(
+        &self,
+        state: Rc<State>,
+        since: &[Cid],
+        limit: Option<usize>,
+    ) -> Result<(Vec<DocRow>, Rc<State>)> {
         let after = self.since_seq(since).await;
         let rows = self.changes_in(&state, after, limit).await?;
         Ok((rows, state))
