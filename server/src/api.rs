@@ -1,7 +1,11 @@
 //! HTTP routes (API v1, see docs/server.md): ledgers, create-only objects, listing, the one delete.
 //!
+//! Without `--open` each handler passes its request to `guard` (docs/auth.md §7) before touching
+//! the ledger; the authorization-only routes are in `access`.
+//!
 //! Invariant: every path segment is validated by `names` before the store is touched; client input
-//! is answered with a 4xx and a short plain-text reason, store failures with 503, never a panic.
+//! is answered with a 4xx and a short plain-text reason (authorization refusals: JSON), store
+//! failures with 503, never a panic.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -10,16 +14,20 @@ use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Path, Query, State, WebSocketUpgrade};
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 use tower_http::cors::{Any, CorsLayer};
 
-use crate::names::{looks_like_envelope, name_of, new_ledger_id, valid_ledger, valid_name, Kind};
+use crate::access;
+use crate::auth::{bearer, Auth, AuthError, Grant, Level, Need, Request};
+use crate::names::{
+    looks_like_envelope, name_of, new_ledger_id, valid_did_ledger, valid_ledger, valid_name, Kind,
+};
 use crate::store::{Store, StoreError};
 use crate::watch::{self, Hub};
 
@@ -30,36 +38,60 @@ pub const MAX_LIST: usize = 1000;
 pub struct App {
     pub store: Store,
     pub hub: Arc<Hub>,
+    /// `None` with `--open`.
+    pub auth: Option<Auth>,
 }
 
-/// An error answer: status and a short plain-text reason.
+impl App {
+    /// A ledger id of this mode: random base32 with `--open`, a `did:key` without.
+    pub fn valid_ledger(&self, id: &str) -> bool {
+        match self.auth {
+            None => valid_ledger(id),
+            Some(_) => valid_did_ledger(id),
+        }
+    }
+}
+
+/// An error answer: a status and a short plain-text reason, or an authorization refusal (JSON).
 #[derive(Debug)]
-pub struct ApiError(StatusCode, &'static str);
+pub enum ApiError {
+    Plain(StatusCode, &'static str),
+    Auth(AuthError),
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.0,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            self.1,
-        )
-            .into_response()
+        match self {
+            ApiError::Plain(status, reason) => (
+                status,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                reason,
+            )
+                .into_response(),
+            ApiError::Auth(e) => e.into_response(),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        ApiError::Auth(e)
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound => ApiError(StatusCode::NOT_FOUND, "not found"),
+            StoreError::NotFound => ApiError::Plain(StatusCode::NOT_FOUND, "not found"),
             StoreError::Unavailable(msg) => {
                 eprintln!("store unavailable: {msg}");
-                ApiError(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
+                ApiError::Plain(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
             }
         }
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub type ApiResult<T> = Result<T, ApiError>;
 
 pub fn router(app: App) -> Router {
     let cors = CorsLayer::new()
@@ -71,8 +103,18 @@ pub fn router(app: App) -> Router {
             Method::DELETE,
             Method::OPTIONS,
         ])
-        .allow_headers([header::CONTENT_TYPE]);
-    Router::new()
+        .allow_headers(match app.auth {
+            None => vec![header::CONTENT_TYPE],
+            Some(_) => vec![header::CONTENT_TYPE, header::AUTHORIZATION],
+        });
+    let routes = match app.auth {
+        None => Router::new(),
+        Some(_) => Router::new()
+            .route("/v1/ledgers/{ledger}/ucans/{cid}", put(access::register))
+            .route("/v1/ledgers/{ledger}/members", get(access::members))
+            .route("/v1/ledgers/{ledger}/revoke", post(access::revoke)),
+    };
+    routes
         .route("/health", get(|| async { "ok" }))
         .route("/v1/ledgers", post(create_ledger))
         .route("/v1/ledgers/{ledger}/watch", get(watch_ledger))
@@ -82,24 +124,58 @@ pub fn router(app: App) -> Router {
             "/v1/ledgers/{ledger}/{kind}/{name}",
             get(get_object).put(put_object).delete(delete_object),
         )
-        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such route") })
+        .fallback(|| async { ApiError::Plain(StatusCode::NOT_FOUND, "no such route") })
         .layer(cors)
         .with_state(app)
 }
 
 /// Checks the ledger id and that the ledger exists.
-async fn known_ledger(app: &App, ledger: &str) -> ApiResult<()> {
-    if !valid_ledger(ledger) {
-        return Err(ApiError(StatusCode::BAD_REQUEST, "malformed ledger id"));
+pub async fn known_ledger(app: &App, ledger: &str) -> ApiResult<()> {
+    if !app.valid_ledger(ledger) {
+        return Err(ApiError::Plain(
+            StatusCode::BAD_REQUEST,
+            "malformed ledger id",
+        ));
     }
     if !app.store.ledger_exists(ledger).await? {
-        return Err(ApiError(StatusCode::NOT_FOUND, "unknown ledger"));
+        return Err(ApiError::Plain(StatusCode::NOT_FOUND, "unknown ledger"));
     }
     Ok(())
 }
 
+/// Without `--open`: the ledger exists and `req` carries an invocation allowing `level` on it.
+pub async fn guard(
+    app: &App,
+    ledger: &str,
+    req: &Request<'_>,
+    need: Need,
+) -> ApiResult<Option<Grant>> {
+    let Some(auth) = &app.auth else {
+        return Ok(None);
+    };
+    known_ledger(app, ledger).await?;
+    let did = ferroproof_server::ucan::Did::parse(ledger)
+        .map_err(|_| ApiError::Plain(StatusCode::BAD_REQUEST, "malformed ledger id"))?;
+    Ok(Some(auth.check(&did, req, &need, None).await?))
+}
+
+/// A request's facts for `guard`, with its token from the `Authorization` header.
+pub fn request<'a>(
+    method: &'a Method,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+) -> Request<'a> {
+    Request {
+        method,
+        path: uri.path(),
+        body,
+        token: bearer(headers),
+    }
+}
+
 fn parse_kind(kind: &str) -> ApiResult<Kind> {
-    Kind::parse(kind).ok_or(ApiError(
+    Kind::parse(kind).ok_or(ApiError::Plain(
         StatusCode::BAD_REQUEST,
         "kind must be cars or heads",
     ))
@@ -109,11 +185,24 @@ fn parse_name(name: &str) -> ApiResult<()> {
     if valid_name(name) {
         Ok(())
     } else {
-        Err(ApiError(StatusCode::BAD_REQUEST, "malformed object name"))
+        Err(ApiError::Plain(
+            StatusCode::BAD_REQUEST,
+            "malformed object name",
+        ))
     }
 }
 
-async fn create_ledger(State(app): State<App>) -> ApiResult<Response> {
+async fn create_ledger(
+    State(app): State<App>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    if app.auth.is_some() {
+        let root = read_limited(&headers, body, ferroproof_server::ucan::MAX_TOKEN_BYTES).await?;
+        return access::create_ledger(&app, &request(&method, &uri, &headers, &root), &root).await;
+    }
     let ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
@@ -131,8 +220,8 @@ async fn create_ledger(State(app): State<App>) -> ApiResult<Response> {
 const DRAIN_SLACK: usize = 1 << 20;
 
 /// Reads a body of at most `limit` bytes; 413 beyond, without keeping more than `limit` in memory.
-async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> ApiResult<Bytes> {
-    const TOO_LARGE: ApiError = ApiError(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
+pub async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> ApiResult<Bytes> {
+    const TOO_LARGE: ApiError = ApiError::Plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
@@ -144,7 +233,8 @@ async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> ApiResul
     let mut buf = Vec::with_capacity(declared.map_or(0, |n| n as usize).min(limit));
     let mut seen = 0;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| ApiError(StatusCode::BAD_REQUEST, "body read failed"))?;
+        let chunk =
+            chunk.map_err(|_| ApiError::Plain(StatusCode::BAD_REQUEST, "body read failed"))?;
         seen += chunk.len();
         if seen > limit + DRAIN_SLACK {
             return Err(TOO_LARGE);
@@ -165,25 +255,34 @@ async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> ApiResul
 async fn put_object(
     State(app): State<App>,
     Path((ledger, kind, name)): Path<(String, String, String)>,
+    (method, uri): (Method, Uri),
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<StatusCode> {
     let kind = parse_kind(&kind)?;
     parse_name(&name)?;
-    if !valid_ledger(&ledger) {
-        return Err(ApiError(StatusCode::BAD_REQUEST, "malformed ledger id"));
+    if !app.valid_ledger(&ledger) {
+        return Err(ApiError::Plain(
+            StatusCode::BAD_REQUEST,
+            "malformed ledger id",
+        ));
     }
     let bytes = read_limited(&headers, body, kind.max_bytes()).await?;
     if name_of(&bytes) != name {
-        return Err(ApiError(
+        return Err(ApiError::Plain(
             StatusCode::BAD_REQUEST,
             "name does not match bytes",
         ));
     }
     if !looks_like_envelope(&bytes) {
-        return Err(ApiError(StatusCode::BAD_REQUEST, "not an FPRS v1 envelope"));
+        return Err(ApiError::Plain(
+            StatusCode::BAD_REQUEST,
+            "not an FPRS v1 envelope",
+        ));
     }
     known_ledger(&app, &ledger).await?;
+    let req = request(&method, &uri, &headers, &bytes);
+    guard(&app, &ledger, &req, Need::Level(Level::Write)).await?;
     if app.store.put(&ledger, kind, &name, bytes).await? {
         app.hub.announce(&ledger, kind, &name);
         Ok(StatusCode::CREATED)
@@ -195,12 +294,19 @@ async fn put_object(
 async fn get_object(
     State(app): State<App>,
     Path((ledger, kind, name)): Path<(String, String, String)>,
+    (method, uri): (Method, Uri),
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
     let kind = parse_kind(&kind)?;
     parse_name(&name)?;
-    if !valid_ledger(&ledger) {
-        return Err(ApiError(StatusCode::BAD_REQUEST, "malformed ledger id"));
+    if !app.valid_ledger(&ledger) {
+        return Err(ApiError::Plain(
+            StatusCode::BAD_REQUEST,
+            "malformed ledger id",
+        ));
     }
+    let req = request(&method, &uri, &headers, b"");
+    guard(&app, &ledger, &req, Need::Level(Level::Read)).await?;
     let bytes = app.store.get(&ledger, kind, &name).await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
@@ -208,16 +314,20 @@ async fn get_object(
 async fn delete_object(
     State(app): State<App>,
     Path((ledger, kind, name)): Path<(String, String, String)>,
+    (method, uri): (Method, Uri),
+    headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     let kind = parse_kind(&kind)?;
     parse_name(&name)?;
     if kind == Kind::Cars {
-        return Err(ApiError(
+        return Err(ApiError::Plain(
             StatusCode::METHOD_NOT_ALLOWED,
             "cars are never deleted",
         ));
     }
     known_ledger(&app, &ledger).await?;
+    let req = request(&method, &uri, &headers, b"");
+    guard(&app, &ledger, &req, Need::Level(Level::Write)).await?;
     app.store.delete(&ledger, kind, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -232,10 +342,12 @@ async fn list(
     State(app): State<App>,
     Path((ledger, kind)): Path<(String, String)>,
     page: Result<Query<Page>, QueryRejection>,
+    (method, uri): (Method, Uri),
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
     let kind = parse_kind(&kind)?;
     let Ok(Query(page)) = page else {
-        return Err(ApiError(
+        return Err(ApiError::Plain(
             StatusCode::BAD_REQUEST,
             "query must be after=NAME&limit=N",
         ));
@@ -245,9 +357,14 @@ async fn list(
     }
     let limit = page.limit.unwrap_or(MAX_LIST);
     if limit == 0 || limit > MAX_LIST {
-        return Err(ApiError(StatusCode::BAD_REQUEST, "limit must be 1..=1000"));
+        return Err(ApiError::Plain(
+            StatusCode::BAD_REQUEST,
+            "limit must be 1..=1000",
+        ));
     }
     known_ledger(&app, &ledger).await?;
+    let req = request(&method, &uri, &headers, b"");
+    guard(&app, &ledger, &req, Need::Level(Level::Read)).await?;
     let (names, more) = app
         .store
         .list(&ledger, kind, page.after.as_deref(), limit)
@@ -262,15 +379,37 @@ async fn list(
 async fn watch_ledger(
     State(app): State<App>,
     Path(ledger): Path<String>,
+    (method, uri): (Method, Uri),
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     known_ledger(&app, &ledger).await?;
     let Ok(ws) = ws else {
-        return Err(ApiError(
+        return Err(ApiError::Plain(
             StatusCode::BAD_REQUEST,
             "expected a WebSocket upgrade",
         ));
     };
+    // Browsers cannot set a WebSocket's headers: the token comes as `?auth=<base64url>`.
+    let token = uri
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("auth=")));
+    let req = Request {
+        method: &method,
+        path: uri.path(),
+        body: b"",
+        token,
+    };
+    let recheck = match (
+        guard(&app, &ledger, &req, Need::Level(Level::Read)).await?,
+        &app.auth,
+    ) {
+        (Some(grant), Some(auth)) => Some(watch::Recheck {
+            auth: auth.clone(),
+            ledger: ledger.clone(),
+            chain: grant.chain,
+        }),
+        _ => None,
+    };
     let sub = app.hub.subscribe(&ledger);
-    Ok(ws.on_upgrade(move |socket| watch::serve(socket, sub)))
+    Ok(ws.on_upgrade(move |socket| watch::serve(socket, sub, recheck)))
 }

@@ -1,9 +1,12 @@
 //! `ferroproof-server`: the sync server's command line, store opening, listener and shutdown.
 //!
-//! Invariant: the server keeps no state outside the store but watcher subscriptions; it prints
+//! Invariant: the server keeps no state outside the store but watcher subscriptions (and a throttle
+//! of replay-marker cleaning); it prints
 //! `listening on http://ADDR` (the bound address) only once it accepts connections.
 
+mod access;
 mod api;
+mod auth;
 mod names;
 mod store;
 mod watch;
@@ -25,7 +28,8 @@ struct Cli {
     /// A local folder (created if missing) or `s3://bucket[/prefix]` (configured by the AWS_* environment).
     #[arg(long, default_value = "./ferroproof-data")]
     store: String,
-    /// No authorization: anyone who can reach the server may read and write (the only mode for now).
+    /// No authorization: anyone who can reach the server may read and write (development only).
+    /// Without it every request needs a UCAN invocation (docs/auth.md §7).
     #[arg(long)]
     open: bool,
     /// How often a ledger with watchers lists its heads, to hear writes made through other instances.
@@ -35,10 +39,6 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !cli.open {
-        eprintln!("authorization is not implemented yet: pass --open");
-        return ExitCode::from(2);
-    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -61,7 +61,8 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), String> {
     let store = store::open(&cli.store)?;
     let hub = watch::Hub::new(store.clone(), Duration::from_millis(cli.poll_ms));
-    let app = api::router(api::App { store, hub });
+    let auth = (!cli.open).then(|| auth::Auth::new(store.clone()));
+    let app = api::router(api::App { store, hub, auth });
     let listener = tokio::net::TcpListener::bind(cli.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", cli.listen))?;

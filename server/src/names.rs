@@ -9,6 +9,8 @@ use sha2::{Digest, Sha256};
 const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 /// CIDv1 prefix: version 1, codec raw (0x55), multihash sha2-256 (0x12) of 32 bytes (0x20).
 const CID_PREFIX: [u8; 4] = [0x01, 0x55, 0x12, 0x20];
+/// The same for a UCAN token: codec dag-cbor (0x71).
+const DAG_CBOR_PREFIX: [u8; 4] = [0x01, 0x71, 0x12, 0x20];
 /// `"b"` + base32 of 36 bytes.
 pub const NAME_LEN: usize = 59;
 /// base32 of 16 random bytes.
@@ -92,9 +94,24 @@ pub fn name_of(bytes: &[u8]) -> String {
 
 /// Is `s` a well-formed object name (a raw sha2-256 CIDv1 in canonical base32)?
 pub fn valid_name(s: &str) -> bool {
+    valid_cid(s, CID_PREFIX)
+}
+
+/// Is `s` a well-formed token name (a dag-cbor sha2-256 CIDv1 in canonical base32, `bafyrei…`)?
+pub fn valid_token_name(s: &str) -> bool {
+    valid_cid(s, DAG_CBOR_PREFIX)
+}
+
+fn valid_cid(s: &str, prefix: [u8; 4]) -> bool {
     s.len() == NAME_LEN
         && s.starts_with('b')
-        && unbase32(&s[1..]).is_some_and(|b| b.len() == 36 && b[..4] == CID_PREFIX)
+        && unbase32(&s[1..]).is_some_and(|b| b.len() == 36 && b[..4] == prefix)
+}
+
+/// Is `s` a ledger id of the authorized mode: the canonical spelling of an Ed25519 `did:key`? Such a
+/// string is `did:key:z` and base58btc (alphanumeric), so it has no `/`, `.` or `%`.
+pub fn valid_did_ledger(s: &str) -> bool {
+    ferroproof_server::ucan::Did::parse(s).is_ok_and(|d| d.to_string() == s)
 }
 
 /// Is `s` a well-formed ledger id?

@@ -1,6 +1,8 @@
 //! The store: every byte the server keeps, through `object_store` (a local folder or S3).
 //!
-//! Layout: `ledgers/<id>/ledger` (marker), `ledgers/<id>/cars/<name>`, `ledgers/<id>/heads/<name>`.
+//! Layout: `ledgers/<id>/ledger` (marker), `ledgers/<id>/cars/<name>`, `ledgers/<id>/heads/<name>`,
+//! and the authorization records (docs/auth.md §7.1): `ucans/<cid>`, `revoked/<name>`,
+//! `spent/<name>`, `nonces/<window>/<name>`.
 //! Invariant: objects are written only with `PutMode::Create` (never overwritten); callers pass names
 //! already checked by `names`, so every path here is made of validated segments.
 
@@ -15,7 +17,28 @@ use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig};
 
-use crate::names::{valid_name, Kind};
+use crate::names::{valid_name, valid_token_name, Kind};
+
+/// The folders of a ledger's authorization records (each holds create-only, named records).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Area {
+    /// Registered delegations, named by their CID.
+    Ucans,
+    /// Revocations, named by `name_of(did bytes)`.
+    Revoked,
+    /// Spent invite keys, named by `name_of(did bytes)`.
+    Spent,
+}
+
+impl Area {
+    fn as_str(self) -> &'static str {
+        match self {
+            Area::Ucans => "ucans",
+            Area::Revoked => "revoked",
+            Area::Spent => "spent",
+        }
+    }
+}
 
 /// Why a store call failed.
 #[derive(Debug)]
@@ -184,6 +207,74 @@ impl Store {
         let more = names.len() > limit;
         names.truncate(limit);
         Ok((names, more))
+    }
+
+    /// Create-only write of a record: `true` if this call created it.
+    pub async fn put_record(
+        &self,
+        ledger: &str,
+        area: Area,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<bool> {
+        let path = Path::from_iter(["ledgers", ledger, area.as_str(), name]);
+        self.create(&path, bytes.into()).await
+    }
+
+    /// A record's bytes, `None` if absent.
+    pub async fn get_record(&self, ledger: &str, area: Area, name: &str) -> Result<Option<Bytes>> {
+        let path = Path::from_iter(["ledgers", ledger, area.as_str(), name]);
+        match self.inner.get(&path).await {
+            Ok(r) => Ok(Some(r.bytes().await?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The names of an area's records (anything not a valid name is skipped).
+    pub async fn list_records(&self, ledger: &str, area: Area) -> Result<Vec<String>> {
+        let prefix = Path::from_iter(["ledgers", ledger, area.as_str()]);
+        let metas: Vec<_> = self.inner.list(Some(&prefix)).try_collect().await?;
+        Ok(metas
+            .into_iter()
+            .filter_map(|m| m.location.filename().map(str::to_owned))
+            .filter(|n| valid_name(n) || valid_token_name(n))
+            .collect())
+    }
+
+    /// Creates the replay marker `nonces/<window>/<name>`: `false` if it already exists.
+    pub async fn put_nonce(
+        &self,
+        ledger: &str,
+        window: i64,
+        name: &str,
+        body: Vec<u8>,
+    ) -> Result<bool> {
+        let window = window.to_string();
+        let path = Path::from_iter(["ledgers", ledger, "nonces", &window, name]);
+        self.create(&path, body.into()).await
+    }
+
+    /// Deletes every replay marker of a window before `window`; returns how many were deleted.
+    pub async fn clean_nonces(&self, ledger: &str, window: i64) -> Result<usize> {
+        let prefix = Path::from_iter(["ledgers", ledger, "nonces"]);
+        let metas: Vec<_> = self.inner.list(Some(&prefix)).try_collect().await?;
+        let mut deleted = 0;
+        for m in metas {
+            let old = m
+                .location
+                .prefix_match(&prefix)
+                .and_then(|mut parts| parts.next())
+                .and_then(|w| w.as_ref().parse::<i64>().ok())
+                .is_some_and(|w| w < window);
+            if old {
+                match self.inner.delete(&m.location).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => deleted += 1,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(deleted)
     }
 
     /// Every name of `kind` (for polling).

@@ -4,16 +4,20 @@
 //! `poll` interval and announces each name not yet in the ledger's `seen` set; a watcher gets
 //! `{"type":"ready"}` only after that set holds the first listing, so a head written anywhere after
 //! "ready" is announced at least once. The entry (and its poller) goes away with its last watcher.
+//! Without `--open`, a watcher's proof chain is checked again before each announcement, and the
+//! socket is closed with 1008 (policy violation) once it no longer holds.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use ferroproof_server::ucan::{Delegation, Signed};
 use serde_json::json;
 use tokio::sync::{broadcast, watch};
 use tokio::task::AbortHandle;
 
+use crate::auth::Auth;
 use crate::names::Kind;
 use crate::store::Store;
 
@@ -160,8 +164,15 @@ fn put_message(p: &Put) -> Message {
     )
 }
 
+/// What an authorized watcher's announcements are checked against.
+pub struct Recheck {
+    pub auth: Auth,
+    pub ledger: String,
+    pub chain: Vec<Signed<Delegation>>,
+}
+
 /// Serves one watcher until it closes: "ready", then every announcement; a server ping every 30 s.
-pub async fn serve(mut socket: WebSocket, mut sub: Subscription) {
+pub async fn serve(mut socket: WebSocket, mut sub: Subscription, recheck: Option<Recheck>) {
     if sub.ready.wait_for(|r| *r).await.is_err() {
         return;
     }
@@ -175,6 +186,13 @@ pub async fn serve(mut socket: WebSocket, mut sub: Subscription) {
         tokio::select! {
             ev = sub.rx.recv() => match ev {
                 Ok(p) => {
+                    if let Some(r) = &recheck {
+                        if let Err(reason) = r.auth.still_holds(&r.ledger, &r.chain).await {
+                            let frame = CloseFrame { code: 1008, reason: reason.into() };
+                            let _ = socket.send(Message::Close(Some(frame))).await;
+                            return;
+                        }
+                    }
                     if socket.send(put_message(&p)).await.is_err() {
                         return;
                     }

@@ -208,21 +208,15 @@ async fn watch_hears_puts_on_the_same_instance() {
     );
 }
 
-#[test]
-fn without_open_it_refuses_to_start() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ferroproof-server"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--store",
-            &StoreSpec::temp_folder().store,
-        ])
-        .output()
+#[tokio::test]
+async fn without_open_every_ledger_request_needs_a_token() {
+    // Until authorization existed the server refused to start without --open; now it enforces it.
+    let s = Server::start_secure(&StoreSpec::temp_folder(), &[]);
+    assert_eq!(s.get("/health").await, (200, b"ok".to_vec()));
+    let r = common::client()
+        .post(s.url("/v1/ledgers"))
+        .send()
+        .await
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("authorization is not implemented yet: pass --open"),
-        "{err}"
-    );
+    assert_eq!(r.status(), 401);
 }

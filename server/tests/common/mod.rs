@@ -2,6 +2,7 @@
 //! it over HTTP, raw TCP (for paths a URL library would normalise) and WebSocket, and makes envelopes.
 #![allow(dead_code)]
 
+pub mod authz;
 pub mod scenarios;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -57,8 +58,17 @@ impl Server {
     }
 
     pub fn start_with(spec: &StoreSpec, extra: &[&str]) -> Server {
+        Server::spawn(spec, &[&["--open"], extra].concat())
+    }
+
+    /// A server enforcing authorization (no `--open`).
+    pub fn start_secure(spec: &StoreSpec, extra: &[&str]) -> Server {
+        Server::spawn(spec, extra)
+    }
+
+    fn spawn(spec: &StoreSpec, extra: &[&str]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferroproof-server"));
-        cmd.args(["--listen", "127.0.0.1:0", "--store", &spec.store, "--open"])
+        cmd.args(["--listen", "127.0.0.1:0", "--store", &spec.store])
             .args(extra)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())

@@ -1,0 +1,374 @@
+//! The server without `--open` (docs/auth.md §7), through its real binary: ledger creation from a
+//! root delegation, roles, every refusal, invites, members, revocation (also of an open
+//! WebSocket) and the replay set shared by two instances on one store.
+
+mod common;
+
+use std::time::Duration;
+
+use common::authz::{
+    self, create_ledger, delegate, did, invocation, new_key, reason, send, token, Actor,
+};
+use common::{envelope, name_of, Server, StoreSpec};
+use futures::StreamExt;
+use tokio_tungstenite::tungstenite::Message;
+
+async fn push(s: &Server, a: &Actor, kind: &str, bytes: &[u8]) -> (u16, String) {
+    let (status, body) = a
+        .send(s, "PUT", &format!("/{kind}/{}", name_of(bytes)), bytes)
+        .await;
+    (status, reason(&body))
+}
+
+#[tokio::test]
+async fn create_then_the_admin_pushes_and_pulls() {
+    let s = Server::start_secure(&StoreSpec::temp_folder(), &[]);
+    assert_eq!(s.get("/health").await.0, 200);
+    let admin = create_ledger(&s).await;
+    let car = envelope(300);
+    assert_eq!(push(&s, &admin, "cars", &car).await.0, 201);
+    assert_eq!(push(&s, &admin, "cars", &car).await.0, 200, "idempotent");
+    let head = envelope(40);
+    assert_eq!(push(&s, &admin, "heads", &head).await.0, 201);
+    let (status, bytes) = admin
+        .send(&s, "GET", &format!("/cars/{}", name_of(&car)), b"")
+        .await;
+    assert_eq!((status, bytes), (200, car));
+    let (status, list) = admin.send(&s, "GET", "/heads/", b"").await;
+    assert_eq!(status, 200);
+    let list: serde_json::Value = serde_json::from_slice(&list).unwrap();
+    assert_eq!(list["names"], serde_json::json!([name_of(&head)]));
+    assert_eq!(
+        admin
+            .send(&s, "DELETE", &format!("/heads/{}", name_of(&head)), b"")
+            .await
+            .0,
+        204
+    );
+
+    // A second create of the same ledger DID (another root by the same key is still refused).
+    let root = delegate(&new_key(), &admin.did(), &admin.ledger, "/ledger", false);
+    let t = token(
+        invocation(
+            &admin.key,
+            &root.payload().iss,
+            "/ledger",
+            ("POST", "/v1/ledgers", root.bytes()),
+            &[root.cid()],
+        ),
+        &admin.key,
+    );
+    let (status, _) = send(&s, "POST", "/v1/ledgers", root.bytes(), Some(&t)).await;
+    assert_eq!(
+        status, 400,
+        "a root not issued by its subject is not a root"
+    );
+    // Without a token: 401; the old random ids are not ledger ids here.
+    assert_eq!(send(&s, "POST", "/v1/ledgers", b"", None).await.0, 401);
+    assert_eq!(
+        s.get("/v1/ledgers/aaaaaaaaaaaaaaaaaaaaaaaaaa/heads/")
+            .await
+            .0,
+        400
+    );
+}
+
+#[tokio::test]
+async fn a_second_create_of_one_ledger_is_409() {
+    let s = Server::start_secure(&StoreSpec::temp_folder(), &[]);
+    let ledger_key = new_key();
+    let ledger = did(&ledger_key);
+    let mut statuses = vec![];
+    for _ in 0..2 {
+        let admin = new_key();
+        let root = delegate(&ledger_key, &did(&admin), &ledger, "/ledger", false);
+        let req = ("POST", "/v1/ledgers", root.bytes());
+        let t = token(
+            invocation(&admin, &ledger, "/ledger", req, &[root.cid()]),
+            &admin,
+        );
+        statuses.push(
+            send(&s, "POST", "/v1/ledgers", root.bytes(), Some(&t))
+                .await
+                .0,
+        );
+    }
+    assert_eq!(statuses, [201, 409]);
+}
+
+#[tokio::test]
+async fn writers_push_readers_only_pull() {
+    let s = Server::start_secure(&StoreSpec::temp_folder(), &[]);
+    let admin = create_ledger(&s).await;
+    let writer = admin.add(&s, "/ledger/write").await;
+    let reader = admin.add(&s, "/ledger/read").await;
+    let car = envelope(200);
+    assert_eq!(push(&s, &writer, "cars", &car).await.0, 201);
+    assert_eq!(
+        writer.send(&s, "GET", "/cars/", b"").await.0,
+        200,
+        "write implies read"
+    );
+    let path = format!("/cars/{}", name_of(&car));
+    assert_eq!(reader.send(&s, "GET", &path, b"").await, (200, car));
+    let (status, why) = push(&s, &reader, "heads", &envelope(40)).await;
+    assert_eq!(status, 403, "{why}");
+    // Widening the command: the reader invokes /ledger/write with its read-only chain.
+    let mut wide = reader.clone();
+    wide.cmd = "/ledger/write".into();
+    let (status, why) = push(&s, &wide, "heads", &envelope(40)).await;
+    assert_eq!(status, 403, "{why}");
+    assert!(why.contains("not covered"), "{why}");
+    // A writer cannot administer, nor register a delegation wider than its own.
+    assert_eq!(writer.send(&s, "GET", "/members", b"").await.0, 403);
+    let d = delegate(
+        &writer.key,
+        &did(&new_key()),
+        &writer.ledger,
+        "/ledger",
+        false,
+    );
+    assert_eq!(writer.register(&s, &d).await, 403);
+}
+
+#[tokio::test]
+async fn bad_tokens_are_refused() {
+    let s = Server::start_secure(&StoreSpec::temp_folder(), &[]);
+    let admin = create_ledger(&s).await;
+    let path = admin.path("/heads/");
+    let get = |t: Option<String>| {
+        let (s, path) = (&s, path.clone());
+        async move { send(s, "GET", &path, b"", t.as_deref()).await }
+    };
+    let (status, body) = get(None).await;
+    assert_eq!(
+        (status, reason(&body).as_str()),
+        (401, "missing authorization")
+    );
+    assert_eq!(get(Some("not base64!".into())).await.0, 401);
+
+    let mut inv = invocation(
+        &admin.key,
+        &admin.ledger,
+        "/ledger/read",
+        ("GET", &path, b""),
+        &admin.prf,
+    );
+    inv.exp = Some(authz::now() - 5);
+    let (status, body) = get(Some(token(inv.clone(), &admin.key))).await;
+    assert_eq!(status, 401, "expired: {}", reason(&body));
+    inv.exp = Some(authz::now() + 3600);
+    assert_eq!(
+        get(Some(token(inv, &admin.key))).await.0,
+        401,
+        "lifetime too long"
+    );
+
+    let t = admin.token("GET", &path, b"");
+    assert_eq!(get(Some(t.clone())).await.0, 200);
+    let (status, body) = get(Some(t)).await;
+    assert_eq!(
+        (status, reason(&body).as_str()),
+        (401, "replayed invocation")
+    );
+
+    // Forged: signed by another key under the admin's name.
+    let inv = invocation(
+        &admin.key,
+        &admin.ledger,
+        "/ledger/read",
+        ("GET", &path, b""),
+        &admin.prf,
+    );
+    let mut bytes = ferroproof_server::ucan::Signed::sign(inv, &admin.key)
+        .unwrap()
+        .bytes()
+        .to_vec();
+    bytes[5] ^= 1; // inside the 64-byte signature
+    let forged = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &bytes);
+    let (status, body) = get(Some(forged)).await;
+    assert_eq!(status, 401, "{}", reason(&body));
+
+    // A token for another ledger, presented here.
+    let other = create_ledger(&s).await;
+    let t = invocation(
+        &other.key,
+        &other.ledger,
+        "/ledger/read",
+        ("GET", &path, b""),
+        &other.prf,
+    );
+    let (status, body) = get(Some(token(t, &other.key))).await;
+    assert_eq!(
+        (status, reason(&body).as_str()),
+        (403, "token is for another ledger")
+    );
+
+    // Bound to another body (or path).
+    let good = envelope(40);
+    let put_path = admin.path(&format!("/heads/{}", name_of(&good)));
+    let t = admin.token("PUT", &put_path, &envelope(40));
+    let (status, body) = send(&s, "PUT", &put_path, &good, Some(&t)).await;
+    assert_eq!(
+        (status, reason(&body).as_str()),
+        (403, "invocation is bound to another request")
+    );
+    let t = admin.token("GET", &admin.path("/cars/"), b"");
+    assert_eq!(get(Some(t)).await.0, 403);
+
+    // A proof that was never registered.
+    let mut stranger = admin.clone();
+    let d = delegate(
+        &admin.key,
+        &did(&new_key()),
+        &admin.ledger,
+        "/ledger/read",
+        false,
+    );
+    stranger.prf.push(d.cid());
+    let (status, body) = stranger.send(&s, "GET", "/heads/", b"").await;
+    assert_eq!(status, 401, "{}", reason(&body));
+    assert_eq!(s.get("/health").await.0, 200, "still serving");
+}
+
+/// The admin invites with a one-time key; `join` redeems it for a fresh device.
+async fn join(s: &Server, invite: &Actor, cmd: &str) -> (u16, Actor) {
+    let device = new_key();
+    let d = delegate(&invite.key, &did(&device), &invite.ledger, cmd, false);
+    let status = invite.register(s, &d).await;
+    let mut prf = invite.prf.clone();
+    prf.push(d.cid());
+    let actor = Actor {
+        key: device,
+        ledger: invite.ledger,
+        cmd: cmd.into(),
+        prf,
+    };
+    (status, actor)
+}
+
+#[tokio::test]
+async fn invites_are_redeemed_once_then_members_and_revocation() {
+    let s = Server::start_secure(&StoreSpec::temp_folder(), &["--poll-ms", "60000"]);
+    let admin = create_ledger(&s).await;
+    let reader = admin.add(&s, "/ledger/read").await;
+    let one_time = new_key();
+    let d = delegate(
+        &admin.key,
+        &did(&one_time),
+        &admin.ledger,
+        "/ledger/write",
+        true,
+    );
+    assert_eq!(admin.register(&s, &d).await, 201);
+    let mut prf = admin.prf.clone();
+    prf.push(d.cid());
+    let invite = Actor {
+        key: one_time,
+        ledger: admin.ledger,
+        cmd: "/ledger/write".into(),
+        prf,
+    };
+    let (status, body) = invite.send(&s, "GET", "/heads/", b"").await;
+    assert_eq!(
+        (status, reason(&body).as_str()),
+        (403, "an invite key can only redeem")
+    );
+
+    let (status, a) = join(&s, &invite, "/ledger/write").await;
+    assert_eq!(status, 201);
+    assert_eq!(push(&s, &a, "cars", &envelope(100)).await.0, 201);
+    let (status, b) = join(&s, &invite, "/ledger/write").await;
+    assert_eq!(status, 409, "a second redemption");
+    assert_eq!(
+        push(&s, &b, "cars", &envelope(100)).await.0,
+        401,
+        "its delegation was not registered"
+    );
+
+    let (status, body) = admin.send(&s, "GET", "/members", b"").await;
+    assert_eq!(status, 200, "{}", reason(&body));
+    let members: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
+    let mut got: Vec<(String, String)> = members
+        .iter()
+        .map(|m| {
+            (
+                m["did"].as_str().unwrap().to_owned(),
+                m["can"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    got.sort();
+    let mut want = vec![
+        (admin.did().to_string(), "admin".to_owned()),
+        (reader.did().to_string(), "read".to_owned()),
+        (a.did().to_string(), "write".to_owned()),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+    assert!(members.iter().all(|m| m["expires"].as_i64().is_some()));
+    assert_eq!(reader.send(&s, "GET", "/members", b"").await.0, 403);
+
+    // Revoke A while it watches: its next request is 403 and its socket closes at the next put.
+    let path = a.path("/watch");
+    let url = format!("ws://{}{path}?auth={}", s.addr, a.token("GET", &path, b""));
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket");
+    let ready = ws.next().await.unwrap().unwrap();
+    assert!(ready.to_text().unwrap().contains("ready"));
+    let body = serde_json::json!({ "did": a.did().to_string() }).to_string();
+    assert_eq!(
+        admin.send(&s, "POST", "/revoke", body.as_bytes()).await.0,
+        201
+    );
+    assert_eq!(
+        admin.send(&s, "POST", "/revoke", body.as_bytes()).await.0,
+        200
+    );
+    let (status, why) = push(&s, &a, "cars", &envelope(100)).await;
+    assert_eq!(status, 403, "{why}");
+    assert_eq!(push(&s, &admin, "heads", &envelope(40)).await.0, 201);
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(m)) = ws.next().await {
+            if let Message::Close(frame) = m {
+                return frame.map(|f| (u16::from(f.code), f.reason.to_string()));
+            }
+        }
+        None
+    })
+    .await
+    .expect("closed within 5 s");
+    assert_eq!(closed, Some((1008, "revoked".to_owned())));
+    let (_, body) = admin.send(&s, "GET", "/members", b"").await;
+    assert!(!String::from_utf8_lossy(&body).contains(&a.did().to_string()));
+    // A watch without a token is refused before the upgrade.
+    let url = format!("ws://{}{path}", s.addr);
+    match tokio_tungstenite::connect_async(url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 401),
+        other => panic!("expected a 401, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[tokio::test]
+async fn two_instances_share_the_replay_set() {
+    let spec = StoreSpec::temp_folder();
+    let (s1, s2) = (
+        Server::start_secure(&spec, &[]),
+        Server::start_secure(&spec, &[]),
+    );
+    let admin = create_ledger(&s1).await;
+    let path = admin.path("/heads/");
+    let t = admin.token("GET", &path, b"");
+    assert_eq!(send(&s1, "GET", &path, b"", Some(&t)).await.0, 200);
+    let (status, body) = send(&s2, "GET", &path, b"", Some(&t)).await;
+    assert_eq!(
+        (status, reason(&body).as_str()),
+        (401, "replayed invocation")
+    );
+    assert_eq!(
+        admin.send(&s2, "GET", "/heads/", b"").await.0,
+        200,
+        "a fresh one works there"
+    );
+}
