@@ -12,6 +12,7 @@ import { type SharedLedger, sharedLedger, withLock, type WriteResult } from "./s
 import type { Ledger } from "./wasm.js";
 import type { Attachable, AttachContext } from "./connectors/connector.js";
 import { type Attached, Attachment, type SyncHost } from "./sync.js";
+import { LedgerView } from "./history.js";
 import type {
   AllDocsQueryOpts,
   AllDocsResponse,
@@ -127,11 +128,16 @@ export class Database {
     return { ids, clock: toClock(res.clock), name: this.name };
   }
 
-  async get<T extends DocTypes>(id: string): Promise<DocWithId<T>> {
+  get<T extends DocTypes>(id: string): Promise<DocWithId<T>> {
+    return this.getAt<T>(id, undefined);
+  }
+
+  /** @internal `get` on the state at clock JSON `at` (`db.at(clock)`), or the current one. */
+  async getAt<T extends DocTypes>(id: string, at: string | undefined): Promise<DocWithId<T>> {
     const key = requireId(id);
     const core = await this.core();
     try {
-      return decode<DocWithId<T>>(await fresh(core, () => core.get(key)));
+      return decode<DocWithId<T>>(await fresh(core, () => core.get(key, at)));
     } catch (e) {
       throw fromEngine(e, key);
     }
@@ -147,7 +153,12 @@ export class Database {
     return this.del(id);
   }
 
-  async allDocs<T extends DocTypes>(opts: Partial<AllDocsQueryOpts> = {}): Promise<AllDocsResponse<T>> {
+  allDocs<T extends DocTypes>(opts: Partial<AllDocsQueryOpts> = {}): Promise<AllDocsResponse<T>> {
+    return this.allDocsAt<T>(opts, undefined);
+  }
+
+  /** @internal */
+  async allDocsAt<T extends DocTypes>(opts: Partial<AllDocsQueryOpts>, at: string | undefined): Promise<AllDocsResponse<T>> {
     const core = await this.core();
     const wire = {
       limit: typeof opts.limit === "number" && opts.limit >= 0 ? Math.min(Math.floor(opts.limit), 2 ** 31) : undefined,
@@ -158,7 +169,7 @@ export class Database {
       prefix: typeof opts.prefix === "string" ? opts.prefix : undefined,
     };
     try {
-      const res = decode<RowsWire<T>>(await fresh(core, () => core.allDocs(JSON.stringify(wire))));
+      const res = decode<RowsWire<T>>(await fresh(core, () => core.allDocs(JSON.stringify(wire), at)));
       return { rows: res.rows, clock: toClock(res.clock), name: this.name };
     } catch (e) {
       throw fromEngine(e);
@@ -169,11 +180,16 @@ export class Database {
     return this.allDocs<T>(opts);
   }
 
-  async changes<T extends DocTypes>(since: ClockHead = [], opts: ChangesOptions = {}): Promise<ChangesResponse<T>> {
+  changes<T extends DocTypes>(since: ClockHead = [], opts: ChangesOptions = {}): Promise<ChangesResponse<T>> {
+    return this.changesAt<T>(since, opts, undefined);
+  }
+
+  /** @internal */
+  async changesAt<T extends DocTypes>(since: ClockHead, opts: ChangesOptions, at: string | undefined): Promise<ChangesResponse<T>> {
     const core = await this.core();
     const limit = typeof opts.limit === "number" && opts.limit > 0 ? Math.floor(opts.limit) : undefined;
     try {
-      const res = decode<RowsWire<T>>(await fresh(core, () => core.changes(clockToJson(since), limit)));
+      const res = decode<RowsWire<T>>(await fresh(core, () => core.changes(clockToJson(since), limit, at)));
       return { rows: res.rows, clock: toClock(res.clock), name: this.name };
     } catch (e) {
       throw fromEngine(e);
@@ -200,20 +216,30 @@ export class Database {
     R extends DocFragment = T,
     O extends Partial<QueryOpts<K>> = Partial<QueryOpts<K>>,
   >(field: string | MapFn<T>, opts?: O): Promise<QueryResult<T, K, R, O>> {
+    return this.queryAt<T, K, R, O>(field, opts, undefined);
+  }
+
+  /** @internal */
+  async queryAt<
+    T extends DocTypes = DocTypes,
+    K extends IndexKeyType = IndexKeyType,
+    R extends DocFragment = T,
+    O extends Partial<QueryOpts<K>> = Partial<QueryOpts<K>>,
+  >(field: string | MapFn<T>, opts: O | undefined, at: string | undefined): Promise<QueryResult<T, K, R, O>> {
     const def = indexDef(field);
     const core = await this.core();
     const optsJson = encodeQueryOpts(opts ?? {});
     if (typeof field === "string") {
       // a field index is maintained inside the engine: no documents cross to JS to be mapped
       try {
-        return queryResult<QueryResult<T, K, R, O>>(await fresh(core, () => core.queryField(field, optsJson)), opts);
+        return queryResult<QueryResult<T, K, R, O>>(await fresh(core, () => core.queryField(field, optsJson, at)), opts);
       } catch (e) {
         throw fromEngine(e);
       }
     }
     let begin: { token: number; docs: DocWithId[] };
     try {
-      begin = decode<{ token: number; docs: DocWithId[] }>(await fresh(core, () => core.indexBegin(def.name, def.src)));
+      begin = decode<{ token: number; docs: DocWithId[] }>(await fresh(core, () => core.indexBegin(def.name, def.src, at)));
     } catch (e) {
       throw fromEngine(e);
     }
@@ -226,6 +252,28 @@ export class Database {
     }
     try {
       return queryResult<QueryResult<T, K, R, O>>(await core.indexFinish(begin.token, rows, optsJson), opts);
+    } catch (e) {
+      throw fromEngine(e);
+    }
+  }
+
+  /**
+   * A read-only view of the ledger as it was at `clock` (one returned by a write, `allDocs` or
+   * `changes`): `get`, `allDocs`, `changes`, `query`. After a compaction only the current clock
+   * stays readable; older ones reject with `HISTORY_GONE` (docs/format.md §15).
+   */
+  at(clock: ClockHead): LedgerView {
+    if (this.closed) throw new DatabaseError("CLOSED", `ledger ${this.name} is closed`);
+    return new LedgerView(this, clock);
+  }
+
+  /** One new commit whose documents equal those at `clock` (subscribers fire; it syncs). */
+  async rollback(clock: ClockHead): Promise<{ readonly clock: ClockHead; readonly name: string }> {
+    const core = await this.core();
+    try {
+      const res = JSON.parse(await this.shared.locked(() => core.rollback(clockToJson(clock)))) as WriteResult;
+      this.shared.changed();
+      return { clock: toClock(res.clock), name: this.name };
     } catch (e) {
       throw fromEngine(e);
     }

@@ -11,7 +11,7 @@ use super::error::to_js;
 use crate::codec::{cid_str, parse_cid};
 use crate::doc::{parse_batch, parse_value, write_stored_doc, write_str};
 use crate::error::{Error, Result};
-use crate::ledger::{AllDocsOpts, DocRow, Ledger, State};
+use crate::ledger::{gone, AllDocsOpts, DocRow, Ledger, State};
 use crate::store::idb::IdbStore;
 
 /// A ledger open in this page.
@@ -103,6 +103,14 @@ fn parse_clock(json: &str) -> Result<Vec<Cid>> {
     }
 }
 
+/// The older state a read runs on (`db.at(clock)`): `None` for the current one.
+pub(super) async fn view_at(l: &Ledger<IdbStore>, at: Option<String>) -> Result<Option<Rc<State>>> {
+    match at {
+        None => Ok(None),
+        Some(a) => Ok(Some(l.view(&parse_clock(&a)?).await?)),
+    }
+}
+
 pub(super) fn spawn<F>(f: F) -> js_sys::Promise
 where
     F: std::future::Future<Output = Result<JsValue>> + 'static,
@@ -137,12 +145,20 @@ impl JsLedger {
         })
     }
 
-    /// Resolves to the document JSON (with `_id`), or rejects with code `ENOENT`.
+    /// Resolves to the document JSON (with `_id`), or rejects with code `ENOENT`. With `at` (a
+    /// clock JSON), reads the state at that clock.
     #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
-    pub fn get(&self, id: String) -> js_sys::Promise {
+    pub fn get(&self, id: String, at: Option<String>) -> js_sys::Promise {
         let l = self.inner.clone();
         spawn(async move {
-            let body = l.get(&id).await?;
+            let body = match view_at(&l, at).await? {
+                None => l.get(&id).await?,
+                Some(v) => l
+                    .get_in(&v, &id)
+                    .await
+                    .map_err(gone)?
+                    .ok_or_else(|| Error::NotFound(id.clone()))?,
+            };
             let mut out = String::with_capacity(256);
             write_stored_doc(&mut out, &id, Some(&body))?;
             Ok(JsValue::from_str(&out))
@@ -151,22 +167,34 @@ impl JsLedger {
 
     /// `opts` is JSON `{limit, includeDeleted, descending, key, keys, prefix}`.
     #[wasm_bindgen(js_name = allDocs, unchecked_return_type = "Promise<string>")]
-    pub fn all_docs(&self, opts: String) -> js_sys::Promise {
+    pub fn all_docs(&self, opts: String, at: Option<String>) -> js_sys::Promise {
         let l = self.inner.clone();
         spawn(async move {
             let o = all_docs_opts(&opts)?;
-            let (rows, state) = l.all_docs(&o).await?;
+            let (rows, state) = match view_at(&l, at).await? {
+                None => l.all_docs(&o).await?,
+                Some(v) => l.all_docs_in(v, &o).await.map_err(gone)?,
+            };
             Ok(JsValue::from_str(&rows_json(&rows, &state)?))
         })
     }
 
     /// `since` is a JSON array of event CIDs. Resolves to `{rows, clock, seq}` JSON.
     #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
-    pub fn changes(&self, since: String, limit: Option<u32>) -> js_sys::Promise {
+    pub fn changes(
+        &self,
+        since: String,
+        limit: Option<u32>,
+        at: Option<String>,
+    ) -> js_sys::Promise {
         let l = self.inner.clone();
         spawn(async move {
             let since = parse_clock(&since)?;
-            let (rows, state) = l.changes(&since, limit.map(|n| n as usize)).await?;
+            let limit = limit.map(|n| n as usize);
+            let (rows, state) = match view_at(&l, at).await? {
+                None => l.changes(&since, limit).await?,
+                Some(v) => l.changes_at(v, &since, limit).await.map_err(gone)?,
+            };
             Ok(JsValue::from_str(&rows_json(&rows, &state)?))
         })
     }
@@ -179,6 +207,20 @@ impl JsLedger {
             let state = l.snapshot();
             let rows = l.changes_in(&state, seq as u64, None).await?;
             Ok(JsValue::from_str(&rows_json(&rows, &state)?))
+        })
+    }
+
+    /// Commits the documents of the state at clock JSON `clock` as one write; resolves to
+    /// `{clock, seq}` JSON.
+    #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
+    pub fn rollback(&self, clock: String) -> js_sys::Promise {
+        let l = self.inner.clone();
+        spawn(async move {
+            let c = l.rollback(&parse_clock(&clock)?).await.map_err(gone)?;
+            let mut out = String::from("{\"clock\":");
+            clock_json(&mut out, &c.head);
+            out.push_str(&format!(",\"seq\":{}}}", c.seq));
+            Ok(JsValue::from_str(&out))
         })
     }
 

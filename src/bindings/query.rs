@@ -3,11 +3,11 @@
 use ipld_core::ipld::Ipld;
 use wasm_bindgen::prelude::*;
 
-use super::ledger::{spawn, JsLedger};
+use super::ledger::{spawn, view_at, JsLedger};
 use crate::doc::{parse_query_value, parse_value, write_json, write_stored_doc, write_str};
 use crate::error::{Error, Result};
 use crate::index::{EmittedRows, QueryOpts};
-use crate::ledger::QueryHit;
+use crate::ledger::{gone, QueryHit};
 
 fn field<'a>(m: &'a std::collections::BTreeMap<String, Ipld>, k: &str) -> Option<&'a Ipld> {
     m.get(k)
@@ -117,10 +117,15 @@ impl JsLedger {
     /// Pins a snapshot for a query on index `name`; resolves to `{token, docs}` JSON where `docs`
     /// are the live documents the map function must see.
     #[wasm_bindgen(js_name = indexBegin, unchecked_return_type = "Promise<string>")]
-    pub fn index_begin(&self, name: String, src: String) -> js_sys::Promise {
+    pub fn index_begin(&self, name: String, src: String, at: Option<String>) -> js_sys::Promise {
         let l = self.inner.clone();
         spawn(async move {
-            let (token, docs) = l.index_begin(&name, &src).await?;
+            let view = view_at(&l, at).await?;
+            let old = view.is_some();
+            let (token, docs) =
+                l.index_begin_on(&name, &src, view)
+                    .await
+                    .map_err(|e| if old { gone(e) } else { e })?;
             let mut out = format!("{{\"token\":{token},\"docs\":[");
             for (i, d) in docs.iter().enumerate() {
                 if i > 0 {
@@ -161,11 +166,16 @@ impl JsLedger {
     /// Queries the index of a top-level field, maintained inside the engine (no map function
     /// round trip); resolves to `{rows, docs?}` JSON.
     #[wasm_bindgen(js_name = queryField, unchecked_return_type = "Promise<string>")]
-    pub fn query_field(&self, field: String, opts: String) -> js_sys::Promise {
+    pub fn query_field(&self, field: String, opts: String, at: Option<String>) -> js_sys::Promise {
         let l = self.inner.clone();
         spawn(async move {
             let (opts, include_docs) = parse_opts(&opts)?;
-            let (hits, _) = l.index_query_field(&field, &opts, include_docs).await?;
+            let view = view_at(&l, at).await?;
+            let old = view.is_some();
+            let (hits, _) = l
+                .index_query_field_on(&field, &opts, include_docs, view)
+                .await
+                .map_err(|e| if old { gone(e) } else { e })?;
             save_later(&l);
             Ok(JsValue::from_str(&hits_json(&hits)?))
         })

@@ -187,7 +187,7 @@ impl<S: Store> Ledger<S> {
         }
     }
 
-    pub(super) async fn prepare(&self, base: &State, ops: &[WriteOp]) -> Result<Prepared> {
+    async fn prepare(&self, base: &State, ops: &[WriteOp]) -> Result<Prepared> {
         let seq = base.seq + 1;
         let mut latest: BTreeMap<&str, &WriteOp> = BTreeMap::new();
         for op in ops {
