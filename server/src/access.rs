@@ -1,4 +1,5 @@
-//! The routes that exist only without `--open` (docs/auth.md §7.4): creating a ledger from its root
+//! The HTTP side of authorization: `guard` (every handler's check without `--open`) and the routes
+//! that exist only without `--open` (docs/auth.md §7.4): creating a ledger from its root
 //! delegation, registering delegations (and redeeming invites), members, revocation.
 //!
 //! Invariant: every record written here is create-only and written only after the request's
@@ -14,10 +15,42 @@ use ferroproof_server::ucan::{verify_delegation, Delegation, Did, Signed, Verify
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::api::{guard, read_limited, request, ApiError, ApiResult, App};
-use crate::auth::{self, did_name, now, AuthError, Level, Need};
+use crate::api::{known_ledger, App};
+use crate::auth::{self, bearer, did_name, now, AuthError, Grant, Level, Need, Request};
 use crate::names::valid_token_name;
+use crate::reply::{read_limited, ApiError, ApiResult};
 use crate::store::Area;
+
+/// Without `--open`: the ledger exists and `req` carries an invocation allowing `level` on it.
+pub async fn guard(
+    app: &App,
+    ledger: &str,
+    req: &Request<'_>,
+    need: Need,
+) -> ApiResult<Option<Grant>> {
+    let Some(auth) = &app.auth else {
+        return Ok(None);
+    };
+    known_ledger(app, ledger).await?;
+    let did = ferroproof_server::ucan::Did::parse(ledger)
+        .map_err(|_| ApiError::Plain(StatusCode::BAD_REQUEST, "malformed ledger id"))?;
+    Ok(Some(auth.check(&did, req, &need, None).await?))
+}
+
+/// A request's facts for `guard`, with its token from the `Authorization` header.
+pub fn request<'a>(
+    method: &'a Method,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+) -> Request<'a> {
+    Request {
+        method,
+        path: uri.path(),
+        body,
+        token: bearer(headers),
+    }
+}
 
 /// Largest body of `POST /revoke`.
 const MAX_REVOKE_BODY: usize = 1024;

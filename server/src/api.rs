@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Path, Query, State, WebSocketUpgrade};
@@ -18,17 +18,17 @@ use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 use tower_http::cors::{Any, CorsLayer};
 
-use crate::access;
-use crate::auth::{bearer, Auth, AuthError, Grant, Level, Need, Request};
+use crate::access::{self, guard, request};
+use crate::auth::{Auth, Level, Need, Request};
 use crate::names::{
     looks_like_envelope, name_of, new_ledger_id, valid_did_ledger, valid_ledger, valid_name, Kind,
 };
-use crate::store::{Store, StoreError};
+use crate::reply::{read_limited, ApiError, ApiResult};
+use crate::store::Store;
 use crate::watch::{self, Hub};
 
 /// Largest (and default) page of a listing.
@@ -51,47 +51,6 @@ impl App {
         }
     }
 }
-
-/// An error answer: a status and a short plain-text reason, or an authorization refusal (JSON).
-#[derive(Debug)]
-pub enum ApiError {
-    Plain(StatusCode, &'static str),
-    Auth(AuthError),
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        match self {
-            ApiError::Plain(status, reason) => (
-                status,
-                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-                reason,
-            )
-                .into_response(),
-            ApiError::Auth(e) => e.into_response(),
-        }
-    }
-}
-
-impl From<AuthError> for ApiError {
-    fn from(e: AuthError) -> Self {
-        ApiError::Auth(e)
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound => ApiError::Plain(StatusCode::NOT_FOUND, "not found"),
-            StoreError::Unavailable(msg) => {
-                eprintln!("store unavailable: {msg}");
-                ApiError::Plain(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
-            }
-        }
-    }
-}
-
-pub type ApiResult<T> = Result<T, ApiError>;
 
 pub fn router(app: App) -> Router {
     let cors = CorsLayer::new()
@@ -143,37 +102,6 @@ pub async fn known_ledger(app: &App, ledger: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// Without `--open`: the ledger exists and `req` carries an invocation allowing `level` on it.
-pub async fn guard(
-    app: &App,
-    ledger: &str,
-    req: &Request<'_>,
-    need: Need,
-) -> ApiResult<Option<Grant>> {
-    let Some(auth) = &app.auth else {
-        return Ok(None);
-    };
-    known_ledger(app, ledger).await?;
-    let did = ferroproof_server::ucan::Did::parse(ledger)
-        .map_err(|_| ApiError::Plain(StatusCode::BAD_REQUEST, "malformed ledger id"))?;
-    Ok(Some(auth.check(&did, req, &need, None).await?))
-}
-
-/// A request's facts for `guard`, with its token from the `Authorization` header.
-pub fn request<'a>(
-    method: &'a Method,
-    uri: &'a Uri,
-    headers: &'a HeaderMap,
-    body: &'a [u8],
-) -> Request<'a> {
-    Request {
-        method,
-        path: uri.path(),
-        body,
-        token: bearer(headers),
-    }
-}
-
 fn parse_kind(kind: &str) -> ApiResult<Kind> {
     Kind::parse(kind).ok_or(ApiError::Plain(
         StatusCode::BAD_REQUEST,
@@ -213,43 +141,6 @@ async fn create_ledger(
             return Ok((StatusCode::CREATED, Json(json!({ "ledger": id }))).into_response());
         }
     }
-}
-
-/// How far past its bound a body is still read (and discarded) so that the client, still sending,
-/// receives the 413 instead of a reset connection; beyond this the connection is dropped.
-const DRAIN_SLACK: usize = 1 << 20;
-
-/// Reads a body of at most `limit` bytes; 413 beyond, without keeping more than `limit` in memory.
-pub async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> ApiResult<Bytes> {
-    const TOO_LARGE: ApiError = ApiError::Plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > (limit + DRAIN_SLACK) as u64) {
-        return Err(TOO_LARGE);
-    }
-    let mut over = declared.is_some_and(|n| n > limit as u64);
-    let mut stream = body.into_data_stream();
-    let mut buf = Vec::with_capacity(declared.map_or(0, |n| n as usize).min(limit));
-    let mut seen = 0;
-    while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|_| ApiError::Plain(StatusCode::BAD_REQUEST, "body read failed"))?;
-        seen += chunk.len();
-        if seen > limit + DRAIN_SLACK {
-            return Err(TOO_LARGE);
-        }
-        if seen > limit {
-            over = true;
-            buf = Vec::new();
-        } else {
-            buf.extend_from_slice(&chunk);
-        }
-    }
-    if over {
-        return Err(TOO_LARGE);
-    }
-    Ok(buf.into())
 }
 
 async fn put_object(

@@ -8,6 +8,7 @@ mod access;
 mod api;
 mod auth;
 mod names;
+mod reply;
 mod store;
 mod watch;
 
