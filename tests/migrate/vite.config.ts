@@ -1,0 +1,23 @@
+// Builds the Fireproof writer page (@fireproof/core 0.24.19 bundled for the browser) into
+// target/migrate-test; tests/browser/migrate.test.mjs drives it, then migrates in the same origin.
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vite";
+
+export default defineConfig({
+  root: fileURLToPath(new URL(".", import.meta.url)),
+  base: "./",
+  build: {
+    outDir: "../../target/migrate-test",
+    emptyOutDir: true,
+    target: "es2022",
+    minify: false,
+    chunkSizeWarningLimit: 4096,
+    rollupOptions: {
+      // @adviser/cement (Fireproof) imports node:fs on a Node-only path; the browser never takes it.
+      onwarn(w, warn) {
+        if (!/externalized for browser compatibility/.test(w.message)) warn(w);
+      },
+    },
+  },
+  logLevel: "warn",
+});
