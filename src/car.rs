@@ -22,10 +22,10 @@ pub struct SealedCar {
     pub bytes: Vec<u8>,
 }
 
-/// Serialises `blocks` as a CAR v1 with the single root `root` (byte for byte what iroh-car 0.5.1
+/// Serialises `blocks` (borrowed: no block is copied but into the output) as a CAR v1 with the single root `root` (byte for byte what iroh-car 0.5.1
 /// writes; framing in docs/format.md §6). CAR bytes live in memory, so this is a plain function:
 /// the async reader/writer of iroh-car cost 19 KB of wasm for the same framing.
-pub fn write_car(root: Cid, blocks: &[Block]) -> Vec<u8> {
+pub fn write_car(root: Cid, blocks: &[&Block]) -> Vec<u8> {
     let root = crate::codec::cid_bytes(&root);
     // H = {"roots": [root], "version": 1}; a CID link is tag 42 on the bytes 0x00 ‖ cid.
     let mut h = Vec::with_capacity(root.len() + 24);
@@ -157,7 +157,7 @@ mod tests {
     fn seal_open_roundtrip() {
         let key = SoftAead::new(&Key::generate().unwrap()).unwrap();
         let bs = blocks();
-        let car = write_car(bs[0].cid, &bs);
+        let car = write_car(bs[0].cid, &bs.iter().collect::<Vec<_>>());
         let sealed = block_on(seal_car(&key, &car)).unwrap();
         assert_eq!(sealed.name.codec(), RAW);
         let (roots, back) = block_on(open_car(&key, &sealed.name, &sealed.bytes)).unwrap();
@@ -169,7 +169,7 @@ mod tests {
     fn tamper_is_corrupt_wrong_key_is_decrypt() {
         let key = SoftAead::new(&Key::generate().unwrap()).unwrap();
         let bs = blocks();
-        let car = write_car(bs[0].cid, &bs);
+        let car = write_car(bs[0].cid, &bs.iter().collect::<Vec<_>>());
         let sealed = block_on(seal_car(&key, &car)).unwrap();
         let mut bad = sealed.bytes.clone();
         bad[20] ^= 0x40;
@@ -197,7 +197,7 @@ mod tests {
                 }
                 w.finish().await.unwrap();
             });
-            let ours = write_car(bs[0].cid, &bs);
+            let ours = write_car(bs[0].cid, &bs.iter().collect::<Vec<_>>());
             assert_eq!(ours, theirs);
             let (roots, back) = read_car("x", &theirs).unwrap();
             assert_eq!((roots, back), (vec![bs[0].cid], bs.clone()));
@@ -215,7 +215,7 @@ mod tests {
     #[test]
     fn headers_other_than_v1_with_roots_are_corrupt() {
         let bs = blocks();
-        let good = write_car(bs[0].cid, &bs);
+        let good = write_car(bs[0].cid, &bs.iter().collect::<Vec<_>>());
         let hlen = usize::from(good[0]);
         let rest = &good[1 + hlen..];
         let with_header = |h: &Ipld| {
@@ -276,7 +276,7 @@ mod tests {
             assert_eq!(read_car("x", &j).unwrap_err().code(), "CORRUPT");
         }
         let bs = blocks();
-        let mut car = write_car(bs[0].cid, &bs);
+        let mut car = write_car(bs[0].cid, &bs.iter().collect::<Vec<_>>());
         let n = car.len();
         car[n - 1] ^= 1; // last block's data no longer matches its cid
         assert_eq!(read_car("x", &car).unwrap_err().code(), "CORRUPT");

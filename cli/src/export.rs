@@ -129,5 +129,5 @@ pub fn car(ledger_id: &str, rows: &[DocRow]) -> Result<Vec<u8>, Fail> {
         blocks.push(page);
         blocks.extend(docs);
     }
-    Ok(write_car(root.cid, &blocks))
+    Ok(write_car(root.cid, &blocks.iter().collect::<Vec<_>>()))
 }

@@ -76,7 +76,7 @@ fn an_incomplete_archive_is_a_problem_and_a_data_car_is_not_an_archive() {
     let p = save(
         &f,
         "cut.car",
-        &ferroproof::car::write_car(roots[0], &blocks),
+        &ferroproof::car::write_car(roots[0], &blocks.iter().collect::<Vec<_>>()),
     );
     let r = ferroproof(&["verify", "--car", &p]);
     r.fails_with(1, "cut.car: archive:");

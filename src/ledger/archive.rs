@@ -11,12 +11,14 @@ use std::rc::Rc;
 use cid::Cid;
 use ipld_core::ipld::Ipld;
 
+use super::sync::new_state_loaded;
 use super::Ledger;
 use crate::car::{read_car, seal_car, unseal, write_car};
 use crate::clock::Event;
 use crate::codec::{self, cid_str, parse_cid, Block};
 use crate::crypto::MAGIC;
 use crate::error::{Error, Result};
+use crate::prolly::walk_new;
 use crate::store::{Gc, IndexHead, Store};
 
 /// Archive block version.
@@ -119,7 +121,7 @@ impl<S: Store> Ledger<S> {
         let root = archive_block(&state.head, &state.indexes)?;
         let mut blocks = vec![root.clone()];
         blocks.extend(self.live_blocks(&state, 0).await?.ordered());
-        let car = write_car(root.cid, &blocks);
+        let car = write_car(root.cid, &blocks.iter().collect::<Vec<_>>());
         if sealed {
             Ok(seal_car(self.blocks.aead(), &car).await?.bytes)
         } else {
@@ -177,7 +179,21 @@ impl<S: Store> Ledger<S> {
         state.indexes = indexes;
         // every node the state reaches must be in the archive: check before writing anything
         self.blocks.insert_fresh(&blocks);
-        if let Err(e) = self.live_blocks(&state, 0).await {
+        // (the sync walk: it decodes every node into the cache, which the first reads then use,
+        // and copies no block)
+        let loaded = self
+            .blocks
+            .settle(&mut || {
+                new_state_loaded(&self.blocks, &base, &state)?;
+                for h in state.indexes.values() {
+                    for r in [&h.keys, &h.ids].into_iter().flatten() {
+                        walk_new(&self.blocks, None, Some(parse_cid(r)?), &mut |_| Ok(()))?;
+                    }
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = loaded {
             return Err(match e {
                 Error::MissingBlock(_) => bad("a block the state needs is missing"),
                 e => e,

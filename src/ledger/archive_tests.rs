@@ -162,12 +162,15 @@ fn a_damaged_or_incomplete_archive_writes_nothing() {
     for drop in [1, blocks.len() / 2, blocks.len() - 1] {
         let mut rest = blocks.clone();
         rest.remove(drop);
-        cases.push(write_car(roots[0], &rest));
+        cases.push(write_car(roots[0], &rest.iter().collect::<Vec<_>>()));
     }
     let mut no_root = blocks.clone();
     no_root.remove(0);
-    cases.push(write_car(roots[0], &no_root));
-    cases.push(write_car(blocks[1].cid, &blocks[1..]));
+    cases.push(write_car(roots[0], &no_root.iter().collect::<Vec<_>>()));
+    cases.push(write_car(
+        blocks[1].cid,
+        &blocks[1..].iter().collect::<Vec<_>>(),
+    ));
     // a stored commit CAR is not an archive (its commit block has `v` and `head` too)
     let stored = src.snapshot().car.clone().unwrap();
     let sealed = block_on(src.store().read_car(&stored)).unwrap().unwrap();
@@ -177,7 +180,7 @@ fn a_damaged_or_incomplete_archive_writes_nothing() {
         &sealed,
     ))
     .unwrap();
-    cases.push(write_car(r[0], &b));
+    cases.push(write_car(r[0], &b.iter().collect::<Vec<_>>()));
     for (i, case) in cases.iter().enumerate() {
         let store = MemStore::new();
         let dst = open(&store);

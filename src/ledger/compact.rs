@@ -293,7 +293,7 @@ impl<S: Store> Ledger<S> {
         groups.last_mut().expect("a group").push(commit);
         let (mut cars, mut last) = (Vec::with_capacity(groups.len()), String::new());
         for g in groups {
-            let sealed = seal_car(aead, &write_car(root, &g)).await?;
+            let sealed = seal_car(aead, &write_car(root, &g.iter().collect::<Vec<_>>())).await?;
             last = codec::cid_str(&sealed.name);
             let cids = g.iter().map(|b| codec::cid_str(&b.cid)).collect();
             cars.push(StoredCar {

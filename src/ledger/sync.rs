@@ -32,7 +32,7 @@ impl<S: Store> EventsNow for Blocks<S> {
 /// Checks that every node of the new trees not shared with the old state, and every separately
 /// stored document the new documents tree references from those nodes, is in memory (run under
 /// [`Blocks::settle`], which loads them: through the blocks' fallback when the store lacks them).
-fn new_state_loaded<S: Store>(src: &Blocks<S>, old: &State, new: &State) -> Result<()> {
+pub(super) fn new_state_loaded<S: Store>(src: &Blocks<S>, old: &State, new: &State) -> Result<()> {
     let mut refs = Vec::new();
     walk_new(src, old.docs, new.docs, &mut |n| {
         if n.level == 0 {

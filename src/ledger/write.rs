@@ -267,7 +267,7 @@ impl<S: Store> Ledger<S> {
         blocks.insert(0, (commit, None));
         let mut seen = HashSet::new();
         blocks.retain(|(b, _)| seen.insert(b.cid));
-        let plain: Vec<Block> = blocks.iter().map(|(b, _)| b.clone()).collect();
+        let plain: Vec<&Block> = blocks.iter().map(|(b, _)| b).collect();
         let car = write_car(root, &plain);
         let sealed = seal_car(self.blocks.aead(), &car).await?;
         let car_name = codec::cid_str(&sealed.name);

@@ -75,7 +75,7 @@ fn manifest_of(name: &str, v: &Ipld) -> Result<Manifest> {
 
 async fn seal_root<A: Aead>(aead: &A, root: BTreeMap<String, Ipld>) -> Result<SealedCar> {
     let block = codec::encode(&Ipld::Map(root))?;
-    seal_car(aead, &write_car(block.cid, std::slice::from_ref(&block))).await
+    seal_car(aead, &write_car(block.cid, &[&block])).await
 }
 
 /// Opens a sealed single-root CAR and returns its root block's value.
