@@ -249,3 +249,34 @@ async fn two_instances_share_the_replay_set() {
         "a fresh one works there"
     );
 }
+
+#[tokio::test]
+async fn replay_markers_of_past_windows_are_cleaned() {
+    let spec = StoreSpec::temp_folder();
+    let s1 = Server::start_secure(&spec, &[]);
+    let admin = create_ledger(&s1).await;
+    let nonces = std::path::Path::new(&spec.store)
+        .join("ledgers")
+        .join(admin.ledger.to_string())
+        .join("nonces");
+    let current: Vec<_> = std::fs::read_dir(&nonces).unwrap().collect();
+    assert_eq!(current.len(), 1, "the create's marker, in its window");
+    let stale = nonces.join("1000").join(name_of(b"stale"));
+    std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
+    std::fs::write(&stale, b"{\"exp\":600000}").unwrap();
+    // s1 cleaned at the create (throttled for 10 minutes); a second instance cleans at its first.
+    let s2 = Server::start_secure(&spec, &[]);
+    assert_eq!(admin.send(&s2, "GET", "/heads/", b"").await.0, 200);
+    for _ in 0..100 {
+        if !stale.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(!stale.exists(), "a marker of a window long over is deleted");
+    let windows = std::fs::read_dir(&nonces).unwrap().flatten();
+    let markers: usize = windows
+        .map(|w| std::fs::read_dir(w.path()).map_or(0, |d| d.count()))
+        .sum();
+    assert_eq!(markers, 2, "the create's and the GET's markers stay");
+}
