@@ -28,7 +28,7 @@ fn valid_samples() -> Vec<Vec<u8>> {
         seq: 1,
         count: 0,
     };
-    let blocks = vec![node.encode().unwrap(), ev.encode().unwrap()];
+    let blocks = [node.encode().unwrap(), ev.encode().unwrap()];
     let car = write_car(blocks[0].cid, &blocks.iter().collect::<Vec<_>>());
     let mut k = key::encode(&Ipld::List(vec![
         Ipld::String("ab".into()),
