@@ -12,11 +12,13 @@
 import { fireproof } from "./database.js";
 import { DatabaseError } from "./errors.js";
 
-/** Progress of a migration: `read` while Fireproof's CARs are loaded, `write` after each bulk, then `done`. */
+/** Progress of a migration: `read` after each Fireproof CAR loaded, `write` after each bulk, then `done`. */
 export interface MigrateProgress {
   readonly phase: "read" | "write" | "done";
-  /** Documents found (`read`) or written so far (`write`, `done`). */
+  /** Documents written so far (0 while reading). */
   readonly docs: number;
+  /** Fireproof CARs read so far (`read`). */
+  readonly cars?: number;
   /** Live documents to write, once known. */
   readonly total?: number;
 }
@@ -425,14 +427,15 @@ async function readMetaCars(db: IDBDatabase, name: string): Promise<string[][]> 
 }
 
 /** Loads every CAR of the car log (the meta's CARs, then each header's `fp.cars`); resolves the clock head. */
-async function loadLedger(l: Ledger, metaCars: string[][], onCar: () => void): Promise<Link[]> {
+async function loadLedger(l: Ledger, metaCars: string[][], onCar: (n: number) => void): Promise<Link[]> {
   const heads = new Map<string, Link>();
   const done = new Set<string>();
+  let loaded = 0;
   const load = async (cid: string, header: boolean): Promise<void> => {
     if (done.has(cid)) return;
     done.add(cid);
     const car = await loadCar(l, cid);
-    onCar();
+    onCar(++loaded);
     if (!car) return;
     for (const [k, v] of car.blocks) l.blocks.set(k, v);
     if (!header) return;
@@ -441,11 +444,12 @@ async function loadLedger(l: Ledger, metaCars: string[][], onCar: () => void): P
     if (!isMap(fp) || !isMap(fp.fp)) throw new DatabaseError("CORRUPT", `corrupt Fireproof CAR ${cid}: its root is not a car header`);
     for (const h of links(isMap(fp.fp.meta) ? fp.fp.meta.head : undefined)) heads.set(h.toString(), h);
     const cars = Array.isArray(fp.fp.cars) ? fp.fp.cars.flatMap(links) : [];
-    for (const c of cars) await load(c.toString(), false);
+    await Promise.all(cars.map((c) => load(c.toString(), false)));
   };
   for (const group of metaCars) {
     for (const [i, cid] of group.entries()) await load(cid, i === 0);
   }
+  if (heads.size === 0) throw new DatabaseError("CORRUPT", `Fireproof ledger: no readable clock head in CAR ${metaCars.map((g) => g[0]).join(", ")}`);
   return [...heads.values()];
 }
 
@@ -614,13 +618,12 @@ export async function migrateFromFireproof(name: string, opts: MigrateOptions = 
   try {
     const metaCars = await readMetaCars(db, name);
     l.keys.push(...(await loadKeys(name)));
-    const heads = await loadLedger(l, metaCars, () => progress({ phase: "read", docs: 0 }));
+    const heads = await loadLedger(l, metaCars, (cars) => progress({ phase: "read", docs: 0, cars }));
     walkClock(l, found, heads);
     const fileCars = new Map<string, Promise<Car | undefined>>();
     for (const [id, doc] of found.live) {
       files += await withFiles(l, id, doc, found, fileCars);
       docs.push({ ...(plain(doc) as Record<string, unknown>), _id: id });
-      if (docs.length % batch === 0) progress({ phase: "read", docs: docs.length });
     }
   } finally {
     db.close();

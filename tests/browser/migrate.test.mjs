@@ -45,11 +45,15 @@ export const tests = {
 
     const page = await openPage(context, harness);
     const r = await page.evaluate(async () => {
-      const phases = [];
-      const res = await window.fp.migrateFromFireproof("fp-mig", { batch: 25, onProgress: (p) => phases.push(p.phase) });
-      return { res, phases: [...new Set(phases)] };
+      const seen = [];
+      const res = await window.fp.migrateFromFireproof("fp-mig", { batch: 25, onProgress: (p) => seen.push(p) });
+      return { res, phases: [...new Set(seen.map((p) => p.phase))], cars: seen.filter((p) => p.phase === "read").length, writes: seen.filter((p) => p.phase === "write").map((p) => p.docs), last: seen.at(-1) };
     });
     assert.deepEqual(r.phases, ["read", "write", "done"]);
+    // only the car log is read: the last compaction's CAR and the commits after it, not the superseded CARs still stored
+    assert.ok(r.cars > 1 && r.cars < src.cars / 2, `${r.cars} of ${src.cars} CARs read`);
+    assert.deepEqual(r.writes, Array.from({ length: Math.ceil(src.live.length / 25) }, (_, i) => Math.min(25 * (i + 1), src.live.length)));
+    assert.deepEqual(r.last, { phase: "done", docs: src.live.length, total: src.live.length });
     assert.equal(r.res.docs, src.live.length);
     assert.equal(r.res.files, 1);
     assert.deepEqual(r.res.skipped, []);
