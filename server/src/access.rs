@@ -32,7 +32,7 @@ pub async fn guard(
         return Ok(None);
     };
     known_ledger(app, ledger).await?;
-    let did = ferroproof_server::ucan::Did::parse(ledger)
+    let did = Did::parse(ledger)
         .map_err(|_| ApiError::Plain(StatusCode::BAD_REQUEST, "malformed ledger id"))?;
     Ok(Some(auth.check(&did, req, &need, None).await?))
 }

@@ -130,8 +130,8 @@ impl Auth {
         }
     }
 
-    /// Checks `req` against ledger `ledger` (its id, the DID's text); `pending` is a proof not yet
-    /// registered (the root, while the ledger is being created).
+    /// Checks `req` against the ledger named by DID `ledger`, then records its nonce; `pending` is a
+    /// proof not yet registered (the root, while the ledger is being created).
     pub async fn check(
         &self,
         ledger: &Did,
