@@ -3,7 +3,9 @@
  * logic itself is in the engine), reports a truthful status and state, and retries with backoff.
  * One tab per ledger and remote runs the background loop (Web Locks); every tab can `sync()`.
  */
-import type { Connector, OpenedRemote } from "./connectors/connector.js";
+import type { Connector, InviteOpts, Member, OpenedRemote } from "./connectors/connector.js";
+
+export type { InviteOpts, Member } from "./connectors/connector.js";
 import { DatabaseError, fromEngine } from "./errors.js";
 import type { Ledger } from "./wasm.js";
 
@@ -31,8 +33,18 @@ export interface Attached {
   sync(): Promise<void>;
   state(): SyncState;
   onState(fn: (s: SyncState) => void): () => void;
-  /** An invite string (put it in a URL fragment): the remote's address and the ledger key. */
-  invite(): Promise<string>;
+  /**
+   * An invite string (put it in a URL fragment): the remote's address and the ledger key; on a
+   * server with authorization also a one-time key holding write (or, with `write: false`, read)
+   * access for `expiresIn` seconds, spent by the first device that joins with it.
+   */
+  invite(opts?: InviteOpts): Promise<string>;
+  /** This device's DID (`did:key:z6Mk…`; `""` where the remote has no identities). */
+  readonly device: string;
+  /** Who holds access to the remote ledger (admin only; `UNSUPPORTED` on a remote without authorization). */
+  members(): Promise<Member[]>;
+  /** Stops serving `did` and every device it invited (admin only; `UNSUPPORTED` without authorization). */
+  revoke(did: string): Promise<void>;
 }
 
 /** What the attachment needs from the shared ledger. */
@@ -57,6 +69,10 @@ const MAX_BACKOFF_MS = 30_000;
 
 export class Attachment implements Attached {
   readonly name: string;
+  readonly device: string;
+  /** The remote's connector, noting access refusals (the engine reports them as `NETWORK`). */
+  private readonly conn: Connector;
+  private refused: DatabaseError | null = null;
   private phase: SyncState["phase"] = "starting";
   private first = true;
   private pendingDown = 0;
@@ -82,6 +98,21 @@ export class Attachment implements Attached {
     private readonly onDetach: () => void,
   ) {
     this.name = remote.id;
+    this.device = remote.device ?? "";
+    const c = remote.connector;
+    const note = <T>(p: Promise<T>): Promise<T> =>
+      p.catch((e: unknown) => {
+        const code = (e as { code?: unknown } | null)?.code;
+        if (code === "UNAUTHORIZED" || code === "FORBIDDEN") this.refused = e as DatabaseError;
+        throw e;
+      });
+    this.conn = {
+      put: (k, b) => note(c.put(k, b)),
+      get: (k) => note(c.get(k)),
+      list: (p) => note(c.list(p)),
+      delete: (k) => note(c.delete(k)),
+      watch: c.watch?.bind(c),
+    };
   }
 
   /** Starts the background loop in the tab that gets the leader lock. */
@@ -90,7 +121,7 @@ export class Attachment implements Attached {
     const lead = () => {
       if (this.detached) return;
       this.leader = true;
-      const conn: Connector = this.remote.connector;
+      const conn = this.conn;
       if (conn.watch) {
         this.stops.push(
           conn.watch("heads/", () => {
@@ -173,11 +204,19 @@ export class Attachment implements Attached {
 
   private async cycle(pull: boolean, push: boolean): Promise<void> {
     const core = await this.host.core;
+    this.refused = null;
     try {
       if (pull) {
+        // An empty ledger starts its outbox (empty) before its first pull, so the CARs it fetches
+        // are not pushed back as its own (a reader could not push them at all). After queued
+        // writes, as a push: a commit racing the outbox's start could be left out of it.
+        if (this.first) {
+          await this.host.flush();
+          if ((JSON.parse(core.info()) as { clock: unknown[] }).clock.length === 0) await core.syncPush(this.conn, this.remote.id);
+        }
         this.set("pulling");
         const announced = this.pendingDown;
-        const r = JSON.parse(await core.syncPull(this.remote.connector, this.remote.id)) as PullReport;
+        const r = JSON.parse(await core.syncPull(this.conn, this.remote.id)) as PullReport;
         this.pendingDown = Math.max(0, this.pendingDown - announced);
         if (r.changed) this.host.changed();
         if (r.errors.length > 0) {
@@ -188,14 +227,14 @@ export class Attachment implements Attached {
       if (push) {
         await this.host.flush();
         this.set("pushing");
-        await core.syncPush(this.remote.connector, this.remote.id);
+        await core.syncPush(this.conn, this.remote.id);
       }
       this.lastError = null;
       if (pull && push) this.lastSyncedAt = new Date();
       this.first = false;
       this.set("idle");
     } catch (e) {
-      const err = fromEngine(e);
+      const err = this.refused ?? fromEngine(e);
       this.lastError = err;
       this.set(err.code === "NETWORK" ? "offline" : "error");
       throw err;
@@ -262,10 +301,20 @@ export class Attachment implements Attached {
     await this.exclusive(() => this.cycle(true, true));
   }
 
-  async invite(): Promise<string> {
+  async invite(opts: InviteOpts = {}): Promise<string> {
     if (!this.remote.invite) throw new DatabaseError("UNSUPPORTED", "invite: this remote has no invite format");
+    const e = opts.expiresIn;
+    if (e !== undefined && !(Number.isSafeInteger(e) && e > 0)) throw new DatabaseError("INVALID_ARG", "invalid argument: expiresIn must be a positive whole number of seconds");
     const core = await this.host.core;
-    return this.remote.invite(await core.exportKey());
+    return this.remote.invite(await core.exportKey(), opts);
+  }
+
+  members(): Promise<Member[]> {
+    return this.remote.members ? this.remote.members() : Promise.reject(new DatabaseError("UNSUPPORTED", "members: this remote has no authorization"));
+  }
+
+  revoke(did: string): Promise<void> {
+    return this.remote.revoke ? this.remote.revoke(did) : Promise.reject(new DatabaseError("UNSUPPORTED", "revoke: this remote has no authorization"));
   }
 
   async detach(): Promise<void> {

@@ -28,13 +28,15 @@ mkdir -p pkg/wasm
 cp target/js-dist/*.js target/js-dist/*.d.ts pkg/
 mkdir -p pkg/connectors
 cp target/js-dist/connectors/*.js target/js-dist/connectors/*.d.ts pkg/connectors/
+mkdir -p pkg/auth
+cp target/js-dist/auth/*.js target/js-dist/auth/*.d.ts pkg/auth/
 cp js/wasm/ferroproof.js js/wasm/ferroproof_bg.wasm pkg/wasm/
 cp -r js/wasm/snippets pkg/wasm/
 # The glue's internal InitOutput signatures say `any`: the published types say `unknown`. Its
 # `[Symbol.dispose]` declaration needs lib esnext; consumers on es2022 must type-check too.
 sed -E -e 's/\bany\b/unknown/g' -e '/\[Symbol\.dispose\]/d' js/wasm/ferroproof.d.ts > pkg/wasm/ferroproof.d.ts
 # Ship minified modules (with source maps).
-node scripts/minify.mjs pkg/*.js pkg/connectors/*.js $(find pkg/wasm -name "*.js")
+node scripts/minify.mjs pkg/*.js pkg/connectors/*.js pkg/auth/*.js $(find pkg/wasm -name "*.js")
 cp pkg-template/package.json pkg/
 cp README.md pkg/ 2>/dev/null || true
 

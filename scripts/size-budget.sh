@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUDGET=${SIZE_BUDGET_BYTES:-190000}
 # pkg/migrate.js is loaded only by migrateFromFireproof (a dynamic import): reported on its own.
-js_files=($(ls pkg/*.js | grep -v '^pkg/migrate') pkg/connectors/*.js $(find pkg/wasm -name "*.js"))
+js_files=($(ls pkg/*.js | grep -v '^pkg/migrate') pkg/connectors/*.js pkg/auth/*.js $(find pkg/wasm -name "*.js"))
 migrate_gz=$(cat pkg/migrate*.js 2>/dev/null | gzip -9c | wc -c)
 wasm_raw=$(stat -c %s pkg/wasm/ferroproof_bg.wasm)
 wasm_gz=$(gzip -9c pkg/wasm/ferroproof_bg.wasm | wc -c)

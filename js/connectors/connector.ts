@@ -27,13 +27,35 @@ export interface Connector {
   watch?(prefix: string, onChange: () => void): () => void;
 }
 
+/** Options of `attached.invite()` (used by remotes with authorization, docs/auth.md "Client"). */
+export interface InviteOpts {
+  /** `false`: a read-only invite (default `true`: the joiner reads and writes). */
+  readonly write?: boolean;
+  /** Seconds the invite, and the access it grants, stay valid (default: as long as the inviter's own access). */
+  readonly expiresIn?: number;
+}
+
+/** One holder of access to a remote ledger (`attached.members()`). */
+export interface Member {
+  readonly did: string;
+  readonly can: "read" | "write" | "admin";
+  /** Unix seconds when its access ends, `null` for never. */
+  readonly expires: number | null;
+}
+
 /** What an attachable hands the database when attaching. */
 export interface OpenedRemote {
   /** Stable id of the remote ledger (its sync state is kept under it). */
   readonly id: string;
   readonly connector: Connector;
+  /** This device's DID (`did:key:z6Mk…`), or `""` when the remote has no identities. */
+  readonly device?: string;
   /** Builds an invite string for this remote holding `key` (the ledger key). */
-  invite?(key: Uint8Array): string;
+  invite?(key: Uint8Array, opts: InviteOpts): string | Promise<string>;
+  /** Who holds access (remotes with authorization; admin only). */
+  members?(): Promise<Member[]>;
+  /** Stops serving `did` (remotes with authorization; admin only). */
+  revoke?(did: string): Promise<void>;
   /** Stops watching; called on detach. */
   close?(): void;
 }
@@ -82,13 +104,32 @@ export interface Invite {
   readonly url: string;
   readonly ledger: string;
   readonly key: Uint8Array;
+  /** Version 2 (a server with authorization): the one-time key and what it was delegated. */
+  readonly auth?: InviteAuth;
+}
+
+/** The capability part of a v2 invite (docs/auth.md "Client"). */
+export interface InviteAuth {
+  /** The one-time key's 32-byte Ed25519 seed. */
+  readonly seed: Uint8Array;
+  /** CIDs of the chain up to the delegation to the one-time key, root first. */
+  readonly prf: readonly string[];
+  /** The delegated command (`/ledger/write` or `/ledger/read`). */
+  readonly cmd: string;
+  /** Its expiry (Unix seconds). */
+  readonly exp: number;
 }
 
 const INVITE_PREFIX = "fp1.";
 
-/** Encodes an invite, URL-fragment safe: `fp1.` + base64url(JSON {v, u, l, k}). */
+/**
+ * Encodes an invite, URL-fragment safe: `fp1.` + base64url(JSON {v: 1, u, l, k}); with `auth`,
+ * {v: 2, u, l, k, s: base64url(seed), p: [cid, …], c: cmd, e: exp}.
+ */
 export function encodeInvite(inv: Invite): string {
-  const json = JSON.stringify({ v: 1, u: inv.url, l: inv.ledger, k: toBase64Url(inv.key) });
+  const a = inv.auth;
+  const base = { v: a ? 2 : 1, u: inv.url, l: inv.ledger, k: toBase64Url(inv.key) };
+  const json = JSON.stringify(a ? { ...base, s: toBase64Url(a.seed), p: a.prf, c: a.cmd, e: a.exp } : base);
   return INVITE_PREFIX + toBase64Url(new TextEncoder().encode(json));
 }
 
@@ -99,9 +140,14 @@ export function decodeInvite(text: string): Invite {
   if (!s.startsWith(INVITE_PREFIX)) throw bad();
   try {
     const o = JSON.parse(new TextDecoder().decode(fromBase64Url(s.slice(INVITE_PREFIX.length)))) as Record<string, unknown>;
-    const key = typeof o.k === "string" ? fromBase64Url(o.k) : new Uint8Array();
-    if (o.v !== 1 || typeof o.u !== "string" || typeof o.l !== "string" || o.l === "" || key.length !== 32) throw bad();
-    return { url: o.u, ledger: o.l, key };
+    const bytes = (v: unknown) => (typeof v === "string" ? fromBase64Url(v) : new Uint8Array());
+    const key = bytes(o.k);
+    if ((o.v !== 1 && o.v !== 2) || typeof o.u !== "string" || typeof o.l !== "string" || o.l === "" || key.length !== 32) throw bad();
+    if (o.v === 1) return { url: o.u, ledger: o.l, key };
+    const seed = bytes(o.s);
+    const prf = o.p;
+    if (seed.length !== 32 || !Array.isArray(prf) || !prf.every((c) => typeof c === "string") || typeof o.c !== "string" || typeof o.e !== "number") throw bad();
+    return { url: o.u, ledger: o.l, key, auth: { seed, prf: prf as string[], cmd: o.c, exp: o.e } };
   } catch {
     throw bad();
   }

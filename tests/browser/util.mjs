@@ -8,17 +8,19 @@ export async function openPage(context, harness) {
 
 /**
  * Starts the real sync server (target/debug/ferroproof-server, built by `cargo test -p
- * ferroproof-server`) on 127.0.0.1 with a folder store. `port` reuses a port (a restart).
+ * ferroproof-server`) on 127.0.0.1 with a folder store. `port` reuses a port (a restart);
+ * `open: false` runs it with authorization (no `--open`, docs/auth.md §7).
  * Resolves to { url, store, port, stop() }.
  */
-export async function startServer({ store, port = 0 } = {}) {
+export async function startServer({ store, port = 0, open = true } = {}) {
   const { spawn } = await import("node:child_process");
   const { mkdtempSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
   const { join } = await import("node:path");
   const dir = store ?? mkdtempSync(join(tmpdir(), "fp-store-"));
   const bin = process.env.FERROPROOF_SERVER_BIN ?? "target/debug/ferroproof-server";
-  const child = spawn(bin, ["--listen", `127.0.0.1:${port}`, "--store", dir, "--open"], { stdio: ["ignore", "pipe", "inherit"] });
+  const args = ["--listen", `127.0.0.1:${port}`, "--store", dir, ...(open ? ["--open"] : [])];
+  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "inherit"] });
   const url = await new Promise((resolve, reject) => {
     let out = "";
     child.on("error", reject);

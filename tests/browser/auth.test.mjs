@@ -1,0 +1,167 @@
+// Authorization from the browser against the real ferroproof-server started WITHOUT --open
+// (docs/auth.md §7 and "Client"): device keys, the ledger key and its root delegation, invocations
+// on every request, invites to one-time keys (write and read-only, spent once), members, revoke,
+// and what a refused device sees (FORBIDDEN in its state, its local data and writes intact).
+import assert from "node:assert/strict";
+import { openPage, startServer } from "./util.mjs";
+
+async function attach(page, name, url, invite) {
+  return page.evaluate(
+    async ([name, url, invite]) => {
+      const db = window.fp.fireproof(name);
+      const a = await db.attach(window.fp.toServer(url, invite ? { invite } : {}));
+      window.attached = a;
+      const err = await a.sync().then(() => null, (e) => e.code);
+      return { device: a.device, err, status: a.status(), code: a.state().lastError?.code ?? null };
+    },
+    [name, url, invite],
+  );
+}
+
+const ids = (page, name) => page.evaluate(async (name) => (await window.fp.fireproof(name).allDocs()).rows.map((r) => r.key).sort(), name);
+const put = (page, name, id) => page.evaluate(([name, id]) => window.fp.fireproof(name).put({ _id: id }), [name, id]);
+const sync = (page) => page.evaluate(() => window.attached.sync().then(() => null, (e) => e.code));
+const invite = (page, opts) => page.evaluate((opts) => window.attached.invite(opts), opts);
+
+export const tests = {
+  async "a secured server: create, invite a writer and a reader, members, revoke"({ context, harness }) {
+    const server = await startServer({ open: false });
+    const browser = context.browser();
+    const writerCtx = await browser.newContext();
+    const readerCtx = await browser.newContext();
+    const thiefCtx = await browser.newContext();
+    try {
+      const admin = await openPage(context, harness);
+      await put(admin, "doc", "a1");
+      const ra = await attach(admin, "doc", server.url);
+      assert.match(ra.device, /^did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}$/);
+      assert.equal(ra.err, null);
+      // the device key is one per profile: a second tab, a reload, another ledger: the same DID
+      const same = await admin.evaluate(async (url) => (await window.fp.fireproof("other").attach(window.fp.toServer(url))).device, server.url);
+      assert.equal(same, ra.device);
+
+      // a write invite joins a second profile; edits flow both ways
+      const wInvite = await invite(admin, { write: true, expiresIn: 3600 });
+      assert.match(wInvite, /^fp1\./);
+      const writer = await openPage(writerCtx, harness);
+      const rw = await attach(writer, "doc", server.url, wInvite);
+      assert.equal(rw.err, null);
+      assert.notEqual(rw.device, ra.device);
+      assert.deepEqual(await ids(writer, "doc"), ["a1"]);
+      await put(writer, "doc", "w1");
+      assert.equal(await sync(writer), null);
+      assert.equal(await sync(admin), null);
+      assert.deepEqual(await ids(admin, "doc"), ["a1", "w1"]);
+
+      // the same invite again, from another profile: refused, nothing changes there
+      const thief = await openPage(thiefCtx, harness);
+      await put(thief, "doc", "t1");
+      const stolen = await thief.evaluate(async ([url, inv]) => {
+        try {
+          await window.fp.fireproof("doc").attach(window.fp.toServer(url, { invite: inv }));
+          return null;
+        } catch (e) {
+          return e.code;
+        }
+      }, [server.url, wInvite]);
+      assert.equal(stolen, "INVITE_SPENT");
+      assert.deepEqual(await ids(thief, "doc"), ["t1"]);
+
+      // a read-only invite: pulls, but its push is FORBIDDEN; its local writes still work
+      const rInvite = await invite(admin, { write: false });
+      const reader = await openPage(readerCtx, harness);
+      const rr = await attach(reader, "doc", server.url, rInvite);
+      assert.equal(rr.err, null);
+      assert.deepEqual(await ids(reader, "doc"), ["a1", "w1"]);
+      await put(reader, "doc", "r1");
+      const refused = await reader.evaluate(async () => {
+        const err = await window.attached.sync().then(() => null, (e) => e.code);
+        return { err, status: window.attached.status(), code: window.attached.state().lastError?.code, pendingUp: window.attached.state().pendingUp };
+      });
+      assert.deepEqual({ ...refused, pendingUp: refused.pendingUp > 0 }, { err: "FORBIDDEN", status: "error", code: "FORBIDDEN", pendingUp: true });
+      assert.deepEqual(await ids(reader, "doc"), ["a1", "r1", "w1"]);
+      // a reader cannot administer
+      assert.equal(await reader.evaluate(() => window.attached.members().then(() => null, (e) => e.code)), "FORBIDDEN");
+
+      // members: the three devices with their rights
+      const members = await admin.evaluate(() => window.attached.members());
+      const byDid = Object.fromEntries(members.map((m) => [m.did, m.can]));
+      assert.deepEqual(byDid, { [ra.device]: "admin", [rw.device]: "write", [rr.device]: "read" });
+      assert.ok(members.every((m) => typeof m.expires === "number" && m.expires > Date.now() / 1000));
+
+      // revoke the writer: its next sync is FORBIDDEN, its data intact and still writable
+      await admin.evaluate((did) => window.attached.revoke(did), rw.device);
+      const after = await writer.evaluate(async () => {
+        const db = window.fp.fireproof("doc");
+        await db.put({ _id: "w2" });
+        const err = await window.attached.sync().then(() => null, (e) => e.code);
+        return { err, status: window.attached.status(), code: window.attached.state().lastError?.code, ids: (await db.allDocs()).rows.map((r) => r.key).sort() };
+      });
+      assert.deepEqual(after, { err: "FORBIDDEN", status: "error", code: "FORBIDDEN", ids: ["a1", "w1", "w2"] });
+      const left = (await admin.evaluate(() => window.attached.members())).map((m) => m.did).sort();
+      assert.deepEqual(left, [ra.device, rr.device].sort());
+
+      // the reader is granted write with a new invite: its earlier local write is pushed
+      const upgrade = await invite(admin, { expiresIn: 600 });
+      const up = await reader.evaluate(async ([url, inv]) => {
+        await window.attached.detach();
+        window.attached = await window.fp.fireproof("doc").attach(window.fp.toServer(url, { invite: inv }));
+        const err = await window.attached.sync().then(() => null, (e) => e.code);
+        return { err, pendingUp: window.attached.state().pendingUp };
+      }, [server.url, upgrade]);
+      assert.deepEqual(up, { err: null, pendingUp: 0 });
+      assert.equal(await sync(admin), null);
+      assert.deepEqual(await ids(admin, "doc"), ["a1", "r1", "w1"]);
+
+      // a reload re-attaches with the remembered chain, no invite needed
+      await admin.reload();
+      await admin.waitForFunction(() => window.harnessReady === true);
+      await put(admin, "doc", "a2");
+      const again = await attach(admin, "doc", server.url);
+      assert.deepEqual({ err: again.err, device: again.device }, { err: null, device: ra.device });
+    } finally {
+      await writerCtx.close();
+      await readerCtx.close();
+      await thiefCtx.close();
+      await server.stop();
+    }
+  },
+
+  async "the ledger id is the ledger key's DID; a request without a token is 401"({ context, harness }) {
+    const server = await startServer({ open: false });
+    try {
+      const page = await openPage(context, harness);
+      await attach(page, "canon", server.url);
+      const res = await page.evaluate(async (url) => {
+        const ledger = (await window.fp.fireproof("canon").attach(window.fp.toServer(url))).name.split(":").slice(-3).join(":");
+        const plain = await fetch(`${url}/v1/ledgers/${ledger}/heads/`);
+        return { ledger, status: plain.status };
+      }, server.url);
+      assert.match(res.ledger, /^did:key:z6Mk/);
+      assert.equal(res.status, 401);
+    } finally {
+      await server.stop();
+    }
+  },
+
+  async "an --open server: v1 invites, no tokens, members and revoke are UNSUPPORTED"({ context, harness }) {
+    const server = await startServer();
+    try {
+      const page = await openPage(context, harness);
+      const r = await attach(page, "open", server.url);
+      assert.equal(r.err, null);
+      const res = await page.evaluate(async () => {
+        const inv = await window.attached.invite({ write: false });
+        const json = JSON.parse(atob(inv.slice(4).replace(/-/g, "+").replace(/_/g, "/")));
+        return {
+          v: json.v,
+          members: await window.attached.members().then(() => null, (e) => e.code),
+          revoke: await window.attached.revoke("did:key:z6MkmT9j6fVZqzXV8u2wVVSu49gYSRYGSQnduWXF6foAJrqz").then(() => null, (e) => e.code),
+        };
+      });
+      assert.deepEqual(res, { v: 1, members: "UNSUPPORTED", revoke: "UNSUPPORTED" });
+    } finally {
+      await server.stop();
+    }
+  },
+};
