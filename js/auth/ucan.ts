@@ -65,12 +65,12 @@ async function seal(tag: "dlg" | "inv", payload: { readonly [key: string]: Cbor 
   return { bytes, cid: cidText(Uint8Array.of(0x01, 0x71, 0x12, 0x20, ...(await sha256(bytes)))) };
 }
 
-/** A delegation by `by` to `aud` of `cmd` on `sub`, no policy, a 16-byte nonce. */
+/** A delegation by `by` to `aud` of `cmd` on `sub`, no policy, a fresh 16-byte nonce (unless given: tests). */
 export function delegate(
   by: Signer,
-  d: { readonly aud: string; readonly sub: string; readonly cmd: string; readonly exp: number; readonly meta?: { readonly [key: string]: Cbor } },
+  d: { readonly aud: string; readonly sub: string; readonly cmd: string; readonly exp: number; readonly meta?: { readonly [key: string]: Cbor }; readonly nonce?: Uint8Array },
 ): Promise<Token> {
-  const payload: { [key: string]: Cbor } = { iss: by.did, aud: d.aud, sub: d.sub, cmd: d.cmd, pol: [], nonce: random(16), exp: d.exp };
+  const payload: { [key: string]: Cbor } = { iss: by.did, aud: d.aud, sub: d.sub, cmd: d.cmd, pol: [], nonce: d.nonce ?? random(16), exp: d.exp };
   if (d.meta) payload.meta = d.meta;
   return seal("dlg", payload, by);
 }

@@ -3,6 +3,7 @@
 // on every request, invites to one-time keys (write and read-only, spent once), members, revoke,
 // and what a refused device sees (FORBIDDEN in its state, its local data and writes intact).
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { openPage, startServer } from "./util.mjs";
 
 async function attach(page, name, url, invite) {
@@ -125,6 +126,45 @@ export const tests = {
       await thiefCtx.close();
       await server.stop();
     }
+  },
+
+  async "the UCAN spec's delegation fixture is made byte for byte by the browser's encoder and WebCrypto"({ context, harness }) {
+    const fixture = JSON.parse(await readFile("server/tests/fixtures/ucan-1.0.0/delegation.json", "utf8"));
+    const page = await openPage(context, harness);
+    const res = await page.evaluate(async (fixture) => {
+      const { importSeed } = await import("/pkg/auth/did.js");
+      const { delegate } = await import("/pkg/auth/ucan.js");
+      const b64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+      const [valid] = fixture.valid;
+      const p = valid.envelope.payload;
+      const bob = await importSeed(b64(fixture.principals.bob).slice(2)); // varint(0x1300) ‖ seed
+      const t = await delegate(bob, { aud: p.aud, sub: p.sub, cmd: p.cmd, exp: p.exp, nonce: b64(p.nonce) });
+      return { iss: bob.did === p.iss, same: btoa(String.fromCharCode(...t.bytes)) === valid.token, cid: t.cid, want: valid.cid };
+    }, fixture);
+    assert.deepEqual(res, { iss: true, same: true, cid: res.want, want: res.want });
+  },
+
+  async "one device key per profile, also when two tabs ask at once; it survives destroying a ledger"({ context, harness }) {
+    const [one, two] = await Promise.all([openPage(context, harness), openPage(context, harness)]);
+    const did = (page) => page.evaluate(async () => (await (await import("/pkg/auth/device.js")).device()).did);
+    const [a, b] = await Promise.all([did(one), did(two)]);
+    assert.match(a, /^did:key:z6Mk/);
+    assert.equal(a, b);
+    const after = await one.evaluate(async () => {
+      const db = window.fp.fireproof("gone");
+      await db.put({ _id: "x" });
+      await db.destroy();
+      const rows = await new Promise((resolve, reject) => {
+        const r = indexedDB.open("ferroproof-device");
+        r.onsuccess = () => r.result.transaction("keys").objectStore("keys").getAll().onsuccess = (e) => resolve(e.target.result);
+        r.onerror = () => reject(r.error);
+      });
+      return { count: rows.length, extractable: rows[0].key.extractable, type: rows[0].key.algorithm.name };
+    });
+    assert.deepEqual(after, { count: 1, extractable: false, type: "Ed25519" });
+    await two.reload();
+    await two.waitForFunction(() => window.harnessReady === true);
+    assert.equal(await did(two), a);
   },
 
   async "the ledger id is the ledger key's DID; a request without a token is 401"({ context, harness }) {
