@@ -1,7 +1,8 @@
 /**
  * A minimal canonical DAG-CBOR encoder for UCAN tokens (docs/auth.md §2): the shapes the tokens
- * use only — null, booleans, safe integers, text, bytes, CID links, lists, maps. Canonical as the
- * server requires: map keys sorted by length, then bytewise; shortest integer and length heads.
+ * use only — null, booleans, integers of magnitude below 2^32 (timestamps until 2106), text,
+ * bytes, CID links, lists, maps. Canonical as the server requires: map keys sorted by length, then
+ * bytewise; shortest integer and length heads.
  */
 
 /** A CID link (tag 42): the binary CID, without the multibase prefix. */
@@ -22,11 +23,7 @@ export function encode(value: Cbor): Uint8Array {
     else if (n < 0x100) out.push(m | 24, n);
     else if (n < 0x10000) out.push(m | 25, n >> 8, n & 255);
     else if (n < 0x100000000) out.push(m | 26, n >>> 24, (n >> 16) & 255, (n >> 8) & 255, n & 255);
-    else {
-      const hi = Math.floor(n / 0x100000000);
-      const lo = n >>> 0;
-      out.push(m | 27, hi >>> 24, (hi >> 16) & 255, (hi >> 8) & 255, hi & 255, lo >>> 24, (lo >> 16) & 255, (lo >> 8) & 255, lo & 255);
-    }
+    else throw new TypeError("cbor: integers past 2^32 are not used by these tokens");
   };
   const bytes = (major: number, b: Uint8Array): void => {
     head(major, b.length);
@@ -37,7 +34,7 @@ export function encode(value: Cbor): Uint8Array {
     else if (v === true) out.push(0xf5);
     else if (v === false) out.push(0xf4);
     else if (typeof v === "number") {
-      if (!Number.isSafeInteger(v)) throw new TypeError("cbor: only safe integers");
+      if (!Number.isSafeInteger(v)) throw new TypeError("cbor: only integers");
       if (v >= 0) head(0, v);
       else head(1, -1 - v);
     } else if (typeof v === "string") bytes(3, utf8.encode(v));
