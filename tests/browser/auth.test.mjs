@@ -53,6 +53,21 @@ export const tests = {
       assert.equal(await sync(writer), null);
       assert.equal(await sync(admin), null);
       assert.deepEqual(await ids(admin, "doc"), ["a1", "w1"]);
+      // live: the writer's WebSocket (authorized by ?auth=) brings the admin's put without a sync() call
+      const seen = writer.evaluate(
+        () =>
+          new Promise((resolve) => {
+            const db = window.fp.fireproof("doc");
+            const stop = db.subscribe(async () => {
+              if ((await db.allDocs()).rows.some((r) => r.key === "live")) {
+                stop();
+                resolve(true);
+              }
+            });
+          }),
+      );
+      await put(admin, "doc", "live");
+      assert.equal(await Promise.race([seen, new Promise((r) => setTimeout(() => r(false), 8000))]), true, "the writer saw the admin's put live");
 
       // the same invite again, from another profile: refused, nothing changes there
       const thief = await openPage(thiefCtx, harness);
@@ -73,14 +88,14 @@ export const tests = {
       const reader = await openPage(readerCtx, harness);
       const rr = await attach(reader, "doc", server.url, rInvite);
       assert.equal(rr.err, null);
-      assert.deepEqual(await ids(reader, "doc"), ["a1", "w1"]);
+      assert.deepEqual(await ids(reader, "doc"), ["a1", "live", "w1"]);
       await put(reader, "doc", "r1");
       const refused = await reader.evaluate(async () => {
         const err = await window.attached.sync().then(() => null, (e) => e.code);
         return { err, status: window.attached.status(), code: window.attached.state().lastError?.code, pendingUp: window.attached.state().pendingUp };
       });
       assert.deepEqual({ ...refused, pendingUp: refused.pendingUp > 0 }, { err: "FORBIDDEN", status: "error", code: "FORBIDDEN", pendingUp: true });
-      assert.deepEqual(await ids(reader, "doc"), ["a1", "r1", "w1"]);
+      assert.deepEqual(await ids(reader, "doc"), ["a1", "live", "r1", "w1"]);
       // a reader cannot administer
       assert.equal(await reader.evaluate(() => window.attached.members().then(() => null, (e) => e.code)), "FORBIDDEN");
 
@@ -98,7 +113,7 @@ export const tests = {
         const err = await window.attached.sync().then(() => null, (e) => e.code);
         return { err, status: window.attached.status(), code: window.attached.state().lastError?.code, ids: (await db.allDocs()).rows.map((r) => r.key).sort() };
       });
-      assert.deepEqual(after, { err: "FORBIDDEN", status: "error", code: "FORBIDDEN", ids: ["a1", "w1", "w2"] });
+      assert.deepEqual(after, { err: "FORBIDDEN", status: "error", code: "FORBIDDEN", ids: ["a1", "live", "w1", "w2"] });
       const left = (await admin.evaluate(() => window.attached.members())).map((m) => m.did).sort();
       assert.deepEqual(left, [ra.device, rr.device].sort());
 
@@ -112,7 +127,7 @@ export const tests = {
       }, [server.url, upgrade]);
       assert.deepEqual(up, { err: null, pendingUp: 0 });
       assert.equal(await sync(admin), null);
-      assert.deepEqual(await ids(admin, "doc"), ["a1", "r1", "w1"]);
+      assert.deepEqual(await ids(admin, "doc"), ["a1", "live", "r1", "w1"]);
 
       // a reload re-attaches with the remembered chain, no invite needed
       await admin.reload();
