@@ -32,6 +32,10 @@ pub use walk::{walk_new, walk_unshared};
 pub trait Loader {
     /// Returns the decoded node for `cid`, or an error if it is missing or malformed.
     async fn load(&self, cid: &Cid) -> Result<Rc<Node>>;
+    /// A hint that these nodes are about to be loaded (a store may fetch them in one go).
+    async fn prefetch(&self, _cids: &[Cid]) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Nodes already in memory, for code that never waits (walks, diffs, merges): a node that is

@@ -273,6 +273,10 @@ pub trait Store {
     async fn read_car(&self, name: &str) -> Result<Option<Vec<u8>>>;
     /// The CAR holding a block, or `None` if the block is unknown.
     async fn locate(&self, cid: &str) -> Result<Option<String>>;
+    /// [`Store::locate`] for several blocks in one round trip.
+    async fn locate_many(&self, cids: &[String]) -> Result<Vec<Option<String>>>;
+    /// [`Store::read_car`] for several CARs in one round trip.
+    async fn read_cars(&self, names: &[String]) -> Result<Vec<Option<Vec<u8>>>>;
     /// Atomically writes CARs and the header if the header still names `expect`.
     async fn commit(&self, write: CommitWrite) -> Result<CommitOutcome>;
     /// Writes CARs that no header names yet, one atomic write per CAR (compaction stages its

@@ -1,8 +1,9 @@
 //! The ledger's block access: a bounded cache of blocks and decoded nodes in front of the store.
 //!
-//! A missing block is found through the store's location index; its whole CAR is read, verified,
-//! decrypted and its blocks cached. Invariant: memory stays within the cache budgets whatever the
-//! ledger's size, and every block handed out was verified against its CID.
+//! A missing block is found through the store's location index; its whole CAR is read, decrypted
+//! (the GCM tag authenticates it) and its blocks cached. Invariant: memory stays within the cache
+//! budgets whatever the ledger's size, and every block handed out was verified against its CID
+//! when its CAR entered the store (written here, or fetched and verified by a pull).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -11,7 +12,7 @@ use std::rc::Rc;
 
 use cid::Cid;
 
-use crate::car::open_car;
+use crate::car::open_stored_car;
 use crate::codec::{cid_str, parse_cid, Block};
 use crate::error::{Error, Result};
 use crate::prolly::{Loader, Node};
@@ -152,17 +153,30 @@ impl<S: Store> Blocks<S> {
     /// miss the blocks it noted are loaded (from the store, or through the fallback) and kept
     /// in memory until the fallback is cleared, so every run gets further.
     pub async fn settle(&self, step: &mut dyn FnMut() -> Result<()>) -> Result<()> {
+        let mut added = Vec::new();
         loop {
             let r = step();
             let wanted = std::mem::take(&mut *self.wanted.borrow_mut());
             match r {
                 Err(Error::MissingBlock(_)) if !wanted.is_empty() => {
+                    self.fetch_many(&wanted).await?;
                     for c in wanted {
                         let b = self.block(&c).await?;
                         self.fetched.borrow_mut().insert(c, b);
+                        added.push(c);
                     }
                 }
-                r => return r,
+                r => {
+                    // Without a fallback (no pull running) nothing needs them kept: the cache
+                    // has them, within its budget.
+                    if self.fallback.borrow().is_none() {
+                        let mut fetched = self.fetched.borrow_mut();
+                        for c in &added {
+                            fetched.remove(c);
+                        }
+                    }
+                    return r;
+                }
             }
         }
     }
@@ -289,18 +303,54 @@ impl<S: Store> Blocks<S> {
         Err(Error::MissingBlock(key))
     }
 
+    /// Loads the CARs of several blocks not in memory with one location lookup and one read
+    /// for all of them, caching their blocks. A block no CAR holds is left for the caller's
+    /// ordinary path (which reports it, or finds it where another tab just moved it).
+    pub async fn fetch_many(&self, cids: &[Cid]) -> Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        let keys: Vec<String> = cids
+            .iter()
+            .filter(|c| self.in_memory(c).is_none() && seen.insert(**c))
+            .map(cid_str)
+            .collect();
+        if keys.len() < 2 {
+            return Ok(()); // one block: the ordinary path, which tries the newest CAR first
+        }
+        let mut s = self.stats.get();
+        s.locates += 1;
+        self.stats.set(s);
+        let mut names = Vec::new();
+        for n in self.store.locate_many(&keys).await?.into_iter().flatten() {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        let stored = self.store.read_cars(&names).await?;
+        for (name, bytes) in names.iter().zip(stored) {
+            if let Some(bytes) = bytes {
+                self.cache_car(name, &bytes).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Reads, verifies and caches every block of one CAR; returns them in CAR order.
     pub async fn load_car(&self, name: &str) -> Result<Vec<Block>> {
-        let mut s = self.stats.get();
-        s.car_reads += 1;
-        self.stats.set(s);
-        let cid = parse_cid(name).map_err(|_| Error::corrupt(name, "bad car name"))?;
         let stored = self
             .store
             .read_car(name)
             .await?
             .ok_or_else(|| Error::MissingBlock(format!("car {name}")))?;
-        let (_, blocks) = open_car(&*self.aead, &cid, &stored).await?;
+        self.cache_car(name, &stored).await
+    }
+
+    /// Verifies, decrypts and caches the blocks of a stored CAR.
+    async fn cache_car(&self, name: &str, stored: &[u8]) -> Result<Vec<Block>> {
+        let mut s = self.stats.get();
+        s.car_reads += 1;
+        self.stats.set(s);
+        let cid = parse_cid(name).map_err(|_| Error::corrupt(name, "bad car name"))?;
+        let (_, blocks) = open_stored_car(&*self.aead, &cid, stored).await?;
         let mut raw = self.raw.borrow_mut();
         for b in &blocks {
             raw.insert(b.cid, Rc::from(b.bytes.as_slice()), b.bytes.len());
@@ -342,6 +392,10 @@ impl<S: Store> crate::prolly::NodesNow for Blocks<S> {
 }
 
 impl<S: Store> Loader for Blocks<S> {
+    async fn prefetch(&self, cids: &[Cid]) -> Result<()> {
+        self.fetch_many(cids).await
+    }
+
     async fn load(&self, cid: &Cid) -> Result<Rc<Node>> {
         if let Some(n) = self.node_cached(cid) {
             return Ok(n);

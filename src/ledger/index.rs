@@ -588,15 +588,20 @@ impl<S: Store> Ledger<S> {
                 query::run(&self.blocks, new_roots.keys, opts).await?
             }
         };
-        let mut hits = Vec::with_capacity(rows.len());
-        for row in rows {
-            let doc = if include_docs {
-                self.get_in(&p.state, &row.id).await?
-            } else {
-                None
-            };
-            hits.push(QueryHit { row, doc });
+        let mut docs = if include_docs {
+            let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+            self.docs_in(&p.state, &ids).await?
+        } else {
+            Vec::new()
         }
+        .into_iter();
+        let hits = rows
+            .into_iter()
+            .map(|row| QueryHit {
+                row,
+                doc: docs.next().flatten().flatten(),
+            })
+            .collect();
         Ok((hits, p.state))
     }
 

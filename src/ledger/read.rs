@@ -76,6 +76,51 @@ impl<S: Store> Ledger<S> {
         }
     }
 
+    /// The documents of `ids` in a snapshot: `None` where the id is absent, `Some(None)` where
+    /// it is deleted. The tree nodes and separate doc blocks they need are loaded in batches: one
+    /// store round trip per tree level for all of them, not one per document.
+    pub(super) async fn docs_in(
+        &self,
+        state: &State,
+        ids: &[&str],
+    ) -> Result<Vec<Option<Option<RawDoc>>>> {
+        let mut out = Vec::with_capacity(ids.len());
+        let one = |id: &str| -> Result<Option<Option<RawDoc>>> {
+            let Some(leaf) = prolly::get_now(&self.blocks, state.docs, id.as_bytes())? else {
+                return Ok(None);
+            };
+            let cid = match Found::read(id, &leaf)? {
+                Found::Doc(doc) => return Ok(Some(Some(doc))),
+                Found::Deleted => return Ok(Some(None)),
+                Found::Block(cid) => cid,
+            };
+            let bad = |e: String| Error::corrupt(format!("doc {id}"), e);
+            match crate::doc::map_get(&self.blocks.now(&cid)?, "doc").map_err(bad)? {
+                Some(doc) => RawDoc::from_map(doc).map(|d| Some(Some(d))).map_err(bad),
+                None => Err(bad("doc block has no doc map".into())),
+            }
+        };
+        self.blocks
+            .settle(&mut || {
+                out.clear();
+                // every id is tried, so that one run notes every block this level misses
+                let mut missed = Ok(());
+                for id in ids {
+                    match one(id) {
+                        Ok(d) => out.push(d),
+                        Err(e @ Error::MissingBlock(_)) => {
+                            missed = Err(e);
+                            out.push(None);
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                missed
+            })
+            .await?;
+        Ok(out)
+    }
+
     /// The encoded leaf of `id` in a snapshot.
     async fn leaf(&self, state: &State, id: &str) -> Result<Option<Vec<u8>>> {
         prolly::get(&self.blocks, state.docs, id.as_bytes()).await
@@ -113,18 +158,18 @@ impl<S: Store> Ledger<S> {
         let limit = opts.limit.unwrap_or(usize::MAX);
         let mut rows = Vec::new();
         if let Some(keys) = &opts.keys {
-            for id in keys {
-                if rows.len() >= limit {
-                    break;
-                }
-                if let Some(leaf) = self.leaf(&state, id).await? {
-                    let body = self.resolve(id, &leaf).await?;
-                    if body.is_some() || opts.include_deleted {
+            let ids: Vec<&str> = keys.iter().map(String::as_str).collect();
+            for (id, found) in keys.iter().zip(self.docs_in(&state, &ids).await?) {
+                match found {
+                    Some(body)
+                        if rows.len() < limit && (body.is_some() || opts.include_deleted) =>
+                    {
                         rows.push(DocRow {
                             id: id.clone(),
                             body,
-                        });
+                        })
                     }
+                    _ => {}
                 }
             }
             return Ok((rows, state));
@@ -224,15 +269,20 @@ impl<S: Store> Ledger<S> {
             ids.len() < limit
         })
         .await?;
+        let ids = ids
+            .into_iter()
+            .rev()
+            .map(|raw| {
+                String::from_utf8(raw)
+                    .map_err(|_| Error::corrupt("changes tree", "id is not utf-8"))
+            })
+            .collect::<Result<Vec<String>>>()?;
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let found = self.docs_in(state, &refs).await?;
         let mut rows = Vec::with_capacity(ids.len());
-        for raw in ids.into_iter().rev() {
-            let id = String::from_utf8(raw)
-                .map_err(|_| Error::corrupt("changes tree", "id is not utf-8"))?;
-            let leaf = self
-                .leaf(state, &id)
-                .await?
-                .ok_or_else(|| Error::corrupt("changes tree", format!("{id} has no doc")))?;
-            let body = self.resolve(&id, &leaf).await?;
+        for (id, f) in ids.into_iter().zip(found) {
+            let body =
+                f.ok_or_else(|| Error::corrupt("changes tree", format!("{id} has no doc")))?;
             rows.push(DocRow { id, body });
         }
         Ok(rows)

@@ -407,3 +407,50 @@ fn reader_in_another_tab_survives_compaction() {
     assert!(block_on(a.refresh()).unwrap());
     assert_eq!(block_on(a.get("from-b")).unwrap(), body(1));
 }
+
+/// A cold query with its documents, `allDocs` by keys and `changes` read the documents of many
+/// CARs in batches: one location lookup per tree level, not one per document.
+#[test]
+fn cold_reads_of_many_documents_locate_in_batches() {
+    use crate::index::query::QueryOpts;
+    let store = MemStore::new();
+    let l = block_on(Ledger::open("t", store.clone(), None)).unwrap();
+    // 30 commits of 20 documents each, ids spread over the key space: leaves in many CARs
+    for c in 0..30u64 {
+        let ops = (0..20u64)
+            .map(|i| {
+                let n = c * 20 + i;
+                let mut b = Body::new();
+                b.insert("n".into(), Ipld::Integer(n.into()));
+                b.insert("even".into(), Ipld::Bool(n % 2 == 0));
+                WriteOp {
+                    id: format!("{:016x}", n.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+                    body: Some(b),
+                }
+            })
+            .collect();
+        block_on(l.write(ops)).unwrap();
+    }
+    let even = QueryOpts {
+        key: Some(Ipld::Bool(true)),
+        ..Default::default()
+    };
+    let (warm, _) = block_on(l.index_query_field("even", &even, true)).unwrap();
+    block_on(l.save_indexes()).unwrap();
+    let l = block_on(Ledger::open("t", store.clone(), None)).unwrap();
+    let before = store.locates();
+    let (hits, _) = block_on(l.index_query_field("even", &even, true)).unwrap();
+    assert_eq!(hits.len(), 300);
+    assert_eq!(hits, warm, "the same rows and documents");
+    let locates = store.locates() - before;
+    assert!(
+        locates <= 8,
+        "{locates} location lookups for 300 documents in 30 CARs"
+    );
+    let l = block_on(Ledger::open("t", store.clone(), None)).unwrap();
+    let before = store.locates();
+    let (rows, _) = block_on(l.changes(&[], None)).unwrap();
+    assert_eq!(rows.len(), 600);
+    assert!(rows.iter().all(|r| r.body.is_some()));
+    assert!(store.locates() - before <= 8);
+}

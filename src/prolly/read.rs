@@ -205,6 +205,9 @@ async fn scan_dyn<L: Loader>(
         stack.push((node, a, b));
     };
     push(&mut stack, loader.load(&root).await?);
+    // Children about to be visited are announced to the loader in windows that double with each
+    // descent (1, 2, 4 … 32): a long scan loads its nodes in batches, a short one over-reads little.
+    let mut ahead = 1usize;
     while let Some(frame) = stack.last_mut() {
         if frame.1 >= frame.2 {
             stack.pop();
@@ -217,6 +220,7 @@ async fn scan_dyn<L: Loader>(
             frame.1 += 1;
             frame.1 - 1
         };
+        let (lo, hi) = (frame.1, frame.2);
         let node = frame.0.clone();
         if node.level == 0 {
             let (k, v) = &node.entries[i];
@@ -235,6 +239,16 @@ async fn scan_dyn<L: Loader>(
                 return Ok(());
             }
         } else {
+            if ahead > 1 {
+                let (a, b) = if reverse {
+                    (lo.max((i + 1).saturating_sub(ahead)), i + 1)
+                } else {
+                    (i, (i + ahead).min(hi.max(i + 1)))
+                };
+                let cids = (a..b).map(|j| node.child(j)).collect::<Result<Vec<_>>>()?;
+                loader.prefetch(&cids).await?;
+            }
+            ahead = (ahead * 2).min(32);
             let child = loader.load(&node.child(i)?).await?;
             push(&mut stack, child);
         }

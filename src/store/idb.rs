@@ -30,10 +30,10 @@ extern "C" {
         db: &JsValue,
         candidate: Uint8Array,
     ) -> std::result::Result<JsValue, JsValue>;
-    #[wasm_bindgen(js_name = idbReadCar, catch)]
-    async fn idb_read_car(db: &JsValue, name: &str) -> std::result::Result<JsValue, JsValue>;
-    #[wasm_bindgen(js_name = idbLocate, catch)]
-    async fn idb_locate(db: &JsValue, cid: &str) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = idbReadCars, catch)]
+    async fn idb_read_cars(db: &JsValue, names: Array) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = idbLocateMany, catch)]
+    async fn idb_locate_many(db: &JsValue, cids: Array) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbCommit, catch)]
     async fn idb_commit(
         db: &JsValue,
@@ -113,7 +113,7 @@ impl IdbStore {
     async fn commit_key(&self, w: CommitWrite, key: Option<Uint8Array>) -> Result<CommitOutcome> {
         let cars = car_records(&w.cars);
         let header = w.header.to_json();
-        let staged: Array = w.staged.iter().map(|s| JsValue::from_str(s)).collect();
+        let staged = str_array(&w.staged);
         let outcome = idb_commit(&self.db, w.expect, cars, staged, header, key)
             .await
             .map_err(storage_err)?
@@ -127,6 +127,10 @@ impl IdbStore {
 }
 
 /// `[[name, bytes, [cid…]]…]`, the shape idb.js stores.
+fn str_array(items: &[String]) -> Array {
+    items.iter().map(|s| JsValue::from_str(s)).collect()
+}
+
 fn car_records(cars: &[StoredCar]) -> Array {
     cars.iter()
         .map(|c| {
@@ -171,21 +175,43 @@ impl Store for IdbStore {
     }
 
     async fn read_car(&self, name: &str) -> Result<Option<Vec<u8>>> {
-        let v = idb_read_car(&self.db, name).await.map_err(storage_err)?;
-        if v.is_undefined() {
-            return Ok(None);
-        }
-        let bytes = v
-            .dyn_into::<Uint8Array>()
-            .map_err(|_| Error::corrupt(name, "stored car is not bytes"))?;
-        Ok(Some(bytes.to_vec()))
+        let mut v = self.read_cars(&[name.to_string()]).await?;
+        Ok(v.pop().flatten())
     }
 
     async fn locate(&self, cid: &str) -> Result<Option<String>> {
-        Ok(idb_locate(&self.db, cid)
+        let mut v = self.locate_many(&[cid.to_string()]).await?;
+        Ok(v.pop().flatten())
+    }
+
+    async fn read_cars(&self, names: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        let arr = idb_read_cars(&self.db, str_array(names))
             .await
-            .map_err(storage_err)?
-            .as_string())
+            .map_err(storage_err)?;
+        let arr: Array = arr.unchecked_into();
+        let mut out = Vec::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            let v = arr.get(i as u32);
+            if v.is_undefined() {
+                out.push(None);
+                continue;
+            }
+            let bytes = v
+                .dyn_into::<Uint8Array>()
+                .map_err(|_| Error::corrupt(name, "stored car is not bytes"))?;
+            out.push(Some(bytes.to_vec()));
+        }
+        Ok(out)
+    }
+
+    async fn locate_many(&self, cids: &[String]) -> Result<Vec<Option<String>>> {
+        let arr = idb_locate_many(&self.db, str_array(cids))
+            .await
+            .map_err(storage_err)?;
+        let arr: Array = arr.unchecked_into();
+        Ok((0..cids.len() as u32)
+            .map(|i| arr.get(i).as_string())
+            .collect())
     }
 
     async fn commit(&self, w: CommitWrite) -> Result<CommitOutcome> {

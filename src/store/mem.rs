@@ -180,6 +180,23 @@ impl Store for MemStore {
         Ok(d.locs.get(cid).and_then(|cars| cars.last().cloned()))
     }
 
+    async fn locate_many(&self, cids: &[String]) -> Result<Vec<Option<String>>> {
+        self.step()?;
+        let mut d = self.0.borrow_mut();
+        d.locates += 1;
+        Ok(cids
+            .iter()
+            .map(|c| d.locs.get(c).and_then(|cars| cars.last().cloned()))
+            .collect())
+    }
+
+    async fn read_cars(&self, names: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        self.step()?;
+        let mut d = self.0.borrow_mut();
+        d.car_reads += names.len() as u64;
+        Ok(names.iter().map(|n| d.cars.get(n).cloned()).collect())
+    }
+
     async fn commit(&self, w: CommitWrite) -> Result<CommitOutcome> {
         self.step()?;
         let mut d = self.0.borrow_mut();

@@ -55,13 +55,16 @@ export async function idbEnsureKey(db, candidate) {
   return candidate;
 }
 
-export async function idbReadCar(db, name) {
-  const rec = await req(db.transaction(CARS).objectStore(CARS).get(name));
-  return rec === undefined ? undefined : rec.b;
+/** The bytes of each CAR (undefined where none), in one transaction. */
+export function idbReadCars(db, names) {
+  const store = db.transaction(CARS).objectStore(CARS);
+  return Promise.all(names.map((n) => req(store.get(n)).then((r) => r && r.b)));
 }
 
-export function idbLocate(db, cid) {
-  return req(db.transaction(CARS).objectStore(CARS).index(CID_INDEX).getKey(cid));
+/** The CAR holding each block (undefined where none), in one transaction. */
+export function idbLocateMany(db, cids) {
+  const index = db.transaction(CARS).objectStore(CARS).index(CID_INDEX);
+  return Promise.all(cids.map((c) => req(index.getKey(c))));
 }
 
 /**
