@@ -195,10 +195,12 @@ impl<S: Store> Ledger<S> {
         if self.snapshot().out.is_some() {
             return Ok(());
         }
-        let cars = self.store.list_cars().await?;
-        self.rewrite_outbox(&|out| match out {
+        // The CARs are listed under the write lock, after the state each attempt builds on: a
+        // commit landing after the listing moves the header, so that attempt's compare-and-set
+        // fails and the next one lists again (no commit is left out of the outbox).
+        self.rewrite_outbox(true, &|out, cars| match out {
             Some(o) => Some(o.clone()),
-            None => Some(cars.clone()),
+            None => Some(cars.to_vec()),
         })
         .await
     }
@@ -207,19 +209,29 @@ impl<S: Store> Ledger<S> {
     pub async fn outbox_done(&self, pushed: &[String]) -> Result<()> {
         self.check_open()?;
         let pushed: std::collections::HashSet<&String> = pushed.iter().collect();
-        self.rewrite_outbox(&|out| {
+        self.rewrite_outbox(false, &|out, _| {
             out.as_ref()
                 .map(|o| o.iter().filter(|c| !pushed.contains(c)).cloned().collect())
         })
         .await
     }
 
-    async fn rewrite_outbox(&self, f: &dyn Fn(&Outbox) -> Outbox) -> Result<()> {
+    /// Commits the outbox `f` makes of the current one (and, with `list`, of the stored CARs'
+    /// names, listed after the state it builds on).
+    async fn rewrite_outbox(
+        &self,
+        list: bool,
+        f: &dyn Fn(&Outbox, &[String]) -> Outbox,
+    ) -> Result<()> {
         let _guard = self.write_lock.lock().await;
         loop {
             self.check_open()?;
             let base = self.snapshot();
-            let out = f(&base.out);
+            let cars = match list && base.out.is_none() {
+                true => self.store.list_cars().await?,
+                false => Vec::new(),
+            };
+            let out = f(&base.out, &cars);
             if out == base.out {
                 return Ok(());
             }
