@@ -454,8 +454,6 @@ async function loadLedger(l: Ledger, metaCars: string[][], onCar: (n: number) =>
 }
 
 interface Found {
-  /** Ids already settled (live, deleted or lost): an older value never overrides them. */
-  readonly decided: Set<string>;
   readonly live: Map<string, CborMap>;
   deleted: number;
   readonly lost: { docs: string[]; files: string[]; subtrees: number };
@@ -464,8 +462,7 @@ interface Found {
 const GENESIS = "baembeiarootfireproofgenesisblockaaaafireproofgenesisblocka";
 
 function addValue(l: Ledger, found: Found, id: string, link: Cbor): void {
-  if (id === GENESIS || found.decided.has(id)) return;
-  found.decided.add(id);
+  if (id === GENESIS) return;
   const v = block(l, link, `document ${id}`);
   if (v === undefined) {
     found.lost.docs.push(id);
@@ -476,8 +473,8 @@ function addValue(l: Ledger, found: Found, id: string, link: Cbor): void {
   else throw new DatabaseError("CORRUPT", `Fireproof ledger: document ${id} is neither {doc} nor {del}`);
 }
 
-/** The document tree (a pail shard): `{entries: [[suffix, value | [shard] | [shard, value]]], prefix}`. */
-function walkShard(l: Ledger, found: Found, link: Cbor): void {
+/** The document tree (a pail shard): `{entries: [[suffix, value | [shard] | [shard, value]]], prefix}`; collects key → value link. */
+function walkShard(l: Ledger, found: Found, link: Cbor, into: Map<string, Cbor>): void {
   const shard = block(l, link, "tree shard");
   if (shard === undefined) {
     found.lost.subtrees++;
@@ -491,61 +488,91 @@ function walkShard(l: Ledger, found: Found, link: Cbor): void {
     const key = shard.prefix + e[0];
     const v = e[1];
     if (Array.isArray(v)) {
-      if (v[1] !== undefined) addValue(l, found, key, v[1]);
-      walkShard(l, found, v[0]);
+      if (v[1] !== undefined) into.set(key, v[1]);
+      walkShard(l, found, v[0], into);
     } else {
-      addValue(l, found, key, v);
+      into.set(key, v);
     }
   }
 }
 
-/**
- * Clock events: `{parents, data: {type: "put"|"del", key, value, root} | {type: "batch", ops, root}}`.
- * A missing one (a damaged ledger, see docs/fireproof-format.md §6) ends the history there.
- */
-function event(l: Ledger, link: Link): CborMap | undefined {
-  const bytes = l.blocks.get(link.toString());
-  const ev = bytes ? decodeCbor(bytes) : undefined;
-  if (ev !== undefined && (!isMap(ev) || !isMap(ev.data))) throw new DatabaseError("CORRUPT", `Fireproof ledger: clock event ${link} is malformed`);
-  return ev;
+/** A clock event: `{parents, data: {type: "put"|"del", key, value, root} | {type: "batch", ops, root}}`. */
+interface Event {
+  readonly parents: Link[];
+  readonly data: CborMap;
+}
+
+function event(l: Ledger, link: Link): Event {
+  const ev = block(l, link, "clock event");
+  if (!isMap(ev) || !isMap(ev.data)) throw new DatabaseError("CORRUPT", `Fireproof ledger: clock event ${link} is missing or malformed`);
+  return { parents: links(ev.parents), data: ev.data };
+}
+
+/** pail's common ancestor of concurrent heads: the first event every head's chain of candidates reaches. */
+function commonAncestor(l: Ledger, children: Link[]): Link {
+  const chains = children.map((c) => [c]);
+  for (;;) {
+    let changed = false;
+    for (const chain of chains) {
+      const last = chain[chain.length - 1];
+      const { parents } = event(l, last);
+      const next = parents.length === 0 ? last : parents.length === 1 ? parents[0] : commonAncestor(l, parents);
+      if (next.toString() === last.toString()) continue;
+      changed = true;
+      chain.push(next);
+      for (const item of chains.flat()) {
+        if (chains.every((other) => other.some((x) => x.toString() === item.toString()))) return item;
+      }
+    }
+    if (!changed) throw new DatabaseError("CORRUPT", `Fireproof ledger: heads ${children.join(", ")} have no common ancestor`);
+  }
 }
 
 /**
- * One head: its event's `data.root` is the document tree. Concurrent heads: heads that are
- * ancestors of another are dropped; if several remain, each document takes its value from the
- * newest event that wrote it, walking from the heads to parents (the order of Fireproof's `changes()`).
+ * pail's replay order of the events between the heads and their ancestor: every path from a head
+ * adds its depth to an event's weight; heavier (older) first, then by CID string.
+ */
+function sortedEvents(l: Ledger, heads: Link[], tail: Link): Event[] {
+  const weights = new Map<string, { ev: Event; weight: number }>();
+  for (const head of heads) {
+    const stack: [Link, number][] = [[head, 0]];
+    for (let top = stack.pop(); top; top = stack.pop()) {
+      const [ln, depth] = top;
+      const ev = event(l, ln);
+      const w = weights.get(ln.toString());
+      if (w) w.weight += depth;
+      else weights.set(ln.toString(), { ev, weight: depth });
+      if (ev.parents.length === 1 && ev.parents[0].toString() === tail.toString()) continue;
+      for (const p of ev.parents) stack.push([p, depth + 1]);
+    }
+  }
+  return [...weights.entries()].sort(([ca, a], [cb, b]) => b.weight - a.weight || (ca < cb ? -1 : 1)).map(([, w]) => w.ev);
+}
+
+/**
+ * The documents at the clock head. One head: its event's `data.root` is the tree. Several (after
+ * a merge): as pail's `root()` (what Fireproof's reads use), the common ancestor's tree with the
+ * later events' puts replayed in pail's order.
  */
 function walkClock(l: Ledger, found: Found, heads: Link[]): void {
-  const ancestors = new Set<string>();
-  if (heads.length > 1) {
-    const stack = heads.flatMap((h) => links(event(l, h)?.parents));
-    for (let ln = stack.pop(); ln; ln = stack.pop()) {
-      if (ancestors.has(ln.toString())) continue;
-      ancestors.add(ln.toString());
-      stack.push(...links(event(l, ln)?.parents));
+  const entries = new Map<string, Cbor>();
+  if (heads.length === 1) {
+    const ev = l.skipCorrupt && !l.blocks.has(heads[0].toString()) ? undefined : event(l, heads[0]);
+    if (ev) walkShard(l, found, ev.data.root, entries);
+    else found.lost.subtrees++;
+  } else {
+    const ancestor = commonAncestor(l, heads);
+    walkShard(l, found, event(l, ancestor).data.root, entries);
+    for (const ev of sortedEvents(l, heads, ancestor)) {
+      const ops = ev.data.type === "batch" && Array.isArray(ev.data.ops) ? ev.data.ops : [ev.data];
+      for (const op of ops) {
+        if (!isMap(op) || typeof op.key !== "string") throw new DatabaseError("CORRUPT", "Fireproof ledger: a clock event has a malformed operation");
+        if (op.type === "del") entries.delete(op.key);
+        else entries.set(op.key, op.value);
+      }
     }
   }
-  const live = heads.filter((h) => !ancestors.has(h.toString()));
-  if (live.length === 1) {
-    const ev = event(l, live[0]);
-    if (ev && isMap(ev.data)) walkShard(l, found, ev.data.root);
-    else if (l.skipCorrupt) found.lost.subtrees++;
-    else throw new DatabaseError("CORRUPT", `Fireproof ledger: missing head event ${live[0]}`);
-    return;
-  }
-  const seen = new Set<string>();
-  const visit = (ln: Link): void => {
-    if (seen.has(ln.toString())) return;
-    seen.add(ln.toString());
-    const ev = event(l, ln);
-    if (!ev || !isMap(ev.data)) return;
-    const ops = ev.data.type === "batch" && Array.isArray(ev.data.ops) ? ev.data.ops : [ev.data];
-    for (const op of [...ops].reverse()) {
-      if (isMap(op) && typeof op.key === "string") addValue(l, found, op.key, op.value);
-    }
-    for (const p of links(ev.parents)) visit(p);
-  };
-  for (const h of live) visit(h);
+  for (const [id, link] of entries) addValue(l, found, id, link);
 }
 
 // ---- files ---------------------------------------------------------------------------------------
@@ -622,7 +649,7 @@ export async function migrateFromFireproof(name: string, opts: MigrateOptions = 
   const progress = (p: MigrateProgress) => opts.onProgress?.(p);
   const db = await openExisting(fireproofDbName(name));
   if (!db) throw new DatabaseError("ENOENT", `no Fireproof ledger named ${name} (no IndexedDB database ${fireproofDbName(name)})`);
-  const found: Found = { decided: new Set(), live: new Map(), deleted: 0, lost: { docs: [], files: [], subtrees: 0 } };
+  const found: Found = { live: new Map(), deleted: 0, lost: { docs: [], files: [], subtrees: 0 } };
   const l: Ledger = { db, keys: [], blocks: new Map(), skipCorrupt: opts.skipCorrupt === true, skipped: [] };
   const docs: Record<string, unknown>[] = [];
   let files = 0;
