@@ -13,6 +13,7 @@ async function writer(context, url) {
 
 const byId = (docs) => Object.fromEntries(docs.map((d) => [d._id, d]));
 
+/** The ferroproof ledger's documents (byte arrays as `{bytes}`, `_files` apart) and the file's name, type and bytes. */
 async function ferroproofDocs(page, name) {
   return page.evaluate(async (name) => {
     const db = window.fp.fireproof(name);
