@@ -139,8 +139,8 @@ async function settle(db: ReturnType<typeof fireproof>): Promise<void> {
 }
 
 /**
- * `commits` commits, one document each: puts, updates of earlier documents, deletes, one document
- * with a file. Fireproof compacts once its car log passes 100 CARs.
+ * `commits` commits: a document with a file, one with unusual values, a `bulk` of 40, then one document each (puts,
+ * updates of earlier documents, deletes). Fireproof compacts once its car log passes 100 CARs.
  */
 async function write(name: string, commits: number): Promise<Written> {
   const db = fireproof(name);
@@ -155,7 +155,10 @@ async function write(name: string, commits: number): Promise<Written> {
   const odd = { _id: "odd values", float: 0.1, neg: -42, big: 2 ** 40, bin: new Uint8Array([0, 1, 255]), empty: {}, list: [] };
   await db.put(odd);
   model.set(odd._id, odd);
-  let n = 2;
+  const bulk = Array.from({ length: 40 }, (_, i) => ({ _id: `bulk-${String(i).padStart(2, "0")}`, i, even: i % 2 === 0 }));
+  await db.bulk(bulk);
+  for (const d of bulk) model.set(d._id, d);
+  let n = 3;
   for (let i = 0; n < commits; i++, n++) {
     const id = `doc-${String(i % 60).padStart(3, "0")}`;
     if (i % 11 === 10 && model.has(id)) {
