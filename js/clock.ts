@@ -1,4 +1,5 @@
 /** Clock links: CID strings from the engine wrapped in CID-like objects. */
+import { DatabaseError } from "./errors.js";
 import type { ClockHead, ClockLink } from "./types.js";
 
 class Link implements ClockLink {
@@ -22,7 +23,7 @@ export function toClock(cids: readonly string[]): ClockHead {
 /** Accepts a clock as returned (links), as strings or as dag-json `{"/": cid}` objects. */
 export function clockToJson(since: unknown): string {
   if (since === undefined || since === null) return "[]";
-  if (!Array.isArray(since)) throw new TypeError("since must be a clock (an array of event links)");
+  if (!Array.isArray(since)) throw new DatabaseError("INVALID_ARG", "invalid argument: a clock is an array of event links");
   return JSON.stringify(
     since.map((l: unknown) => {
       if (typeof l === "string") return l;

@@ -353,7 +353,8 @@ export class Database {
    * The ledger's current state as one CAR v1 (docs/format.md §14): standard IPLD, or sealed under
    * the ledger's key with `encrypted`; index trees unless `indexes: false`. Waits for queued writes.
    */
-  async exportCar(opts: { readonly encrypted?: boolean; readonly indexes?: boolean } = {}): Promise<Uint8Array> {
+  async exportCar(options?: { readonly encrypted?: boolean; readonly indexes?: boolean }): Promise<Uint8Array> {
+    const opts = options ?? {};
     const core = await this.core();
     await this.shared.flush();
     try {

@@ -26,6 +26,17 @@ export const tests = {
         empty: (await db.at([]).allDocs()).rows.length,
         nowField: (await db.query("tag", { key: "x" })).rows.map((x) => x.id),
       };
+      const bad = [];
+      for (const c of ["nope", 42, null, [{ "/": "not-a-cid" }], ["bafyreigarbage"]]) {
+        try {
+          await db.at(c).get("a");
+          bad.push("read");
+        } catch (e) {
+          bad.push(e.code ?? String(e));
+        }
+      }
+      seen.bad = bad;
+      seen.rollbackBad = await db.rollback("nope").then(() => "done", (e) => e.code);
       const notified = [];
       db.subscribe((docs) => notified.push(...docs.map((d) => d._id).sort()), true);
       const before = (await db.info()).seq;
@@ -47,6 +58,9 @@ export const tests = {
     assert.deepEqual(r.seen.mapped, [["a", 2], ["b", 4]]);
     assert.deepEqual(r.seen.v2a, { _id: "a", n: 10, tag: "y" });
     assert.equal(r.seen.empty, 0);
+    // null reads as the empty clock ([]), where "a" does not exist
+    assert.deepEqual(r.seen.bad, ["INVALID_ARG", "INVALID_ARG", "ENOENT", "INVALID_ARG", "INVALID_ARG"]);
+    assert.equal(r.seen.rollbackBad, "INVALID_ARG");
     assert.deepEqual(r.seen.nowField, ["c", "d"], "the views did not touch the ledger's index");
     assert.deepEqual(r.after.all, [["a", 1], ["b", 2], ["c", 3]]);
     assert.equal(r.after.seq, 1, "one commit");
