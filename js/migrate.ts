@@ -10,6 +10,7 @@
  * walked before the first write, so a damaged ledger writes nothing unless `skipCorrupt` is set.
  */
 import { fireproof } from "./database.js";
+import { cidText } from "./auth/ucan.js";
 import { DatabaseError } from "./errors.js";
 
 /** Progress of a migration: `read` after each Fireproof CAR loaded, `write` after each bulk, then `done`. */
@@ -50,20 +51,6 @@ export interface MigrateResult {
 
 const B32 = "abcdefghijklmnopqrstuvwxyz234567";
 const B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-
-/** A CID's string form: multibase base32 (`b…`) of its bytes. */
-function cidString(bytes: Uint8Array): string {
-  let out = "b";
-  let bits = 0;
-  let acc = 0;
-  for (const b of bytes) {
-    acc = (acc << 8) | b;
-    bits += 8;
-    while (bits >= 5) out += B32[(acc >>> (bits -= 5)) & 31];
-  }
-  if (bits > 0) out += B32[(acc << (5 - bits)) & 31];
-  return out;
-}
 
 function fromBase32Cid(s: string): Uint8Array {
   if (!s.startsWith("b")) throw new Error(`not a base32 CID: ${s}`);
@@ -137,7 +124,7 @@ class Reader {
 class Link {
   constructor(readonly bytes: Uint8Array) {}
   toString(): string {
-    return cidString(this.bytes);
+    return cidText(this.bytes);
   }
 }
 
@@ -262,7 +249,7 @@ async function readCar(bytes: Uint8Array): Promise<Car> {
     const cid = readCid(r);
     if (r.pos > end) throw new Error("block shorter than its CID");
     const data = r.take(end - r.pos);
-    const name = cidString(cid.bytes);
+    const name = cidText(cid.bytes);
     if (cid.hash === 0x12) {
       checks.push(sha256(data).then((d) => {
         if (!equalBytes(d, cid.digest)) throw new Error(`block ${name} does not match its CID`);

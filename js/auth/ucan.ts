@@ -32,7 +32,7 @@ export function now(): number {
 }
 
 /** `b` + base32 (RFC 4648, lower case, no padding): the CID's text form. */
-function cidText(cid: Uint8Array): string {
+export function cidText(cid: Uint8Array): string {
   let s = "b";
   let bits = 0;
   let acc = 0;
