@@ -12,7 +12,7 @@ use cid::Cid;
 use ipld_core::ipld::Ipld;
 
 use super::sync::new_state_loaded;
-use super::Ledger;
+use super::{Ledger, State};
 use crate::car::{read_car, seal_car, unseal, write_car};
 use crate::clock::Event;
 use crate::codec::{self, cid_str, parse_cid, Block};
@@ -20,6 +20,8 @@ use crate::crypto::MAGIC;
 use crate::error::{Error, Result};
 use crate::prolly::walk_new;
 use crate::store::{Gc, IndexHead, Store};
+
+type NewBlocks = Vec<(Block, Option<Rc<crate::prolly::Node>>)>;
 
 /// Archive block version.
 const ARCHIVE_V: i128 = 1;
@@ -87,23 +89,21 @@ fn read_archive_block(bytes: &[u8]) -> Result<(Vec<Cid>, BTreeMap<String, IndexH
         return Err(bad("the root is not an archive block (indexes)"));
     };
     let mut indexes = BTreeMap::new();
-    {
-        for (name, v) in idx {
-            let Ipld::Map(v) = v else {
-                return Err(bad("an index entry is not a map"));
-            };
-            let (Some(Ipld::String(src)), Some(Ipld::Integer(seq))) = (v.get("src"), v.get("seq"))
-            else {
-                return Err(bad("an index entry lacks src or seq"));
-            };
-            let head = IndexHead {
-                src: src.clone(),
-                keys: opt_link(v.get("keys"))?,
-                ids: opt_link(v.get("ids"))?,
-                seq: u64::try_from(*seq).map_err(|_| bad("an index seq is out of range"))?,
-            };
-            indexes.insert(name.clone(), head);
-        }
+    for (name, v) in idx {
+        let Ipld::Map(v) = v else {
+            return Err(bad("an index entry is not a map"));
+        };
+        let (Some(Ipld::String(src)), Some(Ipld::Integer(seq))) = (v.get("src"), v.get("seq"))
+        else {
+            return Err(bad("an index entry lacks src or seq"));
+        };
+        let head = IndexHead {
+            src: src.clone(),
+            keys: opt_link(v.get("keys"))?,
+            ids: opt_link(v.get("ids"))?,
+            seq: u64::try_from(*seq).map_err(|_| bad("an index seq is out of range"))?,
+        };
+        indexes.insert(name.clone(), head);
     }
     Ok((head, indexes))
 }
@@ -158,7 +158,7 @@ impl<S: Store> Ledger<S> {
             .find(|b| b.cid == head)
             .ok_or_else(|| bad("the head event is missing"))
             .and_then(|b| Event::decode(&b.bytes).map_err(bad))?;
-        let blocks: Vec<(Block, Option<Rc<crate::prolly::Node>>)> = blocks
+        let blocks: NewBlocks = blocks
             .into_iter()
             .filter(|b| b.cid != root)
             .map(|b| (b, None))
@@ -177,14 +177,28 @@ impl<S: Store> Ledger<S> {
         state.seq = ev.seq;
         state.count = ev.count;
         state.indexes = indexes;
-        // every node the state reaches must be in the archive: check before writing anything
-        self.blocks.insert_fresh(&blocks);
-        // (the sync walk: it decodes every node into the cache, which the first reads then use,
-        // and copies no block)
+        // Every node the state reaches must be in the archive: checked before anything is
+        // written, with the archive's blocks pinned (the bounded cache could evict the first
+        // blocks of a large archive before the walk reaches them).
+        let cids: Vec<Cid> = blocks.iter().map(|(b, _)| b.cid).collect();
+        self.blocks.pin(&blocks);
+        let done = self.check_and_commit(&base, state, blocks).await;
+        self.blocks.unpin_cids(&cids);
+        done
+    }
+
+    /// The import's check (the sync walk, which decodes every node into the cache the first
+    /// reads then use) and its commit.
+    async fn check_and_commit(
+        &self,
+        base: &State,
+        state: State,
+        blocks: NewBlocks,
+    ) -> Result<bool> {
         let loaded = self
             .blocks
             .settle(&mut || {
-                new_state_loaded(&self.blocks, &base, &state)?;
+                new_state_loaded(&self.blocks, base, &state)?;
                 for h in state.indexes.values() {
                     for r in [&h.keys, &h.ids].into_iter().flatten() {
                         walk_new(&self.blocks, None, Some(parse_cid(r)?), &mut |_| Ok(()))?;
@@ -199,10 +213,10 @@ impl<S: Store> Ledger<S> {
                 e => e,
             });
         }
-        let mut p = self.seal(&base, state, blocks).await?;
+        let mut p = self.seal(base, state, blocks).await?;
         let n = p.car_bytes.len() as u64;
         p.state.gc = Some(Gc { live: n, stored: n });
-        Ok(self.try_commit(&base, p).await?.is_some())
+        Ok(self.try_commit(base, p).await?.is_some())
     }
 }
 

@@ -249,12 +249,18 @@ impl<S: Store> Blocks<S> {
 
     /// Releases one pin of each block.
     pub fn unpin(&self, blocks: &[(Block, Option<Rc<Node>>)]) {
+        let cids: Vec<Cid> = blocks.iter().map(|(b, _)| b.cid).collect();
+        self.unpin_cids(&cids);
+    }
+
+    /// Releases one pin of each block, by CID.
+    pub fn unpin_cids(&self, cids: &[Cid]) {
         let mut pinned = self.pinned.borrow_mut();
-        for (b, _) in blocks {
-            if let Some(e) = pinned.get_mut(&b.cid) {
+        for c in cids {
+            if let Some(e) = pinned.get_mut(c) {
                 e.0 -= 1;
                 if e.0 == 0 {
-                    pinned.remove(&b.cid);
+                    pinned.remove(c);
                 }
             }
         }
@@ -319,12 +325,10 @@ impl<S: Store> Blocks<S> {
         let mut s = self.stats.get();
         s.locates += 1;
         self.stats.set(s);
-        let mut names = Vec::new();
-        for n in self.store.locate_many(&keys).await?.into_iter().flatten() {
-            if !names.contains(&n) {
-                names.push(n);
-            }
-        }
+        let mut found = std::collections::HashSet::new();
+        let names: Vec<String> = (self.store.locate_many(&keys).await?.into_iter().flatten())
+            .filter(|n| found.insert(n.clone()))
+            .collect();
         let stored = self.store.read_cars(&names).await?;
         for (name, bytes) in names.iter().zip(stored) {
             if let Some(bytes) = bytes {

@@ -14,6 +14,10 @@ use crate::error::{Error, Result};
 use crate::prolly::{self, Bound, Range};
 use crate::store::Store;
 
+/// Documents looked up together by [`Ledger::docs_in`]: the blocks one batch loads are kept in
+/// memory until the batch is done.
+const DOCS_PER_RUN: usize = 1024;
+
 /// A document row: `body` is `None` for a deleted document.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DocRow {
@@ -100,24 +104,29 @@ impl<S: Store> Ledger<S> {
                 None => Err(bad("doc block has no doc map".into())),
             }
         };
-        self.blocks
-            .settle(&mut || {
-                out.clear();
-                // every id is tried, so that one run notes every block this level misses
-                let mut missed = Ok(());
-                for id in ids {
-                    match one(id) {
-                        Ok(d) => out.push(d),
-                        Err(e @ Error::MissingBlock(_)) => {
-                            missed = Err(e);
-                            out.push(None);
+        // In slices, so that what a run keeps in memory stays small whatever the number of ids.
+        for slice in ids.chunks(DOCS_PER_RUN) {
+            let mut got = Vec::with_capacity(slice.len());
+            self.blocks
+                .settle(&mut || {
+                    got.clear();
+                    // every id is tried, so that one run notes every block this level misses
+                    let mut missed = Ok(());
+                    for id in slice {
+                        match one(id) {
+                            Ok(d) => got.push(d),
+                            Err(e @ Error::MissingBlock(_)) => {
+                                missed = Err(e);
+                                got.push(None);
+                            }
+                            Err(e) => return Err(e),
                         }
-                        Err(e) => return Err(e),
                     }
-                }
-                missed
-            })
-            .await?;
+                    missed
+                })
+                .await?;
+            out.append(&mut got);
+        }
         Ok(out)
     }
 
