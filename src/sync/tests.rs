@@ -343,6 +343,38 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
+/// Three devices sharing one key.
+fn three_devs() -> [Dev; 3] {
+    let first = Dev::new(None);
+    [Dev::new(Some(&first)), Dev::new(Some(&first)), first]
+}
+
+/// Runs one step of a schedule.
+fn run_step(devs: &mut [Dev], remote: &MemRemote, s: Step) {
+    match s {
+        Step::Put(r, k, v) => devs[r].write(vec![put(&format!("k{k}"), v)]),
+        Step::Del(r, k) => devs[r].write(vec![del(&format!("k{k}"))]),
+        Step::Bulk(r, k) => devs[r].write(
+            (0..k)
+                .map(|i| put(&format!("k{i}"), i64::from(k)))
+                .collect(),
+        ),
+        Step::Push(r) => drop(block_on(devs[r].replica(remote).push()).unwrap()),
+        Step::Pull(r) => drop(block_on(devs[r].replica(remote).pull()).unwrap()),
+        Step::Compact(r) => block_on(devs[r].ledger.compact()).unwrap(),
+        Step::Reopen(r) => devs[r].reopen(),
+    }
+}
+
+/// Everyone syncs, twice.
+fn sync_all(devs: &[Dev], remote: &MemRemote) {
+    for _ in 0..2 {
+        for d in devs {
+            d.sync(remote);
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(
         std::env::var("SYNC_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(1000)))]
@@ -351,24 +383,11 @@ proptest! {
     #[test]
     fn replicas_converge(steps in proptest::collection::vec(step(), 1..40)) {
         let remote = MemRemote::new();
-        let first = Dev::new(None);
-        let mut devs = vec![Dev::new(Some(&first)), Dev::new(Some(&first)), first];
+        let mut devs = three_devs();
         for s in steps {
-            match s {
-                Step::Put(r, k, v) => devs[r].write(vec![put(&format!("k{k}"), v)]),
-                Step::Del(r, k) => devs[r].write(vec![del(&format!("k{k}"))]),
-                Step::Bulk(r, k) => devs[r].write((0..k).map(|i| put(&format!("k{i}"), i64::from(k))).collect()),
-                Step::Push(r) => { block_on(devs[r].replica(&remote).push()).unwrap(); }
-                Step::Pull(r) => { block_on(devs[r].replica(&remote).pull()).unwrap(); }
-                Step::Compact(r) => block_on(devs[r].ledger.compact()).unwrap(),
-                Step::Reopen(r) => devs[r].reopen(),
-            }
+            run_step(&mut devs, &remote, s);
         }
-        for _ in 0..2 {
-            for d in &devs {
-                d.sync(&remote);
-            }
-        }
+        sync_all(&devs, &remote);
         let f0 = devs[0].fingerprint();
         for d in &devs {
             prop_assert_eq!(d.fingerprint(), f0.clone());
@@ -409,23 +428,11 @@ fn history_behind_a_fast_forward_is_fetched_when_a_merge_needs_it() {
     ];
     for _ in 0..40 {
         let remote = MemRemote::new();
-        let first = Dev::new(None);
-        let devs = [Dev::new(Some(&first)), Dev::new(Some(&first)), first];
+        let mut devs = three_devs();
         for s in steps.iter().cloned() {
-            match s {
-                Put(r, k, v) => devs[r].write(vec![put(&format!("k{k}"), v)]),
-                Del(r, k) => devs[r].write(vec![del(&format!("k{k}"))]),
-                Push(r) => drop(block_on(devs[r].replica(&remote).push()).unwrap()),
-                Pull(r) => drop(block_on(devs[r].replica(&remote).pull()).unwrap()),
-                Compact(r) => block_on(devs[r].ledger.compact()).unwrap(),
-                _ => {}
-            }
+            run_step(&mut devs, &remote, s);
         }
-        for _ in 0..2 {
-            for d in &devs {
-                d.sync(&remote);
-            }
-        }
+        sync_all(&devs, &remote);
         converged(&[&devs[0], &devs[1], &devs[2]]);
     }
 }
@@ -504,26 +511,11 @@ fn identical_histories_compacted_before_the_first_sync_converge() {
     ];
     for _ in 0..40 {
         let remote = MemRemote::new();
-        let first = Dev::new(None);
-        let mut devs = [Dev::new(Some(&first)), Dev::new(Some(&first)), first];
+        let mut devs = three_devs();
         for s in steps.iter().cloned() {
-            match s {
-                Put(r, k, v) => devs[r].write(vec![put(&format!("k{k}"), v)]),
-                Bulk(r, k) => devs[r].write(
-                    (0..k)
-                        .map(|i| put(&format!("k{i}"), i64::from(k)))
-                        .collect(),
-                ),
-                Compact(r) => block_on(devs[r].ledger.compact()).unwrap(),
-                Reopen(r) => devs[r].reopen(),
-                _ => {}
-            }
+            run_step(&mut devs, &remote, s);
         }
-        for _ in 0..2 {
-            for d in &devs {
-                d.sync(&remote);
-            }
-        }
+        sync_all(&devs, &remote);
         converged(&[&devs[0], &devs[1], &devs[2]]);
         assert_eq!(devs[1].docs()["k5"], Some(body(6)));
         let k0 = devs[1].docs()["k0"].clone();
