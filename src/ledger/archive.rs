@@ -12,7 +12,7 @@ use cid::Cid;
 use ipld_core::ipld::Ipld;
 
 use super::sync::new_state_loaded;
-use super::{Ledger, State};
+use super::Ledger;
 use crate::car::{read_car, seal_car, unseal, write_car};
 use crate::clock::Event;
 use crate::codec::{self, cid_str, parse_cid, Block};
@@ -182,23 +182,11 @@ impl<S: Store> Ledger<S> {
         // blocks of a large archive before the walk reaches them).
         let cids: Vec<Cid> = blocks.iter().map(|(b, _)| b.cid).collect();
         self.blocks.pin(&blocks);
-        let done = self.check_and_commit(&base, state, blocks).await;
-        self.blocks.unpin_cids(&cids);
-        done
-    }
-
-    /// The import's check (the sync walk, which decodes every node into the cache the first
-    /// reads then use) and its commit.
-    async fn check_and_commit(
-        &self,
-        base: &State,
-        state: State,
-        blocks: NewBlocks,
-    ) -> Result<bool> {
+        // (the sync walk: it decodes every node into the cache, which the first reads then use)
         let loaded = self
             .blocks
             .settle(&mut || {
-                new_state_loaded(&self.blocks, base, &state)?;
+                new_state_loaded(&self.blocks, &base, &state)?;
                 for h in state.indexes.values() {
                     for r in [&h.keys, &h.ids].into_iter().flatten() {
                         walk_new(&self.blocks, None, Some(parse_cid(r)?), &mut |_| Ok(()))?;
@@ -207,16 +195,20 @@ impl<S: Store> Ledger<S> {
                 Ok(())
             })
             .await;
-        if let Err(e) = loaded {
-            return Err(match e {
-                Error::MissingBlock(_) => bad("a block the state needs is missing"),
-                e => e,
-            });
-        }
-        let mut p = self.seal(base, state, blocks).await?;
-        let n = p.car_bytes.len() as u64;
-        p.state.gc = Some(Gc { live: n, stored: n });
-        Ok(self.try_commit(base, p).await?.is_some())
+        let done = match loaded {
+            Err(Error::MissingBlock(_)) => Err(bad("a block the state needs is missing")),
+            Err(e) => Err(e),
+            Ok(()) => match self.seal(&base, state, blocks).await {
+                Ok(mut p) => {
+                    let n = p.car_bytes.len() as u64;
+                    p.state.gc = Some(Gc { live: n, stored: n });
+                    self.try_commit(&base, p).await.map(|c| c.is_some())
+                }
+                Err(e) => Err(e),
+            },
+        };
+        self.blocks.unpin_cids(&cids);
+        done
     }
 }
 

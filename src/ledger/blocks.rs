@@ -325,10 +325,13 @@ impl<S: Store> Blocks<S> {
         let mut s = self.stats.get();
         s.locates += 1;
         self.stats.set(s);
-        let mut found = std::collections::HashSet::new();
-        let names: Vec<String> = (self.store.locate_many(&keys).await?.into_iter().flatten())
-            .filter(|n| found.insert(n.clone()))
-            .collect();
+        // (a few hundred CARs at most: a linear search is enough)
+        let mut names = Vec::new();
+        for n in self.store.locate_many(&keys).await?.into_iter().flatten() {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
         let stored = self.store.read_cars(&names).await?;
         for (name, bytes) in names.iter().zip(stored) {
             if let Some(bytes) = bytes {
