@@ -70,9 +70,8 @@ const MAX_BACKOFF_MS = 30_000;
 export class Attachment implements Attached {
   readonly name: string;
   readonly device: string;
-  /** The remote's connector, noting access refusals (the engine reports them as `NETWORK`). */
+  /** The remote's connector (its `UNAUTHORIZED`/`FORBIDDEN` codes come back through the engine). */
   private readonly conn: Connector;
-  private refused: DatabaseError | null = null;
   private phase: SyncState["phase"] = "starting";
   private first = true;
   private pendingDown = 0;
@@ -99,20 +98,7 @@ export class Attachment implements Attached {
   ) {
     this.name = remote.id;
     this.device = remote.device ?? "";
-    const c = remote.connector;
-    const note = <T>(p: Promise<T>): Promise<T> =>
-      p.catch((e: unknown) => {
-        const code = (e as { code?: unknown } | null)?.code;
-        if (code === "UNAUTHORIZED" || code === "FORBIDDEN") this.refused = e as DatabaseError;
-        throw e;
-      });
-    this.conn = {
-      put: (k, b) => note(c.put(k, b)),
-      get: (k) => note(c.get(k)),
-      list: (p) => note(c.list(p)),
-      delete: (k) => note(c.delete(k)),
-      watch: c.watch?.bind(c),
-    };
+    this.conn = remote.connector;
   }
 
   /** Starts the background loop in the tab that gets the leader lock. */
@@ -204,7 +190,6 @@ export class Attachment implements Attached {
 
   private async cycle(pull: boolean, push: boolean): Promise<void> {
     const core = await this.host.core;
-    this.refused = null;
     try {
       if (pull) {
         // An empty ledger starts its outbox (empty) before its first pull, so the CARs it fetches
@@ -234,7 +219,7 @@ export class Attachment implements Attached {
       this.first = false;
       this.set("idle");
     } catch (e) {
-      const err = this.refused ?? fromEngine(e);
+      const err = fromEngine(e);
       this.lastError = err;
       this.set(err.code === "NETWORK" ? "offline" : "error");
       throw err;

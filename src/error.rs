@@ -41,6 +41,14 @@ pub enum Error {
     /// the sync retries later.
     #[error("remote error: {0}")]
     Remote(String),
+    /// A sync remote refused a request without valid credentials (HTTP 401). Nothing local was
+    /// changed; the sync retries later.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// A sync remote refused a request this device may not make (HTTP 403: read-only, revoked).
+    /// Nothing local was changed; the sync retries later.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// A clock whose state this ledger no longer stores (compacted away) or never had.
     #[error("history not available: {0}")]
     HistoryGone(String),
@@ -64,6 +72,8 @@ impl Error {
             Error::Storage(_) => "STORAGE",
             Error::Conflict(_) => "CONFLICT",
             Error::Remote(_) => "NETWORK",
+            Error::Unauthorized(_) => "UNAUTHORIZED",
+            Error::Forbidden(_) => "FORBIDDEN",
             Error::HistoryGone(_) => "HISTORY_GONE",
             Error::Internal(_) => "INTERNAL",
         }

@@ -57,7 +57,8 @@ fn bytes_of(key: &str, v: JsValue) -> Result<Option<Vec<u8>>> {
     Ok(Some(b.to_vec()))
 }
 
-/// A connector failure: its `code` if it names an access problem, else `NETWORK`.
+/// A connector failure: its `code` kept where it is `CORRUPT`, `UNAUTHORIZED` or `FORBIDDEN`,
+/// else `NETWORK`.
 fn remote_err(e: JsValue) -> Error {
     let text = |k: &str| {
         Reflect::get(&e, &JsValue::from_str(k))
@@ -71,6 +72,8 @@ fn remote_err(e: JsValue) -> Error {
     };
     match text("code").as_str() {
         "CORRUPT" => Error::corrupt("remote object", msg),
+        "UNAUTHORIZED" => Error::Unauthorized(msg),
+        "FORBIDDEN" => Error::Forbidden(msg),
         _ => Error::Remote(msg),
     }
 }
