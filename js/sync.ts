@@ -192,13 +192,6 @@ export class Attachment implements Attached {
     const core = await this.host.core;
     try {
       if (pull) {
-        // An empty ledger starts its outbox (empty) before its first pull, so the CARs it fetches
-        // are not pushed back as its own (a reader could not push them at all). After queued
-        // writes, as a push: a commit racing the outbox's start could be left out of it.
-        if (this.first) {
-          await this.host.flush();
-          if ((JSON.parse(core.info()) as { clock: unknown[] }).clock.length === 0) await core.syncPush(this.conn, this.remote.id);
-        }
         this.set("pulling");
         const announced = this.pendingDown;
         const r = JSON.parse(await core.syncPull(this.conn, this.remote.id)) as PullReport;

@@ -76,6 +76,10 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
 
     /// Reads new head records, fetches what their heads need and merges them.
     pub async fn pull(&self) -> Result<PullReport> {
+        // Tracking starts before the first pull: the CARs a pull fetches are the remote's own and
+        // never join the outbox (a ledger that starts tracking later would push them back, which
+        // a read-only device may not).
+        self.ledger.start_outbox().await?;
         let mut report = PullReport::default();
         let mut st = self.load_state().await?;
         let listed: Vec<String> = self
