@@ -1,7 +1,8 @@
 // Authorization from the browser against the real ferroproof-server started WITHOUT --open
 // (docs/auth.md §7 and "Client"): device keys, the ledger key and its root delegation, invocations
 // on every request, invites to one-time keys (write and read-only, spent once), members, revoke,
-// and what a refused device sees (FORBIDDEN in its state, its local data and writes intact).
+// what a refused device sees (FORBIDDEN in its state, its local data and writes intact), and a revoked
+// device's live socket closed by the server (1008).
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { openPage, startServer } from "./util.mjs";
@@ -139,6 +140,72 @@ export const tests = {
       await writerCtx.close();
       await readerCtx.close();
       await thiefCtx.close();
+      await server.stop();
+    }
+  },
+
+  async "a revoked device's live connection stops: no more changes reach it, it reports FORBIDDEN, its data stays"({ context, harness }) {
+    const server = await startServer({ open: false });
+    const deviceCtx = await context.browser().newContext();
+    // B's pages record their WebSockets' opens and close codes (1008 = the server's policy close, §7.7)
+    await deviceCtx.addInitScript(() => {
+      const Native = window.WebSocket;
+      window.sockets = { opens: 0, closes: [] };
+      window.WebSocket = class extends Native {
+        constructor(...args) {
+          super(...args);
+          this.addEventListener("open", () => window.sockets.opens++);
+          this.addEventListener("close", (e) => window.sockets.closes.push(e.code));
+        }
+      };
+    });
+    try {
+      const admin = await openPage(context, harness);
+      await put(admin, "live", "a1");
+      assert.equal((await attach(admin, "live", server.url)).err, null);
+      const b = await openPage(deviceCtx, harness);
+      const rb = await attach(b, "live", server.url, await invite(admin, { write: true }));
+      assert.equal(rb.err, null);
+      assert.deepEqual(await ids(b, "live"), ["a1"]);
+      await b.waitForFunction(() => window.sockets.opens > 0, null, { timeout: 10000 });
+
+      // B receives the admin's change over its socket, without calling sync()
+      const arrives = (id, ms) =>
+        b.evaluate(
+          ([id, ms]) =>
+            new Promise((resolve) => {
+              const db = window.fp.fireproof("live");
+              const check = async () => (await db.allDocs()).rows.some((r) => r.key === id) && (stop(), clearTimeout(timer), resolve(true));
+              const stop = db.subscribe(check);
+              const timer = setTimeout(() => (stop(), resolve(false)), ms);
+              void check();
+            }),
+          [id, ms],
+        );
+      const seen = arrives("before", 10000);
+      await put(admin, "live", "before");
+      assert.equal(await seen, true, "B saw the admin's put live before the revoke");
+      assert.deepEqual(await b.evaluate(() => window.sockets.closes), [], "B's socket stayed open");
+
+      // revoked: the server closes B's socket at the next announcement (1008), and nothing more reaches B
+      await admin.evaluate((did) => window.attached.revoke(did), rb.device);
+      const missed = arrives("after", 8000);
+      await put(admin, "live", "after");
+      assert.equal(await sync(admin), null);
+      await b.waitForFunction(() => window.sockets.closes.includes(1008), null, { timeout: 10000 });
+      assert.equal(await missed, false, "the admin's put after the revoke did not reach B");
+      // B's own loop (polling while the socket is refused) reports the refusal; so does an explicit sync
+      await b.waitForFunction(() => ["UNAUTHORIZED", "FORBIDDEN"].includes(window.attached.state().lastError?.code), null, { timeout: 15000 });
+      const after = await b.evaluate(async () => {
+        const err = await window.attached.sync().then(() => null, (e) => e.code);
+        const db = window.fp.fireproof("live");
+        await db.put({ _id: "b1" }); // local writes go on
+        return { err, status: window.attached.status(), code: window.attached.state().lastError?.code, opens: window.sockets.opens, ids: (await db.allDocs()).rows.map((r) => r.key).sort() };
+      });
+      assert.deepEqual(after, { err: "FORBIDDEN", status: "error", code: "FORBIDDEN", opens: 1, ids: ["a1", "b1", "before"] });
+      assert.deepEqual(await ids(admin, "live"), ["a1", "after", "before"]);
+    } finally {
+      await deviceCtx.close();
       await server.stop();
     }
   },
