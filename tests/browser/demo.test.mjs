@@ -1,5 +1,6 @@
 // The demo app (www/, built by scripts/build-www.sh) end to end: add, toggle, delete, reload, and a
-// second page that sees the first one's changes live. Saves a screenshot under target/test-output.
+// second page that sees the first one's changes live; then the Share link against a sync server with
+// authorization (no --open, as `npm start` runs it). Saves screenshots under target/test-output.
 import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
 import { startServer } from "./util.mjs";
@@ -43,7 +44,7 @@ export const tests = {
   },
 
   async "share: another browser profile joins through the invite link and both edit live"({ context, url }) {
-    const server = await startServer();
+    const server = await startServer({ open: false }); // authorization on, as `npm start` runs it
     const other = await context.browser().newContext(); // another profile: its own storage
     try {
       const query = `?server=${encodeURIComponent(server.url)}`;
@@ -55,6 +56,10 @@ export const tests = {
       const link = await a.inputValue("#invite");
       assert.match(link, /#invite=fp1\./);
       const hash = link.slice(link.indexOf("#"));
+      // a secured server's invite: version 2, with the ledger DID and a one-time key (docs/auth.md §8.5)
+      const invite = JSON.parse(Buffer.from(hash.slice("#invite=fp1.".length), "base64url").toString());
+      assert.equal(invite.v, 2);
+      assert.match(invite.l, /^did:key:z6Mk/);
       const b = await open(other, url, query, hash);
       await b.waitForSelector('#list li:has-text("shared bread")', { timeout: 15000 });
       assert.deepEqual(await b.locator("#list li span").allTextContents(), ["shared milk", "shared bread"]);
@@ -62,6 +67,12 @@ export const tests = {
       await a.waitForSelector('#list li:has-text("from b")', { timeout: 15000 });
       await a.click('#list li:has-text("shared milk") input[type="checkbox"]');
       await b.waitForSelector('#list li.done:has-text("shared milk")', { timeout: 15000 });
+      // a reload with the (spent) invite still in the address bar re-attaches with the remembered chain
+      await b.reload();
+      await b.waitForSelector('#sync[data-state="attached"]');
+      await add(b, "after reload");
+      await a.waitForSelector('#list li:has-text("after reload")', { timeout: 15000 });
+      assert.notEqual(await b.getAttribute("#sync", "data-status"), "error");
       await mkdir("target/test-output", { recursive: true });
       await a.screenshot({ path: "target/test-output/demo-share-a.png" });
       await b.screenshot({ path: "target/test-output/demo-share-b.png" });
