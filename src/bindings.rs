@@ -4,6 +4,7 @@
 //! `Error` objects with a stable `code`. Nothing here holds engine logic.
 
 mod error;
+mod files;
 mod ledger;
 mod query;
 mod sync;

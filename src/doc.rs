@@ -200,6 +200,28 @@ fn map_find<'a>(
     Ok(None)
 }
 
+/// Appends the file CARs a stored document names: the `cars` of every entry of its top-level
+/// `_files` and `_publicFiles` maps (docs/format.md §16). `doc` is the encoded document map.
+/// Entries that are not file metadata are skipped.
+pub fn file_cars(doc: &[u8], out: &mut Vec<String>) {
+    for field in ["_files", "_publicFiles"] {
+        let Ok(Some(files)) = map_get(doc, field) else {
+            continue;
+        };
+        let Ok(Ipld::Map(files)) = crate::codec::decode(files) else {
+            continue;
+        };
+        for meta in files.values() {
+            if let Some(Ipld::List(cars)) = crate::codec::field(meta, "cars") {
+                out.extend(cars.iter().filter_map(|c| match c {
+                    Ipld::String(s) => Some(s.clone()),
+                    _ => None,
+                }));
+            }
+        }
+    }
+}
+
 /// The encoded value of top-level field `field` of an inline document leaf, without decoding
 /// the document: `Ok(None)` when the field is absent, `Err` when the leaf is not inline.
 pub fn inline_field<'a>(

@@ -21,6 +21,8 @@ use crate::store::{Gc, Header, IndexHead, Store, HEADER_VERSION};
 mod archive;
 pub mod blocks;
 mod compact;
+mod files;
+pub use files::{file_key, FileMeta, FileWriter, FILE_CHUNK_BYTES};
 mod history;
 pub use history::gone;
 mod index;

@@ -283,8 +283,9 @@ pub trait Store {
     /// CARs so that its header commit stays small; [`CommitWrite::staged`]). A staged CAR no
     /// header ever names is garbage that the next compaction deletes.
     async fn stage_cars(&self, cars: &[StoredCar]) -> Result<()>;
-    /// Names of all stored CARs.
-    async fn list_cars(&self) -> Result<Vec<String>>;
+    /// Names of all stored CARs; with `files`, of the file CARs only (docs/format.md §16: those
+    /// holding raw blocks).
+    async fn list_cars(&self, files: bool) -> Result<Vec<String>>;
     /// Deletes CARs (blocks only they held can no longer be located).
     async fn remove_cars(&self, names: &[String]) -> Result<()>;
     /// Deletes everything, key included.

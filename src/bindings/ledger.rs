@@ -131,13 +131,22 @@ impl JsLedger {
         })
     }
 
-    /// Commits a wire batch `[[id, doc|null], ...]` as one commit. Resolves to `{clock, seq}` JSON.
+    /// Commits a wire batch `[[id, doc|null], ...]` as one commit; `files`: the file CARs staged
+    /// for its documents, comma-separated. Resolves to `{clock, seq}` JSON.
     #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
-    pub fn write(&self, batch: String) -> js_sys::Promise {
+    pub fn write(&self, batch: String, files: Option<String>) -> js_sys::Promise {
         let l = self.inner.clone();
         spawn(async move {
             let ops = parse_batch(&batch)?;
-            let c = l.write(ops).await?;
+            let files: Vec<String> = match &files {
+                Some(f) => f
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect(),
+                None => Vec::new(),
+            };
+            let c = l.write_with_files(ops, &files).await?;
             let mut out = String::from("{\"clock\":");
             clock_json(&mut out, &c.head);
             out.push_str(&format!(",\"seq\":{}}}", c.seq));

@@ -25,7 +25,7 @@ use super::{Ledger, State};
 use crate::car::{seal_car, write_car};
 use crate::clock::Event;
 use crate::codec::{self, Block};
-use crate::doc::LeafMeta;
+use crate::doc::{file_cars, map_get, LeafMeta};
 use crate::error::{Error, Result};
 use crate::prolly::Loader;
 use crate::store::{CommitOutcome, CommitWrite, Gc, Store, StoredCar};
@@ -52,6 +52,8 @@ pub(super) struct Packed {
     /// The CAR holding the commit block and the tree roots: the new header's `car`.
     last: String,
     bytes: u64,
+    /// File CARs the packed state's documents name: kept.
+    files: Vec<String>,
 }
 
 /// Live blocks by role, each list in its packing order.
@@ -62,6 +64,8 @@ pub(super) struct Live {
     events: Vec<Block>,
     /// Branch nodes with their level.
     branches: Vec<(u32, Block)>,
+    /// File CARs the live documents name (kept as they are, never repacked).
+    pub(super) files: Vec<String>,
 }
 
 impl Live {
@@ -71,6 +75,7 @@ impl Live {
             mut leaves,
             events,
             mut branches,
+            ..
         } = self;
         branches.sort_by_key(|(level, _)| *level);
         leaves.extend(events);
@@ -100,14 +105,15 @@ impl<S: Store> Ledger<S> {
     /// is empty.
     pub async fn compact_prepare(&self) -> Result<bool> {
         self.check_open()?;
-        let old = self.store.list_cars().await?;
+        let old = self.store.list_cars(false).await?;
         // Read after listing: the state is at least as new as every listed CAR's commit.
         self.reload_forced().await?;
         let base = self.snapshot();
         if base.car.is_none() {
             return Ok(false);
         }
-        let live = self.live_blocks(&base, EVENTS_KEPT).await?;
+        let mut live = self.live_blocks(&base, EVENTS_KEPT).await?;
+        let files = std::mem::take(&mut live.files);
         let (cars, last) = self.pack(self.blocks.aead(), &base, live).await?;
         let bytes = cars.iter().map(|c| c.bytes.len() as u64).sum();
         self.check_open()?;
@@ -119,6 +125,7 @@ impl<S: Store> Ledger<S> {
             cars,
             last,
             bytes,
+            files,
         });
         Ok(true)
     }
@@ -173,7 +180,7 @@ impl<S: Store> Ledger<S> {
                         return Ok(());
                     };
                     self.adopt(state.clone(), true);
-                    let mut keep: HashSet<&String> = p.cars.iter().collect();
+                    let mut keep: HashSet<&String> = p.cars.iter().chain(&p.files).collect();
                     keep.extend(p.base.pinned_cars());
                     keep.extend(state.pinned_cars());
                     let stale: Vec<String> = p
@@ -228,11 +235,15 @@ impl<S: Store> Ledger<S> {
                 }
                 for (_, v) in &node.entries {
                     let meta = LeafMeta::read(v).map_err(|e| Error::corrupt("docs tree", e))?;
+                    if let Some((s, e)) = meta.doc {
+                        file_cars(&v[s..e], &mut live.files);
+                    }
                     if let Some(r) = meta.doc_ref.filter(|r| seen.insert(*r)) {
-                        live.leaves.push(Block {
-                            cid: r,
-                            bytes: self.blocks.block(&r).await?.to_vec(),
-                        });
+                        let bytes = self.blocks.block(&r).await?.to_vec();
+                        if let Ok(Some(doc)) = map_get(&bytes, "doc") {
+                            file_cars(doc, &mut live.files);
+                        }
+                        live.leaves.push(Block { cid: r, bytes });
                     }
                 }
             }

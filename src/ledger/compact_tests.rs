@@ -259,9 +259,9 @@ fn a_staged_car_gone_fails_the_commit_and_loses_nothing() {
     for i in 0..60u64 {
         write_auto(&l, &mut model, vec![(spread(i), 2)]);
     }
-    let before: Vec<String> = block_on(store.list_cars()).unwrap();
+    let before: Vec<String> = block_on(store.list_cars(false)).unwrap();
     assert!(block_on(l.compact_prepare()).unwrap());
-    let staged: Vec<String> = block_on(store.list_cars())
+    let staged: Vec<String> = block_on(store.list_cars(false))
         .unwrap()
         .into_iter()
         .filter(|c| !before.contains(c))

@@ -28,13 +28,29 @@ impl<S: Store> Ledger<S> {
                 self.store.replace_key_if_empty(key).await?;
                 return Ok(());
             };
-            let old = self.store.list_cars().await?;
-            let live = self.live_blocks(&base, super::compact::EVENTS_KEPT).await?;
+            let old = self.store.list_cars(false).await?;
+            let mut live = self.live_blocks(&base, super::compact::EVENTS_KEPT).await?;
+            // File CARs are sealed under their own keys (in the documents): kept as they are.
+            // Only those stored here (a synced document's files may never have been fetched).
+            let stored: HashSet<String> = self.store.list_cars(true).await?.into_iter().collect();
+            let mut files = std::mem::take(&mut live.files);
+            files.retain(|f| stored.contains(f));
+            files.sort();
+            files.dedup();
             let (cars, last) = self.pack(&aead, &base, live).await?;
-            let names: HashSet<String> = cars.iter().map(|c| c.name.clone()).collect();
+            let names: HashSet<String> = cars
+                .iter()
+                .map(|c| c.name.clone())
+                .chain(files.clone())
+                .collect();
             let mut state = (*base).clone();
             state.car = Some(last.clone());
-            state.out = Some(cars.iter().map(|c| c.name.clone()).collect());
+            state.out = Some(
+                files
+                    .into_iter()
+                    .chain(cars.iter().map(|c| c.name.clone()))
+                    .collect(),
+            );
             let write = CommitWrite {
                 expect: Some(expect),
                 header: state.to_header(&last),

@@ -228,7 +228,7 @@ impl<S: Store> Ledger<S> {
             self.check_open()?;
             let base = self.snapshot();
             let cars = match list && base.out.is_none() {
-                true => self.store.list_cars().await?,
+                true => self.store.list_cars(false).await?,
                 false => Vec::new(),
             };
             let out = f(&base.out, &cars);

@@ -85,6 +85,8 @@ pub(super) struct Prepared {
     pub(super) car_name: String,
     pub(super) car_bytes: Vec<u8>,
     pub(super) blocks: Vec<(Block, Option<Rc<Node>>)>,
+    /// File CARs staged for this commit's documents (docs/format.md §16).
+    pub(super) files: Vec<String>,
 }
 
 impl Prepared {
@@ -93,7 +95,7 @@ impl Prepared {
         CommitWrite {
             expect,
             header: self.state.to_header(&self.car_name),
-            staged: Vec::new(),
+            staged: self.files.clone(),
             cars: vec![StoredCar {
                 name: self.car_name.clone(),
                 bytes: self.car_bytes.clone(),
@@ -135,6 +137,13 @@ fn leaf_for(
 impl<S: Store> Ledger<S> {
     /// Commits `ops` as one event. Later ops on the same id win. An empty batch commits nothing.
     pub async fn write(&self, ops: Vec<WriteOp>) -> Result<Committed> {
+        self.write_with_files(ops, &[]).await
+    }
+
+    /// [`Ledger::write`] of documents naming the file CARs `files`, staged for them beforehand
+    /// (docs/format.md §16): the commit fails, writing nothing, if one is no longer stored; a
+    /// synced ledger's outbox gets them before the commit's own CAR.
+    pub async fn write_with_files(&self, ops: Vec<WriteOp>, files: &[String]) -> Result<Committed> {
         self.check_open()?;
         let _guard = self.write_lock.lock().await;
         self.check_open()?;
@@ -148,7 +157,7 @@ impl<S: Store> Ledger<S> {
         for _ in 0..FAST_ATTEMPTS {
             self.check_open()?;
             let base = self.snapshot();
-            let p = match self.prepare(&base, &ops).await {
+            let mut p = match self.prepare(&base, &ops).await {
                 Ok(p) => p,
                 // Built on a state whose garbage another tab's compaction just deleted: catch up.
                 Err(Error::MissingBlock(m)) => {
@@ -160,6 +169,13 @@ impl<S: Store> Ledger<S> {
                 }
                 Err(e) => return Err(e),
             };
+            if !files.is_empty() {
+                if let Some(out) = &mut p.state.out {
+                    let at = out.len().saturating_sub(1); // before this commit's CAR
+                    out.splice(at..at, files.iter().cloned());
+                }
+                p.files = files.to_vec();
+            }
             if let Some(done) = self.try_commit(&base, p).await? {
                 return Ok(done);
             }
@@ -288,6 +304,7 @@ impl<S: Store> Ledger<S> {
             car_name,
             car_bytes: sealed.bytes,
             blocks,
+            files: Vec::new(),
         })
     }
 }

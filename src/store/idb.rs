@@ -44,7 +44,7 @@ extern "C" {
         key: Option<Uint8Array>,
     ) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbListCars, catch)]
-    async fn idb_list_cars(db: &JsValue) -> std::result::Result<JsValue, JsValue>;
+    async fn idb_list_cars(db: &JsValue, files: bool) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbRemoveCars, catch)]
     async fn idb_remove_cars(db: &JsValue, names: Array) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbStageCars, catch)]
@@ -230,8 +230,8 @@ impl Store for IdbStore {
         Ok(())
     }
 
-    async fn list_cars(&self) -> Result<Vec<String>> {
-        strings(idb_list_cars(&self.db).await.map_err(storage_err)?)
+    async fn list_cars(&self, files: bool) -> Result<Vec<String>> {
+        strings(idb_list_cars(&self.db, files).await.map_err(storage_err)?)
     }
 
     async fn remove_cars(&self, names: &[String]) -> Result<()> {

@@ -233,9 +233,21 @@ impl Store for MemStore {
         Ok(())
     }
 
-    async fn list_cars(&self) -> Result<Vec<String>> {
+    async fn list_cars(&self, files: bool) -> Result<Vec<String>> {
         self.step()?;
-        Ok(self.0.borrow().cars.keys().cloned().collect())
+        let d = self.0.borrow();
+        let mut names: Vec<String> = match files {
+            false => d.cars.keys().cloned().collect(),
+            true => d
+                .locs
+                .iter()
+                .filter(|(cid, _)| cid.starts_with("bafk"))
+                .flat_map(|(_, at)| at.iter().filter(|n| d.cars.contains_key(*n)).cloned())
+                .collect(),
+        };
+        names.sort();
+        names.dedup();
+        Ok(names)
     }
 
     async fn remove_cars(&self, names: &[String]) -> Result<()> {

@@ -116,7 +116,7 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
         // stored here does not mean it was merged: a fetched CAR can hold events of other heads).
         if !heads.is_empty() {
             let store = self.ledger.store();
-            let local: HashSet<String> = store.list_cars().await?.into_iter().collect();
+            let local: HashSet<String> = store.list_cars(false).await?.into_iter().collect();
             let eager = self.ledger.snapshot().head.is_empty();
             let fetcher = Rc::new(Fetcher::<S, R>::new(
                 self.ledger.blocks().shared_aead(),
@@ -163,7 +163,21 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
             report.cars += 1;
             report.bytes += bytes.len();
         }
-        let newest_first: Vec<String> = out.iter().rev().cloned().collect();
+        // File CARs are pushed but never listed: a pull must not download them to merge
+        // (docs/format.md §16); `file()` fetches them by name.
+        let files: HashSet<String> = self
+            .ledger
+            .store()
+            .list_cars(true)
+            .await?
+            .into_iter()
+            .collect();
+        let newest_first: Vec<String> = out
+            .iter()
+            .rev()
+            .filter(|c| !files.contains(*c))
+            .cloned()
+            .collect();
         let mut manifest = Manifest {
             cars: newest_first,
             more: Vec::new(),

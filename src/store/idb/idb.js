@@ -108,8 +108,10 @@ export async function idbCommit(db, expect, cars, staged, header, key) {
   return 1;
 }
 
-export function idbListCars(db) {
-  return req(db.transaction(CARS).objectStore(CARS).getAllKeys());
+/** Every CAR's name; with `files`, only file CARs' (those holding raw blocks, `bafk…`; docs/format.md §16). */
+export function idbListCars(db, files) {
+  const cars = db.transaction(CARS).objectStore(CARS);
+  return req(files ? cars.index("cid").getAllKeys(IDBKeyRange.bound("bafk", "bafl", false, true)) : cars.getAllKeys());
 }
 
 /**
