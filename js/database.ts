@@ -5,7 +5,7 @@
 import { clockToJson, toClock } from "./clock.js";
 import { decode, encodeDoc } from "./encode.js";
 import { DatabaseError, fromEngine } from "./errors.js";
-import { hasFiles, withStoredFiles } from "./files.js";
+import { type FileStore, hasFiles, withStoredFiles } from "./files.js";
 import { newId } from "./ids.js";
 import { encodeQueryOpts, indexDef, mapBatch, queryResult } from "./query.js";
 import { type SharedLedger, sharedLedger, withLock, type WriteResult } from "./shared.js";
@@ -97,34 +97,49 @@ export class Database {
     await this.core();
   }
 
-  private async commit(ops: string[]): Promise<WriteResult> {
+  private async commit(ops: string[], files: string[] = []): Promise<WriteResult> {
     await this.core();
-    return this.shared.write(ops);
+    return this.shared.write(ops, files);
+  }
+
+  /** Commits documents, storing their files first (docs/format.md §16). */
+  private async commitDocs(docs: readonly object[], ids: string[]): Promise<WriteResult> {
+    const encode = async (store?: FileStore) => {
+      const ops: string[] = [];
+      const files: string[] = [];
+      for (const [i, d] of docs.entries()) {
+        if (store && hasFiles(d)) {
+          const s = await withStoredFiles(d, store);
+          files.push(...s.cars);
+          ops.push(entry(ids[i], encodeDoc(s.doc)));
+        } else ops.push(entry(ids[i], encodeDoc(d)));
+      }
+      return this.commit(ops, files);
+    };
+    if (!docs.some(hasFiles)) return encode();
+    await this.core();
+    return this.shared.withFiles((store) => encode(store));
   }
 
   async put<T extends DocTypes>(doc: DocSet<T>): Promise<DocResponse> {
     if (typeof doc !== "object" || doc === null) throw new DatabaseError("INVALID_DOC", "invalid document: field (root): a document must be a plain object");
     const id = docId(doc);
-    const body = encodeDoc(hasFiles(doc) ? await withStoredFiles(doc) : doc);
-    const res = await this.commit([entry(id, body)]);
+    const res = await this.commitDocs([doc], [id]);
     return { id, clock: toClock(res.clock), name: this.name };
   }
 
   async bulk<T extends DocTypes>(docs: DocSet<T>[]): Promise<BulkResponse> {
     if (!Array.isArray(docs)) throw new DatabaseError("INVALID_ARG", "invalid argument: bulk takes an array of documents");
     const ids: string[] = [];
-    const ops: string[] = [];
     for (const d of docs) {
       if (typeof d !== "object" || d === null) throw new DatabaseError("INVALID_DOC", "invalid document: field (root): a document must be a plain object");
-      const id = docId(d);
-      ids.push(id);
-      ops.push(entry(id, encodeDoc(hasFiles(d) ? await withStoredFiles(d) : d)));
+      ids.push(docId(d));
     }
-    if (ops.length === 0) {
+    if (ids.length === 0) {
       const info = await this.info();
       return { ids, clock: info.clock, name: this.name };
     }
-    const res = await this.commit(ops);
+    const res = await this.commitDocs(docs, ids);
     return { ids, clock: toClock(res.clock), name: this.name };
   }
 
@@ -137,7 +152,7 @@ export class Database {
     const key = requireId(id);
     const core = await this.core();
     try {
-      return decode<DocWithId<T>>(await fresh(core, () => core.get(key, at)));
+      return decode<DocWithId<T>>(await fresh(core, () => core.get(key, at)), this.shared);
     } catch (e) {
       throw fromEngine(e, key);
     }
@@ -169,7 +184,7 @@ export class Database {
       prefix: typeof opts.prefix === "string" ? opts.prefix : undefined,
     };
     try {
-      const res = decode<RowsWire<T>>(await fresh(core, () => core.allDocs(JSON.stringify(wire), at)));
+      const res = decode<RowsWire<T>>(await fresh(core, () => core.allDocs(JSON.stringify(wire), at)), this.shared);
       return { rows: res.rows, clock: toClock(res.clock), name: this.name };
     } catch (e) {
       throw fromEngine(e);
@@ -189,7 +204,7 @@ export class Database {
     const core = await this.core();
     const limit = typeof opts.limit === "number" && opts.limit > 0 ? Math.floor(opts.limit) : undefined;
     try {
-      const res = decode<RowsWire<T>>(await fresh(core, () => core.changes(clockToJson(since), limit, at)));
+      const res = decode<RowsWire<T>>(await fresh(core, () => core.changes(clockToJson(since), limit, at)), this.shared);
       return { rows: res.rows, clock: toClock(res.clock), name: this.name };
     } catch (e) {
       throw fromEngine(e);
@@ -232,14 +247,14 @@ export class Database {
     if (typeof field === "string") {
       // a field index is maintained inside the engine: no documents cross to JS to be mapped
       try {
-        return queryResult<QueryResult<T, K, R, O>>(await fresh(core, () => core.queryField(field, optsJson, at)), opts);
+        return queryResult<QueryResult<T, K, R, O>>(await fresh(core, () => core.queryField(field, optsJson, at)), opts, this.shared);
       } catch (e) {
         throw fromEngine(e);
       }
     }
     let begin: { token: number; docs: DocWithId[] };
     try {
-      begin = decode<{ token: number; docs: DocWithId[] }>(await fresh(core, () => core.indexBegin(def.name, def.src, at)));
+      begin = decode<{ token: number; docs: DocWithId[] }>(await fresh(core, () => core.indexBegin(def.name, def.src, at)), this.shared);
     } catch (e) {
       throw fromEngine(e);
     }
@@ -251,7 +266,7 @@ export class Database {
       throw e; // the map function's own error, as thrown
     }
     try {
-      return queryResult<QueryResult<T, K, R, O>>(await core.indexFinish(begin.token, rows, optsJson), opts);
+      return queryResult<QueryResult<T, K, R, O>>(await core.indexFinish(begin.token, rows, optsJson), opts, this.shared);
     } catch (e) {
       throw fromEngine(e);
     }
@@ -343,7 +358,12 @@ export class Database {
       changed: () => shared.changed(),
       onCommit: (fn) => shared.subscribe(() => fn(), false),
     };
-    const attached = new Attachment(host, remote, onDetach);
+    // a document's files not stored here are fetched from the remote when `file()` needs them
+    shared.fileRemotes.add(remote.connector);
+    const attached = new Attachment(host, remote, () => {
+      shared.fileRemotes.delete(remote.connector);
+      onDetach();
+    });
     attached.start();
     this.onClosed(() => void attached.detach());
     return attached;

@@ -7,7 +7,7 @@
  * cycles and `undefined`/`NaN` inside arrays are rejected with `INVALID_DOC` naming the field.
  */
 import { DatabaseError } from "./errors.js";
-import { reviveFiles } from "./files.js";
+import { type FileStore, reviveFiles } from "./files.js";
 
 const BYTES_MARK = '{"/":{"bytes":"';
 
@@ -23,7 +23,7 @@ function toBase64(b: Uint8Array): string {
   return btoa(s);
 }
 
-function fromBase64(s: string): Uint8Array {
+export function fromBase64(s: string): Uint8Array {
   const bin = atob(s);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
@@ -133,10 +133,22 @@ function reviver(key: string, value: unknown): unknown {
       if (typeof b === "string" && Object.keys(slash).length === 1) return fromBase64(b);
     }
   }
-  return reviveFiles(key, value);
+  return reviveFiles(key, value, fileStore);
 }
 
-/** Parses wire JSON from the engine, turning byte markers back into `Uint8Array`s. */
-export function decode<T>(json: string): T {
-  return (json.includes(BYTES_MARK) ? JSON.parse(json, reviver) : JSON.parse(json)) as T;
+/** The ledger whose documents `decode` is parsing (for their files' `file()`). */
+let fileStore: FileStore | undefined;
+
+/**
+ * Parses wire JSON from the engine, turning byte markers back into `Uint8Array`s and file entries
+ * into file metadata whose `file()` reads through `files`.
+ */
+export function decode<T>(json: string, files?: FileStore): T {
+  if (!json.includes(BYTES_MARK) && !json.includes('"_files":') && !json.includes('"_publicFiles":')) return JSON.parse(json) as T;
+  fileStore = files;
+  try {
+    return JSON.parse(json, reviver) as T;
+  } finally {
+    fileStore = undefined;
+  }
 }

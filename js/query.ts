@@ -4,6 +4,7 @@
  */
 import { decode, encodeValue } from "./encode.js";
 import { DatabaseError } from "./errors.js";
+import type { FileStore } from "./files.js";
 import type { DocWithId, IndexKeyType, MapFn, QueryOpts } from "./types.js";
 
 export interface IndexDef {
@@ -69,8 +70,8 @@ function encodeKey(key: unknown, id: string): string {
  * Decodes the engine's query answer `{rows}`; with documents (the default), adds `docs`: the
  * rows' documents, the same objects.
  */
-export function queryResult<R>(json: string, opts: Partial<QueryOpts> | undefined): R {
-  const res = decode<{ rows: { doc?: DocWithId }[]; docs?: DocWithId[] }>(json);
+export function queryResult<R>(json: string, opts: Partial<QueryOpts> | undefined, files?: FileStore): R {
+  const res = decode<{ rows: { doc?: DocWithId }[]; docs?: DocWithId[] }>(json, files);
   if (opts?.includeDocs !== false) {
     const docs: DocWithId[] = [];
     for (const r of res.rows) if (r.doc !== undefined) docs.push(r.doc);

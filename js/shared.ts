@@ -16,9 +16,11 @@
  * `ferroproof:<name>:compact`): it packs without the commit lock (writes go on), then commits
  * holding it, like any other commit.
  */
-import { decode } from "./encode.js";
+import { decode, fromBase64 } from "./encode.js";
 import { DatabaseError, fromEngine } from "./errors.js";
+import { type FileStore, type StoredFile, writeChunks } from "./files.js";
 import { Ledger, loadEngine } from "./wasm.js";
+import type { Connector } from "./connectors/connector.js";
 import type { DocWithId } from "./types.js";
 
 export interface WriteResult {
@@ -28,6 +30,8 @@ export interface WriteResult {
 
 interface Pending {
   readonly ops: string[];
+  /** File CARs staged for these documents (docs/format.md §16). */
+  readonly files: string[];
   readonly resolve: (r: WriteResult) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -60,10 +64,10 @@ export function backoff(n: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Runs `fn` holding the Web Lock `name` (exclusive across the tabs of the origin), or as is where there are no Web Locks. */
-export function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+/** Runs `fn` holding the Web Lock `name` (exclusive across the tabs of the origin, unless `shared`), or as is where there are no Web Locks. */
+export function withLock<T>(name: string, fn: () => Promise<T>, shared = false): Promise<T> {
   const locks = typeof navigator === "undefined" ? undefined : navigator.locks;
-  return locks ? (locks.request(name, fn) as Promise<T>) : fn();
+  return locks ? (locks.request(name, { mode: shared ? "shared" : "exclusive" }, fn) as Promise<T>) : fn();
 }
 
 /** Resolves when the page is idle (at most 1 s later), or in a new task where there is no `requestIdleCallback`. */
@@ -97,8 +101,10 @@ export function sharedLedger(name: string, archive?: string): SharedLedger {
   return s;
 }
 
-export class SharedLedger {
+export class SharedLedger implements FileStore {
   readonly name: string;
+  /** Connectors of this ledger's attachments: where `file()` fetches file CARs not stored here. */
+  readonly fileRemotes = new Set<Connector>();
   /** The Web Lock every commit of this ledger holds, in every tab. */
   readonly lockName: string;
   /** The engine handle (replaced only when the ledger takes an invite's key: `reopen`). */
@@ -187,11 +193,49 @@ export class SharedLedger {
     void this.core.then((c) => this.notify(c), () => undefined);
   }
 
+  /**
+   * Runs `fn` (which stages files and commits the documents naming them) holding the compaction
+   * lock in shared mode: no compaction runs between a file's staging and its commit (docs/format.md §16).
+   */
+  withFiles<T>(fn: (files: FileStore) => Promise<T>): Promise<T> {
+    return withLock(`${this.lockName}:compact`, () => fn(this), true);
+  }
+
+  async stageFile(blob: Blob, name: string): Promise<StoredFile> {
+    const w = await (await this.core).fileWriter();
+    try {
+      const m = JSON.parse(await writeChunks(blob, (c, last) => w.write(c, last))) as { cid: string; cars: string[]; key: string; size: number };
+      const lastModified = typeof File !== "undefined" && blob instanceof File ? blob.lastModified : undefined;
+      return { cid: m.cid, car: m.cars[0], cars: m.cars, key: m.key, name, size: m.size, type: blob.type, ...(lastModified === undefined ? {} : { lastModified }) };
+    } catch (e) {
+      throw fromEngine(e);
+    } finally {
+      w.free();
+    }
+  }
+
+  async readChunk(car: string, key: string): Promise<Uint8Array> {
+    const k = fromBase64(key);
+    try {
+      const core = await this.core;
+      const here = await core.readFile(car, k);
+      if (here) return here;
+      for (const remote of this.fileRemotes) {
+        const fetched = await remote.get(`cars/${car}`);
+        if (fetched) return (await core.readFile(car, k, fetched)) as Uint8Array; // checked, then stored
+      }
+    } catch (e) {
+      throw fromEngine(e);
+    }
+    const where = this.fileRemotes.size > 0 ? "nor on its attached remote" : "and the ledger is not attached to a remote";
+    throw new DatabaseError("MISSING_BLOCK", `file bytes ${car} are not stored here ${where}`);
+  }
+
   /** Queues wire-encoded `[id, doc]` entries; they commit together with the rest of this tick. */
-  write(ops: string[]): Promise<WriteResult> {
+  write(ops: string[], files: string[] = []): Promise<WriteResult> {
     if (this.closed) return Promise.reject(new DatabaseError("CLOSED", `ledger ${this.name} is closed`));
     return new Promise((resolve, reject) => {
-      this.queue.push({ ops, resolve, reject });
+      this.queue.push({ ops, files, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         queueMicrotask(() => {
@@ -250,7 +294,8 @@ export class SharedLedger {
   private async commit(core: Ledger, batch: Pending[]): Promise<Pending[]> {
     try {
       const json = `[${batch.map((p) => p.ops.join(",")).join(",")}]`;
-      const res = JSON.parse(await core.write(json)) as WriteResult;
+      const files = batch.flatMap((p) => p.files);
+      const res = JSON.parse(await core.write(json, files.length > 0 ? files.join(",") : undefined)) as WriteResult;
       for (const p of batch) p.resolve(res);
       this.announce();
       this.notify(core, res.seq);
@@ -365,7 +410,7 @@ export class SharedLedger {
       let docs: DocWithId[] = [];
       let seq: number;
       if (wantDocs) {
-        const res = decode<RowsResult>(await core.changesAfter(this.seenSeq));
+        const res = decode<RowsResult>(await core.changesAfter(this.seenSeq), this);
         docs = res.rows.map((r) => r.value);
         seq = res.seq;
       } else {

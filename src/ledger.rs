@@ -22,7 +22,7 @@ mod archive;
 pub mod blocks;
 mod compact;
 mod files;
-pub use files::{file_key, FileMeta, FileWriter, FILE_CHUNK_BYTES};
+pub use files::{FileMeta, FileWriter, FILE_CHUNK_BYTES};
 mod history;
 pub use history::gone;
 mod index;

@@ -79,7 +79,7 @@ fn remote_err(e: JsValue) -> Error {
 }
 
 #[derive(Clone)]
-pub(super) struct JsRemote(pub(super) JsConnector);
+struct JsRemote(JsConnector);
 
 impl Remote for JsRemote {
     async fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {

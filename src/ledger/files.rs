@@ -53,12 +53,6 @@ impl<A> FileWriter<A> {
     }
 }
 
-/// The file key in a metadata entry.
-pub fn file_key(b64: &str) -> Result<Key> {
-    let bad = || Error::InvalidArg("bad file key".into());
-    Key::from_bytes(&crate::b64::decode(b64.as_bytes()).map_err(|_| bad())?).map_err(|_| bad())
-}
-
 /// Opens a sealed file CAR named `name`: its one raw block (tag, then the block's CID checked).
 async fn open_file_car<A: crate::crypto::Aead>(
     aead: &A,

@@ -12,11 +12,17 @@ use crate::codec::{cid_of, cid_str, RAW};
 use crate::crypto::Key;
 use crate::doc::{Body, WriteOp};
 use crate::error::Error;
-use crate::ledger::{file_key, FileMeta, Ledger};
+use crate::ledger::{FileMeta, Ledger};
 use crate::store::mem::MemStore;
 use crate::store::Store;
 use crate::sync::mem::MemRemote;
 use crate::sync::{Remote, Replica, CARS, HEADS};
+
+/// The file key of a metadata entry (base64), as the package decodes it.
+fn file_key(b64: &str) -> crate::error::Result<Key> {
+    let bad = || Error::InvalidArg("bad file key".into());
+    Key::from_bytes(&crate::b64::decode(b64.as_bytes()).map_err(|_| bad())?).map_err(|_| bad())
+}
 
 fn open(store: &MemStore) -> Ledger<MemStore> {
     block_on(Ledger::open("t", store.clone(), None)).unwrap()

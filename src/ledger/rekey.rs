@@ -32,11 +32,10 @@ impl<S: Store> Ledger<S> {
             let mut live = self.live_blocks(&base, super::compact::EVENTS_KEPT).await?;
             // File CARs are sealed under their own keys (in the documents): kept as they are.
             // Only those stored here (a synced document's files may never have been fetched).
-            let stored: HashSet<String> = self.store.list_cars(true).await?.into_iter().collect();
+            let mut stored: HashSet<String> =
+                self.store.list_cars(true).await?.into_iter().collect();
             let mut files = std::mem::take(&mut live.files);
-            files.retain(|f| stored.contains(f));
-            files.sort();
-            files.dedup();
+            files.retain(|f| stored.remove(f)); // stored here, each once
             let (cars, last) = self.pack(&aead, &base, live).await?;
             let names: HashSet<String> = cars
                 .iter()

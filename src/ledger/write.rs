@@ -171,8 +171,8 @@ impl<S: Store> Ledger<S> {
             };
             if !files.is_empty() {
                 if let Some(out) = &mut p.state.out {
-                    let at = out.len().saturating_sub(1); // before this commit's CAR
-                    out.splice(at..at, files.iter().cloned());
+                    let car = out.pop(); // this commit's CAR goes after its files
+                    out.extend(files.iter().cloned().chain(car));
                 }
                 p.files = files.to_vec();
             }
