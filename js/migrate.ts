@@ -564,13 +564,9 @@ function walkClock(l: Ledger, found: Found, heads: Link[]): void {
 
 // ---- files ---------------------------------------------------------------------------------------
 
-/** ferroproof stores a document with its files in one block of at most 2 MiB (docs/differences.md "Files"). */
-const MAX_DOC_BYTES = 2 * 1024 * 1024;
-
 /** `_files` / `_publicFiles` entries: `{cid, car: [link], type, size, lastModified}`; the bytes are one raw block (sha2-256) in a file CAR of `car`. */
 async function withFiles(l: Ledger, id: string, doc: CborMap, found: Found, fileCars: Map<string, Promise<Car | undefined>>): Promise<number> {
   let n = 0;
-  let size = 0;
   for (const field of ["_files", "_publicFiles"]) {
     const files = doc[field];
     if (!isMap(files)) continue;
@@ -592,13 +588,9 @@ async function withFiles(l: Ledger, id: string, doc: CborMap, found: Found, file
       }
       const type = typeof meta.type === "string" ? meta.type : "";
       const lastModified = typeof meta.lastModified === "number" ? meta.lastModified : undefined;
-      size += bytes.length;
       (files as Record<string, unknown>)[name] = new File([bytes as Uint8Array<ArrayBuffer>], name, { type, lastModified });
       n++;
     }
-  }
-  if (size > MAX_DOC_BYTES) {
-    throw new DatabaseError("INVALID_DOC", `document ${id}: its files hold ${size} bytes, over ferroproof's ${MAX_DOC_BYTES} per document (nothing was written)`);
   }
   return n;
 }
@@ -625,8 +617,8 @@ function plain(v: unknown): unknown {
  * const { docs, files } = await migrateFromFireproof("todos", { onProgress: (p) => console.log(p.phase, p.docs) });
  * ```
  * Rejects with `ENOENT` (no such Fireproof ledger), `DECRYPT` (its key is missing from
- * `fp-keybag`), `CORRUPT` (a CAR or block is damaged; the message names it), `INVALID_DOC` (a
- * document's files exceed ferroproof's 2 MiB per document) — all before writing anything. An error
+ * `fp-keybag`), `CORRUPT` (a CAR or block is damaged; the message names it) — all before writing
+ * anything. An error
  * while writing (e.g. `QUOTA`) leaves the bulks already committed; running it again is safe (the
  * same ids are overwritten with the same documents).
  */
