@@ -87,10 +87,7 @@ impl JsLedger {
         spawn(async move {
             let key =
                 Key::from_bytes(&key).map_err(|_| Error::InvalidArg("bad file key".into()))?;
-            let got = match fetched {
-                Some(b) => Some(l.store_file_chunk(&car, &key, b).await?),
-                None => l.read_file_chunk(&car, &key).await?,
-            };
+            let got = l.file_chunk(&car, &key, fetched).await?;
             Ok(got.map_or(JsValue::UNDEFINED, |b| Uint8Array::from(&b[..]).into()))
         })
     }

@@ -122,40 +122,42 @@ impl<S: Store> Ledger<S> {
         Ok(())
     }
 
-    /// The bytes of file CAR `name` sealed under `key`, or `None` when it is not stored here.
-    pub async fn read_file_chunk(&self, name: &str, key: &Key) -> Result<Option<Vec<u8>>> {
-        self.check_open()?;
-        let Some(stored) = self.store.read_car(name).await? else {
-            return Ok(None);
-        };
-        let aead = self.store.aead(key).await?;
-        Ok(Some(open_file_car(&aead, name, &stored).await?.bytes))
-    }
-
-    /// Checks a file CAR fetched from a remote (name, tag, block) and stages it; returns its bytes.
-    pub async fn store_file_chunk(
+    /// The bytes of file CAR `name` sealed under `key`: read here (`None` when it is not stored
+    /// here), or, given `fetched` (its stored bytes from a remote), checked (name, tag, block)
+    /// and stored.
+    pub async fn file_chunk(
         &self,
         name: &str,
         key: &Key,
-        stored: Vec<u8>,
-    ) -> Result<Vec<u8>> {
+        fetched: Option<Vec<u8>>,
+    ) -> Result<Option<Vec<u8>>> {
         self.check_open()?;
-        if cid_of(RAW, &stored)? != parse_cid(name)? {
-            return Err(Error::corrupt(
-                name,
-                "stored bytes do not match the car's name",
-            ));
+        let fetched_here = fetched.is_some();
+        let stored = match fetched {
+            Some(b) if cid_of(RAW, &b)? != parse_cid(name)? => {
+                return Err(Error::corrupt(
+                    name,
+                    "stored bytes do not match the car's name",
+                ))
+            }
+            Some(b) => b,
+            None => match self.store.read_car(name).await? {
+                Some(b) => b,
+                None => return Ok(None),
+            },
+        };
+        let block = open_file_car(&self.store.aead(key).await?, name, &stored).await?;
+        if fetched_here {
+            let cids = vec![cid_str(&block.cid)];
+            self.store
+                .stage_cars(&[StoredCar {
+                    name: name.to_string(),
+                    bytes: stored,
+                    cids,
+                }])
+                .await?;
         }
-        let aead = self.store.aead(key).await?;
-        let block = open_file_car(&aead, name, &stored).await?;
-        self.store
-            .stage_cars(&[StoredCar {
-                name: name.to_string(),
-                bytes: stored,
-                cids: vec![cid_str(&block.cid)],
-            }])
-            .await?;
-        Ok(block.bytes)
+        Ok(Some(block.bytes))
     }
 }
 

@@ -53,7 +53,7 @@ fn read_file(l: &Ledger<MemStore>, m: &FileMeta) -> Option<Vec<u8>> {
     let key = file_key(&m.key).unwrap();
     let mut out = Vec::new();
     for car in &m.cars {
-        out.extend(block_on(l.read_file_chunk(car, &key)).unwrap()?);
+        out.extend(block_on(l.file_chunk(car, &key, None)).unwrap()?);
     }
     Some(out)
 }
@@ -120,10 +120,10 @@ fn a_wrong_key_or_damaged_bytes_are_reported_not_returned() {
     let l = open(&store);
     let m = write_file(&l, &bytes(5000, 1));
     let other = Key::generate().unwrap();
-    let r = block_on(l.read_file_chunk(&m.cars[0], &other));
+    let r = block_on(l.file_chunk(&m.cars[0], &other, None));
     assert!(matches!(r, Err(Error::Decrypt { .. })), "{r:?}");
     store.tamper(&m.cars[0], |b| b[40] ^= 1);
-    let r = block_on(l.read_file_chunk(&m.cars[0], &file_key(&m.key).unwrap()));
+    let r = block_on(l.file_chunk(&m.cars[0], &file_key(&m.key).unwrap(), None));
     assert!(matches!(r, Err(Error::Corrupt { .. })), "{r:?}");
     assert!(matches!(file_key("not base64!"), Err(Error::InvalidArg(_))));
 }
@@ -254,7 +254,11 @@ fn files_are_pushed_but_never_in_a_manifest_and_fetched_on_demand() {
         let stored = block_on(remote.get(&crate::sync::key(CARS, car)))
             .unwrap()
             .unwrap();
-        got.extend(block_on(b.store_file_chunk(car, &key, stored)).unwrap());
+        got.extend(
+            block_on(b.file_chunk(car, &key, Some(stored)))
+                .unwrap()
+                .unwrap(),
+        );
     }
     assert_eq!(got, data);
     assert_eq!(read_file(&b, &m).unwrap(), data, "stored locally now");
@@ -263,7 +267,7 @@ fn files_are_pushed_but_never_in_a_manifest_and_fetched_on_demand() {
     let stored = block_on(remote.get(&crate::sync::key(CARS, &m.cars[0])))
         .unwrap()
         .unwrap();
-    let r = block_on(c.store_file_chunk(&m.cars[0], &key, stored));
+    let r = block_on(c.file_chunk(&m.cars[0], &key, Some(stored)));
     assert!(matches!(r, Err(Error::Corrupt { .. })), "{r:?}");
     assert!(block_on(sc.list_cars(true)).unwrap().is_empty());
     // B's compaction keeps the fetched file (its document is live)
