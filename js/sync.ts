@@ -15,7 +15,7 @@ export type AttachStatus = "attached" | "loading" | "loaded" | "error" | "detach
 export interface SyncState {
   /** What the attachment is doing now. */
   readonly phase: "starting" | "pulling" | "pushing" | "idle" | "offline" | "error" | "detached";
-  /** Local commits not yet on the remote. */
+  /** Stored objects not yet on the remote: local commits, and the 1 MiB chunks of their files. */
   readonly pendingUp: number;
   /** Remote changes announced and not yet merged here. */
   readonly pendingDown: number;

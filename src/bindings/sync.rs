@@ -187,7 +187,7 @@ impl JsLedger {
         })
     }
 
-    /// Number of commits not yet pushed (0 while never attached).
+    /// Number of CARs not yet pushed: commits and file chunks (0 while never attached).
     #[wasm_bindgen(js_name = pendingUp)]
     pub fn pending_up(&self) -> u32 {
         self.inner
