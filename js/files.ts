@@ -45,8 +45,8 @@ export interface FileStore {
   readChunk(car: string, key: string): Promise<Uint8Array>;
 }
 
-/** Metadata objects made by this module → what their document stores (never enumerable on them). */
-const stored = new WeakMap<object, StoredFile>();
+/** Metadata objects made by this module → what their document stores and the ledger holding the bytes (never enumerable on them). */
+const stored = new WeakMap<object, { readonly s: StoredFile; readonly files: FileStore | undefined }>();
 
 function fileEntries(doc: object): [string, Record<string, unknown>][] {
   const out: [string, Record<string, unknown>][] = [];
@@ -81,7 +81,9 @@ export async function withStoredFiles<T extends object>(doc: T, files: FileStore
   for (const [field, entries] of fileEntries(doc)) {
     const next: Record<string, unknown> = {};
     for (const [name, v] of Object.entries(entries)) {
-      let s = typeof v === "object" && v !== null ? stored.get(v) : undefined;
+      // read back from this ledger: the same metadata, no byte copied (from another ledger: copied below)
+      const known = typeof v === "object" && v !== null ? stored.get(v) : undefined;
+      let s = known?.files === files ? known.s : undefined;
       if (!s && typeof Blob !== "undefined" && v instanceof Blob) {
         s = await files.stageFile(v, typeof File !== "undefined" && v instanceof File && v.name ? v.name : name);
         cars.push(...s.cars);
@@ -116,7 +118,7 @@ function metaOf(s: StoredFile, files: FileStore | undefined): DocFileMeta {
       return new File(parts, s.name, { type: s.type, lastModified: s.lastModified });
     },
   };
-  stored.set(meta, s);
+  stored.set(meta, { s, files });
   return meta;
 }
 

@@ -185,6 +185,23 @@ export const tests = {
       await db.compact();
     });
     assert.deepEqual(steps, [["put", 1], ["re-put", 1], ["replaced", 1], ["deleted", 0]]);
+    // a document read from one ledger and put into another: its file's bytes are copied there
+    const copied = await page.evaluate(async () => {
+      const from = window.fp.fireproof("copy-from");
+      await from.put({ _id: "d", _files: { "c.txt": new File(["copied bytes"], "c.txt", { type: "text/plain" }) }, odd: { a: 42 } });
+      await window.fp.fireproof("copy-to").put(await from.get("d"));
+      await from.destroy();
+      const d = await window.fp.fireproof("copy-to").get("d");
+      return { text: await (await d._files["c.txt"].file()).text(), odd: d.odd };
+    });
+    assert.deepEqual(copied, { text: "copied bytes", odd: { a: 42 } });
+    // entries that are not files are kept as they are
+    const plain = await page.evaluate(async () => {
+      const db = window.fp.fireproof("plainentries");
+      await db.put({ _id: "p", _files: { n: 42, s: "text", z: null, o: { x: 1 } } });
+      return (await db.get("p"))._files;
+    });
+    assert.deepEqual(plain, { n: 42, s: "text", z: null, o: { x: 1 } });
   },
 
   async "with sync, file CARs reach the server encrypted and another profile fetches them on file()"({ context, harness }) {
