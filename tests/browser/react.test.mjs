@@ -126,6 +126,17 @@ export const tests = {
     const imgs = await page.evaluate(() =>
       [...document.querySelectorAll("#gallery img")].map((i) => [i.alt, i.src.startsWith("blob:"), i.naturalWidth]),
     );
-    assert.deepEqual(imgs, [["dot", true, 1]]);
+    assert.deepEqual(imgs, [["dot", true, 1], ["dot again", true, 1]]);
+    // two components showing one stored file share its URL; an update that keeps the file keeps it
+    const srcs = () => page.evaluate(() => [...document.querySelectorAll("#gallery img")].map((i) => i.src));
+    const before = await srcs();
+    assert.equal(before[0], before[1]);
+    await page.evaluate(async () => {
+      const db = window.hooks.fireproof("hooks-img");
+      await db.put({ ...(await db.get("pics")), caption: "edited" });
+    });
+    await page.waitForSelector('#gallery[data-caption="edited"]'); // re-rendered with new metadata objects
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(await srcs(), before);
   },
 };

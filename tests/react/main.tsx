@@ -59,13 +59,14 @@ function Editor({ db, initial }: { db: string; initial: Record<string, unknown> 
 
 function Gallery({ db, id }: { db: string; id: string }) {
   const { useDocument } = useFireproof(db);
-  const { doc } = useDocument<{ _files?: Record<string, never> }>({ _id: id });
+  const { doc } = useDocument<{ _files?: Record<string, never>; caption?: string }>({ _id: id });
   const files = (doc._files ?? {}) as Record<string, Parameters<typeof ImgFile>[0]["file"]>;
   return (
-    <div id="gallery">
+    <div id="gallery" data-caption={doc.caption ?? ""}>
       {Object.entries(files).map(([name, f]) => (
         <ImgFile key={name} file={f} alt={name} className="pic" />
       ))}
+      {files.dot ? <ImgFile file={files.dot} alt="dot again" className="pic2" /> : null}
     </div>
   );
 }
