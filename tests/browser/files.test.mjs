@@ -3,7 +3,7 @@
 // compaction; with sync, file CARs reach the server encrypted and another profile fetches them
 // only when file() asks.
 import assert from "node:assert/strict";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { openPage, startServer } from "./util.mjs";
 
@@ -251,6 +251,40 @@ export const tests = {
         [server.url, invite, FILE_CARS_FN],
       );
       assert.equal(r.before, 0, "a pull downloads no file bytes");
+      // a third profile, after a file CAR was damaged on the server: file() reports it, nothing else breaks
+      const big = [];
+      const find = async (dir) => {
+        for (const e of await readdir(dir, { withFileTypes: true })) {
+          const p = join(dir, e.name);
+          if (e.isDirectory()) await find(p);
+          else if ((await readFile(p)).length > 1_000_000) big.push(p);
+        }
+      };
+      await find(server.store);
+      for (const p of big) {
+        const bytes = await readFile(p);
+        bytes[bytes.length >> 1] ^= 1;
+        await writeFile(p, bytes);
+      }
+      const third = await context.browser().newContext();
+      try {
+        const c = await openPage(third, harness);
+        const t = await c.evaluate(
+          async ([url, invite]) => {
+            const db = window.fp.fireproof("sharedfiles");
+            const att = await db.attach(window.fp.toServer(url, { invite }));
+            await att.sync();
+            const doc = await db.get("doc");
+            const err = await doc._files["notes.txt"].file().then(() => null, (e) => e.code);
+            await db.put({ _id: "after", ok: true });
+            return { err, docs: (await db.allDocs()).rows.length };
+          },
+          [server.url, invite],
+        );
+        assert.deepEqual(t, { err: "CORRUPT", docs: 2 });
+      } finally {
+        await third.close();
+      }
       assert.equal(r.after, 4);
       assert.equal(r.len, (marker.length + 1) * 120_000);
       assert.equal(r.head, `${marker} ${marker}`.slice(0, 30));
