@@ -2,7 +2,8 @@
  * Errors thrown by the database. Every error is an `Error` with a stable `code`:
  * `ENOENT` (not found), `INVALID_DOC`, `INVALID_ARG`, `CLOSED`, `CORRUPT`, `DECRYPT`, `QUOTA`,
  * `STORAGE`, `MISSING_BLOCK`, `HISTORY_GONE`, `INTERNAL`; for sync `NETWORK`, `UNAUTHORIZED`,
- * `FORBIDDEN`; `CONFLICT` (other tabs kept committing first)
+ * `FORBIDDEN`, `ENOENT` (the server does not know the remote ledger); `CONFLICT` (other tabs kept
+ * committing first)
  * is retried by the package itself and never reaches a write's caller.
  */
 

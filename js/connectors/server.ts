@@ -43,7 +43,8 @@ function authorizer(by: Signer, sub: string, at: { readonly cmd: string; readonl
 }
 
 function httpError(status: number, what: string, text: string): DatabaseError {
-  const code = status === 401 ? "UNAUTHORIZED" : status === 403 ? "FORBIDDEN" : "NETWORK";
+  // 404: the server does not know this ledger (deleted, or its store was reset): not transient
+  const code = status === 401 ? "UNAUTHORIZED" : status === 403 ? "FORBIDDEN" : status === 404 ? "ENOENT" : "NETWORK";
   return new DatabaseError(code, `sync server: ${what}: ${status} ${text.slice(0, 200)}`);
 }
 

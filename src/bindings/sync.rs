@@ -57,8 +57,8 @@ fn bytes_of(key: &str, v: JsValue) -> Result<Option<Vec<u8>>> {
     Ok(Some(b.to_vec()))
 }
 
-/// A connector failure: its `code` kept where it is `CORRUPT`, `UNAUTHORIZED` or `FORBIDDEN`,
-/// else `NETWORK`.
+/// A connector failure: its `code` kept where it is `CORRUPT`, `UNAUTHORIZED`, `FORBIDDEN` or
+/// `ENOENT` (the remote ledger does not exist), else `NETWORK`.
 fn remote_err(e: JsValue) -> Error {
     let text = |k: &str| {
         Reflect::get(&e, &JsValue::from_str(k))
@@ -74,6 +74,7 @@ fn remote_err(e: JsValue) -> Error {
         "CORRUPT" => Error::corrupt("remote object", msg),
         "UNAUTHORIZED" => Error::Unauthorized(msg),
         "FORBIDDEN" => Error::Forbidden(msg),
+        "ENOENT" => Error::NotFound(msg),
         _ => Error::Remote(msg),
     }
 }

@@ -153,6 +153,26 @@ export const tests = {
     }
   },
 
+  async "a server whose store was reset: ENOENT in the state (not offline), local data kept"({ context, harness }) {
+    let server = await startServer();
+    try {
+      const a = await openPage(context, harness);
+      await a.evaluate(async () => window.fp.fireproof("reset").put({ _id: "kept", n: 1 }));
+      await attach(a, "reset", server.url);
+      await server.stop();
+      server = await startServer({ port: server.port }); // same address, an empty store
+      const r = await a.evaluate(async () => {
+        const db = window.fp.fireproof("reset");
+        await db.put({ _id: "after", n: 2 });
+        const err = await window.attached.sync().then(() => null, (e) => ({ code: e.code, isError: e instanceof Error }));
+        return { err, status: window.attached.status(), code: window.attached.state().lastError?.code, docs: (await db.allDocs()).rows.map((x) => x.key) };
+      });
+      assert.deepEqual(r, { err: { code: "ENOENT", isError: true }, status: "error", code: "ENOENT", docs: ["after", "kept"] });
+    } finally {
+      await server.stop();
+    }
+  },
+
   async "a tampered head record on the server is reported and skipped; local data untouched"({ context, harness }) {
     const server = await startServer();
     const other = await context.browser().newContext();
