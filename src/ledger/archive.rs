@@ -200,7 +200,7 @@ impl<S: Store> Ledger<S> {
             Err(e) => Err(e),
             Ok(()) => match self.seal(&base, state, blocks).await {
                 Ok(mut p) => {
-                    let n = p.car_bytes.len() as u64;
+                    let n = p.cars.iter().map(|c| c.bytes.len() as u64).sum();
                     p.state.gc = Some(Gc { live: n, stored: n });
                     self.try_commit(&base, p).await.map(|c| c.is_some())
                 }

@@ -162,11 +162,11 @@ impl<S: Store> Ledger<S> {
                 p.state.out = base.out.clone();
             }
             let mut write = p.to_write(base.car.clone());
-            let own = write.cars[0].name.clone();
+            let own: Vec<String> = write.cars.iter().map(|c| c.name.clone()).collect();
             if let Some(f) = fetch {
                 write
                     .cars
-                    .extend(f.cars().into_iter().filter(|c| c.name != own));
+                    .extend(f.cars().into_iter().filter(|c| !own.contains(&c.name)));
             }
             match self.store.commit(write).await? {
                 crate::store::CommitOutcome::Committed => {

@@ -454,3 +454,56 @@ fn cold_reads_of_many_documents_locate_in_batches() {
     assert!(rows.iter().all(|r| r.body.is_some()));
     assert!(store.locates() - before <= 8);
 }
+
+#[test]
+fn a_large_commit_is_split_into_bounded_cars_and_stays_whole() {
+    use crate::sync::mem::MemRemote;
+    use crate::sync::Replica;
+    let store = MemStore::new();
+    let l = open(&store);
+    block_on(l.write(vec![put("small", 1)])).unwrap();
+    assert_eq!(store.car_count(), 1, "a small commit is one CAR");
+    let ops: Vec<WriteOp> = (0..6000i64)
+        .map(|i| put(&format!("{:08x}", i as u64 * 2_654_435_761 % (1 << 32)), i))
+        .collect();
+    block_on(l.write(ops)).unwrap();
+    let cars = store.car_count() - 1;
+    assert!(cars >= 5, "a ~1 MB commit is {cars} CARs");
+    let bound = super::compact::COMPACT_CAR_BYTES * 9 / 8; // block bytes + CIDs, framing, envelope
+    assert!(
+        store.largest_car() <= bound,
+        "largest CAR {} bytes",
+        store.largest_car()
+    );
+    // a cold read of one document opens a few bounded CARs, and everything is there
+    let l2 = open(&store);
+    let before = store.car_reads();
+    assert_eq!(block_on(l2.get("00000000")).unwrap(), body(0));
+    assert!(
+        store.car_reads() - before <= 4,
+        "{} CAR reads",
+        store.car_reads() - before
+    );
+    let (rows, _) = block_on(l2.all_docs(&AllDocsOpts::default())).unwrap();
+    assert_eq!(rows.len(), 6001);
+    let (changes, _) = block_on(l2.changes(&[], None)).unwrap();
+    assert_eq!(changes.len(), 6001);
+    // synced: every CAR of the commit reaches the remote and a fresh replica
+    let remote = MemRemote::new();
+    let replica = |l| Replica {
+        ledger: l,
+        remote: remote.clone(),
+        id: "r".into(),
+    };
+    block_on(replica(&l2).sync()).unwrap();
+    let other = MemStore::new();
+    other.share_key_from(&store);
+    let l3 = open(&other);
+    block_on(replica(&l3).sync()).unwrap();
+    let (rows, _) = block_on(l3.all_docs(&AllDocsOpts::default())).unwrap();
+    assert_eq!(rows.len(), 6001);
+    // and compaction keeps it whole
+    block_on(l2.compact()).unwrap();
+    let (rows, _) = block_on(open(&store).all_docs(&AllDocsOpts::default())).unwrap();
+    assert_eq!(rows.len(), 6001);
+}

@@ -11,6 +11,7 @@ use std::rc::Rc;
 use cid::Cid;
 use ipld_core::ipld::Ipld;
 
+use super::compact::COMPACT_CAR_BYTES;
 use super::{Ledger, State};
 use crate::car::{seal_car, write_car};
 use crate::clock::Event;
@@ -82,8 +83,9 @@ pub(crate) fn cbor_size(v: &Ipld) -> usize {
 /// A commit ready to be stored.
 pub(super) struct Prepared {
     pub(super) state: State,
-    pub(super) car_name: String,
-    pub(super) car_bytes: Vec<u8>,
+    /// Its sealed CARs: one, or for a commit over [`COMPACT_CAR_BYTES`] several of at most that
+    /// much; the last holds the commit block and names the header's `car`.
+    pub(super) cars: Vec<StoredCar>,
     pub(super) blocks: Vec<(Block, Option<Rc<Node>>)>,
     /// File CARs staged for this commit's documents (docs/format.md §16).
     pub(super) files: Vec<String>,
@@ -94,18 +96,15 @@ impl Prepared {
     pub(super) fn to_write(&self, expect: Option<String>) -> CommitWrite {
         CommitWrite {
             expect,
-            header: self.state.to_header(&self.car_name),
+            header: self.state.to_header(self.car_name()),
             staged: self.files.clone(),
-            cars: vec![StoredCar {
-                name: self.car_name.clone(),
-                bytes: self.car_bytes.clone(),
-                cids: self
-                    .blocks
-                    .iter()
-                    .map(|(b, _)| codec::cid_str(&b.cid))
-                    .collect(),
-            }],
+            cars: self.cars.clone(),
         }
+    }
+
+    /// The CAR holding the commit block (the header's `car`).
+    pub(super) fn car_name(&self) -> &str {
+        self.cars.last().map_or("", |c| c.name.as_str())
     }
 }
 
@@ -132,6 +131,33 @@ fn leaf_for(
     let cid = block.cid;
     extra.push((block, None));
     Leaf::Ref { seq, cid }.to_raw()
+}
+
+/// The blocks of a commit (commit block first) grouped into CARs: one CAR in that order when
+/// they fit in [`COMPACT_CAR_BYTES`]; else CARs of at most that much (or one bigger block) with
+/// the leaves and separately stored documents first, then the branch nodes by level, and the
+/// commit block last, so that the last CAR (the header's, which cold reads open first) holds
+/// the tree roots and a cold read of one leaf decrypts at most about 128 KiB (docs/format.md §6).
+fn car_groups(blocks: &[(Block, Option<Rc<Node>>)]) -> Vec<Vec<&Block>> {
+    let total: usize = blocks.iter().map(|(b, _)| b.bytes.len()).sum();
+    if total <= COMPACT_CAR_BYTES {
+        return vec![blocks.iter().map(|(b, _)| b).collect()];
+    }
+    let level = |n: &Option<Rc<Node>>| n.as_ref().map_or(0, |n| n.level);
+    let top = blocks.iter().map(|(_, n)| level(n)).max().unwrap_or(0);
+    let rest = (0..=top).flat_map(|l| blocks[1..].iter().filter(move |(_, n)| level(n) == l));
+    let mut groups: Vec<Vec<&Block>> = vec![Vec::new()];
+    let mut size = 0;
+    for (b, _) in rest {
+        if size + b.bytes.len() > COMPACT_CAR_BYTES && size > 0 {
+            groups.push(Vec::new());
+            size = 0;
+        }
+        size += b.bytes.len();
+        groups.last_mut().expect("a group").push(b);
+    }
+    groups.last_mut().expect("a group").push(&blocks[0].0);
+    groups
 }
 
 impl<S: Store> Ledger<S> {
@@ -283,28 +309,34 @@ impl<S: Store> Ledger<S> {
         blocks.insert(0, (commit, None));
         let mut seen = HashSet::new();
         blocks.retain(|(b, _)| seen.insert(b.cid));
-        let plain: Vec<&Block> = blocks.iter().map(|(b, _)| b).collect();
-        let car = write_car(root, &plain);
-        let sealed = seal_car(self.blocks.aead(), &car).await?;
-        let car_name = codec::cid_str(&sealed.name);
-        state.car = Some(car_name.clone());
+        let mut cars = Vec::new();
+        for group in car_groups(&blocks) {
+            let sealed = seal_car(self.blocks.aead(), &write_car(root, &group)).await?;
+            cars.push(StoredCar {
+                name: codec::cid_str(&sealed.name),
+                bytes: sealed.bytes,
+                cids: group.iter().map(|b| codec::cid_str(&b.cid)).collect(),
+            });
+        }
+        let bytes: usize = cars.iter().map(|c| c.bytes.len()).sum();
         let gc = base.gc.unwrap_or_default();
         state.gc = Some(Gc {
             live: gc.live,
-            stored: gc.stored + sealed.bytes.len() as u64,
+            stored: gc.stored + bytes as u64,
         });
         // A commit that moves the head carries data a remote needs: it joins the sync outbox.
         if state.head != base.head {
             if let Some(out) = &mut state.out {
-                out.push(car_name.clone());
+                out.extend(cars.iter().map(|c| c.name.clone()));
             }
         }
-        Ok(Prepared {
+        let mut p = Prepared {
             state,
-            car_name,
-            car_bytes: sealed.bytes,
+            cars,
             blocks,
             files: Vec::new(),
-        })
+        };
+        p.state.car = Some(p.car_name().to_string());
+        Ok(p)
     }
 }

@@ -82,6 +82,17 @@ impl MemStore {
         self.0.borrow().cars.len()
     }
 
+    /// Bytes of the largest stored CAR.
+    pub fn largest_car(&self) -> usize {
+        self.0
+            .borrow()
+            .cars
+            .values()
+            .map(Vec::len)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Total bytes of stored CARs.
     pub fn stored_bytes(&self) -> usize {
         self.0.borrow().cars.values().map(Vec::len).sum()
