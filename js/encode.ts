@@ -144,7 +144,8 @@ let fileStore: FileStore | undefined;
  * into file metadata whose `file()` reads through `files`.
  */
 export function decode<T>(json: string, files?: FileStore): T {
-  if (!json.includes(BYTES_MARK) && !json.includes('"_files":') && !json.includes('"_publicFiles":')) return JSON.parse(json) as T;
+  // `iles":` is in both `"_files":` and `"_publicFiles":` (one scan; a false hit only runs the reviver)
+  if (!json.includes(BYTES_MARK) && !json.includes('iles":')) return JSON.parse(json) as T;
   fileStore = files;
   try {
     return JSON.parse(json, reviver) as T;

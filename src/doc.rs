@@ -343,6 +343,18 @@ pub fn parse_query_value(json: &str) -> Result<Ipld> {
 }
 
 /// Appends `s` as a JSON string literal.
+/// Appends a JSON array of strings.
+pub fn write_strs(out: &mut String, items: &[String]) {
+    out.push('[');
+    for (i, s) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_str(out, s);
+    }
+    out.push(']');
+}
+
 pub fn write_str(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');

@@ -120,14 +120,9 @@ impl Header {
         use crate::doc::write_str;
         let mut out = format!("{{\"v\":{},\"car\":", self.v);
         write_str(&mut out, &self.car);
-        out.push_str(",\"head\":[");
-        for (i, h) in self.head.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            write_str(&mut out, h);
-        }
-        out.push_str("],\"docs\":");
+        out.push_str(",\"head\":");
+        crate::doc::write_strs(&mut out, &self.head);
+        out.push_str(",\"docs\":");
         opt_str(&mut out, &self.docs);
         out.push_str(",\"changes\":");
         opt_str(&mut out, &self.changes);
@@ -150,14 +145,8 @@ impl Header {
         }
         out.push('}');
         if let Some(names) = &self.out {
-            out.push_str(",\"out\":[");
-            for (i, n) in names.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_str(&mut out, n);
-            }
-            out.push(']');
+            out.push_str(",\"out\":");
+            crate::doc::write_strs(&mut out, names);
         }
         if let Some(g) = &self.gc {
             out.push_str(&format!(

@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 
 use super::ledger::{spawn, JsLedger};
 use crate::crypto::Key;
-use crate::doc::write_str;
+use crate::doc::{write_str, write_strs};
 use crate::error::Error;
 use crate::ledger::{FileWriter, Ledger};
 use crate::store::idb::IdbStore;
@@ -43,14 +43,9 @@ impl JsFileWriter {
             let m = w.finish()?;
             let mut out = String::from("{\"cid\":");
             write_str(&mut out, &m.cid);
-            out.push_str(",\"cars\":[");
-            for (i, c) in m.cars.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_str(&mut out, c);
-            }
-            out.push_str("],\"key\":");
+            out.push_str(",\"cars\":");
+            write_strs(&mut out, &m.cars);
+            out.push_str(",\"key\":");
             write_str(&mut out, &m.key);
             out.push_str(&format!(",\"size\":{}}}", m.size));
             Ok(JsValue::from_str(&out))

@@ -8,7 +8,7 @@
 use sha2::{Digest, Sha256};
 
 use super::Ledger;
-use crate::car::{read_car, unseal, write_car};
+use crate::car::{open_stored_car, write_car};
 use crate::codec::{cid_of, cid_str, parse_cid, Block, RAW};
 use crate::crypto::Key;
 use crate::error::{Error, Result};
@@ -59,20 +59,11 @@ async fn open_file_car<A: crate::crypto::Aead>(
     name: &str,
     stored: &[u8],
 ) -> Result<Block> {
-    let cid = parse_cid(name)?;
-    let plain = match unseal(aead, name, stored).await {
-        Ok(p) => p,
-        Err(_) if cid_of(RAW, stored)? != cid => {
-            return Err(Error::corrupt(
-                name,
-                "stored bytes do not match the car's name",
-            ))
-        }
-        Err(e) => return Err(e),
-    };
-    let (_, mut blocks) = read_car(name, &plain)?;
+    let (_, mut blocks) = open_stored_car(aead, &parse_cid(name)?, stored).await?;
     match blocks.pop() {
-        Some(b) if blocks.is_empty() && b.cid.codec() == RAW => Ok(b),
+        Some(b) if blocks.is_empty() && b.cid.codec() == RAW => {
+            Block::verified(b.cid, b.bytes).map_err(|e| Error::corrupt(name, e))
+        }
         _ => Err(Error::corrupt(name, "not a file car (one raw block)")),
     }
 }

@@ -22,14 +22,8 @@ pub struct SyncState {
 
 fn list(out: &mut String, key: &str, items: &[String]) {
     write_str(out, key);
-    out.push_str(":[");
-    for (i, s) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        write_str(out, s);
-    }
-    out.push(']');
+    out.push(':');
+    crate::doc::write_strs(out, items);
 }
 
 fn strings(v: Option<&Ipld>) -> Result<Vec<String>> {
