@@ -1,6 +1,7 @@
-//! Merkle clock events: `{parents: [CID], data: {root, changes, seq, count}}`.
+//! Merkle clock events: `{parents: [CID], data: {root, seq, count}}`.
 //!
-//! `root` and `changes` are the document and changes tree roots after the event; `seq` is the
+//! `root` is the documents tree root after the event (events written before format v2 also
+//! name a changes tree, which is ignored); `seq` is the
 //! event's height (1 + the highest parent seq); `count` the number of live documents. The operations
 //! an event applied are not repeated in it: they are the diff of its parent's tree and its own,
 //! which the prolly tree computes. Invariant: an event's CID fixes the whole ledger state after it.
@@ -20,7 +21,6 @@ pub mod merge;
 pub struct Event {
     pub parents: Vec<Cid>,
     pub root: Option<Cid>,
-    pub changes: Option<Cid>,
     pub seq: u64,
     pub count: u64,
 }
@@ -41,7 +41,6 @@ impl Event {
     pub fn encode(&self) -> Result<Block> {
         let mut data = BTreeMap::new();
         data.insert("root".to_string(), link_or_null(&self.root));
-        data.insert("changes".to_string(), link_or_null(&self.changes));
         data.insert("seq".to_string(), Ipld::Integer(self.seq.into()));
         data.insert("count".to_string(), Ipld::Integer(self.count.into()));
         let mut m = BTreeMap::new();
@@ -61,7 +60,6 @@ impl Event {
         Ok(Event {
             parents,
             root: opt_link(codec::field(data, "root"))?,
-            changes: opt_link(codec::field(data, "changes"))?,
             seq: codec::as_u64(codec::field(data, "seq")).ok_or("event seq missing")?,
             count: codec::as_u64(codec::field(data, "count")).ok_or("event count missing")?,
         })
@@ -78,7 +76,6 @@ mod tests {
         let e = Event {
             parents: vec![root],
             root: Some(root),
-            changes: None,
             seq: 3,
             count: 2,
         };

@@ -24,7 +24,6 @@ fn valid_samples() -> Vec<Vec<u8>> {
     let ev = Event {
         parents: vec![],
         root: None,
-        changes: None,
         seq: 1,
         count: 0,
     };

@@ -45,7 +45,6 @@ pub struct State {
     pub car: Option<String>,
     pub head: Vec<Cid>,
     pub docs: Option<Cid>,
-    pub changes: Option<Cid>,
     pub seq: u64,
     pub count: u64,
     pub indexes: BTreeMap<String, IndexHead>,
@@ -61,7 +60,7 @@ fn opt_cid(s: &Option<String>) -> Result<Option<Cid>> {
 
 impl State {
     fn from_header(h: &Header) -> Result<State> {
-        if h.v != HEADER_VERSION {
+        if h.v == 0 || h.v > HEADER_VERSION {
             return Err(Error::corrupt(
                 "header",
                 format!("unknown header version {}", h.v),
@@ -76,7 +75,6 @@ impl State {
             car: Some(h.car.clone()),
             head,
             docs: opt_cid(&h.docs)?,
-            changes: opt_cid(&h.changes)?,
             seq: h.seq,
             count: h.count,
             indexes: h.indexes.clone(),
@@ -91,7 +89,6 @@ impl State {
             car: car.to_string(),
             head: self.head.iter().map(cid_str).collect(),
             docs: self.docs.map(|c| cid_str(&c)),
-            changes: self.changes.map(|c| cid_str(&c)),
             seq: self.seq,
             count: self.count,
             indexes: self.indexes.clone(),

@@ -1,7 +1,8 @@
 //! Prolly tree: a deterministic, content-addressed B-tree over byte-string keys.
 //!
 //! Nodes are dag-cbor blocks `[level, [[key, value], ...]]`. Level 0 (leaves) holds the entries;
-//! a node at level `n > 0` holds `[first key of child, child CID]` pairs for level `n - 1`.
+//! a node at level `n > 0` holds `[first key of child, child CID]` pairs for level `n - 1`
+//! (in the documents tree, `[first key, [child CID, highest leaf seq below]]`).
 //! A node ends after an entry whose boundary hash (see [`chunk`]) falls below a threshold that
 //! grows with the node's byte size (nodes of 512–1,536 bytes of keys and values), or after
 //! [`chunk::MAX_ENTRIES`] entries. The root is the lowest level that has one node.
@@ -22,9 +23,9 @@ pub mod node;
 pub mod read;
 pub mod walk;
 
-pub use edit::{apply, Applied, Edit};
-pub use node::{as_link, link, raw, Entry, Node, Raw, NULL};
-pub use read::{diff, get, get_now, scan, Bound, Range};
+pub use edit::{apply, Applied, Edit, LeafSeq};
+pub use node::{as_link, link, link_max, link_seq, raw, split_link, Entry, Node, Raw, NULL};
+pub use read::{diff, get, get_now, scan, scan_after, Bound, Range};
 pub use walk::{walk_new, walk_unshared};
 
 /// Where tree nodes come from: the ledger's block cache backed by the store, or a test map.

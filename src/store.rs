@@ -15,8 +15,9 @@ pub mod idb;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod mem;
 
-/// Current header format version.
-pub const HEADER_VERSION: u32 = 1;
+/// Current header format version (2: documents-tree branches record their highest leaf seq and
+/// there is no changes tree; a version-1 header is read as well, docs/format.md §4).
+pub const HEADER_VERSION: u32 = 2;
 
 /// The ledger header: where the newest state is. Replaced atomically by each commit.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,8 +30,6 @@ pub struct Header {
     pub head: Vec<String>,
     /// Root of the documents tree (`None` when empty).
     pub docs: Option<String>,
-    /// Root of the changes tree (`None` when empty).
-    pub changes: Option<String>,
     /// Height of the head event: number of commits in the linear history.
     pub seq: u64,
     /// Number of live (not deleted) documents.
@@ -124,8 +123,6 @@ impl Header {
         crate::doc::write_strs(&mut out, &self.head);
         out.push_str(",\"docs\":");
         opt_str(&mut out, &self.docs);
-        out.push_str(",\"changes\":");
-        opt_str(&mut out, &self.changes);
         out.push_str(&format!(
             ",\"seq\":{},\"count\":{},\"indexes\":{{",
             self.seq, self.count
@@ -217,7 +214,6 @@ impl Header {
             car: get_str(&m, "car")?.ok_or("header has no car")?,
             head,
             docs: get_str(&m, "docs")?,
-            changes: get_str(&m, "changes")?,
             seq: get_u64(&m, "seq")?,
             count: get_u64(&m, "count")?,
             indexes,
@@ -312,7 +308,6 @@ mod tests {
             car: "bafkcar".into(),
             head: vec!["bafyev".into()],
             docs: Some("bafyd".into()),
-            changes: None,
             seq: 9,
             count: 3,
             indexes,
@@ -344,7 +339,7 @@ mod tests {
             "{text3}"
         );
         assert_eq!(Header::from_json(&text3).unwrap(), with_gc);
-        assert!(text.starts_with(r#"{"v":1,"car":"bafkcar","head":["bafyev"],"docs":"bafyd","changes":null,"seq":9,"count":3,"indexes":{"#));
+        assert!(text.starts_with(r#"{"v":1,"car":"bafkcar","head":["bafyev"],"docs":"bafyd","seq":9,"count":3,"indexes":{"#));
         for bad in [
             "",
             "[]",

@@ -1,4 +1,4 @@
-//! Completeness of what a head names: its clock event, the event's documents and changes trees
+//! Completeness of what a head names: its clock event, the event's documents tree
 //! (every node, level by level) and every separately stored document the documents tree links to.
 //!
 //! Invariant: only blocks that came out of verified CARs are in the map walked here, so "present"
@@ -62,6 +62,5 @@ pub fn head(blocks: &Blocks, done: &mut HashSet<Cid>, head: &Cid) -> Result<usiz
     let ev = Event::decode(get(blocks, head, "clock event")?)
         .map_err(|e| format!("clock event {}: {e}", cid_str(head)))?;
     let docs = tree(blocks, done, ev.root, "documents", true)?;
-    let changes = tree(blocks, done, ev.changes, "changes", false)?;
-    Ok(1 + docs + changes)
+    Ok(1 + docs)
 }

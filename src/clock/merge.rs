@@ -20,7 +20,7 @@ use cid::Cid;
 use super::Event;
 use crate::doc::{Leaf, LeafMeta};
 use crate::error::{Error, Result};
-use crate::prolly::{self, Edit, NodesNow, Raw, NULL};
+use crate::prolly::{self, Edit, NodesNow, Raw};
 use crate::sort::{heap_sort, sort_cids};
 
 /// Events and tree nodes already in memory.
@@ -47,15 +47,7 @@ pub struct Plan {
     pub seq: u64,
     pub count: u64,
     pub root: Option<Cid>,
-    pub changes: Option<Cid>,
     pub doc_edits: Vec<Edit>,
-    pub change_edits: Vec<Edit>,
-}
-
-fn seq_key(seq: u64, id: &[u8]) -> Vec<u8> {
-    let mut k = seq.to_be_bytes().to_vec();
-    k.extend_from_slice(id);
-    k
 }
 
 fn corrupt(e: String) -> Error {
@@ -80,7 +72,7 @@ pub fn plan<E: EventsNow>(src: &E, heads: &[Cid], events: &mut Events) -> Result
         seq = seq.max(event(src, events, h)?.seq + 1);
     }
     let first = &events[&heads[0]];
-    let (root, changes, mut count) = (first.root, first.changes, first.count);
+    let (root, mut count) = (first.root, first.count);
 
     // Every id on which some head differs from the first, with each head's leaf (a head whose
     // diff lacks the id holds the first head's leaf, which is listed too). Ordered by
@@ -100,7 +92,6 @@ pub fn plan<E: EventsNow>(src: &E, heads: &[Cid], events: &mut Events) -> Result
     });
 
     let mut doc_edits: Vec<Edit> = Vec::new();
-    let mut change_edits: Vec<Edit> = Vec::new();
     for (n, &i) in order.iter().enumerate() {
         let next = order.get(n + 1).map(|&j| &all[j as usize].0);
         if next == Some(&all[i as usize].0) {
@@ -109,7 +100,6 @@ pub fn plan<E: EventsNow>(src: &E, heads: &[Cid], events: &mut Events) -> Result
         let (id, _, _, after) = std::mem::take(&mut all[i as usize]);
         if let Some(old) = prolly::get_now(src, root, &id)? {
             let old = LeafMeta::read(&old).map_err(corrupt)?;
-            change_edits.push((seq_key(old.seq, &id), None));
             if old.live {
                 count = count.saturating_sub(1);
             }
@@ -125,7 +115,6 @@ pub fn plan<E: EventsNow>(src: &E, heads: &[Cid], events: &mut Events) -> Result
                 if l.is_live() {
                     count += 1;
                 }
-                change_edits.push((seq_key(seq, &id), Some(NULL.to_vec())));
                 Some(l.to_raw()?)
             }
         };
@@ -136,9 +125,7 @@ pub fn plan<E: EventsNow>(src: &E, heads: &[Cid], events: &mut Events) -> Result
         seq,
         count,
         root,
-        changes,
         doc_edits,
-        change_edits,
     })
 }
 

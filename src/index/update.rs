@@ -126,8 +126,8 @@ pub(super) async fn apply_edits<L: Loader>(
     key_edits: Vec<Edit>,
     id_edits: Vec<Edit>,
 ) -> Result<(IndexRoots, Vec<(Block, Rc<Node>)>)> {
-    let keys = prolly::apply(loader, roots.keys, key_edits).await?;
-    let ids = prolly::apply(loader, roots.ids, id_edits).await?;
+    let keys = prolly::apply(loader, roots.keys, key_edits, None).await?;
+    let ids = prolly::apply(loader, roots.ids, id_edits, None).await?;
     let mut blocks = keys.blocks;
     blocks.extend(ids.blocks);
     Ok((

@@ -173,7 +173,6 @@ impl<S: Store> Ledger<S> {
         let mut state = (*base).clone();
         state.head = vec![head];
         state.docs = ev.root;
-        state.changes = ev.changes;
         state.seq = ev.seq;
         state.count = ev.count;
         state.indexes = indexes;

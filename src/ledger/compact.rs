@@ -204,7 +204,6 @@ impl<S: Store> Ledger<S> {
         let mut live = Live::default();
         let mut roots: Vec<(Cid, bool)> = Vec::new();
         roots.extend(state.docs.map(|c| (c, true)));
-        roots.extend(state.changes.map(|c| (c, false)));
         for idx in state.indexes.values() {
             for r in [&idx.keys, &idx.ids].into_iter().flatten() {
                 roots.push((codec::parse_cid(r)?, false));

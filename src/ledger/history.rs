@@ -45,13 +45,12 @@ impl<S: Store> Ledger<S> {
         let bytes = self.blocks.block(c).await.map_err(gone)?;
         let ev = Event::decode(&bytes).map_err(|e| Error::corrupt("clock event", e))?;
         // a compacted tree is gone from its root down: check the roots now
-        for r in [ev.root, ev.changes].into_iter().flatten() {
+        if let Some(r) = ev.root {
             self.blocks.load(&r).await.map_err(gone)?;
         }
         Ok(Rc::new(State {
             head: vec![*c],
             docs: ev.root,
-            changes: ev.changes,
             seq: ev.seq,
             count: ev.count,
             ..State::default()

@@ -6,7 +6,6 @@ use std::rc::Rc;
 
 use cid::Cid;
 
-use super::write::seq_key;
 use super::{Ledger, State};
 use crate::clock::Event;
 use crate::doc::{LeafMeta, RawDoc};
@@ -264,34 +263,38 @@ impl<S: Store> Ledger<S> {
         after: u64,
         limit: Option<usize>,
     ) -> Result<Vec<DocRow>> {
-        let Some(from) = after.checked_add(1) else {
-            return Ok(Vec::new());
-        };
-        let range = Range {
-            lo: Bound::Included(seq_key(from, "")),
-            hi: Bound::Unbounded,
-        };
-        let limit = limit.unwrap_or(usize::MAX);
-        let mut ids: Vec<Vec<u8>> = Vec::new();
-        prolly::scan(&self.blocks, state.changes, &range, true, |k, _| {
-            ids.push(k.get(8..).unwrap_or_default().to_vec());
-            ids.len() < limit
+        // The documents tree's branches record the highest seq below them: only the paths to
+        // leaves written after `after` are read (docs/format.md §4).
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        let mut bad = None;
+        prolly::scan_after(&self.blocks, state.docs, after, |k, v| {
+            match LeafMeta::read(v) {
+                Ok(m) if m.seq > after => keys.push([&m.seq.to_be_bytes()[..], k].concat()),
+                Ok(_) => {}
+                Err(e) => bad = Some(Error::corrupt("docs tree", e)),
+            }
+            bad.is_none()
         })
         .await?;
-        let ids = ids
-            .into_iter()
-            .rev()
-            .map(|raw| {
-                String::from_utf8(raw)
-                    .map_err(|_| Error::corrupt("changes tree", "id is not utf-8"))
+        if let Some(e) = bad {
+            return Err(e);
+        }
+        // oldest first (by seq, then id); with `limit`, the newest `limit` of them
+        let mut order: Vec<u32> = (0..keys.len() as u32).collect();
+        crate::sort::heap_sort(&mut order, &|x, y| keys[x as usize] < keys[y as usize]);
+        let skip = order.len().saturating_sub(limit.unwrap_or(usize::MAX));
+        let ids = order[skip..]
+            .iter()
+            .map(|&i| {
+                String::from_utf8(keys[i as usize][8..].to_vec())
+                    .map_err(|_| Error::corrupt("docs tree", "id is not utf-8"))
             })
             .collect::<Result<Vec<String>>>()?;
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         let found = self.docs_in(state, &refs).await?;
         let mut rows = Vec::with_capacity(ids.len());
         for (id, f) in ids.into_iter().zip(found) {
-            let body =
-                f.ok_or_else(|| Error::corrupt("changes tree", format!("{id} has no doc")))?;
+            let body = f.ok_or_else(|| Error::Internal(format!("changes: {id} has no leaf")))?;
             rows.push(DocRow { id, body });
         }
         Ok(rows)

@@ -49,8 +49,7 @@ pub(super) fn new_state_loaded<S: Store>(src: &Blocks<S>, old: &State, new: &Sta
             missing = Err(e);
         }
     }
-    missing?;
-    walk_new(src, old.changes, new.changes, &mut |_| Ok(()))
+    missing
 }
 
 impl<S: Store> Ledger<S> {
@@ -112,7 +111,6 @@ impl<S: Store> Ledger<S> {
                 car: None,
                 head: heads.clone(),
                 docs: None,
-                changes: None,
                 seq: 0,
                 count: 0,
                 indexes: base.indexes.clone(),
@@ -133,15 +131,13 @@ impl<S: Store> Ledger<S> {
                 })
                 .await?;
                 let p = p.ok_or_else(|| Error::Internal("merge".into()))?;
-                let docs = crate::prolly::apply(src, p.root, p.doc_edits).await?;
-                let changes = crate::prolly::apply(src, p.changes, p.change_edits).await?;
+                let docs =
+                    crate::prolly::apply(src, p.root, p.doc_edits, super::write::LEAF_SEQ).await?;
                 blocks.extend(docs.blocks.into_iter().map(|(b, n)| (b, Some(n))));
-                blocks.extend(changes.blocks.into_iter().map(|(b, n)| (b, Some(n))));
                 src.insert_fresh(&blocks);
                 let ev = Event {
                     parents: p.parents,
                     root: docs.root,
-                    changes: changes.root,
                     seq: p.seq,
                     count: p.count,
                 };
@@ -151,7 +147,6 @@ impl<S: Store> Ledger<S> {
                 ev
             };
             state.docs = ev.root;
-            state.changes = ev.changes;
             state.seq = ev.seq;
             state.count = ev.count;
             src.settle(&mut || new_state_loaded(src, &base, &state))

@@ -314,10 +314,7 @@ fn two_branches_merge_to_the_same_head_on_both_sides() {
         sa.head, sb.head,
         "both replicas compute the same merge event"
     );
-    assert_eq!(
-        (sa.docs, sa.changes, sa.count),
-        (sb.docs, sb.changes, sb.count)
-    );
+    assert_eq!((sa.docs, sa.count), (sb.docs, sb.count));
     let (rows, _) = block_on(a.all_docs(&AllDocsOpts::default())).unwrap();
     assert_eq!(ids(&rows), ["only-a", "only-b", "x"]);
 }
@@ -387,6 +384,13 @@ proptest! {
         let (recent, _) = block_on(l.changes(&[], Some(limit))).unwrap();
         let skip = want_changes.len().saturating_sub(limit);
         prop_assert_eq!(&recent[..], &want_changes[skip..]);
+        // after every seq: exactly the ids whose last write came later, oldest first
+        for after in 0..=seq {
+            let got = block_on(l.changes_in(&state, after, None)).unwrap();
+            let want: Vec<DocRow> = by_seq.iter().filter(|(s, _, _)| *s > after)
+                .map(|(_, k, v)| DocRow { id: k.clone(), body: v.map(|v| raw(body(v))) }).collect();
+            prop_assert_eq!(got, want);
+        }
     }
 }
 
@@ -506,4 +510,54 @@ fn a_large_commit_is_split_into_bounded_cars_and_stays_whole() {
     block_on(l2.compact()).unwrap();
     let (rows, _) = block_on(open(&store).all_docs(&AllDocsOpts::default())).unwrap();
     assert_eq!(rows.len(), 6001);
+}
+
+/// docs/format.md §11: the first commit of `[["doc1",{"n":1}]]` (everything but the CAR name,
+/// which the random IV changes).
+#[test]
+fn format_md_first_commit_example() {
+    let store = MemStore::new();
+    let l = open(&store);
+    let mut b = Body::new();
+    b.insert("n".into(), Ipld::Integer(1));
+    let op = WriteOp {
+        id: "doc1".into(),
+        body: Some(b),
+    };
+    let c = block_on(l.write(vec![op])).unwrap();
+    let s = l.snapshot();
+    let docs = s.docs.unwrap();
+    let node = crate::prolly::Node::decode(&block_on(l.blocks.block(&docs)).unwrap()).unwrap();
+    assert_eq!(node.entries.len(), 1);
+    assert_eq!(
+        node.entries[0].1,
+        b"\xa2\x63doc\xa1\x61n\x01\x63seq\x01".to_vec()
+    );
+    let event = block_on(l.blocks.block(&c.head[0])).unwrap();
+    let mut want_event = b"\xa2\x64data\xa3\x63seq\x01\x64root\xd8\x2a\x58\x25\x00".to_vec();
+    want_event.extend(crate::codec::cid_bytes(&docs));
+    want_event.extend(b"\x65count\x01\x67parents\x80");
+    assert_eq!(event.to_vec(), want_event);
+    assert_eq!(
+        (docs.to_string(), c.head[0].to_string()),
+        (
+            "bafyreiepjymwzv75fvdsfukuc53dfpoxpx3tgcb44fluhsshrmfad5r4fa".to_string(),
+            "bafyreifbfoztfctgeebwh37kolkcmcv5oixmykigzdy7avvydtnbcaer2y".to_string()
+        )
+    );
+    // the commit block is the CAR's root and first block
+    let name = s.car.as_deref().unwrap();
+    let car = block_on(store.read_car(name)).unwrap().unwrap();
+    let name = crate::codec::parse_cid(name).unwrap();
+    let (roots, blocks) =
+        block_on(crate::car::open_stored_car(l.blocks.aead(), &name, &car)).unwrap();
+    let commit = &blocks[0];
+    assert_eq!(roots, vec![commit.cid]);
+    let order: Vec<Cid> = blocks.iter().map(|b| b.cid).collect();
+    assert_eq!(order, vec![commit.cid, c.head[0], docs]);
+    assert_eq!(commit.bytes.len(), 57);
+    assert_eq!(
+        commit.cid.to_string(),
+        "bafyreignqvjyyfhlcz3iv55ouessthxplrtu4bcswie6d2fvy5jwrste7y"
+    );
 }

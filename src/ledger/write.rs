@@ -20,7 +20,7 @@ use crate::doc::{
     doc_block, doc_leaf_raw, Body, Leaf, LeafMeta, WriteOp, INLINE_MAX, MAX_DOC_BYTES,
 };
 use crate::error::{Error, Result};
-use crate::prolly::{self, Edit, Node, Raw, NULL};
+use crate::prolly::{self, Edit, Node, Raw};
 use crate::store::{CommitOutcome, CommitWrite, Gc, Store, StoredCar};
 
 /// Back-to-back rebuilds after conflicts before handing `CONFLICT` back to the caller, who waits
@@ -34,19 +34,15 @@ pub(crate) fn conflict() -> Error {
     ))
 }
 
+/// The documents tree records the highest leaf seq under each branch (docs/format.md §4), read
+/// from each leaf value's `seq`.
+pub(crate) const LEAF_SEQ: prolly::LeafSeq = Some(|v| LeafMeta::read(v).map(|m| m.seq));
+
 /// What a successful write reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Committed {
     pub head: Vec<Cid>,
     pub seq: u64,
-}
-
-/// Key of the changes tree: big-endian seq, then the id.
-pub(crate) fn seq_key(seq: u64, id: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(8 + id.len());
-    k.extend_from_slice(&seq.to_be_bytes());
-    k.extend_from_slice(id.as_bytes());
-    k
 }
 
 /// Exact dag-cbor size of a value (dag-cbor floats are always 9 bytes).
@@ -236,14 +232,12 @@ impl<S: Store> Ledger<S> {
             latest.insert(op.id.as_str(), op);
         }
         let mut doc_edits: Vec<Edit> = Vec::with_capacity(latest.len());
-        let mut change_edits: Vec<Edit> = Vec::with_capacity(latest.len() * 2);
         let mut extra = Vec::new();
         let mut count = base.count;
         for (id, op) in latest {
             if let Some(old) = prolly::get(&self.blocks, base.docs, id.as_bytes()).await? {
                 let old =
                     LeafMeta::read(&old).map_err(|e| Error::corrupt(format!("doc {id}"), e))?;
-                change_edits.push((seq_key(old.seq, id), None));
                 if old.live {
                     count = count.saturating_sub(1);
                 }
@@ -256,14 +250,11 @@ impl<S: Store> Ledger<S> {
                 }
             };
             doc_edits.push((id.as_bytes().to_vec(), Some(leaf)));
-            change_edits.push((seq_key(seq, id), Some(NULL.to_vec())));
         }
-        let docs = prolly::apply(&self.blocks, base.docs, doc_edits).await?;
-        let changes = prolly::apply(&self.blocks, base.changes, change_edits).await?;
+        let docs = prolly::apply(&self.blocks, base.docs, doc_edits, LEAF_SEQ).await?;
         let event = Event {
             parents: base.head.clone(),
             root: docs.root,
-            changes: changes.root,
             seq,
             count,
         }
@@ -272,7 +263,6 @@ impl<S: Store> Ledger<S> {
             car: None,
             head: vec![event.cid],
             docs: docs.root,
-            changes: changes.root,
             seq,
             count,
             indexes: base.indexes.clone(),
@@ -282,7 +272,6 @@ impl<S: Store> Ledger<S> {
         let mut blocks: Vec<(Block, Option<Rc<Node>>)> = vec![(event, None)];
         blocks.extend(extra);
         blocks.extend(docs.blocks.into_iter().map(|(b, n)| (b, Some(n))));
-        blocks.extend(changes.blocks.into_iter().map(|(b, n)| (b, Some(n))));
         self.seal(base, state, blocks).await
     }
 

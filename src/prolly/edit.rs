@@ -13,13 +13,17 @@ use std::rc::Rc;
 use cid::Cid;
 
 use super::chunk::Chunker;
-use super::node::{link, Entry, Node, Raw};
+use super::node::{link, link_max, link_seq, Entry, Node, Raw};
 use super::Loader;
 use crate::codec::Block;
 use crate::error::Result;
 
 /// `Some(value)` puts, `None` deletes.
 pub type Edit = (Vec<u8>, Option<Raw>);
+
+/// The seq of a leaf value, for trees whose branch values carry the highest seq below them
+/// (`[link, seq]`, docs/format.md §4); `None` for trees with bare links.
+pub type LeafSeq = Option<fn(&[u8]) -> std::result::Result<u64, String>>;
 
 /// The outcome of [`apply`]: the new root and the blocks that did not exist before.
 pub struct Applied {
@@ -29,6 +33,7 @@ pub struct Applied {
 
 struct Ctx<'a, L: Loader> {
     loader: &'a L,
+    leaf_seq: LeafSeq,
     fresh: HashMap<Cid, Rc<Node>>,
     blocks: Vec<(Block, Rc<Node>)>,
 }
@@ -41,14 +46,40 @@ impl<L: Loader> Ctx<'_, L> {
         }
     }
 
-    fn store(&mut self, node: Node) -> Result<(Vec<u8>, Cid)> {
+    /// Stores a new node; returns its entry in the level above (first key, branch value).
+    fn store(&mut self, node: Node) -> Result<(Vec<u8>, Raw)> {
         let block = node.encode()?;
         let cid = block.cid;
         let first = node.first_key().to_vec();
+        let value = match self.max_seq(&node)? {
+            Some(seq) => link_seq(&cid, seq),
+            None => link(&cid),
+        };
         let rc = Rc::new(node);
         self.fresh.insert(cid, rc.clone());
         self.blocks.push((block, rc));
-        Ok((first, cid))
+        Ok((first, value))
+    }
+
+    /// The highest leaf seq under `node`, for a tree that records it (`None` otherwise, or when
+    /// a child's branch value lacks it: a tree written before seqs were recorded).
+    fn max_seq(&self, node: &Node) -> Result<Option<u64>> {
+        let Some(seq_of) = self.leaf_seq else {
+            return Ok(None);
+        };
+        let mut max = 0;
+        for (_, v) in &node.entries {
+            let s = if node.level == 0 {
+                seq_of(v).map_err(|e| crate::error::Error::corrupt("tree leaf", e))?
+            } else {
+                match link_max(v) {
+                    Some(s) => s,
+                    None => return Ok(None),
+                }
+            };
+            max = max.max(s);
+        }
+        Ok(Some(max))
     }
 }
 
@@ -94,11 +125,18 @@ pub fn sorted_entries(edits: Vec<Edit>) -> Vec<Entry> {
         .collect()
 }
 
-/// Applies `edits` to the tree at `root`, returning the new root and the new blocks.
-pub async fn apply<L: Loader>(loader: &L, root: Option<Cid>, edits: Vec<Edit>) -> Result<Applied> {
+/// Applies `edits` to the tree at `root`, returning the new root and the new blocks. With
+/// `leaf_seq`, every new branch value records the highest leaf seq below it.
+pub async fn apply<L: Loader>(
+    loader: &L,
+    root: Option<Cid>,
+    edits: Vec<Edit>,
+    leaf_seq: LeafSeq,
+) -> Result<Applied> {
     let edits = normalize(edits);
     let mut cx = Ctx {
         loader,
+        leaf_seq,
         fresh: HashMap::new(),
         blocks: Vec::new(),
     };
@@ -149,7 +187,10 @@ async fn build_up<L: Loader>(cx: &mut Ctx<'_, L>, mut nodes: Vec<Node>) -> Resul
             1 => {
                 let node = nodes.pop().expect("one node");
                 if node.level == 0 || node.entries.len() > 1 {
-                    return Ok(Some(cx.store(node)?.1));
+                    let block = node.encode()?;
+                    let cid = block.cid;
+                    cx.blocks.push((block, Rc::new(node)));
+                    return Ok(Some(cid));
                 }
                 let mut cid = node.child(0)?;
                 loop {
@@ -164,8 +205,7 @@ async fn build_up<L: Loader>(cx: &mut Ctx<'_, L>, mut nodes: Vec<Node>) -> Resul
                 let level = nodes[0].level + 1;
                 let mut chunker = Chunker::new(level);
                 for n in nodes {
-                    let (first, cid) = cx.store(n)?;
-                    chunker.push((first, link(&cid)));
+                    chunker.push(cx.store(n)?);
                 }
                 nodes = chunker.finish();
             }
@@ -299,8 +339,8 @@ async fn rechunk_level<L: Loader>(
         // an old node's first key replaces it: the later edit of a key wins).
         let mut region_up: Vec<Edit> = removed.into_iter().map(|k| (k, None)).collect();
         for n in region {
-            let (first, cid) = cx.store(n)?;
-            region_up.push((first, Some(link(&cid))));
+            let (first, value) = cx.store(n)?;
+            region_up.push((first, Some(value)));
         }
         up.extend(normalize(region_up));
     }

@@ -3,7 +3,8 @@
 //! value by value, so editing a node copies bytes instead of rebuilding document trees.
 //!
 //! Invariant: a decoded node has at least one entry, strictly ascending keys, every value one
-//! complete CBOR item, and (above level 0) only CID links as values; anything else is malformed.
+//! complete CBOR item, and (above level 0) only CID links or `[link, seq]` pairs as values;
+//! anything else is malformed.
 
 use cid::Cid;
 
@@ -37,15 +38,51 @@ pub fn link(cid: &Cid) -> Raw {
     out
 }
 
-/// The CID of an encoded link, if `raw` is one.
-pub fn as_link(raw: &[u8]) -> Option<Cid> {
-    let rest = raw.strip_prefix(&[0xd8, 0x2a])?;
+/// A branch value carrying the highest leaf seq below it: `[link, seq]` (docs/format.md §4).
+pub fn link_seq(cid: &Cid, seq: u64) -> Raw {
+    let mut out = Vec::with_capacity(54);
+    out.push(0x82);
+    crate::codec::dagcbor::write_link(&mut out, cid);
+    write_head(&mut out, 0, seq);
+    out
+}
+
+/// A branch value's child and, for a `[link, seq]` value, the seq: `None` if `raw` is neither a
+/// link nor such a pair.
+pub fn split_link(raw: &[u8]) -> Option<(Cid, Option<u64>)> {
+    let (inner, pair) = match raw.strip_prefix(&[0x82]) {
+        Some(r) => (r, true),
+        None => (raw, false),
+    };
+    let rest = inner.strip_prefix(&[0xd8, 0x2a])?;
     let (major, n, at) = read_head(rest, 0).ok()?;
-    let body = rest.get(at..)?;
-    if major != 2 || body.len() as u64 != n || body.first() != Some(&0) {
+    let end = at.checked_add(usize::try_from(n).ok()?)?;
+    let body = rest.get(at..end)?;
+    if major != 2 || body.first() != Some(&0) {
         return None;
     }
-    crate::codec::cid_from_bytes(&body[1..]).ok()
+    let cid = crate::codec::cid_from_bytes(&body[1..]).ok()?;
+    let tail = &rest[end..];
+    if !pair {
+        return tail.is_empty().then_some((cid, None));
+    }
+    match read_head(tail, 0) {
+        Ok((0, seq, used)) if used == tail.len() => Some((cid, Some(seq))),
+        _ => None,
+    }
+}
+
+/// The CID of a branch value (a link, or `[link, seq]`), if `raw` is one.
+pub fn as_link(raw: &[u8]) -> Option<Cid> {
+    split_link(raw).map(|(c, _)| c)
+}
+
+/// The highest leaf seq below a `[link, seq]` branch value (`None` for a bare link: unknown).
+pub fn link_max(raw: &[u8]) -> Option<u64> {
+    if raw.first() != Some(&0x82) {
+        return None;
+    }
+    split_link(raw).and_then(|(_, s)| s)
 }
 
 /// Encodes any serialisable value as one dag-cbor item.

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use cid::Cid;
 
-use super::node::{Entry, Node, Raw};
+use super::node::{link_max, Entry, Node, Raw};
 use super::{Loader, NodesNow};
 use crate::error::Result;
 
@@ -185,18 +185,33 @@ pub async fn scan<L: Loader>(
     reverse: bool,
     mut visit: impl FnMut(&[u8], &[u8]) -> bool,
 ) -> Result<()> {
-    scan_dyn(loader, root, range, reverse, &mut visit).await
+    scan_dyn(loader, root, range, reverse, 0, &mut visit).await
+}
+
+/// Visits, in key order, the leaves that may hold an entry written after seq `after`: subtrees
+/// whose branch value records a highest seq ≤ `after` are skipped (a bare link is descended).
+/// The visitor still sees older entries of the leaves it reaches.
+pub async fn scan_after<L: Loader>(
+    loader: &L,
+    root: Option<Cid>,
+    after: u64,
+    mut visit: impl FnMut(&[u8], &[u8]) -> bool,
+) -> Result<()> {
+    scan_dyn(loader, root, &Range::all(), false, after, &mut visit).await
 }
 
 /// [`scan`] with the visitor behind a reference: one copy of the scan's state machine serves
-/// every caller (seven of them, each with its own closure type).
+/// every caller (seven of them, each with its own closure type). Children whose branch value
+/// records a highest seq ≤ `after` are skipped (never the case for `after` = 0: seqs start at 1).
 async fn scan_dyn<L: Loader>(
     loader: &L,
     root: Option<Cid>,
     range: &Range,
     reverse: bool,
+    after: u64,
     visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
 ) -> Result<()> {
+    let stale = |v: &[u8]| after > 0 && link_max(v).is_some_and(|m| m <= after);
     let Some(root) = root else { return Ok(()) };
     // Each frame is a node and the half-open index window still to visit.
     let mut stack: Vec<(Rc<Node>, usize, usize)> = Vec::new();
@@ -239,13 +254,19 @@ async fn scan_dyn<L: Loader>(
                 return Ok(());
             }
         } else {
+            if stale(&node.entries[i].1) {
+                continue;
+            }
             if ahead > 1 {
                 let (a, b) = if reverse {
                     (lo.max((i + 1).saturating_sub(ahead)), i + 1)
                 } else {
                     (i, (i + ahead).min(hi.max(i + 1)))
                 };
-                let cids = (a..b).map(|j| node.child(j)).collect::<Result<Vec<_>>>()?;
+                let cids = (a..b)
+                    .filter(|&j| !stale(&node.entries[j].1))
+                    .map(|j| node.child(j))
+                    .collect::<Result<Vec<_>>>()?;
                 loader.prefetch(&cids).await?;
             }
             ahead = (ahead * 2).min(32);
