@@ -26,15 +26,25 @@ async function readArchive(bytes) {
   assert.equal(archive.head.length, 1);
   const event = blocks.get(archive.head[0].toString());
   const docs = new Map();
+  // returns the highest leaf seq under `cid`
   const walk = (cid) => {
     const [level, entries] = blocks.get(cid.toString());
+    let max = 0;
     for (const [key, value] of entries) {
-      if (level > 0) walk(value);
-      else if (value.del !== true) {
+      // a documents-tree branch value is [link to child, highest leaf seq below] (docs/format.md §4)
+      if (level > 0) {
+        const below = walk(value[0]);
+        assert.equal(value[1], below, "a branch records the highest seq below it");
+        max = Math.max(max, below);
+        continue;
+      }
+      max = Math.max(max, value.seq);
+      if (value.del !== true) {
         const body = value.doc ?? blocks.get(value.ref.toString()).doc;
         docs.set(new TextDecoder().decode(key), body);
       }
     }
+    return max;
   };
   walk(event.data.root);
   return { archive, event, docs, blocks: blocks.size };
