@@ -4,15 +4,29 @@
 //! the entries since the previous boundary (their number and byte size) — never on history.
 //!
 //! Node sizes are content-defined and spread evenly over [`MIN_BYTES`, `MAX_BYTES`] of keys and
-//! values, whatever the size of the entries: a small node keeps a single write small (a put
+//! values for leaves ([`BRANCH_MIN_BYTES`, `BRANCH_MAX_BYTES`] for branches), whatever the size of
+//! the entries: a small node keeps a single write small (a put
 //! rewrites one path), a bounded one keeps a read from decoding far more than it needs.
 
 use super::node::{Entry, Node};
 
-/// A node closes only once its keys and values reach this many bytes …
+/// A leaf closes only once its keys and values reach this many bytes …
 pub const MIN_BYTES: u64 = 512;
 /// … and always once they reach this many (or [`MAX_ENTRIES`] entries).
 pub const MAX_BYTES: u64 = 1536;
+/// The same two bounds for branch nodes: half as large, because every write rewrites a whole
+/// branch path and a branch's children are found by binary search, not by decoding documents.
+pub const BRANCH_MIN_BYTES: u64 = 256;
+pub const BRANCH_MAX_BYTES: u64 = 768;
+
+/// `(MIN, MAX)` node bytes at `level`.
+pub fn bounds(level: u8) -> (u64, u64) {
+    if level == 0 {
+        (MIN_BYTES, MAX_BYTES)
+    } else {
+        (BRANCH_MIN_BYTES, BRANCH_MAX_BYTES)
+    }
+}
 /// A node never holds more entries than this.
 pub const MAX_ENTRIES: usize = 256;
 
@@ -44,14 +58,15 @@ pub fn entry_bytes(e: &Entry) -> u64 {
 /// `(after − max(before, MIN)) / (MAX − max(before, MIN))`, so node sizes are uniform over
 /// [MIN, MAX] however large the entries are.
 pub fn is_boundary(level: u8, key: &[u8], run: usize, before: u64, after: u64) -> bool {
-    if run >= MAX_ENTRIES || after >= MAX_BYTES {
+    let (min, max) = bounds(level);
+    if run >= MAX_ENTRIES || after >= max {
         return true;
     }
-    if after <= MIN_BYTES {
+    if after <= min {
         return false;
     }
-    let from = before.max(MIN_BYTES);
-    let threshold = ((after - from) << 32) / (MAX_BYTES - from);
+    let from = before.max(min);
+    let threshold = ((after - from) << 32) / (max - from);
     u64::from(boundary_hash(level, key)) < threshold
 }
 

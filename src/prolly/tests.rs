@@ -82,8 +82,8 @@ impl MapLoader {
                 .map(chunk::entry_bytes)
                 .sum();
             assert!(
-                before_last < chunk::MAX_BYTES,
-                "node kept growing past MAX_BYTES"
+                before_last < chunk::bounds(n.level).1,
+                "node kept growing past its level's MAX"
             );
             if n.level > 0 {
                 for i in 0..n.entries.len() {

@@ -15,8 +15,13 @@ use crate::codec::{self, as_links, cid_str, field, parse_cid};
 use crate::crypto::Aead;
 use crate::error::{Error, Result};
 
-/// Inline manifest names kept in a record before older ones are rolled into a manifest CAR.
-pub const INLINE_CARS: usize = 64;
+/// Inline manifest names kept in a record before the older half is rolled into a manifest CAR:
+/// a record stays small (it is what every replica downloads after every push).
+pub const INLINE_CARS: usize = 16;
+/// Manifest CAR links kept in a record's `more` before they are nested into one manifest CAR
+/// (`{cars: [], more: [...]}`): a fresh replica expands the manifests level by level, each
+/// level's CARs in parallel, instead of one long chain.
+pub const INLINE_MORE: usize = 4;
 
 /// A manifest: CAR names newest first, and manifest CARs holding older names.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

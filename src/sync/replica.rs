@@ -10,7 +10,7 @@ use std::rc::Rc;
 use cid::Cid;
 
 use super::fetch::Fetcher;
-use super::record::{seal_manifest, HeadRecord, Manifest, INLINE_CARS};
+use super::record::{seal_manifest, HeadRecord, Manifest, INLINE_CARS, INLINE_MORE};
 use super::state::SyncState;
 use super::{Remote, CARS, HEADS};
 use crate::codec::cid_str;
@@ -142,6 +142,18 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
         Ok(report)
     }
 
+    /// Seals and uploads a manifest CAR; returns its name.
+    async fn put_manifest(&self, m: &Manifest, report: &mut PushReport) -> Result<String> {
+        let sealed = seal_manifest(self.ledger.blocks().aead(), m).await?;
+        let name = cid_str(&sealed.name);
+        self.remote
+            .put(&super::key(CARS, &name), &sealed.bytes)
+            .await?;
+        report.cars += 1;
+        report.bytes += sealed.bytes.len();
+        Ok(name)
+    }
+
     /// Uploads the outbox, then a head record for the local head; deletes the records it covers.
     pub async fn push(&self) -> Result<PushReport> {
         let mut report = PushReport::default();
@@ -183,19 +195,22 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
             more: Vec::new(),
         }
         .union(&st.manifest);
+        // Older names roll into a manifest CAR, whose link joins `more` (newest first); too many
+        // links in `more` are nested into one manifest CAR (docs/sync.md §2).
         if manifest.cars.len() > INLINE_CARS {
             let older = Manifest {
                 cars: manifest.cars.split_off(INLINE_CARS / 2),
+                more: Vec::new(),
+            };
+            let name = self.put_manifest(&older, &mut report).await?;
+            manifest.more.insert(0, name);
+        }
+        if manifest.more.len() > INLINE_MORE {
+            let nested = Manifest {
+                cars: Vec::new(),
                 more: std::mem::take(&mut manifest.more),
             };
-            let sealed = seal_manifest(self.ledger.blocks().aead(), &older).await?;
-            let name = cid_str(&sealed.name);
-            self.remote
-                .put(&super::key(CARS, &name), &sealed.bytes)
-                .await?;
-            report.cars += 1;
-            report.bytes += sealed.bytes.len();
-            manifest.more = vec![name];
+            manifest.more = vec![self.put_manifest(&nested, &mut report).await?];
         }
         let record = HeadRecord {
             heads: snap.head.clone(),

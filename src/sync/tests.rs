@@ -525,3 +525,41 @@ fn identical_histories_compacted_before_the_first_sync_converge() {
         );
     }
 }
+
+/// Many pushes roll the older manifest names into manifest CARs and nest their links: every
+/// record stays small, and a fresh replica (and one that synced long ago) still finds every CAR.
+#[test]
+fn long_push_histories_keep_records_small_and_complete() {
+    use super::record::{HeadRecord, INLINE_CARS, INLINE_MORE};
+    let remote = MemRemote::new();
+    let a = Dev::new(None);
+    let early = Dev::new(Some(&a));
+    let pushes = 4 * INLINE_CARS * INLINE_MORE;
+    let mut nested = false;
+    for i in 0..pushes {
+        a.write(vec![put(&format!("d{i:04}"), i as i64)]);
+        a.sync(&remote);
+        if i == 3 {
+            early.sync(&remote);
+        }
+        let heads: Vec<String> = remote
+            .keys()
+            .into_iter()
+            .filter(|k| k.starts_with(HEADS))
+            .collect();
+        assert_eq!(heads.len(), 1);
+        let name = heads[0].rsplit('/').next().unwrap();
+        let bytes = block_on(remote.get(&heads[0])).unwrap().unwrap();
+        let rec = block_on(HeadRecord::open(a.ledger.blocks().aead(), name, &bytes)).unwrap();
+        assert!(rec.manifest.cars.len() <= INLINE_CARS, "push {i}: {rec:?}");
+        assert!(rec.manifest.more.len() <= INLINE_MORE, "push {i}: {rec:?}");
+        nested |= rec.manifest.more.len() == 1 && i > INLINE_CARS * (INLINE_MORE + 1);
+    }
+    assert!(nested, "the manifest links were never nested");
+    let fresh = Dev::new(Some(&a));
+    fresh.sync(&remote);
+    early.sync(&remote);
+    assert_eq!(fresh.docs().len(), pushes);
+    assert_eq!(fresh.docs(), a.docs());
+    assert_eq!(early.docs(), a.docs());
+}
