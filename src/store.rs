@@ -75,6 +75,15 @@ pub struct StoredCar {
     pub cids: Vec<String>,
 }
 
+impl StoredCar {
+    /// What the CAR costs in storage, as compaction counts it (docs/format.md §6.1): its sealed
+    /// bytes, plus 256 B for the record and 128 B per block for its `c` list entry and its `cid`
+    /// index entry — many small CARs cost more than their bytes.
+    pub fn footprint(&self) -> u64 {
+        self.bytes.len() as u64 + 256 + 128 * self.cids.len() as u64
+    }
+}
+
 fn opt_str(out: &mut String, v: &Option<String>) {
     match v {
         Some(s) => crate::doc::write_str(out, s),

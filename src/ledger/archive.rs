@@ -199,7 +199,7 @@ impl<S: Store> Ledger<S> {
             Err(e) => Err(e),
             Ok(()) => match self.seal(&base, state, blocks).await {
                 Ok(mut p) => {
-                    let n = p.cars.iter().map(|c| c.bytes.len() as u64).sum();
+                    let n = p.cars.iter().map(crate::store::StoredCar::footprint).sum();
                     p.state.gc = Some(Gc { live: n, stored: n });
                     self.try_commit(&base, p).await.map(|c| c.is_some())
                 }

@@ -115,7 +115,7 @@ impl<S: Store> Ledger<S> {
         let mut live = self.live_blocks(&base, EVENTS_KEPT).await?;
         let files = std::mem::take(&mut live.files);
         let (cars, last) = self.pack(self.blocks.aead(), &base, live).await?;
-        let bytes = cars.iter().map(|c| c.bytes.len() as u64).sum();
+        let bytes = cars.iter().map(StoredCar::footprint).sum();
         self.check_open()?;
         self.store.stage_cars(&cars).await?;
         let cars = cars.into_iter().map(|c| c.name).collect();

@@ -74,7 +74,7 @@ fn bounded(pattern: impl FnOnce(&Ledger<MemStore>, &mut Model)) {
     let l = open(&store);
     let mut model = Model::new();
     pattern(&l, &mut model);
-    let stored = store.stored_bytes() as u64;
+    let stored = store.stored_footprint();
     let before = l.snapshot();
     block_on(l.compact()).unwrap();
     let after = l.snapshot();
@@ -82,7 +82,7 @@ fn bounded(pattern: impl FnOnce(&Ledger<MemStore>, &mut Model)) {
         (&after.head, after.docs, after.seq, after.count),
         (&before.head, before.docs, before.seq, before.count)
     );
-    let live = store.stored_bytes() as u64;
+    let live = store.stored_footprint();
     eprintln!("stored {stored} B, live {live} B");
     assert!(
         stored <= 2 * live + COMPACT_SLACK_BYTES,
@@ -190,7 +190,7 @@ fn a_crash_at_any_step_of_compaction_loses_no_acknowledged_write() {
         // exactly what the last compaction packed.
         let gc = again.snapshot().gc.unwrap();
         assert_eq!(
-            (store.stored_bytes() as u64, gc.stored),
+            (store.stored_footprint(), gc.stored),
             (gc.live, gc.live),
             "crash at step {step} left bytes behind"
         );
@@ -226,13 +226,13 @@ fn due_only_after_enough_garbage() {
     }
     assert!(n > 20, "due after {n} small commits");
     let g = l.snapshot().gc.unwrap();
-    assert_eq!(g.stored as usize, store.stored_bytes());
+    assert_eq!(g.stored, store.stored_footprint());
     block_on(l.compact()).unwrap();
     assert!(!l.compaction_due());
     let g = l.snapshot().gc.unwrap();
     assert_eq!(
-        (g.live as usize, g.stored as usize),
-        (store.stored_bytes(), store.stored_bytes())
+        (g.live, g.stored),
+        (store.stored_footprint(), store.stored_footprint())
     );
 }
 

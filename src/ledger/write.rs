@@ -307,11 +307,11 @@ impl<S: Store> Ledger<S> {
                 cids: group.iter().map(|b| codec::cid_str(&b.cid)).collect(),
             });
         }
-        let bytes: usize = cars.iter().map(|c| c.bytes.len()).sum();
+        let bytes: u64 = cars.iter().map(StoredCar::footprint).sum();
         let gc = base.gc.unwrap_or_default();
         state.gc = Some(Gc {
             live: gc.live,
-            stored: gc.stored + bytes as u64,
+            stored: gc.stored + bytes,
         });
         // A commit that moves the head carries data a remote needs: it joins the sync outbox.
         if state.head != base.head {

@@ -98,6 +98,14 @@ impl MemStore {
         self.0.borrow().cars.values().map(Vec::len).sum()
     }
 
+    /// The stored CARs as compaction counts them ([`StoredCar::footprint`]: bytes, plus 256 per
+    /// record and 128 per block named in its `c` list).
+    pub fn stored_footprint(&self) -> u64 {
+        let d = self.0.borrow();
+        let blocks: usize = d.locs.values().map(Vec::len).sum();
+        d.cars.values().map(|c| c.len() as u64 + 256).sum::<u64>() + 128 * blocks as u64
+    }
+
     /// Commits that would push stored CAR bytes past `limit` fail with `QUOTA`.
     pub fn set_quota(&self, limit: Option<usize>) {
         self.0.borrow_mut().quota = limit;
