@@ -56,6 +56,14 @@ pub struct AllDocsOpts {
     pub prefix: Option<String>,
 }
 
+/// The changes key `seq ‖ id` of a documents-tree leaf written after `after` (`None` if older).
+fn change_key(id: &[u8], leaf: &[u8], after: u64) -> Result<Option<Vec<u8>>> {
+    let seq = LeafMeta::read(leaf)
+        .map_err(|e| Error::corrupt("docs tree", e))?
+        .seq;
+    Ok((seq > after).then(|| [&seq.to_be_bytes()[..], id].concat()))
+}
+
 impl<S: Store> Ledger<S> {
     /// Resolves an encoded leaf to its document (`None` when deleted), loading a separate doc
     /// block if needed. The document stays encoded.
@@ -256,6 +264,23 @@ impl<S: Store> Ledger<S> {
         Ok((rows, state))
     }
 
+    /// The changes keys `seq ‖ id` of the leaves written after `after`, in key order (reading
+    /// only the paths to them: the branches record the highest seq below, docs/format.md §4).
+    async fn changed_after(&self, state: &State, after: u64) -> Result<Vec<Vec<u8>>> {
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        let mut bad = None;
+        prolly::scan_after(&self.blocks, state.docs, after, |k, v| {
+            match change_key(k, v, after) {
+                Ok(Some(key)) => keys.push(key),
+                Ok(None) => {}
+                Err(e) => bad = Some(e),
+            }
+            bad.is_none()
+        })
+        .await?;
+        bad.map_or(Ok(keys), Err)
+    }
+
     /// Changes after a numeric seq, in a given snapshot.
     pub async fn changes_in(
         &self,
@@ -263,22 +288,22 @@ impl<S: Store> Ledger<S> {
         after: u64,
         limit: Option<usize>,
     ) -> Result<Vec<DocRow>> {
-        // The documents tree's branches record the highest seq below them: only the paths to
-        // leaves written after `after` are read (docs/format.md §4).
-        let mut keys: Vec<Vec<u8>> = Vec::new();
-        let mut bad = None;
-        prolly::scan_after(&self.blocks, state.docs, after, |k, v| {
-            match LeafMeta::read(v) {
-                Ok(m) if m.seq > after => keys.push([&m.seq.to_be_bytes()[..], k].concat()),
-                Ok(_) => {}
-                Err(e) => bad = Some(Error::corrupt("docs tree", e)),
+        let keys = match limit {
+            None => self.changed_after(state, after).await?,
+            // The newest `n`: a window of recent seqs, widened until it holds `n` changes (each
+            // try reads only the paths to leaves newer than its start).
+            Some(n) => {
+                let mut span = n as u64;
+                loop {
+                    let from = state.seq.saturating_sub(span).max(after);
+                    let keys = self.changed_after(state, from).await?;
+                    if keys.len() >= n || from == after {
+                        break keys;
+                    }
+                    span = span.saturating_mul(4);
+                }
             }
-            bad.is_none()
-        })
-        .await?;
-        if let Some(e) = bad {
-            return Err(e);
-        }
+        };
         // oldest first (by seq, then id); with `limit`, the newest `limit` of them
         let mut order: Vec<u32> = (0..keys.len() as u32).collect();
         crate::sort::heap_sort(&mut order, &|x, y| keys[x as usize] < keys[y as usize]);

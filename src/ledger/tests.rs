@@ -389,7 +389,9 @@ proptest! {
             let got = block_on(l.changes_in(&state, after, None)).unwrap();
             let want: Vec<DocRow> = by_seq.iter().filter(|(s, _, _)| *s > after)
                 .map(|(_, k, v)| DocRow { id: k.clone(), body: v.map(|v| raw(body(v))) }).collect();
-            prop_assert_eq!(got, want);
+            prop_assert_eq!(&got, &want);
+            let newest = block_on(l.changes_in(&state, after, Some(limit))).unwrap();
+            prop_assert_eq!(&newest[..], &want[want.len().saturating_sub(limit)..]);
         }
     }
 }
@@ -559,5 +561,40 @@ fn format_md_first_commit_example() {
     assert_eq!(
         commit.cid.to_string(),
         "bafyreignqvjyyfhlcz3iv55ouessthxplrtu4bcswie6d2fvy5jwrste7y"
+    );
+}
+
+/// `changes` with a limit opens the subtrees with the newest seqs first and stops when the rest
+/// are older: the 3 newest changes of 2,000 commits read a few CARs, not the ledger.
+#[test]
+fn the_newest_changes_read_few_cars() {
+    let store = MemStore::new();
+    let l = open(&store);
+    for i in 0..2000 {
+        block_on(l.write(vec![put(&format!("doc{:04}", (i * 7919) % 2000), i)])).unwrap();
+    }
+    block_on(l.write(vec![put("doc0001", -1), put("doc1999", -2)])).unwrap();
+    let cold = open(&store);
+    let before = store.car_reads();
+    let (rows, _) = block_on(cold.changes(&[], Some(3))).unwrap();
+    let got: Vec<(String, Option<crate::doc::RawDoc>)> =
+        rows.into_iter().map(|r| (r.id, r.body)).collect();
+    let last = format!("doc{:04}", (1999 * 7919) % 2000);
+    assert_eq!(
+        got,
+        vec![
+            (last, Some(raw(body(1999)))),
+            ("doc0001".to_string(), Some(raw(body(-1)))),
+            ("doc1999".to_string(), Some(raw(body(-2)))),
+        ]
+    );
+    let reads = store.car_reads() - before;
+    assert!(reads <= 12, "3 newest changes of 2,000 read {reads} CARs");
+    let before = store.car_reads();
+    let (all, _) = block_on(cold.changes(&[], None)).unwrap();
+    assert_eq!(all.len(), 2000);
+    assert!(
+        store.car_reads() - before > 100,
+        "the full feed reads the ledger"
     );
 }
