@@ -16,7 +16,7 @@ use ipld_core::ipld::Ipld;
 use crate::error::{Error, Result};
 
 pub mod raw;
-pub use raw::{write_deleted, RawDoc};
+pub use raw::{write_deleted, IdAt, RawDoc};
 
 /// Longest accepted document id, in UTF-8 bytes.
 pub const MAX_ID_BYTES: usize = 1024;
@@ -409,7 +409,7 @@ pub fn write_json(out: &mut String, v: &Ipld) {
             }
             out.push(']');
         }
-        Ipld::Map(m) => write_fields(out, m, true),
+        Ipld::Map(m) => raw::write_map_value(out, m),
         Ipld::Link(c) => {
             out.push_str("{\"/\":\"");
             out.push_str(&crate::codec::cid_str(c));
@@ -457,6 +457,7 @@ pub fn write_int(out: &mut String, i: i128) {
     }
 }
 
+#[cfg(all(test, not(target_arch = "wasm32")))]
 fn write_fields(out: &mut String, m: &Body, open: bool) {
     if open {
         out.push('{');
@@ -472,13 +473,13 @@ fn write_fields(out: &mut String, m: &Body, open: bool) {
     out.push('}');
 }
 
-/// Appends a stored document as JS sees it: `{"_id": id, ...fields}`, or
-/// `{"_id": id, "_deleted": true}` for `None`.
-pub fn write_stored_doc(out: &mut String, id: &str, doc: Option<&RawDoc>) -> Result<()> {
+/// Appends a stored document as JS sees it: `{"_id": id, ...fields}` (`_id` placed as `at`
+/// says), or `{"_id": id, "_deleted": true}` for `None`.
+pub fn write_stored_doc(out: &mut String, id: &str, doc: Option<&RawDoc>, at: IdAt) -> Result<()> {
     match doc {
         None => write_deleted(out, id),
         Some(d) => d
-            .write_json(out, id)
+            .write_json(out, id, at)
             .map_err(|e| Error::corrupt(format!("doc {id}"), e))?,
     }
     Ok(())
@@ -638,5 +639,17 @@ mod tests {
         assert_eq!(v[0], "\u{1}");
         assert_eq!(v[1], 0.1);
         assert_eq!(v[2], 1e21);
+    }
+
+    /// Emitted values (and any map written from a tree) list keys as stored documents do.
+    #[test]
+    fn maps_are_written_in_dag_cbor_order() {
+        let mut inner = Body::new();
+        for k in ["yy", "t", "list", "b"] {
+            inner.insert(k.into(), Ipld::Integer(1));
+        }
+        let mut out = String::new();
+        write_json(&mut out, &Ipld::List(vec![Ipld::Map(inner)]));
+        assert_eq!(out, r#"[{"b":1,"t":1,"yy":1,"list":1}]"#);
     }
 }

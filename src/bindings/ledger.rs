@@ -9,7 +9,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use super::error::to_js;
 use crate::codec::{cid_str, parse_cid};
-use crate::doc::{parse_batch, parse_value, write_stored_doc, write_str};
+use crate::doc::{parse_batch, parse_value, write_int, write_stored_doc, write_str, IdAt};
 use crate::error::{Error, Result};
 use crate::ledger::{gone, AllDocsOpts, DocRow, Ledger, State};
 use crate::store::idb::IdbStore;
@@ -20,34 +20,33 @@ pub struct JsLedger {
     pub(super) inner: Rc<Ledger<IdbStore>>,
 }
 
-/// Parses allDocs options `{limit, includeDeleted, descending, key, keys, prefix}`.
+/// Parses allDocs options `{limit, includeDeleted, descending, key, keys, prefix}` (as the
+/// wrapper writes them: anything else is one error, without details).
 fn all_docs_opts(json: &str) -> Result<AllDocsOpts> {
-    let bad = |why: &str| Error::InvalidArg(format!("allDocs options: {why}"));
+    let bad = || Error::InvalidArg("malformed allDocs options".into());
     let Ipld::Map(m) = parse_value(json)? else {
-        return Err(bad("not an object"));
+        return Err(bad());
     };
     let text = |k: &str| match m.get(k) {
         Some(Ipld::String(s)) => Ok(Some(s.clone())),
         None | Some(Ipld::Null) => Ok(None),
-        Some(_) => Err(bad(&format!("{k} must be a string"))),
+        Some(_) => Err(bad()),
     };
     let keys = match m.get("keys") {
         Some(Ipld::List(l)) => Some(
             l.iter()
                 .map(|k| match k {
                     Ipld::String(s) => Ok(s.clone()),
-                    _ => Err(bad("keys must be strings")),
+                    _ => Err(bad()),
                 })
                 .collect::<Result<Vec<_>>>()?,
         ),
         None | Some(Ipld::Null) => None,
-        Some(_) => return Err(bad("keys must be an array")),
+        Some(_) => return Err(bad()),
     };
     Ok(AllDocsOpts {
         limit: match m.get("limit") {
-            Some(Ipld::Integer(n)) => {
-                Some(usize::try_from(*n).map_err(|_| bad("limit out of range"))?)
-            }
+            Some(Ipld::Integer(n)) => Some(usize::try_from(*n).map_err(|_| bad())?),
             _ => None,
         },
         include_deleted: matches!(m.get("includeDeleted"), Some(Ipld::Bool(true))),
@@ -56,6 +55,13 @@ fn all_docs_opts(json: &str) -> Result<AllDocsOpts> {
         keys,
         prefix: text("prefix")?,
     })
+}
+
+/// Appends `,"seq":<seq>}`.
+fn seq_end(out: &mut String, seq: u64) {
+    out.push_str(",\"seq\":");
+    write_int(out, seq.into());
+    out.push('}');
 }
 
 fn clock_json(out: &mut String, head: &[Cid]) {
@@ -79,12 +85,12 @@ fn rows_json(rows: &[DocRow], state: &State) -> Result<String> {
         out.push_str("{\"key\":");
         write_str(&mut out, &r.id);
         out.push_str(",\"value\":");
-        write_stored_doc(&mut out, &r.id, r.body.as_ref())?;
+        write_stored_doc(&mut out, &r.id, r.body.as_ref(), IdAt::First)?;
         out.push('}');
     }
     out.push_str("],\"clock\":");
     clock_json(&mut out, &state.head);
-    out.push_str(&format!(",\"seq\":{}}}", state.seq));
+    seq_end(&mut out, state.seq);
     Ok(out)
 }
 
@@ -149,7 +155,7 @@ impl JsLedger {
             let c = l.write_with_files(ops, &files).await?;
             let mut out = String::from("{\"clock\":");
             clock_json(&mut out, &c.head);
-            out.push_str(&format!(",\"seq\":{}}}", c.seq));
+            seq_end(&mut out, c.seq);
             Ok(JsValue::from_str(&out))
         })
     }
@@ -169,7 +175,7 @@ impl JsLedger {
                     .ok_or_else(|| Error::NotFound(id.clone()))?,
             };
             let mut out = String::with_capacity(256);
-            write_stored_doc(&mut out, &id, Some(&body))?;
+            write_stored_doc(&mut out, &id, Some(&body), IdAt::Sorted)?;
             Ok(JsValue::from_str(&out))
         })
     }
@@ -228,7 +234,7 @@ impl JsLedger {
             let c = l.rollback(&parse_clock(&clock)?).await.map_err(gone)?;
             let mut out = String::from("{\"clock\":");
             clock_json(&mut out, &c.head);
-            out.push_str(&format!(",\"seq\":{}}}", c.seq));
+            seq_end(&mut out, c.seq);
             Ok(JsValue::from_str(&out))
         })
     }

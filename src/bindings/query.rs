@@ -4,7 +4,9 @@ use ipld_core::ipld::Ipld;
 use wasm_bindgen::prelude::*;
 
 use super::ledger::{spawn, view_at, JsLedger};
-use crate::doc::{parse_query_value, parse_value, write_json, write_stored_doc, write_str};
+use crate::doc::{
+    parse_query_value, parse_value, write_int, write_json, write_stored_doc, write_str, IdAt,
+};
 use crate::error::{Error, Result};
 use crate::index::{EmittedRows, QueryOpts};
 use crate::ledger::{gone, QueryHit};
@@ -22,9 +24,9 @@ fn parse_opts(json: &str) -> Result<(QueryOpts, bool)> {
     let list = |k: &str| match field(&m, k) {
         Some(Ipld::List(l)) => Ok(Some(l.clone())),
         None => Ok(None),
-        Some(_) => Err(Error::InvalidArg(format!(
-            "query option {k} must be an array"
-        ))),
+        Some(_) => Err(Error::InvalidArg(
+            "query options keys and range must be arrays".into(),
+        )),
     };
     let range = match list("range")? {
         Some(r) if r.len() == 2 => Some((r[0].clone(), r[1].clone())),
@@ -104,7 +106,7 @@ fn hits_json(hits: &[QueryHit]) -> Result<String> {
         write_json(&mut out, &h.row.value);
         if let Some(doc) = &h.doc {
             out.push_str(",\"doc\":");
-            write_stored_doc(&mut out, &h.row.id, Some(doc))?;
+            write_stored_doc(&mut out, &h.row.id, Some(doc), IdAt::Sorted)?;
         }
         out.push('}');
     }
@@ -126,12 +128,14 @@ impl JsLedger {
                 l.index_begin_on(&name, &src, view)
                     .await
                     .map_err(|e| if old { gone(e) } else { e })?;
-            let mut out = format!("{{\"token\":{token},\"docs\":[");
+            let mut out = String::from("{\"token\":");
+            write_int(&mut out, token.into());
+            out.push_str(",\"docs\":[");
             for (i, d) in docs.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                write_stored_doc(&mut out, &d.id, d.body.as_ref())?;
+                write_stored_doc(&mut out, &d.id, d.body.as_ref(), IdAt::First)?;
             }
             out.push_str("]}");
             Ok(JsValue::from_str(&out))

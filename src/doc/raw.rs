@@ -2,7 +2,8 @@
 //! JSON straight from those bytes: reads never build a document tree only to print it.
 //!
 //! Invariant: [`RawDoc::write_json`] writes exactly what `write_doc` writes for the decoded body,
-//! except that fields come in their stored (dag-cbor) order: shorter keys first, then bytewise.
+//! except that fields come in their stored (dag-cbor) order: shorter keys first, then bytewise
+//! (and, with [`IdAt::Sorted`], `_id` among them in that order).
 
 use std::fmt;
 use std::rc::Rc;
@@ -52,23 +53,33 @@ impl RawDoc {
         super::map_get(&self.0, field)
     }
 
-    /// Appends the document as JS sees it: `{"_id": id, ...fields}`.
-    pub fn write_json(&self, out: &mut String, id: &str) -> Result<(), String> {
-        out.push_str("{\"_id\":");
-        write_str(out, id);
-        let (major, n, mut pos) = read_head(&self.0, 0)?;
-        if major != 5 {
+    /// Appends the document as JS sees it: `{"_id": id, ...fields}`, `_id` first or in its
+    /// dag-cbor place among the fields (`at`).
+    pub fn write_json(&self, out: &mut String, id: &str, at: IdAt) -> Result<(), String> {
+        let (5, n, pos) = read_head(&self.0, 0)? else {
             return Err("document is not a map".into());
+        };
+        out.push('{');
+        if at == IdAt::First {
+            write_id(out, id);
         }
-        for _ in 0..n {
-            out.push(',');
-            pos = write_key(out, &self.0, pos)?;
-            out.push(':');
-            pos = write_item(out, &self.0, pos, 1)?;
-        }
-        out.push('}');
-        Ok(())
+        write_map(out, &self.0, pos, n, 0, (at == IdAt::Sorted).then_some(id)).map(|_| ())
     }
+}
+
+/// Where a document's `_id` goes among its fields when written to JSON.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum IdAt {
+    /// First (allDocs, changes, subscribers: Fireproof writes `{_id, ...doc}` there).
+    First,
+    /// In dag-cbor key order among the fields, where Fireproof's stored document has it (get,
+    /// query): after the keys of one or two bytes and the three-byte keys below `"_id"`.
+    Sorted,
+}
+
+/// `"_id"` comes before `key` in dag-cbor map order (shorter keys first, then bytewise).
+fn id_sorts_before(key: &str) -> bool {
+    key.len() > 3 || (key.len() == 3 && key > "_id")
 }
 
 impl fmt::Debug for RawDoc {
@@ -104,10 +115,51 @@ fn text(raw: &[u8], pos: usize) -> Result<(&str, usize), String> {
     Ok((s, end))
 }
 
-fn write_key(out: &mut String, raw: &[u8], pos: usize) -> Result<usize, String> {
-    let (s, end) = text(raw, pos)?;
-    write_str(out, s);
-    Ok(end)
+/// Appends a map value (an emitted index value) with its keys in dag-cbor order, as stored
+/// documents are written, not in `Body`'s bytewise order.
+pub fn write_map_value(out: &mut String, m: &Body) {
+    let mut bytes = Vec::new();
+    if crate::codec::dagcbor::encode_map(&mut bytes, m).is_err() {
+        bytes = vec![0xf6]; // null (a map decoded from dag-cbor always encodes again)
+    }
+    let _ = write_item(out, &bytes, 0, 1);
+}
+
+/// Appends the entries and the closing brace of the map whose `n` entries start at `p`; returns
+/// the position after it. With `id` (a stored document), adds `"_id"` in its dag-cbor place.
+fn write_map(
+    out: &mut String,
+    raw: &[u8],
+    mut p: usize,
+    n: u64,
+    depth: usize,
+    mut id: Option<&str>,
+) -> Result<usize, String> {
+    for _ in 0..n {
+        let (k, end) = text(raw, p)?;
+        if let Some(doc_id) = id.filter(|_| id_sorts_before(k)) {
+            write_id(out, doc_id);
+            id = None;
+        }
+        write_str(out, k);
+        out.push(':');
+        p = write_item(out, raw, end, depth + 1)?;
+        out.push(',');
+    }
+    if let Some(doc_id) = id {
+        write_id(out, doc_id);
+    }
+    if out.ends_with(',') {
+        out.pop();
+    }
+    out.push('}');
+    Ok(p)
+}
+
+fn write_id(out: &mut String, id: &str) {
+    out.push_str("\"_id\":");
+    write_str(out, id);
+    out.push(',');
 }
 
 /// Appends the wire JSON of the item at `pos`; returns the position after it.
@@ -146,17 +198,7 @@ fn write_item(out: &mut String, raw: &[u8], pos: usize, depth: usize) -> Result<
         }
         5 => {
             out.push('{');
-            let mut p = at;
-            for i in 0..n {
-                if i > 0 {
-                    out.push(',');
-                }
-                p = write_key(out, raw, p)?;
-                out.push(':');
-                p = write_item(out, raw, p, depth + 1)?;
-            }
-            out.push('}');
-            return Ok(p);
+            return write_map(out, raw, at, n, depth, None);
         }
         6 => {
             let len = item_len(raw, pos)?;
@@ -218,13 +260,45 @@ mod tests {
             let raw = RawDoc::from_body(&b).unwrap();
             prop_assert_eq!(&raw, &b);
             let mut direct = String::new();
-            raw.write_json(&mut direct, "id\"1").unwrap();
+            raw.write_json(&mut direct, "id\"1", IdAt::First).unwrap();
             let mut tree = String::new();
             crate::doc::write_doc(&mut tree, "id\"1", Some(&b));
             let direct: serde_json::Value = serde_json::from_str(&direct).unwrap();
             let tree: serde_json::Value = serde_json::from_str(&tree).unwrap();
+            let mut sorted = String::new();
+            raw.write_json(&mut sorted, "id\"1", IdAt::Sorted).unwrap();
+            let sorted: serde_json::Value = serde_json::from_str(&sorted).unwrap();
+            prop_assert_eq!(&sorted, &tree);
             prop_assert_eq!(direct, tree);
         }
+    }
+
+    /// `get` and query documents have `_id` where Fireproof's stored map has it: dag-cbor order.
+    #[test]
+    fn id_goes_first_or_in_dag_cbor_order() {
+        let mut b = Body::new();
+        for k in ["long", "abc", "_ie", "_ia", "AAA", "zz", "a"] {
+            b.insert(k.into(), Ipld::Integer(1));
+        }
+        let raw = RawDoc::from_body(&b).unwrap();
+        let write = |raw: &RawDoc, at| {
+            let mut out = String::from("[");
+            raw.write_json(&mut out, "x", at).unwrap();
+            out
+        };
+        assert_eq!(
+            write(&raw, IdAt::Sorted),
+            r#"[{"a":1,"zz":1,"AAA":1,"_ia":1,"_id":"x","_ie":1,"abc":1,"long":1}"#
+        );
+        assert_eq!(
+            write(&raw, IdAt::First),
+            r#"[{"_id":"x","a":1,"zz":1,"AAA":1,"_ia":1,"_ie":1,"abc":1,"long":1}"#
+        );
+        let short = RawDoc::from_body(&Body::from([("n".to_string(), Ipld::Bool(true))])).unwrap();
+        assert_eq!(write(&short, IdAt::Sorted), r#"[{"n":true,"_id":"x"}"#);
+        let empty = RawDoc::from_body(&Body::new()).unwrap();
+        assert_eq!(write(&empty, IdAt::Sorted), r#"[{"_id":"x"}"#);
+        assert_eq!(write(&empty, IdAt::First), r#"[{"_id":"x"}"#);
     }
 
     #[test]
@@ -238,7 +312,11 @@ mod tests {
             &[0x80],
         ] {
             let doc = RawDoc(Rc::from(bad));
-            assert!(doc.write_json(&mut String::new(), "x").is_err(), "{bad:?}");
+            assert!(
+                doc.write_json(&mut String::new(), "x", IdAt::First)
+                    .is_err(),
+                "{bad:?}"
+            );
         }
         // from_map checks the framing: one whole map
         for bad in [&[0xa1, 0x61][..], &[0x80], &[0xa0, 0xa0], &[]] {
