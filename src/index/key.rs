@@ -25,6 +25,15 @@ const END: u8 = 0x00;
 const ESC: u8 = 0x01;
 const MAX_DEPTH: usize = 32;
 
+/// `e` (a bad key or row) naming the document that emitted it, with one "invalid argument:".
+pub fn emitted_by(e: Error, id: &str) -> Error {
+    let why = match e {
+        Error::InvalidArg(why) => why,
+        e => e.to_string(),
+    };
+    Error::InvalidArg(format!("{why} (emitted for document \"{id}\")"))
+}
+
 fn invalid(why: &str) -> Error {
     Error::InvalidArg(format!("invalid index key: {why}"))
 }

@@ -32,9 +32,8 @@ pub struct EmittedRows {
 /// The encoded key is self-delimiting, and the emit number has a fixed width, so the id is what
 /// lies between them.
 pub fn row_key(encoded_key: &[u8], id: &str, n: usize) -> Result<Vec<u8>> {
-    let n = u16::try_from(n).map_err(|_| {
-        Error::InvalidArg(format!("document \"{id}\" emitted more than 65536 rows"))
-    })?;
+    let n = u16::try_from(n)
+        .map_err(|_| key::emitted_by(Error::InvalidArg("more than 65536 rows".into()), id))?;
     let mut out = Vec::with_capacity(encoded_key.len() + id.len() + 2);
     out.extend_from_slice(encoded_key);
     out.extend_from_slice(id.as_bytes());
@@ -44,7 +43,7 @@ pub fn row_key(encoded_key: &[u8], id: &str, n: usize) -> Result<Vec<u8>> {
 
 /// Encodes an emitted key, naming the document in the error.
 fn encode_key(k: &Ipld, id: &str) -> Result<Vec<u8>> {
-    key::encode(k).map_err(|e| Error::InvalidArg(format!("{e} (emitted for document \"{id}\")")))
+    key::encode(k).map_err(|e| key::emitted_by(e, id))
 }
 
 /// Splits a `keys`-tree key into the emitted key and the document id.
