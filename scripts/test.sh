@@ -45,6 +45,7 @@ step size-budget bash scripts/size-budget.sh
 step build-www bash scripts/build-www.sh
 step build-hook-page bash -c "tsc -p tests/react/tsconfig.json && vite build --config tests/react/vite.config.ts"
 step build-migrate-page bash -c "tsc -p tests/migrate/tsconfig.json && vite build --config tests/migrate/vite.config.ts"
+step build-compat-page bash -c "tsc -p tests/compat/tsconfig.json && vite build --config tests/compat/vite.config.ts"
 step browser node tests/browser/run.mjs
 step packaging bash scripts/packaging-test.sh
 
