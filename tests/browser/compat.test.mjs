@@ -73,8 +73,9 @@ async function openCompat(context, url) {
 }
 
 /**
- * Runs `scenario(fireproof, t, helpers)` in the page once per library (`fireproof` is that
- * library's `fireproof()`, `t.step(name, fn)` records a step); returns both traces. Each run uses
+ * Runs `scenario(fireproof, t, helpers, lib)` in the page once per library (`fireproof` is that
+ * library's `fireproof()`, `lib` its whole module, `t.step(name, fn)` records a step); returns
+ * both traces. Each run uses
  * its own ledger names' storage (Fireproof's `fp.*`, ferroproof's `ferroproof.*` databases).
  */
 async function both(page, scenario) {
@@ -83,7 +84,7 @@ async function both(page, scenario) {
       async ([lib, src]) => {
         const scenario = (0, eval)(`(${src})`);
         const t = window.compat.trace();
-        await scenario(window.libs[lib].fireproof, t, window.compat);
+        await scenario(window.libs[lib].fireproof, t, window.compat, window.libs[lib]);
         return t.steps;
       },
       [lib, scenario.toString()],
@@ -95,9 +96,10 @@ async function both(page, scenario) {
  * Compares the traces step by step: every step must give the same normalised value and the same
  * key order in both, except the steps named in `differ`, whose function asserts each library's
  * own answer (a difference documented in docs/differences.md, or a known gap named there).
- * All mismatches are reported together.
+ * All mismatches are reported together. COMPAT_TRACE=1 prints both traces.
  */
 function compare({ fire, ferro }, differ = {}) {
+  if (process.env.COMPAT_TRACE) for (const [i, [name, v]] of fire.entries()) console.log(`    ${name}\n      fireproof:  ${JSON.stringify(v)}\n      ferroproof: ${JSON.stringify(ferro[i][1])}`);
   assert.deepEqual(ferro.map((s) => s[0]), fire.map((s) => s[0]), "same steps");
   for (const name of Object.keys(differ)) assert.ok(fire.some((s) => s[0] === name), `no step ${name}`);
   const bad = [];
@@ -630,6 +632,58 @@ export const tests = {
       "emitting an object key"(f, m) {
         assert.deepEqual(rejection(f, "Fireproof"), { isError: true, name: "Error", code: "<none>", message: "can only encode arrays" });
         databaseError(m, "INVALID_ARG", 'invalid argument: invalid index key: objects cannot be keys (emitted for document "o1")');
+      },
+    });
+  },
+
+  async "handles, lifecycle and helpers: name, ready, isDatabase, NotFoundError, index(), close, destroy"({ context, url }) {
+    const page = await openCompat(context, url);
+    const traces = await both(page, async (fireproof, t, { sleep }, lib) => {
+      const within = (p) => Promise.race([p, sleep(3000).then(() => "<hung>")]);
+      const db = fireproof("compat-life");
+      await t.step("name", () => db.name);
+      await t.step("same handle for the same name", () => fireproof("compat-life") === db);
+      await t.step("ready", () => db.ready());
+      await t.step("isDatabase", () => [lib.isDatabase(db), lib.isDatabase({}), lib.isDatabase(null)]);
+      await t.step("NotFoundError class", () => db.get("nope").catch((e) => [e instanceof lib.NotFoundError, e instanceof Error]));
+      await db.bulk([{ _id: "i1", tag: "a", n: 1 }, { _id: "i2", tag: "b", n: 2 }, { _id: "i3", tag: "a", n: 3 }]);
+      await t.step("index(db, field)", () => lib.index(db, "tag").query({ key: "a" }));
+      await t.step("index(db, name, mapFn)", () => lib.index(db, "byN", (doc, emit) => emit(doc.n * 10, doc.tag)).query({ range: [15, 35], includeDocs: false }));
+      await t.step("subscriber runs before or after put resolves", async () => {
+        const log = [];
+        const un = db.subscribe(() => log.push("subscriber"), true);
+        await db.put({ _id: "i4" });
+        log.push("put resolved");
+        for (let i = 0; i < 100 && log.length < 2; i++) await sleep(10);
+        un();
+        return log;
+      });
+      await t.step("a handle for the same name sees the write", () => fireproof("compat-life").get("i4"));
+      await t.step("close", () => db.close());
+      await t.step("a new handle after close", () => fireproof("compat-life").get("i1"));
+      await t.step("destroy, then a new handle is empty", async () => {
+        const d = fireproof("compat-gone");
+        await d.put({ _id: "x" });
+        await d.destroy();
+        return within(fireproof("compat-gone").allDocs());
+      });
+    });
+    compare(traces, {
+      // docs/differences.md: index(db, …).query() answers like db.query(); Fireproof's puts the
+      // rows themselves in `docs` (and `docs: []` with includeDocs: false)
+      "index(db, field)"(f, m) {
+        assert.deepEqual(m.value.rows, f.value.rows);
+        assert.deepEqual(f.value.docs, f.value.rows);
+        assert.deepEqual(m.value.docs, m.value.rows.map((r) => r.doc));
+      },
+      "index(db, name, mapFn)"(f, m) {
+        assert.deepEqual(f.value, { ...m.value, docs: [] });
+        assert.deepEqual(Object.keys(m.value), ["rows"]);
+      },
+      // docs/differences.md: Fireproof 0.24.19 still answers with the destroyed ledger's documents
+      "destroy, then a new handle is empty"(f, m) {
+        assert.deepEqual(f.value.rows, [{ key: "x", value: { _id: "x" } }]);
+        assert.deepEqual(m.value, { rows: [], clock: [], name: "compat-gone" });
       },
     });
   },
