@@ -330,6 +330,10 @@ export const tests = {
       await db.del("s1");
       await settle();
       await t.step("after del", take);
+      await Promise.all([db.put({ _id: "t2" }), db.put({ _id: "t1" })]);
+      await settle();
+      await sleep(100);
+      await t.step("after two puts in one tick", take);
       un1();
       un2();
       await db.put({ _id: "s5" });
@@ -350,6 +354,12 @@ export const tests = {
         { "withUpdates[0][0]": "v,nested,_id", "withUpdates[0][0].nested": "b,a" },
         { "withUpdates[0][0]": "_id,v,nested", "withUpdates[0][0].nested": "a,b" },
       ),
+      // docs/differences.md: puts in one tick are one commit, so one notification (documents in
+      // id order, the engine gap under changes); Fireproof notifies once per put
+      "after two puts in one tick"(f, m) {
+        assert.deepEqual(f.value, { withUpdates: [[{ _id: "t2" }], [{ _id: "t1" }]], without: [[[]], [[]]] });
+        assert.deepEqual(m.value, { withUpdates: [[{ _id: "t1" }, { _id: "t2" }]], without: [[[]]] });
+      },
       // documented: a deleted document is {_id, _deleted: true}; Fireproof sends {_id}
       "after del"(f, m) {
         assert.deepEqual(f.value, { withUpdates: [[{ _id: "s1" }]], without: [[[]]] });
@@ -418,6 +428,9 @@ export const tests = {
       await t.step("key empty string", () => db.query("tag", { key: "", includeDocs: false }));
       await t.step("limit 0", () => db.query("tag", { limit: 0, includeDocs: false }));
       await t.step("key and range", () => db.query("tag", { range: ["a", "x"], key: "home", includeDocs: false }));
+      await db.bulk([{ _id: "d15", nested: { x: 5 } }, { _id: "d16", "nested.x": 6 }, { _id: "d17", nested: null }]);
+      await t.step("dotted field name", () => db.query("nested.x", { includeDocs: false }));
+      await t.step("field _id", () => db.query("_id", { range: ["d14", "d16"], includeDocs: false }));
     });
     const ids = (side) => side.value.rows.map((r) => r.id);
     compare(traces, {
@@ -702,6 +715,50 @@ export const tests = {
         assert.deepEqual(f.value.rows, [{ key: "x", value: { _id: "x" } }]);
         assert.deepEqual(m.value, { rows: [], clock: [], name: "compat-gone" });
       },
+    });
+  },
+
+  async "files: _files metadata shape and file() contents"({ context, url }) {
+    const page = await openCompat(context, url);
+    const traces = await both(page, async (fireproof, t) => {
+      const db = fireproof("compat-files");
+      // a CID as a string or an object (whose String() is the CID), or an array of them
+      const kind = (v) => {
+        if (Array.isArray(v)) return ["array", ...v.map(kind)];
+        if (!/^ba[a-z2-7]{20,}$/.test(String(v))) return v;
+        return typeof v === "string" ? "<cid string>" : "<cid object>";
+      };
+      // metadata with functions and CIDs reduced to their kinds, and the file read back
+      const meta = async (m) => {
+        const shape = Object.fromEntries(Object.keys(m).sort().map((k) => [k, typeof m[k] === "function" ? "<function>" : kind(m[k])]));
+        const f = await m.file();
+        return { shape, file: { isFile: f instanceof File, name: f.name, type: f.type, size: f.size, text: await f.text() } };
+      };
+      const file = new File(["hello, files"], "note.txt", { type: "text/plain", lastModified: 1700000000000 });
+      await t.step("put with a file", async () => { const r = await db.put({ _id: "f", title: "t", _files: { "note.txt": file } }); return { id: r.id }; });
+      await t.step("get: _files metadata", async () => { const d = await db.get("f"); return { keys: Object.keys(d), names: Object.keys(d._files), note: await meta(d._files["note.txt"]) }; });
+      await t.step("put the document read back keeps the file", async () => { const d = await db.get("f"); d.title = "u"; await db.put(d); const again = await db.get("f"); return { title: again.title, note: await meta(again._files["note.txt"]) }; });
+      await t.step("allDocs: _files metadata", async () => { const { rows } = await db.allDocs(); return meta(rows[0].value._files["note.txt"]); });
+    });
+    // documented (docs/differences.md, Files): the same metadata plus `name`, and file() keeps the
+    // name; `cid` and `car` are CID strings here, CID objects in Fireproof (`car` in an array)
+    const sameFile = (f, m) => {
+      const fire = { lastModified: 1700000000000, size: 12, type: "text/plain", file: "<function>", cid: "<cid object>", car: ["array", "<cid object>"] };
+      const ferro = { ...fire, cid: "<cid string>", car: "<cid string>", name: "note.txt" };
+      const content = { isFile: true, type: "text/plain", size: 12, text: "hello, files" };
+      assert.deepEqual(f, { shape: fire, file: { ...content, name: "file" } });
+      assert.deepEqual(m, { shape: ferro, file: { ...content, name: "note.txt" } });
+    };
+    compare(traces, {
+      "get: _files metadata"(f, m) {
+        assert.deepEqual({ ...m.value, note: null }, { ...f.value, note: null });
+        sameFile(f.value.note, m.value.note);
+      },
+      "put the document read back keeps the file"(f, m) {
+        assert.deepEqual([f.value.title, m.value.title], ["u", "u"]);
+        sameFile(f.value.note, m.value.note);
+      },
+      "allDocs: _files metadata": (f, m) => sameFile(f.value, m.value),
     });
   },
 };
