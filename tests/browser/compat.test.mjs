@@ -313,16 +313,18 @@ export const tests = {
       const without = [];
       const un1 = db.subscribe((docs) => withUpdates.push(docs), true);
       const un2 = db.subscribe((...args) => without.push(args));
-      const settle = async () => {
-        for (let i = 0; i < 100 && (withUpdates.length === 0 || without.length === 0); i++) await sleep(10);
-        await sleep(30);
+      // waits (up to 3 s) until `docs` documents reached the updates listener and the other one
+      // was called, then a little longer for anything extra
+      const settle = async (docs = 1) => {
+        for (let i = 0; i < 300 && (withUpdates.flat().length < docs || without.length === 0); i++) await sleep(10);
+        await sleep(50);
       };
       const take = () => ({ withUpdates: withUpdates.splice(0), without: without.splice(0) });
       await db.put({ _id: "s1", v: 1 });
       await settle();
       await t.step("after put", take);
       await db.bulk([{ _id: "s2", v: 2 }, { _id: "s3", v: 3 }]);
-      await settle();
+      await settle(2);
       await t.step("after bulk", take);
       await db.put({ v: 4, _id: "s4", nested: { b: 1, a: 2 } });
       await settle();
@@ -331,8 +333,7 @@ export const tests = {
       await settle();
       await t.step("after del", take);
       await Promise.all([db.put({ _id: "t2" }), db.put({ _id: "t1" })]);
-      await settle();
-      await sleep(100);
+      await settle(2);
       await t.step("after two puts in one tick", take);
       un1();
       un2();
