@@ -198,6 +198,10 @@ export const tests = {
       await t.step("put does not keep the caller's object", async () => { const d = { _id: "c", v: 1 }; await db.put(d); d.v = 2; return db.get("c"); });
       await t.step("put a document read back", async () => { const d = await db.get("c"); d.w = true; await db.put(d); return db.get("c"); });
       await t.step("put _deleted: true is a field", async () => { await db.put({ _id: "dd", _deleted: true, x: 1 }); return db.get("dd"); });
+      await t.step("a _deleted field in allDocs and changes", async () => {
+        const has = (rows) => rows.filter((r) => r.key === "dd").map((r) => r.value);
+        return { allDocs: has((await db.allDocs()).rows), includeDeleted: has((await db.allDocs({ includeDeleted: true })).rows), changes: has((await db.changes()).rows) };
+      });
       await t.step("other underscore fields are kept", async () => { await db.put({ _id: "us", _rev: "1-x", _private: 1 }); return db.get("us"); });
     });
     compare(traces, {
@@ -214,6 +218,13 @@ export const tests = {
       "get empty id"(f, m) {
         fireproofLogError(f, /Doc id is required/);
         databaseError(m, "INVALID_ARG", "invalid argument: a document id is required");
+      },
+      // docs/differences.md: a stored `_deleted: true` field is an ordinary field; Fireproof's
+      // allDocs hides such a document (its get, changes and queries still return it)
+      "a _deleted field in allDocs and changes"(f, m) {
+        const doc = { _id: "dd", x: 1, _deleted: true };
+        assert.deepEqual(f.value, { allDocs: [], includeDeleted: [doc], changes: [doc] });
+        assert.deepEqual(m.value, { allDocs: [doc], includeDeleted: [doc], changes: [doc] });
       },
       // docs/differences.md: Fireproof fails with a TypeError from its destructuring
       "put null"(f, m) {
