@@ -185,8 +185,7 @@ export class Database {
     };
     try {
       const res = decode<RowsWire<T>>(await fresh(core, () => core.allDocs(JSON.stringify(wire), at)), this.shared);
-      // the engine's scan checks the limit after taking a row: `limit: 0` comes back with one
-      return { rows: wire.limit === 0 ? [] : res.rows, clock: toClock(res.clock), name: this.name };
+      return { rows: res.rows, clock: toClock(res.clock), name: this.name };
     } catch (e) {
       throw fromEngine(e);
     }

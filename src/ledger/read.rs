@@ -198,6 +198,9 @@ impl<S: Store> Ledger<S> {
             (None, Some(p)) => Range::prefix(p.as_bytes()),
             (None, None) => Range::all(),
         };
+        if limit == 0 {
+            return Ok((rows, state)); // (the scan checks the limit after taking a row)
+        }
         // Inline documents are taken during the scan; only separate doc blocks are loaded after.
         let mut found: Vec<(String, Found)> = Vec::new();
         let mut bad = None;

@@ -374,6 +374,8 @@ proptest! {
         prop_assert_eq!(&rows, &want);
         prop_assert_eq!(state.count as usize, want.len());
         let (desc, _) = block_on(l.all_docs(&AllDocsOpts { descending: true, limit: Some(limit), include_deleted: true, ..Default::default() })).unwrap();
+        let (none, _) = block_on(l.all_docs(&AllDocsOpts { limit: Some(0), ..Default::default() })).unwrap();
+        prop_assert!(none.is_empty());
         let want_desc: Vec<String> = model.keys().rev().take(limit).cloned().collect();
         prop_assert_eq!(desc.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), want_desc);
         let mut by_seq: Vec<(u64, String, Option<i64>)> = model.iter().map(|(k, (s, v))| (*s, k.clone(), *v)).collect();
