@@ -53,8 +53,9 @@ enum LeafSer<'a> {
 }
 
 impl LeafSer<'_> {
-    /// `{doc|ref|del: ..., seq?}`: both keys have 3 bytes, so canonical order is bytewise.
-    fn encode(&self) -> Result<Vec<u8>> {
+    /// `{doc|ref|del: ..., pos?, seq?}`: all keys have 3 bytes, so canonical order is bytewise
+    /// (`del` < `doc` < `pos` < `ref` < `seq`).
+    fn encode(&self, pos: Option<u64>) -> Result<Vec<u8>> {
         use crate::codec::cbor::write_head;
         use crate::codec::dagcbor::{encode_map, write_link};
         let seq = match self {
@@ -62,18 +63,33 @@ impl LeafSer<'_> {
             LeafSer::Ref(seq, _) | LeafSer::Deleted(seq) => Some(*seq),
         };
         let mut out = Vec::with_capacity(64);
-        write_head(&mut out, 5, 1 + u64::from(seq.is_some()));
+        write_head(
+            &mut out,
+            5,
+            1 + u64::from(seq.is_some()) + u64::from(pos.is_some()),
+        );
+        let put_pos = |out: &mut Vec<u8>| {
+            if let Some(p) = pos {
+                out.extend_from_slice(b"\x63pos");
+                write_head(out, 0, p);
+            }
+        };
         match self {
             LeafSer::Doc(_, body) => {
                 out.extend_from_slice(b"\x63doc");
                 encode_map(&mut out, body)
                     .map_err(|e| Error::Internal(format!("dag-cbor encode: {e}")))?;
+                put_pos(&mut out);
             }
             LeafSer::Ref(_, cid) => {
+                put_pos(&mut out);
                 out.extend_from_slice(b"\x63ref");
                 write_link(&mut out, cid);
             }
-            LeafSer::Deleted(_) => out.extend_from_slice(b"\x63del\xf5"),
+            LeafSer::Deleted(_) => {
+                out.extend_from_slice(b"\x63del\xf5");
+                put_pos(&mut out);
+            }
         }
         if let Some(seq) = seq {
             out.extend_from_slice(b"\x63seq");
@@ -83,14 +99,14 @@ impl LeafSer<'_> {
     }
 }
 
-/// The leaf value `{doc, seq}` of an inline document, encoded from a borrowed body.
-pub fn doc_leaf_raw(seq: u64, body: &Body) -> Result<Vec<u8>> {
-    LeafSer::Doc(Some(seq), body).encode()
+/// The leaf value `{doc, pos?, seq}` of an inline document, encoded from a borrowed body.
+pub fn doc_leaf_raw(seq: u64, pos: Option<u64>, body: &Body) -> Result<Vec<u8>> {
+    LeafSer::Doc(Some(seq), body).encode(pos)
 }
 
 /// A separately stored document block `{doc}`, encoded from a borrowed body.
 pub fn doc_block(body: &Body) -> Result<crate::codec::Block> {
-    let bytes = LeafSer::Doc(None, body).encode()?;
+    let bytes = LeafSer::Doc(None, body).encode(None)?;
     let cid = crate::codec::cid_of(crate::codec::DAG_CBOR, &bytes)?;
     Ok(crate::codec::Block { cid, bytes })
 }
@@ -99,6 +115,8 @@ pub fn doc_block(body: &Body) -> Result<crate::codec::Block> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LeafMeta {
     pub seq: u64,
+    /// Where the document came in its commit's write order (0 when the leaf has no `pos`).
+    pub pos: u64,
     pub live: bool,
     /// The separately stored document block, if any.
     pub doc_ref: Option<Cid>,
@@ -115,7 +133,7 @@ impl LeafMeta {
         if major != 5 || n > 4 {
             return Err(bad("not a small map"));
         }
-        let (mut seq, mut kind, mut doc) = (None, None, None);
+        let (mut seq, mut kind, mut doc, mut at) = (None, None, None, 0);
         for _ in 0..n {
             let (major, klen, p) = read_head(raw, pos).map_err(bad)?;
             let key = raw
@@ -126,9 +144,10 @@ impl LeafMeta {
             let vlen = item_len(raw, vpos).map_err(bad)?;
             let value = &raw[vpos..vpos + vlen];
             match key {
-                b"seq" => match read_head(value, 0) {
-                    Ok((0, v, _)) => seq = Some(v),
-                    _ => return Err(bad("seq is not an unsigned integer")),
+                b"seq" | b"pos" => match read_head(value, 0) {
+                    Ok((0, v, _)) if key == b"seq" => seq = Some(v),
+                    Ok((0, v, _)) => at = v,
+                    _ => return Err(bad("seq or pos is not an unsigned integer")),
                 },
                 b"doc" if value.first().is_some_and(|b| b >> 5 == 5) => {
                     kind = Some((true, None));
@@ -151,6 +170,7 @@ impl LeafMeta {
         match (seq, kind) {
             (Some(seq), Some((live, doc_ref))) if pos == raw.len() => Ok(LeafMeta {
                 seq,
+                pos: at,
                 live,
                 doc_ref,
                 doc,
@@ -238,12 +258,17 @@ pub fn inline_field<'a>(
 impl Leaf {
     /// The leaf's dag-cbor encoding (the tree value).
     pub fn to_raw(&self) -> Result<Vec<u8>> {
+        self.to_raw_at(None)
+    }
+
+    /// The leaf's encoding with its position in its commit's write order (docs/format.md §2.4).
+    pub fn to_raw_at(&self, pos: Option<u64>) -> Result<Vec<u8>> {
         (match self {
             Leaf::Doc { seq, body } => LeafSer::Doc(Some(*seq), body),
             Leaf::Ref { seq, cid } => LeafSer::Ref(*seq, *cid),
             Leaf::Deleted { seq } => LeafSer::Deleted(*seq),
         })
-        .encode()
+        .encode(pos)
     }
 
     /// Decodes an encoded leaf value.

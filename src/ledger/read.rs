@@ -56,12 +56,11 @@ pub struct AllDocsOpts {
     pub prefix: Option<String>,
 }
 
-/// The changes key `seq ‖ id` of a documents-tree leaf written after `after` (`None` if older).
+/// The changes key `seq ‖ pos ‖ id` of a documents-tree leaf written after `after` (`None` if
+/// older): one commit's documents in write order (`pos`), by id where it has none.
 fn change_key(id: &[u8], leaf: &[u8], after: u64) -> Result<Option<Vec<u8>>> {
-    let seq = LeafMeta::read(leaf)
-        .map_err(|e| Error::corrupt("docs tree", e))?
-        .seq;
-    Ok((seq > after).then(|| [&seq.to_be_bytes()[..], id].concat()))
+    let m = LeafMeta::read(leaf).map_err(|e| Error::corrupt("docs tree", e))?;
+    Ok((m.seq > after).then(|| [&m.seq.to_be_bytes()[..], &m.pos.to_be_bytes(), id].concat()))
 }
 
 impl<S: Store> Ledger<S> {
@@ -307,14 +306,14 @@ impl<S: Store> Ledger<S> {
                 }
             }
         };
-        // oldest first (by seq, then id); with `limit`, the newest `limit` of them
+        // oldest first (by seq, then write order); with `limit`, the newest `limit` of them
         let mut order: Vec<u32> = (0..keys.len() as u32).collect();
         crate::sort::heap_sort(&mut order, &|x, y| keys[x as usize] < keys[y as usize]);
         let skip = order.len().saturating_sub(limit.unwrap_or(usize::MAX));
         let ids = order[skip..]
             .iter()
             .map(|&i| {
-                String::from_utf8(keys[i as usize][8..].to_vec())
+                String::from_utf8(keys[i as usize][16..].to_vec())
                     .map_err(|_| Error::corrupt("docs tree", "id is not utf-8"))
             })
             .collect::<Result<Vec<String>>>()?;

@@ -339,7 +339,8 @@ fn op() -> impl Strategy<Value = Op> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
-    /// put/del/get/allDocs/changes agree with a BTreeMap model (id → (last seq, value)).
+    /// put/del/get/allDocs/changes agree with a BTreeMap model (id → (last seq, value)); within
+    /// one commit, changes come in write order (`order`: id → place of its last write).
     #[test]
     fn ledger_matches_model(ops in prop::collection::vec(op(), 1..60), limit in 1usize..10) {
         let store = MemStore::new();
@@ -355,10 +356,12 @@ proptest! {
             *seq += 1;
             for (k, v) in pm.drain(..) { model.insert(k, (*seq, v)); }
         };
+        let mut order: BTreeMap<String, usize> = BTreeMap::new();
+        let mut writes = 0usize;
         for o in ops {
             match o {
-                Op::Put(k, v) => { let id = format!("id{k}"); pending.push(put(&id, v)); pending_model.push((id, Some(v))); }
-                Op::Del(k) => { let id = format!("id{k}"); pending.push(del(&id)); pending_model.push((id, None)); }
+                Op::Put(k, v) => { let id = format!("id{k}"); writes += 1; order.insert(id.clone(), writes); pending.push(put(&id, v)); pending_model.push((id, Some(v))); }
+                Op::Del(k) => { let id = format!("id{k}"); writes += 1; order.insert(id.clone(), writes); pending.push(del(&id)); pending_model.push((id, None)); }
                 Op::Commit => flush(&l, &mut pending, &mut pending_model, &mut model, &mut seq),
                 Op::Reopen => { flush(&l, &mut pending, &mut pending_model, &mut model, &mut seq); l = open(&store); }
             }
@@ -378,10 +381,10 @@ proptest! {
         prop_assert!(none.is_empty());
         let want_desc: Vec<String> = model.keys().rev().take(limit).cloned().collect();
         prop_assert_eq!(desc.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), want_desc);
-        let mut by_seq: Vec<(u64, String, Option<i64>)> = model.iter().map(|(k, (s, v))| (*s, k.clone(), *v)).collect();
+        let mut by_seq: Vec<(u64, usize, String, Option<i64>)> = model.iter().map(|(k, (s, v))| (*s, order[k], k.clone(), *v)).collect();
         by_seq.sort();
         let (changes, _) = block_on(l.changes(&[], None)).unwrap();
-        let want_changes: Vec<DocRow> = by_seq.iter().map(|(_, k, v)| DocRow { id: k.clone(), body: v.map(|v| raw(body(v))) }).collect();
+        let want_changes: Vec<DocRow> = by_seq.iter().map(|(_, _, k, v)| DocRow { id: k.clone(), body: v.map(|v| raw(body(v))) }).collect();
         prop_assert_eq!(&changes, &want_changes);
         let (recent, _) = block_on(l.changes(&[], Some(limit))).unwrap();
         let skip = want_changes.len().saturating_sub(limit);
@@ -389,8 +392,8 @@ proptest! {
         // after every seq: exactly the ids whose last write came later, oldest first
         for after in 0..=seq {
             let got = block_on(l.changes_in(&state, after, None)).unwrap();
-            let want: Vec<DocRow> = by_seq.iter().filter(|(s, _, _)| *s > after)
-                .map(|(_, k, v)| DocRow { id: k.clone(), body: v.map(|v| raw(body(v))) }).collect();
+            let want: Vec<DocRow> = by_seq.iter().filter(|(s, _, _, _)| *s > after)
+                .map(|(_, _, k, v)| DocRow { id: k.clone(), body: v.map(|v| raw(body(v))) }).collect();
             prop_assert_eq!(&got, &want);
             let newest = block_on(l.changes_in(&state, after, Some(limit))).unwrap();
             prop_assert_eq!(&newest[..], &want[want.len().saturating_sub(limit)..]);
@@ -599,4 +602,27 @@ fn the_newest_changes_read_few_cars() {
         store.car_reads() - before > 100,
         "the full feed reads the ledger"
     );
+}
+
+/// One commit's documents come in write order in `changes` (a document written twice takes the
+/// place of its last write); a batch in id order stores no `pos` (docs/format.md §2.4).
+#[test]
+fn changes_list_one_commit_in_write_order() {
+    let store = MemStore::new();
+    let l = open(&store);
+    block_on(l.write(vec![put("a", 1), put("b", 2), put("c", 3)])).unwrap();
+    let leaf = |id: &str| {
+        let s = l.snapshot();
+        let raw = block_on(crate::prolly::get(&l.blocks, s.docs, id.as_bytes()))
+            .unwrap()
+            .unwrap();
+        (crate::doc::LeafMeta::read(&raw).unwrap().pos, raw)
+    };
+    assert!(!leaf("b").1.windows(4).any(|w| w == b"\x63pos"));
+    block_on(l.write(vec![put("z", 1), put("y", 2), put("z", 3), del("a")])).unwrap();
+    let (rows, _) = block_on(l.changes(&[], None)).unwrap();
+    assert_eq!(ids(&rows), ["b", "c", "y", "z", "a"]);
+    assert_eq!((leaf("y").0, leaf("z").0, leaf("a").0), (1, 2, 3));
+    let (newest, _) = block_on(l.changes(&[], Some(2))).unwrap();
+    assert_eq!(ids(&newest), ["z", "a"]);
 }

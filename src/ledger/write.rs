@@ -107,6 +107,7 @@ impl Prepared {
 /// The encoded leaf value for a document: inline, or a link to its own block (pushed to `extra`).
 fn leaf_for(
     seq: u64,
+    pos: Option<u64>,
     body: &Body,
     extra: &mut Vec<(Block, Option<Rc<Node>>)>,
     id: &str,
@@ -121,12 +122,12 @@ fn leaf_for(
         ));
     }
     if size <= INLINE_MAX {
-        return doc_leaf_raw(seq, body);
+        return doc_leaf_raw(seq, pos, body);
     }
     let block = doc_block(body)?;
     let cid = block.cid;
     extra.push((block, None));
-    Leaf::Ref { seq, cid }.to_raw()
+    Leaf::Ref { seq, cid }.to_raw_at(pos)
 }
 
 /// The blocks of a commit (commit block first) grouped into CARs: one CAR in that order when
@@ -227,14 +228,19 @@ impl<S: Store> Ledger<S> {
 
     async fn prepare(&self, base: &State, ops: &[WriteOp]) -> Result<Prepared> {
         let seq = base.seq + 1;
-        let mut latest: BTreeMap<&str, &WriteOp> = BTreeMap::new();
-        for op in ops {
-            latest.insert(op.id.as_str(), op);
+        // each id's last write and its place in the batch
+        let mut latest: BTreeMap<&str, (usize, &WriteOp)> = BTreeMap::new();
+        for (i, op) in ops.iter().enumerate() {
+            latest.insert(op.id.as_str(), (i, op));
         }
+        // Leaves record their place in the write order unless the batch is in id order (`changes`
+        // lists one commit's documents in write order, docs/format.md §2.4).
+        let in_id_order = ops.windows(2).all(|w| w[0].id < w[1].id);
         let mut doc_edits: Vec<Edit> = Vec::with_capacity(latest.len());
         let mut extra = Vec::new();
         let mut count = base.count;
-        for (id, op) in latest {
+        for (id, (i, op)) in latest {
+            let pos = (!in_id_order).then_some(i as u64);
             if let Some(old) = prolly::get(&self.blocks, base.docs, id.as_bytes()).await? {
                 let old =
                     LeafMeta::read(&old).map_err(|e| Error::corrupt(format!("doc {id}"), e))?;
@@ -243,10 +249,10 @@ impl<S: Store> Ledger<S> {
                 }
             }
             let leaf = match &op.body {
-                None => Leaf::Deleted { seq }.to_raw()?,
+                None => Leaf::Deleted { seq }.to_raw_at(pos)?,
                 Some(body) => {
                     count += 1;
-                    leaf_for(seq, body, &mut extra, id)?
+                    leaf_for(seq, pos, body, &mut extra, id)?
                 }
             };
             doc_edits.push((id.as_bytes().to_vec(), Some(leaf)));

@@ -291,22 +291,15 @@ export const tests = {
         assert.deepEqual(rowKeys(m), ["m", "b", "a", "B", "9", "10"]);
         assert.deepEqual(m.value.rows, [...f.value.rows].reverse());
       },
-      // known gap (docs/differences.md): rows of one commit come in id order here, in the
-      // order they were written in Fireproof; needs the engine to keep each commit's write order.
-      // Same-tick puts are one commit here (coalesced), separate commits in Fireproof.
-      "order of same-tick puts in changes"(f, m) {
-        assert.deepEqual(rowKeys(f), ["t2", "t1"]);
-        assert.deepEqual(rowKeys(m), ["t1", "t2"]);
-      },
-      "order of a bulk in changes"(f, m) {
-        assert.deepEqual(rowKeys(f), ["y", "x", "w"]);
-        assert.deepEqual(rowKeys(m), ["w", "x", "y"]);
-      },
+      // Rows of one commit come in write order, as in Fireproof (same-tick puts are one commit
+      // here, separate commits in Fireproof, and still come in the order they were made).
+      "order of same-tick puts in changes": changesWithoutRowClocks,
+      "order of a bulk in changes": changesWithoutRowClocks,
       // docs/differences.md: Fireproof's limit stops only between commits (all 3 rows of the
-      // bulk); here it is exact. (Which 2: the id-order gap above.)
+      // bulk); here it is exact: the 2 written last, in write order.
       "changes limit inside a bulk"(f, m) {
         assert.deepEqual(rowKeys(f), ["y", "x", "w"]);
-        assert.deepEqual(rowKeys(m), ["x", "y"]);
+        assert.deepEqual(rowKeys(m), ["x", "w"]);
       },
       // documented: clocks are fresh arrays; Fireproof's is its live head, updated in place
       "clock of changes after a later write"(f, m) {
@@ -367,10 +360,10 @@ export const tests = {
         { "withUpdates[0][0]": "_id,v,nested", "withUpdates[0][0].nested": "a,b" },
       ),
       // docs/differences.md: puts in one tick are one commit, so one notification (documents in
-      // id order, the engine gap under changes); Fireproof notifies once per put
+      // the order they were put); Fireproof notifies once per put
       "after two puts in one tick"(f, m) {
         assert.deepEqual(f.value, { withUpdates: [[{ _id: "t2" }], [{ _id: "t1" }]], without: [[[]], [[]]] });
-        assert.deepEqual(m.value, { withUpdates: [[{ _id: "t1" }, { _id: "t2" }]], without: [[[]]] });
+        assert.deepEqual(m.value, { withUpdates: [[{ _id: "t2" }, { _id: "t1" }]], without: [[[]]] });
       },
       // documented: a deleted document is {_id, _deleted: true}; Fireproof sends {_id}
       "after del"(f, m) {
