@@ -44,11 +44,16 @@ fn dec(v: &[u8]) -> Ipld {
 
 impl MapLoader {
     fn apply(&self, root: Option<Cid>, edits: Vec<IpldEdit>) -> Option<Cid> {
+        self.apply_seq(root, edits, None)
+    }
+
+    /// [`MapLoader::apply`] for a tree whose branches record leaf seqs (`seqs`), or not (`None`).
+    fn apply_seq(&self, root: Option<Cid>, edits: Vec<IpldEdit>, seqs: LeafSeq) -> Option<Cid> {
         let edits: Vec<Edit> = edits
             .into_iter()
             .map(|(k, v)| (k, v.as_ref().map(enc)))
             .collect();
-        let applied = block_on(apply(self, root, edits, None)).unwrap();
+        let applied = block_on(apply(self, root, edits, seqs)).unwrap();
         let mut m = self.0.borrow_mut();
         for (b, n) in applied.blocks {
             m.insert(b.cid, n);
@@ -407,19 +412,6 @@ fn seq_of(v: &[u8]) -> std::result::Result<u64, String> {
 }
 
 impl MapLoader {
-    fn apply_seq(&self, root: Option<Cid>, edits: Vec<IpldEdit>, seqs: LeafSeq) -> Option<Cid> {
-        let edits: Vec<Edit> = edits
-            .into_iter()
-            .map(|(k, v)| (k, v.as_ref().map(enc)))
-            .collect();
-        let applied = block_on(apply(self, root, edits, seqs)).unwrap();
-        let mut m = self.0.borrow_mut();
-        for (b, n) in applied.blocks {
-            m.insert(b.cid, n);
-        }
-        applied.root
-    }
-
     /// The highest leaf seq under `cid`, checking on the way that every recorded seq is exact;
     /// the number of bare links met is added to `bare`.
     fn check_seqs(&self, cid: &Cid, bare: &mut usize) -> u64 {

@@ -1,23 +1,5 @@
 // Builds the Fireproof writer page (@fireproof/core 0.24.19 bundled for the browser) into
 // target/migrate-test; tests/browser/migrate.test.mjs drives it, then migrates in the same origin.
-import { fileURLToPath } from "node:url";
-import { defineConfig } from "vite";
+import { fireproofPage } from "../fireproof-vite.ts";
 
-export default defineConfig({
-  root: fileURLToPath(new URL(".", import.meta.url)),
-  base: "./",
-  build: {
-    outDir: "../../target/migrate-test",
-    emptyOutDir: true,
-    target: "es2022",
-    minify: false,
-    chunkSizeWarningLimit: 4096,
-    rollupOptions: {
-      // @adviser/cement (Fireproof) imports node:fs on a Node-only path; the browser never takes it.
-      onwarn(w, warn) {
-        if (!/externalized for browser compatibility/.test(w.message)) warn(w);
-      },
-    },
-  },
-  logLevel: "warn",
-});
+export default fireproofPage(import.meta.url, "migrate-test");
