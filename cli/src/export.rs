@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use ferroproof::car::write_car;
 use ferroproof::codec::{self, Block};
 use ferroproof::crypto::Key;
+use ferroproof::doc::IdAt;
 use ferroproof::error::Error;
 use ferroproof::ledger::{AllDocsOpts, DocRow, Ledger};
 use ferroproof::store::mem::MemStore;
@@ -74,7 +75,7 @@ pub fn jsonl(rows: &[DocRow]) -> Result<Vec<u8>, Fail> {
     let mut out = String::new();
     for r in rows {
         if let Some(body) = &r.body {
-            body.write_json(&mut out, &r.id)
+            body.write_json(&mut out, &r.id, IdAt::First)
                 .map_err(|e| Fail::Corrupt(format!("document {:?}: {e}", r.id)))?;
             out.push('\n');
         }

@@ -121,7 +121,10 @@ impl Dev {
         let (rows, _) = block(self.ledger.all_docs(&AllDocsOpts::default())).unwrap();
         let mut out = String::new();
         for r in rows {
-            r.body.unwrap().write_json(&mut out, &r.id).unwrap();
+            r.body
+                .unwrap()
+                .write_json(&mut out, &r.id, ferroproof::doc::IdAt::First)
+                .unwrap();
             out.push('\n');
         }
         out
