@@ -367,7 +367,6 @@ pub fn parse_query_value(json: &str) -> Result<Ipld> {
     crate::json::parse_query(json).map_err(|e| Error::InvalidArg(format!("bad json value: {e}")))
 }
 
-/// Appends `s` as a JSON string literal.
 /// Appends a JSON array of strings.
 pub fn write_strs(out: &mut String, items: &[String]) {
     out.push('[');
@@ -380,6 +379,7 @@ pub fn write_strs(out: &mut String, items: &[String]) {
     out.push(']');
 }
 
+/// Appends `s` as a JSON string literal.
 pub fn write_str(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');

@@ -22,30 +22,24 @@ fn get<'a>(blocks: &'a Blocks, cid: &Cid, role: &str) -> Result<&'a [u8], String
         .ok_or_else(|| format!("{role} {} is in no stored car", cid_str(cid)))
 }
 
-/// Walks one tree from `root`, skipping subtrees in `done` (checked already, from another head);
-/// `docs` also checks the document blocks its leaves link to.
-fn tree(
-    blocks: &Blocks,
-    done: &mut HashSet<Cid>,
-    root: Option<Cid>,
-    name: &str,
-    docs: bool,
-) -> Result<usize, String> {
+/// Walks the documents tree from `root`, skipping subtrees in `done` (checked already, from
+/// another head), and checks the document blocks its leaves link to.
+fn tree(blocks: &Blocks, done: &mut HashSet<Cid>, root: Option<Cid>) -> Result<usize, String> {
     let mut todo: Vec<Cid> = root.into_iter().collect();
     let mut seen = 0;
     while let Some(cid) = todo.pop() {
         if !done.insert(cid) {
             continue;
         }
-        let node = Node::decode(get(blocks, &cid, &format!("{name} tree node"))?)
-            .map_err(|e| format!("{name} tree node {}: {e}", cid_str(&cid)))?;
+        let node = Node::decode(get(blocks, &cid, "documents tree node")?)
+            .map_err(|e| format!("documents tree node {}: {e}", cid_str(&cid)))?;
         seen += 1;
         for (i, (_, value)) in node.entries.iter().enumerate() {
             if node.level > 0 {
                 todo.push(node.child(i).map_err(|e| e.to_string())?);
-            } else if docs {
+            } else {
                 let meta = LeafMeta::read(value)
-                    .map_err(|e| format!("{name} tree leaf in {}: {e}", cid_str(&cid)))?;
+                    .map_err(|e| format!("documents tree leaf in {}: {e}", cid_str(&cid)))?;
                 if let Some(r) = meta.doc_ref {
                     get(blocks, &r, "document block")?;
                     seen += 1;
@@ -61,6 +55,5 @@ fn tree(
 pub fn head(blocks: &Blocks, done: &mut HashSet<Cid>, head: &Cid) -> Result<usize, String> {
     let ev = Event::decode(get(blocks, head, "clock event")?)
         .map_err(|e| format!("clock event {}: {e}", cid_str(head)))?;
-    let docs = tree(blocks, done, ev.root, "documents", true)?;
-    Ok(1 + docs)
+    Ok(1 + tree(blocks, done, ev.root)?)
 }
