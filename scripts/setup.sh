@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh Debian machine, idempotently:
-# the wasm32 target, wasm-bindgen-cli pinned to the crate's exact wasm-bindgen version,
+# the wasm32 target, a pinned nightly with rust-src (for the release wasm only), wasm-bindgen-cli pinned to the crate's exact wasm-bindgen version,
 # wasm-pack, Debian's Chromium + ChromeDriver, and the npm packages.
 # Re-running it with everything present takes seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WASM_BINDGEN_VERSION=0.2.130
+# The release wasm is built by this pinned nightly with the standard library rebuilt for size
+# (scripts/build.sh; docs/benchmarks.md "Size"): it needs the rust-src component. Everything else
+# (tests, clippy, the server and the CLI) uses the stable toolchain.
+WASM_NIGHTLY=nightly-2026-05-20
 WASM_PACK_VERSION=0.15.1
 log() { printf '[setup] %s\n' "$*"; }
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   log "adding rust target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
+fi
+
+if ! rustup component list --toolchain "$WASM_NIGHTLY" --installed 2>/dev/null | grep -q '^rust-src'; then
+  log "installing $WASM_NIGHTLY with rust-src (the size-optimised release wasm)"
+  rustup toolchain install "$WASM_NIGHTLY" --profile minimal --component rust-src
 fi
 
 install_bindgen() {
