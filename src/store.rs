@@ -72,7 +72,7 @@ pub struct IndexHead {
 pub struct StoredCar {
     pub name: String,
     pub bytes: Vec<u8>,
-    pub cids: Vec<String>,
+    pub cids: Vec<cid::Cid>,
 }
 
 impl StoredCar {
@@ -266,9 +266,9 @@ pub trait Store {
     /// The sealed bytes of a CAR, or `None` if no CAR has that name.
     async fn read_car(&self, name: &str) -> Result<Option<Vec<u8>>>;
     /// The CAR holding a block, or `None` if the block is unknown.
-    async fn locate(&self, cid: &str) -> Result<Option<String>>;
+    async fn locate(&self, cid: &cid::Cid) -> Result<Option<String>>;
     /// [`Store::locate`] for several blocks in one round trip.
-    async fn locate_many(&self, cids: &[String]) -> Result<Vec<Option<String>>>;
+    async fn locate_many(&self, cids: &[cid::Cid]) -> Result<Vec<Option<String>>>;
     /// [`Store::read_car`] for several CARs in one round trip.
     async fn read_cars(&self, names: &[String]) -> Result<Vec<Option<Vec<u8>>>>;
     /// Atomically writes CARs and the header if the header still names `expect`.

@@ -294,7 +294,7 @@ impl<S: Store> Blocks<S> {
             self.stats.set(s);
             let car = self
                 .store
-                .locate(&key)
+                .locate(cid)
                 .await?
                 .ok_or_else(|| Error::MissingBlock(key.clone()))?;
             match self.load_car(&car).await {
@@ -314,10 +314,10 @@ impl<S: Store> Blocks<S> {
     /// ordinary path (which reports it, or finds it where another tab just moved it).
     pub async fn fetch_many(&self, cids: &[Cid]) -> Result<()> {
         let mut seen = std::collections::HashSet::new();
-        let keys: Vec<String> = cids
+        let keys: Vec<Cid> = cids
             .iter()
             .filter(|c| self.in_memory(c).is_none() && seen.insert(**c))
-            .map(cid_str)
+            .copied()
             .collect();
         if keys.len() < 2 {
             return Ok(()); // one block: the ordinary path, which tries the newest CAR first

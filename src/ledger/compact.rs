@@ -305,7 +305,7 @@ impl<S: Store> Ledger<S> {
         for g in groups {
             let sealed = seal_car(aead, &write_car(root, &g.iter().collect::<Vec<_>>())).await?;
             last = codec::cid_str(&sealed.name);
-            let cids = g.iter().map(|b| codec::cid_str(&b.cid)).collect();
+            let cids = g.iter().map(|b| b.cid).collect();
             cars.push(StoredCar {
                 name: last.clone(),
                 bytes: sealed.bytes,

@@ -106,7 +106,7 @@ impl<S: Store> Ledger<S> {
             .stage_cars(&[StoredCar {
                 name: name.clone(),
                 bytes: sealed.bytes,
-                cids: vec![cid_str(&block.cid)],
+                cids: vec![block.cid],
             }])
             .await?;
         w.cars.push(name);
@@ -139,7 +139,7 @@ impl<S: Store> Ledger<S> {
         };
         let block = open_file_car(&self.store.aead(key).await?, name, &stored).await?;
         if fetched_here {
-            let cids = vec![cid_str(&block.cid)];
+            let cids = vec![block.cid];
             self.store
                 .stage_cars(&[StoredCar {
                     name: name.to_string(),

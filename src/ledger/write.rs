@@ -310,7 +310,7 @@ impl<S: Store> Ledger<S> {
             cars.push(StoredCar {
                 name: codec::cid_str(&sealed.name),
                 bytes: sealed.bytes,
-                cids: group.iter().map(|b| codec::cid_str(&b.cid)).collect(),
+                cids: group.iter().map(|b| b.cid).collect(),
             });
         }
         let bytes: u64 = cars.iter().map(StoredCar::footprint).sum();

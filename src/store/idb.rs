@@ -1,7 +1,8 @@
 //! IndexedDB [`Store`] (wasm32 only): one IDB database per ledger, named [`DB_PREFIX`] + name.
 //!
-//! Object stores: `cars` (CAR name → `{b: sealed bytes, c: [block CIDs]}`, with a multi-entry
-//! index `cid` on `c` that finds the CAR of a block) and `meta` (`"header"` → header JSON,
+//! Object stores: `cars` (CAR name → `{b: sealed bytes, c: [block CIDs as bytes]}`, with a
+//! multi-entry index `cid` on `c` that finds the CAR of a block; records written before IDB
+//! version 3 list string CIDs, which lookups still find) and `meta` (`"header"` → header JSON,
 //! `"key"` → 32 key bytes). Invariant: a commit's CARs and header are written in one readwrite
 //! transaction that first re-reads the header (compare-and-set), so after a crash the header names
 //! a complete CAR or the previous one. The IDB calls live in `idb/idb.js`: one JS call per store
@@ -11,7 +12,10 @@ use js_sys::{Array, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use cid::Cid;
+
 use super::{CommitOutcome, CommitWrite, Header, Store, StoredCar};
+use crate::codec::{cid_bytes, cid_str};
 use crate::crypto::Key;
 use crate::error::{Error, Result};
 
@@ -33,7 +37,11 @@ extern "C" {
     #[wasm_bindgen(js_name = idbReadCars, catch)]
     async fn idb_read_cars(db: &JsValue, names: Array) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbLocateMany, catch)]
-    async fn idb_locate_many(db: &JsValue, cids: Array) -> std::result::Result<JsValue, JsValue>;
+    async fn idb_locate_many(
+        db: &JsValue,
+        bins: Array,
+        strs: Array,
+    ) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbCommit, catch)]
     async fn idb_commit(
         db: &JsValue,
@@ -126,15 +134,22 @@ impl IdbStore {
     }
 }
 
-/// `[[name, bytes, [cid…]]…]`, the shape idb.js stores.
 fn str_array(items: &[String]) -> Array {
     items.iter().map(|s| JsValue::from_str(s)).collect()
 }
 
+/// CIDs as their bytes (binary IndexedDB keys).
+fn cid_array(cids: &[Cid]) -> Array {
+    cids.iter()
+        .map(|c| JsValue::from(Uint8Array::from(cid_bytes(c).as_slice())))
+        .collect()
+}
+
+/// `[[name, bytes, [cid bytes…]]…]`, the shape idb.js stores.
 fn car_records(cars: &[StoredCar]) -> Array {
     cars.iter()
         .map(|c| {
-            let cids: Array = c.cids.iter().map(|s| JsValue::from_str(s)).collect();
+            let cids = cid_array(&c.cids);
             let entry: Array = [
                 JsValue::from_str(&c.name),
                 Uint8Array::from(c.bytes.as_slice()).into(),
@@ -179,8 +194,8 @@ impl Store for IdbStore {
         Ok(v.pop().flatten())
     }
 
-    async fn locate(&self, cid: &str) -> Result<Option<String>> {
-        let mut v = self.locate_many(&[cid.to_string()]).await?;
+    async fn locate(&self, cid: &Cid) -> Result<Option<String>> {
+        let mut v = self.locate_many(&[*cid]).await?;
         Ok(v.pop().flatten())
     }
 
@@ -204,8 +219,9 @@ impl Store for IdbStore {
         Ok(out)
     }
 
-    async fn locate_many(&self, cids: &[String]) -> Result<Vec<Option<String>>> {
-        let arr = idb_locate_many(&self.db, str_array(cids))
+    async fn locate_many(&self, cids: &[Cid]) -> Result<Vec<Option<String>>> {
+        let strs: Array = cids.iter().map(|c| JsValue::from(cid_str(c))).collect();
+        let arr = idb_locate_many(&self.db, cid_array(cids), strs)
             .await
             .map_err(storage_err)?;
         let arr: Array = arr.unchecked_into();

@@ -8,6 +8,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use cid::Cid;
+
 use super::{CommitOutcome, CommitWrite, Header, Store, StoredCar};
 use crate::crypto::{Key, SoftAead};
 use crate::error::{Error, Result};
@@ -18,7 +20,7 @@ struct Data {
     key: Option<Key>,
     cars: HashMap<String, Vec<u8>>,
     /// Every CAR holding a block, newest last (like IndexedDB's multi-entry `cid` index).
-    locs: HashMap<String, Vec<String>>,
+    locs: HashMap<Cid, Vec<String>>,
     car_reads: u64,
     locates: u64,
     commits: u64,
@@ -47,7 +49,7 @@ impl Data {
     /// Stores a CAR and notes where each of its blocks is.
     fn insert_car(&mut self, car: &StoredCar) {
         for cid in &car.cids {
-            let at = self.locs.entry(cid.clone()).or_default();
+            let at = self.locs.entry(*cid).or_default();
             at.push(car.name.clone());
         }
         self.cars.insert(car.name.clone(), car.bytes.clone());
@@ -157,7 +159,7 @@ impl MemStore {
             dst.cars.entry(k.clone()).or_insert_with(|| v.clone());
         }
         for (k, v) in &src.locs {
-            dst.locs.entry(k.clone()).or_insert_with(|| v.clone());
+            dst.locs.entry(*k).or_insert_with(|| v.clone());
         }
     }
 
@@ -192,14 +194,14 @@ impl Store for MemStore {
         Ok(d.cars.get(name).cloned())
     }
 
-    async fn locate(&self, cid: &str) -> Result<Option<String>> {
+    async fn locate(&self, cid: &Cid) -> Result<Option<String>> {
         self.step()?;
         let mut d = self.0.borrow_mut();
         d.locates += 1;
         Ok(d.locs.get(cid).and_then(|cars| cars.last().cloned()))
     }
 
-    async fn locate_many(&self, cids: &[String]) -> Result<Vec<Option<String>>> {
+    async fn locate_many(&self, cids: &[Cid]) -> Result<Vec<Option<String>>> {
         self.step()?;
         let mut d = self.0.borrow_mut();
         d.locates += 1;
@@ -260,7 +262,7 @@ impl Store for MemStore {
             true => d
                 .locs
                 .iter()
-                .filter(|(cid, _)| cid.starts_with("bafk"))
+                .filter(|(cid, _)| cid.codec() == crate::codec::RAW)
                 .flat_map(|(_, at)| at.iter().filter(|n| d.cars.contains_key(*n)).cloned())
                 .collect(),
         };

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use super::record::{manifest_in, Manifest};
 use super::{Remote, CARS};
 use crate::car::open_car;
-use crate::codec::{cid_str, parse_cid, Block};
+use crate::codec::{parse_cid, Block};
 use crate::error::{Error, Result};
 use crate::ledger::blocks::MoreBlocks;
 use crate::ledger::Fallback;
@@ -134,7 +134,7 @@ impl<S: Store, R: Remote> Fetcher<S, R> {
         self.cars.borrow_mut().push(StoredCar {
             name: name.to_string(),
             bytes,
-            cids: blocks.iter().map(|b| cid_str(&b.cid)).collect(),
+            cids: blocks.iter().map(|b| b.cid).collect(),
         });
         out.extend(blocks);
         Ok(None)

@@ -27,7 +27,8 @@ const FILE_CARS_FN = `(name) => new Promise((resolve, reject) => {
   open.onerror = () => reject(open.error);
   open.onsuccess = () => {
     const db = open.result;
-    const r = db.transaction("cars").objectStore("cars").index("cid").getAllKeys(IDBKeyRange.bound("bafk", "bafl", false, true));
+    // raw-codec CIDs (bytes 01 55 …) in the binary cid index
+    const r = db.transaction("cars").objectStore("cars").index("cid").getAllKeys(IDBKeyRange.bound(Uint8Array.of(1, 0x55), Uint8Array.of(1, 0x56), false, true));
     r.onsuccess = () => { db.close(); resolve([...new Set(r.result)]); };
     r.onerror = () => reject(r.error);
   };

@@ -66,13 +66,14 @@ pub async fn conflicting_commit_writes_nothing<B: Backend>(b: &B, name: &str) {
     let cars = store.list_cars(false).await.unwrap().len();
     let mut fake = header.clone();
     fake.seq = 99;
+    let block = ferroproof::codec::cid_of(ferroproof::codec::DAG_CBOR, b"not stored").unwrap();
     let w = CommitWrite {
         expect: Some("bafkreinotthecurrentcar".into()),
         staged: vec![],
         cars: vec![StoredCar {
             name: "bafkreinewcar".into(),
             bytes: vec![1, 2, 3],
-            cids: vec!["bafyreiblock".into()],
+            cids: vec![block],
         }],
         header: fake,
     };
@@ -80,7 +81,7 @@ pub async fn conflicting_commit_writes_nothing<B: Backend>(b: &B, name: &str) {
     assert_eq!(store.load_header().await.unwrap().unwrap(), header);
     assert_eq!(store.list_cars(false).await.unwrap().len(), cars);
     assert_eq!(store.read_car("bafkreinewcar").await.unwrap(), None);
-    assert_eq!(store.locate("bafyreiblock").await.unwrap(), None);
+    assert_eq!(store.locate(&block).await.unwrap(), None);
 }
 
 pub async fn tampered_car_is_corrupt<B: Backend>(b: &B, name: &str) {
