@@ -516,12 +516,19 @@ pub fn write_stored_doc(out: &mut String, id: &str, doc: Option<&RawDoc>, at: Id
 pub fn write_doc(out: &mut String, id: &str, body: Option<&Body>) {
     out.push_str("{\"_id\":");
     write_str(out, id);
+    // a body's own `_id` (never written by this package; possible in a replica's data) gives way
+    // to the id, as in the stored-bytes writer
+    let body = body.map(|b| {
+        let mut b = b.clone();
+        b.remove("_id");
+        b
+    });
     match body {
         None => out.push_str(",\"_deleted\":true}"),
         Some(b) if b.is_empty() => out.push('}'),
         Some(b) => {
             out.push(',');
-            write_fields(out, b, false);
+            write_fields(out, &b, false);
         }
     }
 }

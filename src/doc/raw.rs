@@ -137,6 +137,12 @@ fn write_map(
 ) -> Result<usize, String> {
     for _ in 0..n {
         let (k, end) = text(raw, p)?;
+        if depth == 0 && k == "_id" {
+            // A stored document's own `_id` field (never written by this package; possible in a
+            // replica's data) gives way to its id.
+            p = write_item(&mut String::new(), raw, end, 1)?;
+            continue;
+        }
         if let Some(doc_id) = id.filter(|_| id_sorts_before(k)) {
             write_id(out, doc_id);
             id = None;
