@@ -350,7 +350,8 @@ export class SharedLedger implements FileStore {
   private compactNow(core: Ledger, always: boolean): Promise<void> {
     return withLock(`${this.lockName}:compact`, async () => {
       if (this.closed || (!always && !core.compactionDue())) return; // another tab just did it
-      if (!(await core.compactPrepare())) return;
+      // automatic: incremental (mostly-live CARs kept); compact(): everything rewritten
+      if (!(await core.compactPrepare(!always))) return;
       await lockedRetrying(this.lockName, () => core.compactCommit());
       this.announce();
     });

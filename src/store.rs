@@ -277,9 +277,13 @@ pub trait Store {
     /// CARs so that its header commit stays small; [`CommitWrite::staged`]). A staged CAR no
     /// header ever names is garbage that the next compaction deletes.
     async fn stage_cars(&self, cars: &[StoredCar]) -> Result<()>;
-    /// Names of all stored CARs; with `files`, of the file CARs only (docs/format.md §16: those
-    /// holding raw blocks).
+    /// Names of all stored CARs in ascending order; with `files`, of the file CARs only
+    /// (docs/format.md §16: those holding raw blocks).
     async fn list_cars(&self, files: bool) -> Result<Vec<String>>;
+    /// Every CAR the store's block index lists, with the blocks it holds, read without reading
+    /// any CAR (incremental compaction weighs each CAR's live blocks with it). A CID the store
+    /// cannot parse is left out (its block is then treated as held by no CAR).
+    async fn car_blocks(&self) -> Result<Vec<(String, Vec<cid::Cid>)>>;
     /// Deletes CARs (blocks only they held can no longer be located).
     async fn remove_cars(&self, names: &[String]) -> Result<()>;
     /// Deletes everything, key included.

@@ -278,11 +278,12 @@ impl JsLedger {
         self.inner.compaction_due()
     }
 
-    /// Compaction, phase 1 (no lock needed): packs the live blocks; resolves to false if empty.
+    /// Compaction, phase 1 (no lock needed): packs the live blocks (`incremental`: those not in a
+    /// mostly-live CAR, which is kept); resolves to false if empty.
     #[wasm_bindgen(js_name = compactPrepare, unchecked_return_type = "Promise<boolean>")]
-    pub fn compact_prepare(&self) -> js_sys::Promise {
+    pub fn compact_prepare(&self, incremental: bool) -> js_sys::Promise {
         let l = self.inner.clone();
-        spawn(async move { Ok(JsValue::from_bool(l.compact_prepare().await?)) })
+        spawn(async move { Ok(JsValue::from_bool(l.compact_prepare(incremental).await?)) })
     }
 
     /// Compaction, phase 2 (under the commit lock): stores the packed CARs, drops the old ones.

@@ -1,5 +1,7 @@
 //! Compaction: rewrite the live blocks into fresh CARs sized for lazy reads, then drop the old
-//! CARs. Policy and layout: docs/format.md §6.1.
+//! CARs. Policy and layout: docs/format.md §6.1. The automatic one is incremental: CARs that are
+//! mostly live (a bulk's, an earlier compaction's) are kept as they are and only the rest of the
+//! live blocks is repacked; `compact()` rewrites everything.
 //!
 //! Two phases, so that writes interleave: [`Ledger::compact_prepare`] lists the CARs, catches up
 //! with the stored header, packs that state's live blocks and stages the packed CARs in the store,
@@ -11,8 +13,8 @@
 //! Invariant: old CARs are deleted only after the header naming the new ones is durable, and only
 //! CARs listed before the packed state was read: every block the newest state needs is then in
 //! the packed CARs (it was live in the packed state) or in a CAR committed after the listing
-//! (kept). Documents, head, seq, count and indexes are unchanged; pinned CARs (the sync outbox)
-//! are never deleted.
+//! (kept), or in a listed CAR kept whole. Documents, head, seq, count and indexes are unchanged;
+//! pinned CARs (the sync outbox) are never deleted.
 
 use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
@@ -41,17 +43,30 @@ pub const EVENTS_KEPT: u64 = 1000;
 /// Garbage tolerated on top of half the live bytes before compaction is due.
 pub const COMPACT_SLACK_BYTES: u64 = 256 * 1024;
 
+/// An incremental compaction keeps a listed CAR of at least this many blocks whose blocks are at
+/// least [`KEEP_LIVE`] live (and which holds no root): the CARs of single commits (a handful of
+/// blocks, soon mostly garbage) are always repacked, which also keeps the number of records low.
+pub const KEEP_MIN_BLOCKS: u64 = 32;
+
+/// The live share of a CAR's blocks (numerator, denominator) above which an incremental
+/// compaction keeps it: the garbage left in kept CARs stays under a third of the live bytes, so
+/// compaction is not due again right away (due: garbage over half the live bytes + slack).
+pub const KEEP_LIVE: (u64, u64) = (3, 4);
+
 /// A compaction packed by [`Ledger::compact_prepare`], waiting for [`Ledger::compact_commit`].
 pub(super) struct Packed {
     /// The state whose live blocks the CARs hold.
     base: Rc<State>,
-    /// The CARs listed before `base` was read: deleted once the new header is durable.
+    /// The CARs listed before `base` was read and not kept: deleted once the new header is durable.
     old: Vec<String>,
     /// The packed CARs, staged in the store.
     cars: Vec<String>,
     /// The CAR holding the commit block and the tree roots: the new header's `car`.
     last: String,
-    bytes: u64,
+    /// Storage cost of the live blocks (packed CARs plus the live part of kept ones), and of all
+    /// the CARs the compaction leaves (kept ones whole; their dead blocks estimated).
+    live: u64,
+    stored: u64,
     /// File CARs the packed state's documents name: kept.
     files: Vec<String>,
 }
@@ -68,7 +83,22 @@ pub(super) struct Live {
     pub(super) files: Vec<String>,
 }
 
+/// What an incremental compaction keeps (see [`keep_mostly_live`]).
+#[derive(Default)]
+struct Kept {
+    cars: Vec<String>,
+    /// The blocks of `cars`.
+    held: HashSet<Cid>,
+    live: u64,
+    stored: u64,
+}
+
 impl Live {
+    fn blocks(&self) -> impl Iterator<Item = &Block> {
+        let branches = self.branches.iter().map(|(_, b)| b);
+        self.leaves.iter().chain(&self.events).chain(branches)
+    }
+
     /// The blocks in packing order: leaves, then events, then branches from the lowest level up.
     pub(super) fn ordered(self) -> Vec<Block> {
         let Live {
@@ -92,20 +122,22 @@ impl<S: Store> Ledger<S> {
         s.gc.is_some_and(|g| g.stored > g.live + g.live / 2 + COMPACT_SLACK_BYTES)
     }
 
-    /// Compacts in one go: [`Ledger::compact_prepare`] then [`Ledger::compact_commit`].
+    /// Compacts everything in one go: [`Ledger::compact_prepare`] (not incremental) then
+    /// [`Ledger::compact_commit`].
     pub async fn compact(&self) -> Result<()> {
-        if self.compact_prepare().await? {
+        if self.compact_prepare(false).await? {
             self.compact_commit().await?;
         }
         Ok(())
     }
 
     /// Packs the live blocks of the stored state into fresh sealed CARs, kept for
-    /// [`Ledger::compact_commit`]. Holds no lock: writes commit meanwhile. False if the ledger
-    /// is empty.
-    pub async fn compact_prepare(&self) -> Result<bool> {
+    /// [`Ledger::compact_commit`]; `incremental`: only those not in a listed CAR worth keeping
+    /// as it is ([`KEEP_MIN_BLOCKS`], [`KEEP_LIVE`]). Holds no lock: writes commit meanwhile.
+    /// False if the ledger is empty.
+    pub async fn compact_prepare(&self, incremental: bool) -> Result<bool> {
         self.check_open()?;
-        let old = self.store.list_cars(false).await?;
+        let mut old = self.store.list_cars(false).await?;
         // Read after listing: the state is at least as new as every listed CAR's commit.
         self.reload_forced().await?;
         let base = self.snapshot();
@@ -114,8 +146,15 @@ impl<S: Store> Ledger<S> {
         }
         let mut live = self.live_blocks(&base, EVENTS_KEPT).await?;
         let files = std::mem::take(&mut live.files);
-        let (cars, last) = self.pack(self.blocks.aead(), &base, live).await?;
-        let bytes = cars.iter().map(StoredCar::footprint).sum();
+        let kept = match incremental {
+            true => keep_mostly_live(&base, &old, &live, self.store.car_blocks().await?)?,
+            false => Kept::default(),
+        };
+        old.retain(|c| !kept.cars.contains(c));
+        let mut blocks = live.ordered();
+        blocks.retain(|b| !kept.held.contains(&b.cid));
+        let (cars, last) = self.pack(self.blocks.aead(), &base, blocks).await?;
+        let bytes: u64 = cars.iter().map(StoredCar::footprint).sum();
         self.check_open()?;
         self.store.stage_cars(&cars).await?;
         let cars = cars.into_iter().map(|c| c.name).collect();
@@ -124,7 +163,8 @@ impl<S: Store> Ledger<S> {
             old,
             cars,
             last,
-            bytes,
+            live: bytes + kept.live,
+            stored: bytes + kept.stored,
             files,
         });
         Ok(true)
@@ -156,8 +196,8 @@ impl<S: Store> Ledger<S> {
                     0
                 };
                 state.gc = Some(Gc {
-                    live: p.bytes,
-                    stored: p.bytes + since,
+                    live: p.live,
+                    stored: p.stored + since,
                 });
                 let write = CommitWrite {
                     expect: cur.car.clone(),
@@ -271,15 +311,16 @@ impl<S: Store> Ledger<S> {
         Ok(live)
     }
 
-    /// Packs blocks into sealed CARs of at most [`COMPACT_CAR_BYTES`] of blocks (or one bigger
-    /// block): leaves, then events, then branches from the lowest level up. The last CAR holds
+    /// Packs `blocks` (in [`Live::ordered`] order: leaves, then events, then branches from the
+    /// lowest level up) into sealed CARs of at most [`COMPACT_CAR_BYTES`] of blocks (or one
+    /// bigger block). The last CAR holds
     /// the tree roots and the commit block. CARs are sealed with `aead` (the ledger's own, or a
     /// new key's when re-keying).
     pub(super) async fn pack(
         &self,
         aead: &S::Aead,
         state: &State,
-        live: Live,
+        blocks: Vec<Block>,
     ) -> Result<(Vec<StoredCar>, String)> {
         let mut commit = BTreeMap::new();
         commit.insert(
@@ -292,7 +333,7 @@ impl<S: Store> Ledger<S> {
         let root = commit.cid;
         let mut groups: Vec<Vec<Block>> = vec![Vec::new()];
         let mut size = 0;
-        for b in live.ordered() {
+        for b in blocks {
             if size + b.bytes.len() > COMPACT_CAR_BYTES && size > 0 {
                 groups.push(Vec::new());
                 size = 0;
@@ -314,6 +355,51 @@ impl<S: Store> Ledger<S> {
         }
         Ok((cars, last))
     }
+}
+
+/// Chooses the listed CARs (`old`, sorted) an incremental compaction keeps whole — at least
+/// [`KEEP_MIN_BLOCKS`] blocks, at least [`KEEP_LIVE`] of them live, no tree root or head event
+/// among them (those move to the new last CAR, which cold reads open first) — and notes their
+/// blocks (not packed again). Block counts come from the store's block index (`index`, from
+/// [`Store::car_blocks`]: no CAR is read); bytes are estimated with the live blocks' mean size.
+fn keep_mostly_live(
+    base: &State,
+    old: &[String],
+    live: &Live,
+    index: Vec<(String, Vec<Cid>)>,
+) -> Result<Kept> {
+    let (mut n, mut bytes) = (0u64, 0u64);
+    let mut is_live = HashSet::new();
+    for b in live.blocks() {
+        n += 1;
+        bytes += b.bytes.len() as u64;
+        is_live.insert(b.cid);
+    }
+    let mean = bytes / n.max(1);
+    let mut roots: Vec<Cid> = base.head.iter().copied().chain(base.docs).collect();
+    for idx in base.indexes.values() {
+        for r in [&idx.keys, &idx.ids].into_iter().flatten() {
+            roots.push(codec::parse_cid(r)?);
+        }
+    }
+    let mut kept = Kept::default();
+    for (car, cids) in index {
+        let blocks = cids.len() as u64;
+        let live_blocks = cids.iter().filter(|c| is_live.contains(*c)).count() as u64;
+        // (a CAR committed after the listing is not listed: it stays anyway)
+        if old.binary_search(&car).is_err()
+            || blocks < KEEP_MIN_BLOCKS
+            || live_blocks * KEEP_LIVE.1 < blocks * KEEP_LIVE.0
+            || cids.iter().any(|c| roots.contains(c))
+        {
+            continue;
+        }
+        kept.live += live_blocks * (mean + 128) + 256;
+        kept.stored += blocks * (mean + 128) + 256;
+        kept.cars.push(car);
+        kept.held.extend(cids);
+    }
+    Ok(kept)
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -1,8 +1,8 @@
-//! Native tests of compaction: bounded storage under the automatic policy for each write
-//! pattern, unchanged contents, writes landing between the two phases, and a crash at every
-//! store call of a compaction.
+//! Native tests of compaction: bounded storage under the automatic (incremental) policy for each
+//! write pattern, unchanged contents, mostly-live CARs kept, writes landing between the two
+//! phases, and a crash at every store call of a compaction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use futures::executor::block_on;
 use ipld_core::ipld::Ipld;
@@ -37,6 +37,13 @@ fn open(store: &MemStore) -> Ledger<MemStore> {
     block_on(Ledger::open("t", store.clone(), None)).unwrap()
 }
 
+/// What the package does when compaction is due: an incremental compaction.
+fn compact_auto(l: &Ledger<MemStore>) {
+    if block_on(l.compact_prepare(true)).unwrap() {
+        block_on(l.compact_commit()).unwrap();
+    }
+}
+
 /// Writes `ops` and then does what the package does after each commit: compact when due.
 fn write_auto(l: &Ledger<MemStore>, model: &mut Model, ops: Vec<(String, i64)>) {
     let batch = ops
@@ -49,7 +56,7 @@ fn write_auto(l: &Ledger<MemStore>, model: &mut Model, ops: Vec<(String, i64)>) 
     block_on(l.write(batch)).unwrap();
     model.extend(ops);
     if l.compaction_due() {
-        block_on(l.compact()).unwrap();
+        compact_auto(l);
     }
 }
 
@@ -133,7 +140,7 @@ fn writes_between_packing_and_commit_are_kept() {
     for i in 0..200u64 {
         write_auto(&a, &mut model, vec![(spread(i), 1)]);
     }
-    assert!(block_on(a.compact_prepare()).unwrap());
+    assert!(block_on(a.compact_prepare(true)).unwrap());
     // another tab and this one commit while the packed CARs wait
     let b = open(&store);
     block_on(b.write(vec![WriteOp {
@@ -154,10 +161,30 @@ fn writes_between_packing_and_commit_are_kept() {
 
 #[test]
 fn a_crash_at_any_step_of_compaction_loses_no_acknowledged_write() {
+    crash_at_every_step(false);
+}
+
+/// The same for an incremental compaction over a ledger holding CARs it keeps.
+#[test]
+fn a_crash_at_any_step_of_an_incremental_compaction_loses_no_acknowledged_write() {
+    crash_at_every_step(true);
+}
+
+fn crash_at_every_step(incremental: bool) {
     let origin = MemStore::new();
     let mut model = Model::new();
     {
         let l = open(&origin);
+        if incremental {
+            // big CARs of ascending ids, compacted: mostly live afterwards, so kept
+            for k in 0..4u64 {
+                let batch: Vec<(String, i64)> = (0..150)
+                    .map(|i| (format!("doc-{:06}", k * 150 + i), 0))
+                    .collect();
+                write_auto(&l, &mut model, batch);
+            }
+            block_on(l.compact()).unwrap();
+        }
         for i in 0..40u64 {
             let batch: Vec<(String, i64)> = (0..5).map(|j| (spread(i * 5 + j), i as i64)).collect();
             let writes = batch
@@ -175,7 +202,10 @@ fn a_crash_at_any_step_of_compaction_loses_no_acknowledged_write() {
         let store = origin.deep_copy();
         let cold = open(&store); // compaction reads every CAR
         store.crash_after(Some(step));
-        let res = block_on(cold.compact());
+        let res = match block_on(cold.compact_prepare(incremental)) {
+            Ok(_) => block_on(cold.compact_commit()),
+            Err(e) => Err(e),
+        };
         store.crash_after(None);
         // After the "crash" the page reloads: a new handle on what was stored.
         check_all(&store, &open(&store), &model);
@@ -248,7 +278,7 @@ fn a_staged_car_gone_fails_the_commit_and_loses_nothing() {
         write_auto(&l, &mut model, vec![(spread(i), 2)]);
     }
     let before: Vec<String> = block_on(store.list_cars(false)).unwrap();
-    assert!(block_on(l.compact_prepare()).unwrap());
+    assert!(block_on(l.compact_prepare(false)).unwrap());
     let staged: Vec<String> = block_on(store.list_cars(false))
         .unwrap()
         .into_iter()
@@ -292,4 +322,89 @@ fn clock_history_is_pruned_to_a_window() {
     write_auto(&l, &mut model, vec![("after".into(), 1)]);
     block_on(l.compact()).unwrap();
     check_all(&store, &open(&store), &model);
+}
+
+/// An incremental compaction keeps the mostly-live CARs of earlier bulks and compactions as they
+/// are (appending documents rewrites none of them), repacks the single commits and the roots into
+/// the CAR the header names, estimates what it left closely, and repacks the old CARs once updates have
+/// made them mostly garbage.
+#[test]
+fn incremental_compaction_keeps_mostly_live_cars() {
+    let store = MemStore::new();
+    let l = open(&store);
+    let mut model = Model::new();
+    for k in 0..10u64 {
+        let batch = (0..200)
+            .map(|i| (format!("doc-{:06}", k * 200 + i), 1))
+            .collect();
+        write_auto(&l, &mut model, batch);
+    }
+    block_on(l.compact()).unwrap();
+    let packed: HashSet<String> = block_on(store.list_cars(false))
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert!(packed.len() >= 4, "{} CARs", packed.len());
+    let (mut n, mut compactions) = (2000u64, 0);
+    while compactions < 3 {
+        let ops = vec![WriteOp {
+            id: format!("doc-{n:06}"),
+            body: Some(body(2)),
+        }];
+        block_on(l.write(ops)).unwrap();
+        model.insert(format!("doc-{n:06}"), 2);
+        n += 1;
+        if l.compaction_due() {
+            compact_auto(&l);
+            compactions += 1;
+            let g = l.snapshot().gc.unwrap();
+            let real = store.stored_footprint();
+            assert!(
+                g.stored.abs_diff(real) * 5 <= real,
+                "estimated {} B, stored {real} B",
+                g.stored
+            );
+            assert!(!l.compaction_due());
+        }
+    }
+    let now: HashSet<String> = block_on(store.list_cars(false))
+        .unwrap()
+        .into_iter()
+        .collect();
+    let kept = packed.intersection(&now).count();
+    assert!(
+        kept + 2 >= packed.len(),
+        "kept {kept} of {} CARs",
+        packed.len()
+    );
+    // the roots are in the new CAR the header names (cold reads open it first)
+    let s = l.snapshot();
+    let root = block_on(store.locate(&s.docs.unwrap())).unwrap();
+    assert_eq!(root.as_deref(), s.car.as_deref());
+    assert!(
+        now.len() < packed.len() + 6,
+        "{} CARs after {n} documents",
+        now.len()
+    );
+    check_all(&store, &l, &model);
+    // every document updated (ids spread over the tree): the old CARs turn to garbage
+    let ids: Vec<String> = model.keys().cloned().collect();
+    for chunk in ids.chunks(250) {
+        write_auto(
+            &l,
+            &mut model,
+            chunk.iter().map(|id| (id.clone(), 3)).collect(),
+        );
+    }
+    compact_auto(&l);
+    let later: HashSet<String> = block_on(store.list_cars(false))
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        packed.intersection(&later).count(),
+        0,
+        "old CARs repacked once mostly garbage"
+    );
+    check_all(&store, &l, &model);
 }

@@ -36,7 +36,7 @@ impl<S: Store> Ledger<S> {
                 self.store.list_cars(true).await?.into_iter().collect();
             let mut files = std::mem::take(&mut live.files);
             files.retain(|f| stored.remove(f)); // stored here, each once
-            let (cars, last) = self.pack(&aead, &base, live).await?;
+            let (cars, last) = self.pack(&aead, &base, live.ordered()).await?;
             let names: HashSet<String> = cars
                 .iter()
                 .map(|c| c.name.clone())

@@ -15,7 +15,7 @@ use wasm_bindgen::JsCast;
 use cid::Cid;
 
 use super::{CommitOutcome, CommitWrite, Header, Store, StoredCar};
-use crate::codec::{cid_bytes, cid_str};
+use crate::codec::{cid_bytes, cid_from_bytes, cid_str, parse_cid};
 use crate::crypto::Key;
 use crate::error::{Error, Result};
 
@@ -53,6 +53,8 @@ extern "C" {
     ) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbListCars, catch)]
     async fn idb_list_cars(db: &JsValue, files: bool) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = idbCarBlocks, catch)]
+    async fn idb_car_blocks(db: &JsValue) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbRemoveCars, catch)]
     async fn idb_remove_cars(db: &JsValue, names: Array) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbStageCars, catch)]
@@ -248,6 +250,27 @@ impl Store for IdbStore {
 
     async fn list_cars(&self, files: bool) -> Result<Vec<String>> {
         strings(idb_list_cars(&self.db, files).await.map_err(storage_err)?)
+    }
+
+    async fn car_blocks(&self) -> Result<Vec<(String, Vec<Cid>)>> {
+        let v: Array = idb_car_blocks(&self.db)
+            .await
+            .map_err(storage_err)?
+            .unchecked_into();
+        let mut out = Vec::with_capacity(v.length() as usize);
+        for entry in v.iter() {
+            let entry: Array = entry.unchecked_into();
+            let keys: Array = entry.get(1).unchecked_into();
+            let cids = keys
+                .iter()
+                .filter_map(|k| match k.as_string() {
+                    Some(s) => parse_cid(&s).ok(), // a record written at IDB version 2
+                    None => cid_from_bytes(&Uint8Array::new(&k).to_vec()).ok(),
+                })
+                .collect();
+            out.push((entry.get(0).as_string().unwrap_or_default(), cids));
+        }
+        Ok(out)
     }
 
     async fn remove_cars(&self, names: &[String]) -> Result<()> {

@@ -271,6 +271,18 @@ impl Store for MemStore {
         Ok(names)
     }
 
+    async fn car_blocks(&self) -> Result<Vec<(String, Vec<Cid>)>> {
+        self.step()?;
+        let d = self.0.borrow();
+        let mut by_car: HashMap<String, Vec<Cid>> = HashMap::new();
+        for (cid, cars) in &d.locs {
+            for car in cars {
+                by_car.entry(car.clone()).or_default().push(*cid);
+            }
+        }
+        Ok(by_car.into_iter().collect())
+    }
+
     async fn remove_cars(&self, names: &[String]) -> Result<()> {
         self.step()?;
         let mut d = self.0.borrow_mut();

@@ -148,6 +148,27 @@ export async function idbStageCars(db, cars) {
   }
 }
 
+/**
+ * Every CAR the block index lists with its blocks, [[name, [cid...]]...], read with a key cursor
+ * (no CAR bytes are read). A CID is bytes (an ArrayBuffer), or a string in records written at
+ * version 2.
+ */
+export function idbCarBlocks(db) {
+  const cursor = db.transaction(CARS).objectStore(CARS).index(CID_INDEX).openKeyCursor();
+  const cars = new Map();
+  return new Promise((ok, err) => {
+    cursor.onerror = () => err(cursor.error);
+    cursor.onsuccess = () => {
+      const c = cursor.result;
+      if (!c) return ok([...cars]);
+      const list = cars.get(c.primaryKey);
+      if (list) list.push(c.key);
+      else cars.set(c.primaryKey, [c.key]);
+      c.continue();
+    };
+  });
+}
+
 export async function idbRemoveCars(db, names) {
   const tx = db.transaction(CARS, "readwrite");
   const finished = done(tx);
