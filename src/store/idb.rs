@@ -15,7 +15,7 @@ use wasm_bindgen::JsCast;
 use cid::Cid;
 
 use super::{CommitOutcome, CommitWrite, Header, Store, StoredCar};
-use crate::codec::{cid_bytes, cid_from_bytes, cid_str, parse_cid};
+use crate::codec::{cid_bytes, cid_str, parse_cid, read_cid};
 use crate::crypto::Key;
 use crate::error::{Error, Result};
 
@@ -260,14 +260,16 @@ impl Store for IdbStore {
         let mut out = Vec::with_capacity(v.length() as usize);
         for entry in v.iter() {
             let entry: Array = entry.unchecked_into();
-            let keys: Array = entry.get(1).unchecked_into();
-            let cids = keys
-                .iter()
-                .filter_map(|k| match k.as_string() {
-                    Some(s) => parse_cid(&s).ok(), // a record written at IDB version 2
-                    None => cid_from_bytes(&Uint8Array::new(&k).to_vec()).ok(),
-                })
-                .collect();
+            let bins = entry.get(1).unchecked_into::<Uint8Array>().to_vec();
+            let mut cids = Vec::new();
+            let mut at = 0;
+            while let Ok((cid, n)) = read_cid(&bins[at..]) {
+                cids.push(cid);
+                at += n;
+            }
+            // records written at IDB version 2 list string CIDs
+            let strs: Array = entry.get(2).unchecked_into();
+            cids.extend(strs.iter().filter_map(|s| parse_cid(&s.as_string()?).ok()));
             out.push((entry.get(0).as_string().unwrap_or_default(), cids));
         }
         Ok(out)

@@ -149,9 +149,9 @@ export async function idbStageCars(db, cars) {
 }
 
 /**
- * Every CAR the block index lists with its blocks, [[name, [cid...]]...], read with a key cursor
- * (no CAR bytes are read). A CID is bytes (an ArrayBuffer), or a string in records written at
- * version 2.
+ * Every CAR the block index lists with its blocks, [[name, cid bytes one after another, [cid
+ * string...]]...], read with a key cursor (no CAR bytes are read). Binary CIDs are concatenated
+ * (one copy into the engine per CAR); string ones come from records written at version 2.
  */
 export function idbCarBlocks(db) {
   const cursor = db.transaction(CARS).objectStore(CARS).index(CID_INDEX).openKeyCursor();
@@ -160,10 +160,18 @@ export function idbCarBlocks(db) {
     cursor.onerror = () => err(cursor.error);
     cursor.onsuccess = () => {
       const c = cursor.result;
-      if (!c) return ok([...cars]);
-      const list = cars.get(c.primaryKey);
-      if (list) list.push(c.key);
-      else cars.set(c.primaryKey, [c.key]);
+      if (!c) {
+        const out = [];
+        for (const [name, [bins, strs]] of cars) {
+          const all = new Uint8Array(bins.reduce((n, b) => n + b.byteLength, 0));
+          bins.reduce((at, b) => (all.set(new Uint8Array(b), at), at + b.byteLength), 0);
+          out.push([name, all, strs]);
+        }
+        return ok(out);
+      }
+      let e = cars.get(c.primaryKey);
+      if (!e) cars.set(c.primaryKey, (e = [[], []]));
+      e[typeof c.key === "string" ? 1 : 0].push(c.key);
       c.continue();
     };
   });
