@@ -117,7 +117,7 @@ pub struct Ledger<S: Store> {
     unsaved: RefCell<std::collections::HashMap<String, index::Unsaved>>,
     save_lock: futures::lock::Mutex<()>,
     /// A compaction packed and not committed yet ([`Ledger::compact_prepare`]).
-    packed: RefCell<Option<compact::Packed>>,
+    packed: RefCell<Option<compact::Packed<S>>>,
 }
 
 impl<S: Store> Ledger<S> {

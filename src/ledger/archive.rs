@@ -123,7 +123,7 @@ impl<S: Store> Ledger<S> {
         blocks.extend(self.live_blocks(&state, 0).await?.ordered());
         let car = write_car(root.cid, &blocks.iter().collect::<Vec<_>>());
         if sealed {
-            Ok(seal_car(self.blocks.aead(), &car).await?.bytes)
+            Ok(seal_car(&*self.blocks.aead(), &car).await?.bytes)
         } else {
             Ok(car)
         }
@@ -136,7 +136,7 @@ impl<S: Store> Ledger<S> {
         let blocks = match read_car("archive", bytes) {
             Err(_) if bytes.starts_with(MAGIC) => read_car(
                 "archive",
-                &unseal(self.blocks.aead(), "archive", bytes).await?,
+                &unseal(&*self.blocks.aead(), "archive", bytes).await?,
             ),
             r => r,
         }?;

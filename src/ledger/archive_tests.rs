@@ -175,7 +175,7 @@ fn a_damaged_or_incomplete_archive_writes_nothing() {
     let stored = src.snapshot().car.clone().unwrap();
     let sealed = block_on(src.store().read_car(&stored)).unwrap().unwrap();
     let (r, b) = block_on(crate::car::open_car(
-        src.blocks().aead(),
+        &*src.blocks().aead(),
         &crate::codec::parse_cid(&stored).unwrap(),
         &sealed,
     ))

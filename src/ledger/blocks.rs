@@ -85,7 +85,8 @@ pub struct Stats {
 /// Block and node access for one ledger.
 pub struct Blocks<S: Store> {
     store: Rc<S>,
-    aead: Rc<S::Aead>,
+    /// Replaced when the ledger takes another key ([`Blocks::set_aead`]).
+    aead: RefCell<Rc<S::Aead>>,
     raw: RefCell<GenCache<Cid, Rc<[u8]>>>,
     nodes: RefCell<GenCache<Cid, Rc<Node>>>,
     /// Blocks of indexes built in memory and not stored yet (never evicted), with pin counts.
@@ -104,7 +105,7 @@ impl<S: Store> Blocks<S> {
     pub fn new(store: Rc<S>, aead: S::Aead) -> Self {
         Blocks {
             store,
-            aead: Rc::new(aead),
+            aead: RefCell::new(Rc::new(aead)),
             raw: RefCell::new(GenCache::new()),
             nodes: RefCell::new(GenCache::new()),
             pinned: RefCell::new(HashMap::new()),
@@ -209,14 +210,15 @@ impl<S: Store> Blocks<S> {
         self.stats.get()
     }
 
-    /// The cipher that seals and opens this ledger's CARs.
-    pub fn aead(&self) -> &S::Aead {
-        &self.aead
+    /// The cipher that seals and opens this ledger's CARs (shared: a pull's fetcher opens remote
+    /// CARs with it).
+    pub fn aead(&self) -> Rc<S::Aead> {
+        self.aead.borrow().clone()
     }
 
-    /// The same cipher, shared (a pull's fetcher opens remote CARs with it).
-    pub fn shared_aead(&self) -> Rc<S::Aead> {
-        self.aead.clone()
+    /// Makes `aead` the ledger's cipher (it took another key: re-keying, or joining while empty).
+    pub fn set_aead(&self, aead: S::Aead) {
+        *self.aead.borrow_mut() = Rc::new(aead);
     }
 
     /// Sets the CAR to try first on the next miss (the header's newest CAR).
@@ -357,7 +359,7 @@ impl<S: Store> Blocks<S> {
         s.car_reads += 1;
         self.stats.set(s);
         let cid = parse_cid(name).map_err(|_| Error::corrupt(name, "bad car name"))?;
-        let (_, blocks) = open_stored_car(&*self.aead, &cid, stored).await?;
+        let (_, blocks) = open_stored_car(&*self.aead(), &cid, stored).await?;
         let mut raw = self.raw.borrow_mut();
         for b in &blocks {
             raw.insert(b.cid, Rc::from(b.bytes.as_slice()), b.bytes.len());

@@ -54,7 +54,7 @@ pub const KEEP_MIN_BLOCKS: u64 = 32;
 pub const KEEP_LIVE: (u64, u64) = (3, 4);
 
 /// A compaction packed by [`Ledger::compact_prepare`], waiting for [`Ledger::compact_commit`].
-pub(super) struct Packed {
+pub(super) struct Packed<S: Store> {
     /// The state whose live blocks the CARs hold.
     base: Rc<State>,
     /// The CARs listed before `base` was read and not kept: deleted once the new header is durable.
@@ -69,6 +69,9 @@ pub(super) struct Packed {
     stored: u64,
     /// File CARs the packed state's documents name: kept.
     files: Vec<String>,
+    /// The cipher the CARs are sealed with: if the ledger has taken another key since (re-keyed
+    /// while this compaction was packing), the packing is dropped, never committed.
+    aead: Rc<S::Aead>,
 }
 
 /// Live blocks by role, each list in its packing order.
@@ -153,7 +156,8 @@ impl<S: Store> Ledger<S> {
         old.retain(|c| !kept.cars.contains(c));
         let mut blocks = live.ordered();
         blocks.retain(|b| !kept.held.contains(&b.cid));
-        let (cars, last) = self.pack(self.blocks.aead(), &base, blocks).await?;
+        let aead = self.blocks.aead();
+        let (cars, last) = self.pack(&aead, &base, blocks).await?;
         let bytes: u64 = cars.iter().map(StoredCar::footprint).sum();
         self.check_open()?;
         self.store.stage_cars(&cars).await?;
@@ -166,6 +170,7 @@ impl<S: Store> Ledger<S> {
             live: bytes + kept.live,
             stored: bytes + kept.stored,
             files,
+            aead,
         });
         Ok(true)
     }
@@ -184,6 +189,11 @@ impl<S: Store> Ledger<S> {
                 let Some(p) = packed.as_ref() else {
                     return Ok(());
                 };
+                if !Rc::ptr_eq(&p.aead, &self.blocks.aead()) {
+                    drop(packed);
+                    self.packed.borrow_mut().take(); // sealed under the key the ledger had
+                    return Ok(());
+                }
                 let mut state = (*cur).clone();
                 state.car = Some(p.last.clone());
                 // CARs committed after the packed state are kept: stored, but not counted as

@@ -4,7 +4,9 @@
 //! key, and those CARs, the header and the new key are written in one atomic commit; the old CARs
 //! (unreadable under the new key) are deleted afterwards. Block CIDs do not depend on the key, so
 //! documents, head, indexes and history are unchanged. Invariant: the stored key always opens
-//! every CAR the stored header needs. The ledger handle must be reopened afterwards.
+//! every CAR the stored header needs, and this handle seals with the stored key: it takes the new
+//! cipher in the same step (a compaction packed under the old one is dropped, never committed).
+//! Other handles (other tabs) must reopen.
 
 use std::collections::HashSet;
 
@@ -14,8 +16,8 @@ use crate::error::Result;
 use crate::store::{CommitOutcome, CommitWrite, Store};
 
 impl<S: Store> Ledger<S> {
-    /// Re-encrypts the ledger under `key`. Its sync outbox then holds every new CAR (a remote
-    /// under that key has none of them). Reopen the ledger afterwards.
+    /// Re-encrypts the ledger under `key` and goes on under it. Its sync outbox then holds every
+    /// new CAR (a remote under that key has none of them).
     pub async fn rekey(&self, key: &Key) -> Result<()> {
         self.check_open()?;
         let _guard = self.write_lock.lock().await;
@@ -25,8 +27,12 @@ impl<S: Store> Ledger<S> {
             let base = self.snapshot();
             let Some(expect) = base.car.clone() else {
                 // nothing stored yet: only the key changes
-                self.store.replace_key_if_empty(key).await?;
-                return Ok(());
+                if self.store.replace_key_if_empty(key).await? {
+                    self.blocks.set_aead(aead);
+                    return Ok(());
+                }
+                self.reload_forced().await?; // another tab committed first: re-encrypt that
+                continue;
             };
             let old = self.store.list_cars(false).await?;
             let mut live = self.live_blocks(&base, super::compact::EVENTS_KEPT).await?;
@@ -58,6 +64,7 @@ impl<S: Store> Ledger<S> {
             };
             match self.store.commit_with_key(write, key).await? {
                 CommitOutcome::Committed => {
+                    self.blocks.set_aead(aead);
                     self.adopt(state, true);
                     let stale: Vec<String> =
                         old.into_iter().filter(|c| !names.contains(c)).collect();

@@ -268,6 +268,10 @@ impl<S: Store> Ledger<S> {
         if self.snapshot().car.is_some() {
             return Ok(false);
         }
-        self.store.replace_key_if_empty(key).await
+        let replaced = self.store.replace_key_if_empty(key).await?;
+        if replaced {
+            self.blocks.set_aead(self.store.aead(key).await?); // seal with it from now on
+        }
+        Ok(replaced)
     }
 }

@@ -557,7 +557,7 @@ fn format_md_first_commit_example() {
     let car = block_on(store.read_car(name)).unwrap().unwrap();
     let name = crate::codec::parse_cid(name).unwrap();
     let (roots, blocks) =
-        block_on(crate::car::open_stored_car(l.blocks.aead(), &name, &car)).unwrap();
+        block_on(crate::car::open_stored_car(&*l.blocks.aead(), &name, &car)).unwrap();
     let commit = &blocks[0];
     assert_eq!(roots, vec![commit.cid]);
     let order: Vec<Cid> = blocks.iter().map(|b| b.cid).collect();

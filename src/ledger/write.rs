@@ -306,7 +306,7 @@ impl<S: Store> Ledger<S> {
         blocks.retain(|(b, _)| seen.insert(b.cid));
         let mut cars = Vec::new();
         for group in car_groups(&blocks) {
-            let sealed = seal_car(self.blocks.aead(), &write_car(root, &group)).await?;
+            let sealed = seal_car(&*self.blocks.aead(), &write_car(root, &group)).await?;
             cars.push(StoredCar {
                 name: codec::cid_str(&sealed.name),
                 bytes: sealed.bytes,

@@ -102,7 +102,7 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
                 continue; // deleted since the listing: a newer record covers it
             };
             report.bytes += bytes.len();
-            match HeadRecord::open(self.ledger.blocks().aead(), name, &bytes).await {
+            match HeadRecord::open(&*self.ledger.blocks().aead(), name, &bytes).await {
                 Ok(r) => {
                     heads.extend(r.heads);
                     manifest = manifest.union(&r.manifest);
@@ -119,7 +119,7 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
             let local: HashSet<String> = store.list_cars(false).await?.into_iter().collect();
             let eager = self.ledger.snapshot().head.is_empty();
             let fetcher = Rc::new(Fetcher::<S, R>::new(
-                self.ledger.blocks().shared_aead(),
+                self.ledger.blocks().aead(),
                 self.remote.clone(),
                 // new records' CARs first; then every CAR known to be on the remote (blocks this
                 // replica never fetched, e.g. events behind a fast-forward, or dropped by compaction)
@@ -144,7 +144,7 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
 
     /// Seals and uploads a manifest CAR; returns its name.
     async fn put_manifest(&self, m: &Manifest, report: &mut PushReport) -> Result<String> {
-        let sealed = seal_manifest(self.ledger.blocks().aead(), m).await?;
+        let sealed = seal_manifest(&*self.ledger.blocks().aead(), m).await?;
         let name = cid_str(&sealed.name);
         self.remote
             .put(&super::key(CARS, &name), &sealed.bytes)
@@ -216,7 +216,7 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
             heads: snap.head.clone(),
             manifest: manifest.clone(),
         };
-        let sealed = record.seal(self.ledger.blocks().aead()).await?;
+        let sealed = record.seal(&*self.ledger.blocks().aead()).await?;
         let name = cid_str(&sealed.name);
         self.remote
             .put(&super::key(HEADS, &name), &sealed.bytes)
