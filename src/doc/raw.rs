@@ -140,7 +140,7 @@ fn write_map(
         if depth == 0 && k == "_id" {
             // A stored document's own `_id` field (never written by this package; possible in a
             // replica's data) gives way to its id.
-            p = write_item(&mut String::new(), raw, end, 1)?;
+            p = end + item_len(raw, end)?;
             continue;
         }
         if let Some(doc_id) = id.filter(|_| id_sorts_before(k)) {

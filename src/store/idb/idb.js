@@ -69,16 +69,13 @@ export function idbReadCars(db, names) {
 
 /**
  * The CAR holding each block (undefined where none), in one transaction: `bins` are the CIDs'
- * bytes, `strs` the same CIDs as strings (how records written at version 2 list them).
+ * bytes, `strs` the same CIDs as strings (how records written at version 2 list them), asked for
+ * only when the bytes are not found (the transaction is still active in the success callback's
+ * microtasks), so a ledger without version-2 records makes one request per block.
  */
 export function idbLocateMany(db, bins, strs) {
   const index = db.transaction(CARS).objectStore(CARS).index(CID_INDEX);
-  return Promise.all(
-    bins.map((b, i) => {
-      const legacy = req(index.getKey(strs[i])); // issued together: one round trip either way
-      return req(index.getKey(b)).then((n) => n ?? legacy);
-    }),
-  );
+  return Promise.all(bins.map((b, i) => req(index.getKey(b)).then((n) => n ?? req(index.getKey(strs[i])))));
 }
 
 /**
