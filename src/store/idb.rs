@@ -87,7 +87,11 @@ fn storage_err(e: JsValue) -> Error {
         .and_then(|m| m.as_string())
         .unwrap_or_default();
     if name == "QuotaExceededError" {
-        Error::Quota(message)
+        // Chromium's message is empty: say what it means for the caller
+        Error::Quota(match message.is_empty() {
+            true => "the browser refused to store more; nothing of this write was kept".into(),
+            false => message,
+        })
     } else {
         Error::Storage(format!("indexeddb {name}: {message}"))
     }
