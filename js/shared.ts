@@ -91,6 +91,29 @@ export async function lockedRetrying<T>(name: string, fn: () => Promise<T>): Pro
 }
 
 
+/** Downloads an archive (`NETWORK` when that fails). */
+async function download(url: string): Promise<Uint8Array> {
+  try {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    return new Uint8Array(await res.arrayBuffer());
+  } catch (e) {
+    throw new DatabaseError("NETWORK", `archive ${url}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/**
+ * Starts downloading a new ledger's archive while the engine loads, when the profile has no
+ * database for it yet (so it is certainly empty); undefined otherwise, and where the list of
+ * databases is not available.
+ */
+async function earlyDownload(name: string, url: string): Promise<Uint8Array | undefined> {
+  if (typeof indexedDB === "undefined" || typeof indexedDB.databases !== "function") return undefined;
+  const dbs = await indexedDB.databases().catch(() => undefined);
+  if (!dbs || dbs.some((d) => d.name === `ferroproof.${name}`)) return undefined;
+  return download(url);
+}
+
 /** The shared ledger for `name`, opened on first use (an empty one started from `archive`, a URL). */
 export function sharedLedger(name: string, archive?: string): SharedLedger {
   let s = registry.get(name);
@@ -126,11 +149,17 @@ export class SharedLedger implements FileStore {
 
   /** The archive an empty ledger starts from (docs/format.md §14). */
   private readonly archive: string | undefined;
+  /** Its download, started at once when this profile has no database for the ledger yet. */
+  private readonly early: Promise<Uint8Array | undefined> | undefined;
 
   constructor(name: string, archive?: string) {
     this.name = name;
     this.lockName = `ferroproof:${name}`;
     this.archive = archive;
+    if (archive) {
+      this.early = earlyDownload(name, archive);
+      this.early.catch(() => undefined); // awaited (and reported) by the import, if it runs
+    }
     this.core = this.openCore();
     this.channel = typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel(`ferroproof:${name}`);
     if (this.channel) this.channel.onmessage = (ev) => void (ev.data === "rekey" ? this.reopen(false) : this.onRemoteCommit());
@@ -151,24 +180,36 @@ export class SharedLedger implements FileStore {
     return core;
   }
 
-  /** An empty ledger with an archive URL: downloads it and imports it (one tab at a time). */
-  private async fromArchive(l: Ledger): Promise<Ledger> {
+  /**
+   * An empty ledger with an archive URL: downloads and imports it (one tab at a time, holding the
+   * commit lock). Resolves as soon as reads see the archive, before it is stored; writes wait for
+   * the lock, so they land on top of it. If storing it fails, the engine handle is closed and every
+   * later call rejects with that error (the next open starts from the archive again).
+   */
+  private fromArchive(l: Ledger): Promise<Ledger> {
     const url = this.archive;
-    if (!url || (JSON.parse(l.info()) as { seq: number }).seq > 0) return l;
-    await withLock(this.lockName, async () => {
-      await l.refresh(); // another tab may have imported it meanwhile
-      if ((JSON.parse(l.info()) as { seq: number }).seq > 0) return;
-      let bytes: Uint8Array;
-      try {
-        const res = await fetch(url);
-        if (!res.ok) throw new Error(`HTTP ${res.status}`);
-        bytes = new Uint8Array(await res.arrayBuffer());
-      } catch (e) {
-        throw new DatabaseError("NETWORK", `archive ${url}: ${e instanceof Error ? e.message : String(e)}`);
-      }
-      if (await l.importArchive(bytes)) this.channel?.postMessage("commit");
+    if (!url || (JSON.parse(l.info()) as { seq: number }).seq > 0) return Promise.resolve(l);
+    return new Promise<Ledger>((resolve, reject) => {
+      let readable = false;
+      const ready = (): void => {
+        readable = true;
+        resolve(l);
+      };
+      withLock(this.lockName, async () => {
+        await l.refresh(); // another tab may have imported it meanwhile
+        if ((JSON.parse(l.info()) as { seq: number }).seq > 0) return;
+        const bytes = (await this.early) ?? (await download(url));
+        if (await l.importArchive(bytes, ready)) this.channel?.postMessage("commit");
+      }).then(
+        () => resolve(l),
+        (e: unknown) => {
+          if (!readable) return reject(e);
+          const failed = Promise.reject(fromEngine(e));
+          failed.catch(() => undefined);
+          this.core = failed;
+        },
+      );
     });
-    return l;
   }
 
   /** Reopens the engine handle after the stored key changed (joining a shared ledger). */

@@ -111,6 +111,8 @@ pub struct Ledger<S: Store> {
     state: RefCell<Rc<State>>,
     write_lock: futures::lock::Mutex<()>,
     closed: Cell<bool>,
+    /// Why this handle stopped, if an error did (every later call fails with it).
+    failed: RefCell<Option<Error>>,
     pending: RefCell<std::collections::HashMap<u32, index::PendingIndex>>,
     next_token: Cell<u32>,
     /// Indexes built or updated in memory whose blocks are not stored yet, by name.
@@ -143,6 +145,7 @@ impl<S: Store> Ledger<S> {
             state: RefCell::new(Rc::new(state)),
             write_lock: futures::lock::Mutex::new(()),
             closed: Cell::new(false),
+            failed: RefCell::new(None),
             pending: RefCell::new(std::collections::HashMap::new()),
             next_token: Cell::new(0),
             unsaved: RefCell::new(std::collections::HashMap::new()),
@@ -179,7 +182,16 @@ impl<S: Store> Ledger<S> {
         self.closed.set(true);
     }
 
+    /// Stops this handle: every later call fails with `e`.
+    fn fail(&self, e: Error) {
+        *self.failed.borrow_mut() = Some(e);
+        self.close();
+    }
+
     fn check_open(&self) -> Result<()> {
+        if let Some(e) = &*self.failed.borrow() {
+            return Err(e.clone());
+        }
         if self.closed.get() {
             Err(Error::Closed(self.name.clone()))
         } else {

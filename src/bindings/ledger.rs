@@ -249,11 +249,17 @@ impl JsLedger {
         })
     }
 
-    /// Starts an empty ledger from an archive; false when it already has data.
+    /// Starts an empty ledger from an archive; false when it already has data. `readable` is
+    /// called when reads see the archive, before it is stored (the promise resolves after).
     #[wasm_bindgen(js_name = importArchive, unchecked_return_type = "Promise<boolean>")]
-    pub fn import_archive(&self, bytes: Vec<u8>) -> js_sys::Promise {
+    pub fn import_archive(&self, bytes: Vec<u8>, readable: js_sys::Function) -> js_sys::Promise {
         let l = self.inner.clone();
-        spawn(async move { Ok(JsValue::from_bool(l.import_archive(&bytes).await?)) })
+        spawn(async move {
+            let mut ready = || drop(readable.call0(&JsValue::UNDEFINED));
+            Ok(JsValue::from_bool(
+                l.import_archive(&bytes, &mut ready).await?,
+            ))
+        })
     }
 
     /// Re-reads the stored header; resolves to true if another tab moved it.

@@ -12,7 +12,7 @@ use cid::Cid;
 use ipld_core::ipld::Ipld;
 
 use super::sync::new_state_loaded;
-use super::Ledger;
+use super::{Ledger, State};
 use crate::car::{read_car, seal_car, unseal, write_car};
 use crate::clock::Event;
 use crate::codec::{self, cid_str, parse_cid, Block};
@@ -131,7 +131,13 @@ impl<S: Store> Ledger<S> {
 
     /// Starts an empty ledger from an archive (plain, or sealed under this ledger's key). False
     /// (and nothing written) when the ledger already has a commit or the archive is empty.
-    pub async fn import_archive(&self, bytes: &[u8]) -> Result<bool> {
+    ///
+    /// `readable` is called once the archive is checked and its state is this handle's state,
+    /// before it is stored (docs/format.md §14): reads answer from the archive's blocks, held in
+    /// memory, while the commit is written; the write lock is held until it lands. If storing
+    /// fails the handle goes back to the empty state and stops (later calls fail with that error),
+    /// so nothing is ever committed on top of an archive that was not stored.
+    pub async fn import_archive(&self, bytes: &[u8], readable: &mut dyn FnMut()) -> Result<bool> {
         self.check_open()?;
         let blocks = match read_car("archive", bytes) {
             Err(_) if bytes.starts_with(MAGIC) => read_car(
@@ -197,17 +203,45 @@ impl<S: Store> Ledger<S> {
         let done = match loaded {
             Err(Error::MissingBlock(_)) => Err(bad("a block the state needs is missing")),
             Err(e) => Err(e),
-            Ok(()) => match self.seal(&base, state, blocks).await {
-                Ok(mut p) => {
-                    let n = p.cars.iter().map(crate::store::StoredCar::footprint).sum();
-                    p.state.gc = Some(Gc { live: n, stored: n });
-                    self.try_commit(&base, p).await.map(|c| c.is_some())
-                }
-                Err(e) => Err(e),
-            },
+            Ok(()) => {
+                // readable now, from the pinned blocks (sealing is the first wait)
+                *self.state.borrow_mut() = Rc::new(state.clone());
+                readable();
+                self.store_import(&base, state, blocks).await
+            }
         };
         self.blocks.unpin_cids(&cids);
         done
+    }
+
+    /// Seals and commits a published import; see [`Ledger::import_archive`] for a failure.
+    async fn store_import(
+        &self,
+        base: &Rc<State>,
+        state: State,
+        blocks: NewBlocks,
+    ) -> Result<bool> {
+        let stored = match self.seal(base, state, blocks).await {
+            Ok(mut p) => {
+                let n = p.cars.iter().map(crate::store::StoredCar::footprint).sum();
+                p.state.gc = Some(Gc { live: n, stored: n });
+                self.try_commit(base, p).await
+            }
+            Err(e) => Err(e),
+        };
+        match stored {
+            Ok(Some(_)) => Ok(true),
+            // another writer committed first: its state, not the unstored one
+            Ok(None) => {
+                *self.state.borrow_mut() = base.clone();
+                self.reload_forced().await.map(|()| false)
+            }
+            Err(e) => {
+                *self.state.borrow_mut() = base.clone();
+                self.fail(e.clone());
+                Err(e)
+            }
+        }
     }
 }
 

@@ -85,7 +85,7 @@ fn a_plain_archive_starts_a_ledger_under_another_key_with_the_same_state() {
     assert_eq!(blocks[0].cid, roots[0]);
     let store = MemStore::new();
     let dst = open(&store);
-    assert!(block_on(dst.import_archive(&bytes)).unwrap());
+    assert!(block_on(dst.import_archive(&bytes, &mut || {})).unwrap());
     let (a, b) = (src.snapshot(), dst.snapshot());
     assert_eq!(
         (&a.head, a.docs, a.seq, a.count),
@@ -110,7 +110,7 @@ fn a_plain_archive_starts_a_ledger_under_another_key_with_the_same_state() {
     assert_eq!(dst.snapshot().seq, a.seq + 1);
     // importing again into a ledger with data changes nothing
     let before = dst.snapshot();
-    assert!(!block_on(dst.import_archive(&bytes)).unwrap());
+    assert!(!block_on(dst.import_archive(&bytes, &mut || {})).unwrap());
     assert_eq!(dst.snapshot(), before);
 }
 
@@ -121,7 +121,7 @@ fn without_indexes_the_archive_is_smaller_and_queries_build_the_index() {
     let without = block_on(src.export_archive(false, false)).unwrap();
     assert!(without.len() < with.len());
     let dst = open(&MemStore::new());
-    assert!(block_on(dst.import_archive(&without)).unwrap());
+    assert!(block_on(dst.import_archive(&without, &mut || {})).unwrap());
     assert!(dst.snapshot().indexes.is_empty());
     assert_eq!(bucket_3(&dst), bucket_3(&src));
 }
@@ -137,11 +137,11 @@ fn a_sealed_archive_opens_only_under_the_ledgers_key() {
     let same_key = MemStore::new();
     same_key.share_key_from(&store);
     let dst = open(&same_key);
-    assert!(block_on(dst.import_archive(&sealed)).unwrap());
+    assert!(block_on(dst.import_archive(&sealed, &mut || {})).unwrap());
     assert_eq!(all(&dst), all(&src));
     let other = MemStore::new();
     let dst = open(&other);
-    let e = block_on(dst.import_archive(&sealed)).unwrap_err();
+    let e = block_on(dst.import_archive(&sealed, &mut || {})).unwrap_err();
     assert!(matches!(e, Error::Decrypt { .. }), "{e:?}");
     assert!(dst.snapshot().car.is_none() && block_on(other.list_cars(false)).unwrap().is_empty());
 }
@@ -184,7 +184,7 @@ fn a_damaged_or_incomplete_archive_writes_nothing() {
     for (i, case) in cases.iter().enumerate() {
         let store = MemStore::new();
         let dst = open(&store);
-        let e = block_on(dst.import_archive(case)).unwrap_err();
+        let e = block_on(dst.import_archive(case, &mut || {})).unwrap_err();
         assert_eq!(e.code(), "CORRUPT", "case {i}: {e:?}");
         assert!(dst.snapshot().car.is_none(), "case {i}");
         assert!(
@@ -200,6 +200,41 @@ fn an_empty_ledger_exports_an_archive_that_imports_as_nothing() {
     let src = open(&MemStore::new());
     let bytes = block_on(src.export_archive(false, true)).unwrap();
     let dst = open(&MemStore::new());
-    assert!(!block_on(dst.import_archive(&bytes)).unwrap());
+    assert!(!block_on(dst.import_archive(&bytes, &mut || {})).unwrap());
     assert!(dst.snapshot().car.is_none());
+}
+
+#[test]
+fn an_archive_is_readable_before_it_is_stored_and_a_failed_store_leaves_nothing() {
+    let (_, src) = source();
+    let bytes = block_on(src.export_archive(false, true)).unwrap();
+    // readable: the state is the archive's while nothing is committed yet
+    let store = MemStore::new();
+    let dst = open(&store);
+    let mut seen = None;
+    assert!(block_on(dst.import_archive(&bytes, &mut || {
+        seen = Some((dst.snapshot().seq, store.commits()));
+    }))
+    .unwrap());
+    assert_eq!(seen, Some((src.snapshot().seq, 0)));
+    assert_eq!(store.commits(), 1);
+    // storing fails (quota): back to the empty state, the handle closed, nothing stored
+    let store = MemStore::new();
+    let dst = open(&store);
+    store.set_quota(Some(1000));
+    let mut readable = 0;
+    let e = block_on(dst.import_archive(&bytes, &mut || readable += 1)).unwrap_err();
+    assert_eq!((e.code(), readable), ("QUOTA", 1));
+    assert_eq!(dst.snapshot().seq, 0, "the unstored state is gone");
+    assert_eq!(
+        block_on(dst.get("d0001")).unwrap_err().code(),
+        "QUOTA",
+        "nothing is committed on top of an archive that was not stored"
+    );
+    assert_eq!((store.commits(), store.car_count()), (0, 0));
+    // a new handle starts from the archive again once there is room
+    store.set_quota(None);
+    let dst = open(&store);
+    assert!(block_on(dst.import_archive(&bytes, &mut || {})).unwrap());
+    assert_eq!(all(&dst), all(&src));
 }

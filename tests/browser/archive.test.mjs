@@ -130,5 +130,43 @@ export const tests = {
       return { k42: await db.get("k42"), count: (await db.allDocs()).rows.length };
     }, at("good.car"));
     assert.deepEqual(again, { k42: { _id: "k42", n: "mine" }, count: 2000 });
+  
+  },
+
+  async "an archive is readable before it is stored; if the store refuses it, later calls say why"({ context, harness, url }) {
+    // the quota is lowered before this origin stores anything (Chromium applies it to an origin
+    // whose storage is not open yet; the archive is made on another origin, "localhost"):
+    // IndexedDB itself refuses the import's commit, after the first read was answered from it
+    const maker = await openPage(context, harness.replace("127.0.0.1", "localhost"));
+    const plain = await maker.evaluate(async () => {
+      const db = window.fp.fireproof("archive-src2");
+      await db.bulk(Array.from({ length: 3000 }, (_, i) => ({ _id: `k${i}`, n: i, text: "t".repeat(200) })));
+      const car = Array.from(await db.exportCar());
+      await db.destroy();
+      return car;
+    });
+    mkdirSync(DIR, { recursive: true });
+    writeFileSync(`${DIR}/quota.car`, new Uint8Array(plain));
+    const good = `${url}/${DIR}/quota.car`;
+    const page = await openPage(context, harness);
+    const cdp = await context.newCDPSession(page);
+    const origin = new URL(url).origin;
+    await cdp.send("Storage.overrideQuotaForOrigin", { origin, quotaSize: 200_000 });
+    const full = await page.evaluate(async (good) => {
+      const db = window.fp.fireproof("archive-full", { archive: good });
+      const first = await db.get("k7").then((d) => d.n, (e) => e.code);
+      const put = await db.put({ _id: "x" }).then(() => "stored", (e) => e.code);
+      const later = await db.get("k7").then((d) => d.n, (e) => e.code);
+      return { first, put, later };
+    }, good);
+    assert.ok(full.first === 7 || full.first === "QUOTA", `first read: ${full.first}`);
+    assert.deepEqual({ put: full.put, later: full.later }, { put: "QUOTA", later: "QUOTA" });
+    await cdp.send("Storage.overrideQuotaForOrigin", { origin, quotaSize: 1_000_000_000 });
+    const p2 = await openPage(context, harness);
+    const retry = await p2.evaluate(async (good) => {
+      const db = window.fp.fireproof("archive-full", { archive: good });
+      return [(await db.get("k7")).n, (await db.allDocs()).rows.length];
+    }, good);
+    assert.deepEqual(retry, [7, 3000]);
   },
 };
