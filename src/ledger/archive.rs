@@ -132,11 +132,12 @@ impl<S: Store> Ledger<S> {
     /// Starts an empty ledger from an archive (plain, or sealed under this ledger's key). False
     /// (and nothing written) when the ledger already has a commit or the archive is empty.
     ///
-    /// `readable` is called once the archive is checked and its state is this handle's state,
-    /// before it is stored (docs/format.md §14): reads answer from the archive's blocks, held in
-    /// memory, while the commit is written; the write lock is held until it lands. If storing
-    /// fails the handle goes back to the empty state and stops (later calls fail with that error),
-    /// so nothing is ever committed on top of an archive that was not stored.
+    /// `readable` is called once every block of the archive is checked and its state is this
+    /// handle's state, before it is stored (docs/format.md §14): reads answer from the archive's
+    /// blocks, held in memory, while its completeness is walked and the commit is written; the
+    /// write lock is held until it lands. If that fails (a missing block, storage) the handle goes
+    /// back to the empty state and stops (later calls fail with that error), so nothing is ever
+    /// committed on top of an archive that was not stored.
     pub async fn import_archive(&self, bytes: &[u8], readable: &mut dyn FnMut()) -> Result<bool> {
         self.check_open()?;
         let blocks = match read_car("archive", bytes) {
@@ -182,36 +183,27 @@ impl<S: Store> Ledger<S> {
         state.seq = ev.seq;
         state.count = ev.count;
         state.indexes = indexes;
-        // Every node the state reaches must be in the archive: checked before anything is
-        // written, with the archive's blocks pinned (the bounded cache could evict the first
-        // blocks of a large archive before the walk reaches them).
+        // Readable now, from the archive's blocks pinned in memory (the bounded cache could
+        // evict the first blocks of a large archive before the walk below reaches them).
         let cids: Vec<Cid> = blocks.iter().map(|(b, _)| b.cid).collect();
         self.blocks.pin(&blocks);
-        // (the sync walk: it decodes every node into the cache, which the first reads then use)
-        let loaded = self
-            .blocks
-            .settle(&mut || {
-                new_state_loaded(&self.blocks, &base, &state)?;
-                for h in state.indexes.values() {
-                    for r in [&h.keys, &h.ids].into_iter().flatten() {
-                        walk_new(&self.blocks, None, Some(parse_cid(r)?), &mut |_| Ok(()))?;
-                    }
-                }
-                Ok(())
-            })
-            .await;
-        let done = match loaded {
-            Err(Error::MissingBlock(_)) => Err(bad("a block the state needs is missing")),
-            Err(e) => Err(e),
-            Ok(()) => {
-                // readable now, from the pinned blocks (sealing is the first wait)
-                *self.state.borrow_mut() = Rc::new(state.clone());
-                readable();
-                self.store_import(&base, state, blocks).await
-            }
-        };
+        *self.state.borrow_mut() = Rc::new(state.clone());
+        readable();
+        let done = self.store_import(&base, state, blocks).await;
         self.blocks.unpin_cids(&cids);
         done
+    }
+
+    /// Checks that every node the imported state reaches is in the archive (the sync walk over
+    /// the pinned blocks; it also decodes every node into the cache, which later reads use).
+    fn import_complete(&self, base: &State, state: &State) -> Result<()> {
+        new_state_loaded(&self.blocks, base, state)?;
+        for h in state.indexes.values() {
+            for r in [&h.keys, &h.ids].into_iter().flatten() {
+                walk_new(&self.blocks, None, Some(parse_cid(r)?), &mut |_| Ok(()))?;
+            }
+        }
+        Ok(())
     }
 
     /// Seals and commits a published import; see [`Ledger::import_archive`] for a failure.
@@ -221,12 +213,21 @@ impl<S: Store> Ledger<S> {
         state: State,
         blocks: NewBlocks,
     ) -> Result<bool> {
+        // sealing is the first wait: reads go on meanwhile
         let stored = match self.seal(base, state, blocks).await {
-            Ok(mut p) => {
-                let n = p.cars.iter().map(crate::store::StoredCar::footprint).sum();
-                p.state.gc = Some(Gc { live: n, stored: n });
-                self.try_commit(base, p).await
-            }
+            Ok(mut p) => match self
+                .blocks
+                .settle(&mut || self.import_complete(base, &p.state))
+                .await
+            {
+                Err(Error::MissingBlock(_)) => Err(bad("a block the state needs is missing")),
+                Ok(()) => {
+                    let n = p.cars.iter().map(crate::store::StoredCar::footprint).sum();
+                    p.state.gc = Some(Gc { live: n, stored: n });
+                    self.try_commit(base, p).await
+                }
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         match stored {
