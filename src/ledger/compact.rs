@@ -77,10 +77,11 @@ pub(super) struct Packed<S: Store> {
 /// Live blocks by role, each list in its packing order.
 #[derive(Default)]
 pub(super) struct Live {
-    /// Leaves of every tree in key order, a document stored in its own block after its leaf.
+    /// Leaves of every tree in key order, each lowest branch (level 1) right before its leaves,
+    /// a document stored in its own block after its leaf.
     leaves: Vec<Block>,
     events: Vec<Block>,
-    /// Branch nodes with their level.
+    /// Branch nodes above level 1 with their level.
     branches: Vec<(u32, Block)>,
     /// File CARs the live documents name (kept as they are, never repacked).
     pub(super) files: Vec<String>,
@@ -102,7 +103,8 @@ impl Live {
         self.leaves.iter().chain(&self.events).chain(branches)
     }
 
-    /// The blocks in packing order: leaves, then events, then branches from the lowest level up.
+    /// The blocks in packing order: leaves (with their level-1 branches), then events, then the
+    /// higher branches from the lowest level up.
     pub(super) fn ordered(self) -> Vec<Block> {
         let Live {
             mut leaves,
@@ -272,7 +274,12 @@ impl<S: Store> Ledger<S> {
                     bytes: self.blocks.block(&cid).await?.to_vec(),
                 };
                 if node.level > 0 {
-                    live.branches.push((node.level.into(), block));
+                    // a lowest branch goes with its leaves (right before them): a cold read of
+                    // the branch brings the leaves below it
+                    match node.level {
+                        1 => live.leaves.push(block),
+                        l => live.branches.push((l.into(), block)),
+                    }
                     for i in (0..node.entries.len()).rev() {
                         stack.push(node.child(i)?);
                     }

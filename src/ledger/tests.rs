@@ -626,3 +626,38 @@ fn changes_list_one_commit_in_write_order() {
     let (newest, _) = block_on(l.changes(&[], Some(2))).unwrap();
     assert_eq!(ids(&newest), ["z", "a"]);
 }
+
+/// A lowest branch is stored with its leaves (docs/format.md §6, §6.1): a cold `get` opens the
+/// header's CAR and mostly one more, after a large commit's split and after compaction. Long ids
+/// make the branches of 4,000 documents span several CARs.
+#[test]
+fn a_cold_get_finds_the_lowest_branch_and_its_leaf_in_one_car() {
+    let store = MemStore::new();
+    let l = open(&store);
+    let id = |i: u64| format!("{}{:08x}", "k".repeat(150), i * 2_654_435_761 % (1 << 32));
+    let ops: Vec<WriteOp> = (0..4000u64).map(|i| put(&id(i), i as i64)).collect();
+    block_on(l.write(ops)).unwrap();
+    let cold_reads = || {
+        let mut reads = Vec::new();
+        for i in (0..4000).step_by(97) {
+            let cold = open(&store);
+            let before = store.car_reads();
+            assert_eq!(block_on(cold.get(&id(i))).unwrap(), body(i as i64));
+            reads.push(store.car_reads() - before);
+        }
+        reads
+    };
+    for (when, reads) in [
+        ("split", cold_reads()),
+        ("compacted", {
+            block_on(l.compact()).unwrap();
+            cold_reads()
+        }),
+    ] {
+        let total: u64 = reads.iter().sum();
+        assert!(
+            total * 10 <= reads.len() as u64 * 25 && reads.iter().all(|&r| r <= 4),
+            "{when}: CAR reads per cold get {reads:?}"
+        );
+    }
+}

@@ -20,7 +20,7 @@ use crate::doc::{
     doc_block, doc_leaf_raw, Body, Leaf, LeafMeta, WriteOp, INLINE_MAX, MAX_DOC_BYTES,
 };
 use crate::error::{Error, Result};
-use crate::prolly::{self, Edit, Node, Raw};
+use crate::prolly::{self, as_link, Edit, Node, Raw};
 use crate::store::{CommitOutcome, CommitWrite, Gc, Store, StoredCar};
 
 /// Back-to-back rebuilds after conflicts before handing `CONFLICT` back to the caller, who waits
@@ -132,9 +132,11 @@ fn leaf_for(
 
 /// The blocks of a commit (commit block first) grouped into CARs: one CAR in that order when
 /// they fit in [`COMPACT_CAR_BYTES`]; else CARs of at most that much (or one bigger block) with
-/// the leaves and separately stored documents first, then the branch nodes by level, and the
-/// commit block last, so that the last CAR (the header's, which cold reads open first) holds
-/// the tree roots and a cold read of one leaf decrypts at most about 128 KiB (docs/format.md §6).
+/// each lowest branch (level 1) followed by its new leaves, then the other leaves and separately
+/// stored documents, then the higher branch nodes by level, and the commit block last, so that a
+/// cold read of a lowest branch brings its leaves, the last CAR (the header's, which cold reads
+/// open first) holds the tree roots, and a cold read of one leaf decrypts at most about 128 KiB
+/// (docs/format.md §6).
 fn car_groups(blocks: &[(Block, Option<Rc<Node>>)]) -> Vec<Vec<&Block>> {
     let total: usize = blocks.iter().map(|(b, _)| b.bytes.len()).sum();
     if total <= COMPACT_CAR_BYTES {
@@ -142,10 +144,42 @@ fn car_groups(blocks: &[(Block, Option<Rc<Node>>)]) -> Vec<Vec<&Block>> {
     }
     let level = |n: &Option<Rc<Node>>| n.as_ref().map_or(0, |n| n.level);
     let top = blocks.iter().map(|(_, n)| level(n)).max().unwrap_or(0);
-    let rest = (0..=top).flat_map(|l| blocks[1..].iter().filter(move |(_, n)| level(n) == l));
+    let rest = &blocks[1..];
+    // The commit makes each level in key order: a lowest branch's new leaves are the next ones
+    // in the leaf list (a merge walk; a leaf it misses just goes after, with the others).
+    let leaves: Vec<usize> = (0..rest.len())
+        .filter(|&i| rest[i].1.as_ref().is_some_and(|n| n.level == 0))
+        .collect();
+    let mut placed = vec![false; rest.len()];
+    let mut order: Vec<&Block> = Vec::with_capacity(rest.len());
+    let mut next = 0;
+    for (i, (b, n)) in rest.iter().enumerate() {
+        let Some(n) = n.as_ref().filter(|n| n.level == 1) else {
+            continue;
+        };
+        placed[i] = true;
+        order.push(b);
+        for (_, v) in &n.entries {
+            if let Some(&j) = leaves
+                .get(next)
+                .filter(|&&j| as_link(v) == Some(rest[j].0.cid))
+            {
+                placed[j] = true;
+                order.push(&rest[j].0);
+                next += 1;
+            }
+        }
+    }
+    for l in (0..=top).filter(|&l| l != 1) {
+        for (i, (b, n)) in rest.iter().enumerate() {
+            if !placed[i] && level(n) == l {
+                order.push(b);
+            }
+        }
+    }
     let mut groups: Vec<Vec<&Block>> = vec![Vec::new()];
     let mut size = 0;
-    for (b, _) in rest {
+    for b in order {
         if size + b.bytes.len() > COMPACT_CAR_BYTES && size > 0 {
             groups.push(Vec::new());
             size = 0;
