@@ -12,7 +12,8 @@
  * and after another tab's commit, announced on a BroadcastChannel.
  *
  * Automatic compaction: after a commit, if the engine says garbage passed its threshold
- * (docs/format.md §6.1), compaction runs when the page is idle, one tab at a time (Web Lock
+ * (docs/format.md §6.1), compaction runs once this tab's writes pause for {@link QUIET_MS} (at
+ * once past the hard cap), when the page is idle, one tab at a time (Web Lock
  * `ferroproof:<name>:compact`): it packs without the commit lock (writes go on), then commits
  * holding it, like any other commit.
  */
@@ -51,6 +52,11 @@ const registry = new Map<string, SharedLedger>();
 const ANNOUNCE_MS = 16;
 /** Longest a tab keeps the commit lock for its own back-to-back commits. */
 const LOCK_HOLD_MS = 16;
+/**
+ * Pause in this tab's writes after which a due compaction runs (docs/format.md §6.1): a burst of
+ * writes is not slowed by compactions until garbage passes the hard cap.
+ */
+const QUIET_MS = 250;
 /** Longest wait between two attempts of a commit that keeps conflicting. */
 const BACKOFF_CAP_MS = 250;
 
@@ -146,6 +152,8 @@ export class SharedLedger implements FileStore {
   private announcing = false;
   /** The compaction scheduled or running, if any. */
   private compaction: Promise<void> | null = null;
+  /** The wait for a pause in this tab's writes before a due compaction. */
+  private quiet: ReturnType<typeof setTimeout> | undefined;
 
   /** The archive an empty ledger starts from (docs/format.md §14). */
   private readonly archive: string | undefined;
@@ -171,6 +179,7 @@ export class SharedLedger implements FileStore {
       .then((l) => this.fromArchive(l))
       .then((l) => {
         this.seenSeq = (JSON.parse(l.info()) as { seq: number }).seq;
+        this.compactWhenDue(l); // left due by an earlier session (closed during a burst)
         return l;
       })
       .catch((e: unknown) => {
@@ -369,8 +378,17 @@ export class SharedLedger implements FileStore {
   }
 
   /** Schedules a background compaction for the next idle period if the engine says it is due. */
-  private compactWhenDue(core: Ledger): void {
-    if (this.compaction || this.closed || !core.compactionDue()) return;
+  private compactWhenDue(core: Ledger, quiet = false): void {
+    if (this.compaction || this.closed || !core.compactionDue(false)) return;
+    if (!quiet && !core.compactionDue(true)) {
+      // due, not urgent: once this tab's writes pause (each commit starts the wait again)
+      clearTimeout(this.quiet);
+      this.quiet = setTimeout(() => {
+        this.quiet = undefined;
+        this.compactWhenDue(core, true);
+      }, QUIET_MS);
+      return;
+    }
     this.compaction = whenIdle()
       .then(() => this.compactNow(core, false))
       .then(
@@ -390,7 +408,7 @@ export class SharedLedger implements FileStore {
    */
   private compactNow(core: Ledger, always: boolean): Promise<void> {
     return withLock(`${this.lockName}:compact`, async () => {
-      if (this.closed || (!always && !core.compactionDue())) return; // another tab just did it
+      if (this.closed || (!always && !core.compactionDue(false))) return; // another tab just did it
       // automatic: incremental (mostly-live CARs kept); compact(): everything rewritten
       if (!(await core.compactPrepare(!always))) return;
       await lockedRetrying(this.lockName, () => core.compactCommit());
@@ -476,6 +494,13 @@ export class SharedLedger implements FileStore {
    */
   async close(): Promise<void> {
     await this.flush();
+    if (this.quiet !== undefined) {
+      // writes have stopped: a compaction waiting for the pause runs now
+      clearTimeout(this.quiet);
+      this.quiet = undefined;
+      const core = await this.core.catch(() => undefined);
+      if (core) this.compactWhenDue(core, true);
+    }
     while (this.compaction) await this.compaction;
     const core = await this.core.catch(() => undefined); // opening failed: nothing to store
     // If the store refuses (e.g. quota), the index is rebuilt when next queried.
@@ -483,6 +508,7 @@ export class SharedLedger implements FileStore {
       console.warn("ferroproof: an index could not be stored", e),
     );
     this.closed = true;
+    clearTimeout(this.quiet);
     this.channel?.close();
     if (registry.get(this.name) === this) registry.delete(this.name);
     try {

@@ -43,6 +43,10 @@ pub const EVENTS_KEPT: u64 = 1000;
 /// Garbage tolerated on top of half the live bytes before compaction is due.
 pub const COMPACT_SLACK_BYTES: u64 = 256 * 1024;
 
+/// Garbage tolerated on top of the live bytes before compaction is urgent (runs even while
+/// writes go on).
+pub const COMPACT_URGENT_SLACK_BYTES: u64 = 8 * 1024 * 1024;
+
 /// An incremental compaction keeps a listed CAR of at least this many blocks whose blocks are at
 /// least [`KEEP_LIVE`] live (and which holds no root): the CARs of single commits (a handful of
 /// blocks, soon mostly garbage) are always repacked, which also keeps the number of records low.
@@ -123,8 +127,18 @@ impl<S: Store> Ledger<S> {
     /// True when the CARs written since the last compaction make the stored bytes exceed
     /// 1.5 × the live bytes plus [`COMPACT_SLACK_BYTES`] (docs/format.md §6.1).
     pub fn compaction_due(&self) -> bool {
+        self.compaction_due_at(false)
+    }
+
+    /// [`Ledger::compaction_due`], or with `urgent` past the hard cap: stored bytes over 2 × the
+    /// live bytes plus [`COMPACT_URGENT_SLACK_BYTES`] (the package compacts a due ledger when
+    /// its writes pause, and at once past the cap: docs/format.md §6.1).
+    pub fn compaction_due_at(&self, urgent: bool) -> bool {
         let s = self.snapshot();
-        s.gc.is_some_and(|g| g.stored > g.live + g.live / 2 + COMPACT_SLACK_BYTES)
+        s.gc.is_some_and(|g| match urgent {
+            false => g.stored > g.live + g.live / 2 + COMPACT_SLACK_BYTES,
+            true => g.stored > 2 * g.live + COMPACT_URGENT_SLACK_BYTES,
+        })
     }
 
     /// Compacts everything in one go: [`Ledger::compact_prepare`] (not incremental) then

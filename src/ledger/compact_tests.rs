@@ -255,8 +255,21 @@ fn due_only_after_enough_garbage() {
         .unwrap();
     }
     assert!(n > 20, "due after {n} small commits");
+    // urgent (compacted even during a burst of writes) only past 2 × live + 8 MiB
+    assert!(!l.compaction_due_at(true));
     let g = l.snapshot().gc.unwrap();
     assert_eq!(g.stored, store.stored_footprint());
+    let mut urgent = n;
+    while !l.compaction_due_at(true) {
+        urgent += 1;
+        block_on(l.write(vec![WriteOp {
+            id: "a".into(),
+            body: Some(body(urgent)),
+        }]))
+        .unwrap();
+    }
+    let g = l.snapshot().gc.unwrap();
+    assert!(g.stored > 2 * g.live + 8 * 1024 * 1024 && urgent > 10 * n);
     block_on(l.compact()).unwrap();
     assert!(!l.compaction_due());
     let g = l.snapshot().gc.unwrap();

@@ -136,4 +136,39 @@ export const tests = {
     assert.ok(r.reads > 50, `b read ${r.reads} times`);
     assert.deepEqual({ count: r.count, errors: r.errors }, { count: 0, errors: [] });
   },
+
+  async "automatic compaction waits for a pause in this tab's writes, or runs at once past the hard cap"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const r = await page.evaluate(async () => {
+      const records = async (name) => {
+        const idb = await new Promise((ok, err) => {
+          const r = indexedDB.open(`ferroproof.${name}`);
+          r.onsuccess = () => ok(r.result);
+          r.onerror = () => err(r.error);
+        });
+        const n = await new Promise((ok) => (idb.transaction("cars").objectStore("cars").count().onsuccess = (e) => ok(e.target.result)));
+        idb.close();
+        return n;
+      };
+      const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+      // due (garbage past 1.5 × live + 256 KiB) but under the hard cap: not during the burst
+      const db = window.fp.fireproof("quiet");
+      for (let i = 0; i < 400; i++) await db.put({ _id: `d${i % 40}`, i, text: "q".repeat(300) });
+      const inBurst = await records("quiet");
+      await pause(2000);
+      const afterPause = await records("quiet");
+      // past the hard cap (2 × live + 8 MiB): compacted while the writes go on
+      const big = window.fp.fireproof("burst");
+      const text = "b".repeat(20000);
+      for (let i = 0; i < 700; i++) await big.put({ _id: `d${i % 4}`, i, text });
+      const burst = await records("burst");
+      const all = await big.allDocs();
+      return { inBurst, afterPause, burst, rows: all.rows.map((r) => r.value.i), quietRows: (await db.allDocs()).rows.length };
+    });
+    assert.ok(r.inBurst >= 400, `no compaction during a burst under the cap (${r.inBurst} records)`);
+    assert.ok(r.afterPause <= 10, `compacted after the pause (${r.afterPause} records)`);
+    assert.ok(r.burst < 600, `compacted during a burst past the cap (${r.burst} records after 700 puts)`);
+    assert.deepEqual(r.rows, [696, 697, 698, 699]);
+    assert.equal(r.quietRows, 40);
+  },
 };
