@@ -32,7 +32,7 @@ pub async fn import(bytes: &[u8], key: Option<&Key>) -> Result<Ledger<MemStore>>
         None => Key::generate()?,
     };
     let ledger = Ledger::open("archive", MemStore::new(), Some(key)).await?;
-    ledger.import_archive(bytes).await?;
+    ledger.import_archive(bytes, &mut || {}).await?;
     Ok(ledger)
 }
 
