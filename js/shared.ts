@@ -380,8 +380,10 @@ export class SharedLedger implements FileStore {
   /** Schedules a background compaction for the next idle period if the engine says it is due. */
   private compactWhenDue(core: Ledger, quiet = false): void {
     if (this.compaction || this.closed || !core.compactionDue(false)) return;
-    if (!quiet && !core.compactionDue(true)) {
-      // due, not urgent: once this tab's writes pause (each commit starts the wait again)
+    if (!quiet && this.fileRemotes.size === 0 && !core.compactionDue(true)) {
+      // due, not urgent: once this tab's writes pause (each commit starts the wait again). An
+      // attached ledger compacts at once, as before: deferred to its sync rounds, compaction
+      // dropped the other replicas' blocks that the next merges then fetched again.
       clearTimeout(this.quiet);
       this.quiet = setTimeout(() => {
         this.quiet = undefined;
