@@ -496,15 +496,14 @@ export class SharedLedger implements FileStore {
    */
   async close(): Promise<void> {
     await this.flush();
+    const core = await this.core.catch(() => undefined); // opening failed: nothing to store
     if (this.quiet !== undefined) {
       // writes have stopped: a compaction waiting for the pause runs now
       clearTimeout(this.quiet);
       this.quiet = undefined;
-      const core = await this.core.catch(() => undefined);
       if (core) this.compactWhenDue(core, true);
     }
     while (this.compaction) await this.compaction;
-    const core = await this.core.catch(() => undefined); // opening failed: nothing to store
     // If the store refuses (e.g. quota), the index is rebuilt when next queried.
     await (core ? withLock(this.lockName, () => core.saveIndexes()) : undefined)?.catch((e: unknown) =>
       console.warn("ferroproof: an index could not be stored", e),

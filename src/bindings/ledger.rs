@@ -281,7 +281,7 @@ impl JsLedger {
     /// True when automatic compaction is due; `urgent`: past the hard cap (docs/format.md §6.1).
     #[wasm_bindgen(js_name = compactionDue)]
     pub fn compaction_due(&self, urgent: bool) -> bool {
-        self.inner.compaction_due_at(urgent)
+        self.inner.compaction_due(urgent)
     }
 
     /// Compaction, phase 1 (no lock needed): packs the live blocks (`incremental`: those not in a

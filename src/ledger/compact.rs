@@ -125,15 +125,10 @@ impl Live {
 
 impl<S: Store> Ledger<S> {
     /// True when the CARs written since the last compaction make the stored bytes exceed
-    /// 1.5 × the live bytes plus [`COMPACT_SLACK_BYTES`] (docs/format.md §6.1).
-    pub fn compaction_due(&self) -> bool {
-        self.compaction_due_at(false)
-    }
-
-    /// [`Ledger::compaction_due`], or with `urgent` past the hard cap: stored bytes over 2 × the
-    /// live bytes plus [`COMPACT_URGENT_SLACK_BYTES`] (the package compacts a due ledger when
-    /// its writes pause, and at once past the cap: docs/format.md §6.1).
-    pub fn compaction_due_at(&self, urgent: bool) -> bool {
+    /// 1.5 × the live bytes plus [`COMPACT_SLACK_BYTES`]; with `urgent`, past the hard cap: over
+    /// 2 × the live bytes plus [`COMPACT_URGENT_SLACK_BYTES`] (the package compacts a due ledger
+    /// when its writes pause, and at once past the cap: docs/format.md §6.1).
+    pub fn compaction_due(&self, urgent: bool) -> bool {
         let s = self.snapshot();
         s.gc.is_some_and(|g| match urgent {
             false => g.stored > g.live + g.live / 2 + COMPACT_SLACK_BYTES,

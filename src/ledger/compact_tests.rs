@@ -55,7 +55,7 @@ fn write_auto(l: &Ledger<MemStore>, model: &mut Model, ops: Vec<(String, i64)>) 
         .collect();
     block_on(l.write(batch)).unwrap();
     model.extend(ops);
-    if l.compaction_due() {
+    if l.compaction_due(false) {
         compact_auto(l);
     }
 }
@@ -244,9 +244,9 @@ fn due_only_after_enough_garbage() {
     let l = open(&store);
     let mut model = Model::new();
     write_auto(&l, &mut model, vec![("a".into(), 1)]);
-    assert!(!l.compaction_due());
+    assert!(!l.compaction_due(false));
     let mut n = 0;
-    while !l.compaction_due() {
+    while !l.compaction_due(false) {
         n += 1;
         block_on(l.write(vec![WriteOp {
             id: "a".into(),
@@ -256,11 +256,11 @@ fn due_only_after_enough_garbage() {
     }
     assert!(n > 20, "due after {n} small commits");
     // urgent (compacted even during a burst of writes) only past 2 × live + 8 MiB
-    assert!(!l.compaction_due_at(true));
+    assert!(!l.compaction_due(true));
     let g = l.snapshot().gc.unwrap();
     assert_eq!(g.stored, store.stored_footprint());
     let mut urgent = n;
-    while !l.compaction_due_at(true) {
+    while !l.compaction_due(true) {
         urgent += 1;
         block_on(l.write(vec![WriteOp {
             id: "a".into(),
@@ -271,7 +271,7 @@ fn due_only_after_enough_garbage() {
     let g = l.snapshot().gc.unwrap();
     assert!(g.stored > 2 * g.live + 8 * 1024 * 1024 && urgent > 10 * n);
     block_on(l.compact()).unwrap();
-    assert!(!l.compaction_due());
+    assert!(!l.compaction_due(false));
     let g = l.snapshot().gc.unwrap();
     assert_eq!(
         (g.live, g.stored),
@@ -367,7 +367,7 @@ fn incremental_compaction_keeps_mostly_live_cars() {
         block_on(l.write(ops)).unwrap();
         model.insert(format!("doc-{n:06}"), 2);
         n += 1;
-        if l.compaction_due() {
+        if l.compaction_due(false) {
             compact_auto(&l);
             compactions += 1;
             let g = l.snapshot().gc.unwrap();
@@ -377,7 +377,7 @@ fn incremental_compaction_keeps_mostly_live_cars() {
                 "estimated {} B, stored {real} B",
                 g.stored
             );
-            assert!(!l.compaction_due());
+            assert!(!l.compaction_due(false));
         }
     }
     let now: HashSet<String> = block_on(store.list_cars(false))
