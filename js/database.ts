@@ -11,7 +11,7 @@ import { encodeQueryOpts, indexDef, mapBatch, queryResult } from "./query.js";
 import { type SharedLedger, sharedLedger, withLock, type WriteResult } from "./shared.js";
 import type { Ledger } from "./wasm.js";
 import type { Attachable, AttachContext } from "./connectors/connector.js";
-import { type Attached, Attachment, type SyncHost } from "./sync.js";
+import type { Attached, SyncHost } from "./sync.js";
 import { LedgerView } from "./history.js";
 import type {
   AllDocsQueryOpts,
@@ -317,7 +317,9 @@ export class Database {
     if (typeof a !== "object" || a === null || typeof a.open !== "function" || typeof a.configHash !== "function") {
       throw new DatabaseError("INVALID_ARG", "invalid argument: attach takes toServer(url) or toConnector(connector)");
     }
-    await this.core();
+    if (this.closed) throw new DatabaseError("CLOSED", `ledger ${this.name} is closed`);
+    // before any await: an attach in the same tick as fireproof() loads only the full engine build
+    await this.shared.syncEngine();
     const key = `${this.name}\u0000${attachable.configHash()}`;
     let p = attachments.get(key);
     if (!p) {
@@ -330,6 +332,8 @@ export class Database {
 
   private async openAttachment(attachable: Attachable, onDetach: () => void): Promise<Attached> {
     const shared = this.shared;
+    const sync = import("./sync.js"); // only pages that sync load it
+    sync.catch(() => undefined); // awaited below
     const ctx: AttachContext = {
       ledgerName: this.name,
       load: async (k) => (await shared.core).loadAttachMeta(k),
@@ -358,6 +362,9 @@ export class Database {
       changed: () => shared.changed(),
       onCommit: (fn) => shared.subscribe(() => fn(), false),
     };
+    const { Attachment } = await sync.catch((e: unknown) => {
+      throw new DatabaseError("NETWORK", `the sync module could not be loaded: ${e instanceof Error ? e.message : String(e)}`);
+    });
     // a document's files not stored here are fetched from the remote when `file()` needs them
     shared.fileRemotes.add(remote.connector);
     const attached = new Attachment(host, remote, () => {

@@ -308,7 +308,12 @@ export function useFireproof(nameOrDatabase: string | Database = "useFireproof",
   const { attach: attachable, ...dbConfig } = config ?? {};
   const configKey = JSON.stringify(dbConfig);
   const database = useMemo(
-    () => (typeof nameOrDatabase === "string" ? fireproof(nameOrDatabase, dbConfig) : nameOrDatabase),
+    () => {
+      const db = typeof nameOrDatabase === "string" ? fireproof(nameOrDatabase, dbConfig) : nameOrDatabase;
+      // it will attach: the ledger opens on the full engine build (not the local one, then that)
+      if (attachable) void db.shared.syncEngine();
+      return db;
+    },
     [nameOrDatabase, configKey],
   );
   const attachKey = attachable?.configHash() ?? "";

@@ -20,7 +20,7 @@
 import { decode, fromBase64 } from "./encode.js";
 import { DatabaseError, fromEngine } from "./errors.js";
 import { type FileStore, type StoredFile, writeChunks } from "./files.js";
-import { Ledger, loadEngine } from "./wasm.js";
+import { type Ledger, loadEngine } from "./wasm.js";
 import type { Connector } from "./connectors/connector.js";
 import type { DocWithId } from "./types.js";
 
@@ -120,6 +120,22 @@ async function earlyDownload(name: string, url: string): Promise<Uint8Array | un
   return download(url);
 }
 
+/**
+ * Remembers, in this profile, that ledger `name` syncs (`on`), so that its next open loads the full
+ * engine build at once instead of the local one and then both; `undefined` reads the mark. Without
+ * `localStorage` (workers, some sandboxes) nothing is remembered and an attach switches builds.
+ */
+function syncMark(name: string, on?: boolean): boolean {
+  try {
+    const key = `ferroproof:sync:${name}`;
+    if (on === true) localStorage.setItem(key, "1");
+    else if (on === false) localStorage.removeItem(key);
+    return localStorage.getItem(key) !== null;
+  } catch {
+    return false;
+  }
+}
+
 /** The shared ledger for `name`, opened on first use (an empty one started from `archive`, a URL). */
 export function sharedLedger(name: string, archive?: string): SharedLedger {
   let s = registry.get(name);
@@ -136,8 +152,17 @@ export class SharedLedger implements FileStore {
   readonly fileRemotes = new Set<Connector>();
   /** The Web Lock every commit of this ledger holds, in every tab. */
   readonly lockName: string;
-  /** The engine handle (replaced only when the ledger takes an invite's key: `reopen`). */
+  /**
+   * The engine handle: replaced when the ledger takes an invite's key (`reopen`) and when it
+   * switches to the full engine build (`syncEngine`).
+   */
   core: Promise<Ledger>;
+  /** The open handle `core` resolved to (background compaction runs only on the current one). */
+  private current: Ledger | undefined;
+  /** Whether this ledger uses (or is loading) the full engine build. */
+  private sync: boolean;
+  /** Whether the engine build to load has been chosen (one microtask after the first open). */
+  private started = false;
   refs = 0;
   private queue: Pending[] = [];
   private scheduled = false;
@@ -164,6 +189,7 @@ export class SharedLedger implements FileStore {
     this.name = name;
     this.lockName = `ferroproof:${name}`;
     this.archive = archive;
+    this.sync = archive !== undefined || syncMark(name);
     if (archive) {
       this.early = earlyDownload(name, archive);
       this.early.catch(() => undefined); // awaited (and reported) by the import, if it runs
@@ -174,10 +200,17 @@ export class SharedLedger implements FileStore {
   }
 
   private openCore(): Promise<Ledger> {
-    const core = loadEngine()
-      .then(() => Ledger.open(this.name))
+    // The build is chosen one microtask later: an `attach()` in the same tick as `fireproof()`
+    // loads only the full build.
+    const core = Promise.resolve()
+      .then(() => {
+        this.started = true;
+        return loadEngine(this.sync);
+      })
+      .then((engine) => engine.open(this.name))
       .then((l) => this.fromArchive(l))
       .then((l) => {
+        this.current = l;
         this.seenSeq = (JSON.parse(l.info()) as { seq: number }).seq;
         this.compactWhenDue(l); // left due by an earlier session (closed during a burst)
         return l;
@@ -219,6 +252,42 @@ export class SharedLedger implements FileStore {
         },
       );
     });
+  }
+
+  /**
+   * The engine handle of the full build (for `attach`). A ledger open on the local build switches:
+   * after the writes already committing and a running compaction, its indexes built in memory are
+   * stored, the full build opens the ledger from storage, and later calls go to it (calls already
+   * running on the local handle finish there; it is dropped with its last reference). The ledger is
+   * marked as syncing in this profile so that its next open loads the full build directly.
+   */
+  syncEngine(): Promise<Ledger> {
+    if (!this.sync) {
+      this.sync = true;
+      if (this.started) {
+        this.core = this.switchBuild(this.core);
+        this.core.catch(() => undefined); // surfaced by each call that awaits it
+      }
+    }
+    syncMark(this.name, true);
+    return this.core;
+  }
+
+  private async switchBuild(old: Promise<Ledger>): Promise<Ledger> {
+    const draining = this.draining; // commits on the local handle: they finish there
+    const prev = await old;
+    await draining;
+    while (this.compaction) await this.compaction;
+    await withLock(this.lockName, () => prev.saveIndexes()).catch((e: unknown) => console.warn("ferroproof: an index could not be stored", e));
+    try {
+      const l = await (await loadEngine(true)).open(this.name);
+      this.current = l;
+      return l;
+    } catch (e) {
+      this.sync = false; // the next attach tries again
+      this.core = old;
+      throw fromEngine(e);
+    }
   }
 
   /** Reopens the engine handle after the stored key changed (joining a shared ledger). */
@@ -410,7 +479,8 @@ export class SharedLedger implements FileStore {
    */
   private compactNow(core: Ledger, always: boolean): Promise<void> {
     return withLock(`${this.lockName}:compact`, async () => {
-      if (this.closed || (!always && !core.compactionDue(false))) return; // another tab just did it
+      if (this.closed || core !== this.current) return; // closed, or a handle since replaced
+      if (!always && !core.compactionDue(false)) return; // another tab just did it
       // automatic: incremental (mostly-live CARs kept); compact(): everything rewritten
       if (!(await core.compactPrepare(!always))) return;
       await lockedRetrying(this.lockName, () => core.compactCommit());
@@ -527,6 +597,7 @@ export class SharedLedger implements FileStore {
     await core.destroy().catch((e: unknown) => {
       throw fromEngine(e);
     });
+    syncMark(this.name, false);
     await this.close();
   }
 }

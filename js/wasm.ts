@@ -1,6 +1,12 @@
-/** Lazy, once-only loading of the engine's wasm module. */
+/**
+ * Lazy, once-only loading of the engine's two wasm builds (README "Two engine builds"): the local
+ * engine every page loads (`wasm/`), and the full one (`wasm-sync/`: attach, archives), loaded —
+ * glue and module — only by a ledger that syncs or starts from an archive. Both read and write the
+ * same stored format; a ledger switches from the first to the second by reopening (shared.ts).
+ */
 import { DatabaseError } from "./errors.js";
-import init, { Ledger } from "./wasm/ferroproof.js";
+import init, { Ledger as LocalLedger } from "./wasm/ferroproof.js";
+import type { Ledger } from "./wasm-sync/ferroproof.js";
 
 /** The smallest module using a SIMD instruction: `() -> v128 { i8x16.splat(0) }`. */
 const SIMD_PROBE = new Uint8Array([
@@ -10,27 +16,54 @@ const SIMD_PROBE = new Uint8Array([
   0x0a, 0x08, 0x01, 0x06, 0x00, 0x41, 0x00, 0xfd, 0x0f, 0x0b, // code: i32.const 0, i8x16.splat
 ]);
 
-let loading: Promise<unknown> | undefined;
+/** An engine build's ledger class (the local build's lacks the sync methods; they are never called on it). */
+export type Engine = typeof Ledger;
+
+let local: Promise<Engine> | undefined;
+let full: Promise<Engine> | undefined;
 let wasmUrl: string | URL | undefined;
+let syncWasmUrl: string | URL | undefined;
 
 /**
- * Overrides where the `.wasm` file is fetched from (by default it sits beside this module and
- * bundlers that understand `new URL(…, import.meta.url)` — Vite, esbuild, webpack 5 — ship it).
+ * Overrides where the `.wasm` files are fetched from: `url` for the local engine
+ * (`wasm/ferroproof_bg.wasm`), `syncUrl` for the full one (`wasm-sync/ferroproof_bg.wasm`). By
+ * default they sit beside their modules, and bundlers that understand
+ * `new URL(…, import.meta.url)` — Vite, esbuild, webpack 5 — ship them.
  */
-export function setWasmUrl(url: string | URL): void {
+export function setWasmUrl(url: string | URL, syncUrl?: string | URL): void {
   wasmUrl = url;
+  syncWasmUrl = syncUrl;
 }
 
-/** Loads the engine once; every database method awaits this before its first call. */
-export function loadEngine(): Promise<unknown> {
-  if (!loading && typeof WebAssembly === "object" && !WebAssembly.validate(SIMD_PROBE)) {
+const opts = (url: string | URL | undefined) => (url === undefined ? undefined : { module_or_path: url });
+
+/** Loads an engine build once (`sync`: the full one); every database method awaits this before its first call. */
+export function loadEngine(sync: boolean): Promise<Engine> {
+  if (typeof WebAssembly === "object" && !WebAssembly.validate(SIMD_PROBE)) {
     // The engine is built with WebAssembly SIMD: say so instead of failing to compile it.
-    loading = Promise.reject(
+    return Promise.reject(
       new DatabaseError("UNSUPPORTED", "this browser lacks WebAssembly SIMD (needs Chrome/Edge 91+, Firefox 89+, Safari 16.4+)"),
     );
   }
-  loading ??= wasmUrl === undefined ? init() : init({ module_or_path: wasmUrl });
-  return loading;
+  if (sync) {
+    full ??= import("./wasm-sync/ferroproof.js")
+      .then(async (m) => {
+        await m.default(opts(syncWasmUrl));
+        return m.Ledger;
+      })
+      .catch((e: unknown) => {
+        full = undefined; // a failed download is tried again by the next call
+        throw new DatabaseError("NETWORK", `the engine's sync build could not be loaded: ${e instanceof Error ? e.message : String(e)}`);
+      });
+    return full;
+  }
+  local ??= init(opts(wasmUrl))
+    .then(() => LocalLedger as unknown as Engine)
+    .catch((e: unknown) => {
+      local = undefined;
+      throw e;
+    });
+  return local;
 }
 
-export { Ledger };
+export type { Ledger };

@@ -17,17 +17,26 @@ fi
 # no stderr). −12.4 KB gz against the stable build of the same code (docs/benchmarks.md "Size").
 # Its own target directory: the standard library it builds differs from stable's.
 WASM_NIGHTLY=$(sed -n 's/^WASM_NIGHTLY=//p' scripts/setup.sh)
-RUSTFLAGS="-C target-feature=+simd128 -Zunstable-options -Cpanic=immediate-abort -Zfmt-debug=none -Zlocation-detail=none" \
-  cargo "+$WASM_NIGHTLY" build --release --target wasm32-unknown-unknown --lib --quiet \
-  --target-dir target/wasm-size -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size
-rm -rf js/wasm
-wasm-bindgen --target web --weak-refs --out-dir js/wasm --out-name ferroproof \
-  target/wasm-size/wasm32-unknown-unknown/release/ferroproof.wasm
-# --low-memory-unused: Rust never touches the lowest 1 KiB of memory (the stack sits below 1 MiB and
-# grows down from there; address 0 is null), so loads and stores can fold their offsets: −1.3 KB gz.
-# --ignore-implicit-traps: safe Rust checks bounds, division by zero and overflow itself, so no
-# load, store or division traps on its own; binaryen may then move or drop such code: −0.2 KB gz.
-wasm-opt -Oz --low-memory-unused --converge --ignore-implicit-traps --strip-debug --strip-producers js/wasm/ferroproof_bg.wasm -o js/wasm/ferroproof_bg.wasm
+# Two builds of the engine (Cargo.toml, feature `sync`): js/wasm, the local engine every page
+# loads, and js/wasm-sync, the full one a ledger loads when it attaches to a remote or starts from
+# an archive (README "Two engine builds").
+build_wasm() { # <out dir> <cargo feature args…>
+  local out=$1
+  shift
+  RUSTFLAGS="-C target-feature=+simd128 -Zunstable-options -Cpanic=immediate-abort -Zfmt-debug=none -Zlocation-detail=none" \
+    cargo "+$WASM_NIGHTLY" build --release --target wasm32-unknown-unknown --lib --quiet "$@" \
+    --target-dir target/wasm-size -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size
+  rm -rf "$out"
+  wasm-bindgen --target web --weak-refs --out-dir "$out" --out-name ferroproof \
+    target/wasm-size/wasm32-unknown-unknown/release/ferroproof.wasm
+  # --low-memory-unused: Rust never touches the lowest 1 KiB of memory (the stack sits below 1 MiB and
+  # grows down from there; address 0 is null), so loads and stores can fold their offsets: −1.3 KB gz.
+  # --ignore-implicit-traps: safe Rust checks bounds, division by zero and overflow itself, so no
+  # load, store or division traps on its own; binaryen may then move or drop such code: −0.2 KB gz.
+  wasm-opt -Oz --low-memory-unused --converge --ignore-implicit-traps --strip-debug --strip-producers "$out/ferroproof_bg.wasm" -o "$out/ferroproof_bg.wasm"
+}
+build_wasm js/wasm --no-default-features
+build_wasm js/wasm-sync
 
 rm -rf target/js-dist pkg
 tsc -p js/tsconfig.json
@@ -37,13 +46,16 @@ mkdir -p pkg/connectors
 cp target/js-dist/connectors/*.js target/js-dist/connectors/*.d.ts pkg/connectors/
 mkdir -p pkg/auth
 cp target/js-dist/auth/*.js target/js-dist/auth/*.d.ts pkg/auth/
-cp js/wasm/ferroproof.js js/wasm/ferroproof_bg.wasm pkg/wasm/
-cp -r js/wasm/snippets pkg/wasm/
-# The glue's internal InitOutput signatures say `any`: the published types say `unknown`. Its
-# `[Symbol.dispose]` declaration needs lib esnext; consumers on es2022 must type-check too.
-sed -E -e 's/\bany\b/unknown/g' -e '/\[Symbol\.dispose\]/d' js/wasm/ferroproof.d.ts > pkg/wasm/ferroproof.d.ts
+for w in wasm wasm-sync; do
+  mkdir -p pkg/$w
+  cp js/$w/ferroproof.js js/$w/ferroproof_bg.wasm pkg/$w/
+  cp -r js/$w/snippets pkg/$w/
+  # The glue's internal InitOutput signatures say `any`: the published types say `unknown`. Its
+  # `[Symbol.dispose]` declaration needs lib esnext; consumers on es2022 must type-check too.
+  sed -E -e 's/\bany\b/unknown/g' -e '/\[Symbol\.dispose\]/d' js/$w/ferroproof.d.ts > pkg/$w/ferroproof.d.ts
+done
 # Ship minified modules (with source maps).
-node scripts/minify.mjs pkg/*.js pkg/connectors/*.js pkg/auth/*.js $(find pkg/wasm -name "*.js")
+node scripts/minify.mjs pkg/*.js pkg/connectors/*.js pkg/auth/*.js $(find pkg/wasm pkg/wasm-sync -name "*.js")
 cp pkg-template/package.json pkg/
 cp README.md pkg/ 2>/dev/null || true
 

@@ -4,7 +4,7 @@
 # headless Chromium. Also checks that the published type declarations contain no `any`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if grep -nE '(:|=>|<|\|)\s*any\b|\bany\[\]' pkg/*.d.ts pkg/wasm/*.d.ts; then
+if grep -nE '(:|=>|<|\|)\s*any\b|\bany\[\]' pkg/*.d.ts pkg/wasm/*.d.ts pkg/wasm-sync/*.d.ts; then
   echo "published .d.ts files use any" >&2
   exit 1
 fi

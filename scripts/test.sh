@@ -24,6 +24,8 @@ step arch bash scripts/check-arch.sh
 step fmt cargo fmt --check
 step clippy cargo clippy --all-targets --quiet -- -D warnings
 step clippy-wasm cargo clippy --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
+# the local engine build (without the `sync` feature: README "Two engine builds")
+step clippy-wasm-local cargo clippy --target wasm32-unknown-unknown --lib --no-default-features --quiet -- -D warnings
 step cargo-test cargo test
 # Sync server (server/): its S3 tier runs against a real SeaweedFS on 127.0.0.1 (installed into
 # .venv-seaweedfs/ on first use). Without FERROPROOF_S3_ENDPOINT the S3 tests would pass trivially,

@@ -7,6 +7,7 @@ mod error;
 mod files;
 mod ledger;
 mod query;
+#[cfg(feature = "sync")]
 mod sync;
 
 pub use ledger::JsLedger;
