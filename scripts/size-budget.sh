@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The built package's size as pages download it (each set of files concatenated, gzip -9), for the
 # two engine builds (README "Two engine builds"):
-#   local page: the local engine (pkg/wasm) and every JS module a page that does not sync loads;
+#   local page: the local engine (pkg/wasm) and every JS module a page that does not sync loads,
+#               without a bundler too (index.js's static imports, with react.js and img-file.js);
 #   sync page:  the full engine (pkg/wasm-sync, its glue and the local glue that wasm.js imports)
-#               and every JS module, with the sync module, the connectors and the auth client.
+#               and every JS module, with the sync module, the server connector and the auth client.
 # pkg/migrate.js is loaded only by migrateFromFireproof (a dynamic import): reported on its own.
 #   size-budget.sh           fails when a total is over its budget (gzipped bytes).
 #                            The local page: 165,000 B (the sync issue's budget). The sync page:
@@ -14,9 +15,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOCAL_BUDGET=${SIZE_BUDGET_LOCAL_BYTES:-165000}
-SYNC_BUDGET=${SIZE_BUDGET_BYTES:-204000}
+SYNC_BUDGET=${SIZE_BUDGET_BYTES:-199920}
 wrapper=($(ls pkg/*.js | grep -v -e '^pkg/migrate' -e '^pkg/sync\.js$'))
-local_js=("${wrapper[@]}" $(find pkg/wasm -name "*.js"))
+local_js=("${wrapper[@]}" pkg/connectors/connector.js pkg/connectors/server.js $(find pkg/wasm -name "*.js"))
 sync_js=("${wrapper[@]}" pkg/sync.js pkg/connectors/*.js pkg/auth/*.js $(find pkg/wasm-sync -name "*.js") pkg/wasm/ferroproof.js)
 gz() { cat "$@" | gzip -9c | wc -c; }
 migrate_gz=$(gz pkg/migrate*.js)
@@ -33,7 +34,7 @@ if [ "${1:-}" = "--report" ]; then
   exit 0
 fi
 echo "[size] local page: wasm ${local_wasm} B + js ${local_jsgz} B = ${local_total} B gzipped (budget ${LOCAL_BUDGET} B)"
-echo "[size] sync page: wasm ${sync_wasm} B + js ${sync_jsgz} B = ${sync_total} B gzipped (guard ${SYNC_BUDGET} B; issue budget 165,000 B: not met)"
+echo "[size] sync page: wasm ${sync_wasm} B + js ${sync_jsgz} B = ${sync_total} B gzipped (guard ${SYNC_BUDGET} B; the issue's 165,000 B: not met)"
 echo "[size] migrate.js (loaded only by migrateFromFireproof): ${migrate_gz} B gz"
 fail=0
 if [ "$local_total" -gt "$LOCAL_BUDGET" ]; then

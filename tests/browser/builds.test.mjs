@@ -5,14 +5,15 @@
 import assert from "node:assert/strict";
 import { openPage, startServer } from "./util.mjs";
 
-/** Which engine builds (and whether the sync module) this page has loaded so far. */
+/** Which engine builds this page has loaded so far, and whether the sync modules (attachment, server connector, auth client). */
 const loaded = (page) =>
   page.evaluate(() => {
     const urls = performance.getEntriesByType("resource").map((e) => new URL(e.name).pathname);
     return {
       local: urls.includes("/pkg/wasm/ferroproof_bg.wasm"),
       full: urls.includes("/pkg/wasm-sync/ferroproof_bg.wasm"),
-      syncModule: urls.includes("/pkg/sync.js"),
+      syncModule: urls.includes("/pkg/sync.js") && urls.includes("/pkg/connectors/server-remote.js") && urls.includes("/pkg/auth/ucan.js"),
+      anySyncCode: urls.some((u) => u === "/pkg/sync.js" || u === "/pkg/connectors/server-remote.js" || u.startsWith("/pkg/auth/")),
     };
   });
 
@@ -33,7 +34,7 @@ export const tests = {
         return { rows: q.rows.length };
       });
       assert.equal(before.rows, 50);
-      assert.deepEqual(await loaded(page), { local: true, full: false, syncModule: false });
+      assert.deepEqual(await loaded(page), { local: true, full: false, syncModule: false, anySyncCode: false });
 
       const r = await page.evaluate(async (url) => {
         const db = window.fp.fireproof("builds");
@@ -64,7 +65,7 @@ export const tests = {
       assert.equal(r.count, 201);
       assert.equal(r.seen, 201, "the subscriber saw every write, before and after the switch");
       assert.equal(r.lastError, null);
-      assert.deepEqual(await loaded(page), { local: true, full: true, syncModule: true });
+      assert.deepEqual(await loaded(page), { local: true, full: true, syncModule: true, anySyncCode: true });
 
       // another profile joins with the invite: it gets everything written across the switch
       const b = await openPage(other, harness);
@@ -75,16 +76,16 @@ export const tests = {
         return (await db.allDocs()).rows.length;
       }, [server.url, r.invite]);
       assert.equal(joined, 201);
-      assert.deepEqual(await loaded(b), { local: false, full: true, syncModule: true }, "attach in the same tick: only the full build");
+      assert.deepEqual(await loaded(b), { local: false, full: true, syncModule: true, anySyncCode: true }, "attach in the same tick: only the full build");
 
       // the next open of a ledger that syncs loads the full build at once, and only it
       await page.evaluate(() => window.attached.detach());
       const again = await openPage(fresh, harness);
       assert.equal(await again.evaluate(async () => (await window.fp.fireproof("builds").allDocs()).rows.length), 201);
-      assert.deepEqual(await loaded(again), { local: false, full: true, syncModule: false });
+      assert.deepEqual(await loaded(again), { local: false, full: true, syncModule: false, anySyncCode: false });
       // another ledger of the same profile that never synced still loads the local build
       assert.equal(await again.evaluate(async () => (await window.fp.fireproof("plain").put({ _id: "x" })).id), "x");
-      assert.deepEqual(await loaded(again), { local: true, full: true, syncModule: false });
+      assert.deepEqual(await loaded(again), { local: true, full: true, syncModule: false, anySyncCode: false });
     } finally {
       await fresh.close();
       await other.close();

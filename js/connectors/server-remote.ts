@@ -1,0 +1,256 @@
+/**
+ * The connector for `ferroproof-server` (docs/server.md), loaded by `toServer`'s first attach (a
+ * page that never syncs does not load it, nor the auth client): HTTP for objects, a WebSocket for
+ * real-time notices (reconnected with backoff; polling while it is down), and the remote's side
+ * of invites (docs/sync.md §7). The ledger key travels only inside invites.
+ *
+ * A server without `--open` (docs/auth.md §7) is recognised by its 401 to the unauthenticated
+ * create; from then on every request carries a fresh UCAN invocation by this device's key, proven
+ * by the chain remembered beside the ledger (`attach:auth:<ledger DID>`).
+ */
+import { DatabaseError } from "../errors.js";
+import { device } from "../auth/device.js";
+import { exportSeed, importSeed, newKey, type Signer } from "../auth/did.js";
+import { delegate, invocation, now } from "../auth/ucan.js";
+import { type AttachContext, type Connector, type Invite, type Member, type OpenedRemote, encodeInvite } from "./connector.js";
+import type { ToServerOpts } from "./server.js";
+
+/** How long a new ledger's root delegation to its creating device lasts: 10 years, in seconds. */
+const ROOT_LIFETIME = 10 * 365 * 24 * 3600;
+
+/** What this device holds on a ledger of a server with authorization (remembered as JSON). */
+interface Access {
+  /** The delegations proving it, root first (CIDs). */
+  readonly prf: readonly string[];
+  /** The command delegated to this device (`/ledger`, `/ledger/write`, `/ledger/read`). */
+  readonly cmd: string;
+  /** When the chain ends (Unix seconds). */
+  readonly exp: number;
+  /** The DID of the invite key it was redeemed through ("" for the creator). */
+  readonly via: string;
+}
+
+/** Signs the invocation of one request. */
+type Authorize = (method: string, url: string, body: Uint8Array) => Promise<string>;
+
+function authorizer(by: Signer, sub: string, at: { readonly cmd: string; readonly prf: readonly string[] }): Authorize {
+  return (method, url, body) => invocation(by, { sub, ...at }, method, new URL(url).pathname, body);
+}
+
+function httpError(status: number, what: string, text: string): DatabaseError {
+  // 404: the server does not know this ledger (deleted, or its store was reset): not transient
+  const code = status === 401 ? "UNAUTHORIZED" : status === 403 ? "FORBIDDEN" : status === 404 ? "ENOENT" : "NETWORK";
+  return new DatabaseError(code, `sync server: ${what}: ${status} ${text.slice(0, 200)}`);
+}
+
+async function request(url: string, init: RequestInit, what: string, auth?: Authorize): Promise<Response> {
+  let res: Response;
+  try {
+    if (auth) {
+      const body = init.body instanceof Uint8Array ? init.body : new TextEncoder().encode(typeof init.body === "string" ? init.body : "");
+      init = { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${await auth(init.method ?? "GET", url, body)}` } };
+    }
+    res = await fetch(url, init);
+  } catch (e) {
+    throw new DatabaseError("NETWORK", `sync server unreachable (${what}): ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return res;
+}
+
+async function ok(res: Response, what: string): Promise<Response> {
+  if (!res.ok) throw httpError(res.status, what, await res.text());
+  return res;
+}
+
+/** The HTTP + WebSocket connector for one ledger on one server. */
+function serverConnector(base: string, ledger: string, pollMs: number, auth?: Authorize): Connector & { close(): void } {
+  const root = `${base}/v1/ledgers/${ledger}/`;
+  const closers = new Set<() => void>();
+  return {
+    async put(key, bytes) {
+      await ok(await request(root + key, { method: "PUT", body: bytes as Uint8Array<ArrayBuffer>, headers: { "content-type": "application/octet-stream" } }, `put ${key}`, auth), `put ${key}`);
+    },
+    async get(key) {
+      const res = await request(root + key, {}, `get ${key}`, auth);
+      if (res.status === 404) return null;
+      return new Uint8Array(await (await ok(res, `get ${key}`)).arrayBuffer());
+    },
+    async list(prefix) {
+      const out: string[] = [];
+      let after = "";
+      for (;;) {
+        const q = after ? `?after=${encodeURIComponent(after)}` : "";
+        const res = await ok(await request(root + prefix + q, {}, `list ${prefix}`, auth), `list ${prefix}`);
+        const page = (await res.json()) as { names: string[]; next?: string };
+        out.push(...page.names.map((n) => prefix + n));
+        if (!page.next) return out;
+        after = page.next;
+      }
+    },
+    async delete(key) {
+      const res = await request(root + key, { method: "DELETE" }, `delete ${key}`, auth);
+      if (res.status !== 404) await ok(res, `delete ${key}`);
+    },
+    watch(_prefix, onChange) {
+      let socket: WebSocket | null = null;
+      let stopped = false;
+      let attempt = 0;
+      let poll: ReturnType<typeof setInterval> | null = null;
+      const startPolling = () => {
+        poll ??= setInterval(onChange, pollMs);
+      };
+      const stopPolling = () => {
+        if (poll) clearInterval(poll);
+        poll = null;
+      };
+      const retry = () => {
+        startPolling();
+        setTimeout(connect, Math.min(30_000, 500 * 2 ** attempt++) * (0.5 + Math.random() / 2));
+      };
+      const connect = async () => {
+        if (stopped) return;
+        const url = `${root}watch`;
+        try {
+          const q = auth ? `?auth=${await auth("GET", url, new Uint8Array())}` : "";
+          if (stopped) return;
+          socket = new WebSocket(url.replace(/^http/, "ws") + q);
+        } catch {
+          retry();
+          return;
+        }
+        socket.onopen = () => {
+          attempt = 0;
+          stopPolling();
+          onChange(); // catch up on what was missed while down
+        };
+        socket.onmessage = (ev) => {
+          const msg = JSON.parse(String(ev.data)) as { type?: string; kind?: string };
+          if (msg.type === "put" && msg.kind === "heads") onChange();
+        };
+        socket.onclose = () => {
+          socket = null;
+          if (!stopped) retry();
+        };
+      };
+      void connect();
+      const close = () => {
+        stopped = true;
+        stopPolling();
+        socket?.close();
+        closers.delete(close);
+      };
+      closers.add(close);
+      return close;
+    },
+    close() {
+      for (const c of [...closers]) c();
+    },
+  };
+}
+
+/**
+ * Creates a remote ledger. An `--open` server answers the unauthenticated POST with the new id;
+ * one with authorization answers 401, and then a ledger key is made (non-extractable, used only to
+ * sign the root delegation to this device, then dropped) whose DID is the ledger id.
+ */
+async function createLedger(base: string): Promise<{ ledger: string; access?: Access }> {
+  const url = `${base}/v1/ledgers`;
+  const res = await request(url, { method: "POST" }, "create ledger");
+  if (res.status !== 401) return { ledger: ((await (await ok(res, "create ledger")).json()) as { ledger: string }).ledger };
+  const dev = await device();
+  const ledgerKey = (await newKey(false)).signer;
+  const exp = now() + ROOT_LIFETIME;
+  const rootDlg = await delegate(ledgerKey, { aud: dev.did, sub: ledgerKey.did, cmd: "/ledger", exp });
+  const access: Access = { prf: [rootDlg.cid], cmd: "/ledger", exp, via: "" };
+  const body = rootDlg.bytes as Uint8Array<ArrayBuffer>;
+  await ok(await request(url, { method: "POST", body }, "create ledger", authorizer(dev, ledgerKey.did, access)), "create ledger");
+  return { ledger: ledgerKey.did, access };
+}
+
+/** Registers delegation `d` (its issuer `by` invokes with its own chain `at`): docs/auth.md §7.4. */
+async function register(base: string, ledger: string, d: { bytes: Uint8Array; cid: string }, by: Signer, at: { cmd: string; prf: readonly string[] }): Promise<void> {
+  const url = `${base}/v1/ledgers/${ledger}/ucans/${d.cid}`;
+  const res = await request(url, { method: "PUT", body: d.bytes as Uint8Array<ArrayBuffer> }, "register delegation", authorizer(by, ledger, at));
+  if (res.status === 409) throw new DatabaseError("INVITE_SPENT", "sync server: this invite was already redeemed");
+  await ok(res, "register delegation");
+}
+
+/** Redeems a v2 invite: the one-time key delegates its command on to this device (§7.5). */
+async function redeem(base: string, inv: Invite & { auth: NonNullable<Invite["auth"]> }): Promise<Access> {
+  const { seed, prf, cmd, exp } = inv.auth;
+  const once = await importSeed(seed);
+  const dev = await device();
+  const d = await delegate(once, { aud: dev.did, sub: inv.ledger, cmd, exp });
+  await register(base, inv.ledger, d, once, { cmd, prf });
+  return { prf: [...prf, d.cid], cmd, exp, via: once.did };
+}
+
+function parseAccess(text: string | undefined): Access | undefined {
+  return text ? (JSON.parse(text) as Access) : undefined;
+}
+
+/** Opens the remote ledger for `toServer(base, opts)` (`invite`: the decoded, checked invite). */
+export async function openServer(base: string, invite: Invite | undefined, opts: ToServerOpts, ctx: AttachContext): Promise<OpenedRemote> {
+  const memo = `attach:server:${base}`;
+  const accessKey = (l: string) => `attach:auth:${l}`;
+  let ledger = await ctx.load(memo);
+  let access: Access | undefined;
+  if (invite?.auth) {
+    // redeem before anything changes here: a refused invite leaves the local ledger as it was
+    access = parseAccess(await ctx.load(accessKey(invite.ledger)));
+    if (access?.via !== (await importSeed(invite.auth.seed)).did) {
+      access = await redeem(base, invite as Invite & { auth: NonNullable<Invite["auth"]> });
+      await ctx.save(accessKey(invite.ledger), JSON.stringify(access));
+    }
+  }
+  if (invite && ledger !== invite.ledger) {
+    await ctx.adoptKey(invite.key);
+    ledger = invite.ledger;
+    await ctx.save(memo, ledger);
+  }
+  if (!ledger) {
+    const made = await createLedger(base);
+    ledger = made.ledger;
+    access = made.access;
+    if (access) await ctx.save(accessKey(ledger), JSON.stringify(access));
+    await ctx.save(memo, ledger);
+  }
+  const remote = ledger;
+  const secured = remote.startsWith("did:key:");
+  if (secured) {
+    access ??= parseAccess(await ctx.load(accessKey(remote)));
+    if (access) await ctx.save(accessKey(remote), JSON.stringify(access)); // (again: a re-key must not lose it)
+    else throw new DatabaseError("UNAUTHORIZED", `sync server: this profile holds no access to ${remote}`);
+  }
+  const dev = secured ? await device() : undefined;
+  const auth = dev && access ? authorizer(dev, remote, access) : undefined;
+  const connector = serverConnector(base, remote, opts.pollMs ?? 3000, auth);
+  const ledgerUrl = `${base}/v1/ledgers/${remote}`;
+  const unsupported = () => new DatabaseError("UNSUPPORTED", "this sync server runs without authorization (--open)");
+  return {
+    id: `server:${base}:${remote}`,
+    connector,
+    device: dev?.did ?? (await device().then((d) => d.did, () => "")),
+    async invite(key, o) {
+      if (!dev || !access) return encodeInvite({ url: base, ledger: remote, key });
+      const cmd = o.write === false ? "/ledger/read" : "/ledger/write";
+      const exp = o.expiresIn === undefined ? access.exp : Math.min(access.exp, now() + o.expiresIn);
+      const { pair, signer: once } = await newKey(true);
+      const d = await delegate(dev, { aud: once.did, sub: remote, cmd, exp, meta: { invite: true } });
+      await register(base, remote, d, dev, { cmd, prf: access.prf });
+      const seed = await exportSeed(pair.privateKey);
+      return encodeInvite({ url: base, ledger: remote, key, auth: { seed, prf: [...access.prf, d.cid], cmd, exp } });
+    },
+    async members(): Promise<Member[]> {
+      if (!auth) throw unsupported();
+      const res = await ok(await request(`${ledgerUrl}/members`, {}, "members", auth), "members");
+      return ((await res.json()) as Member[]).map(({ did, can, expires }) => ({ did, can, expires }));
+    },
+    async revoke(did: string): Promise<void> {
+      if (!auth) throw unsupported();
+      const body = JSON.stringify({ did });
+      await ok(await request(`${ledgerUrl}/revoke`, { method: "POST", body, headers: { "content-type": "application/json" } }, "revoke", auth), "revoke");
+    },
+    close: () => connector.close(),
+  };
+}
