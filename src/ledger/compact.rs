@@ -32,9 +32,22 @@ use crate::error::{Error, Result};
 use crate::prolly::Loader;
 use crate::store::{CommitOutcome, CommitWrite, Gc, Store, StoredCar};
 
-/// Block bytes at which a compacted CAR is closed: a cold read decrypts at most about this much
-/// to reach one leaf.
-pub const COMPACT_CAR_BYTES: usize = 128 * 1024;
+/// The budget of one CAR record (docs/format.md §6): its blocks, each counted with
+/// [`BLOCK_COST`], fill at most this much (or one bigger block alone). With the CAR header, the
+/// seal and the record's own framing the stored value stays under 64 KiB, above which Chromium
+/// keeps an IndexedDB value in a blob file of its own (several times slower to read, and a file
+/// that disk cleaners can remove without the database). A cold read decrypts at most about this
+/// much to reach one leaf.
+pub const COMPACT_CAR_BYTES: usize = 62 * 1024;
+
+/// What a block adds to its CAR record beyond its bytes: its CAR framing (length and CID) and its
+/// CID in the record's list of block CIDs (stored as bytes).
+const BLOCK_COST: usize = 96;
+
+/// A block's share of a CAR record's budget.
+pub fn car_cost(b: &Block) -> usize {
+    b.bytes.len() + BLOCK_COST
+}
 
 /// Clock history compaction keeps: the events of the last this many seqs below the head. A merge
 /// reads events down to its base only; an older base is fetched from the remote.
@@ -97,8 +110,23 @@ struct Kept {
     cars: Vec<String>,
     /// The blocks of `cars`.
     held: HashSet<Cid>,
-    live: u64,
-    stored: u64,
+    /// How many blocks `cars` hold, and how many of them are live.
+    blocks: u64,
+    live_blocks: u64,
+}
+
+impl Kept {
+    /// The kept CARs' (live, stored) cost (docs/format.md §8), from the sizes of their live
+    /// blocks (`held_bytes` for `held_live` of them); their garbage is estimated at those
+    /// blocks' mean size.
+    fn cost(&self, held_live: u64, held_bytes: u64) -> (u64, u64) {
+        let records = self.cars.len() as u64 * 256;
+        let mean = held_bytes / held_live.max(1);
+        (
+            held_bytes + self.live_blocks * 128 + records,
+            self.blocks * (mean + 128) + records,
+        )
+    }
 }
 
 impl Live {
@@ -166,7 +194,16 @@ impl<S: Store> Ledger<S> {
         };
         old.retain(|c| !kept.cars.contains(c));
         let mut blocks = live.ordered();
-        blocks.retain(|b| !kept.held.contains(&b.cid));
+        let (mut held_live, mut held_bytes) = (0, 0);
+        blocks.retain(|b| {
+            let repack = !kept.held.contains(&b.cid);
+            if !repack {
+                held_live += 1;
+                held_bytes += b.bytes.len() as u64;
+            }
+            repack
+        });
+        let (kept_live, kept_stored) = kept.cost(held_live, held_bytes);
         let aead = self.blocks.aead();
         let (cars, last) = self.pack(&aead, &base, blocks).await?;
         let bytes: u64 = cars.iter().map(StoredCar::footprint).sum();
@@ -178,8 +215,8 @@ impl<S: Store> Ledger<S> {
             old,
             cars,
             last,
-            live: bytes + kept.live,
-            stored: bytes + kept.stored,
+            live: bytes + kept_live,
+            stored: bytes + kept_stored,
             files,
             aead,
         });
@@ -338,8 +375,7 @@ impl<S: Store> Ledger<S> {
     }
 
     /// Packs `blocks` (in [`Live::ordered`] order: leaves, then events, then branches from the
-    /// lowest level up) into sealed CARs of at most [`COMPACT_CAR_BYTES`] of blocks (or one
-    /// bigger block). The last CAR holds
+    /// lowest level up) into sealed CARs within [`COMPACT_CAR_BYTES`] (or one bigger block). The last CAR holds
     /// the tree roots and the commit block. CARs are sealed with `aead` (the ledger's own, or a
     /// new key's when re-keying).
     pub(super) async fn pack(
@@ -360,11 +396,11 @@ impl<S: Store> Ledger<S> {
         let mut groups: Vec<Vec<Block>> = vec![Vec::new()];
         let mut size = 0;
         for b in blocks {
-            if size + b.bytes.len() > COMPACT_CAR_BYTES && size > 0 {
+            if size + car_cost(&b) > COMPACT_CAR_BYTES && size > 0 {
                 groups.push(Vec::new());
                 size = 0;
             }
-            size += b.bytes.len();
+            size += car_cost(&b);
             groups.last_mut().expect("a group").push(b);
         }
         groups.last_mut().expect("a group").push(commit);
@@ -387,21 +423,18 @@ impl<S: Store> Ledger<S> {
 /// [`KEEP_MIN_BLOCKS`] blocks, at least [`KEEP_LIVE`] of them live, no tree root or head event
 /// among them (those move to the new last CAR, which cold reads open first) — and notes their
 /// blocks (not packed again). Block counts come from the store's block index (`index`, from
-/// [`Store::car_blocks`]: no CAR is read); bytes are estimated with the live blocks' mean size.
+/// [`Store::car_blocks`]: no CAR is read); their cost is counted as their live blocks leave the
+/// packing ([`Kept::cost`]).
 fn keep_mostly_live(
     base: &State,
     old: &[String],
     live: &Live,
     index: Vec<(String, Vec<Cid>)>,
 ) -> Result<Kept> {
-    let (mut n, mut bytes) = (0u64, 0u64);
     let mut is_live = HashSet::new();
     for b in live.blocks() {
-        n += 1;
-        bytes += b.bytes.len() as u64;
         is_live.insert(b.cid);
     }
-    let mean = bytes / n.max(1);
     let mut roots: Vec<Cid> = base.head.iter().copied().chain(base.docs).collect();
     for idx in base.indexes.values() {
         for r in [&idx.keys, &idx.ids].into_iter().flatten() {
@@ -420,8 +453,8 @@ fn keep_mostly_live(
         {
             continue;
         }
-        kept.live += live_blocks * (mean + 128) + 256;
-        kept.stored += blocks * (mean + 128) + 256;
+        kept.blocks += blocks;
+        kept.live_blocks += live_blocks;
         kept.cars.push(car);
         kept.held.extend(cids);
     }

@@ -138,11 +138,11 @@ fn two_writers_on_one_store_lose_nothing() {
 fn same_tick_writes_in_one_call_are_one_commit() {
     let store = MemStore::new();
     let l = open(&store);
-    let ops: Vec<WriteOp> = (0..1000).map(|i| put(&format!("k{i}"), i)).collect();
+    let ops: Vec<WriteOp> = (0..400).map(|i| put(&format!("k{i}"), i)).collect();
     block_on(l.write(ops)).unwrap();
     assert_eq!(store.commits(), 1);
     assert_eq!(store.car_count(), 1);
-    assert_eq!(l.snapshot().count, 1000);
+    assert_eq!(l.snapshot().count, 400);
 }
 
 #[test]
@@ -480,9 +480,9 @@ fn a_large_commit_is_split_into_bounded_cars_and_stays_whole() {
     block_on(l.write(ops)).unwrap();
     let cars = store.car_count() - 1;
     assert!(cars >= 5, "a ~1 MB commit is {cars} CARs");
-    let bound = super::compact::COMPACT_CAR_BYTES * 9 / 8; // block bytes + CIDs, framing, envelope
+    // framing and seal are within the budget: each record (with its CID list) stays < 64 KiB
     assert!(
-        store.largest_car() <= bound,
+        store.largest_car() <= super::compact::COMPACT_CAR_BYTES,
         "largest CAR {} bytes",
         store.largest_car()
     );
@@ -634,7 +634,7 @@ fn changes_list_one_commit_in_write_order() {
 fn a_cold_get_finds_the_lowest_branch_and_its_leaf_in_one_car() {
     let store = MemStore::new();
     let l = open(&store);
-    let id = |i: u64| format!("{}{:08x}", "k".repeat(150), i * 2_654_435_761 % (1 << 32));
+    let id = |i: u64| format!("{}{:08x}", "k".repeat(60), i * 2_654_435_761 % (1 << 32));
     let ops: Vec<WriteOp> = (0..4000u64).map(|i| put(&id(i), i as i64)).collect();
     block_on(l.write(ops)).unwrap();
     let cold_reads = || {

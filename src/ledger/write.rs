@@ -11,7 +11,7 @@ use std::rc::Rc;
 use cid::Cid;
 use ipld_core::ipld::Ipld;
 
-use super::compact::COMPACT_CAR_BYTES;
+use super::compact::{car_cost, COMPACT_CAR_BYTES};
 use super::{Ledger, State};
 use crate::car::{seal_car, write_car};
 use crate::clock::Event;
@@ -135,10 +135,10 @@ fn leaf_for(
 /// each lowest branch (level 1) followed by its new leaves, then the other leaves and separately
 /// stored documents, then the higher branch nodes by level, and the commit block last, so that a
 /// cold read of a lowest branch brings its leaves, the last CAR (the header's, which cold reads
-/// open first) holds the tree roots, and a cold read of one leaf decrypts at most about 128 KiB
+/// open first) holds the tree roots, and a cold read of one leaf decrypts at most about 62 KiB
 /// (docs/format.md §6).
 fn car_groups(blocks: &[(Block, Option<Rc<Node>>)]) -> Vec<Vec<&Block>> {
-    let total: usize = blocks.iter().map(|(b, _)| b.bytes.len()).sum();
+    let total: usize = blocks.iter().map(|(b, _)| car_cost(b)).sum();
     if total <= COMPACT_CAR_BYTES {
         return vec![blocks.iter().map(|(b, _)| b).collect()];
     }
@@ -180,11 +180,11 @@ fn car_groups(blocks: &[(Block, Option<Rc<Node>>)]) -> Vec<Vec<&Block>> {
     let mut groups: Vec<Vec<&Block>> = vec![Vec::new()];
     let mut size = 0;
     for b in order {
-        if size + b.bytes.len() > COMPACT_CAR_BYTES && size > 0 {
+        if size + car_cost(b) > COMPACT_CAR_BYTES && size > 0 {
             groups.push(Vec::new());
             size = 0;
         }
-        size += b.bytes.len();
+        size += car_cost(b);
         groups.last_mut().expect("a group").push(b);
     }
     groups.last_mut().expect("a group").push(&blocks[0].0);

@@ -244,6 +244,43 @@ export const tests = {
     assert.deepEqual(r, { title: "edited", type: "text/plain", size: 10, lastModified: 1700000000000, name: "hello.txt", text: "hello file", viaAll: "function" });
   },
 
+  async "every CAR record stays under the 64 KiB above which Chromium moves a value to a blob file"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const r = await page.evaluate(async () => {
+      const db = window.fp.fireproof("records");
+      const doc = (i) => ({ _id: `d${(i * 2654435761) % 4294967296}`, n: i, text: "x".repeat(100 + (i % 300)) });
+      for (let b = 0; b < 5; b++) await db.bulk(Array.from({ length: 1000 }, (_, i) => doc(b * 1000 + i))); // ~300 KB each
+      await db.query("n", { key: 7 }); // an index, stored too
+      await db.close();
+      const sizes = async () => {
+        const idb = await new Promise((ok, err) => {
+          const r = indexedDB.open("ferroproof.records");
+          r.onsuccess = () => ok(r.result);
+          r.onerror = () => err(r.error);
+        });
+        const all = await new Promise((ok) => {
+          const r = idb.transaction("cars").objectStore("cars").getAll();
+          r.onsuccess = () => ok(r.result);
+        });
+        idb.close();
+        // the record's bytes, each CID with its clone framing, and the object's own framing
+        return all.map((v) => v.b.byteLength + v.c.reduce((n, c) => n + c.byteLength + 12, 0) + 64);
+      };
+      const written = await sizes();
+      const db2 = window.fp.fireproof("records");
+      await db2.compact();
+      const count = (await db2.allDocs()).rows.length;
+      await db2.close();
+      return { written, compacted: await sizes(), count };
+    });
+    assert.equal(r.count, 5000);
+    assert.ok(r.written.length >= 25, `${r.written.length} records`); // 5 bulks of ~300 KB: split
+    for (const [what, sizes] of [["written", r.written], ["compacted", r.compacted]]) {
+      const max = Math.max(...sizes);
+      assert.ok(max < 65536, `${what}: largest record ~${max} B`);
+    }
+  },
+
   async "destroy removes all data"({ context, harness }) {
     const page = await openPage(context, harness);
     const r = await page.evaluate(async () => {
