@@ -363,7 +363,7 @@ export class Database {
       onCommit: (fn) => shared.subscribe(() => fn(), false),
     };
     const { Attachment } = await sync.catch((e: unknown) => {
-      throw new DatabaseError("NETWORK", `the sync module could not be loaded: ${e instanceof Error ? e.message : String(e)}`);
+      throw new DatabaseError("NETWORK", `sync module download failed: ${e instanceof Error ? e.message : String(e)}`);
     });
     // a document's files not stored here are fetched from the remote when `file()` needs them
     shared.fileRemotes.add(remote.connector);

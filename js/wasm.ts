@@ -35,8 +35,6 @@ export function setWasmUrl(url: string | URL, syncUrl?: string | URL): void {
   syncWasmUrl = syncUrl;
 }
 
-const opts = (url: string | URL | undefined) => (url === undefined ? undefined : { module_or_path: url });
-
 /** Loads an engine build once (`sync`: the full one); every database method awaits this before its first call. */
 export function loadEngine(sync: boolean): Promise<Engine> {
   if (typeof WebAssembly === "object" && !WebAssembly.validate(SIMD_PROBE)) {
@@ -45,19 +43,22 @@ export function loadEngine(sync: boolean): Promise<Engine> {
       new DatabaseError("UNSUPPORTED", "this browser lacks WebAssembly SIMD (needs Chrome/Edge 91+, Firefox 89+, Safari 16.4+)"),
     );
   }
-  if (sync) {
-    full ??= import("./wasm-sync/ferroproof.js")
+  if (sync && !full) {
+    // the module downloads while its glue loads (both are fetched only now)
+    const module = fetch(syncWasmUrl ?? new URL("./wasm-sync/ferroproof_bg.wasm", import.meta.url));
+    module.catch(() => undefined); // reported by the init that awaits it
+    full = import("./wasm-sync/ferroproof.js")
       .then(async (m) => {
-        await m.default(opts(syncWasmUrl));
+        await m.default({ module_or_path: module });
         return m.Ledger;
       })
       .catch((e: unknown) => {
         full = undefined; // a failed download is tried again by the next call
-        throw new DatabaseError("NETWORK", `the engine's sync build could not be loaded: ${e instanceof Error ? e.message : String(e)}`);
+        throw new DatabaseError("NETWORK", `sync engine download failed: ${e instanceof Error ? e.message : String(e)}`);
       });
-    return full;
   }
-  local ??= init(opts(wasmUrl))
+  if (sync) return full as Promise<Engine>;
+  local ??= init({ module_or_path: wasmUrl }) // (undefined: beside the glue)
     .then(() => LocalLedger as unknown as Engine)
     .catch((e: unknown) => {
       local = undefined;

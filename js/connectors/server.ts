@@ -29,7 +29,7 @@ export function toServer(url: string, opts: ToServerOpts = {}): Attachable {
     configHash: () => `server:${base}`,
     async open(ctx: AttachContext): Promise<OpenedRemote> {
       const m = await import("./server-remote.js").catch((e: unknown) => {
-        throw new DatabaseError("NETWORK", `the sync server connector could not be loaded: ${e instanceof Error ? e.message : String(e)}`);
+        throw new DatabaseError("NETWORK", `sync server connector download failed: ${e instanceof Error ? e.message : String(e)}`);
       });
       return m.openServer(base, invite, opts, ctx);
     },
