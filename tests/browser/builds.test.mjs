@@ -93,6 +93,46 @@ export const tests = {
     }
   },
 
+  async "a tab on the local build writes, another tab on the full build syncs: its writes reach the remote"({ context, harness }) {
+    const server = await startServer();
+    const fresh = await context.browser().newContext();
+    const other = await context.browser().newContext();
+    try {
+      const local = await openPage(fresh, harness);
+      await local.evaluate(() => window.fp.fireproof("two-tabs").put({ _id: "first" }));
+      const syncing = await openPage(fresh, harness);
+      const invite = await syncing.evaluate(async (url) => {
+        const a = await window.fp.fireproof("two-tabs").attach(window.fp.toServer(url));
+        await a.sync();
+        window.attached = a;
+        return a.invite();
+      }, server.url);
+      // the first tab stays on the local build and keeps writing
+      await local.evaluate(async () => {
+        const db = window.fp.fireproof("two-tabs");
+        for (let i = 0; i < 20; i++) await db.put({ _id: `local-${i}`, i });
+      });
+      assert.deepEqual(await loaded(local), { local: true, full: false, syncModule: false, anySyncCode: false });
+      await syncing.waitForFunction(async () => {
+        await window.attached.sync();
+        return window.attached.state().pendingUp === 0 && (await window.fp.fireproof("two-tabs").allDocs()).rows.length === 21;
+      }, null, { timeout: 20_000, polling: 250 });
+      const b = await openPage(other, harness);
+      const ids = await b.evaluate(async ([url, invite]) => {
+        const db = window.fp.fireproof("two-tabs-b");
+        const a = await db.attach(window.fp.toServer(url, { invite }));
+        await a.sync();
+        return (await db.allDocs()).rows.map((r) => r.key);
+      }, [server.url, invite]);
+      assert.equal(ids.length, 21);
+      assert.ok(ids.includes("local-19") && ids.includes("first"));
+    } finally {
+      await fresh.close();
+      await other.close();
+      await server.stop();
+    }
+  },
+
   async "the full build failing to download: attach rejects with NETWORK, the ledger keeps working, a retry attaches"({ context, harness }) {
     const server = await startServer();
     const fresh = await context.browser().newContext();
