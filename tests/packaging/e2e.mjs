@@ -53,12 +53,35 @@ await check("two pages see each other's items live", async () => {
   await a.waitForSelector('li:has-text("from b")', { timeout: 5000 });
 });
 
+/** Attaches a ledger to an in-memory connector: the full engine build, its glue and the sync module load. */
+const syncs = async (page) => {
+  const r = await page.evaluate(async () => {
+    const { fireproof, toConnector } = window.direct;
+    const mem = new Map();
+    const conn = {
+      put: async (k, b) => void (mem.has(k) || mem.set(k, b)),
+      get: async (k) => mem.get(k) ?? null,
+      list: async (p) => [...mem.keys()].filter((k) => k.startsWith(p)),
+      delete: async (k) => void mem.delete(k),
+    };
+    const db = fireproof(`synced-${Math.random().toString(36).slice(2)}`);
+    await db.put({ _id: "a", n: 1 });
+    const a = await db.attach(toConnector(conn));
+    await a.sync();
+    return { stored: [...mem.keys()].some((k) => k.startsWith("cars/")), pendingUp: a.state().pendingUp, lastError: a.state().lastError?.message ?? null };
+  });
+  assert.deepEqual(r, { stored: true, pendingUp: 0, lastError: null });
+};
+
+await check("attach loads the full engine build and syncs", async () => syncs(await open()));
+
 if (process.argv[3]) {
   await check("the Vite dev server (pre-bundled deps) loads the wasm too", async () => {
     const page = await context.newPage();
     await page.goto(process.argv[3]);
     await page.waitForSelector('main[data-hydrated="true"]', { state: "attached", timeout: 30000 });
     await add(page, "in dev mode");
+    await syncs(page);
   });
 }
 

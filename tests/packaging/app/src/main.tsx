@@ -2,7 +2,7 @@
 // `ferroproof/react` with no bundler configuration.
 import { createRoot } from "react-dom/client";
 import { useFireproof, type DocWithId } from "ferroproof/react";
-import { fireproof, NotFoundError } from "ferroproof";
+import { fireproof, NotFoundError, toConnector } from "ferroproof";
 
 interface Item {
   text: string;
@@ -34,5 +34,5 @@ function App() {
 }
 
 const notFound: boolean = new NotFoundError("x").code === "ENOENT";
-(window as unknown as { direct: unknown }).direct = { fireproof, notFound };
+(window as unknown as { direct: unknown }).direct = { fireproof, notFound, toConnector };
 createRoot(document.getElementById("root")!).render(<App />);
