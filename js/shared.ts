@@ -11,6 +11,10 @@
  * Subscribers are notified after a commit is durable (never from inside the engine),
  * and after another tab's commit, announced on a BroadcastChannel.
  *
+ * Engine builds: a ledger opens on the local build unless it syncs (remembered per profile), was
+ * asked to attach in the same tick, or starts from an archive; `syncEngine()` switches it to the
+ * full build when it attaches (README "Two engine builds").
+ *
  * Automatic compaction: after a commit, if the engine says garbage passed its threshold
  * (docs/format.md §6.1), compaction runs once this tab's writes pause for {@link QUIET_MS} (at
  * once past the hard cap), when the page is idle, one tab at a time (Web Lock
