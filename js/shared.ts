@@ -262,18 +262,19 @@ export class SharedLedger implements FileStore {
    * The engine handle of the full build (for `attach`). A ledger open on the local build switches:
    * after the writes already committing and a running compaction, its indexes built in memory are
    * stored, the full build opens the ledger from storage, and later calls go to it (calls already
-   * running on the local handle finish there; it is dropped with its last reference). The ledger is
-   * marked as syncing in this profile so that its next open loads the full build directly.
+   * running on the local handle finish there; it is dropped with its last reference). A ledger
+   * that was not already on the full build is marked as syncing in this profile, so that its next
+   * open loads the full build directly.
    */
   syncEngine(): Promise<Ledger> {
     if (!this.sync) {
       this.sync = true;
+      syncMark(this.name, true);
       if (this.started) {
         this.core = this.switchBuild(this.core);
         this.core.catch(() => undefined); // surfaced by each call that awaits it
       }
     }
-    syncMark(this.name, true);
     return this.core;
   }
 
@@ -282,7 +283,7 @@ export class SharedLedger implements FileStore {
     const prev = await old;
     await draining;
     while (this.compaction) await this.compaction;
-    await withLock(this.lockName, () => prev.saveIndexes()).catch((e: unknown) => console.warn("ferroproof: an index could not be stored", e));
+    await this.storeIndexes(prev);
     try {
       const l = await (await loadEngine(true)).open(this.name);
       this.current = l;
@@ -292,6 +293,14 @@ export class SharedLedger implements FileStore {
       this.core = old;
       throw fromEngine(e);
     }
+  }
+
+  /**
+   * Stores the indexes that queries built in memory, under the commit lock. If the store refuses
+   * (e.g. quota), an index is rebuilt when next queried.
+   */
+  private storeIndexes(core: Ledger): Promise<void> {
+    return withLock(this.lockName, () => core.saveIndexes()).catch((e: unknown) => console.warn("ferroproof: an index could not be stored", e));
   }
 
   /** Reopens the engine handle after the stored key changed (joining a shared ledger). */
@@ -578,10 +587,7 @@ export class SharedLedger implements FileStore {
       if (core) this.compactWhenDue(core, true);
     }
     while (this.compaction) await this.compaction;
-    // If the store refuses (e.g. quota), the index is rebuilt when next queried.
-    await (core ? withLock(this.lockName, () => core.saveIndexes()) : undefined)?.catch((e: unknown) =>
-      console.warn("ferroproof: an index could not be stored", e),
-    );
+    if (core) await this.storeIndexes(core);
     this.closed = true;
     clearTimeout(this.quiet);
     this.channel?.close();

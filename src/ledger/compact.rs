@@ -44,9 +44,21 @@ pub const COMPACT_CAR_BYTES: usize = 62 * 1024;
 /// CID in the record's list of block CIDs (stored as bytes).
 const BLOCK_COST: usize = 96;
 
-/// A block's share of a CAR record's budget.
-pub fn car_cost(b: &Block) -> usize {
-    b.bytes.len() + BLOCK_COST
+/// Splits blocks, in order, into CAR groups of at most [`COMPACT_CAR_BYTES`] each, every block
+/// counted with [`BLOCK_COST`] (a larger block gets a group of its own); never empty.
+pub fn car_groups_by_cost<'a>(order: impl IntoIterator<Item = &'a Block>) -> Vec<Vec<&'a Block>> {
+    let mut groups: Vec<Vec<&Block>> = vec![Vec::new()];
+    let mut size = 0;
+    for b in order {
+        let cost = b.bytes.len() + BLOCK_COST;
+        if size + cost > COMPACT_CAR_BYTES && size > 0 {
+            groups.push(Vec::new());
+            size = 0;
+        }
+        size += cost;
+        groups.last_mut().expect("a group").push(b);
+    }
+    groups
 }
 
 /// Clock history compaction keeps: the events of the last this many seqs below the head. A merge
@@ -375,8 +387,8 @@ impl<S: Store> Ledger<S> {
     }
 
     /// Packs `blocks` (in [`Live::ordered`] order: leaves, then events, then branches from the
-    /// lowest level up) into sealed CARs within [`COMPACT_CAR_BYTES`] (or one bigger block). The last CAR holds
-    /// the tree roots and the commit block. CARs are sealed with `aead` (the ledger's own, or a
+    /// lowest level up) into sealed CARs within [`COMPACT_CAR_BYTES`] (or one bigger block,
+    /// [`car_groups_by_cost`]). The last CAR holds the tree roots and the commit block. CARs are sealed with `aead` (the ledger's own, or a
     /// new key's when re-keying).
     pub(super) async fn pack(
         &self,
@@ -393,20 +405,11 @@ impl<S: Store> Ledger<S> {
         commit.insert("v".to_string(), Ipld::Integer(1));
         let commit = codec::encode(&Ipld::Map(commit))?;
         let root = commit.cid;
-        let mut groups: Vec<Vec<Block>> = vec![Vec::new()];
-        let mut size = 0;
-        for b in blocks {
-            if size + car_cost(&b) > COMPACT_CAR_BYTES && size > 0 {
-                groups.push(Vec::new());
-                size = 0;
-            }
-            size += car_cost(&b);
-            groups.last_mut().expect("a group").push(b);
-        }
-        groups.last_mut().expect("a group").push(commit);
+        let mut groups = car_groups_by_cost(&blocks);
+        groups.last_mut().expect("a group").push(&commit);
         let (mut cars, mut last) = (Vec::with_capacity(groups.len()), String::new());
         for g in groups {
-            let sealed = seal_car(aead, &write_car(root, &g.iter().collect::<Vec<_>>())).await?;
+            let sealed = seal_car(aead, &write_car(root, &g)).await?;
             last = codec::cid_str(&sealed.name);
             let cids = g.iter().map(|b| b.cid).collect();
             cars.push(StoredCar {

@@ -245,29 +245,27 @@ fn due_only_after_enough_garbage() {
     let mut model = Model::new();
     write_auto(&l, &mut model, vec![("a".into(), 1)]);
     assert!(!l.compaction_due(false));
-    let mut n = 0;
-    while !l.compaction_due(false) {
-        n += 1;
-        block_on(l.write(vec![WriteOp {
-            id: "a".into(),
-            body: Some(body(n)),
-        }]))
-        .unwrap();
-    }
+    // rewrites "a" until compaction is due (`urgent`: past the hard cap); the number of writes
+    let mut written = 0;
+    let mut update_until_due = |urgent: bool| {
+        let before = written;
+        while !l.compaction_due(urgent) {
+            written += 1;
+            block_on(l.write(vec![WriteOp {
+                id: "a".into(),
+                body: Some(body(written)),
+            }]))
+            .unwrap();
+        }
+        written - before
+    };
+    let n = update_until_due(false);
     assert!(n > 20, "due after {n} small commits");
     // urgent (compacted even during a burst of writes) only past 2 × live + 8 MiB
     assert!(!l.compaction_due(true));
     let g = l.snapshot().gc.unwrap();
     assert_eq!(g.stored, store.stored_footprint());
-    let mut urgent = n;
-    while !l.compaction_due(true) {
-        urgent += 1;
-        block_on(l.write(vec![WriteOp {
-            id: "a".into(),
-            body: Some(body(urgent)),
-        }]))
-        .unwrap();
-    }
+    let urgent = n + update_until_due(true);
     let g = l.snapshot().gc.unwrap();
     assert!(g.stored > 2 * g.live + 8 * 1024 * 1024 && urgent > 10 * n);
     block_on(l.compact()).unwrap();

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use cid::Cid;
 use ipld_core::ipld::Ipld;
 
-use super::compact::{car_cost, COMPACT_CAR_BYTES};
+use super::compact::car_groups_by_cost;
 use super::{Ledger, State};
 use crate::car::{seal_car, write_car};
 use crate::clock::Event;
@@ -79,8 +79,9 @@ pub(crate) fn cbor_size(v: &Ipld) -> usize {
 /// A commit ready to be stored.
 pub(super) struct Prepared {
     pub(super) state: State,
-    /// Its sealed CARs: one, or for a commit over [`COMPACT_CAR_BYTES`] several of at most that
-    /// much; the last holds the commit block and names the header's `car`.
+    /// Its sealed CARs: one, or for a commit over
+    /// [`COMPACT_CAR_BYTES`](super::compact::COMPACT_CAR_BYTES) several of at most that much; the
+    /// last holds the commit block and names the header's `car`.
     pub(super) cars: Vec<StoredCar>,
     pub(super) blocks: Vec<(Block, Option<Rc<Node>>)>,
     /// File CARs staged for this commit's documents (docs/format.md §16).
@@ -131,16 +132,16 @@ fn leaf_for(
 }
 
 /// The blocks of a commit (commit block first) grouped into CARs: one CAR in that order when
-/// they fit in [`COMPACT_CAR_BYTES`]; else CARs of at most that much (or one bigger block) with
-/// each lowest branch (level 1) followed by its new leaves, then the other leaves and separately
+/// they fit in [`COMPACT_CAR_BYTES`](super::compact::COMPACT_CAR_BYTES); else CARs of at most
+/// that much (or one bigger block) with each lowest branch (level 1) followed by its new leaves, then the other leaves and separately
 /// stored documents, then the higher branch nodes by level, and the commit block last, so that a
 /// cold read of a lowest branch brings its leaves, the last CAR (the header's, which cold reads
 /// open first) holds the tree roots, and a cold read of one leaf decrypts at most about 62 KiB
 /// (docs/format.md §6).
 fn car_groups(blocks: &[(Block, Option<Rc<Node>>)]) -> Vec<Vec<&Block>> {
-    let total: usize = blocks.iter().map(|(b, _)| car_cost(b)).sum();
-    if total <= COMPACT_CAR_BYTES {
-        return vec![blocks.iter().map(|(b, _)| b).collect()];
+    let all = car_groups_by_cost(blocks.iter().map(|(b, _)| b));
+    if all.len() == 1 {
+        return all; // fits in one CAR: commit block first
     }
     let level = |n: &Option<Rc<Node>>| n.as_ref().map_or(0, |n| n.level);
     let top = blocks.iter().map(|(_, n)| level(n)).max().unwrap_or(0);
@@ -177,16 +178,7 @@ fn car_groups(blocks: &[(Block, Option<Rc<Node>>)]) -> Vec<Vec<&Block>> {
             }
         }
     }
-    let mut groups: Vec<Vec<&Block>> = vec![Vec::new()];
-    let mut size = 0;
-    for b in order {
-        if size + car_cost(b) > COMPACT_CAR_BYTES && size > 0 {
-            groups.push(Vec::new());
-            size = 0;
-        }
-        size += car_cost(b);
-        groups.last_mut().expect("a group").push(b);
-    }
+    let mut groups = car_groups_by_cost(order);
     groups.last_mut().expect("a group").push(&blocks[0].0);
     groups
 }
