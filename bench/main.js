@@ -21,12 +21,23 @@ async function load(db, count) {
 // Each workload: prepare(db) → state (untimed), run(db, state) (timed), expect = doc count after.
 const WORKLOADS = {
   a: { prepare: () => makeDocs(0, N), run: async (db, docs) => { for (const d of docs) await db.put(d); }, expect: N },
+  // a at 10k: the same 1,000 awaited puts (new ids) into a ledger that already holds 10,000 docs.
+  a10k: {
+    prepare: async (db) => {
+      await load(db, LEDGER);
+      return makeDocs(LEDGER, N);
+    },
+    run: async (db, docs) => { for (const d of docs) await db.put(d); },
+    expect: LEDGER + N,
+  },
   b: { prepare: () => makeDocs(0, N), run: (db, docs) => Promise.all(docs.map((d) => db.put(d))), expect: N },
   c: {
     prepare: () => makeDocs(0, LEDGER),
     run: async (db, docs) => { for (let i = 0; i < docs.length; i += BATCH) await db.bulk(docs.slice(i, i + BATCH)); },
     expect: LEDGER,
   },
+  // c at 1k: one bulk of 1,000 into an empty ledger.
+  c1k: { prepare: () => makeDocs(0, BATCH), run: (db, docs) => db.bulk(docs), expect: BATCH },
   d: {
     prepare: async (db) => {
       await load(db, LEDGER);

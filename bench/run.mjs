@@ -14,7 +14,7 @@
 // ferroproof-server it spawns (bench/sync.mjs; BENCH_WORKLOADS=s runs only it).
 // Env:
 //   BENCH_ENGINES=a,b            engines (default: all four)
-//   BENCH_WORKLOADS=a,b,…        workloads a b c d e f g h i k s (default: all)
+//   BENCH_WORKLOADS=a,b,…        workloads a a10k b c c1k d e f g h i k s (default: all)
 //   BENCH_CAP_S=120              per-step cap (setup steps get 2×)
 //   BENCH_BIG_CAP_S=900          per-step cap of the 100k steps (f100k seeding, k4 writes) and of
 //                                k3's writes when BENCH_K_UPDATES=single
@@ -41,7 +41,7 @@ import { runSync, stopSync } from "./sync.mjs";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const list = (v, d) => (v ? v.split(",").map((s) => s.trim()).filter(Boolean) : d);
 const engines = list(process.env.BENCH_ENGINES, ENGINES);
-const workloads = list(process.env.BENCH_WORKLOADS, ["a", "b", "c", "d", "e", "f", "g", "h", "i", "k", "s"]);
+const workloads = list(process.env.BENCH_WORKLOADS, ["a", "a10k", "b", "c", "c1k", "d", "e", "f", "g", "h", "i", "k", "s"]);
 const CAP = Number(process.env.BENCH_CAP_S ?? 120) * 1000;
 const BIG_CAP = Number(process.env.BENCH_BIG_CAP_S ?? 900) * 1000;
 const GLOBAL = Number(process.env.BENCH_TIMEOUT_S ?? 3600) * 1000;

@@ -56,6 +56,8 @@ const registry = new Map<string, SharedLedger>();
 const ANNOUNCE_MS = 16;
 /** Longest a tab keeps the commit lock for its own back-to-back commits. */
 const LOCK_HOLD_MS = 16;
+/** Write batches go to the engine as UTF-8 bytes (see `Ledger.write`). */
+const utf8 = new TextEncoder();
 /**
  * Pause in this tab's writes after which a due compaction runs (docs/format.md §6.1): a burst of
  * writes is not slowed by compactions until garbage passes the hard cap.
@@ -427,7 +429,7 @@ export class SharedLedger implements FileStore {
     try {
       const json = `[${batch.map((p) => p.ops.join(",")).join(",")}]`;
       const files = batch.flatMap((p) => p.files);
-      const res = JSON.parse(await core.write(json, files.length > 0 ? files.join(",") : undefined)) as WriteResult;
+      const res = JSON.parse(await core.write(utf8.encode(json), files.length > 0 ? files.join(",") : undefined)) as WriteResult;
       for (const p of batch) p.resolve(res);
       this.announce();
       this.notify(core, res.seq);
@@ -602,6 +604,9 @@ export class SharedLedger implements FileStore {
   /** Deletes all stored data of this ledger. */
   async destroy(): Promise<void> {
     await this.flush();
+    // a compaction waiting for a pause in the writes is dropped: its data is about to go
+    clearTimeout(this.quiet);
+    this.quiet = undefined;
     while (this.compaction) await this.compaction;
     const core = await this.core;
     await core.destroy().catch((e: unknown) => {

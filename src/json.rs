@@ -15,6 +15,9 @@ use ipld_core::ipld::Ipld;
 pub const MAX_DEPTH: usize = 128;
 
 struct Reader<'a> {
+    /// The text, and `s` its bytes: string runs are sliced from `t` (they start and end at ASCII
+    /// bytes, so on character boundaries) instead of validating their UTF-8 again.
+    t: &'a str,
     s: &'a [u8],
     i: usize,
     /// Accept ±Infinity (as f64 bits): query bounds may be infinite, stored values may not.
@@ -33,6 +36,7 @@ pub fn parse_query(text: &str) -> Result<Ipld, String> {
 
 fn parse_with(text: &str, infinities: bool) -> Result<Ipld, String> {
     let mut r = Reader {
+        t: text,
         s: text.as_bytes(),
         i: 0,
         infinities,
@@ -181,8 +185,9 @@ impl Reader<'_> {
                 self.i += 1;
             }
             out.push_str(
-                std::str::from_utf8(&self.s[start..self.i])
-                    .map_err(|_| self.err("invalid utf-8"))?,
+                self.t
+                    .get(start..self.i)
+                    .ok_or_else(|| self.err("invalid utf-8"))?,
             );
             match self.s.get(self.i) {
                 Some(b'"') => {

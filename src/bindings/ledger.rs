@@ -137,13 +137,17 @@ impl JsLedger {
         })
     }
 
-    /// Commits a wire batch `[[id, doc|null], ...]` as one commit; `files`: the file CARs staged
-    /// for its documents, comma-separated. Resolves to `{clock, seq}` JSON.
+    /// Commits a wire batch `[[id, doc|null], ...]` (JSON as UTF-8 bytes: `TextEncoder` copies
+    /// a large batch into the wasm natively, where a `String` argument goes through the glue's
+    /// per-character loop) as one commit; `files`: the file CARs staged for its documents,
+    /// comma-separated. Resolves to `{clock, seq}` JSON.
     #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
-    pub fn write(&self, batch: String, files: Option<String>) -> js_sys::Promise {
+    pub fn write(&self, batch: Vec<u8>, files: Option<String>) -> js_sys::Promise {
         let l = self.inner.clone();
         spawn(async move {
-            let ops = parse_batch(&batch)?;
+            let batch = std::str::from_utf8(&batch)
+                .map_err(|_| Error::invalid_doc("(batch)", "not UTF-8"))?;
+            let ops = parse_batch(batch)?;
             let files: Vec<String> = match &files {
                 Some(f) => f
                     .split(',')

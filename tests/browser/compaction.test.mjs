@@ -171,4 +171,20 @@ export const tests = {
     assert.deepEqual(r.rows, [696, 697, 698, 699]);
     assert.equal(r.quietRows, 40);
   },
+
+  async "destroy while a due compaction waits for the pause: no warning, nothing left"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const warnings = [];
+    page.on("console", (m) => ["warning", "error"].includes(m.type()) && warnings.push(m.text()));
+    const r = await page.evaluate(async () => {
+      const db = window.fp.fireproof("doomed-due");
+      // due (as in the test above) and waiting for the pause in this tab's writes
+      for (let i = 0; i < 400; i++) await db.put({ _id: `d${i % 40}`, i, text: "q".repeat(300) });
+      await db.destroy();
+      await new Promise((r) => setTimeout(r, 1500)); // past the pause and an idle callback
+      return (await window.fp.fireproof("doomed-due").allDocs()).rows.length;
+    });
+    assert.equal(r, 0);
+    assert.deepEqual(warnings, []);
+  },
 };
