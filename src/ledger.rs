@@ -113,10 +113,10 @@ pub struct Ledger<S: Store> {
     closed: Cell<bool>,
     /// Why this handle stopped, if an error did (every later call fails with it).
     failed: RefCell<Option<Error>>,
-    pending: RefCell<std::collections::HashMap<u32, index::PendingIndex>>,
+    pending: RefCell<crate::HashMap<u32, index::PendingIndex>>,
     next_token: Cell<u32>,
     /// Indexes built or updated in memory whose blocks are not stored yet, by name.
-    unsaved: RefCell<std::collections::HashMap<String, index::Unsaved>>,
+    unsaved: RefCell<crate::HashMap<String, index::Unsaved>>,
     save_lock: futures::lock::Mutex<()>,
     /// A compaction packed and not committed yet ([`Ledger::compact_prepare`]).
     packed: RefCell<Option<compact::Packed<S>>>,
@@ -146,9 +146,9 @@ impl<S: Store> Ledger<S> {
             write_lock: futures::lock::Mutex::new(()),
             closed: Cell::new(false),
             failed: RefCell::new(None),
-            pending: RefCell::new(std::collections::HashMap::new()),
+            pending: RefCell::new(crate::HashMap::default()),
             next_token: Cell::new(0),
-            unsaved: RefCell::new(std::collections::HashMap::new()),
+            unsaved: RefCell::new(crate::HashMap::default()),
             save_lock: futures::lock::Mutex::new(()),
             packed: RefCell::new(None),
         })

@@ -14,6 +14,12 @@ pub mod prolly;
 pub mod sort;
 
 pub use error::{Error, Result};
+
+/// The engine's hash maps and sets: keys are CIDs (sha-256 digests) and names the engine made,
+/// so FxHash (a multiply-rotate per word) instead of std's SipHash, which hashed each CID's 40
+/// bytes through 13 rounds on every cache lookup.
+pub(crate) type HashMap<K, V> = rustc_hash::FxHashMap<K, V>;
+pub(crate) type HashSet<T> = rustc_hash::FxHashSet<T>;
 #[cfg(target_arch = "wasm32")]
 pub mod bindings;
 pub mod clock;

@@ -13,7 +13,7 @@
 //! is an `Error::MissingBlock`, and the ledger's driver loads it and runs the step again (decoded
 //! events are kept in the caller's map across runs).
 
-use std::collections::{HashMap, HashSet};
+use crate::{HashMap, HashSet};
 
 use cid::Cid;
 
@@ -142,8 +142,8 @@ pub fn reduce<E: EventsNow>(src: &E, heads: &[Cid], events: &mut Events) -> Resu
         min_seq = min_seq.min(ev.seq);
         stack.extend_from_slice(&ev.parents);
     }
-    let mut covered: HashSet<Cid> = HashSet::new();
-    let mut seen: HashSet<Cid> = HashSet::new();
+    let mut covered: HashSet<Cid> = HashSet::default();
+    let mut seen: HashSet<Cid> = HashSet::default();
     while let Some(c) = stack.pop() {
         if !seen.insert(c) {
             continue;

@@ -275,9 +275,9 @@ fn radix_order(heads: &[u64]) -> Vec<u32> {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+    use crate::HashMap;
     use futures::executor::block_on;
     use proptest::prelude::*;
-    use std::collections::HashMap;
 
     /// Nodes by CID, for building trees in tests.
     struct Nodes(std::cell::RefCell<HashMap<cid::Cid, Rc<Node>>>);

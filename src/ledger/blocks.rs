@@ -5,8 +5,8 @@
 //! budgets whatever the ledger's size, and every block handed out was verified against its CID
 //! when its CAR entered the store (written here, or fetched and verified by a pull).
 
+use crate::HashMap;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::rc::Rc;
 
@@ -32,8 +32,8 @@ struct GenCache<K, V> {
 impl<K: Hash + Eq + Clone, V: Clone> GenCache<K, V> {
     fn new() -> Self {
         GenCache {
-            young: HashMap::new(),
-            old: HashMap::new(),
+            young: HashMap::default(),
+            old: HashMap::default(),
             young_bytes: 0,
         }
     }
@@ -108,11 +108,11 @@ impl<S: Store> Blocks<S> {
             aead: RefCell::new(Rc::new(aead)),
             raw: RefCell::new(GenCache::new()),
             nodes: RefCell::new(GenCache::new()),
-            pinned: RefCell::new(HashMap::new()),
+            pinned: RefCell::new(HashMap::default()),
             hint: RefCell::new(None),
             stats: Cell::new(Stats::default()),
             fallback: RefCell::new(None),
-            fetched: RefCell::new(HashMap::new()),
+            fetched: RefCell::new(HashMap::default()),
             wanted: RefCell::new(Vec::new()),
         }
     }
@@ -315,7 +315,7 @@ impl<S: Store> Blocks<S> {
     /// for all of them, caching their blocks. A block no CAR holds is left for the caller's
     /// ordinary path (which reports it, or finds it where another tab just moved it).
     pub async fn fetch_many(&self, cids: &[Cid]) -> Result<()> {
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = crate::HashSet::default();
         let keys: Vec<Cid> = cids
             .iter()
             .filter(|c| self.in_memory(c).is_none() && seen.insert(**c))

@@ -16,7 +16,9 @@
 //! (kept), or in a listed CAR kept whole. Documents, head, seq, count and indexes are unchanged;
 //! pinned CARs (the sync outbox) are never deleted.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+use crate::HashSet;
 use std::rc::Rc;
 
 use cid::Cid;
@@ -310,7 +312,7 @@ impl<S: Store> Ledger<S> {
     /// Every block reachable from the state, sorted by role: the trees in full, and the clock
     /// events of the last `window` seqs below the head (0: the head events only).
     pub(super) async fn live_blocks(&self, state: &State, window: u64) -> Result<Live> {
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         let mut live = Live::default();
         let mut roots: Vec<(Cid, bool)> = Vec::new();
         roots.extend(state.docs.map(|c| (c, true)));
@@ -434,7 +436,7 @@ fn keep_mostly_live(
     live: &Live,
     index: Vec<(String, Vec<Cid>)>,
 ) -> Result<Kept> {
-    let mut is_live = HashSet::new();
+    let mut is_live = HashSet::default();
     for b in live.blocks() {
         is_live.insert(b.cid);
     }

@@ -2,7 +2,9 @@
 //! write pattern, unchanged contents, mostly-live CARs kept, writes landing between the two
 //! phases, and a crash at every store call of a compaction.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+use crate::HashSet;
 
 use futures::executor::block_on;
 use ipld_core::ipld::Ipld;

@@ -676,7 +676,7 @@ fn align(ids: Vec<String>, emitted: Vec<EmittedRows>) -> Vec<EmittedRows> {
             })
             .collect();
     }
-    let mut by_id: std::collections::HashMap<String, Vec<_>> =
+    let mut by_id: crate::HashMap<String, Vec<_>> =
         emitted.into_iter().map(|e| (e.id, e.rows)).collect();
     ids.into_iter()
         .map(|id| {

@@ -8,7 +8,7 @@
 //! cipher in the same step (a compaction packed under the old one is dropped, never committed).
 //! Other handles (other tabs) must reopen.
 
-use std::collections::HashSet;
+use crate::HashSet;
 
 use super::Ledger;
 use crate::crypto::Key;

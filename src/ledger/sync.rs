@@ -95,7 +95,7 @@ impl<S: Store> Ledger<S> {
             let base = self.snapshot();
             let mut all = base.head.clone();
             all.extend_from_slice(remote);
-            let mut events = Events::new();
+            let mut events = Events::default();
             let mut heads = Vec::new();
             src.settle(&mut || {
                 heads = reduce(src, &all, &mut events)?;
@@ -203,7 +203,7 @@ impl<S: Store> Ledger<S> {
     /// Removes pushed CARs from the outbox (a header-only commit).
     pub async fn outbox_done(&self, pushed: &[String]) -> Result<()> {
         self.check_open()?;
-        let pushed: std::collections::HashSet<&String> = pushed.iter().collect();
+        let pushed: crate::HashSet<&String> = pushed.iter().collect();
         self.rewrite_outbox(false, &|out, _| {
             out.as_ref()
                 .map(|o| o.iter().filter(|c| !pushed.contains(c)).cloned().collect())

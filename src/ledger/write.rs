@@ -5,7 +5,9 @@
 //! is never rejected for contention: after [`FAST_ATTEMPTS`] back-to-back conflicts it returns
 //! the retryable `CONFLICT` (the package retries it with backoff, without a limit).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+use crate::HashSet;
 use std::rc::Rc;
 
 use cid::Cid;
@@ -328,7 +330,7 @@ impl<S: Store> Ledger<S> {
         let commit = codec::encode(&Ipld::Map(commit))?;
         let root = commit.cid;
         blocks.insert(0, (commit, None));
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         blocks.retain(|(b, _)| seen.insert(b.cid));
         let mut cars = Vec::new();
         for group in car_groups(&blocks) {

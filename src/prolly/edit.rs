@@ -6,8 +6,8 @@
 //! replaced and new nodes become the edits of the level above. Invariant: the result equals a
 //! from-scratch build of the same entries (see the module docs of [`super`]).
 
+use crate::HashMap;
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use cid::Cid;
@@ -137,7 +137,7 @@ pub async fn apply<L: Loader>(
     let mut cx = Ctx {
         loader,
         leaf_seq,
-        fresh: HashMap::new(),
+        fresh: HashMap::default(),
         blocks: Vec::new(),
     };
     let Some(root_cid) = root else {

@@ -306,8 +306,8 @@ proptest! {
             .map(|(k, x, y)| (k, x.map(|v| dec(&v)), y.map(|v| dec(&v)))).collect();
         prop_assert_eq!(got, want);
         // walk_new: nodes of r2 not reachable from r1
-        fn all_nodes(l: &MapLoader, root: Option<Cid>) -> std::collections::HashSet<Cid> {
-            let mut out = std::collections::HashSet::new();
+        fn all_nodes(l: &MapLoader, root: Option<Cid>) -> crate::HashSet<Cid> {
+            let mut out = crate::HashSet::default();
             let mut stack: Vec<Cid> = root.into_iter().collect();
             while let Some(c) = stack.pop() {
                 if out.insert(c) {
@@ -320,8 +320,8 @@ proptest! {
             out
         }
         let (n1, n2) = (all_nodes(&l, r1), all_nodes(&l, r2));
-        let want_new: std::collections::HashSet<Cid> = n2.difference(&n1).copied().collect();
-        let mut got_new = std::collections::HashSet::new();
+        let want_new: crate::HashSet<Cid> = n2.difference(&n1).copied().collect();
+        let mut got_new = crate::HashSet::default();
         walk_new(&l, r1, r2, &mut |n| { got_new.insert(n.encode().unwrap().cid); Ok(()) }).unwrap();
         prop_assert!(want_new.is_subset(&got_new), "walk_new missed nodes");
         prop_assert!(got_new.is_subset(&n2), "walk_new visited nodes outside the new tree");

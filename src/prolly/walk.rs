@@ -7,7 +7,7 @@
 //! ends the walk with `Error::MissingBlock` after the rest of its frontier was looked up too, so
 //! one retry loads a whole frontier's blocks.
 
-use std::collections::HashSet;
+use crate::HashSet;
 use std::rc::Rc;
 
 use cid::Cid;
@@ -25,7 +25,7 @@ pub fn walk_unshared(
     on_node: &mut dyn FnMut(bool, &Node) -> Result<()>,
 ) -> Result<()> {
     let mut sides: [Vec<Cid>; 2] = [a.into_iter().collect(), b.into_iter().collect()];
-    let mut reported: [HashSet<Cid>; 2] = [HashSet::new(), HashSet::new()];
+    let mut reported: [HashSet<Cid>; 2] = [HashSet::default(), HashSet::default()];
     let mut nodes: [Vec<Rc<Node>>; 2] = [Vec::new(), Vec::new()];
     while !sides[0].is_empty() || !sides[1].is_empty() {
         let in_a: HashSet<Cid> = sides[0].iter().copied().collect();

@@ -4,8 +4,8 @@
 //!
 //! Invariant: a failed or conflicting commit changes nothing.
 
+use crate::HashMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use cid::Cid;
@@ -274,7 +274,7 @@ impl Store for MemStore {
     async fn car_blocks(&self) -> Result<Vec<(String, Vec<Cid>)>> {
         self.step()?;
         let d = self.0.borrow();
-        let mut by_car: HashMap<String, Vec<Cid>> = HashMap::new();
+        let mut by_car: HashMap<String, Vec<Cid>> = HashMap::default();
         for (cid, cars) in &d.locs {
             for car in cars {
                 by_car.entry(car.clone()).or_default().push(*cid);

@@ -6,8 +6,8 @@
 //! verified; a CAR that fails is skipped and its error kept, and reported if the block it might
 //! have held is found nowhere.
 
+use crate::HashSet;
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
 use std::rc::Rc;
 
 use super::record::{manifest_in, Manifest};

@@ -34,7 +34,7 @@ impl Manifest {
     /// `self` with `other`'s names after its own (deduplicated, order kept).
     pub fn union(&self, other: &Manifest) -> Manifest {
         fn merged(a: &[String], b: &[String]) -> Vec<String> {
-            let mut seen: std::collections::HashSet<&String> = std::collections::HashSet::new();
+            let mut seen: crate::HashSet<&String> = crate::HashSet::default();
             a.iter()
                 .chain(b)
                 .filter(|n| seen.insert(n))

@@ -4,7 +4,7 @@
 //! the merge's own commit; the sync state is saved only after what it records is durable (a
 //! crash re-does work, never skips it).
 
-use std::collections::HashSet;
+use crate::HashSet;
 use std::rc::Rc;
 
 use cid::Cid;
