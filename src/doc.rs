@@ -32,8 +32,30 @@ pub type Body = BTreeMap<String, Ipld>;
 #[derive(Clone, Debug, PartialEq)]
 pub struct WriteOp {
     pub id: String,
-    /// `None` deletes the document.
-    pub body: Option<Body>,
+    /// The fields (without `_id`) as one dag-cbor map; `None` deletes the document.
+    pub body: Option<RawDoc>,
+}
+
+impl WriteOp {
+    /// Writes `body` (encoded here) as document `id`.
+    ///
+    /// # Panics
+    /// If `body` holds a NaN or infinite float, which no stored document does.
+    pub fn put(id: impl Into<String>, body: &Body) -> WriteOp {
+        let body = RawDoc::from_body(body).expect("a body of stored values encodes");
+        WriteOp {
+            id: id.into(),
+            body: Some(body),
+        }
+    }
+
+    /// Deletes document `id`.
+    pub fn del(id: impl Into<String>) -> WriteOp {
+        WriteOp {
+            id: id.into(),
+            body: None,
+        }
+    }
 }
 
 /// A document as stored in a leaf.
@@ -47,7 +69,8 @@ pub enum Leaf {
 /// Borrowed view used to encode a leaf (or, without `seq`, a document block) without copying
 /// its document.
 enum LeafSer<'a> {
-    Doc(Option<u64>, &'a Body),
+    /// The document as one encoded map.
+    Doc(Option<u64>, &'a [u8]),
     Ref(u64, Cid),
     Deleted(u64),
 }
@@ -57,7 +80,7 @@ impl LeafSer<'_> {
     /// (`del` < `doc` < `pos` < `ref` < `seq`).
     fn encode(&self, pos: Option<u64>) -> Result<Vec<u8>> {
         use crate::codec::cbor::write_head;
-        use crate::codec::dagcbor::{encode_map, write_link};
+        use crate::codec::dagcbor::write_link;
         let seq = match self {
             LeafSer::Doc(seq, _) => *seq,
             LeafSer::Ref(seq, _) | LeafSer::Deleted(seq) => Some(*seq),
@@ -77,8 +100,7 @@ impl LeafSer<'_> {
         match self {
             LeafSer::Doc(_, body) => {
                 out.extend_from_slice(b"\x63doc");
-                encode_map(&mut out, body)
-                    .map_err(|e| Error::Internal(format!("dag-cbor encode: {e}")))?;
+                out.extend_from_slice(body);
                 put_pos(&mut out);
             }
             LeafSer::Ref(_, cid) => {
@@ -99,13 +121,13 @@ impl LeafSer<'_> {
     }
 }
 
-/// The leaf value `{doc, pos?, seq}` of an inline document, encoded from a borrowed body.
-pub fn doc_leaf_raw(seq: u64, pos: Option<u64>, body: &Body) -> Result<Vec<u8>> {
+/// The leaf value `{doc, pos?, seq}` of an inline document (`body`: its encoded map).
+pub fn doc_leaf_raw(seq: u64, pos: Option<u64>, body: &[u8]) -> Result<Vec<u8>> {
     LeafSer::Doc(Some(seq), body).encode(pos)
 }
 
-/// A separately stored document block `{doc}`, encoded from a borrowed body.
-pub fn doc_block(body: &Body) -> Result<crate::codec::Block> {
+/// A separately stored document block `{doc}` (`body`: the document's encoded map).
+pub fn doc_block(body: &[u8]) -> Result<crate::codec::Block> {
     let bytes = LeafSer::Doc(None, body).encode(None)?;
     let cid = crate::codec::cid_of(crate::codec::DAG_CBOR, &bytes)?;
     Ok(crate::codec::Block { cid, bytes })
@@ -263,8 +285,12 @@ impl Leaf {
 
     /// The leaf's encoding with its position in its commit's write order (docs/format.md §2.4).
     pub fn to_raw_at(&self, pos: Option<u64>) -> Result<Vec<u8>> {
+        let doc;
         (match self {
-            Leaf::Doc { seq, body } => LeafSer::Doc(Some(*seq), body),
+            Leaf::Doc { seq, body } => {
+                doc = RawDoc::from_body(body)?;
+                LeafSer::Doc(Some(*seq), doc.bytes())
+            }
             Leaf::Ref { seq, cid } => LeafSer::Ref(*seq, *cid),
             Leaf::Deleted { seq } => LeafSer::Deleted(*seq),
         })
@@ -320,39 +346,23 @@ pub fn validate_id(id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Parses a wire batch `[[id, body|null], ...]`.
+/// Parses a wire batch `[[id, body|null], ...]`; each body is read straight into its dag-cbor
+/// map (`json::batch`).
 pub fn parse_batch(json: &str) -> Result<Vec<WriteOp>> {
-    let bad = |why: String| Error::invalid_doc("(batch)", why);
-    let Ipld::List(items) = crate::json::parse(json).map_err(bad)? else {
-        return Err(bad("a batch is an array".into()));
-    };
-    items
+    let entries = crate::json::batch(json).map_err(|e| match e {
+        crate::json::BatchError::Json(why) => Error::invalid_doc("(batch)", why),
+        crate::json::BatchError::NotObject(id) => {
+            Error::invalid_doc("(root)", format!("document \"{id}\" is not an object"))
+        }
+    })?;
+    entries
         .into_iter()
-        .map(|item| {
-            let Ipld::List(pair) = item else {
-                return Err(bad("each entry is [id, doc]".into()));
-            };
-            let mut pair = pair.into_iter();
-            let (Some(Ipld::String(id)), Some(body), None) =
-                (pair.next(), pair.next(), pair.next())
-            else {
-                return Err(bad("each entry is [id, doc]".into()));
-            };
+        .map(|(id, body)| {
             validate_id(&id)?;
-            let body = match body {
-                Ipld::Null => None,
-                Ipld::Map(mut m) => {
-                    m.remove("_id");
-                    Some(m)
-                }
-                _ => {
-                    return Err(Error::invalid_doc(
-                        "(root)",
-                        format!("document \"{id}\" is not an object"),
-                    ))
-                }
-            };
-            Ok(WriteOp { id, body })
+            Ok(WriteOp {
+                id,
+                body: body.map(RawDoc::from_vec),
+            })
         })
         .collect()
 }
@@ -571,11 +581,11 @@ mod tests {
                 body: None
             }
         );
-        let body = ops[0].body.as_ref().unwrap();
+        let body = ops[0].body.as_ref().unwrap().body().unwrap();
         assert!(!body.contains_key("_id"));
         assert_eq!(body["c"], Ipld::Bytes(vec![1, 2, 3]));
         let mut out = String::new();
-        write_doc(&mut out, &ops[0].id, Some(body));
+        write_doc(&mut out, &ops[0].id, Some(&body));
         assert_eq!(
             out,
             r#"{"_id":"ü-1","a":1,"b":[true,null,2.5],"c":{"/":{"bytes":"AQID"}},"s":"x\"\n☃"}"#

@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 
 use ipld_core::ipld::Ipld;
 
+mod to_cbor;
+pub use to_cbor::{batch, BatchError};
+
 /// Deepest accepted nesting of arrays and objects.
 pub const MAX_DEPTH: usize = 128;
 
@@ -140,26 +143,31 @@ impl Reader<'_> {
         // dag-json bytes {"/": {"bytes": "<base64>"}}, and floats {"/": {"f64": "<hex bits>"}}
         if out.len() == 1 {
             if let Some(Ipld::Map(inner)) = out.get("/") {
-                if let (1, Some(Ipld::String(b64))) = (inner.len(), inner.get("bytes")) {
-                    return crate::b64::decode(b64.as_bytes())
-                        .map(Ipld::Bytes)
-                        .map_err(|e| self.err(&format!("bad base64 bytes: {e}")));
-                }
-                if let (1, Some(Ipld::String(hex))) = (inner.len(), inner.get("f64")) {
-                    let bits = (hex.len() == 16)
-                        .then(|| u64::from_str_radix(hex, 16).ok())
-                        .flatten();
-                    return match bits.map(f64::from_bits) {
-                        Some(f) if f.is_finite() || (self.infinities && f.is_infinite()) => {
-                            Ok(Ipld::Float(f))
-                        }
-                        Some(_) => Err(self.err("non-finite number")),
-                        None => Err(self.err("bad f64 bits")),
-                    };
+                for kind in ["bytes", "f64"] {
+                    if let (1, Some(Ipld::String(text))) = (inner.len(), inner.get(kind)) {
+                        return self.special(kind, text);
+                    }
                 }
             }
         }
         Ok(Ipld::Map(out))
+    }
+
+    /// The value of the special form `{"/": {kind: text}}` (`kind`: `bytes` or `f64`).
+    fn special(&self, kind: &str, text: &str) -> Result<Ipld, String> {
+        if kind == "bytes" {
+            return crate::b64::decode(text.as_bytes())
+                .map(Ipld::Bytes)
+                .map_err(|e| self.err(&format!("bad base64 bytes: {e}")));
+        }
+        let bits = (text.len() == 16)
+            .then(|| u64::from_str_radix(text, 16).ok())
+            .flatten();
+        match bits.map(f64::from_bits) {
+            Some(f) if f.is_finite() || (self.infinities && f.is_infinite()) => Ok(Ipld::Float(f)),
+            Some(_) => Err(self.err("non-finite number")),
+            None => Err(self.err("bad f64 bits")),
+        }
     }
 
     fn hex4(&mut self) -> Result<u32, String> {

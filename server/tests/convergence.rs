@@ -187,7 +187,7 @@ async fn run_case(
     ];
     let put = |k: String, v: i64| WriteOp {
         id: k,
-        body: Some(body(v)),
+        body: Some(ferroproof::doc::RawDoc::from_body(&body(v)).unwrap()),
     };
     for s in steps {
         match s {

@@ -28,6 +28,11 @@ impl RawDoc {
         }
     }
 
+    /// Wraps one encoded map made by the engine itself (a write batch's document).
+    pub fn from_vec(bytes: Vec<u8>) -> RawDoc {
+        RawDoc(Rc::from(bytes))
+    }
+
     /// Encodes a body (tests and conversions).
     pub fn from_body(body: &Body) -> crate::error::Result<RawDoc> {
         let mut bytes = Vec::new();

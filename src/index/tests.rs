@@ -251,7 +251,7 @@ proptest! {
                 let id = format!("doc{k:02}");
                 changed.insert(id.clone());
                 match d {
-                    Some(d) => { ops.push(WriteOp { id: id.clone(), body: Some(body(&d)) }); docs.insert(id, d); }
+                    Some(d) => { ops.push(WriteOp { id: id.clone(), body: Some(crate::doc::RawDoc::from_body(&body(&d)).unwrap()) }); docs.insert(id, d); }
                     None => { ops.push(WriteOp { id: id.clone(), body: None }); docs.remove(&id); }
                 }
             }
@@ -287,7 +287,7 @@ fn changed_map_source_rebuilds_and_object_keys_are_rejected() {
     };
     block_on(l.write(vec![WriteOp {
         id: "a".into(),
-        body: Some(body(&d)),
+        body: Some(crate::doc::RawDoc::from_body(&body(&d)).unwrap()),
     }]))
     .unwrap();
     let (_, docs) = block_on(l.index_begin("idx", "v1")).unwrap();
@@ -329,14 +329,14 @@ fn a_query_sees_its_snapshot_even_if_a_write_lands_meanwhile() {
     };
     block_on(l.write(vec![WriteOp {
         id: "a".into(),
-        body: Some(body(&d(1))),
+        body: Some(crate::doc::RawDoc::from_body(&body(&d(1))).unwrap()),
     }]))
     .unwrap();
     let (t, docs) = block_on(l.index_begin("n", "src")).unwrap();
     block_on(l.write(vec![
         WriteOp {
             id: "b".into(),
-            body: Some(body(&d(2))),
+            body: Some(crate::doc::RawDoc::from_body(&body(&d(2))).unwrap()),
         },
         WriteOp {
             id: "a".into(),
@@ -375,7 +375,7 @@ fn a_query_answers_from_memory_and_the_index_is_stored_afterwards() {
     let put = |l: &Ledger<MemStore>, id: &str, n| {
         block_on(l.write(vec![WriteOp {
             id: id.into(),
-            body: Some(body(&d(n))),
+            body: Some(crate::doc::RawDoc::from_body(&body(&d(n))).unwrap()),
         }]))
         .unwrap()
     };

@@ -36,14 +36,20 @@ fn source() -> (MemStore, Ledger<MemStore>) {
                 let n = chunk * 100 + i;
                 WriteOp {
                     id: format!("d{n:04}"),
-                    body: Some(body(n, if n % 50 == 0 { 3000 } else { 40 })),
+                    body: Some(
+                        crate::doc::RawDoc::from_body(&body(
+                            n,
+                            if n % 50 == 0 { 3000 } else { 40 },
+                        ))
+                        .unwrap(),
+                    ),
                 }
             })
             .collect();
         block_on(l.write(ops)).unwrap();
     }
     for n in (0..600).step_by(9) {
-        let body = (n % 2 == 0).then(|| body(-n, 10));
+        let body = (n % 2 == 0).then(|| crate::doc::RawDoc::from_body(&body(-n, 10)).unwrap());
         block_on(l.write(vec![WriteOp {
             id: format!("d{n:04}"),
             body,
@@ -101,7 +107,7 @@ fn a_plain_archive_starts_a_ledger_under_another_key_with_the_same_state() {
     assert_eq!(all(&dst), all(&src));
     block_on(dst.write(vec![WriteOp {
         id: "new".into(),
-        body: Some(body(1, 1)),
+        body: Some(crate::doc::RawDoc::from_body(&body(1, 1)).unwrap()),
     }]))
     .unwrap();
     block_on(dst.compact()).unwrap();

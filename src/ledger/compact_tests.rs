@@ -52,7 +52,7 @@ fn write_auto(l: &Ledger<MemStore>, model: &mut Model, ops: Vec<(String, i64)>) 
         .iter()
         .map(|(id, n)| WriteOp {
             id: id.clone(),
-            body: Some(body(*n)),
+            body: Some(crate::doc::RawDoc::from_body(&body(*n)).unwrap()),
         })
         .collect();
     block_on(l.write(batch)).unwrap();
@@ -147,7 +147,7 @@ fn writes_between_packing_and_commit_are_kept() {
     let b = open(&store);
     block_on(b.write(vec![WriteOp {
         id: "from-b".into(),
-        body: Some(body(7)),
+        body: Some(crate::doc::RawDoc::from_body(&body(7)).unwrap()),
     }]))
     .unwrap();
     model.insert("from-b".into(), 7);
@@ -193,7 +193,7 @@ fn crash_at_every_step(incremental: bool) {
                 .iter()
                 .map(|(id, n)| WriteOp {
                     id: id.clone(),
-                    body: Some(body(*n)),
+                    body: Some(crate::doc::RawDoc::from_body(&body(*n)).unwrap()),
                 })
                 .collect();
             block_on(l.write(writes)).unwrap();
@@ -214,7 +214,7 @@ fn crash_at_every_step(incremental: bool) {
         let again = open(&store);
         block_on(again.write(vec![WriteOp {
             id: "after".into(),
-            body: Some(body(1)),
+            body: Some(crate::doc::RawDoc::from_body(&body(1)).unwrap()),
         }]))
         .unwrap();
         block_on(again.compact()).unwrap();
@@ -255,7 +255,7 @@ fn due_only_after_enough_garbage() {
             written += 1;
             block_on(l.write(vec![WriteOp {
                 id: "a".into(),
-                body: Some(body(written)),
+                body: Some(crate::doc::RawDoc::from_body(&body(written)).unwrap()),
             }]))
             .unwrap();
         }
@@ -362,7 +362,7 @@ fn incremental_compaction_keeps_mostly_live_cars() {
     while compactions < 3 {
         let ops = vec![WriteOp {
             id: format!("doc-{n:06}"),
-            body: Some(body(2)),
+            body: Some(crate::doc::RawDoc::from_body(&body(2)).unwrap()),
         }];
         block_on(l.write(ops)).unwrap();
         model.insert(format!("doc-{n:06}"), 2);

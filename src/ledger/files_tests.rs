@@ -78,7 +78,7 @@ fn doc_with(id: &str, name: &str, m: &FileMeta) -> WriteOp {
     body.insert("title".into(), Ipld::String(format!("doc {id}")));
     WriteOp {
         id: id.into(),
-        body: Some(body),
+        body: Some(crate::doc::RawDoc::from_body(&body).unwrap()),
     }
 }
 
@@ -154,7 +154,9 @@ fn compaction_keeps_live_files_and_drops_the_bytes_of_deleted_or_replaced_ones()
     // a big document (stored in its own block) keeps its file too
     let mut big = doc_with("c", "c.bin", &c);
     if let Some(body) = &mut big.body {
-        body.insert("pad".into(), Ipld::String("x".repeat(5000)));
+        let mut fields = body.body().unwrap();
+        fields.insert("pad".into(), Ipld::String("x".repeat(5000)));
+        *body = crate::doc::RawDoc::from_body(&fields).unwrap();
     }
     put(&l, big, &c);
     let orphan = write_file(&l, &bytes(10, 6)); // staged, never committed (a crash)

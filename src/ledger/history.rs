@@ -100,14 +100,7 @@ impl<S: Store> Ledger<S> {
             if want == self.get_in(base, &id).await? {
                 continue; // the same document (or deleted on both sides), written again since
             }
-            let body = match want {
-                Some(d) => Some(
-                    d.body()
-                        .map_err(|e| Error::corrupt(format!("doc {id}"), e))?,
-                ),
-                None => None,
-            };
-            ops.push(WriteOp { id, body });
+            ops.push(WriteOp { id, body: want });
         }
         Ok(ops)
     }

@@ -50,7 +50,7 @@ fn apply(l: &Ledger<MemStore>, model: &mut Model, op: &Op) -> Vec<Cid> {
     let ops: Vec<WriteOp> = match op {
         Op::Put(k, v) => vec![WriteOp {
             id: format!("k{k}"),
-            body: Some(body(*v)),
+            body: Some(crate::doc::RawDoc::from_body(&body(*v)).unwrap()),
         }],
         Op::Del(k) => vec![WriteOp {
             id: format!("k{k}"),
@@ -59,13 +59,13 @@ fn apply(l: &Ledger<MemStore>, model: &mut Model, op: &Op) -> Vec<Cid> {
         Op::Bulk(k, v) => (0..*k)
             .map(|i| WriteOp {
                 id: format!("k{i}"),
-                body: Some(body(v + i64::from(i))),
+                body: Some(crate::doc::RawDoc::from_body(&body(v + i64::from(i))).unwrap()),
             })
             .collect(),
     };
     for o in &ops {
         match &o.body {
-            Some(b) => model.insert(o.id.clone(), n_of(b)),
+            Some(b) => model.insert(o.id.clone(), n_of(&b.body().unwrap())),
             None => model.remove(&o.id),
         };
     }

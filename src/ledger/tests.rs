@@ -30,7 +30,7 @@ fn raw(b: Body) -> crate::doc::RawDoc {
 fn put(id: &str, n: i64) -> WriteOp {
     WriteOp {
         id: id.into(),
-        body: Some(body(n)),
+        body: Some(crate::doc::RawDoc::from_body(&body(n)).unwrap()),
     }
 }
 
@@ -89,7 +89,7 @@ fn reopen_sees_committed_data_and_large_docs() {
         put("x", 1),
         WriteOp {
             id: "big".into(),
-            body: Some(big.clone()),
+            body: Some(crate::doc::RawDoc::from_body(&big.clone()).unwrap()),
         },
     ]))
     .unwrap();
@@ -436,7 +436,7 @@ fn cold_reads_of_many_documents_locate_in_batches() {
                 b.insert("even".into(), Ipld::Bool(n % 2 == 0));
                 WriteOp {
                     id: format!("{:016x}", n.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
-                    body: Some(b),
+                    body: Some(crate::doc::RawDoc::from_body(&b).unwrap()),
                 }
             })
             .collect();
@@ -529,7 +529,7 @@ fn format_md_first_commit_example() {
     b.insert("n".into(), Ipld::Integer(1));
     let op = WriteOp {
         id: "doc1".into(),
-        body: Some(b),
+        body: Some(crate::doc::RawDoc::from_body(&b).unwrap()),
     };
     let c = block_on(l.write(vec![op])).unwrap();
     let s = l.snapshot();

@@ -17,10 +17,9 @@ use super::compact::car_groups_by_cost;
 use super::{Ledger, State};
 use crate::car::{seal_car, write_car};
 use crate::clock::Event;
+use crate::codec::cbor::{item_len, read_head};
 use crate::codec::{self, Block};
-use crate::doc::{
-    doc_block, doc_leaf_raw, Body, Leaf, LeafMeta, WriteOp, INLINE_MAX, MAX_DOC_BYTES,
-};
+use crate::doc::{doc_block, doc_leaf_raw, Leaf, LeafMeta, WriteOp, INLINE_MAX, MAX_DOC_BYTES};
 use crate::error::{Error, Result};
 use crate::prolly::{self, as_link, Edit, Node, Raw};
 use crate::store::{CommitOutcome, CommitWrite, Gc, Store, StoredCar};
@@ -47,35 +46,19 @@ pub struct Committed {
     pub seq: u64,
 }
 
-/// Exact dag-cbor size of a value (dag-cbor floats are always 9 bytes).
-pub(crate) fn cbor_size(v: &Ipld) -> usize {
-    fn head(n: u64) -> usize {
-        match n {
-            0..=23 => 1,
-            24..=0xff => 2,
-            0x100..=0xffff => 3,
-            0x1_0000..=0xffff_ffff => 5,
-            _ => 9,
-        }
+/// A document's size as its commit counts it: per field, the key's bytes + 9 + the encoded
+/// value's bytes (it decides whether the document is stored inline, docs/format.md §4).
+fn counted_size(doc: &[u8]) -> std::result::Result<usize, &'static str> {
+    let (_, n, mut pos) = read_head(doc, 0)?;
+    let mut size = 0;
+    for _ in 0..n {
+        let (_, klen, key) = read_head(doc, pos)?;
+        let value = key + klen as usize;
+        let vlen = item_len(doc, value)?;
+        size += klen as usize + 9 + vlen;
+        pos = value + vlen;
     }
-    match v {
-        Ipld::Null | Ipld::Bool(_) => 1,
-        Ipld::Integer(i) => head(if *i < 0 { (-1 - *i) as u64 } else { *i as u64 }),
-        Ipld::Float(_) => 9,
-        Ipld::String(s) => head(s.len() as u64) + s.len(),
-        Ipld::Bytes(b) => head(b.len() as u64) + b.len(),
-        Ipld::List(l) => head(l.len() as u64) + l.iter().map(cbor_size).sum::<usize>(),
-        Ipld::Map(m) => {
-            head(m.len() as u64)
-                + m.iter()
-                    .map(|(k, v)| head(k.len() as u64) + k.len() + cbor_size(v))
-                    .sum::<usize>()
-        }
-        Ipld::Link(c) => {
-            let n = codec::cid_bytes(c).len() + 1;
-            2 + head(n as u64) + n
-        }
-    }
+    Ok(size)
 }
 
 /// A commit ready to be stored.
@@ -111,11 +94,11 @@ impl Prepared {
 fn leaf_for(
     seq: u64,
     pos: Option<u64>,
-    body: &Body,
+    body: &[u8],
     extra: &mut Vec<(Block, Option<Rc<Node>>)>,
     id: &str,
 ) -> Result<Raw> {
-    let size: usize = body.iter().map(|(k, v)| k.len() + 9 + cbor_size(v)).sum();
+    let size = counted_size(body).map_err(|e| Error::Internal(format!("document {id}: {e}")))?;
     if size > MAX_DOC_BYTES {
         return Err(Error::invalid_doc(
             "(root)",
@@ -280,7 +263,7 @@ impl<S: Store> Ledger<S> {
                 None => Leaf::Deleted { seq }.to_raw_at(pos)?,
                 Some(body) => {
                     count += 1;
-                    leaf_for(seq, pos, body, &mut extra, id)?
+                    leaf_for(seq, pos, body.bytes(), &mut extra, id)?
                 }
             };
             doc_edits.push((id.as_bytes().to_vec(), Some(leaf)));

@@ -27,7 +27,7 @@ pub(super) fn body(n: i64) -> Body {
 pub(super) fn put(id: &str, n: i64) -> WriteOp {
     WriteOp {
         id: id.into(),
-        body: Some(body(n)),
+        body: Some(crate::doc::RawDoc::from_body(&body(n)).unwrap()),
     }
 }
 

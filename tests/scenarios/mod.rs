@@ -20,10 +20,7 @@ pub trait Backend {
 fn put(id: &str, n: i64) -> WriteOp {
     let mut b = Body::new();
     b.insert("n".into(), Ipld::Integer(n.into()));
-    WriteOp {
-        id: id.into(),
-        body: Some(b),
-    }
+    WriteOp::put(id, &b)
 }
 
 fn n_of(doc: &ferroproof::doc::RawDoc) -> i64 {
