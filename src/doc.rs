@@ -361,7 +361,7 @@ pub fn parse_batch(json: &str) -> Result<Vec<WriteOp>> {
             validate_id(&id)?;
             Ok(WriteOp {
                 id,
-                body: body.map(RawDoc::from_vec),
+                body: body.map(RawDoc::from_rc),
             })
         })
         .collect()

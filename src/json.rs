@@ -25,7 +25,12 @@ struct Reader<'a> {
     i: usize,
     /// Accept ±Infinity (as f64 bits): query bounds may be infinite, stored values may not.
     infinities: bool,
+    /// The entries of the objects being transcoded ([`to_cbor`]), innermost last.
+    spans: Vec<Span>,
 }
+
+/// An object entry transcoded into the output: (start, end of key, end), from the object's start.
+type Span = (usize, usize, usize);
 
 /// Parses one JSON text into IPLD.
 pub fn parse(text: &str) -> Result<Ipld, String> {
@@ -43,6 +48,7 @@ fn parse_with(text: &str, infinities: bool) -> Result<Ipld, String> {
         s: text.as_bytes(),
         i: 0,
         infinities,
+        spans: Vec::new(),
     };
     let v = r.value(0)?;
     r.ws();

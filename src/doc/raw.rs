@@ -29,8 +29,8 @@ impl RawDoc {
     }
 
     /// Wraps one encoded map made by the engine itself (a write batch's document).
-    pub fn from_vec(bytes: Vec<u8>) -> RawDoc {
-        RawDoc(Rc::from(bytes))
+    pub fn from_rc(bytes: Rc<[u8]>) -> RawDoc {
+        RawDoc(bytes)
     }
 
     /// Encodes a body (tests and conversions).

@@ -7,7 +7,7 @@
 //! (maps in canonical key order, the last of duplicate keys kept, the dag-json bytes and float
 //! forms, the same depth limit); `to_cbor_matches_parse_then_encode` checks it on random documents.
 
-use super::{Reader, MAX_DEPTH};
+use super::{Reader, Span, MAX_DEPTH};
 use crate::codec::cbor::{read_head, write_head};
 use crate::codec::dagcbor::encode_into;
 
@@ -15,7 +15,7 @@ use crate::codec::dagcbor::encode_into;
 const DOC_DEPTH: usize = 2;
 
 /// A batch entry: the id, and the document's fields as one dag-cbor map (`None`: a delete).
-pub type Entry = (String, Option<Vec<u8>>);
+pub type Entry = (String, Option<std::rc::Rc<[u8]>>);
 
 /// Why a batch was refused.
 #[derive(Debug, PartialEq, Eq)]
@@ -34,9 +34,12 @@ pub fn batch(text: &str) -> Result<Vec<Entry>, BatchError> {
         s: text.as_bytes(),
         i: 0,
         infinities: false,
+        spans: Vec::new(),
     };
     let json = BatchError::Json;
     let mut out = Vec::new();
+    // every document is transcoded into this one buffer (dag-cbor is smaller than its JSON)
+    let mut docs = Vec::with_capacity(text.len());
     r.ws();
     if r.s.get(r.i) != Some(&b'[') {
         return Err(json(r.err("a batch is an array")));
@@ -47,7 +50,7 @@ pub fn batch(text: &str) -> Result<Vec<Entry>, BatchError> {
         r.i += 1;
     } else {
         loop {
-            out.push(r.entry()?);
+            out.push(r.entry(&mut docs)?);
             r.ws();
             match r.s.get(r.i) {
                 Some(b',') => r.i += 1,
@@ -67,8 +70,8 @@ pub fn batch(text: &str) -> Result<Vec<Entry>, BatchError> {
 }
 
 impl Reader<'_> {
-    /// One `[id, doc|null]` entry.
-    fn entry(&mut self) -> Result<Entry, BatchError> {
+    /// One `[id, doc|null]` entry (`docs`: scratch space for the document's bytes).
+    fn entry(&mut self, docs: &mut Vec<u8>) -> Result<Entry, BatchError> {
         let json = BatchError::Json;
         let shape = |r: &Self| json(r.err("each entry is [id, doc]"));
         self.ws();
@@ -84,18 +87,18 @@ impl Reader<'_> {
         self.ws();
         self.eat(b",").map_err(|_| shape(self))?;
         self.ws();
-        let mut doc = Vec::new();
+        docs.clear();
         let body = match self.s.get(self.i) {
             Some(b'n') => {
                 self.eat(b"null").map_err(json)?;
                 None
             }
-            Some(b'{') => match self.object_cbor(&mut doc, DOC_DEPTH, true).map_err(json)? {
-                true => Some(doc),
+            Some(b'{') => match self.object_cbor(docs, DOC_DEPTH, true).map_err(json)? {
+                true => Some(docs.as_slice().into()),
                 false => return Err(BatchError::NotObject(id)),
             },
             _ => {
-                self.cbor(&mut doc, DOC_DEPTH).map_err(json)?;
+                self.cbor(docs, DOC_DEPTH).map_err(json)?;
                 return Err(BatchError::NotObject(id));
             }
         };
@@ -174,8 +177,7 @@ impl Reader<'_> {
     fn object_cbor(&mut self, out: &mut Vec<u8>, depth: usize, top: bool) -> Result<bool, String> {
         self.i += 1;
         let mark = out.len();
-        // each entry as written: (start, end of key, end), offsets from `mark`
-        let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+        let base = self.spans.len();
         self.ws();
         if self.s.get(self.i) == Some(&b'}') {
             self.i += 1;
@@ -191,7 +193,7 @@ impl Reader<'_> {
                 self.ws();
                 self.eat(b":")?;
                 self.cbor(out, depth + 1)?;
-                spans.push((start, key, out.len() - mark));
+                self.spans.push((start, key, out.len() - mark));
                 self.ws();
                 match self.s.get(self.i) {
                     Some(b',') => self.i += 1,
@@ -203,42 +205,81 @@ impl Reader<'_> {
                 }
             }
         }
-        let body = out.split_off(mark);
-        let key = |e: u32| {
-            let (s, k, _) = spans[e as usize];
-            &body[s..k]
-        };
-        // canonical order (shorter keys first, then bytewise) is the encoded keys' byte order:
-        // a text head grows with the length; equal keys by position, so the last is kept
-        let mut order: Vec<u32> = (0..spans.len() as u32).collect();
-        crate::sort::heap_sort(&mut order, &|a, b| (key(a), a) < (key(b), b));
-        order.dedup_by(|later, earlier| {
-            let same = key(*later) == key(*earlier);
-            if same {
-                *earlier = *later;
-            }
-            same
-        });
-        if let [only] = order[..] {
-            let (_, k, e) = spans[only as usize];
+        let in_order = sort_entries(&mut self.spans, base, &out[mark..]);
+        let entries = &self.spans[base..];
+        let key = |(s, k, _): Span| &out[mark + s..mark + k];
+        if let [only] = entries[..] {
             if key(only) == b"\x61/" {
-                if let Some((kind, text)) = special_form(&body[k..e]) {
-                    encode_into(out, &self.special(kind, text)?).map_err(|e| self.err(e))?;
+                if let Some((kind, text)) = special_form(&out[mark + only.1..mark + only.2]) {
+                    let v = self.special(kind, text)?;
+                    out.truncate(mark);
+                    self.spans.truncate(base);
+                    encode_into(out, &v).map_err(|e| self.err(e))?;
                     return Ok(false);
                 }
             }
         }
-        let fields: Vec<u32> = order
-            .into_iter()
-            .filter(|&e| !(top && key(e) == b"\x63_id"))
-            .collect();
-        write_head(out, 5, fields.len() as u64);
-        for e in fields {
-            let (s, _, end) = spans[e as usize];
-            out.extend_from_slice(&body[s..end]);
+        let id = top
+            .then(|| entries.iter().position(|&e| key(e) == b"\x63_id"))
+            .flatten();
+        if in_order && id.is_none() {
+            head_before(out, mark, 5, entries.len() as u64); // as written: no copy
+        } else {
+            // the map after the entries as written, then moved down over them
+            let written = out.len();
+            write_head(out, 5, (entries.len() - usize::from(id.is_some())) as u64);
+            for (i, &(s, _, e)) in entries.iter().enumerate() {
+                if Some(i) != id {
+                    out.extend_from_within(mark + s..mark + e);
+                }
+            }
+            out.copy_within(written.., mark);
+            out.truncate(out.len() - (written - mark));
         }
+        self.spans.truncate(base);
         Ok(true)
     }
+}
+
+/// Sorts an object's entries (`spans[base..]`; `body`: their bytes) into canonical key order
+/// (shorter keys first, then bytewise: the encoded keys' byte order, as a text head grows with
+/// the length) and keeps the last of equal keys, as a map insert does; true when they were
+/// written in that order, without duplicates.
+fn sort_entries(spans: &mut Vec<Span>, base: usize, body: &[u8]) -> bool {
+    let key = |&(s, k, _): &Span| &body[s..k];
+    if spans[base..].windows(2).all(|w| key(&w[0]) < key(&w[1])) {
+        return true;
+    }
+    let n = spans.len() - base;
+    if n <= 16 {
+        // few entries (most objects): an insertion sort in place, stable
+        for i in base + 1..spans.len() {
+            let mut j = i;
+            while j > base && key(&spans[j]) < key(&spans[j - 1]) {
+                spans.swap(j, j - 1);
+                j -= 1;
+            }
+        }
+    } else {
+        // by key, then position: equal keys in input order
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        let at = |i: u32| &spans[base + i as usize];
+        crate::sort::heap_sort(&mut order, &|a, b| (key(at(a)), a) < (key(at(b)), b));
+        let sorted: Vec<Span> = order.iter().map(|&i| *at(i)).collect();
+        spans[base..].copy_from_slice(&sorted);
+    }
+    // the last of equal keys (the last one written) stands for them
+    let mut w = base;
+    for r in base..spans.len() {
+        if w > base && key(&spans[w - 1]) == key(&spans[r]) {
+            spans[w - 1] = spans[r];
+        } else {
+            spans[w] = spans[r];
+            w += 1;
+        }
+    }
+    spans.truncate(w);
+    false
 }
 
 /// `{"bytes"|"f64": text}` (one entry, a text value) as encoded by [`Reader::cbor`]: the kind and

@@ -28,7 +28,7 @@ fn reference(text: &str) -> Result<Vec<Entry>, ()> {
                     m.remove("_id");
                     let mut bytes = Vec::new();
                     encode_map(&mut bytes, &m).unwrap();
-                    Some(bytes)
+                    Some(bytes.into())
                 }
                 _ => return Err(()),
             },
@@ -38,9 +38,10 @@ fn reference(text: &str) -> Result<Vec<Entry>, ()> {
 }
 
 /// Wire JSON as the TypeScript wrapper writes it (floats and bytes in their `"/"` forms), with
-/// each map's keys in the order given by `rev` (reversed: not canonical) and, with `dup`, its
-/// first key written twice (first with `null`, which the later value replaces).
-fn wire(v: &Ipld, rev: bool, dup: bool, out: &mut String) {
+/// each map's keys in the order `order` gives (0: bytewise, 1: reversed, 2: canonical, the order
+/// the transcoder keeps without copying) and, with `dup`, its first key written twice (first with
+/// `null`, which the later value replaces).
+fn wire(v: &Ipld, order: u8, dup: bool, out: &mut String) {
     match v {
         Ipld::Null => out.push_str("null"),
         Ipld::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -58,15 +59,17 @@ fn wire(v: &Ipld, rev: bool, dup: bool, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                wire(x, rev, dup, out);
+                wire(x, order, dup, out);
             }
             out.push(']');
         }
         Ipld::Map(m) => {
             out.push('{');
             let mut entries: Vec<(&String, &Ipld)> = m.iter().collect();
-            if rev {
-                entries.reverse();
+            match order {
+                1 => entries.reverse(),
+                2 => entries.sort_by_key(|(k, _)| (k.len(), k.as_bytes())),
+                _ => {}
             }
             if let (true, Some((k, _))) = (dup, entries.first()) {
                 out.push_str(&serde_json::to_string(k).unwrap());
@@ -78,7 +81,7 @@ fn wire(v: &Ipld, rev: bool, dup: bool, out: &mut String) {
                 }
                 out.push_str(&serde_json::to_string(k).unwrap());
                 out.push(':');
-                wire(x, rev, dup, out);
+                wire(x, order, dup, out);
             }
             out.push('}');
         }
@@ -108,7 +111,7 @@ fn value() -> impl Strategy<Value = Ipld> {
 }
 
 fn doc() -> impl Strategy<Value = BTreeMap<String, Ipld>> {
-    prop::collection::btree_map("(_id|/|[a-z_]{0,6})", value(), 0..8)
+    prop::collection::btree_map("(_id|/|[a-z_]{0,6})", value(), 0..24)
 }
 
 proptest! {
@@ -117,11 +120,11 @@ proptest! {
     /// Every document of a batch: the bytes (or the refusal) of parsing then encoding.
     #[test]
     fn to_cbor_matches_parse_then_encode(
-        docs in prop::collection::vec((doc(), any::<bool>(), any::<bool>()), 1..4),
+        docs in prop::collection::vec((doc(), 0u8..3, any::<bool>()), 1..4),
         null_at in 0usize..6,
     ) {
         let mut text = String::from("[");
-        for (i, (d, rev, dup)) in docs.iter().enumerate() {
+        for (i, (d, order, dup)) in docs.iter().enumerate() {
             if i > 0 {
                 text.push(',');
             }
@@ -129,7 +132,7 @@ proptest! {
             if i == null_at {
                 text.push_str("null");
             } else {
-                wire(&Ipld::Map(d.clone()), *rev, *dup, &mut text);
+                wire(&Ipld::Map(d.clone()), *order, *dup, &mut text);
             }
             text.push(']');
         }
@@ -142,7 +145,7 @@ proptest! {
     #[test]
     fn mangled_batches_agree(d in doc(), cut in 0usize..400, junk in "[\\[\\]{}:,\"0-9a-z/\\\\ ]{0,3}") {
         let mut good = String::from("[[\"a\",");
-        wire(&Ipld::Map(d), false, false, &mut good);
+        wire(&Ipld::Map(d), 0, false, &mut good);
         good.push_str("]]");
         let at = cut.min(good.len());
         if good.is_char_boundary(at) {
@@ -172,7 +175,7 @@ fn special_forms_and_ids() {
     m.insert("b".to_string(), Ipld::Bytes(vec![1, 2]));
     m.insert("f".to_string(), Ipld::Float(2.5));
     encode_map(&mut want, &m).unwrap();
-    assert_eq!(nested, Ok(vec![("x".into(), Some(want))]));
+    assert_eq!(nested, Ok(vec![("x".into(), Some(want.into()))]));
     // refusals
     for bad in [
         r#"{"b":{"/":{"bytes":"!!"}}}"#,
@@ -200,5 +203,21 @@ fn special_forms_and_ids() {
             reference(&text),
             "depth {depth}"
         );
+    }
+}
+
+/// Objects past the insertion sort's size, with duplicate keys anywhere: the last one is kept.
+#[test]
+fn large_objects_keep_the_last_of_duplicate_keys() {
+    for n in [17usize, 18, 23, 31, 40] {
+        for dup in 0..n {
+            let mut fields: Vec<String> =
+                (0..n).rev().map(|i| format!("\"k{i:02}\":{i}")).collect();
+            let at = (dup * 7) % n;
+            fields.insert(at, format!("\"k{dup:02}\":null"));
+            fields.push(format!("\"k{dup:02}\":\"last\""));
+            let text = format!("[[\"x\",{{{}}}]]", fields.join(","));
+            assert_eq!(batch(&text).map_err(|_| ()), reference(&text), "{text}");
+        }
     }
 }
