@@ -249,26 +249,26 @@ impl<S: Store> Ledger<S> {
         let in_id_order = ops.windows(2).all(|w| w[0].id < w[1].id);
         let mut doc_edits: Vec<Edit> = Vec::with_capacity(latest.len());
         let mut extra = Vec::new();
-        let mut count = base.count;
+        let mut puts = 0;
         for (id, (i, op)) in latest {
             let pos = (!in_id_order).then_some(i as u64);
-            if let Some(old) = prolly::get(&self.blocks, base.docs, id.as_bytes()).await? {
-                let old =
-                    LeafMeta::read(&old).map_err(|e| Error::corrupt(format!("doc {id}"), e))?;
-                if old.live {
-                    count = count.saturating_sub(1);
-                }
-            }
             let leaf = match &op.body {
                 None => Leaf::Deleted { seq }.to_raw_at(pos)?,
                 Some(body) => {
-                    count += 1;
+                    puts += 1;
                     leaf_for(seq, pos, body.bytes(), &mut extra, id)?
                 }
             };
             doc_edits.push((id.as_bytes().to_vec(), Some(leaf)));
         }
         let docs = prolly::apply(&self.blocks, base.docs, doc_edits, LEAF_SEQ).await?;
+        // each put adds a document, each live one it replaces or deletes takes one away
+        let mut gone = 0;
+        for old in &docs.replaced {
+            let old = LeafMeta::read(old).map_err(|e| Error::corrupt("docs tree", e))?;
+            gone += u64::from(old.live);
+        }
+        let count = (base.count + puts).saturating_sub(gone);
         let event = Event {
             parents: base.head.clone(),
             root: docs.root,

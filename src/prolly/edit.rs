@@ -29,6 +29,8 @@ pub type LeafSeq = Option<fn(&[u8]) -> std::result::Result<u64, String>>;
 pub struct Applied {
     pub root: Option<Cid>,
     pub blocks: Vec<(Block, Rc<Node>)>,
+    /// The old values of the leaf entries the edits replaced or deleted.
+    pub replaced: Vec<Raw>,
 }
 
 struct Ctx<'a, L: Loader> {
@@ -36,6 +38,7 @@ struct Ctx<'a, L: Loader> {
     leaf_seq: LeafSeq,
     fresh: HashMap<Cid, Rc<Node>>,
     blocks: Vec<(Block, Rc<Node>)>,
+    replaced: Vec<Raw>,
 }
 
 impl<L: Loader> Ctx<'_, L> {
@@ -139,6 +142,7 @@ pub async fn apply<L: Loader>(
         leaf_seq,
         fresh: HashMap::default(),
         blocks: Vec::new(),
+        replaced: Vec::new(),
     };
     let Some(root_cid) = root else {
         let mut chunker = Chunker::new(0);
@@ -151,12 +155,14 @@ pub async fn apply<L: Loader>(
         return Ok(Applied {
             root,
             blocks: cx.blocks,
+            replaced: Vec::new(),
         });
     };
     if edits.is_empty() {
         return Ok(Applied {
             root,
             blocks: Vec::new(),
+            replaced: Vec::new(),
         });
     }
     let old_root = loader.load(&root_cid).await?;
@@ -175,6 +181,7 @@ pub async fn apply<L: Loader>(
     Ok(Applied {
         root,
         blocks: cx.blocks,
+        replaced: cx.replaced,
     })
 }
 
@@ -277,8 +284,14 @@ impl Cursor {
     }
 }
 
-/// Merges sorted node entries with sorted edits into the chunker.
-fn merge_into(entries: &[Entry], edits: &[Edit], chunker: &mut Chunker) {
+/// Merges sorted node entries with sorted edits into the chunker; the old values of the entries
+/// the edits replace or delete go to `replaced` (leaves only: `None` above them).
+fn merge_into(
+    entries: &[Entry],
+    edits: &[Edit],
+    chunker: &mut Chunker,
+    mut replaced: Option<&mut Vec<Raw>>,
+) {
     let (mut i, mut j) = (0, 0);
     while i < entries.len() || j < edits.len() {
         let take_edit = match (entries.get(i), edits.get(j)) {
@@ -288,7 +301,10 @@ fn merge_into(entries: &[Entry], edits: &[Edit], chunker: &mut Chunker) {
         };
         if take_edit {
             let (k, v) = &edits[j];
-            if entries.get(i).is_some_and(|e| &e.0 == k) {
+            if let Some(old) = entries.get(i).filter(|e| &e.0 == k) {
+                if let Some(r) = replaced.as_deref_mut() {
+                    r.push(old.1.clone());
+                }
                 i += 1; // replaced or deleted
             }
             if let Some(v) = v {
@@ -324,7 +340,8 @@ async fn rechunk_level<L: Loader>(
                 Some(u) => i + edits[i..].partition_point(|e| e.0.as_slice() < u),
                 None => edits.len(),
             };
-            merge_into(&node.entries, &edits[i..j], &mut chunker);
+            let replaced = (level == 0).then_some(&mut cx.replaced);
+            merge_into(&node.entries, &edits[i..j], &mut chunker, replaced);
             i = j;
             if chunker.aligned() || !cur.advance(cx).await? {
                 break;
