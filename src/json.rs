@@ -69,6 +69,32 @@ impl Reader<'_> {
         }
     }
 
+    /// At the start of an array's or object's items: true (and consumed) if `close` ends it at once.
+    fn empty(&mut self, close: u8) -> bool {
+        self.ws();
+        let at = self.s.get(self.i) == Some(&close);
+        self.i += usize::from(at);
+        at
+    }
+
+    /// After an item of an array or object: true at `,` (another item follows), false at `close`
+    /// (consumed), else an error.
+    fn more(&mut self, close: u8) -> Result<bool, String> {
+        self.ws();
+        match self.s.get(self.i) {
+            Some(b',') => {
+                self.i += 1;
+                Ok(true)
+            }
+            Some(&c) if c == close => {
+                self.i += 1;
+                Ok(false)
+            }
+            _ if close == b']' => Err(self.err("expected , or ]")),
+            _ => Err(self.err("expected , or }")),
+        }
+    }
+
     fn eat(&mut self, lit: &[u8]) -> Result<(), String> {
         if self.s[self.i..].starts_with(lit) {
             self.i += lit.len();
@@ -99,31 +125,21 @@ impl Reader<'_> {
     fn array(&mut self, depth: usize) -> Result<Ipld, String> {
         self.i += 1;
         let mut out = Vec::new();
-        self.ws();
-        if self.s.get(self.i) == Some(&b']') {
-            self.i += 1;
-            return Ok(Ipld::List(out));
-        }
-        loop {
-            out.push(self.value(depth + 1)?);
-            self.ws();
-            match self.s.get(self.i) {
-                Some(b',') => self.i += 1,
-                Some(b']') => {
-                    self.i += 1;
-                    return Ok(Ipld::List(out));
+        if !self.empty(b']') {
+            loop {
+                out.push(self.value(depth + 1)?);
+                if !self.more(b']')? {
+                    break;
                 }
-                _ => return Err(self.err("expected , or ]")),
             }
         }
+        Ok(Ipld::List(out))
     }
 
     fn object(&mut self, depth: usize) -> Result<Ipld, String> {
         self.i += 1;
         let mut out = BTreeMap::new();
-        self.ws();
-        if self.s.get(self.i) == Some(&b'}') {
-            self.i += 1;
+        if self.empty(b'}') {
             return Ok(Ipld::Map(out));
         }
         loop {
@@ -136,14 +152,8 @@ impl Reader<'_> {
             self.eat(b":")?;
             let v = self.value(depth + 1)?;
             out.insert(k, v);
-            self.ws();
-            match self.s.get(self.i) {
-                Some(b',') => self.i += 1,
-                Some(b'}') => {
-                    self.i += 1;
-                    break;
-                }
-                _ => return Err(self.err("expected , or }")),
+            if !self.more(b'}')? {
+                break;
             }
         }
         // dag-json bytes {"/": {"bytes": "<base64>"}}, and floats {"/": {"f64": "<hex bits>"}}

@@ -45,20 +45,11 @@ pub fn batch(text: &str) -> Result<Vec<Entry>, BatchError> {
         return Err(json(r.err("a batch is an array")));
     }
     r.i += 1;
-    r.ws();
-    if r.s.get(r.i) == Some(&b']') {
-        r.i += 1;
-    } else {
+    if !r.empty(b']') {
         loop {
             out.push(r.entry(&mut docs)?);
-            r.ws();
-            match r.s.get(r.i) {
-                Some(b',') => r.i += 1,
-                Some(b']') => {
-                    r.i += 1;
-                    break;
-                }
-                _ => return Err(json(r.err("expected , or ]"))),
+            if !r.more(b']').map_err(json)? {
+                break;
             }
         }
     }
@@ -150,21 +141,12 @@ impl Reader<'_> {
         self.i += 1;
         let mark = out.len();
         let mut n = 0;
-        self.ws();
-        if self.s.get(self.i) == Some(&b']') {
-            self.i += 1;
-        } else {
+        if !self.empty(b']') {
             loop {
                 self.cbor(out, depth + 1)?;
                 n += 1;
-                self.ws();
-                match self.s.get(self.i) {
-                    Some(b',') => self.i += 1,
-                    Some(b']') => {
-                        self.i += 1;
-                        break;
-                    }
-                    _ => return Err(self.err("expected , or ]")),
+                if !self.more(b']')? {
+                    break;
                 }
             }
         }
@@ -178,10 +160,7 @@ impl Reader<'_> {
         self.i += 1;
         let mark = out.len();
         let base = self.spans.len();
-        self.ws();
-        if self.s.get(self.i) == Some(&b'}') {
-            self.i += 1;
-        } else {
+        if !self.empty(b'}') {
             loop {
                 self.ws();
                 if self.s.get(self.i) != Some(&b'"') {
@@ -194,14 +173,8 @@ impl Reader<'_> {
                 self.eat(b":")?;
                 self.cbor(out, depth + 1)?;
                 self.spans.push((start, key, out.len() - mark));
-                self.ws();
-                match self.s.get(self.i) {
-                    Some(b',') => self.i += 1,
-                    Some(b'}') => {
-                        self.i += 1;
-                        break;
-                    }
-                    _ => return Err(self.err("expected , or }")),
+                if !self.more(b'}')? {
+                    break;
                 }
             }
         }
