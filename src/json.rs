@@ -2,6 +2,8 @@
 //! TypeScript wrapper (documents, options, clocks) and its own header, so it needs no more than
 //! RFC 8259 plus the dag-json bytes convention `{"/": {"bytes": "<base64>"}}` and floats as their
 //! bits, `{"/": {"f64": "<16 hex digits>"}}` (no decimal fractions: see docs/format.md §2.1).
+//! Write batches take a shorter way, [`batch`] (`to_cbor`): each document straight into the
+//! dag-cbor map this reader and the encoder would make together.
 //!
 //! Invariant: any input yields a value or an error naming the byte offset, never a panic; nesting
 //! is bounded ([`MAX_DEPTH`]), numbers are finite (query options: or ±Infinity), strings are valid
