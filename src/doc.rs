@@ -574,13 +574,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ops.len(), 2);
-        assert_eq!(
-            ops[1],
-            WriteOp {
-                id: "gone".into(),
-                body: None
-            }
-        );
+        assert_eq!(ops[1], WriteOp::del("gone"));
         let body = ops[0].body.as_ref().unwrap().body().unwrap();
         assert!(!body.contains_key("_id"));
         assert_eq!(body["c"], Ipld::Bytes(vec![1, 2, 3]));

@@ -185,10 +185,7 @@ async fn run_case(
         Dev::new(Some(&first.store)).await,
         first,
     ];
-    let put = |k: String, v: i64| WriteOp {
-        id: k,
-        body: Some(ferroproof::doc::RawDoc::from_body(&body(v)).unwrap()),
-    };
+    let put = |k: String, v: i64| WriteOp::put(k, &body(v));
     for s in steps {
         match s {
             Step::Put(r, k, v) => drop(
@@ -201,10 +198,7 @@ async fn run_case(
             Step::Del(r, k) => drop(
                 devs[r]
                     .ledger
-                    .write(vec![WriteOp {
-                        id: format!("k{k}"),
-                        body: None,
-                    }])
+                    .write(vec![WriteOp::del(format!("k{k}"))])
                     .await
                     .unwrap(),
             ),

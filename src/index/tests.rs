@@ -251,8 +251,8 @@ proptest! {
                 let id = format!("doc{k:02}");
                 changed.insert(id.clone());
                 match d {
-                    Some(d) => { ops.push(WriteOp { id: id.clone(), body: Some(crate::doc::RawDoc::from_body(&body(&d)).unwrap()) }); docs.insert(id, d); }
-                    None => { ops.push(WriteOp { id: id.clone(), body: None }); docs.remove(&id); }
+                    Some(d) => { ops.push(WriteOp::put(id.clone(), &body(&d))); docs.insert(id, d); }
+                    None => { ops.push(WriteOp::del(id.clone())); docs.remove(&id); }
                 }
             }
             block_on(l.write(ops)).unwrap();
@@ -285,11 +285,7 @@ fn changed_map_source_rebuilds_and_object_keys_are_rejected() {
         year: 2024,
         month: 5,
     };
-    block_on(l.write(vec![WriteOp {
-        id: "a".into(),
-        body: Some(crate::doc::RawDoc::from_body(&body(&d)).unwrap()),
-    }]))
-    .unwrap();
+    block_on(l.write(vec![WriteOp::put("a", &body(&d))])).unwrap();
     let (_, docs) = block_on(l.index_begin("idx", "v1")).unwrap();
     assert_eq!(docs.len(), 1);
     let (t, docs) = block_on(l.index_begin("idx", "v1")).unwrap();
@@ -327,23 +323,9 @@ fn a_query_sees_its_snapshot_even_if_a_write_lands_meanwhile() {
         year: 2024,
         month: 1,
     };
-    block_on(l.write(vec![WriteOp {
-        id: "a".into(),
-        body: Some(crate::doc::RawDoc::from_body(&body(&d(1))).unwrap()),
-    }]))
-    .unwrap();
+    block_on(l.write(vec![WriteOp::put("a", &body(&d(1)))])).unwrap();
     let (t, docs) = block_on(l.index_begin("n", "src")).unwrap();
-    block_on(l.write(vec![
-        WriteOp {
-            id: "b".into(),
-            body: Some(crate::doc::RawDoc::from_body(&body(&d(2))).unwrap()),
-        },
-        WriteOp {
-            id: "a".into(),
-            body: None,
-        },
-    ]))
-    .unwrap();
+    block_on(l.write(vec![WriteOp::put("b", &body(&d(2))), WriteOp::del("a")])).unwrap();
     let (hits, state) =
         block_on(l.index_finish(t, emit_all(0, &docs), &QueryOpts::default(), true)).unwrap();
     assert_eq!(state.seq, 1);
@@ -373,11 +355,7 @@ fn a_query_answers_from_memory_and_the_index_is_stored_afterwards() {
         month: 1,
     };
     let put = |l: &Ledger<MemStore>, id: &str, n| {
-        block_on(l.write(vec![WriteOp {
-            id: id.into(),
-            body: Some(crate::doc::RawDoc::from_body(&body(&d(n))).unwrap()),
-        }]))
-        .unwrap()
+        block_on(l.write(vec![WriteOp::put(id, &body(&d(n)))])).unwrap()
     };
     put(&l, "a", 1);
     put(&l, "b", 2);

@@ -34,27 +34,21 @@ fn source() -> (MemStore, Ledger<MemStore>) {
         let ops = (0..100)
             .map(|i| {
                 let n = chunk * 100 + i;
-                WriteOp {
-                    id: format!("d{n:04}"),
-                    body: Some(
-                        crate::doc::RawDoc::from_body(&body(
-                            n,
-                            if n % 50 == 0 { 3000 } else { 40 },
-                        ))
-                        .unwrap(),
-                    ),
-                }
+                WriteOp::put(
+                    format!("d{n:04}"),
+                    &body(n, if n % 50 == 0 { 3000 } else { 40 }),
+                )
             })
             .collect();
         block_on(l.write(ops)).unwrap();
     }
     for n in (0..600).step_by(9) {
-        let body = (n % 2 == 0).then(|| crate::doc::RawDoc::from_body(&body(-n, 10)).unwrap());
-        block_on(l.write(vec![WriteOp {
-            id: format!("d{n:04}"),
-            body,
-        }]))
-        .unwrap();
+        let id = format!("d{n:04}");
+        let op = match n % 2 {
+            0 => WriteOp::put(id, &body(-n, 10)),
+            _ => WriteOp::del(id),
+        };
+        block_on(l.write(vec![op])).unwrap();
     }
     block_on(l.index_query_field("bucket", &QueryOpts::default(), false)).unwrap();
     block_on(l.save_indexes()).unwrap();
@@ -105,11 +99,7 @@ fn a_plain_archive_starts_a_ledger_under_another_key_with_the_same_state() {
     // a fresh handle reads it; writes commit on top; compaction keeps everything
     let dst = open(&store);
     assert_eq!(all(&dst), all(&src));
-    block_on(dst.write(vec![WriteOp {
-        id: "new".into(),
-        body: Some(crate::doc::RawDoc::from_body(&body(1, 1)).unwrap()),
-    }]))
-    .unwrap();
+    block_on(dst.write(vec![WriteOp::put("new", &body(1, 1))])).unwrap();
     block_on(dst.compact()).unwrap();
     let dst = open(&store);
     assert_eq!(all(&dst).len(), all(&src).len() + 1);

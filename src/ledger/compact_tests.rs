@@ -50,10 +50,7 @@ fn compact_auto(l: &Ledger<MemStore>) {
 fn write_auto(l: &Ledger<MemStore>, model: &mut Model, ops: Vec<(String, i64)>) {
     let batch = ops
         .iter()
-        .map(|(id, n)| WriteOp {
-            id: id.clone(),
-            body: Some(crate::doc::RawDoc::from_body(&body(*n)).unwrap()),
-        })
+        .map(|(id, n)| WriteOp::put(id.clone(), &body(*n)))
         .collect();
     block_on(l.write(batch)).unwrap();
     model.extend(ops);
@@ -145,11 +142,7 @@ fn writes_between_packing_and_commit_are_kept() {
     assert!(block_on(a.compact_prepare(true)).unwrap());
     // another tab and this one commit while the packed CARs wait
     let b = open(&store);
-    block_on(b.write(vec![WriteOp {
-        id: "from-b".into(),
-        body: Some(crate::doc::RawDoc::from_body(&body(7)).unwrap()),
-    }]))
-    .unwrap();
+    block_on(b.write(vec![WriteOp::put("from-b", &body(7))])).unwrap();
     model.insert("from-b".into(), 7);
     write_auto(&a, &mut model, vec![(spread(3), 9), ("from-a".into(), 8)]);
     let head = a.snapshot().head.clone();
@@ -191,10 +184,7 @@ fn crash_at_every_step(incremental: bool) {
             let batch: Vec<(String, i64)> = (0..5).map(|j| (spread(i * 5 + j), i as i64)).collect();
             let writes = batch
                 .iter()
-                .map(|(id, n)| WriteOp {
-                    id: id.clone(),
-                    body: Some(crate::doc::RawDoc::from_body(&body(*n)).unwrap()),
-                })
+                .map(|(id, n)| WriteOp::put(id.clone(), &body(*n)))
                 .collect();
             block_on(l.write(writes)).unwrap();
             model.extend(batch);
@@ -212,11 +202,7 @@ fn crash_at_every_step(incremental: bool) {
         // After the "crash" the page reloads: a new handle on what was stored.
         check_all(&store, &open(&store), &model);
         let again = open(&store);
-        block_on(again.write(vec![WriteOp {
-            id: "after".into(),
-            body: Some(crate::doc::RawDoc::from_body(&body(1)).unwrap()),
-        }]))
-        .unwrap();
+        block_on(again.write(vec![WriteOp::put("after", &body(1))])).unwrap();
         block_on(again.compact()).unwrap();
         // CARs a crashed compaction staged (no header names them) are gone: the store holds
         // exactly what the last compaction packed.
@@ -253,11 +239,7 @@ fn due_only_after_enough_garbage() {
         let before = written;
         while !l.compaction_due(urgent) {
             written += 1;
-            block_on(l.write(vec![WriteOp {
-                id: "a".into(),
-                body: Some(crate::doc::RawDoc::from_body(&body(written)).unwrap()),
-            }]))
-            .unwrap();
+            block_on(l.write(vec![WriteOp::put("a", &body(written))])).unwrap();
         }
         written - before
     };
@@ -360,10 +342,7 @@ fn incremental_compaction_keeps_mostly_live_cars() {
     assert!(packed.len() >= 4, "{} CARs", packed.len());
     let (mut n, mut compactions) = (2000u64, 0);
     while compactions < 3 {
-        let ops = vec![WriteOp {
-            id: format!("doc-{n:06}"),
-            body: Some(crate::doc::RawDoc::from_body(&body(2)).unwrap()),
-        }];
+        let ops = vec![WriteOp::put(format!("doc-{n:06}"), &body(2))];
         block_on(l.write(ops)).unwrap();
         model.insert(format!("doc-{n:06}"), 2);
         n += 1;

@@ -76,10 +76,7 @@ fn doc_with(id: &str, name: &str, m: &FileMeta) -> WriteOp {
     let mut body = Body::new();
     body.insert("_files".into(), Ipld::Map(files));
     body.insert("title".into(), Ipld::String(format!("doc {id}")));
-    WriteOp {
-        id: id.into(),
-        body: Some(crate::doc::RawDoc::from_body(&body).unwrap()),
-    }
+    WriteOp::put(id, &body)
 }
 
 fn put(l: &Ledger<MemStore>, op: WriteOp, m: &FileMeta) {
@@ -171,11 +168,7 @@ fn compaction_keeps_live_files_and_drops_the_bytes_of_deleted_or_replaced_ones()
     // replace b's file, delete a: their bytes go with the next compaction
     let b2 = write_file(&l, &bytes(10, 8));
     put(&l, doc_with("b", "b.bin", &b2), &b2);
-    block_on(l.write(vec![WriteOp {
-        id: "a".into(),
-        body: None,
-    }]))
-    .unwrap();
+    block_on(l.write(vec![WriteOp::del("a")])).unwrap();
     block_on(l.compact()).unwrap();
     assert!(read_file(&l, &a).is_none());
     assert!(read_file(&l, &b).is_none());

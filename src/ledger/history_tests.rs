@@ -48,19 +48,10 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn apply(l: &Ledger<MemStore>, model: &mut Model, op: &Op) -> Vec<Cid> {
     let ops: Vec<WriteOp> = match op {
-        Op::Put(k, v) => vec![WriteOp {
-            id: format!("k{k}"),
-            body: Some(crate::doc::RawDoc::from_body(&body(*v)).unwrap()),
-        }],
-        Op::Del(k) => vec![WriteOp {
-            id: format!("k{k}"),
-            body: None,
-        }],
+        Op::Put(k, v) => vec![WriteOp::put(format!("k{k}"), &body(*v))],
+        Op::Del(k) => vec![WriteOp::del(format!("k{k}"))],
         Op::Bulk(k, v) => (0..*k)
-            .map(|i| WriteOp {
-                id: format!("k{i}"),
-                body: Some(crate::doc::RawDoc::from_body(&body(v + i64::from(i))).unwrap()),
-            })
+            .map(|i| WriteOp::put(format!("k{i}"), &body(v + i64::from(i))))
             .collect(),
     };
     for o in &ops {

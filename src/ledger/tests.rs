@@ -28,17 +28,11 @@ fn raw(b: Body) -> crate::doc::RawDoc {
 }
 
 fn put(id: &str, n: i64) -> WriteOp {
-    WriteOp {
-        id: id.into(),
-        body: Some(crate::doc::RawDoc::from_body(&body(n)).unwrap()),
-    }
+    WriteOp::put(id, &body(n))
 }
 
 fn del(id: &str) -> WriteOp {
-    WriteOp {
-        id: id.into(),
-        body: None,
-    }
+    WriteOp::del(id)
 }
 
 fn open(store: &MemStore) -> Ledger<MemStore> {
@@ -85,14 +79,7 @@ fn reopen_sees_committed_data_and_large_docs() {
     let l = open(&store);
     let mut big = Body::new();
     big.insert("blob".into(), Ipld::Bytes(vec![7; 5000]));
-    block_on(l.write(vec![
-        put("x", 1),
-        WriteOp {
-            id: "big".into(),
-            body: Some(crate::doc::RawDoc::from_body(&big.clone()).unwrap()),
-        },
-    ]))
-    .unwrap();
+    block_on(l.write(vec![put("x", 1), WriteOp::put("big", &big)])).unwrap();
     let l2 = open(&store);
     assert_eq!(block_on(l2.get("x")).unwrap(), body(1));
     assert_eq!(block_on(l2.get("big")).unwrap(), big);
@@ -434,10 +421,10 @@ fn cold_reads_of_many_documents_locate_in_batches() {
                 let mut b = Body::new();
                 b.insert("n".into(), Ipld::Integer(n.into()));
                 b.insert("even".into(), Ipld::Bool(n % 2 == 0));
-                WriteOp {
-                    id: format!("{:016x}", n.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
-                    body: Some(crate::doc::RawDoc::from_body(&b).unwrap()),
-                }
+                WriteOp::put(
+                    format!("{:016x}", n.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+                    &b,
+                )
             })
             .collect();
         block_on(l.write(ops)).unwrap();
@@ -527,10 +514,7 @@ fn format_md_first_commit_example() {
     let l = open(&store);
     let mut b = Body::new();
     b.insert("n".into(), Ipld::Integer(1));
-    let op = WriteOp {
-        id: "doc1".into(),
-        body: Some(crate::doc::RawDoc::from_body(&b).unwrap()),
-    };
+    let op = WriteOp::put("doc1", &b);
     let c = block_on(l.write(vec![op])).unwrap();
     let s = l.snapshot();
     let docs = s.docs.unwrap();

@@ -25,17 +25,11 @@ pub(super) fn body(n: i64) -> Body {
 }
 
 pub(super) fn put(id: &str, n: i64) -> WriteOp {
-    WriteOp {
-        id: id.into(),
-        body: Some(crate::doc::RawDoc::from_body(&body(n)).unwrap()),
-    }
+    WriteOp::put(id, &body(n))
 }
 
 pub(super) fn del(id: &str) -> WriteOp {
-    WriteOp {
-        id: id.into(),
-        body: None,
-    }
+    WriteOp::del(id)
 }
 
 /// A replica's local side: its store and open ledger.
