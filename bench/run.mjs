@@ -21,6 +21,7 @@
 //   BENCH_TIMEOUT_S=3600         global timeout (partial results are still written)
 //   BENCH_G_ROUNDS=3             workload g rounds (median)
 //   BENCH_F_ROUNDS=3             cold pages per size in workload f (median)
+//   BENCH_F_ROWS=f1k,f10k,f100k  f: only these sizes (fa10k needs f10k)
 //   BENCH_K_UPDATES=bulk         k3's 10 updates per doc: bulk (10 rounds of bulk updates of the
 //                                10k docs) or single (100,000 awaited single puts; slow)
 //   BENCH_K_IDLE_MS=1500         k: idle time after the writes, before close()
@@ -188,7 +189,8 @@ const mb = (b) => `${(b / 1e6).toFixed(2)} MB`;
 const size = (b) => (b >= 1e6 ? mb(b) : `${(b / 1e3).toFixed(1)} kB`);
 
 async function coldOpen(engine) {
-  const sizes = COLD_SIZES.filter(([, n]) => n <= 10_000 || BIG_ENGINES.includes(engine));
+  const only = process.env.BENCH_F_ROWS?.split(",");
+  const sizes = COLD_SIZES.filter(([row, n]) => (n <= 10_000 || BIG_ENGINES.includes(engine)) && (!only || only.includes(row)));
   const name = (n) => `cold${n}-${engine}-${run}`;
   const expected = (n) => expectedQueryRows(n).g1;
   const seeded = [];

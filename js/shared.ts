@@ -104,9 +104,9 @@ export async function lockedRetrying<T>(name: string, fn: () => Promise<T>): Pro
 
 
 /** Downloads an archive (`NETWORK` when that fails). */
-async function download(url: string): Promise<Uint8Array> {
+async function download(url: string, signal?: AbortSignal): Promise<Uint8Array> {
   try {
-    const res = await fetch(url);
+    const res = await fetch(url, { signal });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     return new Uint8Array(await res.arrayBuffer());
   } catch (e) {
@@ -115,25 +115,35 @@ async function download(url: string): Promise<Uint8Array> {
 }
 
 /**
- * Starts downloading a new ledger's archive while the engine loads, when the profile has no
- * database for it yet (so it is certainly empty); undefined otherwise, and where the list of
- * databases is not available.
+ * Starts downloading a new ledger's archive at once, while the engine loads, unless this profile
+ * has held the ledger before (a mark) or has a database for it (then the download is aborted as
+ * soon as the list of databases says so). Undefined when not started: the import downloads it.
  */
 async function earlyDownload(name: string, url: string): Promise<Uint8Array | undefined> {
-  if (typeof indexedDB === "undefined" || typeof indexedDB.databases !== "function") return undefined;
-  const dbs = await indexedDB.databases().catch(() => undefined);
-  if (!dbs || dbs.some((d) => d.name === `ferroproof.${name}`)) return undefined;
-  return download(url);
+  if (mark("archive", name)) return undefined;
+  const abort = typeof AbortController === "function" ? new AbortController() : undefined;
+  const got = download(url, abort?.signal);
+  got.catch(() => undefined); // awaited (and reported) by the import, if it runs
+  const dbs =
+    typeof indexedDB === "object" && typeof indexedDB.databases === "function"
+      ? await indexedDB.databases().catch(() => undefined)
+      : undefined;
+  if (dbs?.some((d) => d.name === `ferroproof.${name}`)) {
+    abort?.abort();
+    return undefined;
+  }
+  return got;
 }
 
 /**
- * Remembers, in this profile, that ledger `name` syncs (`on`), so that its next open loads the full
- * engine build at once instead of the local one and then both; `undefined` reads the mark. Without
- * `localStorage` (workers, some sandboxes) nothing is remembered and an attach switches builds.
+ * A per-ledger mark in this profile's `localStorage`: `sync`, the ledger syncs (its next open
+ * loads the full engine build at once instead of the local one and then both); `archive`, it
+ * holds data (its archive is not downloaded early again). `on` sets or clears it; `undefined`
+ * reads it. Without `localStorage` (workers, some sandboxes) nothing is remembered.
  */
-function syncMark(name: string, on?: boolean): boolean {
+function mark(kind: "sync" | "archive", name: string, on?: boolean): boolean {
   try {
-    const key = `ferroproof:sync:${name}`;
+    const key = `ferroproof:${kind}:${name}`;
     if (on === true) localStorage.setItem(key, "1");
     else if (on === false) localStorage.removeItem(key);
     return localStorage.getItem(key) !== null;
@@ -195,7 +205,7 @@ export class SharedLedger implements FileStore {
     this.name = name;
     this.lockName = `ferroproof:${name}`;
     this.archive = archive;
-    this.sync = archive !== undefined || syncMark(name);
+    this.sync = mark("sync", name);
     if (archive) {
       this.early = earlyDownload(name, archive);
       this.early.catch(() => undefined); // awaited (and reported) by the import, if it runs
@@ -236,7 +246,11 @@ export class SharedLedger implements FileStore {
    */
   private fromArchive(l: Ledger): Promise<Ledger> {
     const url = this.archive;
-    if (!url || (JSON.parse(l.info()) as { seq: number }).seq > 0) return Promise.resolve(l);
+    if (!url) return Promise.resolve(l);
+    if ((JSON.parse(l.info()) as { seq: number }).seq > 0) {
+      mark("archive", this.name, true);
+      return Promise.resolve(l);
+    }
     return new Promise<Ledger>((resolve, reject) => {
       let readable = false;
       const ready = (): void => {
@@ -249,7 +263,10 @@ export class SharedLedger implements FileStore {
         const bytes = (await this.early) ?? (await download(url));
         if (await l.importArchive(bytes, ready)) this.channel?.postMessage("commit");
       }).then(
-        () => resolve(l),
+        () => {
+          mark("archive", this.name, true);
+          resolve(l);
+        },
         (e: unknown) => {
           if (!readable) return reject(e);
           const failed = Promise.reject(fromEngine(e));
@@ -271,7 +288,7 @@ export class SharedLedger implements FileStore {
   syncEngine(): Promise<Ledger> {
     if (!this.sync) {
       this.sync = true;
-      syncMark(this.name, true);
+      mark("sync", this.name, true);
       if (this.started) {
         this.core = this.switchBuild(this.core);
         this.core.catch(() => undefined); // surfaced by each call that awaits it
@@ -612,7 +629,8 @@ export class SharedLedger implements FileStore {
     await core.destroy().catch((e: unknown) => {
       throw fromEngine(e);
     });
-    syncMark(this.name, false);
+    mark("sync", this.name, false);
+    mark("archive", this.name, false);
     await this.close();
   }
 }

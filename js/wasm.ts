@@ -1,7 +1,7 @@
 /**
  * Lazy, once-only loading of the engine's two wasm builds (README "Two engine builds"): the local
- * engine every page loads (`wasm/`), and the full one (`wasm-sync/`: attach, archives), loaded —
- * glue and module — only by a ledger that syncs or starts from an archive. Both read and write the
+ * engine every page loads (`wasm/`), and the full one (`wasm-sync/`: attach), loaded — glue and
+ * module — only by a ledger that syncs. Both read and write the
  * same stored format; a ledger switches from the first to the second by reopening (shared.ts).
  */
 import { DatabaseError } from "./errors.js";

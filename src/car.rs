@@ -95,7 +95,7 @@ pub fn read_car(name: &str, bytes: &[u8]) -> Result<(Vec<Cid>, Vec<Block>)> {
 }
 
 /// Parses CAR v1 bytes; `verify`: check every block against its CID.
-fn parse_car(name: &str, bytes: &[u8], verify: bool) -> Result<(Vec<Cid>, Vec<Block>)> {
+pub fn parse_car(name: &str, bytes: &[u8], verify: bool) -> Result<(Vec<Cid>, Vec<Block>)> {
     let bad = |e: String| Error::corrupt(name, e);
     if bytes.is_empty() {
         return Err(bad("empty car".into()));

@@ -8,7 +8,6 @@
 //! moves forward, and only to a state whose CAR and header are durable.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use cid::Cid;
@@ -16,7 +15,7 @@ use cid::Cid;
 use crate::codec::{cid_str, parse_cid};
 use crate::crypto::Key;
 use crate::error::{Error, Result};
-use crate::store::{Gc, Header, IndexHead, Store, HEADER_VERSION};
+use crate::store::{Gc, Header, Indexes, Store, HEADER_VERSION};
 
 mod archive;
 pub mod blocks;
@@ -47,7 +46,7 @@ pub struct State {
     pub docs: Option<Cid>,
     pub seq: u64,
     pub count: u64,
-    pub indexes: BTreeMap<String, IndexHead>,
+    pub indexes: Indexes,
     /// Sync outbox (see [`Header::out`]): data CARs not yet pushed; compaction keeps them.
     pub out: Option<Vec<String>>,
     /// Compaction bookkeeping (see [`Header::gc`]); every sealed CAR adds its bytes.

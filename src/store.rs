@@ -5,8 +5,6 @@
 //! [`Store::commit`] is atomic — its CARs and header are all durable, or none is — and it only
 //! succeeds if the stored header still names `expect`.
 
-use std::collections::BTreeMap;
-
 use crate::crypto::{Aead, Key};
 use crate::error::Result;
 
@@ -35,7 +33,7 @@ pub struct Header {
     /// Number of live (not deleted) documents.
     pub count: u64,
     /// Persisted map-reduce indexes by name.
-    pub indexes: BTreeMap<String, IndexHead>,
+    pub indexes: Indexes,
     /// The sync outbox: names of data CARs (writes and merges) not yet on a remote, oldest first.
     /// `None` while the ledger was never attached to a remote (nothing is tracked).
     pub out: Option<Vec<String>>,
@@ -51,6 +49,49 @@ pub struct Gc {
     pub live: u64,
     /// `live` plus the bytes of every CAR committed since.
     pub stored: u64,
+}
+
+/// Index heads by name, in name order: a sorted list (a ledger has a few indexes; one map type
+/// fewer in the wasm than a `BTreeMap`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Indexes(Vec<(String, IndexHead)>);
+
+impl Indexes {
+    pub fn get(&self, name: &str) -> Option<&IndexHead> {
+        self.0
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.0[i].1)
+    }
+
+    /// Adds or replaces the head of index `name`.
+    pub fn insert(&mut self, name: String, head: IndexHead) {
+        match self.0.binary_search_by(|(n, _)| n.cmp(&name)) {
+            Ok(i) => self.0[i].1 = head,
+            Err(i) => self.0.insert(i, (name, head)),
+        }
+    }
+
+    /// Name and head of each index, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &IndexHead)> {
+        self.0.iter().map(|(n, h)| (n, h))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &IndexHead> {
+        self.0.iter().map(|(_, h)| h)
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(n, _)| n)
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// Where a persisted index stands.
@@ -180,7 +221,7 @@ impl Header {
                 .collect::<std::result::Result<Vec<_>, _>>()?,
             _ => return Err("header head is not a list".into()),
         };
-        let mut indexes = BTreeMap::new();
+        let mut indexes = Indexes::default();
         if let Some(Ipld::Map(ix)) = field(&m, "indexes") {
             for (name, v) in ix {
                 let Ipld::Map(h) = v else {
@@ -306,7 +347,7 @@ mod tests {
 
     #[test]
     fn header_json_roundtrip_and_errors() {
-        let mut indexes = BTreeMap::new();
+        let mut indexes = Indexes::default();
         indexes.insert(
             "by \"name\"".to_string(),
             IndexHead {

@@ -255,7 +255,6 @@ impl JsLedger {
 
     /// Starts an empty ledger from an archive; false when it already has data. `readable` is
     /// called when reads see the archive, before it is stored (the promise resolves after).
-    #[cfg(feature = "sync")]
     #[wasm_bindgen(js_name = importArchive, unchecked_return_type = "Promise<boolean>")]
     pub fn import_archive(&self, bytes: Vec<u8>, readable: js_sys::Function) -> js_sys::Promise {
         let l = self.inner.clone();

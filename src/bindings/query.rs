@@ -61,32 +61,25 @@ fn parse_rows(json: &str) -> Result<Vec<EmittedRows>> {
     let Ipld::List(items) = parse_value(json)? else {
         return Err(Error::InvalidArg("rows must be an array".into()));
     };
-    items
-        .into_iter()
-        .map(|item| match item {
-            Ipld::List(mut pair) if pair.len() == 2 => {
-                let rows = pair.pop();
-                let id = pair.pop();
-                match (id, rows) {
-                    (Some(Ipld::String(id)), Some(Ipld::List(rows))) => {
-                        let rows = rows
-                            .into_iter()
-                            .map(|r| match r {
-                                Ipld::List(mut kv) if kv.len() == 2 => {
-                                    let v = kv.pop().unwrap_or(Ipld::Null);
-                                    Ok((kv.pop().unwrap_or(Ipld::Null), v))
-                                }
-                                _ => Err(Error::InvalidArg("each row must be [key, value]".into())),
-                            })
-                            .collect::<Result<Vec<_>>>()?;
-                        Ok(EmittedRows { id, rows })
-                    }
-                    _ => Err(Error::InvalidArg("each entry must be [id, rows]".into())),
-                }
-            }
-            _ => Err(Error::InvalidArg("each entry must be [id, rows]".into())),
-        })
-        .collect()
+    let pair = |v: Ipld| match v {
+        Ipld::List(p) => <[Ipld; 2]>::try_from(p).ok(),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let Some([Ipld::String(id), Ipld::List(rows)]) = pair(item) else {
+            return Err(Error::InvalidArg("each entry must be [id, rows]".into()));
+        };
+        let mut kvs = Vec::with_capacity(rows.len());
+        for r in rows {
+            let Some([k, v]) = pair(r) else {
+                return Err(Error::InvalidArg("each row must be [key, value]".into()));
+            };
+            kvs.push((k, v));
+        }
+        out.push(EmittedRows { id, rows: kvs });
+    }
+    Ok(out)
 }
 
 /// `{rows: [{key, id, value, doc?}]}` JSON of query hits (the wrapper adds `docs`, the same

@@ -11,15 +11,13 @@ use std::rc::Rc;
 use cid::Cid;
 use ipld_core::ipld::Ipld;
 
-use super::sync::new_state_loaded;
 use super::{Ledger, State};
-use crate::car::{read_car, seal_car, unseal, write_car};
+use crate::car::{parse_car, seal_car, unseal, write_car};
 use crate::clock::Event;
 use crate::codec::{self, cid_str, parse_cid, Block};
 use crate::crypto::MAGIC;
 use crate::error::{Error, Result};
-use crate::prolly::walk_new;
-use crate::store::{Gc, IndexHead, Store};
+use crate::store::{Gc, IndexHead, Indexes, Store};
 
 type NewBlocks = Vec<(Block, Option<Rc<crate::prolly::Node>>)>;
 
@@ -46,9 +44,9 @@ fn opt_link(v: Option<&Ipld>) -> Result<Option<String>> {
 }
 
 /// The archive block for `head` and `indexes`.
-fn archive_block(head: &[Cid], indexes: &BTreeMap<String, IndexHead>) -> Result<Block> {
+fn archive_block(head: &[Cid], indexes: &Indexes) -> Result<Block> {
     let mut idx = BTreeMap::new();
-    for (name, h) in indexes {
+    for (name, h) in indexes.iter() {
         let mut m = BTreeMap::new();
         m.insert("src".to_string(), Ipld::String(h.src.clone()));
         m.insert("keys".to_string(), link_or_null(&h.keys)?);
@@ -66,8 +64,23 @@ fn archive_block(head: &[Cid], indexes: &BTreeMap<String, IndexHead>) -> Result<
     codec::encode(&Ipld::Map(root))
 }
 
+/// The bytes of block `cid` of an archive (checked against the CID when `plain`).
+fn block_of(blocks: &[Block], cid: Cid, plain: bool) -> Result<&[u8]> {
+    let b = blocks
+        .iter()
+        .find(|b| b.cid == cid)
+        .ok_or_else(|| bad(format!("block {} is missing", cid_str(&cid))))?;
+    if plain && codec::cid_of(cid.codec(), &b.bytes)? != cid {
+        return Err(bad(format!(
+            "block {} does not match its CID",
+            cid_str(&cid)
+        )));
+    }
+    Ok(&b.bytes)
+}
+
 /// Head and indexes of a decoded archive block.
-fn read_archive_block(bytes: &[u8]) -> Result<(Vec<Cid>, BTreeMap<String, IndexHead>)> {
+fn read_archive_block(bytes: &[u8]) -> Result<(Vec<Cid>, Indexes)> {
     let Ok(Ipld::Map(m)) = codec::decode(bytes) else {
         return Err(bad("the root is not an archive block"));
     };
@@ -88,7 +101,7 @@ fn read_archive_block(bytes: &[u8]) -> Result<(Vec<Cid>, BTreeMap<String, IndexH
     let Some(Ipld::Map(idx)) = m.get("indexes") else {
         return Err(bad("the root is not an archive block (indexes)"));
     };
-    let mut indexes = BTreeMap::new();
+    let mut indexes = Indexes::default();
     for (name, v) in idx {
         let Ipld::Map(v) = v else {
             return Err(bad("an index entry is not a map"));
@@ -140,31 +153,30 @@ impl<S: Store> Ledger<S> {
     /// committed on top of an archive that was not stored.
     pub async fn import_archive(&self, bytes: &[u8], readable: &mut dyn FnMut()) -> Result<bool> {
         self.check_open()?;
-        let blocks = match read_car("archive", bytes) {
-            Err(_) if bytes.starts_with(MAGIC) => read_car(
-                "archive",
-                &unseal(&*self.blocks.aead(), "archive", bytes).await?,
+        // A sealed archive's GCM tag authenticates its blocks (as for the store's own CARs); a
+        // plain one's blocks are checked against their CIDs lazily: each when a read first
+        // needs it, the rest before anything is stored (docs/format.md §14).
+        let (blocks, plain) = match parse_car("archive", bytes, false) {
+            Err(_) if bytes.starts_with(MAGIC) => (
+                parse_car(
+                    "archive",
+                    &unseal(&*self.blocks.aead(), "archive", bytes).await?,
+                    false,
+                ),
+                false,
             ),
-            r => r,
-        }?;
-        let (roots, blocks) = blocks;
+            r => (r, true),
+        };
+        let (roots, blocks) = blocks?;
         let root = *roots.first().ok_or_else(|| bad("no root"))?;
-        let root_block = blocks
-            .iter()
-            .find(|b| b.cid == root)
-            .ok_or_else(|| bad("the root block is missing"))?;
-        let (head, indexes) = read_archive_block(&root_block.bytes)?;
+        let (head, indexes) = read_archive_block(block_of(&blocks, root, plain)?)?;
         let [head] = head[..] else {
             return match head.len() {
                 0 => Ok(false),
                 _ => Err(bad("an archive head must be one event")),
             };
         };
-        let ev = blocks
-            .iter()
-            .find(|b| b.cid == head)
-            .ok_or_else(|| bad("the head event is missing"))
-            .and_then(|b| Event::decode(&b.bytes).map_err(bad))?;
+        let ev = Event::decode(block_of(&blocks, head, plain)?).map_err(bad)?;
         let blocks: NewBlocks = blocks
             .into_iter()
             .filter(|b| b.cid != root)
@@ -187,23 +199,14 @@ impl<S: Store> Ledger<S> {
         // evict the first blocks of a large archive before the walk below reaches them).
         let cids: Vec<Cid> = blocks.iter().map(|(b, _)| b.cid).collect();
         self.blocks.pin(&blocks);
+        if plain {
+            self.blocks.distrust(&cids);
+        }
         *self.state.borrow_mut() = Rc::new(state.clone());
         readable();
         let done = self.store_import(&base, state, blocks).await;
         self.blocks.unpin_cids(&cids);
         done
-    }
-
-    /// Checks that every node the imported state reaches is in the archive (the sync walk over
-    /// the pinned blocks; it also decodes every node into the cache, which later reads use).
-    fn import_complete(&self, base: &State, state: &State) -> Result<()> {
-        new_state_loaded(&self.blocks, base, state)?;
-        for h in state.indexes.values() {
-            for r in [&h.keys, &h.ids].into_iter().flatten() {
-                walk_new(&self.blocks, None, Some(parse_cid(r)?), &mut |_| Ok(()))?;
-            }
-        }
-        Ok(())
     }
 
     /// Seals and commits a published import; see [`Ledger::import_archive`] for a failure.
@@ -215,10 +218,12 @@ impl<S: Store> Ledger<S> {
     ) -> Result<bool> {
         // sealing is the first wait: reads go on meanwhile
         let stored = match self.seal(base, state, blocks).await {
+            // every block the new state reaches is in the archive (the walk of compaction and
+            // export; each block it reads is checked against its CID), then the rest is checked
             Ok(mut p) => match self
-                .blocks
-                .settle(&mut || self.import_complete(base, &p.state))
+                .live_blocks(&p.state, 0)
                 .await
+                .and_then(|_| self.blocks.verify_pinned())
             {
                 Err(Error::MissingBlock(_)) => Err(bad("a block the state needs is missing")),
                 Ok(()) => {

@@ -237,3 +237,47 @@ fn an_archive_is_readable_before_it_is_stored_and_a_failed_store_leaves_nothing(
     assert!(block_on(dst.import_archive(&bytes, &mut || {})).unwrap());
     assert_eq!(all(&dst), all(&src));
 }
+
+#[test]
+fn a_plain_archives_blocks_are_checked_before_any_read_hands_them_out() {
+    use futures::FutureExt;
+    let (_, src) = source();
+    let bytes = block_on(src.export_archive(false, true)).unwrap();
+    let (roots, mut blocks) = read_car("t", &bytes).unwrap();
+    // d0001's leaf, changed where it still decodes: a `text` of "x…" becomes "y…"
+    let leaf = blocks
+        .iter()
+        .position(|b| b.bytes.windows(5).any(|w| w == b"d0001"))
+        .unwrap();
+    let b = &mut blocks[leaf].bytes;
+    let at = b.windows(5).position(|w| w == b"d0001").unwrap();
+    let x = at + b[at..].windows(8).position(|w| w == b"xxxxxxxx").unwrap();
+    b[x] = b'y';
+    let tampered = write_car(roots[0], &blocks.iter().collect::<Vec<_>>());
+    let store = MemStore::new();
+    let dst = open(&store);
+    let mut during = Vec::new();
+    let e = block_on(dst.import_archive(&tampered, &mut || {
+        // reads while the archive is readable and not yet stored: a good block answers, the
+        // changed one is refused, never handed out
+        for id in ["d0001", "d0302"] {
+            let r = dst.get(id).now_or_never().expect("in memory");
+            during.push(r.map(|_| true).map_err(|e| e.code()));
+        }
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "CORRUPT", "{e:?}");
+    let d0302_same_leaf = blocks[leaf].bytes.windows(5).any(|w| w == b"d0302");
+    assert_eq!(during[0], Err("CORRUPT"));
+    assert_eq!(
+        during[1],
+        if d0302_same_leaf {
+            Err("CORRUPT")
+        } else {
+            Ok(true)
+        }
+    );
+    assert!(dst.snapshot().car.is_none());
+    assert!(block_on(store.list_cars(false)).unwrap().is_empty());
+    assert!(block_on(store.load_header()).unwrap().is_none());
+}

@@ -3,9 +3,10 @@
 //! A missing block is found through the store's location index; its whole CAR is read, decrypted
 //! (the GCM tag authenticates it) and its blocks cached. Invariant: memory stays within the cache
 //! budgets whatever the ledger's size, and every block handed out was verified against its CID
-//! when its CAR entered the store (written here, or fetched and verified by a pull).
+//! when its CAR entered the store (written here, or fetched and verified by a pull), or, for a
+//! block pinned unverified (an archive being imported), when it is first handed out.
 
-use crate::HashMap;
+use crate::{HashMap, HashSet};
 use std::cell::{Cell, RefCell};
 use std::hash::Hash;
 use std::rc::Rc;
@@ -13,7 +14,7 @@ use std::rc::Rc;
 use cid::Cid;
 
 use crate::car::open_stored_car;
-use crate::codec::{cid_str, parse_cid, Block};
+use crate::codec::{cid_of, cid_str, parse_cid, Block};
 use crate::error::{Error, Result};
 use crate::prolly::{Loader, Node};
 use crate::store::Store;
@@ -99,6 +100,8 @@ pub struct Blocks<S: Store> {
     fetched: RefCell<HashMap<Cid, Rc<[u8]>>>,
     /// Blocks that code running over memory ([`Blocks::now`]) missed, for [`Blocks::settle`].
     wanted: RefCell<Vec<Cid>>,
+    /// Pinned blocks not checked against their CIDs yet ([`Blocks::distrust`]).
+    unverified: RefCell<HashSet<Cid>>,
 }
 
 impl<S: Store> Blocks<S> {
@@ -114,6 +117,7 @@ impl<S: Store> Blocks<S> {
             fallback: RefCell::new(None),
             fetched: RefCell::new(HashMap::default()),
             wanted: RefCell::new(Vec::new()),
+            unverified: RefCell::new(HashSet::default()),
         }
     }
 
@@ -131,20 +135,52 @@ impl<S: Store> Blocks<S> {
     }
 
     /// The bytes of a block if it is in memory (fetched, cached or pinned).
-    fn in_memory(&self, cid: &Cid) -> Option<Rc<[u8]>> {
+    fn in_memory(&self, cid: &Cid) -> Result<Option<Rc<[u8]>>> {
         if let Some(b) = self.fetched.borrow().get(cid) {
-            return Some(b.clone());
+            return Ok(Some(b.clone()));
         }
         if let Some(b) = self.raw.borrow_mut().get(cid) {
-            return Some(b);
+            return Ok(Some(b));
         }
-        self.pinned.borrow().get(cid).map(|(_, b, _)| b.clone())
+        self.pinned_block(cid)
+    }
+
+    /// A pinned block's bytes, checked against its CID first if it was pinned unverified.
+    fn pinned_block(&self, cid: &Cid) -> Result<Option<Rc<[u8]>>> {
+        let Some(b) = self.pinned.borrow().get(cid).map(|(_, b, _)| b.clone()) else {
+            return Ok(None);
+        };
+        if self.unverified.borrow().contains(cid) {
+            if cid_of(cid.codec(), &b)? != *cid {
+                return Err(Error::corrupt(
+                    format!("block {}", cid_str(cid)),
+                    "its bytes do not match its CID",
+                ));
+            }
+            self.unverified.borrow_mut().remove(cid);
+        }
+        Ok(Some(b))
+    }
+
+    /// Marks pinned blocks as not yet checked against their CIDs: each is checked when first
+    /// handed out, and [`Blocks::verify_pinned`] checks the rest.
+    pub fn distrust(&self, cids: &[Cid]) {
+        self.unverified.borrow_mut().extend(cids.iter().copied());
+    }
+
+    /// Checks every pinned block still unverified (an error names the first that fails).
+    pub fn verify_pinned(&self) -> Result<()> {
+        let cids: Vec<Cid> = self.unverified.borrow().iter().copied().collect();
+        for c in cids {
+            self.pinned_block(&c)?;
+        }
+        Ok(())
     }
 
     /// The bytes of a block in memory; else `Error::MissingBlock`, and the block is noted for
     /// [`Blocks::settle`] to load.
     pub fn now(&self, cid: &Cid) -> Result<Rc<[u8]>> {
-        self.in_memory(cid).ok_or_else(|| {
+        self.in_memory(cid)?.ok_or_else(|| {
             self.wanted.borrow_mut().push(*cid);
             Error::MissingBlock(cid_str(cid))
         })
@@ -263,6 +299,7 @@ impl<S: Store> Blocks<S> {
                 e.0 -= 1;
                 if e.0 == 0 {
                     pinned.remove(c);
+                    self.unverified.borrow_mut().remove(c);
                 }
             }
         }
@@ -273,8 +310,8 @@ impl<S: Store> Blocks<S> {
         if let Some(b) = self.raw.borrow_mut().get(cid) {
             return Ok(b);
         }
-        if let Some((_, b, _)) = self.pinned.borrow().get(cid) {
-            return Ok(b.clone());
+        if let Some(b) = self.pinned_block(cid)? {
+            return Ok(b);
         }
         let hint = self.hint.borrow_mut().take();
         if let Some(car) = hint {
@@ -318,7 +355,7 @@ impl<S: Store> Blocks<S> {
         let mut seen = crate::HashSet::default();
         let keys: Vec<Cid> = cids
             .iter()
-            .filter(|c| self.in_memory(c).is_none() && seen.insert(**c))
+            .filter(|c| matches!(self.in_memory(c), Ok(None)) && seen.insert(**c))
             .copied()
             .collect();
         if keys.len() < 2 {
