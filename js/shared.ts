@@ -11,8 +11,8 @@
  * Subscribers are notified after a commit is durable (never from inside the engine),
  * and after another tab's commit, announced on a BroadcastChannel.
  *
- * Engine builds: a ledger opens on the local build unless it syncs (remembered per profile), was
- * asked to attach in the same tick, or starts from an archive; `syncEngine()` switches it to the
+ * Engine builds: a ledger opens on the local build unless it syncs (remembered per profile) or was
+ * asked to attach in the same tick; `syncEngine()` switches it to the
  * full build when it attaches (README "Two engine builds").
  *
  * Automatic compaction: after a commit, if the engine says garbage passed its threshold
