@@ -24,7 +24,7 @@
 import { decode, fromBase64 } from "./encode.js";
 import { DatabaseError, fromEngine } from "./errors.js";
 import { type FileStore, type StoredFile, writeChunks } from "./files.js";
-import { type Ledger, loadEngine } from "./wasm.js";
+import { type Ledger, loadEngine, preopen } from "./wasm.js";
 import type { Connector } from "./connectors/connector.js";
 import type { DocWithId } from "./types.js";
 
@@ -116,22 +116,12 @@ async function download(url: string, signal?: AbortSignal): Promise<Uint8Array> 
 
 /**
  * Starts downloading a new ledger's archive at once, while the engine loads, unless this profile
- * has held the ledger before (a mark) or has a database for it (then the download is aborted as
- * soon as the list of databases says so). Undefined when not started: the import downloads it.
+ * marked the ledger as holding data. Aborted (`abort`) if the ledger turns out to have data.
  */
-async function earlyDownload(name: string, url: string): Promise<Uint8Array | undefined> {
+function earlyDownload(name: string, url: string, abort?: AbortController): Promise<Uint8Array> | undefined {
   if (mark("archive", name)) return undefined;
-  const abort = typeof AbortController === "function" ? new AbortController() : undefined;
   const got = download(url, abort?.signal);
   got.catch(() => undefined); // awaited (and reported) by the import, if it runs
-  const dbs =
-    typeof indexedDB === "object" && typeof indexedDB.databases === "function"
-      ? await indexedDB.databases().catch(() => undefined)
-      : undefined;
-  if (dbs?.some((d) => d.name === `ferroproof.${name}`)) {
-    abort?.abort();
-    return undefined;
-  }
   return got;
 }
 
@@ -198,18 +188,16 @@ export class SharedLedger implements FileStore {
 
   /** The archive an empty ledger starts from (docs/format.md §14). */
   private readonly archive: string | undefined;
-  /** Its download, started at once when this profile has no database for the ledger yet. */
-  private readonly early: Promise<Uint8Array | undefined> | undefined;
+  /** Its download, started at once unless this profile held the ledger before, and its abort. */
+  private readonly early: Promise<Uint8Array> | undefined;
+  private readonly abortEarly = typeof AbortController === "function" ? new AbortController() : undefined;
 
   constructor(name: string, archive?: string) {
     this.name = name;
     this.lockName = `ferroproof:${name}`;
     this.archive = archive;
     this.sync = mark("sync", name);
-    if (archive) {
-      this.early = earlyDownload(name, archive);
-      this.early.catch(() => undefined); // awaited (and reported) by the import, if it runs
-    }
+    if (archive) this.early = earlyDownload(name, archive, this.abortEarly);
     this.core = this.openCore();
     this.channel = typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel(`ferroproof:${name}`);
     if (this.channel) this.channel.onmessage = (ev) => void (ev.data === "rekey" ? this.reopen(false) : this.onRemoteCommit());
@@ -221,6 +209,7 @@ export class SharedLedger implements FileStore {
     const core = Promise.resolve()
       .then(() => {
         this.started = true;
+        preopen(this.name); // the database opens while the engine compiles
         return loadEngine(this.sync);
       })
       .then((engine) => engine.open(this.name))
@@ -248,6 +237,7 @@ export class SharedLedger implements FileStore {
     const url = this.archive;
     if (!url) return Promise.resolve(l);
     if ((JSON.parse(l.info()) as { seq: number }).seq > 0) {
+      this.abortEarly?.abort();
       mark("archive", this.name, true);
       return Promise.resolve(l);
     }
@@ -258,9 +248,13 @@ export class SharedLedger implements FileStore {
         resolve(l);
       };
       withLock(this.lockName, async () => {
-        await l.refresh(); // another tab may have imported it meanwhile
-        if ((JSON.parse(l.info()) as { seq: number }).seq > 0) return;
-        const bytes = (await this.early) ?? (await download(url));
+        let bytes = await this.early;
+        if (!bytes) {
+          await l.refresh(); // another tab may have imported it meanwhile: no download then
+          if ((JSON.parse(l.info()) as { seq: number }).seq > 0) return;
+          bytes = await download(url);
+        } // (the import itself re-reads the header: an archive is only ever a first commit)
+        // (if another tab imported it, the import finds its commit and returns false)
         if (await l.importArchive(bytes, ready)) this.channel?.postMessage("commit");
       }).then(
         () => {

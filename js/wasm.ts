@@ -6,6 +6,7 @@
  */
 import { DatabaseError } from "./errors.js";
 import init, { Ledger as LocalLedger } from "./wasm/ferroproof.js";
+import { idbPreopen } from "./wasm/idb.js";
 import type { Ledger } from "./wasm-sync/ferroproof.js";
 
 /** The smallest module using a SIMD instruction: `() -> v128 { i8x16.splat(0) }`. */
@@ -68,3 +69,11 @@ export function loadEngine(sync: boolean): Promise<Engine> {
 }
 
 export type { Ledger };
+
+/**
+ * Opens ledger `name`'s IndexedDB database ahead of the engine (while its wasm downloads and
+ * compiles); the engine's open takes that connection. Both builds share the IndexedDB module.
+ */
+export function preopen(name: string): void {
+  if (typeof indexedDB === "object") idbPreopen(`ferroproof.${name}`);
+}

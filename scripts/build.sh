@@ -37,6 +37,16 @@ build_wasm() { # <out dir> <cargo feature args…>
 }
 build_wasm js/wasm --no-default-features
 build_wasm js/wasm-sync
+# Both builds share one IndexedDB module (the same source file, src/store/idb/idb.js): the glues
+# import `wasm/idb.js` instead of their own snippet copies, so the package's `idbPreopen` (called
+# while the engine compiles) hands its open database to whichever build opens the ledger.
+cp js/wasm/snippets/ferroproof-*/src/store/idb/idb.js js/wasm/idb.js
+rm -r js/wasm/snippets js/wasm-sync/snippets/ferroproof-*/src
+sed -i -E "s#'\./snippets/ferroproof-[0-9a-f]+/src/store/idb/idb\.js'#'./idb.js'#" js/wasm/ferroproof.js
+sed -i -E "s#'\./snippets/ferroproof-[0-9a-f]+/src/store/idb/idb\.js'#'../wasm/idb.js'#" js/wasm-sync/ferroproof.js
+grep -q "'./idb.js'" js/wasm/ferroproof.js && grep -q "'../wasm/idb.js'" js/wasm-sync/ferroproof.js
+printf '%s\n' '/** Opens (creating if needed) IndexedDB database `name` ahead of the engine (src/store/idb/idb.js). */' \
+  'export function idbPreopen(name: string): void;' > js/wasm/idb.d.ts
 
 rm -rf target/js-dist pkg
 tsc -p js/tsconfig.json
@@ -49,11 +59,12 @@ cp target/js-dist/auth/*.js target/js-dist/auth/*.d.ts pkg/auth/
 for w in wasm wasm-sync; do
   mkdir -p pkg/$w
   cp js/$w/ferroproof.js js/$w/ferroproof_bg.wasm pkg/$w/
-  cp -r js/$w/snippets pkg/$w/
+  if [ -d js/$w/snippets ]; then cp -r js/$w/snippets pkg/$w/; fi
   # The glue's internal InitOutput signatures say `any`: the published types say `unknown`. Its
   # `[Symbol.dispose]` declaration needs lib esnext; consumers on es2022 must type-check too.
   sed -E -e 's/\bany\b/unknown/g' -e '/\[Symbol\.dispose\]/d' js/$w/ferroproof.d.ts > pkg/$w/ferroproof.d.ts
 done
+cp js/wasm/idb.js js/wasm/idb.d.ts pkg/wasm/
 # Ship minified modules (with source maps).
 node scripts/minify.mjs pkg/*.js pkg/connectors/*.js pkg/auth/*.js $(find pkg/wasm pkg/wasm-sync -name "*.js")
 cp pkg-template/package.json pkg/

@@ -27,7 +27,26 @@ function done(tx) {
   });
 }
 
+/**
+ * Databases opened ahead by `idbPreopen` (the package calls it while the engine's wasm compiles,
+ * so the two overlap), each handed to the next `idbOpen` of its name.
+ */
+const ahead = new Map();
+
+export function idbPreopen(name) {
+  if (ahead.has(name)) return;
+  const p = openDb(name);
+  p.catch(() => undefined); // reported by the idbOpen that takes it
+  ahead.set(name, p);
+}
+
 export function idbOpen(name) {
+  const p = ahead.get(name);
+  ahead.delete(name);
+  return p ?? openDb(name);
+}
+
+function openDb(name) {
   return new Promise((ok, err) => {
     const r = indexedDB.open(name, VERSION);
     r.onupgradeneeded = (e) => {
