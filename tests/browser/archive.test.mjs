@@ -137,10 +137,22 @@ export const tests = {
     await page.waitForFunction(() => window.harnessReady === true);
     const again = await page.evaluate(async (good) => {
       const db = window.fp.fireproof("from-archive", { archive: good });
+      const r = { k42: await db.get("k42"), count: (await db.allDocs()).rows.length };
+      // this profile held the ledger: the archive is not even fetched
+      return { ...r, fetched: performance.getEntriesByType("resource").some((e) => e.name === good) };
+    }, at("good.car"));
+    assert.deepEqual(again, { k42: { _id: "k42", n: "mine" }, count: 2000, fetched: false });
+    // without the profile's mark (localStorage cleared) the ledger's data still wins: the early
+    // download is dropped, nothing is imported again
+    await page.evaluate(() => localStorage.clear());
+    await page.reload();
+    await page.waitForFunction(() => window.harnessReady === true);
+    const unmarked = await page.evaluate(async (good) => {
+      const db = window.fp.fireproof("from-archive", { archive: good });
       return { k42: await db.get("k42"), count: (await db.allDocs()).rows.length };
     }, at("good.car"));
-    assert.deepEqual(again, { k42: { _id: "k42", n: "mine" }, count: 2000 });
-  
+    assert.deepEqual(unmarked, { k42: { _id: "k42", n: "mine" }, count: 2000 });
+
   },
 
   async "an archive is readable before it is stored; if the store refuses it, later calls say why"({ context, harness, url }) {
