@@ -76,13 +76,14 @@ fn header_roots(h: &[u8]) -> std::result::Result<Vec<Cid>, String> {
     let Some(Ipld::List(roots)) = m.get("roots") else {
         return Err("header has no roots".into());
     };
-    let roots = roots
-        .iter()
-        .map(|r| match r {
-            Ipld::Link(c) => Ok(*c),
-            _ => Err("a root is not a link".to_string()),
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let mut links = Vec::with_capacity(roots.len());
+    for r in roots {
+        let Ipld::Link(c) = r else {
+            return Err("a root is not a link".into());
+        };
+        links.push(*c);
+    }
+    let roots = links;
     if roots.is_empty() {
         return Err("header has no roots".into());
     }

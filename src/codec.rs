@@ -192,13 +192,16 @@ pub(crate) fn as_u64(v: Option<&Ipld>) -> Option<u64> {
 
 pub(crate) fn as_links(v: Option<&Ipld>) -> Option<Vec<Cid>> {
     match v {
-        Some(Ipld::List(items)) => items
-            .iter()
-            .map(|i| match i {
-                Ipld::Link(c) => Some(*c),
-                _ => None,
-            })
-            .collect(),
+        Some(Ipld::List(items)) => {
+            let mut links = Vec::with_capacity(items.len());
+            for i in items {
+                let Ipld::Link(c) = i else {
+                    return None;
+                };
+                links.push(*c);
+            }
+            Some(links)
+        }
         _ => None,
     }
 }

@@ -65,11 +65,10 @@ impl State {
                 format!("unknown header version {}", h.v),
             ));
         }
-        let head = h
-            .head
-            .iter()
-            .map(|c| parse_cid(c))
-            .collect::<Result<Vec<_>>>()?;
+        let mut head = Vec::with_capacity(h.head.len());
+        for c in &h.head {
+            head.push(parse_cid(c)?);
+        }
         Ok(State {
             car: Some(h.car.clone()),
             head,

@@ -212,13 +212,7 @@ impl Header {
             return Err("header is not an object".into());
         };
         let head = match field(&m, "head") {
-            Some(Ipld::List(l)) => l
-                .iter()
-                .map(|h| match h {
-                    Ipld::String(s) => Ok(s.clone()),
-                    _ => Err("header head entry is not a string".to_string()),
-                })
-                .collect::<std::result::Result<Vec<_>, _>>()?,
+            Some(Ipld::List(l)) => str_list(l, "header head entry is not a string")?,
             _ => return Err("header head is not a list".into()),
         };
         let mut indexes = Indexes::default();
@@ -241,14 +235,7 @@ impl Header {
         }
         let out = match field(&m, "out") {
             None | Some(Ipld::Null) => None,
-            Some(Ipld::List(l)) => Some(
-                l.iter()
-                    .map(|h| match h {
-                        Ipld::String(s) => Ok(s.clone()),
-                        _ => Err("header out entry is not a string".to_string()),
-                    })
-                    .collect::<std::result::Result<Vec<_>, _>>()?,
-            ),
+            Some(Ipld::List(l)) => Some(str_list(l, "header out entry is not a string")?),
             Some(_) => return Err("header out is not a list".into()),
         };
         let gc = match field(&m, "gc") {
@@ -339,6 +326,18 @@ pub trait Store {
     async fn load_meta(&self, key: &str) -> Result<Option<String>>;
     /// Replaces a small record kept beside the header (never `"header"` or `"key"`).
     async fn save_meta(&self, key: &str, value: &str) -> Result<()>;
+}
+
+/// The strings of a header list; `err` when an entry is not a string.
+fn str_list(l: &[ipld_core::ipld::Ipld], err: &str) -> std::result::Result<Vec<String>, String> {
+    let mut out = Vec::with_capacity(l.len());
+    for v in l {
+        let ipld_core::ipld::Ipld::String(s) = v else {
+            return Err(err.into());
+        };
+        out.push(s.clone());
+    }
+    Ok(out)
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -33,14 +33,16 @@ fn all_docs_opts(json: &str) -> Result<AllDocsOpts> {
         Some(_) => Err(bad()),
     };
     let keys = match m.get("keys") {
-        Some(Ipld::List(l)) => Some(
-            l.iter()
-                .map(|k| match k {
-                    Ipld::String(s) => Ok(s.clone()),
-                    _ => Err(bad()),
-                })
-                .collect::<Result<Vec<_>>>()?,
-        ),
+        Some(Ipld::List(l)) => {
+            let mut keys = Vec::with_capacity(l.len());
+            for k in l {
+                let Ipld::String(s) = k else {
+                    return Err(bad());
+                };
+                keys.push(s.clone());
+            }
+            Some(keys)
+        }
         None | Some(Ipld::Null) => None,
         Some(_) => return Err(bad()),
     };
@@ -96,15 +98,18 @@ fn rows_json(rows: &[DocRow], state: &State) -> Result<String> {
 
 fn parse_clock(json: &str) -> Result<Vec<Cid>> {
     match parse_value(json)? {
-        Ipld::List(items) => items
-            .iter()
-            .map(|s| match s {
-                Ipld::String(s) => parse_cid(s),
-                _ => Err(Error::InvalidArg(
-                    "bad clock: entries must be CID strings".into(),
-                )),
-            })
-            .collect(),
+        Ipld::List(items) => {
+            let mut clock = Vec::with_capacity(items.len());
+            for s in &items {
+                let Ipld::String(s) = s else {
+                    return Err(Error::InvalidArg(
+                        "bad clock: entries must be CID strings".into(),
+                    ));
+                };
+                clock.push(parse_cid(s)?);
+            }
+            Ok(clock)
+        }
         _ => Err(Error::InvalidArg("bad clock: expected an array".into())),
     }
 }

@@ -310,13 +310,13 @@ impl<S: Store> Ledger<S> {
         let mut order: Vec<u32> = (0..keys.len() as u32).collect();
         crate::sort::heap_sort(&mut order, &|x, y| keys[x as usize] < keys[y as usize]);
         let skip = order.len().saturating_sub(limit.unwrap_or(usize::MAX));
-        let ids = order[skip..]
-            .iter()
-            .map(|&i| {
+        let mut ids = Vec::with_capacity(order.len() - skip);
+        for &i in &order[skip..] {
+            ids.push(
                 String::from_utf8(keys[i as usize][16..].to_vec())
-                    .map_err(|_| Error::corrupt("docs tree", "id is not utf-8"))
-            })
-            .collect::<Result<Vec<String>>>()?;
+                    .map_err(|_| Error::corrupt("docs tree", "id is not utf-8"))?,
+            );
+        }
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         let found = self.docs_in(state, &refs).await?;
         let mut rows = Vec::with_capacity(ids.len());

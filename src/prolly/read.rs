@@ -263,10 +263,10 @@ async fn scan_dyn<L: Loader>(
                 } else {
                     (i, (i + ahead).min(hi.max(i + 1)))
                 };
-                let cids = (a..b)
-                    .filter(|&j| !stale(&node.entries[j].1))
-                    .map(|j| node.child(j))
-                    .collect::<Result<Vec<_>>>()?;
+                let mut cids = Vec::with_capacity(b - a);
+                for j in (a..b).filter(|&j| !stale(&node.entries[j].1)) {
+                    cids.push(node.child(j)?);
+                }
                 loader.prefetch(&cids).await?;
             }
             ahead = (ahead * 2).min(32);

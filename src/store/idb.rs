@@ -101,12 +101,14 @@ fn strings(v: JsValue) -> Result<Vec<String>> {
     let arr: Array = v
         .dyn_into()
         .map_err(|_| Error::Storage("expected an array of keys".into()))?;
-    arr.iter()
-        .map(|k| {
+    let mut out = Vec::with_capacity(arr.length() as usize);
+    for k in arr.iter() {
+        out.push(
             k.as_string()
-                .ok_or_else(|| Error::Storage("a key is not a string".into()))
-        })
-        .collect()
+                .ok_or_else(|| Error::Storage("a key is not a string".into()))?,
+        );
+    }
+    Ok(out)
 }
 
 /// An open IndexedDB database for one ledger.
