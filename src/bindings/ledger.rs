@@ -153,15 +153,13 @@ impl JsLedger {
             let batch = std::str::from_utf8(&batch)
                 .map_err(|_| Error::invalid_doc("(batch)", "not UTF-8"))?;
             let ops = parse_batch(batch)?;
-            let files: Vec<String> = match &files {
-                Some(f) => f
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect(),
-                None => Vec::new(),
-            };
-            let c = l.write_with_files(ops, &files).await?;
+            let mut names = Vec::new();
+            for s in files.as_deref().unwrap_or("").split(',') {
+                if !s.is_empty() {
+                    names.push(s.to_string());
+                }
+            }
+            let c = l.write_with_files(ops, &names).await?;
             let mut out = String::from("{\"clock\":");
             clock_json(&mut out, &c.head);
             seq_end(&mut out, c.seq);

@@ -100,10 +100,11 @@ impl Remote for JsRemote {
             .map_err(remote_err)?
             .dyn_into()
             .map_err(|_| Error::Remote("connector get did not resolve".into()))?;
-        keys.iter()
-            .zip(got.iter())
-            .map(|(k, v)| bytes_of(k, v))
-            .collect()
+        let mut out = Vec::with_capacity(keys.len());
+        for (k, v) in keys.iter().zip(got.iter()) {
+            out.push(bytes_of(k, v)?);
+        }
+        Ok(out)
     }
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
         let v = js_call(&self.0, "list", prefix, None)
@@ -112,13 +113,13 @@ impl Remote for JsRemote {
         let arr = v
             .dyn_into::<Array>()
             .map_err(|_| Error::Remote("connector list() did not return an array".into()))?;
-        arr.iter()
-            .map(|k| {
-                k.as_string().ok_or_else(|| {
-                    Error::Remote("connector list() returned a non-string key".into())
-                })
-            })
-            .collect()
+        let mut out = Vec::with_capacity(arr.length() as usize);
+        for k in arr.iter() {
+            out.push(k.as_string().ok_or_else(|| {
+                Error::Remote("connector list() returned a non-string key".into())
+            })?);
+        }
+        Ok(out)
     }
     async fn delete(&self, key: &str) -> Result<()> {
         js_call(&self.0, "delete", key, None)

@@ -56,12 +56,11 @@ pub struct HeadRecord {
 }
 
 fn links(names: &[String]) -> Result<Ipld> {
-    Ok(Ipld::List(
-        names
-            .iter()
-            .map(|n| parse_cid(n).map(Ipld::Link))
-            .collect::<Result<_>>()?,
-    ))
+    let mut links = Vec::with_capacity(names.len());
+    for n in names {
+        links.push(Ipld::Link(parse_cid(n)?));
+    }
+    Ok(Ipld::List(links))
 }
 
 /// The manifest in a decoded record or manifest root (CAR `name`, for errors).
