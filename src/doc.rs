@@ -332,6 +332,21 @@ impl Leaf {
     }
 }
 
+/// A document id from a tree key: its UTF-8 text (ids are JSON strings); a damaged key keeps its
+/// valid prefix and ends in U+FFFD.
+pub fn id_of(key: &[u8]) -> String {
+    match std::str::from_utf8(key) {
+        Ok(s) => s.to_string(),
+        Err(e) => {
+            let mut s = std::str::from_utf8(&key[..e.valid_up_to()])
+                .unwrap_or_default()
+                .to_string();
+            s.push('\u{fffd}');
+            s
+        }
+    }
+}
+
 /// Checks an id: non-empty UTF-8 of at most [`MAX_ID_BYTES`] bytes.
 pub fn validate_id(id: &str) -> Result<()> {
     if id.is_empty() {

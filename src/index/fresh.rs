@@ -123,7 +123,7 @@ impl FreshRows {
         encode: impl FnOnce(&mut Vec<u8>) -> Result<()>,
         value: Option<Vec<u8>>,
     ) -> Result<Row> {
-        let named = |e: Error| key::emitted_by(e, &String::from_utf8_lossy(id));
+        let named = |e: Error| key::emitted_by(e, &crate::doc::id_of(id));
         let n = u16::try_from(n)
             .map_err(|_| named(Error::InvalidArg("more than 65536 rows".into())))?;
         let at = offset(self.buf.len())?;

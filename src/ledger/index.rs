@@ -256,10 +256,10 @@ impl<S: Store> Ledger<S> {
                 // deleted, stored in its own block, or the `_id` index
                 Err(()) => match LeafMeta::read(raw) {
                     Ok(meta) if meta.live && field == "_id" => {
-                        rows.push_key(k, &Ipld::String(String::from_utf8_lossy(k).into()))
+                        rows.push_key(k, &Ipld::String(crate::doc::id_of(k)))
                     }
                     Ok(meta) if meta.live => {
-                        load.push(String::from_utf8_lossy(k).into_owned());
+                        load.push(crate::doc::id_of(k));
                         Ok(())
                     }
                     Ok(_) => Ok(()),
@@ -419,22 +419,21 @@ impl<S: Store> Ledger<S> {
                 return Ok((Some(Vec::new()), Vec::new()));
             }
             let rows = self.changes_in(state, h.seq, None).await?;
-            let ids = rows.iter().map(|r| r.id.clone()).collect();
-            let live = rows
-                .into_iter()
-                .filter_map(|r| Some((f(&r.id, r.body.as_ref()?), r.id)))
-                .map(|(t, id)| (id, t))
-                .collect();
+            let mut ids = Vec::with_capacity(rows.len());
+            let mut live = Vec::new();
+            for r in rows {
+                if let Some(b) = &r.body {
+                    live.push((r.id.clone(), f(&r.id, b)));
+                }
+                ids.push(r.id);
+            }
             return Ok((Some(ids), live));
         }
         let mut out = Vec::with_capacity(state.count as usize);
         let mut load = Vec::new();
         let mut bad = None;
         prolly::scan(&self.blocks, state.docs, &Range::all(), false, |k, raw| {
-            let id = match std::str::from_utf8(k) {
-                Ok(s) => s.to_string(),
-                Err(_) => String::from_utf8_lossy(k).into_owned(),
-            };
+            let id = crate::doc::id_of(k);
             match inline(&id, raw) {
                 Inline::Done(t) => out.push((id, t)),
                 Inline::Decode => match LeafMeta::read(raw) {

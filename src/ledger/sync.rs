@@ -205,8 +205,13 @@ impl<S: Store> Ledger<S> {
         self.check_open()?;
         let pushed: crate::HashSet<&String> = pushed.iter().collect();
         self.rewrite_outbox(false, &|out, _| {
-            out.as_ref()
-                .map(|o| o.iter().filter(|c| !pushed.contains(c)).cloned().collect())
+            let mut left = Vec::new();
+            for c in out.as_deref()? {
+                if !pushed.contains(c) {
+                    left.push(c.clone());
+                }
+            }
+            Some(left)
         })
         .await
     }
