@@ -36,7 +36,10 @@ const ahead = new Map();
 export function idbPreopen(name) {
   if (ahead.has(name)) return;
   const p = openDb(name);
-  p.catch(() => undefined); // reported by the idbOpen that takes it
+  // not taken yet and closed (another tab deletes or upgrades the database) or failed: dropped, so
+  // that the engine's own open runs instead
+  const drop = () => ahead.get(name) === p && ahead.delete(name);
+  p.then((db) => db.addEventListener("versionchange", drop), drop);
   ahead.set(name, p);
 }
 
