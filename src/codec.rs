@@ -190,6 +190,18 @@ pub(crate) fn as_u64(v: Option<&Ipld>) -> Option<u64> {
     }
 }
 
+/// The strings of a list; `None` when an item is not a string.
+pub(crate) fn as_strs(items: &[Ipld]) -> Option<Vec<String>> {
+    let mut out = Vec::with_capacity(items.len());
+    for i in items {
+        let Ipld::String(s) = i else {
+            return None;
+        };
+        out.push(s.clone());
+    }
+    Some(out)
+}
+
 pub(crate) fn as_links(v: Option<&Ipld>) -> Option<Vec<Cid>> {
     match v {
         Some(Ipld::List(items)) => {

@@ -207,12 +207,13 @@ impl Header {
 
     /// Parses a stored header; anything malformed is an error naming the field.
     pub fn from_json(text: &str) -> std::result::Result<Header, String> {
+        use crate::codec::as_strs;
         use ipld_core::ipld::Ipld;
         let Ipld::Map(m) = crate::json::parse(text)? else {
             return Err("header is not an object".into());
         };
         let head = match field(&m, "head") {
-            Some(Ipld::List(l)) => str_list(l, "header head entry is not a string")?,
+            Some(Ipld::List(l)) => as_strs(l).ok_or("header head entry is not a string")?,
             _ => return Err("header head is not a list".into()),
         };
         let mut indexes = Indexes::default();
@@ -235,7 +236,7 @@ impl Header {
         }
         let out = match field(&m, "out") {
             None | Some(Ipld::Null) => None,
-            Some(Ipld::List(l)) => Some(str_list(l, "header out entry is not a string")?),
+            Some(Ipld::List(l)) => Some(as_strs(l).ok_or("header out entry is not a string")?),
             Some(_) => return Err("header out is not a list".into()),
         };
         let gc = match field(&m, "gc") {
@@ -326,18 +327,6 @@ pub trait Store {
     async fn load_meta(&self, key: &str) -> Result<Option<String>>;
     /// Replaces a small record kept beside the header (never `"header"` or `"key"`).
     async fn save_meta(&self, key: &str, value: &str) -> Result<()>;
-}
-
-/// The strings of a header list; `err` when an entry is not a string.
-fn str_list(l: &[ipld_core::ipld::Ipld], err: &str) -> std::result::Result<Vec<String>, String> {
-    let mut out = Vec::with_capacity(l.len());
-    for v in l {
-        let ipld_core::ipld::Ipld::String(s) = v else {
-            return Err(err.into());
-        };
-        out.push(s.clone());
-    }
-    Ok(out)
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -33,16 +33,7 @@ fn all_docs_opts(json: &str) -> Result<AllDocsOpts> {
         Some(_) => Err(bad()),
     };
     let keys = match m.get("keys") {
-        Some(Ipld::List(l)) => {
-            let mut keys = Vec::with_capacity(l.len());
-            for k in l {
-                let Ipld::String(s) = k else {
-                    return Err(bad());
-                };
-                keys.push(s.clone());
-            }
-            Some(keys)
-        }
+        Some(Ipld::List(l)) => Some(crate::codec::as_strs(l).ok_or_else(bad)?),
         None | Some(Ipld::Null) => None,
         Some(_) => return Err(bad()),
     };

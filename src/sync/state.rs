@@ -29,16 +29,8 @@ fn list(out: &mut String, key: &str, items: &[String]) {
 fn strings(v: Option<&Ipld>) -> Result<Vec<String>> {
     match v {
         None | Some(Ipld::Null) => Ok(Vec::new()),
-        Some(Ipld::List(l)) => {
-            let mut out = Vec::with_capacity(l.len());
-            for s in l {
-                let Ipld::String(s) = s else {
-                    return Err(Error::corrupt("sync state", "an entry is not a string"));
-                };
-                out.push(s.clone());
-            }
-            Ok(out)
-        }
+        Some(Ipld::List(l)) => crate::codec::as_strs(l)
+            .ok_or_else(|| Error::corrupt("sync state", "an entry is not a string")),
         Some(_) => Err(Error::corrupt("sync state", "a field is not a list")),
     }
 }
