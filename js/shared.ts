@@ -248,13 +248,14 @@ export class SharedLedger implements FileStore {
         resolve(l);
       };
       withLock(this.lockName, async () => {
+        // The import re-reads the header itself (an archive is only ever a first commit); before
+        // a download of our own, the header says whether another tab imported it meanwhile.
         let bytes = await this.early;
         if (!bytes) {
-          await l.refresh(); // another tab may have imported it meanwhile: no download then
+          await l.refresh();
           if ((JSON.parse(l.info()) as { seq: number }).seq > 0) return;
           bytes = await download(url);
-        } // (the import itself re-reads the header: an archive is only ever a first commit)
-        // (if another tab imported it, the import finds its commit and returns false)
+        }
         if (await l.importArchive(bytes, ready)) this.channel?.postMessage("commit");
       }).then(
         () => {

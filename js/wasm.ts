@@ -75,5 +75,6 @@ export type { Ledger };
  * compiles); the engine's open takes that connection. Both builds share the IndexedDB module.
  */
 export function preopen(name: string): void {
+  // the database name is the engine's `DB_PREFIX` + name (src/store/idb.rs)
   if (typeof indexedDB === "object") idbPreopen(`ferroproof.${name}`);
 }
