@@ -229,9 +229,11 @@ export class SharedLedger implements FileStore {
 
   /**
    * An empty ledger with an archive URL: downloads and imports it (one tab at a time, holding the
-   * commit lock). Resolves as soon as reads see the archive, before it is stored; writes wait for
-   * the lock, so they land on top of it. If storing it fails, the engine handle is closed and every
-   * later call rejects with that error (the next open starts from the archive again).
+   * commit lock while it stores it). Resolves as soon as reads see the archive, before it is
+   * stored — on a database this open created, before the lock is even granted (Chromium grants it
+   * only once the creation completes; docs/format.md §14); writes wait for the import, so they
+   * land on top of it. If storing it fails, the engine handle is closed and every later call
+   * rejects with that error (the next open starts from the archive again).
    */
   private fromArchive(l: Ledger): Promise<Ledger> {
     const url = this.archive;
@@ -247,17 +249,30 @@ export class SharedLedger implements FileStore {
         readable = true;
         resolve(l);
       };
-      withLock(this.lockName, async () => {
-        // The import re-reads the header itself (an archive is only ever a first commit); before
-        // a download of our own, the header says whether another tab imported it meanwhile.
-        let bytes = await this.early;
-        if (!bytes) {
+      const imported = (ok: boolean): void => void (ok && this.channel?.postMessage("commit"));
+      const early = this.early;
+      let stored: Promise<void>;
+      if (early) {
+        // the lock is asked for now and held until the import settles; the engine waits for it
+        // where it needs it (before re-reading the header, or, on a database its open created,
+        // before storing: one task later, so that the first reads are answered first)
+        let granted!: () => void;
+        let release!: () => void;
+        const locked = new Promise<void>((r) => (granted = r));
+        const held = new Promise<void>((r) => (release = r));
+        void withLock(this.lockName, () => (setTimeout(granted), held));
+        stored = early.then((bytes) => l.importArchive(bytes, ready, locked)).then(imported);
+        stored.then(release, release);
+      } else {
+        // before a download of our own, the header read under the lock says whether another tab
+        // imported it meanwhile
+        stored = withLock(this.lockName, async () => {
           await l.refresh();
           if ((JSON.parse(l.info()) as { seq: number }).seq > 0) return;
-          bytes = await download(url);
-        }
-        if (await l.importArchive(bytes, ready)) this.channel?.postMessage("commit");
-      }).then(
+          imported(await l.importArchive(await download(url), ready, Promise.resolve()));
+        });
+      }
+      stored.then(
         () => {
           mark("archive", this.name, true);
           resolve(l);

@@ -118,20 +118,37 @@ pub struct Ledger<S: Store> {
     save_lock: futures::lock::Mutex<()>,
     /// A compaction packed and not committed yet ([`Ledger::compact_prepare`]).
     packed: RefCell<Option<compact::Packed<S>>>,
+    /// Opened by [`Ledger::created`] and no archive imported since: the store was empty then.
+    created: Cell<bool>,
 }
 
 impl<S: Store> Ledger<S> {
     /// Opens a ledger: reads the header and the key, nothing else. With `key` set, that key is
     /// used instead of the stored one (a wrong key surfaces as `DECRYPT` on the first read).
     pub async fn open(name: &str, store: S, key: Option<Key>) -> Result<Self> {
+        Self::open_in(name, store, key, false).await
+    }
+
+    /// A ledger whose store was just created, empty, with `key` stored in it.
+    pub async fn created(name: &str, store: S, key: Key) -> Result<Self> {
+        Self::open_in(name, store, Some(key), true).await
+    }
+
+    /// [`Ledger::open`]; with `created`, the store was just created, empty (with its key), and
+    /// no header is read from it (in the browser its creation may still be finishing,
+    /// docs/format.md §9).
+    pub async fn open_in(name: &str, store: S, key: Option<Key>, created: bool) -> Result<Self> {
         let store = Rc::new(store);
         let key = match key {
             Some(k) => k,
             None => store.ensure_key(&Key::generate()?).await?,
         };
-        let header = store.load_header().await?;
-        let state = match &header {
-            Some(h) => State::from_header(h)?,
+        let state = match created {
+            true => None,
+            false => store.load_header().await?,
+        };
+        let state = match state {
+            Some(h) => State::from_header(&h)?,
             None => State::default(),
         };
         let blocks = blocks::Blocks::new(store.clone(), store.aead(&key).await?);
@@ -149,6 +166,7 @@ impl<S: Store> Ledger<S> {
             unsaved: RefCell::new(crate::HashMap::default()),
             save_lock: futures::lock::Mutex::new(()),
             packed: RefCell::new(None),
+            created: Cell::new(created),
         })
     }
 

@@ -18,7 +18,7 @@ struct Idb;
 impl scenarios::Backend for Idb {
     type S = IdbStore;
     async fn open(&self, name: &str) -> IdbStore {
-        IdbStore::open(name).await.unwrap()
+        IdbStore::open(name).await.unwrap().0
     }
     async fn tamper(&self, name: &str, car: &str) {
         let db = Database::open(format!("{DB_PREFIX}{name}").as_str())

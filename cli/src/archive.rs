@@ -32,7 +32,9 @@ pub async fn import(bytes: &[u8], key: Option<&Key>) -> Result<Ledger<MemStore>>
         None => Key::generate()?,
     };
     let ledger = Ledger::open("archive", MemStore::new(), Some(key)).await?;
-    ledger.import_archive(bytes, &mut || {}).await?;
+    ledger
+        .import_archive(bytes, &mut || {}, Box::pin(async {}))
+        .await?;
     Ok(ledger)
 }
 

@@ -126,8 +126,10 @@ where
 impl JsLedger {
     /// Opens (or creates) the ledger `name`: reads its header and key, nothing else.
     pub async fn open(name: String) -> std::result::Result<JsLedger, JsValue> {
-        let store = IdbStore::open(&name).await.map_err(to_js)?;
-        let inner = Ledger::open(&name, store, None).await.map_err(to_js)?;
+        let (store, created) = IdbStore::open(&name).await.map_err(to_js)?;
+        let inner = Ledger::open_in(&name, store, None, created)
+            .await
+            .map_err(to_js)?;
         Ok(JsLedger {
             inner: Rc::new(inner),
         })
@@ -248,14 +250,23 @@ impl JsLedger {
     }
 
     /// Starts an empty ledger from an archive; false when it already has data. `readable` is
-    /// called when reads see the archive, before it is stored (the promise resolves after).
+    /// called when reads see the archive, before it is stored (the promise resolves after);
+    /// `locked` resolves once the caller holds the commit lock (`Ledger::import_archive`).
     #[wasm_bindgen(js_name = importArchive, unchecked_return_type = "Promise<boolean>")]
-    pub fn import_archive(&self, bytes: Vec<u8>, readable: js_sys::Function) -> js_sys::Promise {
+    pub fn import_archive(
+        &self,
+        bytes: Vec<u8>,
+        readable: js_sys::Function,
+        locked: js_sys::Promise,
+    ) -> js_sys::Promise {
         let l = self.inner.clone();
         spawn(async move {
             let mut ready = || drop(readable.call0(&JsValue::UNDEFINED));
+            let locked = Box::pin(async {
+                let _ = wasm_bindgen_futures::JsFuture::from(locked).await;
+            });
             Ok(JsValue::from_bool(
-                l.import_archive(&bytes, &mut ready).await?,
+                l.import_archive(&bytes, &mut ready, locked).await?,
             ))
         })
     }

@@ -6,6 +6,8 @@
 //! ledger's first commit: a ledger with data is never touched.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use cid::Cid;
@@ -151,7 +153,16 @@ impl<S: Store> Ledger<S> {
     /// write lock is held until it lands. If that fails (a missing block, storage) the handle goes
     /// back to the empty state and stops (later calls fail with that error), so nothing is ever
     /// committed on top of an archive that was not stored.
-    pub async fn import_archive(&self, bytes: &[u8], readable: &mut dyn FnMut()) -> Result<bool> {
+    ///
+    /// `locked` resolves once the caller holds the cross-tab commit lock: awaited before the header
+    /// is read again and the archive published, or, on a ledger this handle created
+    /// ([`Ledger::created`]: nothing to read), after publishing and before storing.
+    pub async fn import_archive(
+        &self,
+        bytes: &[u8],
+        readable: &mut dyn FnMut(),
+        locked: Pin<Box<dyn Future<Output = ()>>>,
+    ) -> Result<bool> {
         self.check_open()?;
         // A sealed archive's GCM tag authenticates its blocks (as for the store's own CARs); a
         // plain one's blocks are checked against their CIDs lazily: each when a read first
@@ -184,7 +195,15 @@ impl<S: Store> Ledger<S> {
             .collect();
         let _guard = self.write_lock.lock().await;
         self.check_open()?;
-        self.reload_forced().await?;
+        // a ledger this handle created needs no header read (the commit's compare-and-set
+        // catches another tab that committed since)
+        let mut locked = Some(locked);
+        if !self.created.replace(false) {
+            if let Some(l) = locked.take() {
+                l.await;
+            }
+            self.reload_forced().await?;
+        }
         let base = self.snapshot();
         if base.car.is_some() {
             return Ok(false);
@@ -204,6 +223,9 @@ impl<S: Store> Ledger<S> {
         }
         *self.state.borrow_mut() = Rc::new(state.clone());
         readable();
+        if let Some(l) = locked {
+            l.await;
+        }
         let done = self.store_import(&base, state, blocks).await;
         self.blocks.unpin_cids(&cids);
         done

@@ -85,7 +85,7 @@ fn a_plain_archive_starts_a_ledger_under_another_key_with_the_same_state() {
     assert_eq!(blocks[0].cid, roots[0]);
     let store = MemStore::new();
     let dst = open(&store);
-    assert!(block_on(dst.import_archive(&bytes, &mut || {})).unwrap());
+    assert!(block_on(dst.import_archive(&bytes, &mut || {}, Box::pin(async {}))).unwrap());
     let (a, b) = (src.snapshot(), dst.snapshot());
     assert_eq!(
         (&a.head, a.docs, a.seq, a.count),
@@ -106,7 +106,7 @@ fn a_plain_archive_starts_a_ledger_under_another_key_with_the_same_state() {
     assert_eq!(dst.snapshot().seq, a.seq + 1);
     // importing again into a ledger with data changes nothing
     let before = dst.snapshot();
-    assert!(!block_on(dst.import_archive(&bytes, &mut || {})).unwrap());
+    assert!(!block_on(dst.import_archive(&bytes, &mut || {}, Box::pin(async {}))).unwrap());
     assert_eq!(dst.snapshot(), before);
 }
 
@@ -117,7 +117,7 @@ fn without_indexes_the_archive_is_smaller_and_queries_build_the_index() {
     let without = block_on(src.export_archive(false, false)).unwrap();
     assert!(without.len() < with.len());
     let dst = open(&MemStore::new());
-    assert!(block_on(dst.import_archive(&without, &mut || {})).unwrap());
+    assert!(block_on(dst.import_archive(&without, &mut || {}, Box::pin(async {}))).unwrap());
     assert!(dst.snapshot().indexes.is_empty());
     assert_eq!(bucket_3(&dst), bucket_3(&src));
 }
@@ -133,11 +133,11 @@ fn a_sealed_archive_opens_only_under_the_ledgers_key() {
     let same_key = MemStore::new();
     same_key.share_key_from(&store);
     let dst = open(&same_key);
-    assert!(block_on(dst.import_archive(&sealed, &mut || {})).unwrap());
+    assert!(block_on(dst.import_archive(&sealed, &mut || {}, Box::pin(async {}))).unwrap());
     assert_eq!(all(&dst), all(&src));
     let other = MemStore::new();
     let dst = open(&other);
-    let e = block_on(dst.import_archive(&sealed, &mut || {})).unwrap_err();
+    let e = block_on(dst.import_archive(&sealed, &mut || {}, Box::pin(async {}))).unwrap_err();
     assert!(matches!(e, Error::Decrypt { .. }), "{e:?}");
     assert!(dst.snapshot().car.is_none() && block_on(other.list_cars(false)).unwrap().is_empty());
 }
@@ -180,7 +180,7 @@ fn a_damaged_or_incomplete_archive_writes_nothing() {
     for (i, case) in cases.iter().enumerate() {
         let store = MemStore::new();
         let dst = open(&store);
-        let e = block_on(dst.import_archive(case, &mut || {})).unwrap_err();
+        let e = block_on(dst.import_archive(case, &mut || {}, Box::pin(async {}))).unwrap_err();
         assert_eq!(e.code(), "CORRUPT", "case {i}: {e:?}");
         assert!(dst.snapshot().car.is_none(), "case {i}");
         assert!(
@@ -199,7 +199,7 @@ fn an_empty_ledger_exports_an_archive_that_imports_as_nothing() {
     let src = open(&MemStore::new());
     let bytes = block_on(src.export_archive(false, true)).unwrap();
     let dst = open(&MemStore::new());
-    assert!(!block_on(dst.import_archive(&bytes, &mut || {})).unwrap());
+    assert!(!block_on(dst.import_archive(&bytes, &mut || {}, Box::pin(async {}))).unwrap());
     assert!(dst.snapshot().car.is_none());
 }
 
@@ -211,9 +211,13 @@ fn an_archive_is_readable_before_it_is_stored_and_a_failed_store_leaves_nothing(
     let store = MemStore::new();
     let dst = open(&store);
     let mut seen = None;
-    assert!(block_on(dst.import_archive(&bytes, &mut || {
-        seen = Some((dst.snapshot().seq, store.commits()));
-    }))
+    assert!(block_on(dst.import_archive(
+        &bytes,
+        &mut || {
+            seen = Some((dst.snapshot().seq, store.commits()));
+        },
+        Box::pin(async {})
+    ))
     .unwrap());
     assert_eq!(seen, Some((src.snapshot().seq, 0)));
     assert_eq!(store.commits(), 1);
@@ -222,7 +226,8 @@ fn an_archive_is_readable_before_it_is_stored_and_a_failed_store_leaves_nothing(
     let dst = open(&store);
     store.set_quota(Some(1000));
     let mut readable = 0;
-    let e = block_on(dst.import_archive(&bytes, &mut || readable += 1)).unwrap_err();
+    let e = block_on(dst.import_archive(&bytes, &mut || readable += 1, Box::pin(async {})))
+        .unwrap_err();
     assert_eq!((e.code(), readable), ("QUOTA", 1));
     assert_eq!(dst.snapshot().seq, 0, "the unstored state is gone");
     assert_eq!(
@@ -234,7 +239,7 @@ fn an_archive_is_readable_before_it_is_stored_and_a_failed_store_leaves_nothing(
     // a new handle starts from the archive again once there is room
     store.set_quota(None);
     let dst = open(&store);
-    assert!(block_on(dst.import_archive(&bytes, &mut || {})).unwrap());
+    assert!(block_on(dst.import_archive(&bytes, &mut || {}, Box::pin(async {}))).unwrap());
     assert_eq!(all(&dst), all(&src));
 }
 
@@ -257,14 +262,18 @@ fn a_plain_archives_blocks_are_checked_before_any_read_hands_them_out() {
     let store = MemStore::new();
     let dst = open(&store);
     let mut during = Vec::new();
-    let e = block_on(dst.import_archive(&tampered, &mut || {
-        // reads while the archive is readable and not yet stored: a good block answers, the
-        // changed one is refused, never handed out
-        for id in ["d0001", "d0302"] {
-            let r = dst.get(id).now_or_never().expect("in memory");
-            during.push(r.map(|_| true).map_err(|e| e.code()));
-        }
-    }))
+    let e = block_on(dst.import_archive(
+        &tampered,
+        &mut || {
+            // reads while the archive is readable and not yet stored: a good block answers, the
+            // changed one is refused, never handed out
+            for id in ["d0001", "d0302"] {
+                let r = dst.get(id).now_or_never().expect("in memory");
+                during.push(r.map(|_| true).map_err(|e| e.code()));
+            }
+        },
+        Box::pin(async {}),
+    ))
     .unwrap_err();
     assert_eq!(e.code(), "CORRUPT", "{e:?}");
     let d0302_same_leaf = blocks[leaf].bytes.windows(5).any(|w| w == b"d0302");
@@ -280,4 +289,46 @@ fn a_plain_archives_blocks_are_checked_before_any_read_hands_them_out() {
     assert!(dst.snapshot().car.is_none());
     assert!(block_on(store.list_cars(false)).unwrap().is_empty());
     assert!(block_on(store.load_header()).unwrap().is_none());
+}
+
+#[test]
+fn a_ledger_created_by_its_open_imports_without_a_header_read_and_loses_no_other_commit() {
+    let (_, src) = source();
+    let bytes = block_on(src.export_archive(false, true)).unwrap();
+    let new_store = || {
+        let store = MemStore::new();
+        let key = crate::crypto::Key::generate().unwrap();
+        let key = block_on(store.ensure_key(&key)).unwrap(); // as the browser's creating open does
+        (store, key)
+    };
+    let (store, key) = new_store();
+    let dst = block_on(Ledger::created("t", store.clone(), key)).unwrap();
+    // the archive is readable before the commit lock is held (nothing to read under it); an
+    // opened ledger takes the lock first, to read its header under it
+    let locked = std::rc::Rc::new(std::cell::Cell::new(false));
+    let mut when = None;
+    let l = locked.clone();
+    let lock = Box::pin(async move { l.set(true) });
+    assert!(block_on(dst.import_archive(&bytes, &mut || when = Some(locked.get()), lock)).unwrap());
+    assert_eq!(when, Some(false), "published before the lock");
+    assert_eq!(
+        all(&open(&store)),
+        all(&src),
+        "stored under the created key"
+    );
+    let (other, _) = new_store();
+    let dst = open(&other);
+    let (locked, mut when) = (std::rc::Rc::new(std::cell::Cell::new(false)), None);
+    let l = locked.clone();
+    let lock = Box::pin(async move { l.set(true) });
+    assert!(block_on(dst.import_archive(&bytes, &mut || when = Some(locked.get()), lock)).unwrap());
+    assert_eq!(when, Some(true), "published holding the lock");
+    // another handle committed after the creation and before the import: the import's
+    // compare-and-set sees it; that commit stays and is this handle's state
+    let (store, key) = new_store();
+    let dst = block_on(Ledger::created("t", store.clone(), key)).unwrap();
+    block_on(open(&store).write(vec![WriteOp::put("mine", &body(1, 1))])).unwrap();
+    assert!(!block_on(dst.import_archive(&bytes, &mut || {}, Box::pin(async {}))).unwrap());
+    assert_eq!(all(&dst), all(&open(&store)));
+    assert_eq!(all(&dst).len(), 1);
 }

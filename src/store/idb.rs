@@ -111,18 +111,22 @@ fn strings(v: JsValue) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// An open IndexedDB database for one ledger.
+/// An open IndexedDB database for one ledger (or, just after its creation started, the promise of
+/// it: idb.js awaits it in every call).
 pub struct IdbStore {
     db: JsValue,
 }
 
 impl IdbStore {
-    /// Opens (creating if needed) the IDB database of ledger `name`.
-    pub async fn open(name: &str) -> Result<IdbStore> {
-        let db = idb_open(&format!("{DB_PREFIX}{name}"))
+    /// Opens (creating if needed) the IDB database of ledger `name`. With a key when this open
+    /// creates the database: the key its creation stores; the ledger is new and empty
+    /// (docs/format.md §9), and the store answers before the creation completes.
+    pub async fn open(name: &str) -> Result<(IdbStore, bool)> {
+        let v: Array = idb_open(&format!("{DB_PREFIX}{name}"))
             .await
-            .map_err(storage_err)?;
-        Ok(IdbStore { db })
+            .map_err(storage_err)?
+            .unchecked_into();
+        Ok((IdbStore { db: v.get(0) }, v.get(1).is_truthy()))
     }
 
     /// One commit transaction; with `key`, the stored key is replaced in it too.

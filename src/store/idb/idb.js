@@ -39,7 +39,7 @@ export function idbPreopen(name) {
   // not taken yet and closed (another tab deletes or upgrades the database) or failed: dropped, so
   // that the engine's own open runs instead
   const drop = () => ahead.get(name) === p && ahead.delete(name);
-  p.then((db) => db.addEventListener("versionchange", drop), drop);
+  p.then(([db]) => db).then((db) => db.addEventListener("versionchange", drop), drop);
   ahead.set(name, p);
 }
 
@@ -49,8 +49,21 @@ export function idbOpen(name) {
   return p ?? openDb(name);
 }
 
+/**
+ * Keys of the databases this tab is creating, by the promise of each (the `db` the calls below
+ * take until the creation completes).
+ */
+const creating = new WeakMap();
+
+/**
+ * Opens ledger database `name`: `[db]` when it exists; when this open creates it, `[a promise of
+ * db, true]` as soon as the upgrade runs (before the creation completes). The upgrade transaction
+ * stores a new random key, so no tab ever sees the database without one; the engine starts the new
+ * ledger empty at once (every call below awaits its `db` first, but the key's).
+ */
 function openDb(name) {
   return new Promise((ok, err) => {
+    let created;
     const r = indexedDB.open(name, VERSION);
     r.onupgradeneeded = (e) => {
       const db = r.result;
@@ -58,18 +71,29 @@ function openDb(name) {
       // Pre-release layouts are dropped, not migrated.
       for (const s of Array.from(db.objectStoreNames)) db.deleteObjectStore(s);
       db.createObjectStore(CARS).createIndex(CID_INDEX, "c", { multiEntry: true });
-      db.createObjectStore(META);
+      const key = crypto.getRandomValues(new Uint8Array(32));
+      db.createObjectStore(META).put(key, "key");
+      const later = new Promise((...fns) => (created = fns));
+      later.catch(() => undefined); // reported by each call that awaits it
+      creating.set(later, key);
+      ok([later, true]);
     };
     r.onsuccess = () => {
       const db = r.result;
       db.onversionchange = () => db.close();
-      ok(db);
+      created?.[0](db);
+      ok([db]);
     };
-    r.onerror = () => err(r.error);
+    r.onerror = () => {
+      created?.[1](r.error);
+      err(r.error);
+    };
   });
 }
 
 export async function idbEnsureKey(db, candidate) {
+  if (creating.has(db)) return creating.get(db);
+  db = await db;
   // Nearly always the key exists: a read-only transaction (no commit to wait for) finds it.
   const stored = await req(db.transaction(META).objectStore(META).get("key"));
   if (stored !== undefined) return stored;
@@ -84,7 +108,8 @@ export async function idbEnsureKey(db, candidate) {
 }
 
 /** The bytes of each CAR (undefined where none), in one transaction. */
-export function idbReadCars(db, names) {
+export async function idbReadCars(db, names) {
+  db = await db;
   const store = db.transaction(CARS).objectStore(CARS);
   return Promise.all(names.map((n) => req(store.get(n)).then((r) => r && r.b)));
 }
@@ -95,7 +120,8 @@ export function idbReadCars(db, names) {
  * only when the bytes are not found (the transaction is still active in the success callback's
  * microtasks), so a ledger without version-2 records makes one request per block.
  */
-export function idbLocateMany(db, bins, strs) {
+export async function idbLocateMany(db, bins, strs) {
+  db = await db;
   const index = db.transaction(CARS).objectStore(CARS).index(CID_INDEX);
   return Promise.all(bins.map((b, i) => req(index.getKey(b)).then((n) => n ?? req(index.getKey(strs[i])))));
 }
@@ -109,6 +135,7 @@ export function idbLocateMany(db, bins, strs) {
  * the transaction from the read's callback, which undoes the puts queued behind it.
  */
 export async function idbCommit(db, expect, cars, staged, header, key) {
+  db = await db;
   const tx = db.transaction([CARS, META], "readwrite");
   const finished = done(tx);
   const meta = tx.objectStore(META);
@@ -146,6 +173,7 @@ export async function idbCommit(db, expect, cars, staged, header, key) {
  * or `bafk…` in records written at version 2; docs/format.md §16), each once.
  */
 export async function idbListCars(db, files) {
+  db = await db;
   const cars = db.transaction(CARS).objectStore(CARS);
   if (!files) return req(cars.getAllKeys());
   const index = cars.index(CID_INDEX);
@@ -159,6 +187,7 @@ export async function idbListCars(db, files) {
  * in its own transaction, so a commit waiting on the store waits for one of them at most.
  */
 export async function idbStageCars(db, cars) {
+  db = await db;
   for (const [name, b, c] of cars) {
     const tx = db.transaction(CARS, "readwrite");
     const finished = done(tx);
@@ -172,7 +201,8 @@ export async function idbStageCars(db, cars) {
  * string...]]...], read with a key cursor (no CAR bytes are read). Binary CIDs are concatenated
  * (one copy into the engine per CAR); string ones come from records written at version 2.
  */
-export function idbCarBlocks(db) {
+export async function idbCarBlocks(db) {
+  db = await db;
   const cursor = db.transaction(CARS).objectStore(CARS).index(CID_INDEX).openKeyCursor();
   const cars = new Map();
   return new Promise((ok, err) => {
@@ -197,6 +227,7 @@ export function idbCarBlocks(db) {
 }
 
 export async function idbRemoveCars(db, names) {
+  db = await db;
   const tx = db.transaction(CARS, "readwrite");
   const finished = done(tx);
   const store = tx.objectStore(CARS);
@@ -205,6 +236,7 @@ export async function idbRemoveCars(db, names) {
 }
 
 export async function idbClear(db) {
+  db = await db;
   const tx = db.transaction([CARS, META], "readwrite");
   const finished = done(tx);
   tx.objectStore(CARS).clear();
@@ -214,6 +246,7 @@ export async function idbClear(db) {
 
 /** Replaces the key of a ledger without a header, in one transaction; false if it has one. */
 export async function idbReplaceKey(db, key) {
+  db = await db;
   const tx = db.transaction(META, "readwrite");
   const finished = done(tx);
   const meta = tx.objectStore(META);
@@ -223,11 +256,13 @@ export async function idbReplaceKey(db, key) {
   return true;
 }
 
-export function idbLoadMeta(db, key) {
+export async function idbLoadMeta(db, key) {
+  db = await db;
   return req(db.transaction(META).objectStore(META).get(key));
 }
 
 export async function idbSaveMeta(db, key, value) {
+  db = await db;
   const tx = db.transaction(META, "readwrite");
   const finished = done(tx);
   tx.objectStore(META).put(value, key);
