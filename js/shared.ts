@@ -255,12 +255,14 @@ export class SharedLedger implements FileStore {
       if (early) {
         // the lock is asked for now and held until the import settles; the engine waits for it
         // where it needs it (before re-reading the header, or, on a database its open created,
-        // before storing: one task later, so that the first reads are answered first)
+        // before storing), and then one task more, so that reads already asked for are answered
+        // before the import's CPU-bound storing starts
         let granted!: () => void;
         let release!: () => void;
-        const locked = new Promise<void>((r) => (granted = r));
+        const got = new Promise<void>((r) => (granted = r));
         const held = new Promise<void>((r) => (release = r));
-        void withLock(this.lockName, () => (setTimeout(granted), held));
+        void withLock(this.lockName, () => (granted(), held));
+        const locked = (): Promise<void> => got.then(() => new Promise((r) => setTimeout(r)));
         stored = early.then((bytes) => l.importArchive(bytes, ready, locked)).then(imported);
         stored.then(release, release);
       } else {
@@ -269,7 +271,7 @@ export class SharedLedger implements FileStore {
         stored = withLock(this.lockName, async () => {
           await l.refresh();
           if ((JSON.parse(l.info()) as { seq: number }).seq > 0) return;
-          imported(await l.importArchive(await download(url), ready, Promise.resolve()));
+          imported(await l.importArchive(await download(url), ready, () => Promise.resolve()));
         });
       }
       stored.then(

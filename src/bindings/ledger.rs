@@ -251,19 +251,22 @@ impl JsLedger {
 
     /// Starts an empty ledger from an archive; false when it already has data. `readable` is
     /// called when reads see the archive, before it is stored (the promise resolves after);
-    /// `locked` resolves once the caller holds the commit lock (`Ledger::import_archive`).
+    /// `locked` is called where the import needs the commit lock (`Ledger::import_archive`) and
+    /// returns a promise that resolves once the caller holds it.
     #[wasm_bindgen(js_name = importArchive, unchecked_return_type = "Promise<boolean>")]
     pub fn import_archive(
         &self,
         bytes: Vec<u8>,
         readable: js_sys::Function,
-        locked: js_sys::Promise,
+        locked: js_sys::Function,
     ) -> js_sys::Promise {
         let l = self.inner.clone();
         spawn(async move {
             let mut ready = || drop(readable.call0(&JsValue::UNDEFINED));
-            let locked = Box::pin(async {
-                let _ = wasm_bindgen_futures::JsFuture::from(locked).await;
+            let locked = Box::pin(async move {
+                if let Ok(p) = locked.call0(&JsValue::UNDEFINED) {
+                    let _ = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(p)).await;
+                }
             });
             Ok(JsValue::from_bool(
                 l.import_archive(&bytes, &mut ready, locked).await?,
