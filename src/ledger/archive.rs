@@ -217,9 +217,10 @@ impl<S: Store> Ledger<S> {
         // Readable now, from the archive's blocks pinned in memory (the bounded cache could
         // evict the first blocks of a large archive before the walk below reaches them).
         let cids: Vec<Cid> = blocks.iter().map(|(b, _)| b.cid).collect();
-        self.blocks.pin(&blocks);
         if plain {
-            self.blocks.distrust(&cids);
+            self.blocks.pin_unverified(&blocks)?;
+        } else {
+            self.blocks.pin(&blocks);
         }
         *self.state.borrow_mut() = Rc::new(state.clone());
         readable();

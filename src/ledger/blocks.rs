@@ -6,8 +6,9 @@
 //! when its CAR entered the store (written here, or fetched and verified by a pull), or, for a
 //! block pinned unverified (an archive being imported), when it is first handed out.
 
-use crate::{HashMap, HashSet};
+use crate::HashMap;
 use std::cell::{Cell, RefCell};
+use std::collections::hash_map::Entry;
 use std::hash::Hash;
 use std::rc::Rc;
 
@@ -60,8 +61,9 @@ impl<K: Hash + Eq + Clone, V: Clone> GenCache<K, V> {
     }
 }
 
-/// A pinned block: its pin count, bytes and decoded node.
-type Pinned = (usize, Rc<[u8]>, Option<Rc<Node>>);
+/// A pinned block: its pin count, bytes, decoded node, and whether its bytes are still to be
+/// checked against its CID ([`Blocks::pin_unverified`]).
+type Pinned = (usize, Rc<[u8]>, Option<Rc<Node>>, bool);
 
 /// What [`Fallback::more`] returns: verified blocks, or `None` when nothing is left.
 pub type MoreBlocks<'a> =
@@ -100,8 +102,6 @@ pub struct Blocks<S: Store> {
     fetched: RefCell<HashMap<Cid, Rc<[u8]>>>,
     /// Blocks that code running over memory ([`Blocks::now`]) missed, for [`Blocks::settle`].
     wanted: RefCell<Vec<Cid>>,
-    /// Pinned blocks not checked against their CIDs yet ([`Blocks::distrust`]).
-    unverified: RefCell<HashSet<Cid>>,
 }
 
 impl<S: Store> Blocks<S> {
@@ -117,7 +117,6 @@ impl<S: Store> Blocks<S> {
             fallback: RefCell::new(None),
             fetched: RefCell::new(HashMap::default()),
             wanted: RefCell::new(Vec::new()),
-            unverified: RefCell::new(HashSet::default()),
         }
     }
 
@@ -147,32 +146,25 @@ impl<S: Store> Blocks<S> {
 
     /// A pinned block's bytes, checked against its CID first if it was pinned unverified.
     fn pinned_block(&self, cid: &Cid) -> Result<Option<Rc<[u8]>>> {
-        let Some(b) = self.pinned.borrow().get(cid).map(|(_, b, _)| b.clone()) else {
+        let Some((_, b, _, unverified)) = self.pinned.borrow().get(cid).cloned() else {
             return Ok(None);
         };
-        if self.unverified.borrow().contains(cid) {
-            if cid_of(cid.codec(), &b)? != *cid {
-                return Err(Error::corrupt(
-                    format!("block {}", cid_str(cid)),
-                    "its bytes do not match its CID",
-                ));
+        if unverified {
+            check_cid(cid, &b)?;
+            if let Some(e) = self.pinned.borrow_mut().get_mut(cid) {
+                e.3 = false;
             }
-            self.unverified.borrow_mut().remove(cid);
         }
         Ok(Some(b))
     }
 
-    /// Marks pinned blocks as not yet checked against their CIDs: each is checked when first
-    /// handed out, and [`Blocks::verify_pinned`] checks the rest.
-    pub fn distrust(&self, cids: &[Cid]) {
-        self.unverified.borrow_mut().extend(cids.iter().copied());
-    }
-
     /// Checks every pinned block still unverified (an error names the first that fails).
     pub fn verify_pinned(&self) -> Result<()> {
-        let cids: Vec<Cid> = self.unverified.borrow().iter().copied().collect();
-        for c in cids {
-            self.pinned_block(&c)?;
+        for (c, e) in self.pinned.borrow_mut().iter_mut() {
+            if e.3 {
+                check_cid(c, &e.1)?;
+                e.3 = false;
+            }
         }
         Ok(())
     }
@@ -276,13 +268,34 @@ impl<S: Store> Blocks<S> {
 
     /// Keeps `blocks` readable, whatever the cache evicts, until as many [`Blocks::unpin`]s.
     pub fn pin(&self, blocks: &[(Block, Option<Rc<Node>>)]) {
+        let _ = self.pin_as(blocks, false); // trusted blocks: nothing to check
+    }
+
+    /// [`Blocks::pin`] for blocks not checked against their CIDs yet (an archive being imported):
+    /// each is checked when first handed out, and [`Blocks::verify_pinned`] checks the rest; one
+    /// already pinned (whose pinned bytes are handed out instead) is checked at once.
+    pub fn pin_unverified(&self, blocks: &[(Block, Option<Rc<Node>>)]) -> Result<()> {
+        self.pin_as(blocks, true)
+    }
+
+    fn pin_as(&self, blocks: &[(Block, Option<Rc<Node>>)], unverified: bool) -> Result<()> {
         let mut pinned = self.pinned.borrow_mut();
+        pinned.reserve(blocks.len());
         for (b, n) in blocks {
-            let e = pinned
-                .entry(b.cid)
-                .or_insert_with(|| (0, Rc::from(b.bytes.as_slice()), n.clone()));
+            let e = match pinned.entry(b.cid) {
+                Entry::Occupied(e) => {
+                    if unverified {
+                        check_cid(&b.cid, &b.bytes)?;
+                    }
+                    e.into_mut()
+                }
+                Entry::Vacant(e) => {
+                    e.insert((0, Rc::from(b.bytes.as_slice()), n.clone(), unverified))
+                }
+            };
             e.0 += 1;
         }
+        Ok(())
     }
 
     /// Releases one pin of each block.
@@ -299,7 +312,6 @@ impl<S: Store> Blocks<S> {
                 e.0 -= 1;
                 if e.0 == 0 {
                     pinned.remove(c);
-                    self.unverified.borrow_mut().remove(c);
                 }
             }
         }
@@ -411,7 +423,7 @@ impl<S: Store> Blocks<S> {
             return Some(n);
         }
         match self.pinned.borrow().get(cid) {
-            Some((_, _, Some(n))) => Some(n.clone()),
+            Some((_, _, Some(n), _)) => Some(n.clone()),
             _ => None,
         }
     }
@@ -449,4 +461,15 @@ impl<S: Store> Loader for Blocks<S> {
         let bytes = self.block(cid).await?;
         self.decode_node(cid, &bytes)
     }
+}
+
+/// `CORRUPT` unless `bytes` hash to `cid`.
+fn check_cid(cid: &Cid, bytes: &[u8]) -> Result<()> {
+    if cid_of(cid.codec(), bytes)? != *cid {
+        return Err(Error::corrupt(
+            format!("block {}", cid_str(cid)),
+            "its bytes do not match its CID",
+        ));
+    }
+    Ok(())
 }
