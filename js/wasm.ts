@@ -1,11 +1,11 @@
 /**
  * Lazy, once-only loading of the engine's two wasm builds (README "Two engine builds"): the local
- * engine every page loads (`wasm/`), and the full one (`wasm-sync/`: attach), loaded — glue and
- * module — only by a ledger that syncs. Both read and write the
- * same stored format; a ledger switches from the first to the second by reopening (shared.ts).
+ * engine (`wasm/`), loaded — glue and module — by a ledger that does not sync, and the full one
+ * (`wasm-sync/`: attach), loaded only by a ledger that syncs. A page whose ledgers all sync never
+ * downloads the local build. Both read and write the same stored format; a ledger switches from
+ * the first to the second by reopening (shared.ts).
  */
 import { DatabaseError } from "./errors.js";
-import init, { Ledger as LocalLedger } from "./wasm/ferroproof.js";
 import { idbPreopen } from "./wasm/idb.js";
 import type { Ledger } from "./wasm-sync/ferroproof.js";
 
@@ -44,28 +44,40 @@ export function loadEngine(sync: boolean): Promise<Engine> {
       new DatabaseError("UNSUPPORTED", "this browser lacks WebAssembly SIMD (needs Chrome/Edge 91+, Firefox 89+, Safari 16.4+)"),
     );
   }
-  if (sync && !full) {
-    // the module downloads while its glue loads (both are fetched only now)
-    const module = fetch(syncWasmUrl ?? new URL("./wasm-sync/ferroproof_bg.wasm", import.meta.url));
-    module.catch(() => undefined); // reported by the init that awaits it
-    full = import("./wasm-sync/ferroproof.js")
-      .then(async (m) => {
-        await m.default({ module_or_path: module });
-        return m.Ledger;
-      })
-      .catch((e: unknown) => {
-        full = undefined; // a failed download is tried again by the next call
-        throw new DatabaseError("NETWORK", `sync engine download failed: ${e instanceof Error ? e.message : String(e)}`);
-      });
-  }
-  if (sync) return full as Promise<Engine>;
-  local ??= init({ module_or_path: wasmUrl }) // (undefined: beside the glue)
-    .then(() => LocalLedger as unknown as Engine)
-    .catch((e: unknown) => {
-      local = undefined;
-      throw e;
+  // Each build's module downloads while its glue loads (both are fetched only now). The import
+  // specifiers and URLs are literals, so that bundlers ship both files.
+  if (sync) {
+    full ??= load(
+      import("./wasm-sync/ferroproof.js"),
+      fetch(syncWasmUrl ?? new URL("./wasm-sync/ferroproof_bg.wasm", import.meta.url)),
+    ).catch((e: unknown) => {
+      full = undefined; // a failed download is tried again by the next call
+      throw new DatabaseError("NETWORK", `sync engine download failed: ${e instanceof Error ? e.message : String(e)}`);
     });
+    return full;
+  }
+  local ??= load(
+    import("./wasm/ferroproof.js"),
+    fetch(wasmUrl ?? new URL("./wasm/ferroproof_bg.wasm", import.meta.url)),
+  ).catch((e: unknown) => {
+    local = undefined;
+    throw e;
+  });
   return local;
+}
+
+/** An engine build's glue module. */
+interface Glue {
+  default(opts: { module_or_path: Promise<Response> }): Promise<unknown>;
+  Ledger: unknown;
+}
+
+/** Instantiates a build from its glue and its module's download. */
+async function load(glue: Promise<Glue>, module: Promise<Response>): Promise<Engine> {
+  module.catch(() => undefined); // reported by the init that awaits it
+  const m = await glue;
+  await m.default({ module_or_path: module });
+  return m.Ledger as Engine;
 }
 
 export type { Ledger };

@@ -5,12 +5,12 @@
 import assert from "node:assert/strict";
 import { openPage, startServer } from "./util.mjs";
 
-/** Which engine builds this page has loaded so far, and whether the sync modules (attachment, server connector, auth client). */
+/** Which engine builds this page has loaded so far (module or glue), and whether the sync modules (attachment, server connector, auth client). */
 const loaded = (page) =>
   page.evaluate(() => {
     const urls = performance.getEntriesByType("resource").map((e) => new URL(e.name).pathname);
     return {
-      local: urls.includes("/pkg/wasm/ferroproof_bg.wasm"),
+      local: urls.includes("/pkg/wasm/ferroproof_bg.wasm") || urls.includes("/pkg/wasm/ferroproof.js"),
       full: urls.includes("/pkg/wasm-sync/ferroproof_bg.wasm"),
       syncModule: urls.includes("/pkg/sync.js") && urls.includes("/pkg/connectors/server-remote.js") && urls.includes("/pkg/auth/ucan.js"),
       anySyncCode: urls.some((u) => u === "/pkg/sync.js" || u === "/pkg/connectors/server-remote.js" || u.startsWith("/pkg/auth/")),
