@@ -51,7 +51,7 @@ export function idbOpen(name) {
 
 /**
  * Keys of the databases this tab is creating, by the promise of each (the `db` the calls below
- * take until the creation completes).
+ * take), until the creation completes: no other connection can write the key before that.
  */
 const creating = new WeakMap();
 
@@ -63,7 +63,7 @@ const creating = new WeakMap();
  */
 function openDb(name) {
   return new Promise((ok, err) => {
-    let created;
+    let later, created;
     const r = indexedDB.open(name, VERSION);
     r.onupgradeneeded = (e) => {
       const db = r.result;
@@ -73,7 +73,7 @@ function openDb(name) {
       db.createObjectStore(CARS).createIndex(CID_INDEX, "c", { multiEntry: true });
       const key = crypto.getRandomValues(new Uint8Array(32));
       db.createObjectStore(META).put(key, "key");
-      const later = new Promise((...fns) => (created = fns));
+      later = new Promise((...fns) => (created = fns));
       later.catch(() => undefined); // reported by each call that awaits it
       creating.set(later, key);
       ok([later, true]);
@@ -81,10 +81,12 @@ function openDb(name) {
     r.onsuccess = () => {
       const db = r.result;
       db.onversionchange = () => db.close();
+      creating.delete(later); // from now on, ensuring the key reads it
       created?.[0](db);
       ok([db]);
     };
     r.onerror = () => {
+      creating.delete(later);
       created?.[1](r.error);
       err(r.error);
     };
