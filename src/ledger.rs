@@ -118,7 +118,8 @@ pub struct Ledger<S: Store> {
     save_lock: futures::lock::Mutex<()>,
     /// A compaction packed and not committed yet ([`Ledger::compact_prepare`]).
     packed: RefCell<Option<compact::Packed<S>>>,
-    /// Opened by [`Ledger::created`] and no archive imported since: the store was empty then.
+    /// Opened on a store created by the open ([`Ledger::open_in`]'s `created`) and no archive
+    /// imported since: nothing to re-read before publishing one.
     created: Cell<bool>,
 }
 
