@@ -44,14 +44,6 @@ pub(super) struct PendingIndex {
     keep: bool,
 }
 
-/// What a projection makes of an encoded leaf during a fresh index scan.
-enum Inline<T> {
-    /// Projected without decoding the document (`None`/absent values included).
-    Done(T),
-    /// Needs the decoded document (or the leaf is deleted: then it is skipped).
-    Decode,
-}
-
 type NewBlocks = Vec<(crate::codec::Block, Option<Rc<crate::prolly::Node>>)>;
 
 /// An index built or updated in memory, not stored yet.
@@ -89,15 +81,12 @@ pub struct QueryHit {
     pub doc: Option<RawDoc>,
 }
 
-fn roots(h: &Option<IndexHead>) -> Result<IndexRoots> {
+fn roots(h: &IndexHead) -> Result<IndexRoots> {
     let parse = |s: &Option<String>| s.as_deref().map(codec::parse_cid).transpose();
-    match h {
-        Some(h) => Ok(IndexRoots {
-            keys: parse(&h.keys)?,
-            ids: parse(&h.ids)?,
-        }),
-        None => Ok(IndexRoots::default()),
-    }
+    Ok(IndexRoots {
+        keys: parse(&h.keys)?,
+        ids: parse(&h.ids)?,
+    })
 }
 
 impl<S: Store> Ledger<S> {
@@ -118,29 +107,8 @@ impl<S: Store> Ledger<S> {
     ) -> Result<(u32, Vec<DocRow>)> {
         self.check_open()?;
         let (state, base, keep) = self.pin_on(name, src, view).await?;
-        let inline = |_: &str, raw: &[u8]| match LeafMeta::read(raw) {
-            Ok(LeafMeta {
-                live: true,
-                doc: Some((a, b)),
-                ..
-            }) => match RawDoc::from_map(&raw[a..b]) {
-                Ok(doc) => Inline::Done(doc),
-                Err(_) => Inline::Decode,
-            },
-            _ => Inline::Decode, // deleted, in its own block, or malformed (reported by the scan)
-        };
-        let (ids, docs) = self
-            .changed_docs(&state, &base.head, inline, |_, body| body.clone())
-            .await?;
         // The map function runs in JS: keep only rows for documents of this snapshot.
-        let ids = ids.unwrap_or_else(|| docs.iter().map(|(id, _)| id.clone()).collect());
-        let docs = docs
-            .into_iter()
-            .map(|(id, body)| DocRow {
-                id,
-                body: Some(body),
-            })
-            .collect();
+        let (ids, docs) = self.changed_docs(&state, &base.head).await?;
         Ok((self.register(name, src, state, base, Some(ids), keep), docs))
     }
 
@@ -199,37 +167,39 @@ impl<S: Store> Ledger<S> {
                 (_, Some(v)) => crate::codec::decode(v).map(Some).map_err(bad),
             }
         };
-        let p = |ids| PendingIndex {
+        let (ids, update) = match &base.head {
+            None => {
+                let rows = self.fresh_field_rows(&state, field, key_of).await?;
+                (None, Update::Fresh(rows))
+            }
+            Some(head) => {
+                // An existing index: the changes since its seq, not the encoded leaves.
+                let rows = self.changes_since(&state, head).await?;
+                let mut ids = Vec::with_capacity(rows.len());
+                let mut emitted = Vec::new();
+                for r in rows {
+                    if let Some(body) = &r.body {
+                        if let Some(k) = key_of(&r.id, body)? {
+                            emitted.push(EmittedRows {
+                                id: r.id.clone(),
+                                rows: vec![(k, Ipld::Null)],
+                            });
+                        }
+                    }
+                    ids.push(r.id);
+                }
+                (Some(ids), Update::Emitted(emitted))
+            }
+        };
+        let p = PendingIndex {
             name: field.to_string(),
-            src: src.clone(),
-            state: state.clone(),
-            base: base.clone(),
+            src,
+            state,
+            base,
             ids,
             keep,
         };
-        if base.head.is_none() {
-            let rows = self.fresh_field_rows(&state, field, key_of).await?;
-            return self
-                .finish(p(None), Update::Fresh(rows), opts, include_docs)
-                .await;
-        }
-        // (An existing index: `changed_docs` reads the changes, not the encoded leaves.)
-        let inline = |_: &str, _: &[u8]| Inline::Decode;
-        let (ids, keys) = self
-            .changed_docs(&state, &base.head, inline, key_of)
-            .await?;
-        let mut emitted = Vec::with_capacity(keys.len());
-        for (id, k) in keys {
-            if let Some(k) = k? {
-                emitted.push(EmittedRows {
-                    id,
-                    rows: vec![(k, Ipld::Null)],
-                });
-            }
-        }
-        let p = p(ids);
-        self.finish(p, Update::Emitted(emitted), opts, include_docs)
-            .await
+        self.finish(p, update, opts, include_docs).await
     }
 
     /// The rows of a fresh index of `field` over every live document of `state`, read from the
@@ -401,46 +371,47 @@ impl<S: Store> Ledger<S> {
         }
     }
 
-    /// The ids an index update covers (`None` for a fresh index: every live document) and their
-    /// live documents projected by `f`. A fresh index
-    /// sees every live document: each encoded leaf goes to `inline` first, which may project it
-    /// without decoding the document ([`Inline::Done`]); otherwise the document is decoded (or,
-    /// if stored in its own block, loaded) and given to `f`. An existing index sees the changes
-    /// since its seq.
-    async fn changed_docs<T>(
+    /// The document rows changed in `state` since index `head` was built (none if it is not
+    /// behind).
+    async fn changes_since(&self, state: &State, head: &IndexHead) -> Result<Vec<DocRow>> {
+        if head.seq >= state.seq {
+            return Ok(Vec::new());
+        }
+        self.changes_in(state, head.seq, None).await
+    }
+
+    /// The ids an index update covers and their live documents: for an existing index the
+    /// changes since its seq; for a fresh one every live document (decoded from its encoded
+    /// leaf, or loaded when stored in its own block).
+    async fn changed_docs(
         &self,
         state: &State,
         base: &Option<IndexHead>,
-        mut inline: impl FnMut(&str, &[u8]) -> Inline<T>,
-        mut f: impl FnMut(&str, &RawDoc) -> T,
-    ) -> Result<(Option<Vec<String>>, Vec<(String, T)>)> {
+    ) -> Result<(Vec<String>, Vec<DocRow>)> {
         if let Some(h) = base {
-            if h.seq >= state.seq {
-                return Ok((Some(Vec::new()), Vec::new()));
-            }
-            let rows = self.changes_in(state, h.seq, None).await?;
-            let mut ids = Vec::with_capacity(rows.len());
-            let mut live = Vec::new();
-            for r in rows {
-                if let Some(b) = &r.body {
-                    live.push((r.id.clone(), f(&r.id, b)));
-                }
-                ids.push(r.id);
-            }
-            return Ok((Some(ids), live));
+            let mut rows = self.changes_since(state, h).await?;
+            let ids = rows.iter().map(|r| r.id.clone()).collect();
+            rows.retain(|r| r.body.is_some());
+            return Ok((ids, rows));
         }
         let mut out = Vec::with_capacity(state.count as usize);
         let mut load = Vec::new();
         let mut bad = None;
         prolly::scan(&self.blocks, state.docs, &Range::all(), false, |k, raw| {
             let id = crate::doc::id_of(k);
-            match inline(&id, raw) {
-                Inline::Done(t) => out.push((id, t)),
-                Inline::Decode => match LeafMeta::read(raw) {
-                    Ok(meta) if meta.live => load.push(id),
-                    Ok(_) => {}
-                    Err(e) => bad = Some(e),
-                },
+            match LeafMeta::read(raw) {
+                Ok(meta) if meta.live => {
+                    match meta.doc.map(|(a, b)| RawDoc::from_map(&raw[a..b])) {
+                        Some(Ok(doc)) => out.push(DocRow {
+                            id,
+                            body: Some(doc),
+                        }),
+                        // in its own block, or malformed (reported by the load)
+                        _ => load.push(id),
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => bad = Some(e),
             }
             bad.is_none()
         })
@@ -450,11 +421,14 @@ impl<S: Store> Ledger<S> {
         }
         for id in load {
             if let Some(body) = self.get_in(state, &id).await? {
-                let t = f(&id, &body);
-                out.push((id, t));
+                out.push(DocRow {
+                    id,
+                    body: Some(body),
+                });
             }
         }
-        Ok((None, out))
+        let ids = out.iter().map(|d| d.id.clone()).collect();
+        Ok((ids, out))
     }
 
     /// Records a begun index update and returns its token.
@@ -520,11 +494,10 @@ impl<S: Store> Ledger<S> {
         include_docs: bool,
     ) -> Result<(Vec<QueryHit>, Rc<State>)> {
         let no_changes = p.ids.as_ref().is_some_and(|ids| ids.is_empty());
-        let rows = match (&p.base.head, &p.base.rows) {
-            (Some(_), Some(fresh)) if no_changes => query::run_sorted(fresh, opts)?,
-            (Some(head), None) if no_changes => {
-                query::run(&self.blocks, roots(&Some(head.clone()))?.keys, opts).await?
-            }
+        // The rows of a fresh build (`Some`), or else the `keys` tree the query runs on.
+        let (sorted, keys) = match (&p.base.head, &p.base.rows) {
+            (Some(_), Some(fresh)) if no_changes => (Some(query::run_sorted(fresh, opts)?), None),
+            (Some(head), None) if no_changes => (None, roots(head)?.keys),
             (None, _) => {
                 // A fresh build: sorted rows now, trees when saved.
                 let fresh = match update {
@@ -554,7 +527,7 @@ impl<S: Store> Ledger<S> {
                     };
                     self.keep_unsaved(&p.name, u);
                 }
-                rows
+                (Some(rows), None)
             }
             (Some(_), Some(_)) => {
                 return Err(Error::Internal("update on an unsaved index".into()));
@@ -567,8 +540,7 @@ impl<S: Store> Ledger<S> {
                     Some(ids) => align(ids, emitted),
                     None => emitted,
                 };
-                let base_roots = roots(&Some(base.clone()))?;
-                let (new_roots, blocks) = apply_rows(&self.blocks, &base_roots, batch).await?;
+                let (new_roots, blocks) = apply_rows(&self.blocks, &roots(base)?, batch).await?;
                 let head = IndexHead {
                     src: p.src.clone(),
                     keys: new_roots.keys.map(|c| cid_str(&c)),
@@ -584,8 +556,12 @@ impl<S: Store> Ledger<S> {
                     blocks,
                 };
                 self.keep_unsaved(&p.name, u);
-                query::run(&self.blocks, new_roots.keys, opts).await?
+                (None, new_roots.keys)
             }
+        };
+        let rows = match sorted {
+            Some(rows) => rows,
+            None => query::run(&self.blocks, keys, opts).await?,
         };
         let mut docs = if include_docs {
             let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
@@ -594,13 +570,11 @@ impl<S: Store> Ledger<S> {
             Vec::new()
         }
         .into_iter();
-        let hits = rows
-            .into_iter()
-            .map(|row| QueryHit {
-                row,
-                doc: docs.next().flatten().flatten(),
-            })
-            .collect();
+        let mut hits = Vec::with_capacity(rows.len());
+        for row in rows {
+            let doc = docs.next().flatten().flatten();
+            hits.push(QueryHit { row, doc });
+        }
         Ok((hits, p.state))
     }
 
@@ -662,25 +636,26 @@ fn align(ids: Vec<String>, emitted: Vec<EmittedRows>) -> Vec<EmittedRows> {
             j += 1;
         }
     }
+    let mut out = Vec::with_capacity(ids.len());
     if j == emitted.len() {
         let mut rest = emitted.into_iter().peekable();
-        return ids
-            .into_iter()
-            .map(|id| {
-                let rows = rest.next_if(|e| e.id == id).map(|e| e.rows);
-                EmittedRows {
-                    id,
-                    rows: rows.unwrap_or_default(),
-                }
-            })
-            .collect();
+        for id in ids {
+            let rows = rest.next_if(|e| e.id == id).map(|e| e.rows);
+            out.push(EmittedRows {
+                id,
+                rows: rows.unwrap_or_default(),
+            });
+        }
+        return out;
     }
-    let mut by_id: crate::HashMap<String, Vec<_>> =
-        emitted.into_iter().map(|e| (e.id, e.rows)).collect();
-    ids.into_iter()
-        .map(|id| {
-            let rows = by_id.remove(&id).unwrap_or_default();
-            EmittedRows { id, rows }
-        })
-        .collect()
+    let mut by_id: crate::HashMap<String, Vec<_>> = crate::HashMap::default();
+    by_id.reserve(emitted.len());
+    for e in emitted {
+        by_id.insert(e.id, e.rows);
+    }
+    for id in ids {
+        let rows = by_id.remove(&id).unwrap_or_default();
+        out.push(EmittedRows { id, rows });
+    }
+    out
 }
