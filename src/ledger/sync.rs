@@ -52,6 +52,29 @@ pub(super) fn new_state_loaded<S: Store>(src: &Blocks<S>, old: &State, new: &Sta
     missing
 }
 
+/// True if `heads` (sorted, as [`reduce`] gives them) are the local `head`.
+fn same_heads(heads: &[Cid], head: &[Cid]) -> bool {
+    let mut current = head.to_vec();
+    crate::sort::sort_cids(&mut current);
+    heads == current
+}
+
+/// `write` with the CARs `fetch` fetched that it does not hold already.
+fn with_fetched(
+    mut write: crate::store::CommitWrite,
+    fetch: Option<&dyn Fallback>,
+) -> crate::store::CommitWrite {
+    if let Some(f) = fetch {
+        let own = write.cars.len();
+        for c in f.cars() {
+            if !write.cars[..own].iter().any(|w| w.name == c.name) {
+                write.cars.push(c);
+            }
+        }
+    }
+    write
+}
+
 impl<S: Store> Ledger<S> {
     /// Merges the local head with `remote` heads, reading blocks from the ledger's store.
     pub async fn merge_heads(&self, remote: &[Cid]) -> Result<Committed> {
@@ -102,27 +125,16 @@ impl<S: Store> Ledger<S> {
                 Ok(())
             })
             .await?;
-            let mut current = base.head.clone();
-            crate::sort::sort_cids(&mut current);
-            if heads == current {
+            if same_heads(&heads, &base.head) {
                 return Ok(None);
             }
-            let mut state = State {
-                car: None,
-                head: heads.clone(),
-                docs: None,
-                seq: 0,
-                count: 0,
-                indexes: base.indexes.clone(),
-                out: base.out.clone(),
-                gc: base.gc,
-            };
             let mut blocks: Vec<(Block, Option<Rc<Node>>)> = Vec::new();
             let fast_forward = heads.len() == 1;
-            let ev = if fast_forward {
-                events
+            let (head, ev) = if fast_forward {
+                let ev = events
                     .remove(&heads[0])
-                    .ok_or_else(|| Error::Internal("reduce".into()))?
+                    .ok_or_else(|| Error::Internal("reduce".into()))?;
+                (heads, ev)
             } else {
                 let mut p = None;
                 src.settle(&mut || {
@@ -142,13 +154,20 @@ impl<S: Store> Ledger<S> {
                     count: p.count,
                 };
                 let event_block = ev.encode()?;
-                state.head = vec![event_block.cid];
+                let head = vec![event_block.cid];
                 blocks.insert(0, (event_block, None));
-                ev
+                (head, ev)
             };
-            state.docs = ev.root;
-            state.seq = ev.seq;
-            state.count = ev.count;
+            let state = State {
+                car: None,
+                head,
+                docs: ev.root,
+                seq: ev.seq,
+                count: ev.count,
+                indexes: base.indexes.clone(),
+                out: base.out.clone(),
+                gc: base.gc,
+            };
             src.settle(&mut || new_state_loaded(src, &base, &state))
                 .await?;
             let mut p = self.seal(&base, state, blocks).await?;
@@ -156,13 +175,7 @@ impl<S: Store> Ledger<S> {
                 // the remote already has every block of a fast-forward: nothing to push
                 p.state.out = base.out.clone();
             }
-            let mut write = p.to_write(base.car.clone());
-            let own: Vec<String> = write.cars.iter().map(|c| c.name.clone()).collect();
-            if let Some(f) = fetch {
-                write
-                    .cars
-                    .extend(f.cars().into_iter().filter(|c| !own.contains(&c.name)));
-            }
+            let write = with_fetched(p.to_write(base.car.clone()), fetch);
             match self.store.commit(write).await? {
                 crate::store::CommitOutcome::Committed => {
                     self.blocks.insert_fresh(&p.blocks);

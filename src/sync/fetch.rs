@@ -48,13 +48,10 @@ impl<S: Store, R: Remote> Fetcher<S, R> {
         local_cars: HashSet<String>,
         eager: bool,
     ) -> Self {
-        let mut queue: Vec<String> = manifest
-            .cars
-            .iter()
-            .chain(&manifest.more)
-            .cloned()
-            .collect();
-        queue.reverse();
+        // the next one last: the manifest's names reversed
+        let mut queue = Vec::with_capacity(manifest.cars.len() + manifest.more.len());
+        queue.extend(manifest.more.iter().rev().cloned());
+        queue.extend(manifest.cars.iter().rev().cloned());
         Fetcher {
             aead,
             remote,

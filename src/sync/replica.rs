@@ -50,8 +50,16 @@ pub struct Replica<'a, S: Store, R: Remote> {
     pub id: String,
 }
 
-fn strip<'k>(key: &'k str, prefix: &str) -> Option<&'k str> {
-    key.strip_prefix(prefix).filter(|n| !n.is_empty())
+/// The names of the head records `keys` lists (full keys under [`HEADS`]).
+fn record_names(keys: Vec<String>) -> Vec<String> {
+    let mut names = Vec::with_capacity(keys.len());
+    for k in &keys {
+        match k.strip_prefix(HEADS) {
+            Some(n) if !n.is_empty() => names.push(n.to_string()),
+            _ => {}
+        }
+    }
+    names
 }
 
 impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
@@ -82,22 +90,15 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
         self.ledger.start_outbox().await?;
         let mut report = PullReport::default();
         let mut st = self.load_state().await?;
-        let listed: Vec<String> = self
-            .remote
-            .list(HEADS)
-            .await?
-            .iter()
-            .filter_map(|k| strip(k, HEADS).map(str::to_string))
-            .collect();
-        let fresh: Vec<String> = listed
-            .iter()
-            .filter(|n| !st.seen.contains(n))
-            .cloned()
-            .collect();
+        let listed = record_names(self.remote.list(HEADS).await?);
         let mut heads: Vec<Cid> = Vec::new();
         let mut manifest = Manifest::default();
         let mut good = Vec::new();
-        for name in &fresh {
+        for name in &listed {
+            if st.seen.contains(name) {
+                continue;
+            }
+            report.records += 1;
             let Some(bytes) = self.remote.get(&super::key(HEADS, name)).await? else {
                 continue; // deleted since the listing: a newer record covers it
             };
@@ -111,7 +112,6 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
                 Err(e) => report.errors.push(e),
             }
         }
-        report.records = fresh.len();
         // Heads already in the local history are recognised by the merge itself (an event being
         // stored here does not mean it was merged: a fetched CAR can hold events of other heads).
         if !heads.is_empty() {
@@ -133,11 +133,7 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
         }
         // Durable now: remember the merged records. Bad ones are not remembered: they are reported
         // again by every pull until a newer record replaces them.
-        st.manifest = manifest.union(&st.manifest);
-        st.seen.extend(good.iter().cloned());
-        st.seen.retain(|n| listed.contains(n));
-        st.merged.extend(good);
-        st.merged.retain(|n| listed.contains(n));
+        st.pulled(&manifest, good, &listed);
         self.save_state(&st).await?;
         Ok(report)
     }
@@ -184,12 +180,12 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
             .await?
             .into_iter()
             .collect();
-        let newest_first: Vec<String> = out
-            .iter()
-            .rev()
-            .filter(|c| !files.contains(*c))
-            .cloned()
-            .collect();
+        let mut newest_first = Vec::with_capacity(out.len());
+        for c in out.iter().rev() {
+            if !files.contains(c) {
+                newest_first.push(c.clone());
+            }
+        }
         let mut manifest = Manifest {
             cars: newest_first,
             more: Vec::new(),

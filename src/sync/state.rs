@@ -41,6 +41,16 @@ impl SyncState {
         crate::sync::key("sync:", id)
     }
 
+    /// Records a pull: the records `good` were merged (with `manifest`, on top of the known
+    /// one); only records still `listed` are kept.
+    pub fn pulled(&mut self, manifest: &Manifest, good: Vec<String>, listed: &[String]) {
+        self.manifest = manifest.union(&self.manifest);
+        self.seen.extend(good.iter().cloned());
+        self.seen.retain(|n| listed.contains(n));
+        self.merged.extend(good);
+        self.merged.retain(|n| listed.contains(n));
+    }
+
     pub fn to_json(&self) -> String {
         let mut out = String::from("{");
         list(&mut out, "cars", &self.manifest.cars);
