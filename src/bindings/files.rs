@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 
 use super::ledger::{spawn, JsLedger};
 use crate::crypto::Key;
-use crate::doc::{write_str, write_strs};
+use crate::doc::{write_int, write_str, write_strs};
 use crate::error::Error;
 use crate::ledger::{FileWriter, Ledger};
 use crate::store::idb::IdbStore;
@@ -47,7 +47,9 @@ impl JsFileWriter {
             write_strs(&mut out, &m.cars);
             out.push_str(",\"key\":");
             write_str(&mut out, &m.key);
-            out.push_str(&format!(",\"size\":{}}}", m.size));
+            out.push_str(",\"size\":");
+            write_int(&mut out, m.size.into());
+            out.push('}');
             Ok(JsValue::from_str(&out))
         })
     }

@@ -6,7 +6,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::ledger::{spawn, JsLedger};
-use crate::doc::write_str;
+use crate::doc::{write_int, write_str};
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::sync::{Remote, Replica};
@@ -166,10 +166,15 @@ impl JsLedger {
         let l = self.inner.clone();
         spawn(async move {
             let r = replica(&l, remote, id).pull().await?;
-            let mut out = format!(
-                "{{\"records\":{},\"changed\":{},\"bytes\":{},\"errors\":",
-                r.records, r.changed, r.bytes
-            );
+            let mut out = String::from("{\"records\":");
+            write_int(&mut out, r.records as i128);
+            out.push_str(if r.changed {
+                ",\"changed\":true,\"bytes\":"
+            } else {
+                ",\"changed\":false,\"bytes\":"
+            });
+            write_int(&mut out, r.bytes as i128);
+            out.push_str(",\"errors\":");
             errors_json(&mut out, &r.errors);
             out.push('}');
             Ok(JsValue::from_str(&out))
@@ -182,10 +187,12 @@ impl JsLedger {
         let l = self.inner.clone();
         spawn(async move {
             let r = replica(&l, remote, id).push().await?;
-            Ok(JsValue::from_str(&format!(
-                "{{\"cars\":{},\"bytes\":{}}}",
-                r.cars, r.bytes
-            )))
+            let mut out = String::from("{\"cars\":");
+            write_int(&mut out, r.cars as i128);
+            out.push_str(",\"bytes\":");
+            write_int(&mut out, r.bytes as i128);
+            out.push('}');
+            Ok(JsValue::from_str(&out))
         })
     }
 

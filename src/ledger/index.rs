@@ -488,7 +488,7 @@ impl<S: Store> Ledger<S> {
     /// `p`'s snapshot.
     async fn finish(
         &self,
-        p: PendingIndex,
+        mut p: PendingIndex,
         update: Update,
         opts: &QueryOpts,
         include_docs: bool,
@@ -498,37 +498,7 @@ impl<S: Store> Ledger<S> {
         let (sorted, keys) = match (&p.base.head, &p.base.rows) {
             (Some(_), Some(fresh)) if no_changes => (Some(query::run_sorted(fresh, opts)?), None),
             (Some(head), None) if no_changes => (None, roots(head)?.keys),
-            (None, _) => {
-                // A fresh build: sorted rows now, trees when saved.
-                let fresh = match update {
-                    Update::Fresh(rows) => rows,
-                    Update::Emitted(emitted) => {
-                        let batch = match p.ids {
-                            Some(ids) => align(ids, emitted),
-                            None => emitted,
-                        };
-                        FreshRows::build(batch)?
-                    }
-                };
-                let fresh = Rc::new(fresh);
-                let rows = query::run_sorted(&fresh, opts)?;
-                let head = IndexHead {
-                    src: p.src.clone(),
-                    keys: None,
-                    ids: None,
-                    seq: p.state.seq,
-                };
-                if p.keep {
-                    let u = Unsaved {
-                        base: None,
-                        head,
-                        rows: Some(fresh),
-                        blocks: Vec::new(),
-                    };
-                    self.keep_unsaved(&p.name, u);
-                }
-                (Some(rows), None)
-            }
+            (None, _) => (Some(self.fresh_query(&mut p, update, opts)?), None),
             (Some(_), Some(_)) => {
                 return Err(Error::Internal("update on an unsaved index".into()));
             }
@@ -536,26 +506,9 @@ impl<S: Store> Ledger<S> {
                 let Update::Emitted(emitted) = update else {
                     return Err(Error::Internal("fresh rows for an existing index".into()));
                 };
-                let batch = match p.ids {
-                    Some(ids) => align(ids, emitted),
-                    None => emitted,
-                };
+                let batch = batch(p.ids.take(), emitted);
                 let (new_roots, blocks) = apply_rows(&self.blocks, &roots(base)?, batch).await?;
-                let head = IndexHead {
-                    src: p.src.clone(),
-                    keys: new_roots.keys.map(|c| cid_str(&c)),
-                    ids: new_roots.ids.map(|c| cid_str(&c)),
-                    seq: p.state.seq,
-                };
-                let blocks: NewBlocks = blocks.into_iter().map(|(b, n)| (b, Some(n))).collect();
-                self.blocks.insert_fresh(&blocks);
-                let u = Unsaved {
-                    base: Some(base.clone()),
-                    head,
-                    rows: None,
-                    blocks,
-                };
-                self.keep_unsaved(&p.name, u);
+                self.keep_updated(&p, base.clone(), new_roots, blocks);
                 (None, new_roots.keys)
             }
         };
@@ -563,19 +516,69 @@ impl<S: Store> Ledger<S> {
             Some(rows) => rows,
             None => query::run(&self.blocks, keys, opts).await?,
         };
-        let mut docs = if include_docs {
+        let docs = if include_docs {
             let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
             self.docs_in(&p.state, &ids).await?
         } else {
             Vec::new()
+        };
+        Ok((hits(rows, docs), p.state))
+    }
+
+    /// A fresh build of the index of `p` (sorted rows now, trees when saved), kept unsaved
+    /// unless `p` is a view's; the query's rows on it.
+    fn fresh_query(
+        &self,
+        p: &mut PendingIndex,
+        update: Update,
+        opts: &QueryOpts,
+    ) -> Result<Vec<QueryRow>> {
+        let fresh = match update {
+            Update::Fresh(rows) => rows,
+            Update::Emitted(emitted) => FreshRows::build(batch(p.ids.take(), emitted))?,
+        };
+        let fresh = Rc::new(fresh);
+        let rows = query::run_sorted(&fresh, opts)?;
+        if p.keep {
+            let u = Unsaved {
+                base: None,
+                head: IndexHead {
+                    src: p.src.clone(),
+                    keys: None,
+                    ids: None,
+                    seq: p.state.seq,
+                },
+                rows: Some(fresh),
+                blocks: Vec::new(),
+            };
+            self.keep_unsaved(&p.name, u);
         }
-        .into_iter();
-        let mut hits = Vec::with_capacity(rows.len());
-        for row in rows {
-            let doc = docs.next().flatten().flatten();
-            hits.push(QueryHit { row, doc });
-        }
-        Ok((hits, p.state))
+        Ok(rows)
+    }
+
+    /// Keeps the update of the index of `p` on `base` (new roots `roots`, new `blocks`) unsaved.
+    fn keep_updated(
+        &self,
+        p: &PendingIndex,
+        base: IndexHead,
+        roots: IndexRoots,
+        blocks: Vec<(crate::codec::Block, Rc<crate::prolly::Node>)>,
+    ) {
+        let head = IndexHead {
+            src: p.src.clone(),
+            keys: roots.keys.map(|c| cid_str(&c)),
+            ids: roots.ids.map(|c| cid_str(&c)),
+            seq: p.state.seq,
+        };
+        let blocks: NewBlocks = blocks.into_iter().map(|(b, n)| (b, Some(n))).collect();
+        self.blocks.insert_fresh(&blocks);
+        let u = Unsaved {
+            base: Some(base),
+            head,
+            rows: None,
+            blocks,
+        };
+        self.keep_unsaved(&p.name, u);
     }
 
     /// Records a new index head (and its blocks) in the header, unless another writer already
@@ -625,6 +628,25 @@ impl<S: Store> Ledger<S> {
             }
         }
     }
+}
+
+/// The batch of an update: `emitted` aligned on the ids it covers, if known.
+fn batch(ids: Option<Vec<String>>, emitted: Vec<EmittedRows>) -> Vec<EmittedRows> {
+    match ids {
+        Some(ids) => align(ids, emitted),
+        None => emitted,
+    }
+}
+
+/// The query hits of `rows`, with their documents `docs` (in the same order; none if empty).
+fn hits(rows: Vec<QueryRow>, docs: Vec<Option<Option<RawDoc>>>) -> Vec<QueryHit> {
+    let mut docs = docs.into_iter();
+    let mut hits = Vec::with_capacity(rows.len());
+    for row in rows {
+        let doc = docs.next().flatten().flatten();
+        hits.push(QueryHit { row, doc });
+    }
+    hits
 }
 
 /// One batch entry per id of `ids` (in that order) with the rows emitted for it (none if it

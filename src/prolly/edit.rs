@@ -241,19 +241,31 @@ impl Cursor {
         level: u8,
         key: &[u8],
     ) -> Result<Cursor> {
-        let mut ancestors = Vec::new();
-        let mut node = root.clone();
-        while node.level > level {
-            let i = child_index(&node, key);
+        let mut cur = Cursor {
+            level,
+            ancestors: Vec::new(),
+            target: root.clone(),
+        };
+        cur.descend(cx, root.clone(), Some(key)).await?;
+        Ok(cur)
+    }
+
+    /// Goes down from `node` to the cursor's level, to the child holding `key` at each step (the
+    /// first child without a key), and makes the node reached the target.
+    async fn descend<L: Loader>(
+        &mut self,
+        cx: &Ctx<'_, L>,
+        mut node: Rc<Node>,
+        key: Option<&[u8]>,
+    ) -> Result<()> {
+        while node.level > self.level {
+            let i = key.map_or(0, |k| child_index(&node, k));
             let child = cx.load(&node.child(i)?).await?;
-            ancestors.push((node, i));
+            self.ancestors.push((node, i));
             node = child;
         }
-        Ok(Cursor {
-            level,
-            ancestors,
-            target: node,
-        })
+        self.target = node;
+        Ok(())
     }
 
     /// First key of the node after the target at the same level.
@@ -269,14 +281,9 @@ impl Cursor {
     async fn advance<L: Loader>(&mut self, cx: &Ctx<'_, L>) -> Result<bool> {
         while let Some((n, i)) = self.ancestors.pop() {
             if i + 1 < n.entries.len() {
-                let mut node = cx.load(&n.child(i + 1)?).await?;
+                let node = cx.load(&n.child(i + 1)?).await?;
                 self.ancestors.push((n, i + 1));
-                while node.level > self.level {
-                    let child = cx.load(&node.child(0)?).await?;
-                    self.ancestors.push((node, 0));
-                    node = child;
-                }
-                self.target = node;
+                self.descend(cx, node, None).await?;
                 return Ok(true);
             }
         }

@@ -46,6 +46,22 @@ impl Manifest {
             more: merged(&self.more, &other.more),
         }
     }
+
+    /// The root of a manifest CAR holding this manifest, `{v: 1, cars, more}`, or with `heads`,
+    /// of a head record, `{v: 1, heads, cars, more}`.
+    pub fn root(&self, heads: Option<&[Cid]>) -> Result<Ipld> {
+        let mut m = BTreeMap::new();
+        m.insert("v".into(), Ipld::Integer(1));
+        if let Some(heads) = heads {
+            m.insert(
+                "heads".into(),
+                Ipld::List(heads.iter().copied().map(Ipld::Link).collect()),
+            );
+        }
+        m.insert("cars".into(), links(&self.cars)?);
+        m.insert("more".into(), links(&self.more)?);
+        Ok(Ipld::Map(m))
+    }
 }
 
 /// A decoded head record.
@@ -77,8 +93,10 @@ fn manifest_of(name: &str, v: &Ipld) -> Result<Manifest> {
     })
 }
 
-async fn seal_root<A: Aead>(aead: &A, root: BTreeMap<String, Ipld>) -> Result<SealedCar> {
-    let block = codec::encode(&Ipld::Map(root))?;
+/// Seals a single-root CAR holding `root` (a head record's or a manifest CAR's, see
+/// [`Manifest::root`]); returns its name and bytes.
+pub async fn seal_root<A: Aead>(aead: &A, root: &Ipld) -> Result<SealedCar> {
+    let block = codec::encode(root)?;
     seal_car(aead, &write_car(block.cid, &[&block])).await
 }
 
@@ -96,15 +114,7 @@ async fn open_root<A: Aead>(aead: &A, name: &str, bytes: &[u8]) -> Result<Ipld> 
 impl HeadRecord {
     /// Seals the record; returns its name and bytes.
     pub async fn seal<A: Aead>(&self, aead: &A) -> Result<SealedCar> {
-        let mut m = BTreeMap::new();
-        m.insert("v".into(), Ipld::Integer(1));
-        m.insert(
-            "heads".into(),
-            Ipld::List(self.heads.iter().copied().map(Ipld::Link).collect()),
-        );
-        m.insert("cars".into(), links(&self.manifest.cars)?);
-        m.insert("more".into(), links(&self.manifest.more)?);
-        seal_root(aead, m).await
+        seal_root(aead, &self.manifest.root(Some(&self.heads))?).await
     }
 
     /// Verifies and decodes a head record fetched under `name`.
@@ -125,11 +135,7 @@ impl HeadRecord {
 
 /// Seals a manifest CAR holding `m`.
 pub async fn seal_manifest<A: Aead>(aead: &A, m: &Manifest) -> Result<SealedCar> {
-    let mut root = BTreeMap::new();
-    root.insert("v".into(), Ipld::Integer(1));
-    root.insert("cars".into(), links(&m.cars)?);
-    root.insert("more".into(), links(&m.more)?);
-    seal_root(aead, root).await
+    seal_root(aead, &m.root(None)?).await
 }
 
 /// The manifest in an opened CAR, if it is a manifest CAR (`None` for data CARs).

@@ -8,9 +8,10 @@ use crate::HashSet;
 use std::rc::Rc;
 
 use cid::Cid;
+use ipld_core::ipld::Ipld;
 
 use super::fetch::Fetcher;
-use super::record::{seal_manifest, HeadRecord, Manifest, INLINE_CARS, INLINE_MORE};
+use super::record::{seal_root, HeadRecord, Manifest, INLINE_CARS, INLINE_MORE};
 use super::state::SyncState;
 use super::{Remote, CARS, HEADS};
 use crate::codec::cid_str;
@@ -138,15 +139,21 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
         Ok(report)
     }
 
-    /// Seals and uploads a manifest CAR; returns its name.
-    async fn put_manifest(&self, m: &Manifest, report: &mut PushReport) -> Result<String> {
-        let sealed = seal_manifest(&*self.ledger.blocks().aead(), m).await?;
+    /// Seals `root` into a CAR and uploads it under `prefix`; returns its name.
+    async fn put_root(&self, prefix: &str, root: &Ipld, report: &mut PushReport) -> Result<String> {
+        let sealed = seal_root(&*self.ledger.blocks().aead(), root).await?;
         let name = cid_str(&sealed.name);
         self.remote
-            .put(&super::key(CARS, &name), &sealed.bytes)
+            .put(&super::key(prefix, &name), &sealed.bytes)
             .await?;
-        report.cars += 1;
         report.bytes += sealed.bytes.len();
+        Ok(name)
+    }
+
+    /// Seals and uploads a manifest CAR; returns its name.
+    async fn put_manifest(&self, m: &Manifest, report: &mut PushReport) -> Result<String> {
+        let name = self.put_root(CARS, &m.root(None)?, report).await?;
+        report.cars += 1;
         Ok(name)
     }
 
@@ -208,16 +215,8 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
             };
             manifest.more = vec![self.put_manifest(&nested, &mut report).await?];
         }
-        let record = HeadRecord {
-            heads: snap.head.clone(),
-            manifest: manifest.clone(),
-        };
-        let sealed = record.seal(&*self.ledger.blocks().aead()).await?;
-        let name = cid_str(&sealed.name);
-        self.remote
-            .put(&super::key(HEADS, &name), &sealed.bytes)
-            .await?;
-        report.bytes += sealed.bytes.len();
+        let record = manifest.root(Some(&snap.head))?;
+        let name = self.put_root(HEADS, &record, &mut report).await?;
         for old in &st.merged {
             self.remote.delete(&super::key(HEADS, old)).await?;
         }
