@@ -295,12 +295,12 @@ impl<S: Store> Ledger<S> {
                     let mut keep: HashSet<&String> = p.cars.iter().chain(&p.files).collect();
                     keep.extend(p.base.pinned_cars());
                     keep.extend(state.pinned_cars());
-                    let stale: Vec<String> = p
-                        .old
-                        .iter()
-                        .filter(|c| !keep.contains(c))
-                        .cloned()
-                        .collect();
+                    let mut stale = Vec::new();
+                    for c in &p.old {
+                        if !keep.contains(c) {
+                            stale.push(c.clone());
+                        }
+                    }
                     return self.store.remove_cars(&stale).await;
                 }
                 CommitOutcome::Conflict => self.reload_forced().await?,

@@ -390,7 +390,7 @@ impl<S: Store> Ledger<S> {
     ) -> Result<(Vec<String>, Vec<DocRow>)> {
         if let Some(h) = base {
             let mut rows = self.changes_since(state, h).await?;
-            let ids = rows.iter().map(|r| r.id.clone()).collect();
+            let ids = ids_of(&rows);
             rows.retain(|r| r.body.is_some());
             return Ok((ids, rows));
         }
@@ -427,7 +427,7 @@ impl<S: Store> Ledger<S> {
                 });
             }
         }
-        let ids = out.iter().map(|d| d.id.clone()).collect();
+        let ids = ids_of(&out);
         Ok((ids, out))
     }
 
@@ -628,6 +628,15 @@ impl<S: Store> Ledger<S> {
             }
         }
     }
+}
+
+/// The ids of `rows`, in order.
+fn ids_of(rows: &[DocRow]) -> Vec<String> {
+    let mut ids = Vec::with_capacity(rows.len());
+    for r in rows {
+        ids.push(r.id.clone());
+    }
+    ids
 }
 
 /// The batch of an update: `emitted` aligned on the ids it covers, if known.

@@ -43,19 +43,14 @@ impl<S: Store> Ledger<S> {
             let mut files = std::mem::take(&mut live.files);
             files.retain(|f| stored.remove(f)); // stored here, each once
             let (cars, last) = self.pack(&aead, &base, live.ordered()).await?;
-            let names: HashSet<String> = cars
-                .iter()
-                .map(|c| c.name.clone())
-                .chain(files.clone())
-                .collect();
+            // the new CARs and the kept file CARs: the outbox, and all that stays stored
+            let mut out = files;
+            out.extend(cars.iter().map(|c| c.name.clone()));
+            let keep: HashSet<&String> = out.iter().collect();
+            let stale: Vec<String> = old.into_iter().filter(|c| !keep.contains(c)).collect();
             let mut state = (*base).clone();
             state.car = Some(last.clone());
-            state.out = Some(
-                files
-                    .into_iter()
-                    .chain(cars.iter().map(|c| c.name.clone()))
-                    .collect(),
-            );
+            state.out = Some(out);
             let write = CommitWrite {
                 expect: Some(expect),
                 header: state.to_header(&last),
@@ -66,8 +61,6 @@ impl<S: Store> Ledger<S> {
                 CommitOutcome::Committed => {
                     self.blocks.set_aead(aead);
                     self.adopt(state, true);
-                    let stale: Vec<String> =
-                        old.into_iter().filter(|c| !names.contains(c)).collect();
                     return self.store.remove_cars(&stale).await;
                 }
                 CommitOutcome::Conflict => self.reload_forced().await?,

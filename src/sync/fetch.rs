@@ -87,7 +87,10 @@ impl<S: Store, R: Remote> Fetcher<S, R> {
         if names.is_empty() {
             return Ok(None);
         }
-        let keys: Vec<String> = names.iter().map(|n| super::key(CARS, n)).collect();
+        let mut keys = Vec::with_capacity(names.len());
+        for n in &names {
+            keys.push(super::key(CARS, n));
+        }
         let got = self.remote.get_many(&keys).await?;
         let mut blocks = Vec::new();
         let mut front = Vec::new();

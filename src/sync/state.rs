@@ -46,9 +46,10 @@ impl SyncState {
     pub fn pulled(&mut self, manifest: &Manifest, good: Vec<String>, listed: &[String]) {
         self.manifest = manifest.union(&self.manifest);
         self.seen.extend(good.iter().cloned());
-        self.seen.retain(|n| listed.contains(n));
+        let is_listed = |n: &String| listed.contains(n);
+        self.seen.retain(is_listed);
         self.merged.extend(good);
-        self.merged.retain(|n| listed.contains(n));
+        self.merged.retain(is_listed);
     }
 
     pub fn to_json(&self) -> String {
