@@ -185,6 +185,8 @@ export class SharedLedger implements FileStore {
   private compaction: Promise<void> | null = null;
   /** The wait for a pause in this tab's writes before a due compaction. */
   private quiet: ReturnType<typeof setTimeout> | undefined;
+  /** When that pause ends (each commit moves it; the timer re-arms itself instead of being reset). */
+  private quietUntil = 0;
 
   /** The archive an empty ledger starts from (docs/format.md §14). */
   private readonly archive: string | undefined;
@@ -497,11 +499,8 @@ export class SharedLedger implements FileStore {
       // due, not urgent: once this tab's writes pause (each commit starts the wait again). An
       // attached ledger compacts at once, as before: deferred to its sync rounds, compaction
       // dropped the other replicas' blocks that the next merges then fetched again.
-      clearTimeout(this.quiet);
-      this.quiet = setTimeout(() => {
-        this.quiet = undefined;
-        this.compactWhenDue(core, true);
-      }, QUIET_MS);
+      this.quietUntil = performance.now() + QUIET_MS;
+      if (this.quiet === undefined) this.waitQuiet(core, QUIET_MS);
       return;
     }
     this.compaction = whenIdle()
@@ -515,6 +514,16 @@ export class SharedLedger implements FileStore {
         // Commits made while it ran did not schedule one (one at a time): check again.
         if (ok) this.compactWhenDue(core);
       });
+  }
+
+  /** Compacts (if still due) once no commit moved {@link quietUntil} for `ms`. */
+  private waitQuiet(core: Ledger, ms: number): void {
+    this.quiet = setTimeout(() => {
+      const left = this.quietUntil - performance.now();
+      if (left > 0) return this.waitQuiet(core, left);
+      this.quiet = undefined;
+      this.compactWhenDue(core, true);
+    }, ms);
   }
 
   /**
