@@ -294,12 +294,10 @@ pub trait Store {
     async fn ensure_key(&self, candidate: &Key) -> Result<Key>;
     /// The sealed bytes of a CAR, or `None` if no CAR has that name.
     async fn read_car(&self, name: &str) -> Result<Option<Vec<u8>>>;
-    /// The CAR holding a block, or `None` if the block is unknown.
-    async fn locate(&self, cid: &cid::Cid) -> Result<Option<String>>;
-    /// [`Store::locate`] for several blocks in one round trip.
-    async fn locate_many(&self, cids: &[cid::Cid]) -> Result<Vec<Option<String>>>;
-    /// [`Store::read_car`] for several CARs in one round trip.
-    async fn read_cars(&self, names: &[String]) -> Result<Vec<Option<Vec<u8>>>>;
+    /// The CARs holding these blocks (blocks no CAR holds are left out), each once, with its
+    /// sealed bytes (`None`: gone since it was located, deleted by a compaction), in one round
+    /// trip: the store reads a CAR as soon as it has located it.
+    async fn locate_cars(&self, cids: &[cid::Cid]) -> Result<Vec<(String, Option<Vec<u8>>)>>;
     /// Atomically writes CARs and the header if the header still names `expect`.
     async fn commit(&self, write: CommitWrite) -> Result<CommitOutcome>;
     /// Writes CARs that no header names yet, one atomic write per CAR (compaction stages its

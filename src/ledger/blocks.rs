@@ -337,22 +337,19 @@ impl<S: Store> Blocks<S> {
             }
         }
         let key = cid_str(cid);
-        // A CAR found by `locate` can be deleted before it is read (compaction in another tab):
-        // locating again then finds the block in its new CAR.
+        // A store may find a CAR it located deleted before it is read (compaction in another
+        // tab): locating again then finds the block in its new CAR.
         for _ in 0..3 {
             let mut s = self.stats.get();
             s.locates += 1;
             self.stats.set(s);
-            let car = self
-                .store
-                .locate(cid)
-                .await?
-                .ok_or_else(|| Error::MissingBlock(key.clone()))?;
-            match self.load_car(&car).await {
-                Ok(_) => {}
-                Err(Error::MissingBlock(_)) => continue,
-                Err(e) => return Err(e),
-            }
+            let Some((car, stored)) = self.store.locate_cars(&[*cid]).await?.pop() else {
+                return Err(Error::MissingBlock(key));
+            };
+            match stored {
+                Some(bytes) => self.cache_car(&car, &bytes).await?,
+                None => continue,
+            };
             if let Some(b) = self.raw.borrow_mut().get(cid) {
                 return Ok(b);
             }
@@ -360,8 +357,8 @@ impl<S: Store> Blocks<S> {
         Err(Error::MissingBlock(key))
     }
 
-    /// Loads the CARs of several blocks not in memory with one location lookup and one read
-    /// for all of them, caching their blocks. A block no CAR holds is left for the caller's
+    /// Loads the CARs of several blocks not in memory in one round trip (locating and reading
+    /// them), caching their blocks. A block no CAR holds is left for the caller's
     /// ordinary path (which reports it, or finds it where another tab just moved it).
     pub async fn fetch_many(&self, cids: &[Cid]) -> Result<()> {
         let mut seen = crate::HashSet::default();
@@ -376,17 +373,9 @@ impl<S: Store> Blocks<S> {
         let mut s = self.stats.get();
         s.locates += 1;
         self.stats.set(s);
-        // (a few hundred CARs at most: a linear search is enough)
-        let mut names = Vec::new();
-        for n in self.store.locate_many(&keys).await?.into_iter().flatten() {
-            if !names.contains(&n) {
-                names.push(n);
-            }
-        }
-        let stored = self.store.read_cars(&names).await?;
-        for (name, bytes) in names.iter().zip(stored) {
+        for (name, bytes) in self.store.locate_cars(&keys).await? {
             if let Some(bytes) = bytes {
-                self.cache_car(name, &bytes).await?;
+                self.cache_car(&name, &bytes).await?;
             }
         }
         Ok(())

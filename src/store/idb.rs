@@ -36,8 +36,8 @@ extern "C" {
     ) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbReadCars, catch)]
     async fn idb_read_cars(db: &JsValue, names: Array) -> std::result::Result<JsValue, JsValue>;
-    #[wasm_bindgen(js_name = idbLocateMany, catch)]
-    async fn idb_locate_many(
+    #[wasm_bindgen(js_name = idbLocateCars, catch)]
+    async fn idb_locate_cars(
         db: &JsValue,
         bins: Array,
         strs: Array,
@@ -150,6 +150,17 @@ fn str_array(items: &[String]) -> Array {
     items.iter().map(|s| JsValue::from_str(s)).collect()
 }
 
+/// A CAR record's bytes as idb.js returns them (`undefined`: no such CAR).
+fn car_bytes(name: &str, v: JsValue) -> Result<Option<Vec<u8>>> {
+    if v.is_undefined() {
+        return Ok(None);
+    }
+    let bytes = v
+        .dyn_into::<Uint8Array>()
+        .map_err(|_| Error::corrupt(name, "stored car is not bytes"))?;
+    Ok(Some(bytes.to_vec()))
+}
+
 /// CIDs as their bytes (binary IndexedDB keys).
 fn cid_array(cids: &[Cid]) -> Array {
     cids.iter()
@@ -202,44 +213,25 @@ impl Store for IdbStore {
     }
 
     async fn read_car(&self, name: &str) -> Result<Option<Vec<u8>>> {
-        let mut v = self.read_cars(&[name.to_string()]).await?;
-        Ok(v.pop().flatten())
-    }
-
-    async fn locate(&self, cid: &Cid) -> Result<Option<String>> {
-        let mut v = self.locate_many(&[*cid]).await?;
-        Ok(v.pop().flatten())
-    }
-
-    async fn read_cars(&self, names: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
-        let arr = idb_read_cars(&self.db, str_array(names))
+        let arr = idb_read_cars(&self.db, str_array(&[name.to_string()]))
             .await
             .map_err(storage_err)?;
-        let arr: Array = arr.unchecked_into();
-        let mut out = Vec::with_capacity(names.len());
-        for (i, name) in names.iter().enumerate() {
-            let v = arr.get(i as u32);
-            if v.is_undefined() {
-                out.push(None);
-                continue;
-            }
-            let bytes = v
-                .dyn_into::<Uint8Array>()
-                .map_err(|_| Error::corrupt(name, "stored car is not bytes"))?;
-            out.push(Some(bytes.to_vec()));
+        car_bytes(name, arr.unchecked_into::<Array>().get(0))
+    }
+
+    async fn locate_cars(&self, cids: &[Cid]) -> Result<Vec<(String, Option<Vec<u8>>)>> {
+        let strs: Array = cids.iter().map(|c| JsValue::from(cid_str(c))).collect();
+        let arr = idb_locate_cars(&self.db, cid_array(cids), strs)
+            .await
+            .map_err(storage_err)?;
+        let mut out = Vec::new();
+        for e in arr.unchecked_into::<Array>().iter() {
+            let e: Array = e.unchecked_into();
+            let name = e.get(0).as_string().unwrap_or_default();
+            let bytes = car_bytes(&name, e.get(1))?;
+            out.push((name, bytes));
         }
         Ok(out)
-    }
-
-    async fn locate_many(&self, cids: &[Cid]) -> Result<Vec<Option<String>>> {
-        let strs: Array = cids.iter().map(|c| JsValue::from(cid_str(c))).collect();
-        let arr = idb_locate_many(&self.db, cid_array(cids), strs)
-            .await
-            .map_err(storage_err)?;
-        let arr: Array = arr.unchecked_into();
-        Ok((0..cids.len() as u32)
-            .map(|i| arr.get(i).as_string())
-            .collect())
     }
 
     async fn commit(&self, w: CommitWrite) -> Result<CommitOutcome> {

@@ -194,28 +194,23 @@ impl Store for MemStore {
         Ok(d.cars.get(name).cloned())
     }
 
-    async fn locate(&self, cid: &Cid) -> Result<Option<String>> {
+    async fn locate_cars(&self, cids: &[Cid]) -> Result<Vec<(String, Option<Vec<u8>>)>> {
         self.step()?;
         let mut d = self.0.borrow_mut();
         d.locates += 1;
-        Ok(d.locs.get(cid).and_then(|cars| cars.last().cloned()))
-    }
-
-    async fn locate_many(&self, cids: &[Cid]) -> Result<Vec<Option<String>>> {
-        self.step()?;
-        let mut d = self.0.borrow_mut();
-        d.locates += 1;
-        Ok(cids
-            .iter()
-            .map(|c| d.locs.get(c).and_then(|cars| cars.last().cloned()))
-            .collect())
-    }
-
-    async fn read_cars(&self, names: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
-        self.step()?;
-        let mut d = self.0.borrow_mut();
-        d.car_reads += names.len() as u64;
-        Ok(names.iter().map(|n| d.cars.get(n).cloned()).collect())
+        let mut out: Vec<(String, Option<Vec<u8>>)> = Vec::new();
+        for c in cids {
+            if let Some(n) = d.locs.get(c).and_then(|cars| cars.last()) {
+                if !out.iter().any(|(m, _)| m == n) {
+                    out.push((n.clone(), None));
+                }
+            }
+        }
+        d.car_reads += out.len() as u64;
+        for e in &mut out {
+            e.1 = d.cars.get(&e.0).cloned();
+        }
+        Ok(out)
     }
 
     async fn commit(&self, w: CommitWrite) -> Result<CommitOutcome> {

@@ -78,7 +78,19 @@ pub async fn conflicting_commit_writes_nothing<B: Backend>(b: &B, name: &str) {
     assert_eq!(store.load_header().await.unwrap().unwrap(), header);
     assert_eq!(store.list_cars(false).await.unwrap().len(), cars);
     assert_eq!(store.read_car("bafkreinewcar").await.unwrap(), None);
-    assert_eq!(store.locate(&block).await.unwrap(), None);
+    assert!(store.locate_cars(&[block]).await.unwrap().is_empty());
+    // two blocks of the one CAR and an unknown one: that CAR once, with its stored bytes
+    let cid = |s: &str| ferroproof::codec::parse_cid(s).unwrap();
+    let asked = [
+        cid(header.docs.as_deref().unwrap()),
+        block,
+        cid(&header.head[0]),
+    ];
+    let found = store.locate_cars(&asked).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].0, header.car);
+    assert!(found[0].1.is_some());
+    assert_eq!(found[0].1, store.read_car(&header.car).await.unwrap());
 }
 
 pub async fn tampered_car_is_corrupt<B: Backend>(b: &B, name: &str) {

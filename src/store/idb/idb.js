@@ -117,15 +117,21 @@ export async function idbReadCars(db, names) {
 }
 
 /**
- * The CAR holding each block (undefined where none), in one transaction: `bins` are the CIDs'
- * bytes, `strs` the same CIDs as strings (how records written at version 2 list them), asked for
- * only when the bytes are not found (the transaction is still active in the success callback's
- * microtasks), so a ledger without version-2 records makes one request per block.
+ * The CARs holding blocks, each once with its bytes (`[[name, bytes or undefined]...]`; blocks
+ * no CAR holds are left out), in one transaction: `bins` are the CIDs' bytes, `strs` the same CIDs
+ * as strings (how records written at version 2 list them), asked for only when the bytes are not
+ * found, and a CAR is read as soon as its first block is located (the transaction is still active
+ * in the success callbacks' microtasks), so a ledger without version-2 records makes one request
+ * per block and one per CAR, and a located CAR is always there to read.
  */
-export async function idbLocateMany(db, bins, strs) {
+export async function idbLocateCars(db, bins, strs) {
   db = await db;
-  const index = db.transaction(CARS).objectStore(CARS).index(CID_INDEX);
-  return Promise.all(bins.map((b, i) => req(index.getKey(b)).then((n) => n ?? req(index.getKey(strs[i])))));
+  const store = db.transaction(CARS).objectStore(CARS);
+  const index = store.index(CID_INDEX);
+  const cars = new Map();
+  const read = (n) => n === undefined || cars.has(n) || cars.set(n, req(store.get(n)).then((r) => [n, r && r.b]));
+  await Promise.all(bins.map((b, i) => req(index.getKey(b)).then((n) => n ?? req(index.getKey(strs[i]))).then(read)));
+  return Promise.all(cars.values());
 }
 
 /**
