@@ -37,7 +37,7 @@ pub async fn guard(
     Ok(Some(auth.check(&did, req, &need, None).await?))
 }
 
-/// A request's facts for `guard`, with its token from the `Authorization` header.
+/// A request's facts for `guard`, with its token (the `Authorization` header or `?auth=`).
 pub fn request<'a>(
     method: &'a Method,
     uri: &'a Uri,
@@ -48,7 +48,7 @@ pub fn request<'a>(
         method,
         path: uri.path(),
         body,
-        token: bearer(headers),
+        token: bearer(headers, uri),
     }
 }
 

@@ -23,7 +23,7 @@ use serde_json::json;
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::access::{self, guard, request};
-use crate::auth::{Auth, Level, Need, Request};
+use crate::auth::{Auth, Level, Need};
 use crate::names::{
     looks_like_envelope, name_of, new_ledger_id, valid_did_ledger, valid_ledger, valid_name, Kind,
 };
@@ -270,7 +270,7 @@ async fn list(
 async fn watch_ledger(
     State(app): State<App>,
     Path(ledger): Path<String>,
-    (method, uri): (Method, Uri),
+    (method, uri, headers): (Method, Uri, HeaderMap),
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     known_ledger(&app, &ledger).await?;
@@ -281,15 +281,7 @@ async fn watch_ledger(
         ));
     };
     // Browsers cannot set a WebSocket's headers: the token comes as `?auth=<base64url>`.
-    let token = uri
-        .query()
-        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("auth=")));
-    let req = Request {
-        method: &method,
-        path: uri.path(),
-        body: b"",
-        token,
-    };
+    let req = request(&method, &uri, &headers, b"");
     let recheck = match (
         guard(&app, &ledger, &req, Need::Level(Level::Read)).await?,
         &app.auth,

@@ -12,7 +12,7 @@ mod replay;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -201,12 +201,18 @@ pub fn is_invite(d: &Delegation) -> bool {
         .is_some_and(|v| *v == Ipld::Bool(true))
 }
 
-/// The token of a request: `Authorization: Bearer <base64url>`.
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
+/// The token of a request: `Authorization: Bearer <base64url>`, else the query's
+/// `auth=<base64url>` (a GET without headers of its own is a simple cross-origin request, so a
+/// browser sends it without a CORS preflight; the WebSocket cannot set headers at all).
+pub fn bearer<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<&'a str> {
+    let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.strip_prefix("Bearer "));
+    header.or_else(|| {
+        uri.query()
+            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("auth=")))
+    })
 }
 
 /// Decodes base64url (no padding) token text.
