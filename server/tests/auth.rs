@@ -82,7 +82,10 @@ async fn a_token_in_the_query_authorizes_like_the_header() {
     assert_eq!(s.get(&format!("{path}?auth={t}")).await, (200, car.clone()));
     // the same invocation again: replayed
     let (status, body) = s.get(&format!("{path}?auth={t}")).await;
-    assert_eq!((status, reason(&body).as_str()), (401, "replayed invocation"));
+    assert_eq!(
+        (status, reason(&body).as_str()),
+        (401, "replayed invocation")
+    );
     // bound to another request, or forged: refused as in the header
     let other = reader.token("GET", &reader.path("/heads/"), b"");
     assert_eq!(s.get(&format!("{path}?auth={other}")).await.0, 403);
@@ -91,7 +94,9 @@ async fn a_token_in_the_query_authorizes_like_the_header() {
     let heads = reader.path("/heads/");
     let t = reader.token("GET", &heads, b"");
     let after = name_of(&car);
-    let (status, list) = s.get(&format!("{heads}?after={after}&auth={t}&limit=10")).await;
+    let (status, list) = s
+        .get(&format!("{heads}?after={after}&auth={t}&limit=10"))
+        .await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&list));
     // a reader's write is still forbidden with the token in the query
     let small = envelope(30);
