@@ -81,7 +81,12 @@ pub fn router(app: App) -> Router {
         .route("/v1/ledgers/{ledger}/{kind}/", get(list))
         .route(
             "/v1/ledgers/{ledger}/{kind}/{name}",
-            get(get_object).put(put_object).delete(delete_object),
+            // POST: the same create-only write, which a browser sends without a CORS preflight
+            // (no headers of its own, the token in the query) where a PUT always has one
+            get(get_object)
+                .put(put_object)
+                .post(put_object)
+                .delete(delete_object),
         )
         .fallback(|| async { ApiError::Plain(StatusCode::NOT_FOUND, "no such route") })
         .layer(cors)

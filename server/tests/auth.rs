@@ -104,6 +104,17 @@ async fn a_token_in_the_query_authorizes_like_the_header() {
     let t = reader.token("PUT", &put_path, &small);
     let (status, _) = send(&s, "PUT", &format!("{put_path}?auth={t}"), &small, None).await;
     assert_eq!(status, 403);
+    let t = reader.token("POST", &put_path, &small);
+    let (status, _) = send(&s, "POST", &format!("{put_path}?auth={t}"), &small, None).await;
+    assert_eq!(status, 403);
+    // the writer's POST with the token in the query (what the browser client sends)
+    let t = admin.token("POST", &put_path, &small);
+    let (status, _) = send(&s, "POST", &format!("{put_path}?auth={t}"), &small, None).await;
+    assert_eq!(status, 201);
+    // a token signed for PUT does not authorize the POST
+    let t = admin.token("PUT", &put_path, &small);
+    let (status, _) = send(&s, "POST", &format!("{put_path}?auth={t}"), &small, None).await;
+    assert_eq!(status, 403);
 }
 
 #[tokio::test]

@@ -137,6 +137,18 @@ impl Server {
         r.status().as_u16()
     }
 
+    /// POST `bytes` under their own name, without a content type (as the browser client does).
+    pub async fn post(&self, ledger: &str, kind: &str, bytes: &[u8]) -> u16 {
+        let url = self.url(&format!("/v1/ledgers/{ledger}/{kind}/{}", name_of(bytes)));
+        let r = client()
+            .post(url)
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .unwrap();
+        r.status().as_u16()
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Vec<u8>) {
         let r = client().get(self.url(path)).send().await.unwrap();
         (r.status().as_u16(), r.bytes().await.unwrap().to_vec())

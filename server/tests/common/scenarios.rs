@@ -75,6 +75,15 @@ pub async fn round_trip(spec: &StoreSpec) {
             .0,
         200
     );
+    // POST is the same create-only write (the browser client's: no CORS preflight)
+    let posted = envelope(300);
+    assert_eq!(s.post(&ledger, "cars", &posted).await, 201);
+    assert_eq!(s.post(&ledger, "cars", &posted).await, 200, "idempotent");
+    assert_eq!(
+        s.get(&format!("/v1/ledgers/{ledger}/cars/{}", name_of(&posted)))
+            .await,
+        (200, posted)
+    );
 }
 
 /// 32 concurrent PUTs of one name: all succeed, exactly one creates; a later re-put is a 200.
