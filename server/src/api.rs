@@ -77,6 +77,7 @@ pub fn router(app: App) -> Router {
         .route("/health", get(|| async { "ok" }))
         .route("/v1/ledgers", post(create_ledger))
         .route("/v1/ledgers/{ledger}/watch", get(watch_ledger))
+        .route("/v1/ledgers/{ledger}/get", post(crate::many::get_many))
         .route("/v1/ledgers/{ledger}/{kind}", get(list))
         .route("/v1/ledgers/{ledger}/{kind}/", get(list))
         .route(

@@ -7,6 +7,7 @@
 mod access;
 mod api;
 mod auth;
+mod many;
 mod names;
 mod reply;
 mod store;

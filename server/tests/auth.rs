@@ -98,6 +98,33 @@ async fn a_token_in_the_query_authorizes_like_the_header() {
         .get(&format!("{heads}?after={after}&auth={t}&limit=10"))
         .await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&list));
+    // several objects in one request (a POST the reader may make: it only reads)
+    let get = reader.path("/get");
+    let body = format!("cars/{}", name_of(&car));
+    let t = reader.token("POST", &get, body.as_bytes());
+    let (status, answer) = send(
+        &s,
+        "POST",
+        &format!("{get}?auth={t}"),
+        body.as_bytes(),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, common::frames(&answer)),
+        (200, vec![Ok(car.clone())])
+    );
+    let t = reader.token("POST", &get, b"cars/other");
+    let (status, _) = send(
+        &s,
+        "POST",
+        &format!("{get}?auth={t}"),
+        body.as_bytes(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "the token is bound to the body");
+    assert_eq!(send(&s, "POST", &get, body.as_bytes(), None).await.0, 401);
     // a reader's write is still forbidden with the token in the query
     let small = envelope(30);
     let put_path = reader.path(&format!("/cars/{}", name_of(&small)));

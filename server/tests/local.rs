@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{envelope, name_of, scenarios, Server, StoreSpec};
+use common::{envelope, frames, name_of, scenarios, Server, StoreSpec};
 
 #[tokio::test]
 async fn health_and_ledger_create() {
@@ -17,6 +17,32 @@ async fn health_and_ledger_create() {
         s.list(&a, "heads", "").await["names"],
         serde_json::json!([])
     );
+}
+
+#[tokio::test]
+async fn a_get_of_many_leaves_out_what_passes_16_mib() {
+    let s = Server::start(&StoreSpec::temp_folder());
+    let ledger = s.new_ledger().await;
+    let mut names = Vec::new();
+    for _ in 0..9 {
+        let (status, name) = s.put(&ledger, "cars", &envelope(2_200_000)).await;
+        assert_eq!(status, 201);
+        names.push(format!("cars/{name}"));
+    }
+    let (status, answer) = s.get_many(&ledger, &names.join("\n")).await;
+    assert_eq!(status, 200);
+    let got = frames(&answer);
+    assert_eq!(got.len(), 9);
+    assert!(got[..8]
+        .iter()
+        .all(|g| g.as_ref().is_ok_and(|b| b.len() == 2_200_017)));
+    assert_eq!(
+        got[8],
+        Err(u32::MAX - 1),
+        "the ninth is left for a later request"
+    );
+    let (status, answer) = s.get_many(&ledger, &names[8]).await;
+    assert_eq!((status, frames(&answer).len()), (200, 1));
 }
 
 #[tokio::test]

@@ -137,6 +137,18 @@ impl Server {
         r.status().as_u16()
     }
 
+    /// `POST /v1/ledgers/{ledger}/get` with `body` (keys, one per line): (status, answer bytes).
+    pub async fn get_many(&self, ledger: &str, body: &str) -> (u16, Vec<u8>) {
+        let url = self.url(&format!("/v1/ledgers/{ledger}/get"));
+        let r = client()
+            .post(url)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+    }
+
     /// POST `bytes` under their own name, without a content type (as the browser client does).
     pub async fn post(&self, ledger: &str, kind: &str, bytes: &[u8]) -> u16 {
         let url = self.url(&format!("/v1/ledgers/{ledger}/{kind}/{}", name_of(bytes)));
@@ -266,6 +278,22 @@ pub fn envelope(payload: usize) -> Vec<u8> {
     let mut e = b"FPRS\x01".to_vec();
     e.extend(random_bytes(12 + payload));
     e
+}
+
+/// The entries of a `get` answer: `Ok(bytes)`, or `Err(marker)` (`u32::MAX` absent, `- 1` later).
+pub fn frames(mut b: &[u8]) -> Vec<Result<Vec<u8>, u32>> {
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let n = u32::from_be_bytes(b[..4].try_into().unwrap());
+        b = &b[4..];
+        if n >= u32::MAX - 1 {
+            out.push(Err(n));
+        } else {
+            out.push(Ok(b[..n as usize].to_vec()));
+            b = &b[n as usize..];
+        }
+    }
+    out
 }
 
 /// `"b"` + base32lower(0x01 0x55 0x12 0x20 ‖ sha256(bytes)), written independently of the server.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{envelope, name_of, Server, StoreSpec};
+use super::{envelope, frames, name_of, Server, StoreSpec};
 
 /// Create a ledger, then put/get/list/page/delete cars and heads.
 pub async fn round_trip(spec: &StoreSpec) {
@@ -82,8 +82,40 @@ pub async fn round_trip(spec: &StoreSpec) {
     assert_eq!(
         s.get(&format!("/v1/ledgers/{ledger}/cars/{}", name_of(&posted)))
             .await,
-        (200, posted)
+        (200, posted.clone())
     );
+
+    // Several objects in one request, in the order asked, an absent one marked.
+    let absent = name_of(b"never stored");
+    let body = format!(
+        "cars/{}\nheads/{}\ncars/{absent}\ncars/{car_name}",
+        name_of(&posted),
+        heads[1]
+    );
+    let (status, answer) = s.get_many(&ledger, &body).await;
+    assert_eq!(status, 200);
+    let got = frames(&answer);
+    assert_eq!(got.len(), 4);
+    assert_eq!(got[0], Ok(posted));
+    assert_eq!(name_of(got[1].as_ref().unwrap()), heads[1]);
+    assert_eq!(got[2], Err(u32::MAX));
+    assert_eq!(got[3], Ok(car));
+    // bad requests: 4xx, and the server keeps serving
+    let too_many = vec![format!("cars/{absent}"); 65].join("\n");
+    for bad in [
+        "",
+        "cars/",
+        "files/x",
+        "cars/../x",
+        &format!("cars/{absent}\n"),
+        &too_many,
+    ] {
+        assert_eq!(s.get_many(&ledger, bad).await.0, 400, "{bad:?}");
+    }
+    let unknown = "aaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let (status, _) = s.get_many(unknown, &format!("cars/{absent}")).await;
+    assert_eq!(status, 404);
+    assert_eq!(s.get_many(&ledger, &body).await.0, 200);
 }
 
 /// 32 concurrent PUTs of one name: all succeed, exactly one creates; a later re-put is a 200.
