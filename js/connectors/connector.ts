@@ -16,6 +16,9 @@ import { DatabaseError } from "../errors.js";
  * - `delete` is only called on `heads/…` keys; deleting an absent key succeeds.
  * - `watch`, if given, calls `onChange` whenever something appears under `prefix`, and returns a
  *   function that stops watching. Without it the database polls.
+ * - `getMany`, if given, resolves to what `get` would for each key, in order, in fewer round
+ *   trips (the server connector asks for up to 64 objects per request). Without it the database
+ *   calls `get` for each.
  *
  * Reject with an `Error` when the store cannot be reached; the sync retries with backoff.
  */
@@ -25,6 +28,7 @@ export interface Connector {
   list(prefix: string): Promise<string[]>;
   delete(key: string): Promise<void>;
   watch?(prefix: string, onChange: () => void): () => void;
+  getMany?(keys: string[]): Promise<(Uint8Array | null | undefined)[]>;
 }
 
 /** Options of `attached.invite()` (used by remotes with authorization, docs/auth.md "Client"). */

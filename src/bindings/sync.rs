@@ -31,7 +31,7 @@ extern "C" {
 }
 
 #[wasm_bindgen(
-    inline_js = "export function getAll(c, keys) { return Promise.all(keys.map((k) => c.get(k))); }
+    inline_js = "export function getAll(c, keys) { return c.getMany && keys.length > 1 ? c.getMany(keys) : Promise.all(keys.map((k) => c.get(k))); }
 export function call(c, m, k, b) { return b === undefined ? c[m](k) : c[m](k, b); }"
 )]
 extern "C" {
