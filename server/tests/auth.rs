@@ -101,47 +101,44 @@ async fn a_token_in_the_query_authorizes_like_the_header() {
     // several objects in one request (a POST the reader may make: it only reads)
     let get = reader.path("/get");
     let body = format!("cars/{}", name_of(&car));
-    let t = reader.token("POST", &get, body.as_bytes());
-    let (status, answer) = send(
-        &s,
-        "POST",
-        &format!("{get}?auth={t}"),
-        body.as_bytes(),
-        None,
-    )
-    .await;
+    let (status, answer) = query_token(&s, &reader, "POST", &get, body.as_bytes(), None).await;
     assert_eq!(
         (status, common::frames(&answer)),
         (200, vec![Ok(car.clone())])
     );
-    let t = reader.token("POST", &get, b"cars/other");
-    let (status, _) = send(
-        &s,
-        "POST",
-        &format!("{get}?auth={t}"),
-        body.as_bytes(),
-        None,
-    )
-    .await;
+    let signed = Some(("POST", &b"cars/other"[..]));
+    let (status, _) = query_token(&s, &reader, "POST", &get, body.as_bytes(), signed).await;
     assert_eq!(status, 403, "the token is bound to the body");
     assert_eq!(send(&s, "POST", &get, body.as_bytes(), None).await.0, 401);
     // a reader's write is still forbidden with the token in the query
     let small = envelope(30);
     let put_path = reader.path(&format!("/cars/{}", name_of(&small)));
-    let t = reader.token("PUT", &put_path, &small);
-    let (status, _) = send(&s, "PUT", &format!("{put_path}?auth={t}"), &small, None).await;
-    assert_eq!(status, 403);
-    let t = reader.token("POST", &put_path, &small);
-    let (status, _) = send(&s, "POST", &format!("{put_path}?auth={t}"), &small, None).await;
-    assert_eq!(status, 403);
+    for method in ["PUT", "POST"] {
+        let (status, _) = query_token(&s, &reader, method, &put_path, &small, None).await;
+        assert_eq!(status, 403, "{method}");
+    }
     // the writer's POST with the token in the query (what the browser client sends)
-    let t = admin.token("POST", &put_path, &small);
-    let (status, _) = send(&s, "POST", &format!("{put_path}?auth={t}"), &small, None).await;
+    let (status, _) = query_token(&s, &admin, "POST", &put_path, &small, None).await;
     assert_eq!(status, 201);
     // a token signed for PUT does not authorize the POST
-    let t = admin.token("PUT", &put_path, &small);
-    let (status, _) = send(&s, "POST", &format!("{put_path}?auth={t}"), &small, None).await;
+    let signed = Some(("PUT", &small[..]));
+    let (status, _) = query_token(&s, &admin, "POST", &put_path, &small, signed).await;
     assert_eq!(status, 403);
+}
+
+/// Sends `method path` with `body` and a fresh token in the query, signed for `signed` (another
+/// method and body) if given, else for this request.
+async fn query_token(
+    s: &Server,
+    a: &Actor,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    signed: Option<(&str, &[u8])>,
+) -> (u16, Vec<u8>) {
+    let (m, b) = signed.unwrap_or((method, body));
+    let t = a.token(m, path, b);
+    send(s, method, &format!("{path}?auth={t}"), body, None).await
 }
 
 #[tokio::test]
