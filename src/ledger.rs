@@ -49,6 +49,8 @@ pub struct State {
     pub indexes: Indexes,
     /// Sync outbox (see [`Header::out`]): data CARs not yet pushed; compaction keeps them.
     pub out: Option<Vec<String>>,
+    /// How many of the last `out` names are the head's merge, held back (see [`Header::held`]).
+    pub held: u64,
     /// Compaction bookkeeping (see [`Header::gc`]); every sealed CAR adds its bytes.
     pub gc: Option<Gc>,
 }
@@ -77,6 +79,7 @@ impl State {
             count: h.count,
             indexes: h.indexes.clone(),
             out: h.out.clone(),
+            held: h.held,
             gc: h.gc,
         })
     }
@@ -91,13 +94,20 @@ impl State {
             count: self.count,
             indexes: self.indexes.clone(),
             out: self.out.clone(),
+            held: self.held,
             gc: self.gc,
         }
     }
 
-    /// CARs compaction must not delete: the sync outbox (not yet on the remote).
+    /// CARs compaction must not delete: the sync outbox (not yet on the remote, or held back).
     pub(crate) fn pinned_cars(&self) -> &[String] {
         self.out.as_deref().unwrap_or(&[])
+    }
+
+    /// The outbox without the held-back merge at its end: what a push uploads.
+    pub(crate) fn to_push(&self) -> &[String] {
+        let out = self.pinned_cars();
+        &out[..out.len().saturating_sub(self.held as usize)]
     }
 }
 

@@ -37,6 +37,9 @@ pub struct Header {
     /// The sync outbox: names of data CARs (writes and merges) not yet on a remote, oldest first.
     /// `None` while the ledger was never attached to a remote (nothing is tracked).
     pub out: Option<Vec<String>>,
+    /// How many of the last `out` names are the CARs of the head's merge, **held back** from the
+    /// push (docs/sync.md §4): a merge this replica made that no write builds on yet. 0 otherwise.
+    pub held: u64,
     /// Compaction bookkeeping (`None` in headers written before it existed).
     pub gc: Option<Gc>,
 }
@@ -195,6 +198,10 @@ impl Header {
             out.push_str(",\"out\":");
             crate::doc::write_strs(&mut out, names);
         }
+        if self.held > 0 {
+            out.push_str(",\"held\":");
+            crate::doc::write_int(&mut out, self.held.into());
+        }
         if let Some(g) = &self.gc {
             out.push_str(&format!(
                 ",\"gc\":{{\"live\":{},\"stored\":{}}}",
@@ -256,6 +263,10 @@ impl Header {
             count: get_u64(&m, "count")?,
             indexes,
             out,
+            held: match field(&m, "held") {
+                None => 0,
+                Some(_) => get_u64(&m, "held")?,
+            },
             gc,
         })
     }
@@ -352,6 +363,7 @@ mod tests {
             count: 3,
             indexes,
             out: None,
+            held: 0,
             gc: None,
         };
         let text = h.to_json();
@@ -379,6 +391,16 @@ mod tests {
             "{text3}"
         );
         assert_eq!(Header::from_json(&text3).unwrap(), with_gc);
+        let with_held = Header {
+            held: 1,
+            ..with_gc.clone()
+        };
+        let text4 = with_held.to_json();
+        assert!(
+            text4.ends_with(r#""bafktwo"],"held":1,"gc":{"live":10,"stored":25}}"#),
+            "{text4}"
+        );
+        assert_eq!(Header::from_json(&text4).unwrap(), with_held);
         assert!(text.starts_with(r#"{"v":1,"car":"bafkcar","head":["bafyev"],"docs":"bafyd","seq":9,"count":3,"indexes":{"#));
         for bad in [
             "",
@@ -386,6 +408,8 @@ mod tests {
             r#"{"v":1}"#,
             r#"{"v":1,"car":"c","head":[1],"seq":1,"count":1}"#,
             r#"{"v":-1,"car":"c","head":[],"seq":1,"count":1}"#,
+            r#"{"v":1,"car":"c","head":[],"seq":1,"count":1,"held":"x"}"#,
+            r#"{"v":1,"car":"c","head":[],"seq":1,"count":1,"held":-1}"#,
         ] {
             assert!(Header::from_json(bad).is_err(), "{bad}");
         }

@@ -196,14 +196,11 @@ impl JsLedger {
         })
     }
 
-    /// Number of CARs not yet pushed: commits and file chunks (0 while never attached).
+    /// Number of CARs not yet pushed: commits and file chunks (0 while never attached; a merge
+    /// held back, docs/sync.md §4, is not pending).
     #[wasm_bindgen(js_name = pendingUp)]
     pub fn pending_up(&self) -> u32 {
-        self.inner
-            .snapshot()
-            .out
-            .as_ref()
-            .map_or(0, |o| o.len() as u32)
+        self.inner.snapshot().to_push().len() as u32
     }
 
     /// The ledger key (32 bytes) for an invite; it leaves the engine only through this call.

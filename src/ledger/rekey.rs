@@ -51,6 +51,7 @@ impl<S: Store> Ledger<S> {
             let mut state = (*base).clone();
             state.car = Some(last.clone());
             state.out = Some(out);
+            state.held = 0; // every live block is in the outbox now
             let write = CommitWrite {
                 expect: Some(expect),
                 header: state.to_header(&last),

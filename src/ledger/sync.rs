@@ -1,9 +1,10 @@
 //! Bringing in heads from another replica: fast-forward or deterministic merge, committed like a
 //! local write together with the CARs the heads' blocks came from.
 //!
-//! Invariants: the head afterwards is a function of the set of events held (heads that are
-//! ancestors of others are dropped; one head left is adopted as is, several are merged into one
-//! event that every replica computes byte for byte); the new state's trees are complete in the
+//! Invariants: the head afterwards is a function of the set of written events held (heads that
+//! are ancestors of others are dropped; one head left is adopted as is, several are merged into one
+//! event that every replica computes byte for byte; a merge is held back from the outbox until a
+//! write builds on it, and until then stands for its parents: docs/sync.md §4); the new state's trees are complete in the
 //! store once committed (every node not shared with the previous state was loaded through the
 //! source, and the CARs it came from are stored in the same transaction as the header).
 
@@ -52,7 +53,8 @@ pub(super) fn new_state_loaded<S: Store>(src: &Blocks<S>, old: &State, new: &Sta
     missing
 }
 
-/// True if `heads` (sorted, as [`reduce`] gives them) are the local `head`.
+/// True if `heads` (sorted, as [`reduce`] gives them) are the local `head` (or a held merge's
+/// parents).
 fn same_heads(heads: &[Cid], head: &[Cid]) -> bool {
     let mut current = head.to_vec();
     crate::sort::sort_cids(&mut current);
@@ -92,8 +94,8 @@ impl<S: Store> Ledger<S> {
 
     /// Brings `remote` heads into the ledger: nothing if they are already in the local history
     /// (`None`), else a fast-forward or a merge event. Blocks the store lacks come through
-    /// `fetch`, and the CARs it fetched are committed with the new header. A merge CAR joins the
-    /// sync outbox; a fast-forward's does not.
+    /// `fetch`, and the CARs it fetched are committed with the new header. A merge's CARs are
+    /// held back from the sync outbox until a write builds on the merge; a fast-forward has none.
     pub async fn adopt_heads(
         &self,
         fetch: Option<Rc<dyn Fallback>>,
@@ -116,16 +118,22 @@ impl<S: Store> Ledger<S> {
         loop {
             self.check_open()?;
             let base = self.snapshot();
-            let mut all = base.head.clone();
-            all.extend_from_slice(remote);
+            // A held-back merge stands for its parents (docs/sync.md §4): merging from them makes
+            // the result depend on the written events alone, whatever this replica merged before.
+            let mut local = base.head.clone();
             let mut events = Events::default();
             let mut heads = Vec::new();
             src.settle(&mut || {
+                if let (1.., [h]) = (base.held, &base.head[..]) {
+                    local = src.event_now(h)?.parents;
+                }
+                let mut all = local.clone();
+                all.extend_from_slice(remote);
                 heads = reduce(src, &all, &mut events)?;
                 Ok(())
             })
             .await?;
-            if same_heads(&heads, &base.head) {
+            if same_heads(&heads, &local) {
                 return Ok(None);
             }
             let mut blocks: Vec<(Block, Option<Rc<Node>>)> = Vec::new();
@@ -166,14 +174,21 @@ impl<S: Store> Ledger<S> {
                 count: ev.count,
                 indexes: base.indexes.clone(),
                 out: base.out.clone(),
+                held: 0,
                 gc: base.gc,
             };
             src.settle(&mut || new_state_loaded(src, &base, &state))
                 .await?;
             let mut p = self.seal(&base, state, blocks).await?;
-            if fast_forward {
-                // the remote already has every block of a fast-forward: nothing to push
-                p.state.out = base.out.clone();
+            // The remote already has every block of a fast-forward: nothing to push. A merge is
+            // held back at the outbox's end: every replica holding its parents computes it, so it
+            // is pushed only once a write builds on it. An earlier held merge leaves the outbox:
+            // nothing builds on it.
+            if let Some(out) = &mut p.state.out {
+                let own = if fast_forward { 0 } else { p.cars.len() };
+                let keep = base.to_push().len();
+                out.drain(keep..out.len() - own);
+                p.state.held = own as u64;
             }
             let write = with_fetched(p.to_write(base.car.clone()), fetch);
             match self.store.commit(write).await? {

@@ -284,6 +284,7 @@ impl<S: Store> Ledger<S> {
             count,
             indexes: base.indexes.clone(),
             out: base.out.clone(),
+            held: base.held,
             gc: base.gc,
         };
         let mut blocks: Vec<(Block, Option<Rc<Node>>)> = vec![(event, None)];
@@ -330,8 +331,11 @@ impl<S: Store> Ledger<S> {
             live: gc.live,
             stored: gc.stored + bytes,
         });
-        // A commit that moves the head carries data a remote needs: it joins the sync outbox.
+        // A commit that moves the head carries data a remote needs: it joins the sync outbox
+        // (and a held-back merge it builds on is no longer held: docs/sync.md §4; a merge's own
+        // commit changes this in `adopt_heads`).
         if state.head != base.head {
+            state.held = 0;
             if let Some(out) = &mut state.out {
                 out.extend(cars.iter().map(|c| c.name.clone()));
             }

@@ -14,6 +14,7 @@ use super::fetch::Fetcher;
 use super::record::{seal_root, HeadRecord, Manifest, INLINE_CARS, INLINE_MORE};
 use super::state::SyncState;
 use super::{Remote, CARS, HEADS};
+use crate::clock::merge::EventsNow;
 use crate::codec::cid_str;
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
@@ -162,7 +163,7 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
         let mut report = PushReport::default();
         self.ledger.start_outbox().await?;
         let snap = self.ledger.snapshot();
-        let out = snap.out.clone().unwrap_or_default();
+        let out = snap.to_push().to_vec();
         if out.is_empty() || snap.head.is_empty() {
             return Ok(report);
         }
@@ -215,7 +216,18 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
             };
             manifest.more = vec![self.put_manifest(&nested, &mut report).await?];
         }
-        let record = manifest.root(Some(&snap.head))?;
+        // A held-back merge is announced by its parents: a reader merges them into the same event
+        // (docs/sync.md §4), and the merge's CARs stay local until a write builds on them.
+        let mut heads = snap.head.clone();
+        if let (1.., [h]) = (snap.held, &snap.head[..]) {
+            let b = self.ledger.blocks();
+            b.settle(&mut || {
+                heads = b.event_now(h)?.parents;
+                Ok(())
+            })
+            .await?;
+        }
+        let record = manifest.root(Some(&heads))?;
         let name = self.put_root(HEADS, &record, &mut report).await?;
         for old in &st.merged {
             self.remote.delete(&super::key(HEADS, old)).await?;
