@@ -253,6 +253,66 @@ export const tests = {
     }
   },
 
+  async "four profiles write at once while attached: two rounds of sync() on all converge, and no merge is pushed"({ context, harness }) {
+    const server = await startServer();
+    const profiles = [context];
+    for (let i = 1; i < 4; i++) profiles.push(await context.browser().newContext());
+    try {
+      const pages = [];
+      for (const p of profiles) pages.push(await openPage(p, harness));
+      const { invite } = await attach(pages[0], "crowd", server.url);
+      for (const p of pages.slice(1)) await attach(p, "crowd", server.url, invite);
+      // every profile writes 20 documents (and the same one) while the background loops push and pull
+      await Promise.all(
+        pages.map((p, k) =>
+          p.evaluate(async (k) => {
+            const db = window.fp.fireproof("crowd");
+            for (let i = 0; i < 20; i++) {
+              await db.put({ _id: `p${k}-${i}`, k, i });
+              if (i % 5 === 0) await db.put({ _id: "shared", by: k, i });
+            }
+          }, k),
+        ),
+      );
+      const round = () => Promise.all(pages.map((p) => p.evaluate(() => window.attached.sync())));
+      const [ledger] = await readdir(join(server.store, "ledgers"));
+      const count = async () => (await readdir(join(server.store, "ledgers", ledger, "cars"))).length;
+      // each sync() pushes every local write; the next round's pulls then see them all, and every
+      // replica computes the same merge from the same heads (docs/sync.md §4), uploading nothing
+      await round();
+      const pushed = await count();
+      await round();
+      assert.equal(await count(), pushed, "merges are held back: the second round uploads no CAR");
+      const look = (p) =>
+        p.evaluate(async () => {
+          const db = window.fp.fireproof("crowd");
+          const info = await db.info();
+          const rows = (await db.allDocs()).rows;
+          return { head: info.clock.map(String), n: rows.length, pending: window.attached.state().pendingUp };
+        });
+      const seen = await Promise.all(pages.map(look));
+      for (const s of seen) {
+        assert.deepEqual(s.head, seen[0].head, "one head on every replica");
+        assert.equal(s.n, 81, "every write on every replica");
+        assert.equal(s.pending, 0, "nothing left to push (a held merge is not pending)");
+      }
+      await round();
+      assert.equal(await count(), pushed, "nor does a third");
+      assert.deepEqual((await Promise.all(pages.map(look))).map((s) => s.head), seen.map((s) => s.head));
+      // a write on top of the held merge pushes it: a new profile loads everything
+      await pages[2].evaluate(async () => {
+        await window.fp.fireproof("crowd").put({ _id: "after" });
+        await window.attached.sync();
+      });
+      const late = await openPage(await context.browser().newContext().then((c) => (profiles.push(c), c)), harness);
+      await attach(late, "crowd", server.url, invite);
+      assert.equal((await ids(late, "crowd")).length, 82);
+    } finally {
+      for (const p of profiles.slice(1)) await p.close();
+      await server.stop();
+    }
+  },
+
   async "toConnector: two ledgers converge through an app's own store"({ context, harness }) {
     const page = await openPage(context, harness);
     const res = await page.evaluate(async () => {
