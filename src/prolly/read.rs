@@ -213,15 +213,17 @@ async fn scan_dyn<L: Loader>(
 ) -> Result<()> {
     let stale = |v: &[u8]| after > 0 && link_max(v).is_some_and(|m| m <= after);
     let Some(root) = root else { return Ok(()) };
-    // Each frame is a node and the half-open index window still to visit.
-    let mut stack: Vec<(Rc<Node>, usize, usize)> = Vec::new();
-    let push = |stack: &mut Vec<(Rc<Node>, usize, usize)>, node: Rc<Node>| {
+    // Each frame is a node, the half-open index window still to visit, and where the children
+    // announced so far end (in the direction of the scan).
+    let mut stack: Vec<(Rc<Node>, usize, usize, usize)> = Vec::new();
+    let push = |stack: &mut Vec<(Rc<Node>, usize, usize, usize)>, node: Rc<Node>| {
         let (a, b) = window(&node, range);
-        stack.push((node, a, b));
+        stack.push((node, a, b, if reverse { b } else { a }));
     };
     push(&mut stack, loader.load(&root).await?);
     // Children about to be visited are announced to the loader in windows that double with each
-    // descent (1, 2, 4 … 32): a long scan loads its nodes in batches, a short one over-reads little.
+    // descent (1, 2, 4 … 32), each announced once, when the scan reaches it: a long scan loads its
+    // nodes in batches, a short one over-reads little.
     let mut ahead = 1usize;
     while let Some(frame) = stack.last_mut() {
         if frame.1 >= frame.2 {
@@ -257,12 +259,14 @@ async fn scan_dyn<L: Loader>(
             if stale(&node.entries[i].1) {
                 continue;
             }
-            if ahead > 1 {
+            let due = if reverse { i < frame.3 } else { i >= frame.3 };
+            if ahead > 1 && due {
                 let (a, b) = if reverse {
                     (lo.max((i + 1).saturating_sub(ahead)), i + 1)
                 } else {
                     (i, (i + ahead).min(hi.max(i + 1)))
                 };
+                frame.3 = if reverse { a } else { b };
                 let mut cids = Vec::with_capacity(b - a);
                 for j in (a..b).filter(|&j| !stale(&node.entries[j].1)) {
                     cids.push(node.child(j)?);
