@@ -313,6 +313,48 @@ export const tests = {
     }
   },
 
+  async "two tabs of a profile: a merge the syncing tab made is pushed when the other tab writes on it"({ context, harness }) {
+    const server = await startServer();
+    const other = await context.browser().newContext();
+    const third = await context.browser().newContext();
+    try {
+      const a1 = await openPage(context, harness); // the profile's first tab: attaches and leads the sync
+      const a2 = await openPage(context, harness); // its second tab, same IndexedDB
+      const b = await openPage(other, harness);
+      const { invite } = await attach(a1, "tabs-sync", server.url);
+      await attach(b, "tabs-sync", server.url, invite);
+      await a2.evaluate(async () => {
+        window.db = window.fp.fireproof("tabs-sync");
+        await window.db.put({ _id: "a2-first" });
+      });
+      await b.evaluate(async () => {
+        await window.fp.fireproof("tabs-sync").put({ _id: "b-first" });
+        await window.attached.sync();
+      });
+      // the first tab merges b's write with the profile's own: the merge is held back, not pushed
+      await a1.evaluate(() => window.attached.sync());
+      await b.evaluate(() => window.attached.sync());
+      const head = (p) => p.evaluate(async () => (await window.fp.fireproof("tabs-sync").info()).clock.map(String));
+      assert.deepEqual(await head(b), await head(a1), "b computed the same merge from the records");
+      // the second tab writes on top of that merge (seen through IndexedDB); the next push carries both
+      await a2.waitForFunction(async () => (await window.db.allDocs()).rows.some((r) => r.key === "b-first"), null, { timeout: 5000 });
+      await a2.evaluate(() => window.db.put({ _id: "a2-after-merge" }));
+      await a1.evaluate(() => window.attached.sync());
+      const c = await openPage(third, harness);
+      await attach(c, "tabs-sync", server.url, invite);
+      await b.evaluate(() => window.attached.sync());
+      const want = ["a2-after-merge", "a2-first", "b-first"];
+      assert.deepEqual(await ids(c, "tabs-sync"), want, "a new profile loads the write and the merge under it");
+      assert.deepEqual(await ids(b, "tabs-sync"), want);
+      assert.deepEqual(await head(c), await head(b));
+      assert.deepEqual(await head(a2), await head(b));
+    } finally {
+      await other.close();
+      await third.close();
+      await server.stop();
+    }
+  },
+
   async "toConnector: two ledgers converge through an app's own store"({ context, harness }) {
     const page = await openPage(context, harness);
     const res = await page.evaluate(async () => {
