@@ -144,6 +144,49 @@ export const tests = {
     }
   },
 
+  async "a reader that merges two writers' concurrent heads pushes nothing and reports no error"({ context, harness }) {
+    const server = await startServer({ open: false });
+    const browser = context.browser();
+    const writerCtx = await browser.newContext();
+    const readerCtx = await browser.newContext();
+    try {
+      const admin = await openPage(context, harness);
+      await put(admin, "crowd", "a0");
+      assert.equal((await attach(admin, "crowd", server.url)).err, null);
+      const writer = await openPage(writerCtx, harness);
+      assert.equal((await attach(writer, "crowd", server.url, await invite(admin, { write: true }))).err, null);
+      const reader = await openPage(readerCtx, harness);
+      assert.equal((await attach(reader, "crowd", server.url, await invite(admin, { write: false }))).err, null);
+      // concurrent writes: the writer is detached while both write, then pushes after the admin
+      await writer.evaluate(() => window.attached.detach());
+      await put(writer, "crowd", "w1");
+      await put(admin, "crowd", "a1");
+      assert.equal(await sync(admin), null);
+      const rejoined = await writer.evaluate(async (url) => {
+        window.attached = await window.fp.fireproof("crowd").attach(window.fp.toServer(url));
+        return window.attached.sync().then(() => null, (e) => e.code);
+      }, server.url);
+      assert.equal(rejoined, null);
+      // the reader merges the two heads itself: the merge is held back, so it has nothing to push
+      assert.equal(await sync(reader), null);
+      const state = await reader.evaluate(() => {
+        const s = window.attached.state();
+        return { pendingUp: s.pendingUp, code: s.lastError?.code ?? null, status: window.attached.status() };
+      });
+      assert.equal(state.pendingUp, 0);
+      assert.equal(state.code, null);
+      assert.notEqual(state.status, "error");
+      assert.deepEqual(await ids(reader, "crowd"), ["a0", "a1", "w1"]);
+      assert.equal(await sync(admin), null);
+      const head = (p) => p.evaluate(async () => (await window.fp.fireproof("crowd").info()).clock.map(String));
+      assert.deepEqual(await head(reader), await head(admin));
+    } finally {
+      await writerCtx.close();
+      await readerCtx.close();
+      await server.stop();
+    }
+  },
+
   async "a revoked device's live connection stops: no more changes reach it, it reports FORBIDDEN, its data stays"({ context, harness }) {
     const server = await startServer({ open: false });
     const deviceCtx = await context.browser().newContext();
