@@ -34,7 +34,8 @@ pub struct Header {
     pub count: u64,
     /// Persisted map-reduce indexes by name.
     pub indexes: Indexes,
-    /// The sync outbox: names of data CARs (writes and merges) not yet on a remote, oldest first.
+    /// The sync outbox: names of data CARs (writes, and the merges they build on) not yet on a
+    /// remote, oldest first; a merge held back ends it (`held`).
     /// `None` while the ledger was never attached to a remote (nothing is tracked).
     pub out: Option<Vec<String>>,
     /// How many of the last `out` names are the CARs of the head's merge, **held back** from the

@@ -2,11 +2,12 @@
 //! local write together with the CARs the heads' blocks came from.
 //!
 //! Invariants: the head afterwards is a function of the set of written events held (heads that
-//! are ancestors of others are dropped; one head left is adopted as is, several are merged into one
-//! event that every replica computes byte for byte; a merge is held back from the outbox until a
-//! write builds on it, and until then stands for its parents: docs/sync.md §4); the new state's trees are complete in the
-//! store once committed (every node not shared with the previous state was loaded through the
-//! source, and the CARs it came from are stored in the same transaction as the header).
+//! are ancestors of others are dropped; one head left is adopted as is, several are merged into
+//! one event that every replica computes byte for byte; a merge is held back from the outbox
+//! until a write builds on it, and until then stands for its parents: docs/sync.md §4); the new
+//! state's trees are complete in the store once committed (every node not shared with the
+//! previous state was loaded through the source, and the CARs it came from are stored in the same
+//! transaction as the header).
 
 use std::rc::Rc;
 
