@@ -29,7 +29,10 @@ export interface Attached {
   readonly name: string;
   detach(): Promise<void>;
   status(): AttachStatus;
-  /** Resolves when local commits made before the call are on the remote and the remote heads seen at the call are merged. */
+  /**
+   * Resolves when local writes made before the call are on the remote and the remote heads seen at the call are merged.
+   * (A merge is not pushed on its own: any replica computes it from its parents; it goes up with a write made on it.)
+   */
   sync(): Promise<void>;
   state(): SyncState;
   onState(fn: (s: SyncState) => void): () => void;
