@@ -31,7 +31,7 @@ export interface Attached {
   status(): AttachStatus;
   /**
    * Resolves when local writes made before the call are on the remote and the remote heads seen at the call are merged.
-   * (A merge is not pushed on its own: any replica computes it from its parents; it goes up with a write made on it.)
+   * (A merge is not pushed on its own: every replica computes it from its parents; it goes up with a write made on it.)
    */
   sync(): Promise<void>;
   state(): SyncState;
