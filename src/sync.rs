@@ -14,6 +14,8 @@ pub mod record;
 pub mod replica;
 pub mod state;
 
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod held_tests;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod mem;
 #[cfg(all(test, not(target_arch = "wasm32")))]
