@@ -110,6 +110,15 @@ impl<S: Store> Ledger<S> {
         done
     }
 
+    /// The heads `state` stands for: its head, or a held merge's parents (docs/sync.md §4). A
+    /// plain step over blocks in memory: run it under [`Blocks::settle`].
+    pub(crate) fn announced_heads(&self, state: &State) -> Result<Vec<Cid>> {
+        match (state.held, &state.head[..]) {
+            (1.., [h]) => Ok(self.blocks.event_now(h)?.parents),
+            _ => Ok(state.head.clone()),
+        }
+    }
+
     async fn adopt_locked(
         &self,
         fetch: Option<&dyn Fallback>,
@@ -125,9 +134,7 @@ impl<S: Store> Ledger<S> {
             let mut events = Events::default();
             let mut heads = Vec::new();
             src.settle(&mut || {
-                if let (1.., [h]) = (base.held, &base.head[..]) {
-                    local = src.event_now(h)?.parents;
-                }
+                local = self.announced_heads(&base)?;
                 let mut all = local.clone();
                 all.extend_from_slice(remote);
                 heads = reduce(src, &all, &mut events)?;

@@ -14,7 +14,6 @@ use super::fetch::Fetcher;
 use super::record::{seal_root, HeadRecord, Manifest, INLINE_CARS, INLINE_MORE};
 use super::state::SyncState;
 use super::{Remote, CARS, HEADS};
-use crate::clock::merge::EventsNow;
 use crate::codec::cid_str;
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
@@ -218,15 +217,14 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
         }
         // A held-back merge is announced by its parents: a reader merges them into the same event
         // (docs/sync.md §4), and the merge's CARs stay local until a write builds on them.
-        let mut heads = snap.head.clone();
-        if let (1.., [h]) = (snap.held, &snap.head[..]) {
-            let b = self.ledger.blocks();
-            b.settle(&mut || {
-                heads = b.event_now(h)?.parents;
+        let mut heads = Vec::new();
+        self.ledger
+            .blocks()
+            .settle(&mut || {
+                heads = self.ledger.announced_heads(&snap)?;
                 Ok(())
             })
             .await?;
-        }
         let record = manifest.root(Some(&heads))?;
         let name = self.put_root(HEADS, &record, &mut report).await?;
         for old in &st.merged {
