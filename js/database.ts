@@ -81,6 +81,8 @@ export class Database {
   private readonly closeFns: (() => void)[] = [];
 
   constructor(name: string, opts?: ConfigOpts) {
+    // no name at all: the ledger "default" (Fireproof opens one for `fireproof(undefined)` too)
+    if (name === undefined || name === null) name = "default";
     if (typeof name !== "string" || name === "") throw new DatabaseError("INVALID_ARG", "invalid argument: a database name is required");
     this.name = name;
     this.shared = sharedLedger(name, typeof opts?.archive === "string" ? opts.archive : undefined);
@@ -406,13 +408,15 @@ export class Database {
     for (const fn of this.closeFns.splice(0)) fn();
   }
 
-  /** Deletes every document and all stored data of the ledger, then closes it. */
+  /**
+   * Deletes every document and all stored data of the ledger and ends its attachments. This
+   * handle and the other open handles of the name go on with an empty ledger; on a closed handle
+   * (`close()` then `destroy()`, as Fireproof's tests tear down) it deletes the data all the same.
+   */
   async destroy(): Promise<void> {
-    if (this.closed) throw new DatabaseError("CLOSED", `ledger ${this.name} is closed`);
-    this.closed = true;
-    this.shared.refs--;
-    await this.shared.destroy();
-    for (const fn of this.closeFns.splice(0)) fn();
+    const prefix = `${this.name}\u0000`;
+    for (const [key, p] of [...attachments]) if (key.startsWith(prefix)) await p.then((a) => a.detach(), () => undefined);
+    await (this.closed ? sharedLedger(this.name) : this.shared).destroy();
   }
 }
 

@@ -58,9 +58,19 @@ export function mapBatch(docs: DocWithId[], map: MapFn): string {
   return `[${parts.join(",")}]`;
 }
 
+/**
+ * An emitted key as JSON stores it (docs/differences.md, "Keys"): NaN and ±Infinity, and inside
+ * arrays `undefined`, become `null` instead of failing the query.
+ */
+function plainKey(k: unknown): unknown {
+  if (typeof k === "number") return Number.isFinite(k) ? k : null;
+  if (Array.isArray(k)) return k.map((x) => (x === undefined || typeof x === "function" || typeof x === "symbol" ? null : plainKey(x)));
+  return k;
+}
+
 function encodeKey(key: unknown, id: string): string {
   try {
-    return encodeValue(key);
+    return encodeValue(plainKey(key));
   } catch (e) {
     throw new DatabaseError("INVALID_ARG", `invalid index key emitted for document ${JSON.stringify(id)}: ${(e as Error).message}`);
   }

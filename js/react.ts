@@ -8,7 +8,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Attachable } from "./connectors/connector.js";
 import { type Database, fireproof } from "./database.js";
 import type { Attached } from "./sync.js";
-import { isNotFoundError } from "./errors.js";
+import { DatabaseError, isNotFoundError } from "./errors.js";
 import type {
   AllDocsQueryOpts,
   ChangesOptions,
@@ -38,10 +38,16 @@ export interface LiveQueryResult<T extends DocTypes, K extends IndexKeyType, R> 
 export interface AllDocsResult<T extends DocTypes> extends HookResult {
   readonly docs: DocWithId<T>[];
   readonly rows: { readonly key: string; readonly value: DocWithId<T> }[];
+  /** The clock the rows were read at (absent before the first answer), as `allDocs()` gives it. */
+  readonly clock?: ClockHead;
+  readonly name?: string;
 }
 export interface ChangesResult<T extends DocTypes> extends HookResult {
   readonly docs: DocWithId<T>[];
   readonly rows: { readonly key: string; readonly value: DocWithId<T> }[];
+  /** The clock the rows were read at (absent before the first answer): the next `since`. */
+  readonly clock?: ClockHead;
+  readonly name?: string;
 }
 export type UpdateDocFn<T extends DocTypes> = (newDoc?: Partial<DocSet<T>>, options?: { readonly replace?: boolean; readonly reset?: boolean }) => void;
 export type StoreDocFn<T extends DocTypes> = (existingDoc?: DocWithId<T>) => Promise<DocResponse>;
@@ -169,7 +175,7 @@ function createUseAllDocs(db: Database): UseAllDocs {
       JSON.stringify(query),
       async () => {
         const res = await db.allDocs<T>(query);
-        return { rows: res.rows, docs: res.rows.map((r) => r.value) };
+        return { ...res, docs: res.rows.map((r) => r.value) };
       },
       { rows: [], docs: [] } as Omit<AllDocsResult<T>, "hydrated">,
     );
@@ -184,7 +190,7 @@ function createUseChanges(db: Database): UseChanges {
       JSON.stringify([since, opts]),
       async () => {
         const res = await db.changes<T>(since, opts);
-        return { rows: res.rows, docs: res.rows.map((r) => r.value) };
+        return { ...res, docs: res.rows.map((r) => r.value) };
       },
       { rows: [], docs: [] } as Omit<ChangesResult<T>, "hydrated">,
     );
@@ -207,8 +213,13 @@ function createUseDocument(db: Database): UseDocument {
     const request = useRef(0);
     const id = doc._id;
 
+    // A new initial `_id` (also none, for a new document) starts over from the new initial doc.
+    const initialId = useRef(initialDoc._id);
     useEffect(() => {
-      if (initialDoc._id !== undefined && initialDoc._id !== docRef.current._id) {
+      if (initialDoc._id !== initialId.current) {
+        initialId.current = initialDoc._id;
+        request.current++;
+        edited.current = false;
         setDoc(initialDoc);
         setHydrated(false);
       }
@@ -271,7 +282,11 @@ function createUseDocument(db: Database): UseDocument {
     const remove = useCallback(
       async (existing?: DocWithId<T>) => {
         const target = existing?._id ?? docRef.current._id;
-        if (!target) throw new Error("Document must have an _id to be removed");
+        if (!target) throw new DatabaseError("INVALID_ARG", "Document must have an _id to be removed");
+        // as use-fireproof: a document that was never saved (or is gone) is not removed
+        await db.get(target).catch((e: unknown) => {
+          throw isNotFoundError(e) ? new DatabaseError("ENOENT", `Document not found: ${target}`) : e;
+        });
         const res = await db.del(target);
         edited.current = false;
         setDoc(structuredClone(original));

@@ -639,7 +639,10 @@ export class SharedLedger implements FileStore {
     }
   }
 
-  /** Deletes all stored data of this ledger. */
+  /**
+   * Deletes all stored data of this ledger. With handles still open (`refs`), they go on with a
+   * new, empty ledger and their subscribers are told; otherwise the ledger closes.
+   */
   async destroy(): Promise<void> {
     await this.flush();
     // a compaction waiting for a pause in the writes is dropped: its data is about to go
@@ -652,6 +655,11 @@ export class SharedLedger implements FileStore {
     });
     mark("sync", this.name, false);
     mark("archive", this.name, false);
-    await this.close();
+    if (this.refs <= 0) return this.close();
+    this.core = this.openCore();
+    const fresh = await this.core;
+    core.close();
+    this.seenSeq = -1; // the subscribers are told (of no documents)
+    this.notify(fresh);
   }
 }

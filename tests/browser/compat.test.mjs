@@ -501,6 +501,8 @@ export const tests = {
       await t.step("after put", async () => { await db.put({ _id: "e5", year: 2024, month: 3, title: "five", n: 5, tags: ["a"] }); return db.query((doc, emit) => emit([doc.year, doc.month]), { prefix: [2024], includeDocs: false }); });
       await t.step("after del", async () => { await db.del("e1"); return db.query((doc, emit) => { for (const tag of doc.tags ?? []) emit(tag); }); });
       await t.step("emit falsy values", () => db.query((doc, emit) => emit(doc.n, [0, "", false][doc.n % 3]), { includeDocs: false }));
+      await t.step("array keys with a missing field", () => db.query((doc, emit) => emit([doc.year, doc.missing]), { includeDocs: false }));
+      await t.step("NaN and Infinity keys", () => db.query((doc, emit) => emit(doc.n > 3 ? doc.n / 0 : doc.n * doc.missing), { includeDocs: false }));
       await db.close();
       const again = fireproof("compat-map");
       await t.step("emit object value, reopened", () => again.query((doc, emit) => emit(doc.n, { yy: doc.year, t: doc.title, list: [doc.month], nested: { zz: 1, a: 2 } }), { includeDocs: false }));
@@ -521,6 +523,17 @@ export const tests = {
     compare(traces, {
       "emit object value": emittedObjects,
       "emit object value, reopened": emittedObjects,
+      // documented ("Keys"): undefined inside an array key is null here (as JSON has it), and the
+      // rows come in the same order
+      "array keys with a missing field"(f, m) {
+        assert.deepEqual(m.value.rows, f.value.rows.map((r) => ({ ...r, key: r.key.map((k) => (k === "<undefined>" ? null : k)) })));
+        assert.ok(f.value.rows.every((r) => r.key[1] === "<undefined>"));
+      },
+      // documented ("Keys"): NaN and ±Infinity keys are null here; Fireproof keeps them
+      "NaN and Infinity keys"(f, m) {
+        assert.deepEqual(f.value.rows.map((r) => [r.id, r.key]), [["e2", "<NaN>"], ["e3", "<NaN>"], ["e4", "<Infinity>"], ["e5", "<Infinity>"]]);
+        assert.deepEqual(m.value.rows.map((r) => [r.id, r.key]), [["e2", null], ["e3", null], ["e4", null], ["e5", null]]);
+      },
       // documented: emitted 0, "" and false are kept; Fireproof stores `v || null`
       "emit falsy values"(f, m) {
         assert.deepEqual(f.value.rows.map((r) => r.value), [null, null, null, null]);
@@ -696,6 +709,19 @@ export const tests = {
       await t.step("a handle for the same name sees the write", () => fireproof("compat-life").get("i4"));
       await t.step("close", () => db.close());
       await t.step("a new handle after close", () => fireproof("compat-life").get("i1"));
+      await t.step("close, then destroy (Fireproof's teardown)", async () => {
+        const d = fireproof("compat-teardown");
+        await d.put({ _id: "x" });
+        await d.close();
+        return within(d.destroy().then(() => "destroyed"));
+      });
+      await t.step("the handle goes on after destroy", async () => {
+        const d = fireproof("compat-after");
+        await d.put({ _id: "x" });
+        await d.destroy();
+        await d.put({ _id: "y", n: 1 });
+        return within(d.get("y"));
+      });
       await t.step("destroy, then a new handle is empty", async () => {
         const d = fireproof("compat-gone");
         await d.put({ _id: "x" });

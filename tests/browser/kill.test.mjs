@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { CHROMIUM_ARGS } from "./chromium.mjs";
+import { startServer } from "./util.mjs";
 
 /** Starts Chromium on profile `dir` with a DevTools port; resolves to { browser, child }. */
 async function start(dir) {
@@ -56,8 +57,9 @@ async function harnessPage(browser, harness) {
  * 300 ids (each write raises the id's version), a delete now and then, and compact() calls — and
  * prints "ack <id> <version>" (version -1: a delete) for each acknowledged write.
  */
-function writeForever(round) {
-  const db = window.fp.fireproof("killed");
+async function writeForever([round, name, url]) {
+  const db = window.fp.fireproof(name);
+  if (url) window.attached = await db.attach(window.fp.toServer(url));
   const pad = "p".repeat(300);
   let v = round * 1_000_000;
   const ack = (id, ver) => console.log(`ack ${id} ${ver}`);
@@ -89,64 +91,117 @@ function writeForever(round) {
   })().catch((e) => console.log(`write failed ${e.code} ${e.message}`));
 }
 
+/**
+ * Four rounds of: start Chromium on one profile, write (attached to `url` when given), kill it at
+ * a random moment. Returns the highest acknowledged version of each id and the acks per round;
+ * then starts it once more and hands `check(page)` a page on that profile before the last kill.
+ */
+async function killRounds({ harness, name, url }, check) {
+  const dir = mkdtempSync(join(tmpdir(), "fp-kill-"));
+  const acked = new Map(); // id → highest acknowledged version (negative: deleted)
+  const failures = [];
+  const perRound = [];
+  try {
+    for (let round = 1; round <= 4; round++) {
+      const { browser, child } = await start(dir);
+      const page = await harnessPage(browser, harness);
+      let acks = 0;
+      page.on("console", (m) => {
+        const [what, id, ver] = m.text().split(" ");
+        if (what === "ack") {
+          acks++;
+          const v = Number(ver);
+          if (Math.abs(v) > Math.abs(acked.get(id) ?? 0)) acked.set(id, v);
+        } else if (what === "write" || what === "compact") failures.push(m.text());
+      });
+      await page.evaluate(writeForever, [round, name, url]);
+      const until = Date.now() + 600 + Math.floor(Math.random() * 1600);
+      while (Date.now() < until || acks < 50) await new Promise((r) => setTimeout(r, 20));
+      await kill(child);
+      await browser.close().catch(() => {});
+      perRound.push(acks);
+    }
+    assert.deepEqual(failures, [], "no write or compaction failed before the kills");
+    assert.ok(acked.size > 50, `only ${acked.size} ids acknowledged`);
+    const { browser, child } = await start(dir);
+    try {
+      await check(await harnessPage(browser, harness), acked, perRound);
+    } finally {
+      await kill(child);
+      await browser.close().catch(() => {});
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10 });
+  }
+}
+
+/** The acknowledged writes missing from `docs` (id → version). */
+function lostWrites(acked, docs) {
+  const lost = [];
+  for (const [id, v] of acked) {
+    const have = docs[id];
+    if (v > 0 && !(have >= v)) lost.push(`${id}: acknowledged v${v}, found ${have}`);
+    if (v < 0 && have !== undefined && !(have > -v)) lost.push(`${id}: acknowledged delete at ${-v}, found v${have}`);
+  }
+  return lost;
+}
+
+const versions = (page, name) =>
+  page.evaluate(async (name) => Object.fromEntries((await window.fp.fireproof(name).allDocs()).rows.map((r) => [r.key, r.value.v])), name);
+
 export const tests = {
   async "the browser killed mid-write and mid-compaction, four times: every acknowledged write survives"({ harness }) {
-    const dir = mkdtempSync(join(tmpdir(), "fp-kill-"));
-    const acked = new Map(); // id → highest acknowledged version (negative: deleted)
-    const failures = [];
-    const perRound = [];
+    await killRounds({ harness, name: "killed" }, async (page, acked, perRound) => {
+      const docs = await versions(page, "killed");
+      assert.deepEqual(lostWrites(acked, docs), [], "acknowledged writes lost");
+      const r = await page.evaluate(async () => {
+        const db = window.fp.fireproof("killed");
+        const before = (await db.allDocs()).rows.length;
+        await db.put({ _id: "after", v: 1 });
+        await db.compact();
+        return { after: (await db.get("after")).v, before, count: (await db.allDocs()).rows.length };
+      });
+      assert.equal(r.after, 1);
+      assert.equal(r.count, r.before + (docs.after === undefined ? 1 : 0));
+      console.log(`    ${perRound.join(" + ")} writes acknowledged before the 4 kills; all there after the restart`);
+    });
+  },
+
+  async "the browser killed while attached and pushing, four times: after a restart every acknowledged write reaches another profile"({ context, harness }) {
+    const server = await startServer();
     try {
-      for (let round = 1; round <= 4; round++) {
-        const { browser, child } = await start(dir);
-        const page = await harnessPage(browser, harness);
-        let acks = 0;
-        page.on("console", (m) => {
-          const [what, id, ver] = m.text().split(" ");
-          if (what === "ack") {
-            acks++;
-            const v = Number(ver);
-            if (Math.abs(v) > Math.abs(acked.get(id) ?? 0)) acked.set(id, v);
-          } else if (what === "write" || what === "compact") failures.push(m.text());
-        });
-        await page.evaluate(writeForever, round);
-        const until = Date.now() + 600 + Math.floor(Math.random() * 1600);
-        while (Date.now() < until || acks < 50) await new Promise((r) => setTimeout(r, 20));
-        await kill(child);
-        await browser.close().catch(() => {});
-        perRound.push(acks);
-      }
-      assert.deepEqual(failures, [], "no write or compaction failed before the kills");
-      assert.ok(acked.size > 50, `only ${acked.size} ids acknowledged`);
-      // A last start: everything acknowledged is there, and the ledger works on.
-      const { browser, child } = await start(dir);
-      try {
-        const page = await harnessPage(browser, harness);
-        const r = await page.evaluate(async () => {
-          const db = window.fp.fireproof("killed");
-          const all = await db.allDocs();
-          const docs = Object.fromEntries(all.rows.map((row) => [row.key, row.value.v]));
-          await db.put({ _id: "after", v: 1 });
-          await db.compact();
-          const after = await db.get("after");
-          const again = await db.allDocs();
-          return { docs, after: after.v, count: again.rows.length, before: all.rows.length };
-        });
-        const lost = [];
-        for (const [id, v] of acked) {
-          const have = r.docs[id];
-          if (v > 0 && !(have >= v)) lost.push(`${id}: acknowledged v${v}, found ${have}`);
-          if (v < 0 && have !== undefined && !(have > -v)) lost.push(`${id}: acknowledged delete at ${-v}, found v${have}`);
-        }
-        assert.deepEqual(lost, [], "acknowledged writes lost");
-        assert.equal(r.after, 1);
-        assert.equal(r.count, r.before + (r.docs.after === undefined ? 1 : 0));
-        console.log(`    ${perRound.join(" + ")} writes acknowledged before the 4 kills; all there after the restart`);
-      } finally {
-        await kill(child);
-        await browser.close().catch(() => {});
-      }
+      await killRounds({ harness, name: "killsync", url: server.url }, async (page, acked, perRound) => {
+        // the restarted profile re-attaches to the remote it remembers and finishes pushing
+        const mine = await page.evaluate(async (url) => {
+          const db = window.fp.fireproof("killsync");
+          const a = await db.attach(window.fp.toServer(url));
+          await a.sync();
+          const state = a.state();
+          return { invite: await a.invite(), pendingUp: state.pendingUp, lastError: state.lastError, head: (await db.info()).clock.map(String) };
+        }, server.url);
+        assert.equal(mine.lastError, null);
+        assert.equal(mine.pendingUp, 0);
+        assert.deepEqual(lostWrites(acked, await versions(page, "killsync")), [], "acknowledged writes lost locally");
+        // another profile joins through the invite: it gets every acknowledged write
+        const other = await context.newPage();
+        await other.goto(harness);
+        await other.waitForFunction(() => window.harnessReady === true);
+        const theirs = await other.evaluate(
+          async ([url, invite]) => {
+            const db = window.fp.fireproof("joined");
+            const a = await db.attach(window.fp.toServer(url, { invite }));
+            await a.sync();
+            return { lastError: a.state().lastError, head: (await db.info()).clock.map(String) };
+          },
+          [server.url, mine.invite],
+        );
+        assert.equal(theirs.lastError, null);
+        assert.deepEqual(theirs.head, mine.head);
+        assert.deepEqual(lostWrites(acked, await versions(other, "joined")), [], "acknowledged writes missing on the other profile");
+        console.log(`    ${perRound.join(" + ")} writes acknowledged while attached before the 4 kills; all reach another profile`);
+      });
     } finally {
-      rmSync(dir, { recursive: true, force: true, maxRetries: 10 });
+      await server.stop();
     }
   },
 };

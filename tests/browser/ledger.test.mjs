@@ -281,15 +281,61 @@ export const tests = {
     }
   },
 
-  async "destroy removes all data"({ context, harness }) {
+  async "destroy removes all data; open handles go on empty, subscribers hear it; close then destroy works"({ context, harness }) {
     const page = await openPage(context, harness);
     const r = await page.evaluate(async () => {
       const db = window.fp.fireproof("doomed");
+      const other = window.fp.fireproof("doomed");
       await db.put({ _id: "x" });
+      await db.query("n", { key: 1 }); // an index built and stored
+      let heard = 0;
+      other.subscribe(() => heard++);
       await db.destroy();
       const again = window.fp.fireproof("doomed");
-      return (await again.allDocs()).rows.length;
+      const afterDestroy = [(await again.allDocs()).rows.length, (await other.allDocs()).rows.length, (await db.allDocs()).rows.length];
+      await new Promise((r) => setTimeout(r, 50));
+      // the handles write on the new, empty ledger, and see each other's writes
+      await db.put({ _id: "y", n: 1 });
+      const seen = [(await other.get("y")).n, (await other.query("n", { key: 1 })).rows.map((row) => row.id)];
+      // Fireproof's tests tear down with close() then destroy()
+      await db.close();
+      await other.close();
+      await again.close();
+      await db.destroy();
+      const fresh = window.fp.fireproof("doomed");
+      const afterCloseDestroy = (await fresh.allDocs()).rows.length;
+      let closedCode;
+      try {
+        await db.put({ _id: "z" });
+      } catch (e) {
+        closedCode = e.code;
+      }
+      return { afterDestroy, heard, seen, afterCloseDestroy, closedCode };
     });
-    assert.equal(r, 0);
+    assert.deepEqual(r.afterDestroy, [0, 0, 0]);
+    assert.ok(r.heard >= 1, "the other handle's subscriber was told");
+    assert.deepEqual(r.seen, [1, ["y"]]);
+    assert.equal(r.afterCloseDestroy, 0);
+    assert.equal(r.closedCode, "CLOSED", "a closed handle stays closed after destroy");
+  },
+
+  async "fireproof(undefined) opens the ledger \"default\"; an empty name is INVALID_ARG"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const r = await page.evaluate(async () => {
+      const db = window.fp.fireproof(undefined);
+      await db.put({ _id: "hello", value: "world" });
+      const got = await window.fp.fireproof("default").get("hello");
+      const changes = await db.changes([]);
+      let empty;
+      try {
+        window.fp.fireproof("");
+      } catch (e) {
+        empty = e.code;
+      }
+      await db.close();
+      await db.destroy();
+      return { name: db.name, got: got.value, changes: changes.rows.length, empty };
+    });
+    assert.deepEqual(r, { name: "default", got: "world", changes: 1, empty: "INVALID_ARG" });
   },
 };

@@ -105,6 +105,34 @@ export const tests = {
     assert.deepEqual(tuple, [6, true, "function", true, true, true, true]);
   },
 
+  async "useDocument: a new initial _id, or none, starts over; remove() of a never-saved doc rejects; useChanges/useAllDocs carry clock and name"({ context, url }) {
+    const page = await open(context, url);
+    await page.evaluate(() => window.hooks.fireproof("hooks-switch").put({ _id: "a", title: "A", n: 1 }));
+    await page.evaluate(() => window.hooks.mountEditor("hooks-switch", { _id: "a", title: "", n: 0 }));
+    const doc = async () => JSON.parse(await page.textContent("#doc"));
+    await page.waitForFunction(() => JSON.parse(document.querySelector("#doc").textContent).title === "A");
+    // the same editor, now for a new document: it starts from the new initial doc
+    await page.evaluate(() => window.hooks.renderEditor("hooks-switch", { title: "", n: 0 }));
+    await page.waitForFunction(() => JSON.parse(document.querySelector("#doc").textContent)._id === undefined);
+    assert.deepEqual(await doc(), { title: "", n: 0 });
+    await page.evaluate(() => window.hooks.act(() => window.editor.merge({ title: "new" })));
+    const saved = await page.evaluate(() => window.editor.save());
+    assert.notEqual(saved.id, "a");
+    const a = await page.evaluate(() => window.hooks.fireproof("hooks-switch").get("a"));
+    assert.equal(a.title, "A", "saving the new document did not write over the one shown before");
+    // a draft never saved: remove() rejects ENOENT and writes nothing
+    await page.evaluate(() => window.hooks.renderEditor("hooks-switch", { _id: "draft", title: "d", n: 0 }));
+    await page.waitForFunction(() => JSON.parse(document.querySelector("#doc").textContent)._id === "draft");
+    const removed = await page.evaluate(() => window.editor.remove().then(() => "resolved", (e) => [e.code, e.message]));
+    assert.deepEqual(removed, ["ENOENT", "Document not found: draft"]);
+    // useChanges and useAllDocs hand back the clock and the name, as allDocs() and changes() do
+    await page.evaluate(() => window.hooks.mountList("hooks-switch"));
+    await page.waitForFunction(() => document.querySelector("#changes")?.dataset.clock === "1");
+    assert.equal(await page.getAttribute("#all", "data-name"), "hooks-switch");
+    const changed = await page.textContent("#changes");
+    assert.ok(!changed.split(",").includes("draft"), `no tombstone for the draft: ${changed}`);
+  },
+
   async "ImgFile shows an image stored in a document's _files, and nothing for other types"({ context, url }) {
     const page = await open(context, url);
     await page.evaluate(async () => {

@@ -30,8 +30,12 @@ function LiveList({ db }: { db: string }) {
           </li>
         ))}
       </ul>
-      <p id="all">{all.docs.length}</p>
-      <p id="changes">{changes.docs.map((d) => d._id).join(",")}</p>
+      <p id="all" data-name={all.name ?? ""}>
+        {all.docs.length}
+      </p>
+      <p id="changes" data-clock={changes.clock?.length ?? -1}>
+        {changes.docs.map((d) => d._id).join(",")}
+      </p>
     </div>
   );
 }
@@ -84,6 +88,10 @@ const hooks = {
   mountEditor(db: string, initial: Record<string, unknown>) {
     root?.unmount();
     root = createRoot(document.getElementById("root")!);
+    flushSync(() => root!.render(<Editor db={db} initial={initial} />));
+  },
+  /** Renders the mounted editor again with a new initial document (the same component instance). */
+  renderEditor(db: string, initial: Record<string, unknown>) {
     flushSync(() => root!.render(<Editor db={db} initial={initial} />));
   },
   mountGallery(db: string, id: string) {
