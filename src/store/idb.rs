@@ -196,9 +196,14 @@ impl Store for IdbStore {
         let v = idb_load_meta(&self.db, "header")
             .await
             .map_err(storage_err)?;
-        v.as_string()
-            .map(|s| Header::from_json(&s).map_err(|e| Error::corrupt("header", e)))
-            .transpose()
+        // anything but text or nothing is damage, not "no ledger yet" (which would start a new
+        // ledger over the old data)
+        match v.as_string() {
+            None if v.is_undefined() => Ok(None),
+            s => Header::from_json(&s.unwrap_or_default())
+                .map(Some)
+                .map_err(|e| Error::corrupt("header", e)),
+        }
     }
 
     async fn ensure_key(&self, candidate: &Key) -> Result<Key> {
