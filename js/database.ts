@@ -423,17 +423,37 @@ export class Database {
 /** A named index of a database, queried like `db.query(mapFn ?? name, opts)`. */
 export interface Index<T extends DocTypes = DocTypes> {
   readonly name: string;
+  /** The map function (none: a field index on the field `name`). */
+  readonly mapFn?: MapFn<T>;
+  /** Resolves once the ledger is open. */
+  ready(): Promise<void>;
   query<K extends IndexKeyType = IndexKeyType, R extends DocFragment = T, O extends Partial<QueryOpts<K>> = Partial<QueryOpts<K>>>(
     opts?: O,
   ): Promise<QueryResult<T, K, R, O>>;
 }
 
-/** `index(db, name, mapFn?)`: a field index (no `mapFn`) or a map-function index. */
+/**
+ * `index(db, name, mapFn?)`: a field index (no `mapFn`) or a map-function index. As in Fireproof,
+ * one object per name and ledger: asked again (from any handle of the ledger), it is the same
+ * one, keeping its map function unless a new one is given.
+ */
 export function index<T extends DocTypes = DocTypes>(db: Database, name: string, mapFn?: MapFn<T>): Index<T> {
-  return {
-    name,
-    query: (opts) => db.query(mapFn ?? name, opts),
-  };
+  type Known = Index<T> & { mapFn?: MapFn<T>; db: Database };
+  const known = db.shared.indexes as Map<string, Known>;
+  let idx = known.get(name);
+  if (!idx) {
+    const self: Known = {
+      name,
+      mapFn,
+      db, // the handle it was last asked for through (queries go through it)
+      ready: () => self.db.ready(),
+      query: (opts) => self.db.query(self.mapFn ?? name, opts),
+    };
+    known.set(name, (idx = self));
+  }
+  idx.db = db;
+  if (mapFn) idx.mapFn = mapFn;
+  return idx;
 }
 
 /** Opens (lazily) the ledger `name`. Synchronous: every method awaits readiness itself. */

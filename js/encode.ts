@@ -59,11 +59,11 @@ function scan(v: unknown, path: string, inArray: boolean, seen: Set<object>, bou
     case "number":
       if (Number.isFinite(v) || (bounds && !Number.isNaN(v))) return asBits(v);
       if (Number.isNaN(v) && !inArray) return true;
-      throw invalid(path, `${v} is not allowed`);
+      throw invalid(path, `${v} is not supported by the IPLD Data Model`);
     case "undefined":
     case "function":
     case "symbol":
-      if (inArray) throw invalid(path, `${typeof v} is not allowed in an array`);
+      if (inArray) throw invalid(path, `${typeof v} in an array is not supported by the IPLD Data Model`);
       return false;
     case "bigint":
       throw invalid(path, "bigint is not allowed");

@@ -156,6 +156,8 @@ export class SharedLedger implements FileStore {
   readonly name: string;
   /** Connectors of this ledger's attachments: where `file()` fetches file CARs not stored here. */
   readonly fileRemotes = new Set<Connector>();
+  /** The `index(db, name)` objects of this ledger, by name (js/database.ts `index`). */
+  readonly indexes = new Map<string, object>();
   /** The Web Lock every commit of this ledger holds, in every tab. */
   readonly lockName: string;
   /**

@@ -10,6 +10,7 @@ mod auth;
 mod many;
 mod names;
 mod reply;
+mod serve;
 mod store;
 mod watch;
 
@@ -37,6 +38,13 @@ struct Cli {
     /// How often a ledger with watchers lists its heads, to hear writes made through other instances.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(10..=60_000))]
     poll_ms: u64,
+    /// Most connections open at once (beyond it a new connection is closed unread).
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
+    /// How long a client may stall: to send a request head (or, idle, its next one), or between
+    /// two parts of a body (a whole body gets 6 times this).
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    stall_ms: u64,
 }
 
 fn main() -> ExitCode {
@@ -74,10 +82,17 @@ async fn run(cli: Cli) -> Result<(), String> {
         let _ = writeln!(out, "listening on http://{addr}");
         let _ = out.flush();
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| format!("server: {e}"))
+    let stall = Duration::from_millis(cli.stall_ms);
+    reply::set_stall(stall);
+    serve::serve(
+        listener,
+        app,
+        cli.max_connections as usize,
+        stall,
+        shutdown(),
+    )
+    .await;
+    Ok(())
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -5,7 +5,8 @@
 //! sent: the answer had reached [`MAX_BYTES`]; ask for it again).
 //!
 //! Invariant: the checks of a single GET (names before the store is touched, the ledger known, the
-//! read level); an answer holds at most [`MAX_BYTES`] plus one batch of [`PARALLEL`] objects.
+//! read level); an answer holds at most [`MAX_BYTES`] plus one object, and at most [`ANSWERS`]
+//! are put together at once (each also reads one batch of [`PARALLEL`] objects).
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -25,6 +26,8 @@ pub const MAX_KEYS: usize = 64;
 const MAX_BYTES: usize = 16 << 20;
 /// Objects read from the store at once.
 const PARALLEL: usize = 8;
+/// Answers put together at once (the others wait their turn).
+const ANSWERS: usize = 4;
 /// Length marker of an absent object.
 const ABSENT: u32 = u32::MAX;
 /// Length marker of an object left out of this answer.
@@ -70,6 +73,12 @@ pub async fn get_many(
         Need::Level(Level::Read),
     )
     .await?;
+    // answers being put together at once (each holds up to MAX_BYTES plus a batch in memory)
+    static ANSWERING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(ANSWERS);
+    let _turn = ANSWERING
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Plain(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
     let mut out = Vec::new();
     for batch in keys.chunks(PARALLEL) {
         if out.len() >= MAX_BYTES {
@@ -81,6 +90,8 @@ pub async fn get_many(
         let reads = batch.iter().map(|(k, n)| app.store.get(&ledger, *k, n));
         for got in futures::future::join_all(reads).await {
             match got {
+                // the budget is checked at each object, not only between batches
+                Ok(_) if out.len() >= MAX_BYTES => out.extend(LATER.to_be_bytes()),
                 Ok(b) => {
                     out.extend((b.len() as u32).to_be_bytes());
                     out.extend_from_slice(&b);

@@ -8,6 +8,9 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::time::{timeout, timeout_at, Instant};
 
 use crate::auth::AuthError;
 use crate::store::StoreError;
@@ -57,6 +60,14 @@ pub type ApiResult<T> = Result<T, ApiError>;
 /// receives the 413 instead of a reset connection; beyond this the connection is dropped.
 const DRAIN_SLACK: usize = 1 << 20;
 
+/// How long a body may stall between two parts, in ms (`--stall-ms`); a whole body gets 6 times it.
+static STALL_MS: AtomicU64 = AtomicU64::new(20_000);
+
+/// Sets the time a request body may stall (once, at start).
+pub fn set_stall(stall: Duration) {
+    STALL_MS.store(stall.as_millis() as u64, Ordering::Relaxed);
+}
+
 /// Reads a body of at most `limit` bytes; 413 beyond, without keeping more than `limit` in memory.
 pub async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> ApiResult<Bytes> {
     const TOO_LARGE: ApiError = ApiError::Plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
@@ -70,7 +81,17 @@ pub async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> ApiR
     let mut stream = body.into_data_stream();
     let mut buf = Vec::with_capacity(declared.map_or(0, |n| n as usize).min(limit));
     let mut seen = 0;
-    while let Some(chunk) = stream.next().await {
+    // a client that stops sending mid-body does not hold the request (and its memory) for long
+    let stall = Duration::from_millis(STALL_MS.load(Ordering::Relaxed));
+    let deadline = Instant::now() + 6 * stall;
+    const LATE: ApiError =
+        ApiError::Plain(StatusCode::REQUEST_TIMEOUT, "body not received in time");
+    while let Some(chunk) = timeout(stall, timeout_at(deadline, stream.next()))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or(LATE)?
+    {
         let chunk =
             chunk.map_err(|_| ApiError::Plain(StatusCode::BAD_REQUEST, "body read failed"))?;
         seen += chunk.len();

@@ -246,3 +246,78 @@ async fn without_open_every_ledger_request_needs_a_token() {
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+/// Reads from `s` until the server closes the connection (or `within` passes); returns what came.
+fn read_until_closed(s: &mut std::net::TcpStream, within: Duration) -> Option<String> {
+    use std::io::Read;
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return Some(String::from_utf8_lossy(&got).into_owned()),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Some(String::from_utf8_lossy(&got).into_owned())
+            }
+            Err(_) => return None, // still open after `within`
+        }
+    }
+}
+
+#[tokio::test]
+async fn clients_that_stall_are_cut_off_and_connections_are_capped() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    let s = Server::start_with(
+        &StoreSpec::temp_folder(),
+        &["--stall-ms", "300", "--max-connections", "3"],
+    );
+    let ledger = s.new_ledger().await;
+    // half a request head: closed, without an answer
+    let mut half = TcpStream::connect(&s.addr).unwrap();
+    half.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    assert!(
+        read_until_closed(&mut half, Duration::from_secs(5)).is_some(),
+        "half a head is cut off"
+    );
+    // an idle keep-alive connection: answered, then closed
+    let mut idle = TcpStream::connect(&s.addr).unwrap();
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let answered = read_until_closed(&mut idle, Duration::from_secs(5)).expect("idle closed");
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+    // a body that stops coming: 408, and nothing stored
+    let mut slow = TcpStream::connect(&s.addr).unwrap();
+    let body = envelope(100);
+    let head = format!(
+        "PUT /v1/ledgers/{ledger}/cars/{} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        name_of(&body),
+        body.len()
+    );
+    slow.write_all(head.as_bytes()).unwrap();
+    slow.write_all(&body[..10]).unwrap();
+    let answer = read_until_closed(&mut slow, Duration::from_secs(5)).expect("slow body answered");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(
+        s.list(&ledger, "cars", "").await["names"],
+        serde_json::json!([])
+    );
+    // three connections held open: a fourth is closed unread…
+    let held: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(&s.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(50));
+    let mut fourth = TcpStream::connect(&s.addr).unwrap();
+    let _ = fourth.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(
+        read_until_closed(&mut fourth, Duration::from_secs(2)).as_deref(),
+        Some(""),
+        "over the cap: closed without an answer"
+    );
+    // …until the stalled ones are cut off; then the server answers again
+    std::thread::sleep(Duration::from_millis(800));
+    drop(held);
+    assert_eq!(s.get("/health").await, (200, b"ok".to_vec()));
+}

@@ -45,6 +45,12 @@ impl Found {
     }
 }
 
+/// A document written with a `_deleted: true` field: allDocs leaves it out unless asked for
+/// deleted ones, as Fireproof does (docs/differences.md).
+fn flagged(doc: &RawDoc) -> bool {
+    matches!(doc.field("_deleted"), Ok(Some([0xf5])))
+}
+
 /// Options of [`Ledger::all_docs`].
 #[derive(Clone, Debug, Default)]
 pub struct AllDocsOpts {
@@ -177,7 +183,9 @@ impl<S: Store> Ledger<S> {
             for (id, found) in keys.iter().zip(self.docs_in(&state, &ids).await?) {
                 match found {
                     Some(body)
-                        if rows.len() < limit && (body.is_some() || opts.include_deleted) =>
+                        if rows.len() < limit
+                            && (opts.include_deleted
+                                || body.as_ref().is_some_and(|b| !flagged(b))) =>
                     {
                         rows.push(DocRow {
                             id: id.clone(),
@@ -189,7 +197,7 @@ impl<S: Store> Ledger<S> {
             }
             return Ok((rows, state));
         }
-        let range = match (&opts.key, &opts.prefix) {
+        let mut range = match (&opts.key, &opts.prefix) {
             (Some(k), _) => Range {
                 lo: Bound::Included(k.as_bytes().to_vec()),
                 hi: Bound::Included(k.as_bytes().to_vec()),
@@ -197,30 +205,44 @@ impl<S: Store> Ledger<S> {
             (None, Some(p)) => Range::prefix(p.as_bytes()),
             (None, None) => Range::all(),
         };
-        if limit == 0 {
-            return Ok((rows, state)); // (the scan checks the limit after taking a row)
-        }
         // Inline documents are taken during the scan; only separate doc blocks are loaded after.
-        let mut found: Vec<(String, Found)> = Vec::new();
-        let mut bad = None;
-        prolly::scan(&self.blocks, state.docs, &range, opts.descending, |k, v| {
-            let leaf = std::str::from_utf8(k)
-                .map_err(|_| Error::corrupt("docs tree", "id is not utf-8"))
-                .and_then(|id| Ok((id, Found::read(id, v)?)));
-            match leaf {
-                Ok((_, Found::Deleted)) if !opts.include_deleted => {}
-                Ok((id, f)) => found.push((id.to_string(), f)),
-                Err(e) => bad = Some(e),
+        // Such a block may turn out to carry a `_deleted: true` field, leaving the window short
+        // of `limit`: the scan then goes on after it.
+        while rows.len() < limit {
+            let want = limit - rows.len();
+            let mut found: Vec<(String, Found)> = Vec::new();
+            let mut bad = None;
+            prolly::scan(&self.blocks, state.docs, &range, opts.descending, |k, v| {
+                let leaf = std::str::from_utf8(k)
+                    .map_err(|_| Error::corrupt("docs tree", "id is not utf-8"))
+                    .and_then(|id| Ok((id, Found::read(id, v)?)));
+                match leaf {
+                    Ok((_, Found::Deleted)) if !opts.include_deleted => {}
+                    Ok((_, Found::Doc(d))) if !opts.include_deleted && flagged(&d) => {}
+                    Ok((id, f)) => found.push((id.to_string(), f)),
+                    Err(e) => bad = Some(e),
+                }
+                bad.is_none() && found.len() < want
+            })
+            .await?;
+            if let Some(e) = bad {
+                return Err(e);
             }
-            bad.is_none() && found.len() < limit
-        })
-        .await?;
-        if let Some(e) = bad {
-            return Err(e);
-        }
-        for (id, f) in found {
-            let body = self.load_found(&id, f).await?;
-            rows.push(DocRow { id, body });
+            let more = found.len() == want; // the scan stopped at the limit, not at the end
+            let last = found
+                .last()
+                .map(|(id, _)| Bound::Excluded(id.as_bytes().to_vec()));
+            for (id, f) in found {
+                let body = self.load_found(&id, f).await?;
+                if opts.include_deleted || !body.as_ref().is_some_and(flagged) {
+                    rows.push(DocRow { id, body });
+                }
+            }
+            match last {
+                Some(after) if more && opts.descending => range.hi = after,
+                Some(after) if more => range.lo = after,
+                _ => break,
+            }
         }
         Ok((rows, state))
     }

@@ -87,6 +87,53 @@ fn reopen_sees_committed_data_and_large_docs() {
 }
 
 #[test]
+fn all_docs_leaves_out_documents_with_a_deleted_true_field_unless_asked() {
+    let l = open(&MemStore::new());
+    let flagged = |extra: Option<Ipld>| {
+        let mut b = Body::new();
+        b.insert("_deleted".into(), Ipld::Bool(true));
+        if let Some(x) = extra {
+            b.insert("blob".into(), x); // a large document: a separate block
+        }
+        b
+    };
+    let mut not_true = Body::new();
+    not_true.insert("_deleted".into(), Ipld::String("true".into()));
+    let mut nested = Body::new();
+    nested.insert("m".into(), Ipld::Map(flagged(None).into_iter().collect()));
+    block_on(l.write(vec![
+        WriteOp::put("0a", &flagged(None)),
+        WriteOp::put("0b", &flagged(Some(Ipld::Bytes(vec![1; 5000])))),
+        put("1", 1),
+        WriteOp::put("2", &not_true),
+        WriteOp::put("3", &nested),
+        put("4", 4),
+    ]))
+    .unwrap();
+    let opts = |limit, include_deleted, keys: Option<&[&str]>| AllDocsOpts {
+        limit,
+        include_deleted,
+        keys: keys.map(|k| k.iter().map(|s| s.to_string()).collect()),
+        ..Default::default()
+    };
+    let run = |o: AllDocsOpts| {
+        let (rows, _) = block_on(l.all_docs(&o)).unwrap();
+        ids(&rows).iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(run(opts(None, false, None)), ["1", "2", "3", "4"]);
+    assert_eq!(
+        run(opts(Some(2), false, None)),
+        ["1", "2"],
+        "limit counts listed ones"
+    );
+    assert_eq!(run(opts(Some(2), true, None)), ["0a", "0b"]);
+    assert_eq!(run(opts(None, false, Some(&["0b", "4", "0a"]))), ["4"]);
+    assert_eq!(run(opts(None, true, Some(&["0b", "4"]))), ["0b", "4"]);
+    // get still returns them: the field is an ordinary field
+    assert_eq!(block_on(l.get("0a")).unwrap(), flagged(None));
+}
+
+#[test]
 fn open_reads_no_car_and_get_reads_few_after_1000_commits() {
     let store = MemStore::new();
     let l = open(&store);

@@ -1,0 +1,74 @@
+//! Accepting connections: HTTP/1 and HTTP/2 (with upgrades, for the real-time socket) served by
+//! hyper, with the limits a public server needs against clients that connect and stall.
+//!
+//! Invariant: a connection that has not sent a complete request head within `stall` (also an
+//! idle keep-alive one) is closed; at most `max` connections are open at once (a new one
+//! beyond that is closed at once, before any byte is read); on shutdown no new connection is
+//! accepted and open ones get [`DRAIN`] to finish. Request bodies have their own deadline
+//! (`reply::read_limited`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+/// Time open connections get to finish once the server is told to stop.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// Serves `app` on `listener` until `stop` resolves; `stall`: the time a client has to send a
+/// request head (and an idle keep-alive connection stays open).
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    max: usize,
+    stall: Duration,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(stall);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(stall)
+        .keep_alive_timeout(stall);
+    let slots = Arc::new(Semaphore::new(max));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(stop);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // out of file descriptors and the like: wait instead of spinning
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            continue; // full: the connection is dropped (closed) unread
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = builder.serve_connection_with_upgrades(
+            TokioIo::new(stream),
+            TowerToHyperService::new(app.clone()),
+        );
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
+}
