@@ -90,6 +90,9 @@ pub fn router(app: App) -> Router {
                 .delete(delete_object),
         )
         .fallback(|| async { ApiError::Plain(StatusCode::NOT_FOUND, "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::Plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        })
         .layer(cors)
         .with_state(app)
 }

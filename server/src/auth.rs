@@ -100,9 +100,21 @@ impl From<StoreError> for AuthError {
     }
 }
 
+/// Longest reason sent back (a reason may quote a field of the client's token).
+const MAX_REASON: usize = 200;
+
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.reason }))).into_response()
+        let mut reason = self.reason;
+        if reason.len() > MAX_REASON {
+            let mut end = MAX_REASON;
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
+            reason.truncate(end);
+            reason.push('…');
+        }
+        (self.status, Json(json!({ "error": reason }))).into_response()
     }
 }
 

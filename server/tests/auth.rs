@@ -352,3 +352,16 @@ async fn replay_markers_of_past_windows_are_cleaned() {
         .sum();
     assert_eq!(markers, 2, "the create's and the GET's markers stay");
 }
+
+#[tokio::test]
+async fn refusal_reasons_stay_short_whatever_the_token_holds() {
+    let s = Server::start_secure(&StoreSpec::temp_folder(), &[]);
+    let mut a = authz::create_ledger(&s).await;
+    // the longest command a token may hold, which the reason quotes
+    a.cmd = format!("/{}", "a".repeat(255));
+    let (status, body) = a.send(&s, "GET", "/cars/", b"").await;
+    assert!(matches!(status, 401 | 403), "{status}");
+    let reason = authz::reason(&body);
+    assert!(reason.chars().count() <= 201, "{} characters", reason.len());
+    assert!(body.len() < 400, "{} bytes", body.len());
+}

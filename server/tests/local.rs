@@ -195,6 +195,14 @@ async fn bad_input_is_4xx_and_the_server_keeps_serving() {
             .await,
         405
     );
+    // a method a route does not have: 405 with a short reason
+    let r = common::client()
+        .patch(s.url(&format!("/v1/ledgers/{ledger}/cars/{good_name}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    assert_eq!(r.text().await.unwrap(), "method not allowed");
     assert_eq!(
         s.get("/health").await,
         (200, b"ok".to_vec()),
