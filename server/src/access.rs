@@ -93,15 +93,23 @@ pub async fn create_ledger(app: &App, req: &auth::Request<'_>, body: &[u8]) -> A
     }
     let id = ledger.to_string();
     let cid = root.cid().to_string();
+    let exists = || {
+        ApiError::Auth(AuthError {
+            status: StatusCode::CONFLICT,
+            reason: "ledger exists".into(),
+        })
+    };
+    // an existing ledger is refused before anything is stored (only a create racing another
+    // still stores its root: a delegation the ledger key signed all the same)
+    if app.store.ledger_exists(&id).await? {
+        return Err(exists());
+    }
     app.store
         .put_record(&id, Area::Ucans, &cid, root.bytes().to_vec())
         .await?;
     let marker = json!({ "created": millis(), "root": cid }).to_string();
     if !app.store.create_ledger(&id, marker.into_bytes()).await? {
-        return Err(ApiError::Auth(AuthError {
-            status: StatusCode::CONFLICT,
-            reason: "ledger exists".into(),
-        }));
+        return Err(exists());
     }
     Ok((StatusCode::CREATED, Json(json!({ "ledger": id }))).into_response())
 }

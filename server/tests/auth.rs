@@ -147,6 +147,7 @@ async fn a_second_create_of_one_ledger_is_409() {
     let ledger_key = new_key();
     let ledger = did(&ledger_key);
     let mut statuses = vec![];
+    let mut second = None;
     for _ in 0..2 {
         let admin = new_key();
         let root = delegate(&ledger_key, &did(&admin), &ledger, "/ledger", false);
@@ -160,8 +161,17 @@ async fn a_second_create_of_one_ledger_is_409() {
                 .await
                 .0,
         );
+        second = Some(Actor {
+            key: admin,
+            ledger,
+            cmd: "/ledger/admin".into(),
+            prf: vec![root.cid()],
+        });
     }
     assert_eq!(statuses, [201, 409]);
+    // the refused create stored nothing: its root does not let that device in
+    let (status, body) = second.unwrap().send(&s, "GET", "/cars/", b"").await;
+    assert_eq!(status, 401, "{}", reason(&body));
 }
 
 #[tokio::test]
