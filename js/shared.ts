@@ -657,6 +657,7 @@ export class SharedLedger implements FileStore {
     });
     mark("sync", this.name, false);
     mark("archive", this.name, false);
+    this.channel?.postMessage("rekey"); // other tabs reopen: their state and caches are gone
     if (this.refs <= 0) return this.close();
     this.core = this.openCore();
     const fresh = await this.core;

@@ -293,10 +293,11 @@ impl Store for MemStore {
 
     async fn destroy(&self) -> Result<()> {
         let mut d = self.0.borrow_mut();
-        let (reads, locates) = (d.car_reads, d.locates);
+        let (reads, locates, key) = (d.car_reads, d.locates, d.key.take());
         *d = Data {
             car_reads: reads,
             locates,
+            key,
             ..Data::default()
         };
         Ok(())

@@ -123,4 +123,43 @@ export const tests = {
     assert.equal(countA, 101);
     assert.equal(countB, 101);
   },
+
+  async "destroy in one tab: another tab that has the ledger open goes on empty, and what it writes at once stays readable everywhere"({ context, harness }) {
+    const a = await openPage(context, harness);
+    const b = await openPage(context, harness);
+    await a.evaluate(async () => {
+      window.db = window.fp.fireproof("doomed-tabs");
+      await window.db.bulk([{ _id: "a1" }, { _id: "a2" }]);
+    });
+    assert.deepEqual(await b.evaluate(async () => {
+      window.db = window.fp.fireproof("doomed-tabs");
+      return (await window.db.allDocs()).rows.map((r) => r.key);
+    }), ["a1", "a2"]);
+    await a.evaluate(() => window.db.destroy());
+    // b writes at once (it may not have heard of the destroy yet), then again after a moment
+    const b1 = await b.evaluate(async () => {
+      await window.db.put({ _id: "b1" });
+      return (await window.db.get("b1"))._id;
+    });
+    assert.equal(b1, "b1");
+    const seen = await b.evaluate(async () => {
+      await new Promise((r) => setTimeout(r, 200));
+      await window.db.put({ _id: "b2" });
+      return (await window.db.allDocs()).rows.map((r) => r.key);
+    });
+    assert.deepEqual(seen, ["b1", "b2"], "b went on with the destroyed ledger's new, empty state");
+    const inA = await a.evaluate(async () => {
+      const until = performance.now() + 2000;
+      let keys = [];
+      while (performance.now() < until) {
+        keys = (await window.db.allDocs()).rows.map((r) => r.key);
+        if (keys.length === 2) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return keys;
+    });
+    assert.deepEqual(inA, ["b1", "b2"], "a reads b's writes (same key)");
+    const c = await openPage(context, harness);
+    assert.deepEqual(await c.evaluate(async () => (await window.fp.fireproof("doomed-tabs").allDocs()).rows.map((r) => r.key)), ["b1", "b2"]);
+  },
 };
