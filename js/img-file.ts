@@ -32,12 +32,20 @@ interface SharedUrl {
 /** Object URLs of stored files shown now, by content CID and type. */
 const shown = new Map<string, SharedUrl>();
 
+/** The URLs made so far, by their promise: revoked at once on unmount, not a microtask later. */
+const made = new WeakMap<Promise<string | null>, string | null>();
+
 function urlOf(source: ImgFileSource): Promise<string | null> {
-  return toFile(source).then((b) => (b ? URL.createObjectURL(b) : null));
+  const url = toFile(source).then((b) => (b ? URL.createObjectURL(b) : null));
+  url.then((u) => made.set(url, u), () => undefined);
+  return url;
 }
 
 function revoke(url: Promise<string | null>): void {
-  void url.then((u) => u && URL.revokeObjectURL(u), () => undefined);
+  if (made.has(url)) {
+    const u = made.get(url);
+    if (u) URL.revokeObjectURL(u);
+  } else void url.then((u) => u && URL.revokeObjectURL(u), () => undefined);
 }
 
 /** An object URL for `source` (shared by CID), and the function that lets go of it. */
@@ -71,7 +79,9 @@ export function ImgFile({ file, meta, ...imgProps }: ImgFileProps): ReactElement
   const image = !!source && /image/.test(source.type);
   const cid = source && !(typeof Blob !== "undefined" && source instanceof Blob) ? (source as DocFileMeta).cid : undefined;
   // A stored file is the same image as long as its content is: re-rendered documents keep it.
-  const key = typeof cid === "string" ? `${cid} ${source?.type ?? ""}` : null;
+  // (a CID string here; a CID object in Fireproof's metadata, whose String() is the CID)
+  const text = cid === undefined || cid === null ? "" : String(cid);
+  const key = text && text !== "[object Object]" ? `${text} ${source?.type ?? ""}` : null;
   useEffect(() => {
     if (!source || !image) {
       setSrc(null);

@@ -166,5 +166,27 @@ export const tests = {
     await page.waitForSelector('#gallery[data-caption="edited"]'); // re-rendered with new metadata objects
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(await srcs(), before);
+    // metadata whose CID is an object (Fireproof's shape): one read and one URL for one content,
+    // revoked as the last component unmounts (not a microtask later)
+    const b64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+    const png = [...Buffer.from(b64, "base64")];
+    const r = await page.evaluate(async (png) => {
+      const made = [];
+      const revoked = [];
+      const create = URL.createObjectURL;
+      const revoke = URL.revokeObjectURL;
+      URL.createObjectURL = (b) => (made.push(1), create(b));
+      URL.revokeObjectURL = (u) => (revoked.push(u), revoke(u));
+      window.hooks.mountSameContent(png);
+      for (let i = 0; i < 100 && document.querySelectorAll("#same img").length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      const srcs = [...document.querySelectorAll("#same img")].map((i) => i.src);
+      revoked.length = 0; // (the gallery before went when these mounted)
+      window.hooks.unmount();
+      const revokedAtOnce = revoked.length;
+      URL.createObjectURL = create;
+      URL.revokeObjectURL = revoke;
+      return { made: made.length, same: srcs.length === 2 && srcs[0] === srcs[1], revokedAtOnce };
+    }, png);
+    assert.deepEqual(r, { made: 1, same: true, revokedAtOnce: 1 });
   },
 };

@@ -90,6 +90,32 @@ const hooks = {
     root = createRoot(document.getElementById("root")!);
     flushSync(() => root!.render(<Editor db={db} initial={initial} />));
   },
+  /**
+   * Two `ImgFile`s showing hand-made metadata for one content (a CID object, as Fireproof's
+   * metadata has, whose String() is the CID), each with its own metadata object.
+   */
+  mountSameContent(bytes: number[]) {
+    root?.unmount();
+    root = createRoot(document.getElementById("root")!);
+    const meta = () => ({
+      type: "image/png",
+      size: bytes.length,
+      cid: { toString: () => "bafkreisamecontentsamecontentsamecontent" },
+      file: async () => new File([new Uint8Array(bytes)], "x.png", { type: "image/png" }),
+    });
+    flushSync(() =>
+      root!.render(
+        <div id="same">
+          <ImgFile file={meta() as never} alt="one" />
+          <ImgFile file={meta() as never} alt="two" />
+        </div>,
+      ),
+    );
+  },
+  unmount() {
+    root?.unmount();
+    root = null;
+  },
   /** Renders the mounted editor again with a new initial document (the same component instance). */
   renderEditor(db: string, initial: Record<string, unknown>) {
     flushSync(() => root!.render(<Editor db={db} initial={initial} />));
