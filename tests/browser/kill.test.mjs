@@ -1,7 +1,8 @@
-// The browser process killed (SIGKILL) while a page writes, compacts and syncs nothing: after a
-// restart on the same profile, every write the page saw acknowledged is there, the ledger opens
-// without error, and it keeps writing and compacting. A real Chromium with a real profile folder,
-// killed at a random moment, several times over one ledger.
+// The browser process killed (SIGKILL) while a page writes and compacts (and, in the second test,
+// pushes to a server): after a restart on the same profile, every write the page saw acknowledged
+// is there (and, attached, reaches another profile), the ledger opens without error, and it keeps
+// writing and compacting. A real Chromium with a real profile folder, killed at a random moment,
+// several times over one ledger.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -53,9 +54,10 @@ async function harnessPage(browser, harness) {
 }
 
 /**
- * In the page: writes forever to ledger "killed" — awaited puts, unawaited puts and bulks over
- * 300 ids (each write raises the id's version), a delete now and then, and compact() calls — and
- * prints "ack <id> <version>" (version -1: a delete) for each acknowledged write.
+ * In the page: writes forever to ledger `name` (attached to `url` when given) — puts one at a
+ * time and four at once, and bulks of 100, over 300 ids (each write raises the id's version), a
+ * delete now and then, and compact() calls not awaited — and prints "ack <id> <version>" (a
+ * negative version: a delete) once each write resolves.
  */
 async function writeForever([round, name, url]) {
   const db = window.fp.fireproof(name);
@@ -93,8 +95,9 @@ async function writeForever([round, name, url]) {
 
 /**
  * Four rounds of: start Chromium on one profile, write (attached to `url` when given), kill it at
- * a random moment. Returns the highest acknowledged version of each id and the acks per round;
- * then starts it once more and hands `check(page)` a page on that profile before the last kill.
+ * a random moment. Then starts it once more and calls `check(page, acked, perRound)` — a page on
+ * that profile, the highest acknowledged version of each id, the acks of each round — before the
+ * last kill.
  */
 async function killRounds({ harness, name, url }, check) {
   const dir = mkdtempSync(join(tmpdir(), "fp-kill-"));
