@@ -213,23 +213,19 @@ impl<S: Store> Blocks<S> {
     /// The bytes of a block: from the cache or the store, else through the fallback.
     pub async fn block(&self, cid: &Cid) -> Result<Rc<[u8]>> {
         loop {
-            if let Some(b) = self.fetched.borrow().get(cid) {
-                return Ok(b.clone());
+            if let Some(b) = self.held_block(cid).await? {
+                return Ok(b);
             }
-            match self.stored_block(cid).await {
-                Err(Error::MissingBlock(m)) => {
-                    let Some(f) = self.fallback() else {
-                        return Err(Error::MissingBlock(m));
-                    };
-                    let Some(more) = f.more().await? else {
-                        return Err(Error::MissingBlock(m));
-                    };
-                    let mut fetched = self.fetched.borrow_mut();
-                    for b in more {
-                        fetched.insert(b.cid, Rc::from(b.bytes));
-                    }
-                }
-                other => return other,
+            let more = match self.fallback() {
+                Some(f) => f.more().await?,
+                None => None,
+            };
+            let Some(more) = more else {
+                return Err(Error::MissingBlock(cid_str(cid)));
+            };
+            let mut fetched = self.fetched.borrow_mut();
+            for b in more {
+                fetched.insert(b.cid, Rc::from(b.bytes));
             }
         }
     }
@@ -317,13 +313,17 @@ impl<S: Store> Blocks<S> {
         }
     }
 
-    /// The bytes of a block, reading its CAR if needed.
-    async fn stored_block(&self, cid: &Cid) -> Result<Rc<[u8]>> {
+    /// The bytes of a block this replica holds (in memory, or in a stored CAR it reads), never
+    /// through the fallback: `None` when it is stored nowhere here.
+    async fn held_block(&self, cid: &Cid) -> Result<Option<Rc<[u8]>>> {
+        if let Some(b) = self.fetched.borrow().get(cid) {
+            return Ok(Some(b.clone()));
+        }
         if let Some(b) = self.raw.borrow_mut().get(cid) {
-            return Ok(b);
+            return Ok(Some(b));
         }
         if let Some(b) = self.pinned_block(cid)? {
-            return Ok(b);
+            return Ok(Some(b));
         }
         let hint = self.hint.borrow_mut().take();
         if let Some(car) = hint {
@@ -333,10 +333,9 @@ impl<S: Store> Blocks<S> {
                 Err(e) => return Err(e),
             }
             if let Some(b) = self.raw.borrow_mut().get(cid) {
-                return Ok(b);
+                return Ok(Some(b));
             }
         }
-        let key = cid_str(cid);
         // A store may find a CAR it located deleted before it is read (compaction in another
         // tab): locating again then finds the block in its new CAR.
         for _ in 0..3 {
@@ -344,17 +343,17 @@ impl<S: Store> Blocks<S> {
             s.locates += 1;
             self.stats.set(s);
             let Some((car, stored)) = self.store.locate_cars(&[*cid]).await?.pop() else {
-                return Err(Error::MissingBlock(key));
+                return Ok(None);
             };
             match stored {
                 Some(bytes) => self.cache_car(&car, &bytes).await?,
                 None => continue,
             };
             if let Some(b) = self.raw.borrow_mut().get(cid) {
-                return Ok(b);
+                return Ok(Some(b));
             }
         }
-        Err(Error::MissingBlock(key))
+        Ok(None)
     }
 
     /// Loads the CARs of several blocks not in memory in one round trip (locating and reading
