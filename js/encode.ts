@@ -4,7 +4,8 @@
  * sent as its IEEE-754 bits, `{"/":{"f64":"<16 hex digits>"}}` (exact, and the engine needs no
  * decimal-fraction parser). Encoding applies the value rules: `Date` → ISO string,
  * `undefined`/`NaN`/function fields dropped, `null` and `Uint8Array` kept; `Infinity`, `BigInt`,
- * cycles and `undefined`/`NaN` inside arrays are rejected with `INVALID_DOC` naming the field.
+ * cycles, `undefined`/`NaN` inside arrays and nesting over `MAX_DEPTH` are rejected with
+ * `INVALID_DOC` naming the field.
  */
 import { DatabaseError } from "./errors.js";
 import { type FileStore, reviveFiles } from "./files.js";
@@ -47,6 +48,10 @@ function isBytes(v: object): v is Uint8Array | ArrayBuffer {
   return v instanceof Uint8Array || v instanceof ArrayBuffer;
 }
 
+/** Nesting the engine parses (src/json.rs `MAX_DEPTH`); deeper values are refused here, before
+ * the recursion below (or `JSON.stringify`'s) can overflow the stack. */
+const MAX_DEPTH = 128;
+
 /**
  * Checks a value; returns true if plain `JSON.stringify` is not enough (bytes, floats, NaN fields).
  * `bounds`: the value is a query key or range end, where ±Infinity is allowed (an open end).
@@ -76,6 +81,7 @@ function scan(v: unknown, path: string, inArray: boolean, seen: Set<object>, bou
       }
       if (ArrayBuffer.isView(v)) throw invalid(path, "only Uint8Array byte arrays are supported");
       if (seen.has(v)) throw invalid(path, "circular reference");
+      if (seen.size >= MAX_DEPTH) throw invalid(path, `nested more than ${MAX_DEPTH} levels deep`);
       seen.add(v);
       let special = false;
       if (Array.isArray(v)) {

@@ -47,7 +47,10 @@ export const tests = {
       await db.put(input);
       const got = await db.get("ünï-☃-😀");
       const errs = [];
-      for (const bad of [{ x: Infinity }, { list: [1, NaN] }, { list: [undefined] }, { big: 10n }]) {
+      const nest = (n, leaf) => (n === 0 ? leaf : { d: nest(n - 1, leaf) });
+      let deep = [1]; // deeper than any recursion can go
+      for (let i = 0; i < 200_000; i++) deep = [deep];
+      for (const bad of [{ x: Infinity }, { list: [1, NaN] }, { list: [undefined] }, { big: 10n }, { deep }, nest(200, 1)]) {
         try {
           await db.put(bad);
           errs.push("accepted");
@@ -69,6 +72,8 @@ export const tests = {
     assert.match(r.errs[1], /^INVALID_DOC\|.*field list\[1\]: NaN/);
     assert.match(r.errs[2], /^INVALID_DOC\|.*field list\[0\]: undefined/);
     assert.match(r.errs[3], /^INVALID_DOC\|.*field big: bigint/);
+    assert.match(r.errs[4], /^INVALID_DOC\|invalid document: field deep(\[0\]){127}: nested more than 128 levels deep$/);
+    assert.match(r.errs[5], /^INVALID_DOC\|invalid document: field d(\.d){127}: nested more than 128 levels deep$/);
     assert.equal(r.after, "after");
   },
 
