@@ -91,6 +91,8 @@ export class Attachment implements Attached {
   private failures = 0;
   private detached = false;
   private leader = false;
+  /** The connector's `watch` is running (polls are then rarer). */
+  private watching = false;
   private readonly stops: (() => void)[] = [];
   private releaseLeadership: (() => void) | null = null;
 
@@ -112,12 +114,16 @@ export class Attachment implements Attached {
       this.leader = true;
       const conn = this.conn;
       if (conn.watch) {
-        this.stops.push(
-          conn.watch("heads/", () => {
+        try {
+          const stop = conn.watch("heads/", () => {
             this.pendingDown++;
             this.kick(true, false);
-          }),
-        );
+          });
+          if (typeof stop === "function") this.stops.push(stop);
+          this.watching = true;
+        } catch {
+          // an app's connector whose watch throws is polled instead
+        }
       }
       this.kick(true, true);
     };
@@ -178,7 +184,7 @@ export class Attachment implements Attached {
 
   private schedulePoll(): void {
     if (this.timer || this.detached) return;
-    this.arm("poll", this.remote.connector.watch ? POLL_MS * 6 : POLL_MS);
+    this.arm("poll", this.watching ? POLL_MS * 6 : POLL_MS);
   }
 
   /** Runs `fn` after whatever pull/push is in flight (one at a time per attachment). */
@@ -303,7 +309,13 @@ export class Attachment implements Attached {
     this.detached = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    for (const s of this.stops.splice(0)) s();
+    for (const s of this.stops.splice(0)) {
+      try {
+        s();
+      } catch {
+        // an app's connector failing to stop watching: detached all the same
+      }
+    }
     this.remote.close?.();
     this.releaseLeadership?.();
     await this.running;

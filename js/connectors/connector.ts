@@ -20,15 +20,17 @@ import { DatabaseError } from "../errors.js";
  *   trips (the server connector asks for up to 64 objects per request). Without it the database
  *   calls `get` for each.
  *
- * Reject with an `Error` when the store cannot be reached; the sync retries with backoff.
+ * Each method may also answer synchronously (return the value, or throw); an in-memory store needs
+ * no promises. Reject (or throw) an `Error` when the store cannot be reached; the sync retries
+ * with backoff. A `watch` that throws is ignored: the database polls.
  */
 export interface Connector {
-  put(key: string, bytes: Uint8Array): Promise<void>;
-  get(key: string): Promise<Uint8Array | null | undefined>;
-  list(prefix: string): Promise<string[]>;
-  delete(key: string): Promise<void>;
+  put(key: string, bytes: Uint8Array): Promise<void> | void;
+  get(key: string): Promise<Uint8Array | null | undefined> | Uint8Array | null | undefined;
+  list(prefix: string): Promise<string[]> | string[];
+  delete(key: string): Promise<void> | void;
   watch?(prefix: string, onChange: () => void): () => void;
-  getMany?(keys: string[]): Promise<(Uint8Array | null | undefined)[]>;
+  getMany?(keys: string[]): Promise<(Uint8Array | null | undefined)[]> | (Uint8Array | null | undefined)[];
 }
 
 /** Options of `attached.invite()` (used by remotes with authorization, docs/auth.md "Client"). */
@@ -91,6 +93,10 @@ export interface ToConnectorOpts {
 
 /** Makes an app's own storage attachable: `db.attach(toConnector(myStore))`. */
 export function toConnector(connector: Connector, opts: ToConnectorOpts = {}): Attachable {
+  const methods = ["put", "get", "list", "delete"] as const;
+  if (typeof connector !== "object" || connector === null || methods.some((m) => typeof connector[m] !== "function")) {
+    throw new DatabaseError("INVALID_ARG", "invalid argument: a connector is an object with put, get, list and delete methods");
+  }
   const id = opts.id ?? "connector";
   const invite = opts.invite === undefined ? undefined : decodeInvite(opts.invite);
   return {

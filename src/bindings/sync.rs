@@ -13,26 +13,30 @@ use crate::sync::{Remote, Replica};
 
 #[wasm_bindgen(typescript_custom_section)]
 const SYNC_CONNECTOR: &str = r#"
-/** The engine's view of a connector (see js/connectors/connector.ts). */
+/** The engine's view of a connector (see js/connectors/connector.ts); each method may answer
+ * with a promise or a plain value. */
 export interface SyncConnector {
-  put(key: string, bytes: Uint8Array): Promise<void>;
-  get(key: string): Promise<Uint8Array | null | undefined>;
-  list(prefix: string): Promise<string[]>;
-  delete(key: string): Promise<void>;
+  put(key: string, bytes: Uint8Array): Promise<void> | void;
+  get(key: string): Promise<Uint8Array | null | undefined> | Uint8Array | null | undefined;
+  list(prefix: string): Promise<string[]> | string[];
+  delete(key: string): Promise<void> | void;
 }
 "#;
 
 #[wasm_bindgen]
 extern "C" {
-    /// A connector: `put(key, bytes)`, `get(key)`, `list(prefix)`, `delete(key)`, all async.
+    /// A connector: `put(key, bytes)`, `get(key)`, `list(prefix)`, `delete(key)`, async or not.
     #[wasm_bindgen(typescript_type = "SyncConnector")]
     #[derive(Clone)]
     pub type JsConnector;
 }
 
+// Both are `async`: whatever a connector's method does (return a plain value, throw), the engine
+// gets a promise. A non-promise handed to an `async` import throws inside the future's glue, across
+// the wasm frames, which leaves the module unusable for every ledger of the page.
 #[wasm_bindgen(
-    inline_js = "export function getAll(c, keys) { return c.getMany && keys.length > 1 ? c.getMany(keys) : Promise.all(keys.map((k) => c.get(k))); }
-export function call(c, m, k, b) { return b === undefined ? c[m](k) : c[m](k, b); }"
+    inline_js = "export async function getAll(c, keys) { return c.getMany && keys.length > 1 ? c.getMany(keys) : Promise.all(keys.map((k) => c.get(k))); }
+export async function call(c, m, k, b) { return b === undefined ? c[m](k) : c[m](k, b); }"
 )]
 extern "C" {
     #[wasm_bindgen(catch, js_name = getAll)]

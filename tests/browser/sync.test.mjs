@@ -394,6 +394,71 @@ export const tests = {
     assert.deepEqual(res, { one: ["x", "y"], two: ["x", "y"], same: true, kinds: ["cars", "heads"] });
   },
 
+  async "toConnector: plain (not async) methods work; methods that throw fail with a code and the engine goes on"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const res = await page.evaluate(async () => {
+      const fp = window.fp;
+      const code = (f) => {
+        try {
+          f();
+          return "accepted";
+        } catch (e) {
+          return e.code;
+        }
+      };
+      const bad = [code(() => fp.toConnector(null)), code(() => fp.toConnector({ get() {} }))];
+      const objects = new Map();
+      const plain = {
+        put(k, b) {
+          if (!objects.has(k)) objects.set(k, b.slice());
+        },
+        get: (k) => objects.get(k) ?? null,
+        list: (p) => [...objects.keys()].filter((k) => k.startsWith(p)),
+        delete(k) {
+          objects.delete(k);
+        },
+      };
+      const down = () => {
+        throw new Error("down");
+      };
+      const throwing = { put: down, get: down, list: down, delete: down, watch: down };
+      const broken = fp.fireproof("conn-throwing");
+      await broken.put({ _id: "z" });
+      const ab = await broken.attach(fp.toConnector(throwing));
+      const syncErr = await ab.sync().then(
+        () => "resolved",
+        (e) => e.code,
+      );
+      const one = fp.fireproof("conn-plain-one");
+      const two = fp.fireproof("conn-plain-two");
+      await one.put({ _id: "x" });
+      const a1 = await one.attach(fp.toConnector(plain));
+      await a1.sync();
+      const a2 = await two.attach(fp.toConnector(plain, { invite: await a1.invite() }));
+      await two.put({ _id: "y" });
+      await a2.sync();
+      await a1.sync();
+      await broken.put({ _id: "z2" });
+      await ab.detach();
+      return {
+        bad,
+        syncErr,
+        lastError: ab.state().lastError?.code,
+        one: (await one.allDocs()).rows.map((r) => r.key),
+        two: (await two.allDocs()).rows.map((r) => r.key),
+        broken: (await broken.allDocs()).rows.map((r) => r.key),
+      };
+    });
+    assert.deepEqual(res, {
+      bad: ["INVALID_ARG", "INVALID_ARG"],
+      syncErr: "NETWORK",
+      lastError: "NETWORK",
+      one: ["x", "y"],
+      two: ["x", "y"],
+      broken: ["z", "z2"],
+    });
+  },
+
   async "a profile that already has data joins: re-keyed, and both sides hold the union"({ context, harness }) {
     const server = await startServer();
     const other = await context.browser().newContext();
