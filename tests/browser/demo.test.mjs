@@ -43,6 +43,34 @@ export const tests = {
     await a.screenshot({ path: "target/test-output/demo.png" });
   },
 
+  async "first visit with the sync server down: the hook attaches by itself once it is up, and what was written meanwhile syncs"({ context, url }) {
+    const probe = await startServer({ open: false });
+    const port = probe.port;
+    await probe.stop(); // a port nothing listens on now
+    const query = `?server=${encodeURIComponent(`http://127.0.0.1:${port}`)}`;
+    const a = await open(context, url, query);
+    await a.waitForSelector('#sync[data-state="error"]');
+    assert.match(await a.textContent("#sync"), /not attached/);
+    await add(a, "written offline");
+    const server = await startServer({ open: false, port });
+    try {
+      // the hook retries (1 s, then doubling) without a reload
+      await a.waitForSelector('#sync[data-state="attached"]', { timeout: 20_000 });
+      // the offline write reached the server: another profile joining through the invite sees it
+      await a.click("#share");
+      const link = await a.inputValue("#invite");
+      const other = await context.browser().newContext();
+      try {
+        const b = await open(other, url, query, link.slice(link.indexOf("#")));
+        await b.waitForSelector('#list li:has-text("written offline")', { timeout: 20_000 });
+      } finally {
+        await other.close();
+      }
+    } finally {
+      await server.stop();
+    }
+  },
+
   async "share: another browser profile joins through the invite link and both edit live"({ context, url }) {
     const server = await startServer({ open: false }); // authorization on, as `npm start` runs it
     const other = await context.browser().newContext(); // another profile: its own storage
