@@ -316,13 +316,7 @@ impl<S: Store> Blocks<S> {
     /// The bytes of a block this replica holds (in memory, or in a stored CAR it reads), never
     /// through the fallback: `None` when it is stored nowhere here.
     async fn held_block(&self, cid: &Cid) -> Result<Option<Rc<[u8]>>> {
-        if let Some(b) = self.fetched.borrow().get(cid) {
-            return Ok(Some(b.clone()));
-        }
-        if let Some(b) = self.raw.borrow_mut().get(cid) {
-            return Ok(Some(b));
-        }
-        if let Some(b) = self.pinned_block(cid)? {
+        if let Some(b) = self.in_memory(cid)? {
             return Ok(Some(b));
         }
         let hint = self.hint.borrow_mut().take();
