@@ -11,7 +11,7 @@ import { encodeQueryOpts, indexDef, mapBatch, queryResult } from "./query.js";
 import { type SharedLedger, sharedLedger, withLock, type WriteResult } from "./shared.js";
 import type { Ledger } from "./wasm.js";
 import type { Attachable, AttachContext } from "./connectors/connector.js";
-import type { Attached, SyncHost } from "./sync.js";
+import type { Attached, RemoteOpener, SyncHost } from "./sync.js";
 import { LedgerView } from "./history.js";
 import type {
   AllDocsQueryOpts,
@@ -349,12 +349,24 @@ export class Database {
         await shared.reopen();
       },
     };
-    let remote;
-    try {
-      remote = await attachable.open(ctx);
-    } catch (e) {
-      throw fromEngine(e);
-    }
+    const opener: RemoteOpener = {
+      name: attachable.name,
+      open: async () => {
+        try {
+          return await attachable.open(ctx);
+        } catch (e) {
+          throw fromEngine(e);
+        }
+      },
+      // a document's files not stored here are fetched from the remote when `file()` needs them
+      opened: (r) => shared.fileRemotes.add(r.connector),
+    };
+    // a remote that cannot be reached yet (offline, server down) is tried again in the background;
+    // any other failure (a refused or spent invite, a bad answer) rejects the attach
+    const remote = await opener.open().catch((e: DatabaseError) => {
+      if (e.code === "NETWORK") return e;
+      throw e;
+    });
     const host: SyncHost = {
       name: this.name,
       get core() {
@@ -367,10 +379,9 @@ export class Database {
     const { Attachment } = await sync.catch((e: unknown) => {
       throw new DatabaseError("NETWORK", `sync module download failed: ${e instanceof Error ? e.message : String(e)}`);
     });
-    // a document's files not stored here are fetched from the remote when `file()` needs them
-    shared.fileRemotes.add(remote.connector);
-    const attached = new Attachment(host, remote, () => {
-      shared.fileRemotes.delete(remote.connector);
+    if (!(remote instanceof DatabaseError)) opener.opened(remote);
+    const attached = new Attachment(host, remote, opener, (r) => {
+      if (r) shared.fileRemotes.delete(r.connector);
       onDetach();
     });
     attached.start();

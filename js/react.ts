@@ -87,8 +87,9 @@ const ATTACH_RETRY_MS = 1000;
 const ATTACH_RETRY_MAX_MS = 30_000;
 
 /**
- * `useFireproof(name, { attach })`'s attachment, as use-fireproof reports it. After a `NETWORK`
- * error (the remote could not be reached) the hook attaches again, 1 s later and then doubling up
+ * `useFireproof(name, { attach })`'s attachment, as use-fireproof reports it. A remote that cannot
+ * be reached does not fail the attach (the attachment reports it and retries). After a `NETWORK`
+ * error (the sync code failed to download) the hook attaches again, 1 s later and then doubling up
  * to 30 s, and at once on the browser's `online` event: `error` turns into `attached` by itself.
  */
 export interface AttachState {
@@ -358,7 +359,7 @@ export function useFireproof(nameOrDatabase: string | Database = "useFireproof",
           if (!live) return;
           const error = e instanceof Error ? e : new Error(String(e));
           setAttach({ state: "error", error });
-          // a remote that could not be reached (offline on the first visit) is tried again, with
+          // the sync code failing to download (offline on the first visit) is tried again, with
           // backoff, and at once when the browser comes back online
           if ((error as { code?: unknown }).code !== "NETWORK") return;
           retry = setTimeout(tryAttach, delay);

@@ -3,7 +3,7 @@
  * logic itself is in the engine), reports a truthful status and state, and retries with backoff.
  * One tab per ledger and remote runs the background loop (Web Locks); every tab can `sync()`.
  */
-import type { Connector, InviteOpts, Member, OpenedRemote } from "./connectors/connector.js";
+import type { InviteOpts, Member, OpenedRemote } from "./connectors/connector.js";
 
 export type { InviteOpts, Member } from "./connectors/connector.js";
 import { DatabaseError, fromEngine } from "./errors.js";
@@ -50,6 +50,21 @@ export interface Attached {
   revoke(did: string): Promise<void>;
 }
 
+/**
+ * How the attachment reaches its remote. `db.attach()` resolves even when the first try fails
+ * with `NETWORK` (a first attach offline, or with the server down): the attachment then reports
+ * `"error"` and tries again with backoff, at once when the browser comes back online, and on
+ * `sync()`/`invite()`. Local writes meanwhile wait in the outbox.
+ */
+export interface RemoteOpener {
+  /** The attachable's name: the attachment's name until the remote is reached. */
+  readonly name: string;
+  /** Opens the remote (rejects with a coded error). */
+  open(): Promise<OpenedRemote>;
+  /** Called once, when the remote is reached. */
+  opened(remote: OpenedRemote): void;
+}
+
 /** What the attachment needs from the shared ledger. */
 export interface SyncHost {
   readonly name: string;
@@ -70,11 +85,17 @@ interface PullReport {
 const POLL_MS = 5000;
 const MAX_BACKOFF_MS = 30_000;
 
+/** The wait before try `n + 1` after `n` failures: 0.5 s doubling up to 30 s, with jitter. */
+function backoff(n: number): number {
+  return Math.min(MAX_BACKOFF_MS, 500 * 2 ** n) * (0.5 + Math.random() / 2);
+}
+
 export class Attachment implements Attached {
-  readonly name: string;
-  readonly device: string;
-  /** The remote's connector (its `UNAUTHORIZED`/`FORBIDDEN` codes come back through the engine). */
-  private readonly conn: Connector;
+  /** Set once the remote is reached (see `RemoteOpener`). */
+  private remote: OpenedRemote | null;
+  private opening: Promise<OpenedRemote> | null = null;
+  private openTimer: ReturnType<typeof setTimeout> | null = null;
+  private openFailures = 0;
   private phase: SyncState["phase"] = "starting";
   private first = true;
   private pendingDown = 0;
@@ -96,23 +117,97 @@ export class Attachment implements Attached {
   private readonly stops: (() => void)[] = [];
   private releaseLeadership: (() => void) | null = null;
 
+  /** `remote`: the opened remote, or the `NETWORK` error of the first try to open it. */
   constructor(
     private readonly host: SyncHost,
-    private readonly remote: OpenedRemote,
-    private readonly onDetach: () => void,
+    remote: OpenedRemote | DatabaseError,
+    private readonly opener: RemoteOpener,
+    private readonly onDetach: (remote: OpenedRemote | null) => void,
   ) {
-    this.name = remote.id;
-    this.device = remote.device ?? "";
-    this.conn = remote.connector;
+    this.remote = remote instanceof DatabaseError ? null : remote;
+    if (remote instanceof DatabaseError) {
+      this.lastError = remote;
+      this.phase = "offline";
+    }
   }
 
-  /** Starts the background loop in the tab that gets the leader lock. */
+  /** The remote ledger's id (the attachable's name until the remote is first reached). */
+  get name(): string {
+    return this.remote?.id ?? this.opener.name;
+  }
+
+  /** This device's DID (`""` until the remote is first reached, and where it has no identities). */
+  get device(): string {
+    return this.remote?.device ?? "";
+  }
+
+  /** Starts the background loop (in the tab that gets the leader lock), or the tries to reach the remote. */
   start(): void {
     this.stops.push(this.host.onCommit(() => this.kick(false, true)));
+    if (typeof addEventListener === "function") {
+      // back online: try at once instead of waiting out the backoff
+      const online = () => {
+        if (!this.remote) void this.reach().catch(() => undefined);
+        else if (this.leader && !this.detached) {
+          this.wantPull = this.wantPush = true;
+          this.arm("soon", 0);
+        }
+      };
+      addEventListener("online", online);
+      this.stops.push(() => removeEventListener("online", online));
+    }
+    if (this.remote) this.elect(this.remote);
+    else this.reachLater();
+    this.emit();
+  }
+
+  /** Opens the remote (one try at a time); once reached, the background loop starts. */
+  private reach(): Promise<OpenedRemote> {
+    if (this.remote) return Promise.resolve(this.remote);
+    this.opening ??= this.opener.open().then(
+      (r) => {
+        this.opening = null;
+        if (this.detached) {
+          r.close?.();
+          throw new DatabaseError("CLOSED", "sync: the attachment is detached");
+        }
+        this.remote = r;
+        if (this.openTimer) clearTimeout(this.openTimer);
+        this.openTimer = null;
+        this.opener.opened(r);
+        this.lastError = null;
+        this.set("starting");
+        this.elect(r);
+        return r;
+      },
+      (e: unknown) => {
+        this.opening = null;
+        const err = fromEngine(e);
+        this.lastError = err;
+        this.set(err.code === "NETWORK" ? "offline" : "error");
+        throw err;
+      },
+    );
+    return this.opening;
+  }
+
+  /** Tries to reach the remote again after a backoff (until it answers, or refuses for good). */
+  private reachLater(): void {
+    if (this.openTimer) clearTimeout(this.openTimer);
+    this.openTimer = setTimeout(() => {
+      this.openTimer = null;
+      this.reach().catch((e: DatabaseError) => {
+        if (e.code === "NETWORK" && !this.detached && !this.remote) this.reachLater();
+      });
+    }, backoff(this.openFailures++));
+  }
+
+  /** Runs the background loop in the tab that gets the leader lock of this ledger and remote. */
+  private elect(remote: OpenedRemote): void {
     const lead = () => {
       if (this.detached) return;
       this.leader = true;
-      const conn = this.conn;
+      const conn = remote.connector;
       if (conn.watch) {
         try {
           const stop = conn.watch("heads/", () => {
@@ -132,11 +227,10 @@ export class Attachment implements Attached {
       lead();
       return;
     }
-    void locks.request(`ferroproof-sync:${this.host.name}:${this.remote.id}`, () => {
+    void locks.request(`ferroproof-sync:${this.host.name}:${remote.id}`, () => {
       lead();
       return new Promise<void>((release) => (this.releaseLeadership = release));
     });
-    this.emit();
   }
 
   /** Asks the leader loop for a pull and/or a push soon. */
@@ -171,8 +265,7 @@ export class Attachment implements Attached {
       // reported in state(); retried with backoff
       this.wantPull ||= pull;
       this.wantPush ||= push;
-      const wait = Math.min(MAX_BACKOFF_MS, 500 * 2 ** this.failures++) * (0.5 + Math.random() / 2);
-      this.retryIn(wait);
+      this.retryIn(backoff(this.failures++));
       return;
     }
     if (this.wantPull || this.wantPush) this.kick(false, false);
@@ -198,12 +291,13 @@ export class Attachment implements Attached {
   }
 
   private async cycle(pull: boolean, push: boolean): Promise<void> {
+    const remote = await this.reach();
     const core = await this.host.core;
     try {
       if (pull) {
         this.set("pulling");
         const announced = this.pendingDown;
-        const r = JSON.parse(await core.syncPull(this.conn, this.remote.id)) as PullReport;
+        const r = JSON.parse(await core.syncPull(remote.connector, remote.id)) as PullReport;
         this.pendingDown = Math.max(0, this.pendingDown - announced);
         if (r.changed) this.host.changed();
         if (r.errors.length > 0) {
@@ -214,7 +308,7 @@ export class Attachment implements Attached {
       if (push) {
         await this.host.flush();
         this.set("pushing");
-        await core.syncPush(this.conn, this.remote.id);
+        await core.syncPush(remote.connector, remote.id);
       }
       this.lastError = null;
       if (pull && push) this.lastSyncedAt = new Date();
@@ -285,30 +379,36 @@ export class Attachment implements Attached {
   async sync(): Promise<void> {
     if (this.detached) throw new DatabaseError("CLOSED", "sync: the attachment is detached");
     await this.host.flush();
-    await this.exclusive(() => this.cycle(true, true));
+    await this.exclusive(() => this.cycle(true, true)); // (NETWORK while the remote cannot be reached)
   }
 
   async invite(opts: InviteOpts = {}): Promise<string> {
-    if (!this.remote.invite) throw new DatabaseError("UNSUPPORTED", "invite: this remote has no invite format");
     const e = opts.expiresIn;
     if (e !== undefined && !(Number.isSafeInteger(e) && e > 0)) throw new DatabaseError("INVALID_ARG", "invalid argument: expiresIn must be a positive whole number of seconds");
+    const remote = await this.reach();
+    if (!remote.invite) throw new DatabaseError("UNSUPPORTED", "invite: this remote has no invite format");
     const core = await this.host.core;
-    return this.remote.invite(await core.exportKey(), opts);
+    return remote.invite(await core.exportKey(), opts);
   }
 
-  members(): Promise<Member[]> {
-    return this.remote.members ? this.remote.members() : Promise.reject(new DatabaseError("UNSUPPORTED", "members: this remote has no authorization"));
+  async members(): Promise<Member[]> {
+    const remote = await this.reach();
+    if (!remote.members) throw new DatabaseError("UNSUPPORTED", "members: this remote has no authorization");
+    return remote.members();
   }
 
-  revoke(did: string): Promise<void> {
-    return this.remote.revoke ? this.remote.revoke(did) : Promise.reject(new DatabaseError("UNSUPPORTED", "revoke: this remote has no authorization"));
+  async revoke(did: string): Promise<void> {
+    const remote = await this.reach();
+    if (!remote.revoke) throw new DatabaseError("UNSUPPORTED", "revoke: this remote has no authorization");
+    return remote.revoke(did);
   }
 
   async detach(): Promise<void> {
     if (this.detached) return;
     this.detached = true;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    if (this.openTimer) clearTimeout(this.openTimer);
+    this.timer = this.openTimer = null;
     for (const s of this.stops.splice(0)) {
       try {
         s();
@@ -316,11 +416,11 @@ export class Attachment implements Attached {
         // an app's connector failing to stop watching: detached all the same
       }
     }
-    this.remote.close?.();
+    this.remote?.close?.();
     this.releaseLeadership?.();
     await this.running;
     this.phase = "detached";
     this.emit();
-    this.onDetach();
+    this.onDetach(this.remote);
   }
 }

@@ -9,6 +9,7 @@
  * by the chain remembered beside the ledger (`attach:auth:<ledger DID>`).
  */
 import { DatabaseError } from "../errors.js";
+import { withLock } from "../shared.js";
 import { device } from "../auth/device.js";
 import { exportSeed, importSeed, newKey, type Signer } from "../auth/did.js";
 import { delegate, invocation, now } from "../auth/ucan.js";
@@ -241,11 +242,15 @@ export async function openServer(base: string, invite: Invite | undefined, opts:
     await ctx.save(memo, ledger);
   }
   if (!ledger) {
-    const made = await createLedger(base);
-    ledger = made.ledger;
-    access = made.access;
-    if (access) await ctx.save(accessKey(ledger), JSON.stringify(access));
-    await ctx.save(memo, ledger);
+    // one tab creates: another tab attaching at the same time finds the id it remembered
+    [ledger, access] = await withLock(`ferroproof-attach:${ctx.ledgerName}:${base}`, async () => {
+      const known = await ctx.load(memo);
+      if (known) return [known, access] as const;
+      const made = await createLedger(base);
+      if (made.access) await ctx.save(accessKey(made.ledger), JSON.stringify(made.access));
+      await ctx.save(memo, made.ledger);
+      return [made.ledger, made.access] as const;
+    });
   }
   const remote = ledger;
   const secured = remote.startsWith("did:key:");

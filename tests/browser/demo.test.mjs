@@ -43,19 +43,22 @@ export const tests = {
     await a.screenshot({ path: "target/test-output/demo.png" });
   },
 
-  async "first visit with the sync server down: the hook attaches by itself once it is up, and what was written meanwhile syncs"({ context, url }) {
+  async "first visit with the sync server down: attached and offline, it reaches the server by itself once it is up, and what was written meanwhile syncs"({ context, url }) {
     const probe = await startServer({ open: false });
     const port = probe.port;
     await probe.stop(); // a port nothing listens on now
     const query = `?server=${encodeURIComponent(`http://127.0.0.1:${port}`)}`;
     const a = await open(context, url, query);
-    await a.waitForSelector('#sync[data-state="error"]');
-    assert.match(await a.textContent("#sync"), /not attached/);
+    // attach() resolves; the attachment reports the failure and keeps trying
+    await a.waitForSelector('#sync[data-state="attached"][data-status="error"]');
+    assert.match(await a.textContent("#sync"), /^offline, .* NETWORK$/);
+    await a.click("#share"); // no remote ledger yet: the page says why
+    await a.waitForSelector('#share-error:has-text("NETWORK")');
     await add(a, "written offline");
     const server = await startServer({ open: false, port });
     try {
-      // the hook retries (1 s, then doubling) without a reload
-      await a.waitForSelector('#sync[data-state="attached"]', { timeout: 20_000 });
+      // the attachment tries again (0.5 s, then doubling) without a reload
+      await a.waitForFunction(() => !["", "error"].includes(document.querySelector("#sync").dataset.status), null, { timeout: 20_000 });
       // the offline write reached the server: another profile joining through the invite sees it
       await a.click("#share");
       const link = await a.inputValue("#invite");

@@ -194,6 +194,48 @@ export const tests = {
     }
   },
 
+  async "first attach with the server down: attach resolves, reports NETWORK, and reaches the server by itself once it is up (two tabs, one remote ledger)"({ context, harness }) {
+    const probe = await startServer();
+    const port = probe.port;
+    await probe.stop(); // nothing listens on this port now
+    const url = `http://127.0.0.1:${port}`;
+    const other = await context.browser().newContext();
+    let server;
+    try {
+      const tabs = [await openPage(context, harness), await openPage(context, harness)];
+      const down = await Promise.all(
+        tabs.map((t, i) =>
+          t.evaluate(
+            async ([url, i]) => {
+              const db = window.fp.fireproof("first-down");
+              const a = await db.attach(window.fp.toServer(url));
+              window.attached = a;
+              await db.put({ _id: `offline-${i}` });
+              const sync = await a.sync().then(() => null, (e) => e.code);
+              const invite = await a.invite().then(() => null, (e) => e.code);
+              return { status: a.status(), phase: a.state().phase, code: a.state().lastError?.code, sync, invite };
+            },
+            [url, i],
+          ),
+        ),
+      );
+      for (const d of down) assert.deepEqual(d, { status: "error", phase: "offline", code: "NETWORK", sync: "NETWORK", invite: "NETWORK" });
+      server = await startServer({ port });
+      // no call from the app: the attachments retry with backoff
+      for (const t of tabs) await t.waitForFunction(() => window.attached.status() !== "error", null, { timeout: 20_000 });
+      for (const t of tabs) await t.evaluate(() => window.attached.sync());
+      const names = await Promise.all(tabs.map((t) => t.evaluate(() => window.attached.name)));
+      assert.equal(names[0], names[1], "both tabs attached the same remote ledger");
+      const invite = await tabs[0].evaluate(() => window.attached.invite());
+      const b = await openPage(other, harness);
+      await attach(b, "first-down", server.url, invite);
+      assert.deepEqual(await ids(b, "first-down"), ["offline-0", "offline-1"]);
+    } finally {
+      await other.close();
+      await server?.stop();
+    }
+  },
+
   async "a server whose store was reset: ENOENT in the state (not offline), local data kept"({ context, harness }) {
     let server = await startServer();
     try {

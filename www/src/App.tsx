@@ -27,6 +27,7 @@ export function App() {
   const [info, setInfo] = useState<LedgerInfo | null>(null);
   const [sync, setSync] = useState<SyncState | null>(null);
   const [link, setLink] = useState("");
+  const [shareError, setShareError] = useState("");
 
   useEffect(() => {
     const attached = attach.attached;
@@ -36,8 +37,14 @@ export function App() {
   }, [attach.attached]);
 
   const share = async () => {
-    const invite = await attach.attached?.invite();
-    if (invite) setLink(`${location.origin}${location.pathname}${location.search}#invite=${invite}`);
+    try {
+      const invite = await attach.attached?.invite();
+      if (invite) setLink(`${location.origin}${location.pathname}${location.search}#invite=${invite}`);
+      setShareError("");
+    } catch (e) {
+      // offline before the remote ledger was first reached: no invite can name it yet
+      setShareError(`no invite yet: ${(e as { code?: string }).code ?? String(e)}`);
+    }
   };
 
   useEffect(() => {
@@ -103,6 +110,7 @@ export function App() {
               Share
             </button>
             {link && <input id="invite" readOnly value={link} onFocus={(e) => e.target.select()} />}
+            {shareError && <span id="share-error">{shareError}</span>}
           </p>
         )}
         <p className="note">The invite link holds the ledger key in its #fragment, which browsers never send to a server.</p>
