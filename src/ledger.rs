@@ -26,6 +26,7 @@ mod history;
 pub use history::gone;
 mod index;
 mod read;
+mod recover;
 mod rekey;
 mod sync;
 mod write;
@@ -154,17 +155,19 @@ impl<S: Store> Ledger<S> {
             Some(k) => k,
             None => store.ensure_key(&Key::generate()?).await?,
         };
-        let state = match created {
+        let header = match created {
             true => None,
             false => store.load_header().await?,
         };
-        let state = match state {
+        // no header in a store that was not just created: CARs may remain (recover below)
+        let recover = header.is_none() && !created;
+        let state = match header {
             Some(h) => State::from_header(&h)?,
             None => State::default(),
         };
         let blocks = blocks::Blocks::new(store.clone(), store.aead(&key).await?);
         blocks.set_hint(state.car.clone());
-        Ok(Ledger {
+        let ledger = Ledger {
             name: name.to_string(),
             store,
             blocks,
@@ -178,7 +181,11 @@ impl<S: Store> Ledger<S> {
             save_lock: futures::lock::Mutex::new(()),
             packed: RefCell::new(None),
             created: Cell::new(created),
-        })
+        };
+        if recover {
+            ledger.recover().await?;
+        }
+        Ok(ledger)
     }
 
     pub fn name(&self) -> &str {

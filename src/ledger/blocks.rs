@@ -374,8 +374,9 @@ impl<S: Store> Blocks<S> {
         Ok(())
     }
 
-    /// Reads, verifies and caches every block of one CAR; returns them in CAR order.
-    pub async fn load_car(&self, name: &str) -> Result<Vec<Block>> {
+    /// Reads, verifies and caches every block of one CAR; returns its roots and its blocks in
+    /// CAR order.
+    pub async fn load_car(&self, name: &str) -> Result<(Vec<Cid>, Vec<Block>)> {
         let stored = self
             .store
             .read_car(name)
@@ -385,17 +386,17 @@ impl<S: Store> Blocks<S> {
     }
 
     /// Verifies, decrypts and caches the blocks of a stored CAR.
-    async fn cache_car(&self, name: &str, stored: &[u8]) -> Result<Vec<Block>> {
+    async fn cache_car(&self, name: &str, stored: &[u8]) -> Result<(Vec<Cid>, Vec<Block>)> {
         let mut s = self.stats.get();
         s.car_reads += 1;
         self.stats.set(s);
         let cid = parse_cid(name).map_err(|_| Error::corrupt(name, "bad car name"))?;
-        let (_, blocks) = open_stored_car(&*self.aead(), &cid, stored).await?;
+        let car = open_stored_car(&*self.aead(), &cid, stored).await?;
         let mut raw = self.raw.borrow_mut();
-        for b in &blocks {
+        for b in &car.1 {
             raw.insert(b.cid, Rc::from(b.bytes.as_slice()), b.bytes.len());
         }
-        Ok(blocks)
+        Ok(car)
     }
 }
 

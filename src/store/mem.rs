@@ -144,6 +144,11 @@ impl MemStore {
         }
     }
 
+    /// Deletes the header record alone, CARs and key kept (for recovery tests).
+    pub fn drop_header(&self) {
+        self.0.borrow_mut().header = None;
+    }
+
     /// Mutates the stored bytes of a CAR (for tamper tests).
     pub fn tamper(&self, name: &str, f: impl FnOnce(&mut Vec<u8>)) {
         if let Some(bytes) = self.0.borrow_mut().cars.get_mut(name) {

@@ -2,7 +2,7 @@
 // back (a flipped byte in a CAR, a truncated CAR, a CAR gone, a garbled header, another key).
 // Every call that needs the damaged part rejects with a stable code; calls that do not still
 // answer; the engine keeps working (no trap); nothing is written over; and once the record is
-// put back, every document reads as before.
+// put back, every document reads as before. A deleted header record is rebuilt from the CARs.
 import assert from "node:assert/strict";
 import { openPage } from "./util.mjs";
 
@@ -162,6 +162,22 @@ export const tests = {
     }
     // some damage hit the documents' leaves (a get failed) and some an index (a query failed)
     assert.ok(calls.has("get") && calls.has("query") && calls.has("allDocs"), [...calls].join());
+  },
+
+  async "a deleted header record: the next open rebuilds it from the stored CARs, and every document and index answers"({ context, harness }) {
+    const page = await openPage(context, harness);
+    await page.evaluate(`(${rawHelpers.toString()})()`);
+    await seed(page, "headless");
+    const cars = (await page.evaluate(() => window.raw.carNames("headless"))).length;
+    await page.evaluate(() => window.raw.write("headless", "meta", "header", undefined));
+    const r = await intact(context, harness, "headless", "a deleted header");
+    assert.equal(r.all, 900);
+    const header = JSON.parse(await page.evaluate(() => window.raw.read("headless", "meta", "header")));
+    assert.ok(header.seq >= 4, `rebuilt header at seq ${header.seq}`);
+    assert.ok((await page.evaluate(() => window.raw.carNames("headless"))).length >= cars, "no CAR was deleted by the open");
+    // the probe's own put landed on the rebuilt ledger
+    const again = await intact(context, harness, "headless", "after the rebuild");
+    assert.equal(again.all, 901);
   },
 
   async "a garbled header or another key: the ledger refuses with a code and writes nothing over it"({ context, harness }) {
