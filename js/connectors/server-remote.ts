@@ -31,6 +31,9 @@ interface Access {
   readonly via: string;
 }
 
+/** How long a request to the server may take, answer included (`toServer`'s `timeoutMs`). */
+const TIMEOUT_MS = 30_000;
+
 /** Signs the invocation of one request. */
 type Authorize = (method: string, url: string, body: Uint8Array) => Promise<string>;
 
@@ -57,7 +60,8 @@ async function request(url: string, init: RequestInit, what: string, auth?: Auth
       const body = init.body instanceof Uint8Array ? init.body : new TextEncoder().encode(typeof init.body === "string" ? init.body : "");
       url += `${url.includes("?") ? "&" : "?"}auth=${await auth(init.method ?? "GET", url, body)}`;
     }
-    res = await fetch(url, init);
+    // a server that stopped answering fails the request (NETWORK) instead of holding the sync
+    res = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS), ...init });
   } catch (e) {
     throw new DatabaseError("NETWORK", `sync server unreachable (${what}): ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -69,20 +73,27 @@ async function ok(res: Response, what: string): Promise<Response> {
   return res;
 }
 
-/** The HTTP + WebSocket connector for one ledger on one server. */
-function serverConnector(base: string, ledger: string, pollMs: number, auth?: Authorize): Connector & { close(): void } {
+/**
+ * The HTTP + WebSocket connector for one ledger on one server. Each request (its answer
+ * included) fails after `timeoutMs`, and `close()` (detach) aborts those in flight.
+ */
+function serverConnector(base: string, ledger: string, opts: ToServerOpts, auth?: Authorize): Connector & { close(): void } {
   const root = `${base}/v1/ledgers/${ledger}/`;
-  const closers = new Set<() => void>();
+  const pollMs = opts.pollMs ?? 3000;
+  const closed = new AbortController();
+  const closers = new Set<() => void>([() => closed.abort()]);
+  const call = (url: string, init: RequestInit, what: string) =>
+    request(url, { ...init, signal: AbortSignal.any([closed.signal, AbortSignal.timeout(opts.timeoutMs ?? TIMEOUT_MS)]) }, what, auth);
   let many = true; // the server answers `POST …/get`
   const get = async (key: string): Promise<Uint8Array | null> => {
-    const res = await request(root + key, {}, `get ${key}`, auth);
+    const res = await call(root + key, {}, `get ${key}`);
     if (res.status === 404) return null;
     return new Uint8Array(await (await ok(res, `get ${key}`)).arrayBuffer());
   };
   return {
     async put(key, bytes) {
       // POST (the server's create-only write, as PUT) with no headers: no CORS preflight
-      await ok(await request(root + key, { method: "POST", body: bytes as Uint8Array<ArrayBuffer> }, `put ${key}`, auth), `put ${key}`);
+      await ok(await call(root + key, { method: "POST", body: bytes as Uint8Array<ArrayBuffer> }, `put ${key}`), `put ${key}`);
     },
     get,
     async getMany(keys) {
@@ -91,7 +102,7 @@ function serverConnector(base: string, ledger: string, pollMs: number, auth?: Au
       const out: (Uint8Array | null)[] = [];
       for (let i = 0; i < keys.length; i += 64) {
         const part = keys.slice(i, i + 64);
-        const res = many && (await request(`${root}get`, { method: "POST", body: part.join("\n") }, "get many", auth));
+        const res = many && (await call(`${root}get`, { method: "POST", body: part.join("\n") }, "get many"));
         if (!res || res.status === 405) {
           many = false;
           out.push(...(await Promise.all(part.map(get))));
@@ -113,7 +124,7 @@ function serverConnector(base: string, ledger: string, pollMs: number, auth?: Au
       let after = "";
       for (;;) {
         const q = after ? `?after=${encodeURIComponent(after)}` : "";
-        const res = await ok(await request(root + prefix + q, {}, `list ${prefix}`, auth), `list ${prefix}`);
+        const res = await ok(await call(root + prefix + q, {}, `list ${prefix}`), `list ${prefix}`);
         const page = (await res.json()) as { names: string[]; next?: string };
         out.push(...page.names.map((n) => prefix + n));
         if (!page.next) return out;
@@ -121,7 +132,7 @@ function serverConnector(base: string, ledger: string, pollMs: number, auth?: Au
       }
     },
     async delete(key) {
-      const res = await request(root + key, { method: "DELETE" }, `delete ${key}`, auth);
+      const res = await call(root + key, { method: "DELETE" }, `delete ${key}`);
       if (res.status !== 404) await ok(res, `delete ${key}`);
     },
     watch(_prefix, onChange) {
@@ -261,7 +272,7 @@ export async function openServer(base: string, invite: Invite | undefined, opts:
   }
   const dev = secured ? await device() : undefined;
   const auth = dev && access ? authorizer(dev, remote, access) : undefined;
-  const connector = serverConnector(base, remote, opts.pollMs ?? 3000, auth);
+  const connector = serverConnector(base, remote, opts, auth);
   const ledgerUrl = `${base}/v1/ledgers/${remote}`;
   const unsupported = () => new DatabaseError("UNSUPPORTED", "this sync server runs without authorization (--open)");
   return {

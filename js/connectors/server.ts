@@ -11,6 +11,11 @@ export interface ToServerOpts {
   readonly invite?: string;
   /** Poll interval while the real-time socket is down, ms (default 3000). */
   readonly pollMs?: number;
+  /**
+   * How long one request may take, answer included, ms (default 30,000): a server that stops
+   * answering fails the sync with `NETWORK` (retried) instead of holding it.
+   */
+  readonly timeoutMs?: number;
 }
 
 /**

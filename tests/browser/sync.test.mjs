@@ -236,6 +236,51 @@ export const tests = {
     }
   },
 
+  async "a server that stops answering: requests time out with NETWORK, detach does not wait for them, sync goes on once it answers"({ context, harness }) {
+    const server = await startServer();
+    try {
+      const a = await openPage(context, harness);
+      await a.evaluate(async (url) => {
+        const db = window.fp.fireproof("frozen");
+        window.attached = await db.attach(window.fp.toServer(url, { timeoutMs: 1000 }));
+        await window.attached.sync();
+      }, server.url);
+      server.pause(); // the socket stays open and nothing answers
+      try {
+        const frozen = await a.evaluate(async () => {
+          const db = window.fp.fireproof("frozen");
+          await db.put({ _id: "while-frozen" });
+          const t0 = performance.now();
+          const err = await window.attached.sync().then(() => null, (e) => e.code);
+          const syncMs = performance.now() - t0;
+          const state = { err, syncMs, status: window.attached.status(), code: window.attached.state().lastError?.code };
+          // a pull or push in flight does not hold the detach
+          void window.attached.sync().catch(() => undefined);
+          const t1 = performance.now();
+          await window.attached.detach();
+          return { ...state, detachMs: performance.now() - t1, doc: (await db.get("while-frozen"))._id };
+        });
+        assert.equal(frozen.err, "NETWORK");
+        assert.equal(frozen.status, "error");
+        assert.equal(frozen.code, "NETWORK");
+        assert.equal(frozen.doc, "while-frozen");
+        assert.ok(frozen.syncMs < 10_000, `sync() failed after ${frozen.syncMs} ms`);
+        assert.ok(frozen.detachMs < 5_000, `detach() took ${frozen.detachMs} ms`);
+      } finally {
+        server.resume();
+      }
+      const after = await a.evaluate(async (url) => {
+        const db = window.fp.fireproof("frozen");
+        const att = await db.attach(window.fp.toServer(url, { timeoutMs: 1000 }));
+        await att.sync();
+        return att.state().pendingUp;
+      }, server.url);
+      assert.equal(after, 0);
+    } finally {
+      await server.stop();
+    }
+  },
+
   async "a server whose store was reset: ENOENT in the state (not offline), local data kept"({ context, harness }) {
     let server = await startServer();
     try {

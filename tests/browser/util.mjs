@@ -10,7 +10,7 @@ export async function openPage(context, harness) {
  * Starts the real sync server (target/debug/ferroproof-server, built by `cargo test -p
  * ferroproof-server`) on 127.0.0.1 with a folder store. `port` reuses a port (a restart);
  * `open: false` runs it with authorization (no `--open`, docs/auth.md §7).
- * Resolves to { url, store, port, stop() }.
+ * Resolves to { url, store, port, pause(), resume(), stop() }.
  */
 export async function startServer({ store, port = 0, open = true } = {}) {
   const { spawn } = await import("node:child_process");
@@ -36,6 +36,9 @@ export async function startServer({ store, port = 0, open = true } = {}) {
     url,
     store: dir,
     port: Number(new URL(url).port),
+    /** Freezes the process (SIGSTOP: connections stay open, nothing answers) or thaws it. */
+    pause: () => child.kill("SIGSTOP"),
+    resume: () => child.kill("SIGCONT"),
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve();
