@@ -83,6 +83,8 @@ interface PullReport {
 }
 
 const POLL_MS = 5000;
+/** How long `detach()` waits for the pull or push in flight. */
+const DETACH_WAIT_MS = 2000;
 const MAX_BACKOFF_MS = 30_000;
 
 /** The wait before try `n + 1` after `n` failures: 0.5 s doubling up to 30 s, with jitter. */
@@ -418,7 +420,9 @@ export class Attachment implements Attached {
     }
     this.remote?.close?.();
     this.releaseLeadership?.();
-    await this.running;
+    // a connector call that never settles (an app's storage that hung) does not hold the detach;
+    // whatever that cycle does later is safe (create-only objects, compare-and-set commits)
+    await Promise.race([this.running, new Promise((r) => setTimeout(r, DETACH_WAIT_MS))]);
     this.phase = "detached";
     this.emit();
     this.onDetach(this.remote);

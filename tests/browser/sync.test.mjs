@@ -546,6 +546,44 @@ export const tests = {
     });
   },
 
+  async "toConnector: a connector whose calls never settle holds neither detach() nor the ledger"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const res = await page.evaluate(async () => {
+      const fp = window.fp;
+      const never = () => new Promise(() => undefined);
+      const hung = { put: never, get: never, list: never, delete: never };
+      const db = fp.fireproof("conn-hung");
+      await db.put({ _id: "h1" });
+      const a = await db.attach(fp.toConnector(hung, { id: "hung" }));
+      void a.sync().catch(() => undefined); // never settles
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = performance.now();
+      await a.detach();
+      const detachMs = performance.now() - t0;
+      await db.put({ _id: "h2" });
+      // working storage attached afterwards gets everything
+      const objects = new Map();
+      const store = {
+        async put(k, b) {
+          if (!objects.has(k)) objects.set(k, b.slice());
+        },
+        get: async (k) => objects.get(k) ?? null,
+        list: async (p) => [...objects.keys()].filter((k) => k.startsWith(p)),
+        async delete(k) {
+          objects.delete(k);
+        },
+      };
+      const b = await db.attach(fp.toConnector(store, { id: "working" }));
+      await b.sync();
+      const other = fp.fireproof("conn-hung-other");
+      const c = await other.attach(fp.toConnector(store, { id: "working", invite: await b.invite() }));
+      await c.sync();
+      return { detachMs, status: a.status(), docs: (await other.allDocs()).rows.map((r) => r.key) };
+    });
+    assert.ok(res.detachMs < 5000, `detach() took ${res.detachMs} ms`);
+    assert.deepEqual({ status: res.status, docs: res.docs }, { status: "detached", docs: ["h1", "h2"] });
+  },
+
   async "a profile that already has data joins: re-keyed, and both sides hold the union"({ context, harness }) {
     const server = await startServer();
     const other = await context.browser().newContext();
