@@ -4,9 +4,9 @@
  * real-time notices (reconnected with backoff; polling while it is down), and the remote's side
  * of invites (docs/sync.md §7). The ledger key travels only inside invites.
  *
- * A server without `--open` (docs/auth.md §7) is recognised by its 401 to the unauthenticated
- * create; from then on every request carries a fresh UCAN invocation by this device's key, proven
- * by the chain remembered beside the ledger (`attach:auth:<ledger DID>`).
+ * A server without `--open` (docs/auth.md §7) names a new ledger by the DID of the key that signed
+ * its creation; from then on every request carries a fresh UCAN invocation by this device's key,
+ * proven by the chain remembered beside the ledger (`attach:auth:<ledger DID>`).
  */
 import { DatabaseError } from "../errors.js";
 import { withLock } from "../shared.js";
@@ -193,22 +193,28 @@ function serverConnector(base: string, ledger: string, opts: ToServerOpts, auth?
 }
 
 /**
- * Creates a remote ledger. An `--open` server answers the unauthenticated POST with the new id;
- * one with authorization answers 401, and then a ledger key is made (non-extractable, used only to
- * sign the root delegation to this device, then dropped) whose DID is the ledger id.
+ * Creates a remote ledger with one signed POST: a ledger key is made (non-extractable, used only
+ * to sign the root delegation to this device, then dropped) and the root delegation sent with the
+ * device's invocation. A server with authorization names the ledger by that key's DID; an
+ * `--open` one ignores both and answers with an id of its own (docs/auth.md §8.2). Where
+ * WebCrypto has no Ed25519 the POST goes unsigned, which only an `--open` server accepts.
  */
 async function createLedger(base: string): Promise<{ ledger: string; access?: Access }> {
   const url = `${base}/v1/ledgers`;
-  const res = await request(url, { method: "POST" }, "create ledger");
-  if (res.status !== 401) return { ledger: ((await (await ok(res, "create ledger")).json()) as { ledger: string }).ledger };
-  const dev = await device();
-  const ledgerKey = (await newKey(false)).signer;
-  const exp = now() + ROOT_LIFETIME;
-  const rootDlg = await delegate(ledgerKey, { aud: dev.did, sub: ledgerKey.did, cmd: "/ledger", exp });
-  const access: Access = { prf: [rootDlg.cid], cmd: "/ledger", exp, via: "" };
-  const body = rootDlg.bytes as Uint8Array<ArrayBuffer>;
-  await ok(await request(url, { method: "POST", body }, "create ledger", authorizer(dev, ledgerKey.did, access)), "create ledger");
-  return { ledger: ledgerKey.did, access };
+  let signed: { did: string; access: Access; body: Uint8Array<ArrayBuffer>; auth: Authorize } | undefined;
+  try {
+    const dev = await device();
+    const ledgerKey = (await newKey(false)).signer;
+    const exp = now() + ROOT_LIFETIME;
+    const rootDlg = await delegate(ledgerKey, { aud: dev.did, sub: ledgerKey.did, cmd: "/ledger", exp });
+    const access: Access = { prf: [rootDlg.cid], cmd: "/ledger", exp, via: "" };
+    signed = { did: ledgerKey.did, access, body: rootDlg.bytes as Uint8Array<ArrayBuffer>, auth: authorizer(dev, ledgerKey.did, access) };
+  } catch {
+    // no Ed25519 in this browser
+  }
+  const res = await ok(await request(url, { method: "POST", body: signed?.body }, "create ledger", signed?.auth), "create ledger");
+  const { ledger } = (await res.json()) as { ledger: string };
+  return ledger === signed?.did ? { ledger, access: signed.access } : { ledger };
 }
 
 /** Registers delegation `d` (its issuer `by` invokes with its own chain `at`): docs/auth.md §7.4. */

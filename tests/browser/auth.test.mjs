@@ -292,11 +292,14 @@ export const tests = {
     assert.equal(await did(two), a);
   },
 
-  async "the ledger id is the ledger key's DID; a request without a token is 401"({ context, harness }) {
+  async "the ledger id is the ledger key's DID, made by one signed request (no refused one in the console); a request without a token is 401"({ context, harness }) {
     const server = await startServer({ open: false });
     try {
       const page = await openPage(context, harness);
+      const refused = [];
+      page.on("console", (m) => m.type() === "error" && refused.push(m.text()));
       await attach(page, "canon", server.url);
+      assert.deepEqual(refused, [], "creating the ledger and syncing logged no failed request");
       const res = await page.evaluate(async (url) => {
         const ledger = (await window.fp.fireproof("canon").attach(window.fp.toServer(url))).name.split(":").slice(-3).join(":");
         const plain = await fetch(`${url}/v1/ledgers/${ledger}/heads/`);
