@@ -82,15 +82,10 @@ export type UseDocument = <T extends DocTypes = DocTypes>(initialDocOrFn?: UseDo
 export type UseAllDocs = <T extends DocTypes = DocTypes>(query?: Partial<AllDocsQueryOpts>) => AllDocsResult<T>;
 export type UseChanges = <T extends DocTypes = DocTypes>(since?: ClockHead, opts?: ChangesOptions) => ChangesResult<T>;
 
-/** First wait before `useFireproof` attaches again after a `NETWORK` failure; it doubles up to the max. */
-const ATTACH_RETRY_MS = 1000;
-const ATTACH_RETRY_MAX_MS = 30_000;
-
 /**
  * `useFireproof(name, { attach })`'s attachment, as use-fireproof reports it. A remote that cannot
- * be reached does not fail the attach (the attachment reports it and retries). After a `NETWORK`
- * error (the sync code failed to download) the hook attaches again, 1 s later and then doubling up
- * to 30 s, and at once on the browser's `online` event: `error` turns into `attached` by itself.
+ * be reached does not fail the attach: the attachment reports it (`attached.status()`) and keeps
+ * trying by itself.
  */
 export interface AttachState {
   readonly state: "initial" | "attaching" | "attached" | "error";
@@ -348,38 +343,14 @@ export function useFireproof(nameOrDatabase: string | Database = "useFireproof",
       return;
     }
     let live = true;
-    let retry: ReturnType<typeof setTimeout> | undefined;
-    let delay = ATTACH_RETRY_MS;
-    const tryAttach = (): void => {
-      retry = undefined;
-      // one attachment per database and remote: database.attach returns the same one again
-      database.attach(attachable).then(
-        (attached) => live && setAttach({ state: "attached", attached }),
-        (e: unknown) => {
-          if (!live) return;
-          const error = e instanceof Error ? e : new Error(String(e));
-          setAttach({ state: "error", error });
-          // the sync code failing to download (offline on the first visit) is tried again, with
-          // backoff, and at once when the browser comes back online
-          if ((error as { code?: unknown }).code !== "NETWORK") return;
-          retry = setTimeout(tryAttach, delay);
-          delay = Math.min(delay * 2, ATTACH_RETRY_MAX_MS);
-        },
-      );
-    };
-    const online = (): void => {
-      if (retry === undefined) return;
-      clearTimeout(retry);
-      tryAttach();
-    };
-    const events = typeof globalThis.addEventListener === "function" ? globalThis : undefined;
-    events?.addEventListener("online", online);
     setAttach({ state: "attaching" });
-    tryAttach();
+    // one attachment per database and remote: database.attach returns the same one again
+    database.attach(attachable).then(
+      (attached) => live && setAttach({ state: "attached", attached }),
+      (error: unknown) => live && setAttach({ state: "error", error: error instanceof Error ? error : new Error(String(error)) }),
+    );
     return () => {
       live = false;
-      if (retry !== undefined) clearTimeout(retry);
-      events?.removeEventListener("online", online);
     };
   }, [database, attachKey]);
   const hooks = useMemo(
