@@ -289,7 +289,7 @@ export class Database {
     const core = await this.core();
     try {
       const res = JSON.parse(await this.shared.locked(() => core.rollback(clockToJson(clock)))) as WriteResult;
-      this.shared.changed();
+      await this.shared.changed();
       return { clock: toClock(res.clock), name: this.name };
     } catch (e) {
       throw fromEngine(e);

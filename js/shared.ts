@@ -41,6 +41,10 @@ interface Pending {
   readonly reject: (e: unknown) => void;
 }
 
+function subscriberError(e: unknown): void {
+  console.error("ferroproof: subscriber error", e);
+}
+
 interface Listener {
   readonly fn: (docs: DocWithId[]) => unknown;
   readonly updates: boolean;
@@ -355,9 +359,9 @@ export class SharedLedger implements FileStore {
   }
 
   /** After a merge from a remote: notifies this tab's subscribers and the other tabs. */
-  changed(): void {
+  changed(): Promise<void> {
     this.announce();
-    void this.core.then((c) => this.notify(c), () => undefined);
+    return this.core.then((c) => this.notify(c), () => undefined);
   }
 
   /**
@@ -463,9 +467,12 @@ export class SharedLedger implements FileStore {
       const json = `[${batch.map((p) => p.ops.join(",")).join(",")}]`;
       const files = batch.flatMap((p) => p.files);
       const res = JSON.parse(await core.write(utf8.encode(json), files.length > 0 ? files.join(",") : undefined)) as WriteResult;
-      for (const p of batch) p.resolve(res);
+      // As in Fireproof, a write resolves once this tab's subscribers have been called for it.
+      const told = this.notify(core, res.seq);
+      void told.then(() => {
+        for (const p of batch) p.resolve(res);
+      });
       this.announce();
-      this.notify(core, res.seq);
       this.compactWhenDue(core);
       return [];
     } catch (e) {
@@ -580,15 +587,17 @@ export class SharedLedger implements FileStore {
   }
 
   /**
-   * Delivers everything after `seenSeq` to the listeners, one notification at a time. `seq` is
-   * the ledger's seq when the caller knows it (after its own commit).
+   * Delivers everything after `seenSeq` to the listeners, one notification at a time; resolves
+   * once the listeners have been called for it (never rejects). Listeners are not awaited, as in
+   * Fireproof: one that writes to this ledger and awaits it must not hold the commit. `seq` is the
+   * ledger's seq when the caller knows it (after its own commit).
    */
-  private notify(core: Ledger, seq?: number): void {
+  private notify(core: Ledger, seq?: number): Promise<void> {
     if (this.listeners.size === 0 && seq !== undefined) {
       this.seenSeq = Math.max(this.seenSeq, seq); // nobody to tell: no engine call
-      return;
+      return Promise.resolve();
     }
-    this.notifying = this.notifying.then(async () => {
+    const told = this.notifying.then(async () => {
       if (this.listeners.size === 0) {
         this.seenSeq = (JSON.parse(core.info()) as { seq: number }).seq;
         return;
@@ -607,12 +616,14 @@ export class SharedLedger implements FileStore {
       this.seenSeq = seq;
       for (const l of [...this.listeners]) {
         try {
-          await l.fn(l.updates ? docs : []);
+          void Promise.resolve(l.fn(l.updates ? docs : [])).catch(subscriberError);
         } catch (e) {
-          console.error("ferroproof: subscriber error", e);
+          subscriberError(e);
         }
       }
     });
+    this.notifying = told.catch((e) => console.error("ferroproof: reading the changes for subscribers failed", e));
+    return this.notifying;
   }
 
   /**

@@ -372,6 +372,29 @@ export const tests = {
     });
   },
 
+  async "subscribe: listeners have been called by the time the write resolves"({ context, url }) {
+    const page = await openCompat(context, url);
+    const traces = await both(page, async (fireproof, t) => {
+      const db = fireproof("compat-sub-sync");
+      const withUpdates = [];
+      const without = [];
+      db.subscribe((docs) => withUpdates.push(docs.map((d) => d._id)), true);
+      db.subscribe(() => without.push(1));
+      const take = () => ({ withUpdates: withUpdates.splice(0), without: without.splice(0) });
+      await db.put({ _id: "a" });
+      await t.step("right after put", take);
+      await db.del("a");
+      await t.step("right after del", take);
+      await db.bulk([{ _id: "b" }, { _id: "c" }]);
+      await t.step("right after bulk", take);
+      await db.put({ _id: "d" });
+      const other = fireproof("compat-sub-sync");
+      await other.put({ _id: "e" });
+      await t.step("right after a put through another handle", take);
+    });
+    compare(traces);
+  },
+
   async "query by field: key, keys, range, prefix, descending, limit, includeDocs"({ context, url }) {
     const page = await openCompat(context, url);
     const traces = await both(page, async (fireproof, t) => {

@@ -125,17 +125,58 @@ export const tests = {
       const plain = [];
       const unsub = a.subscribe((docs) => seen.push(docs.map((d) => d._id)), true);
       a.subscribe((docs) => plain.push(docs.length));
+      // as in Fireproof, a write resolves once the subscribers have been called for it
+      const told = [];
       await b.put({ _id: "x", v: 1 });
+      told.push([seen.length, plain.length]);
       await b.del("x");
+      told.push([seen.length, plain.length]);
+      await b.bulk([{ _id: "p" }, { _id: "q" }]);
+      told.push([seen.length, plain.length]);
+      // one added after a write resolved is not told of that write
+      const late = [];
+      a.subscribe((docs) => late.push(docs.map((d) => d._id)), true);
       await new Promise((r) => setTimeout(r, 50));
       unsub();
       await b.put({ _id: "y" });
-      await new Promise((r) => setTimeout(r, 50));
-      return { got: await a.get("y"), seen, plain };
+      told.push([seen.length, plain.length, late.length]);
+      return { got: await a.get("y"), seen, plain, told, late };
     });
     assert.deepEqual(r.got, { _id: "y" });
-    assert.deepEqual(r.seen, [["x"], ["x"]]);
-    assert.deepEqual(r.plain, [0, 0, 0]);
+    assert.deepEqual(r.seen, [["x"], ["x"], ["p", "q"]]);
+    assert.deepEqual(r.plain, [0, 0, 0, 0]);
+    assert.deepEqual(r.told, [[1, 1], [2, 2], [3, 3], [3, 4, 1]]);
+    assert.deepEqual(r.late, [["y"]]);
+  },
+
+  async "subscribers that write, throw or never settle hold neither the writes nor later notifications"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const errors = [];
+    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+    const r = await page.evaluate(async () => {
+      const db = window.fp.fireproof("reentrant");
+      const seen = [];
+      db.subscribe((docs) => {
+        throw new Error("thrown by a subscriber");
+      }, true);
+      db.subscribe(async () => {
+        throw new Error("rejected by a subscriber");
+      });
+      db.subscribe(() => new Promise(() => {})); // never settles
+      // writes a log entry for every document it is told of, and waits for that write
+      db.subscribe(async (docs) => {
+        for (const d of docs) if (!d._id.startsWith("log-")) await db.put({ _id: `log-${d._id}` });
+        seen.push(docs.map((d) => d._id));
+      }, true);
+      await db.put({ _id: "a" });
+      await db.put({ _id: "b" });
+      for (let i = 0; i < 100 && seen.flat().filter((id) => id.startsWith("log-")).length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      return { seen, ids: (await db.allDocs()).rows.map((row) => row.key) };
+    });
+    assert.deepEqual(r.ids, ["a", "b", "log-a", "log-b"]);
+    assert.deepEqual(r.seen.flat().sort(), ["a", "b", "log-a", "log-b"]);
+    assert.ok(errors.some((e) => e.includes("thrown by a subscriber")), errors.join("\n"));
+    assert.ok(errors.some((e) => e.includes("rejected by a subscriber")), errors.join("\n"));
   },
 
   async "changes since a clock; returned clocks are never mutated"({ context, harness }) {
