@@ -1,6 +1,6 @@
 /**
  * Document files (`_files`, `_publicFiles`), as in Fireproof: put a `File`/`Blob` under a name and
- * get back `{type, size, cid, car, name, lastModified, file()}`. The bytes are not in the document:
+ * get back `{car, cid, name, size, type, lastModified, file()}`. The bytes are not in the document:
  * the engine stores them as 1 MiB chunks in their own encrypted CARs (docs/format.md §16), staged
  * before the document commits; the document holds the metadata. Re-putting a document read back
  * keeps its files without copying bytes.
@@ -104,12 +104,13 @@ function isStored(v: Record<string, unknown>): boolean {
 }
 
 function metaOf(s: StoredFile, files: FileStore | undefined): DocFileMeta {
+  // keys in dag-cbor order, as Fireproof's metadata comes back (`file` last)
   const meta: DocFileMeta = {
-    type: s.type,
-    size: s.size,
-    cid: s.cid,
     car: s.car,
+    cid: s.cid,
     name: s.name,
+    size: s.size,
+    type: s.type,
     ...(s.lastModified === undefined ? {} : { lastModified: s.lastModified }),
     file: async () => {
       if (!files) throw new DatabaseError("CLOSED", `file ${s.name}: its ledger is not open here`);
@@ -126,8 +127,8 @@ function metaOf(s: StoredFile, files: FileStore | undefined): DocFileMeta {
 function inlineMeta(name: string, s: { type?: string; size?: number; lastModified?: number; data: Uint8Array }): DocFileMeta {
   const data = s.data;
   return {
-    type: s.type ?? "",
     size: s.size ?? data.length,
+    type: s.type ?? "",
     ...(s.lastModified === undefined ? {} : { lastModified: s.lastModified }),
     file: async () => new File([data as Uint8Array<ArrayBuffer>], name, { type: s.type ?? "", lastModified: s.lastModified }),
   };

@@ -799,6 +799,7 @@ export const tests = {
       await t.step("get: _files metadata", async () => { const d = await db.get("f"); return { keys: Object.keys(d), names: Object.keys(d._files), note: await meta(d._files["note.txt"]) }; });
       await t.step("put the document read back keeps the file", async () => { const d = await db.get("f"); d.title = "u"; await db.put(d); const again = await db.get("f"); return { title: again.title, note: await meta(again._files["note.txt"]) }; });
       await t.step("allDocs: _files metadata", async () => { const { rows } = await db.allDocs(); return meta(rows[0].value._files["note.txt"]); });
+      await t.step("_files metadata key order", async () => Object.keys((await db.get("f"))._files["note.txt"]).join(","));
     });
     // documented (docs/differences.md, Files): the same metadata plus `name`, and file() keeps the
     // name; `cid` and `car` are CID strings here, CID objects in Fireproof (`car` in an array)
@@ -810,6 +811,11 @@ export const tests = {
       assert.deepEqual(m, { shape: ferro, file: { ...content, name: "note.txt" } });
     };
     compare(traces, {
+      // dag-cbor order in both (`file` last), with `name` in its place here
+      "_files metadata key order"(f, m) {
+        assert.equal(f.value, "car,cid,size,type,lastModified,file");
+        assert.equal(m.value, "car,cid,name,size,type,lastModified,file");
+      },
       "get: _files metadata"(f, m) {
         assert.deepEqual({ ...m.value, note: null }, { ...f.value, note: null });
         sameFile(f.value.note, m.value.note);
