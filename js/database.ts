@@ -79,6 +79,8 @@ export class Database {
   readonly shared: SharedLedger;
   private closed = false;
   private readonly closeFns: (() => void)[] = [];
+  /** Calls this handle accepted and has not answered yet: `close()` lets them finish first. */
+  private readonly running = new Set<Promise<unknown>>();
 
   constructor(name: string, opts?: ConfigOpts) {
     // no name at all: the ledger "default" (Fireproof opens one for `fireproof(undefined)` too)
@@ -94,18 +96,21 @@ export class Database {
     return this.shared.core;
   }
 
+  /** `op` (started by a call made while this handle was open), counted until it settles. */
+  private track<T>(op: Promise<T>): Promise<T> {
+    this.running.add(op);
+    const done = () => this.running.delete(op);
+    op.then(done, done);
+    return op;
+  }
+
   /** Resolves once the engine is loaded and the ledger's header is read. */
   async ready(): Promise<void> {
     await this.core();
   }
 
-  private async commit(ops: string[], files: string[] = []): Promise<WriteResult> {
-    await this.core();
-    return this.shared.write(ops, files);
-  }
-
   /** Commits documents, storing their files first (docs/format.md §16). */
-  private async commitDocs(docs: readonly object[], ids: string[]): Promise<WriteResult> {
+  private commitDocs(docs: readonly object[], ids: string[]): Promise<WriteResult> {
     const encode = async (store?: FileStore) => {
       const ops: string[] = [];
       const files: string[] = [];
@@ -116,11 +121,12 @@ export class Database {
           ops.push(entry(ids[i], encodeDoc(s.doc)));
         } else ops.push(entry(ids[i], encodeDoc(d)));
       }
-      return this.commit(ops, files);
+      await this.shared.core; // (the call checked that this handle was open)
+      return this.shared.write(ops, files);
     };
-    if (!docs.some(hasFiles)) return encode();
-    await this.core();
-    return this.shared.withFiles((store) => encode(store));
+    // a closed handle rejects (core()); documents without files are encoded during the call
+    if (this.closed || docs.some(hasFiles)) return this.track(this.core().then(() => this.shared.withFiles(encode)));
+    return this.track(encode());
   }
 
   async put<T extends DocTypes>(doc: DocSet<T>): Promise<DocResponse> {
@@ -146,7 +152,7 @@ export class Database {
   }
 
   get<T extends DocTypes>(id: string): Promise<DocWithId<T>> {
-    return this.getAt<T>(id, undefined);
+    return this.track(this.getAt<T>(id, undefined));
   }
 
   /** @internal `get` on the state at clock JSON `at` (`db.at(clock)`), or the current one. */
@@ -162,7 +168,7 @@ export class Database {
 
   async del(id: string): Promise<DocResponse> {
     const key = requireId(id);
-    const res = await this.commit([entry(key, null)]);
+    const res = await this.track(this.core().then(() => this.shared.write([entry(key, null)])));
     return { id: key, clock: toClock(res.clock), name: this.name };
   }
 
@@ -171,7 +177,7 @@ export class Database {
   }
 
   allDocs<T extends DocTypes>(opts: Partial<AllDocsQueryOpts> = {}): Promise<AllDocsResponse<T>> {
-    return this.allDocsAt<T>(opts, undefined);
+    return this.track(this.allDocsAt<T>(opts, undefined));
   }
 
   /** @internal */
@@ -198,7 +204,7 @@ export class Database {
   }
 
   changes<T extends DocTypes>(since: ClockHead = [], opts: ChangesOptions = {}): Promise<ChangesResponse<T>> {
-    return this.changesAt<T>(since, opts, undefined);
+    return this.track(this.changesAt<T>(since, opts, undefined));
   }
 
   /** @internal */
@@ -233,7 +239,7 @@ export class Database {
     R extends DocFragment = T,
     O extends Partial<QueryOpts<K>> = Partial<QueryOpts<K>>,
   >(field: string | MapFn<T>, opts?: O): Promise<QueryResult<T, K, R, O>> {
-    return this.queryAt<T, K, R, O>(field, opts, undefined);
+    return this.track(this.queryAt<T, K, R, O>(field, opts, undefined));
   }
 
   /** @internal */
@@ -414,6 +420,8 @@ export class Database {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // calls made before close() answer (Fireproof's too: a put issued just before is stored)
+    await Promise.allSettled(this.running);
     this.shared.refs--;
     if (this.shared.refs <= 0) await this.shared.close();
     for (const fn of this.closeFns.splice(0)) fn();

@@ -632,6 +632,7 @@ export class SharedLedger implements FileStore {
    */
   async close(): Promise<void> {
     await this.flush();
+    await this.notifying; // the subscribers hear the last writes before the engine closes
     const core = await this.core.catch(() => undefined); // opening failed: nothing to store
     if (this.quiet !== undefined) {
       // writes have stopped: a compaction waiting for the pause runs now

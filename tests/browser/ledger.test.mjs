@@ -149,6 +149,37 @@ export const tests = {
     assert.deepEqual(r.late, [["y"]]);
   },
 
+  async "close() right after unawaited calls: writes are stored and resolve, reads answer, subscribers hear the writes, nothing is logged"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const errors = [];
+    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+    const r = await page.evaluate(async () => {
+      const db = window.fp.fireproof("close-after-writes");
+      const seen = [];
+      db.subscribe((docs) => seen.push(...docs.map((d) => d._id)), true);
+      const writes = [db.put({ _id: "a" }), db.bulk([{ _id: "b" }, { _id: "c" }]), db.del("a")];
+      await db.close();
+      const results = await Promise.all(writes);
+      // reads made before close() answer too, on a page that has not loaded the ledger yet
+      const again = window.fp.fireproof("close-after-writes");
+      const reads = [again.get("b"), again.allDocs(), again.changes(), again.query("_id")];
+      await again.close();
+      const [doc, all, changes, query] = await Promise.all(reads);
+      const late = await again.get("b").then(() => "answered", (e) => e.code);
+      return {
+        ids: results.map((x) => x.id ?? x.ids.join("+")),
+        seen,
+        read: { doc, all: all.rows.map((row) => row.key), changes: changes.rows.map((row) => row.key), query: query.rows.map((row) => row.id) },
+        late,
+      };
+    });
+    assert.deepEqual(r.ids, ["a", "b+c", "a"]);
+    assert.deepEqual([...new Set(r.seen)].sort(), ["a", "b", "c"]);
+    assert.deepEqual(r.read, { doc: { _id: "b" }, all: ["b", "c"], changes: ["b", "c", "a"], query: ["b", "c"] });
+    assert.equal(r.late, "CLOSED");
+    assert.deepEqual(errors, []);
+  },
+
   async "subscribers that write, throw or never settle hold neither the writes nor later notifications"({ context, harness }) {
     const page = await openPage(context, harness);
     const errors = [];
