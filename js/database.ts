@@ -303,9 +303,8 @@ export class Database {
   }
 
   /** Rewrites the live data into fresh storage files and drops the old ones (also done automatically when garbage accumulates). */
-  async compact(): Promise<void> {
-    await this.core();
-    await this.shared.compact();
+  compact(): Promise<void> {
+    return this.track(this.core().then(() => this.shared.compact()));
   }
 
   /** Head, commit count and storage counters of the ledger. */

@@ -738,9 +738,9 @@ export const tests = {
       await t.step("a handle for the same name sees the write", () => fireproof("compat-life").get("i4"));
       await t.step("close", () => db.close());
       await t.step("a new handle after close", () => fireproof("compat-life").get("i1"));
-      await t.step("writes made just before close() are stored", async () => {
+      await t.step("writes (and a compaction) made just before close() are stored", async () => {
         const d = fireproof("compat-close-pending");
-        const writes = [d.put({ _id: "p" }), d.bulk([{ _id: "q" }, { _id: "r" }]), d.del("p")];
+        const writes = [d.put({ _id: "p" }), d.bulk([{ _id: "q" }, { _id: "r" }]), d.del("p"), d.compact()];
         await d.close();
         const settled = await Promise.allSettled(writes);
         return { settled: settled.map((x) => x.status), stored: (await fireproof("compat-close-pending").allDocs()).rows.map((r) => r.key) };

@@ -158,8 +158,10 @@ export const tests = {
       const seen = [];
       db.subscribe((docs) => seen.push(...docs.map((d) => d._id)), true);
       const writes = [db.put({ _id: "a" }), db.bulk([{ _id: "b" }, { _id: "c" }]), db.del("a")];
+      const compacted = db.compact();
       await db.close();
       const results = await Promise.all(writes);
+      await compacted;
       // reads made before close() answer too, on a page that has not loaded the ledger yet
       const again = window.fp.fireproof("close-after-writes");
       const reads = [again.get("b"), again.allDocs(), again.changes(), again.query("_id")];
