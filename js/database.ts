@@ -96,8 +96,8 @@ export class Database {
     return this.shared.core;
   }
 
-  /** `op` (started by a call made while this handle was open), counted until it settles. */
-  private track<T>(op: Promise<T>): Promise<T> {
+  /** @internal `op` (started by a call made while this handle was open), counted until it settles. */
+  track<T>(op: Promise<T>): Promise<T> {
     this.running.add(op);
     const done = () => this.running.delete(op);
     op.then(done, done);
@@ -291,7 +291,11 @@ export class Database {
   }
 
   /** One new commit whose documents equal those at `clock` (subscribers fire; it syncs). */
-  async rollback(clock: ClockHead): Promise<{ readonly clock: ClockHead; readonly name: string }> {
+  rollback(clock: ClockHead): Promise<{ readonly clock: ClockHead; readonly name: string }> {
+    return this.track(this.rollbackNow(clock));
+  }
+
+  private async rollbackNow(clock: ClockHead): Promise<{ readonly clock: ClockHead; readonly name: string }> {
     const core = await this.core();
     try {
       const res = JSON.parse(await this.shared.locked(() => core.rollback(clockToJson(clock)))) as WriteResult;
@@ -398,8 +402,11 @@ export class Database {
    * The ledger's current state as one CAR v1 (docs/format.md §14): standard IPLD, or sealed under
    * the ledger's key with `encrypted`; index trees unless `indexes: false`. Waits for queued writes.
    */
-  async exportCar(options?: { readonly encrypted?: boolean; readonly indexes?: boolean }): Promise<Uint8Array> {
-    const opts = options ?? {};
+  exportCar(options?: { readonly encrypted?: boolean; readonly indexes?: boolean }): Promise<Uint8Array> {
+    return this.track(this.exportNow(options ?? {}));
+  }
+
+  private async exportNow(opts: { readonly encrypted?: boolean; readonly indexes?: boolean }): Promise<Uint8Array> {
     const core = await this.core();
     await this.shared.flush();
     try {

@@ -32,15 +32,15 @@ export class LedgerView {
   }
 
   get<T extends DocTypes>(id: string): Promise<DocWithId<T>> {
-    return this.db.getAt<T>(id, this.at);
+    return this.db.track(this.db.getAt<T>(id, this.at));
   }
 
   allDocs<T extends DocTypes>(opts: Partial<AllDocsQueryOpts> = {}): Promise<AllDocsResponse<T>> {
-    return this.db.allDocsAt<T>(opts, this.at);
+    return this.db.track(this.db.allDocsAt<T>(opts, this.at));
   }
 
   changes<T extends DocTypes>(since: ClockHead = [], opts: ChangesOptions = {}): Promise<ChangesResponse<T>> {
-    return this.db.changesAt<T>(since, opts, this.at);
+    return this.db.track(this.db.changesAt<T>(since, opts, this.at));
   }
 
   query<
@@ -49,6 +49,6 @@ export class LedgerView {
     R extends DocFragment = T,
     O extends Partial<QueryOpts<K>> = Partial<QueryOpts<K>>,
   >(field: string | MapFn<T>, opts?: O): Promise<QueryResult<T, K, R, O>> {
-    return this.db.queryAt<T, K, R, O>(field, opts, this.at);
+    return this.db.track(this.db.queryAt<T, K, R, O>(field, opts, this.at));
   }
 }

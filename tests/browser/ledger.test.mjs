@@ -167,17 +167,22 @@ export const tests = {
       const reads = [again.get("b"), again.allDocs(), again.changes(), again.query("_id")];
       await again.close();
       const [doc, all, changes, query] = await Promise.all(reads);
+      // and a view's read and an export, alone
+      const third = window.fp.fireproof("close-after-writes");
+      const others = [third.at(results[2].clock).get("c"), third.exportCar()];
+      await third.close();
+      const [past, car] = await Promise.all(others);
       const late = await again.get("b").then(() => "answered", (e) => e.code);
       return {
         ids: results.map((x) => x.id ?? x.ids.join("+")),
         seen,
-        read: { doc, all: all.rows.map((row) => row.key), changes: changes.rows.map((row) => row.key), query: query.rows.map((row) => row.id) },
+        read: { doc, all: all.rows.map((row) => row.key), changes: changes.rows.map((row) => row.key), query: query.rows.map((row) => row.id), past, car: car instanceof Uint8Array && car.length > 0 },
         late,
       };
     });
     assert.deepEqual(r.ids, ["a", "b+c", "a"]);
     assert.deepEqual([...new Set(r.seen)].sort(), ["a", "b", "c"]);
-    assert.deepEqual(r.read, { doc: { _id: "b" }, all: ["b", "c"], changes: ["b", "c", "a"], query: ["b", "c"] });
+    assert.deepEqual(r.read, { doc: { _id: "b" }, all: ["b", "c"], changes: ["b", "c", "a"], query: ["b", "c"], past: { _id: "c" }, car: true });
     assert.equal(r.late, "CLOSED");
     assert.deepEqual(errors, []);
   },
