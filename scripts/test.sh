@@ -59,6 +59,8 @@ for f in cargo-test server-test cli-test wasm-test browser packaging; do
   grep -hE "^test result:|[0-9]+ passed, [0-9]+ failed" "$LOG/$f.log" 2>/dev/null | sed "s/^/$f: /"
 done
 if [ ${#failed[@]} -gt 0 ]; then
+  # the failing browser tests by name, so a short excerpt of this output says which
+  grep -h -A1 "^  ✗ " "$LOG/browser.log" 2>/dev/null | grep -v "^--" | cut -c1-240 | sed "s/^  ✗ /FAILED test: /"
   echo "FAILED steps: ${failed[*]}"
   exit 1
 fi

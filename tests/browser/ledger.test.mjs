@@ -208,7 +208,7 @@ export const tests = {
       }, true);
       await db.put({ _id: "a" });
       await db.put({ _id: "b" });
-      for (let i = 0; i < 100 && seen.flat().filter((id) => id.startsWith("log-")).length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 1000 && seen.flat().filter((id) => id.startsWith("log-")).length < 2; i++) await new Promise((r) => setTimeout(r, 10));
       return { seen, ids: (await db.allDocs()).rows.map((row) => row.key) };
     });
     assert.deepEqual(r.ids, ["a", "b", "log-a", "log-b"]);
