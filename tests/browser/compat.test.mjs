@@ -316,10 +316,10 @@ export const tests = {
       const without = [];
       const un1 = db.subscribe((docs) => withUpdates.push(docs), true);
       const un2 = db.subscribe((...args) => without.push(args));
-      // waits (up to 3 s) until `docs` documents reached the updates listener and the other one
+      // waits (up to 15 s) until `docs` documents reached the updates listener and the other one
       // was called, then a little longer for anything extra
       const settle = async (docs = 1) => {
-        for (let i = 0; i < 300 && (withUpdates.flat().length < docs || without.length === 0); i++) await sleep(10);
+        for (let i = 0; i < 1500 && (withUpdates.flat().length < docs || without.length === 0); i++) await sleep(10);
         await sleep(50);
       };
       const take = () => ({ withUpdates: withUpdates.splice(0), without: without.splice(0) });

@@ -31,7 +31,7 @@ export const tests = {
     await a.click('#list li:has-text("ship it") button');
     await a.waitForSelector('#list li:has-text("ship it")', { state: "detached" });
     // the second page followed along without reloading
-    await b.waitForSelector('#list li.done:has-text("write tests")', { timeout: 5000 });
+    await b.waitForSelector('#list li.done:has-text("write tests")', { timeout: 15_000 });
     assert.deepEqual(await b.locator("#list li span").allTextContents(), ["buy milk", "write tests"]);
     await b.reload();
     await b.waitForSelector('#list[data-hydrated="true"] li');

@@ -50,7 +50,7 @@ async function contend(context, harness, nameOf) {
       await page.waitForFunction(
         async ([name, prefix]) => (await window.fp.fireproof(name).allDocs()).rows.filter((r) => r.key.startsWith(prefix)).length === 1200,
         [name, `r${round}`],
-        { timeout: 5000, polling: 50 },
+        { timeout: 15_000, polling: 50 },
       ).catch(() => undefined);
       assert.equal(await countIn(page, name, `r${round}`), 1200, `round ${round}: documents visible in page ${who}`);
     }
@@ -94,7 +94,7 @@ export const tests = {
       await window.db.put({ _id: "ping" });
       return t;
     });
-    await a.waitForFunction(() => window.heard.some((h) => h.id === "ping"), null, { timeout: 5000 });
+    await a.waitForFunction(() => window.heard.some((h) => h.id === "ping"), null, { timeout: 15_000 });
     const heardAt = await a.evaluate(() => window.heard.find((h) => h.id === "ping").at);
     // how soon is measured, not asserted (a loaded machine can stall a tab): printed for the log
     console.log(`    cross-tab: the other page's listener fired ${Math.round(heardAt - sentAt)} ms after the put`);
@@ -108,12 +108,12 @@ export const tests = {
       await Promise.all(ps);
     };
     await Promise.all([a.evaluate(writes(), "a"), b.evaluate(writes(), "b")]);
-    await a.waitForFunction(() => window.heard.filter((h) => h.id.startsWith("b-")).length >= 50, null, { timeout: 5000 });
+    await a.waitForFunction(() => window.heard.filter((h) => h.id.startsWith("b-")).length >= 50, null, { timeout: 15_000 });
     const countA = await a.evaluate(async () => (await window.db.allDocs()).rows.length);
     // b hears a's last commits through the cross-tab announcement (batched, at most one per
     // 16 ms): give it the promised 100 ms and more (polled in the page) before counting.
     const countB = await b.evaluate(async () => {
-      const until = performance.now() + 2000;
+      const until = performance.now() + 10_000;
       let n = (await window.db.allDocs()).rows.length;
       while (n < 101 && performance.now() < until) {
         await new Promise((r) => setTimeout(r, 20));
@@ -150,7 +150,7 @@ export const tests = {
     });
     assert.deepEqual(seen, ["b1", "b2"], "b went on with the destroyed ledger's new, empty state");
     const inA = await a.evaluate(async () => {
-      const until = performance.now() + 2000;
+      const until = performance.now() + 10_000;
       let keys = [];
       while (performance.now() < until) {
         keys = (await window.db.allDocs()).rows.map((r) => r.key);

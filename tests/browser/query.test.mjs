@@ -158,6 +158,6 @@ export const tests = {
     await b.evaluate(async () => {
       await window.fp.fireproof("q-live").put({ _id: "t2", kind: "todo" });
     });
-    await a.waitForFunction(() => window.seen.includes("t1,t2"), null, { timeout: 5000 });
+    await a.waitForFunction(() => window.seen.includes("t1,t2"), null, { timeout: 15_000 });
   },
 };

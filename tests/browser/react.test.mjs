@@ -31,7 +31,7 @@ export const tests = {
     assert.deepEqual(await liveIds(a), ["t2:two"]);
     const dbB = await db(b);
     await dbB.evaluate((d) => d.put({ _id: "t3", kind: "todo", title: "from b" }));
-    await a.waitForSelector('#live li:has-text("from b")', { timeout: 5000 });
+    await a.waitForSelector('#live li:has-text("from b")', { timeout: 15_000 });
     assert.deepEqual(await liveIds(a), ["t2:two", "t3:from b"]);
     await a.waitForFunction(() => document.querySelector("#all").textContent === "3");
     assert.equal(await a.textContent("#changes"), "n1,t2,t1,t3", "oldest change first; t1 was deleted after t2 was written");
@@ -178,7 +178,7 @@ export const tests = {
       URL.createObjectURL = (b) => (made.push(1), create(b));
       URL.revokeObjectURL = (u) => (revoked.push(u), revoke(u));
       window.hooks.mountSameContent(png);
-      for (let i = 0; i < 100 && document.querySelectorAll("#same img").length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 1000 && document.querySelectorAll("#same img").length < 2; i++) await new Promise((r) => setTimeout(r, 10));
       const srcs = [...document.querySelectorAll("#same img")].map((i) => i.src);
       revoked.length = 0; // (the gallery before went when these mounted)
       window.hooks.unmount();

@@ -424,7 +424,7 @@ export const tests = {
       const head = (p) => p.evaluate(async () => (await window.fp.fireproof("tabs-sync").info()).clock.map(String));
       assert.deepEqual(await head(b), await head(a1), "b computed the same merge from the records");
       // the second tab writes on top of that merge (seen through IndexedDB); the next push carries both
-      await a2.waitForFunction(async () => (await window.db.allDocs()).rows.some((r) => r.key === "b-first"), null, { timeout: 5000 });
+      await a2.waitForFunction(async () => (await window.db.allDocs()).rows.some((r) => r.key === "b-first"), null, { timeout: 15_000 });
       await a2.evaluate(() => window.db.put({ _id: "a2-after-merge" }));
       await a1.evaluate(() => window.attached.sync());
       const c = await openPage(third, harness);
