@@ -125,6 +125,33 @@ export const tests = {
     assert.equal(countB, 101);
   },
 
+  async "a tab whose timers are throttled (as a hidden tab's are) holds neither other tabs' writes nor their news of its own"({ context, harness }) {
+    const a = await openPage(context, harness);
+    const b = await openPage(context, harness);
+    await a.evaluate(async () => {
+      window.db = window.fp.fireproof("hidden-tab");
+      window.heard = [];
+      window.db.subscribe((docs) => window.heard.push(...docs.map((d) => d._id)), true);
+      await window.db.ready();
+    });
+    // b's timers fire 10 s late from now on, as a hidden tab's can (Chrome runs them once a
+    // second at most, once a minute under intensive throttling)
+    await b.evaluate(async () => {
+      window.db = window.fp.fireproof("hidden-tab");
+      await window.db.ready();
+      const late = window.setTimeout;
+      window.timerFired = false;
+      window.setTimeout = (fn, ms, ...args) => late(() => ((window.timerFired = true), fn(...args)), Math.max(ms ?? 0, 10_000));
+      await window.db.put({ _id: "from-b" });
+    });
+    // a hears of b's write, and a's own write commits (it needs the lock b took), both before
+    // any of b's throttled timers has fired
+    await a.waitForFunction(() => window.heard.includes("from-b"), null, { timeout: 30_000 });
+    await a.evaluate(() => window.db.put({ _id: "from-a" }));
+    assert.equal(await b.evaluate(() => window.timerFired), false, "a waited for one of b's timers");
+    assert.deepEqual(await a.evaluate(async () => (await window.db.allDocs()).rows.map((r) => r.key)), ["from-a", "from-b"]);
+  },
+
   async "destroy in one tab: another tab that has the ledger open goes on empty, and what it writes at once stays readable everywhere"({ context, harness }) {
     const a = await openPage(context, harness);
     const b = await openPage(context, harness);
