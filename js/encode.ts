@@ -5,12 +5,20 @@
  * decimal-fraction parser). Encoding applies the value rules: `Date` → ISO string,
  * `undefined`/`NaN`/function fields dropped, `null` and `Uint8Array` kept; `Infinity`, `BigInt`,
  * cycles, `undefined`/`NaN` inside arrays and nesting over `MAX_DEPTH` are rejected with
- * `INVALID_DOC` naming the field.
+ * `INVALID_DOC` naming the field. An object whose only key is `"/"` travels escaped, as
+ * `{"/":{"map":<its value>}}`, both ways: a document's own `{"/":{"bytes":"…"}}` stays an object.
  */
 import { DatabaseError } from "./errors.js";
 import { type FileStore, reviveFiles } from "./files.js";
 
 const BYTES_MARK = '{"/":{"bytes":"';
+const MAP_MARK = '{"/":{"map":';
+
+/** True for an object whose only key is `"/"` (it goes on the wire escaped). */
+function slashOnly(v: object): boolean {
+  const keys = Object.keys(v);
+  return keys.length === 1 && keys[0] === "/";
+}
 
 function invalid(path: string, why: string): DatabaseError {
   return new DatabaseError("INVALID_DOC", `invalid document: field ${path || "(root)"}: ${why}`);
@@ -87,6 +95,7 @@ function scan(v: unknown, path: string, inArray: boolean, seen: Set<object>, bou
       if (Array.isArray(v)) {
         for (let i = 0; i < v.length; i++) special = scan(v[i], `${path}[${i}]`, true, seen, bounds) || special;
       } else {
+        if (slashOnly(v)) special = true;
         for (const k of Object.keys(v)) {
           special = scan((v as Record<string, unknown>)[k], path ? `${path}.${k}` : k, false, seen, bounds) || special;
         }
@@ -103,9 +112,12 @@ function replacer(this: unknown, _key: string, value: unknown): unknown {
     if (Number.isNaN(value)) return undefined;
     if (asBits(value)) return f64Bits(value);
   }
-  if (typeof value === "object" && value !== null && isBytes(value)) {
-    const bytes = value instanceof Uint8Array ? value : new Uint8Array(value);
-    return { "/": { bytes: toBase64(bytes) } };
+  if (typeof value === "object" && value !== null) {
+    if (isBytes(value)) {
+      const bytes = value instanceof Uint8Array ? value : new Uint8Array(value);
+      return { "/": { bytes: toBase64(bytes) } };
+    }
+    if (!Array.isArray(value) && slashOnly(value)) return { "/": { map: (value as Record<string, unknown>)["/"] } };
   }
   return value;
 }
@@ -134,9 +146,11 @@ export function encodeValue(v: unknown, bounds = false): string {
 function reviver(key: string, value: unknown): unknown {
   if (typeof value === "object" && value !== null && !Array.isArray(value)) {
     const slash = (value as Record<string, unknown>)["/"];
-    if (typeof slash === "object" && slash !== null && Object.keys(value).length === 1) {
-      const b = (slash as Record<string, unknown>).bytes;
-      if (typeof b === "string" && Object.keys(slash).length === 1) return fromBase64(b);
+    if (typeof slash === "object" && slash !== null && slashOnly(value)) {
+      const [kind, more] = Object.keys(slash);
+      const inner = (slash as Record<string, unknown>)[kind];
+      if (more === undefined && kind === "bytes" && typeof inner === "string") return fromBase64(inner);
+      if (more === undefined && kind === "map") return { "/": inner };
     }
   }
   return reviveFiles(key, value, fileStore);
@@ -151,7 +165,7 @@ let fileStore: FileStore | undefined;
  */
 export function decode<T>(json: string, files?: FileStore): T {
   // `iles":` is in both `"_files":` and `"_publicFiles":` (one scan; a false hit only runs the reviver)
-  if (!json.includes(BYTES_MARK) && !json.includes('iles":')) return JSON.parse(json) as T;
+  if (!json.includes(BYTES_MARK) && !json.includes(MAP_MARK) && !json.includes('iles":')) return JSON.parse(json) as T;
   fileStore = files;
   try {
     return JSON.parse(json, reviver) as T;

@@ -1,7 +1,8 @@
 //! A small JSON reader producing IPLD values: the engine's only JSON input is text made by the
 //! TypeScript wrapper (documents, options, clocks) and its own header, so it needs no more than
-//! RFC 8259 plus the dag-json bytes convention `{"/": {"bytes": "<base64>"}}` and floats as their
-//! bits, `{"/": {"f64": "<16 hex digits>"}}` (no decimal fractions: see docs/format.md §2.1).
+//! RFC 8259 plus the dag-json bytes convention `{"/": {"bytes": "<base64>"}}`, floats as their
+//! bits, `{"/": {"f64": "<16 hex digits>"}}` (no decimal fractions), and maps whose only key is
+//! `"/"` escaped as `{"/": {"map": <value>}}` (docs/format.md §2.1).
 //! Write batches take a shorter way, [`batch`] (`to_cbor`): each document straight into the
 //! dag-cbor map this reader and the encoder would make together.
 //!
@@ -158,13 +159,18 @@ impl Reader<'_> {
                 break;
             }
         }
-        // dag-json bytes {"/": {"bytes": "<base64>"}}, and floats {"/": {"f64": "<hex bits>"}}
+        // dag-json bytes {"/": {"bytes": "<base64>"}}, floats {"/": {"f64": "<hex bits>"}}, and
+        // maps whose only key is "/", escaped as {"/": {"map": x}}
         if out.len() == 1 {
             if let Some(Ipld::Map(inner)) = out.get("/") {
                 for kind in ["bytes", "f64"] {
                     if let (1, Some(Ipld::String(text))) = (inner.len(), inner.get(kind)) {
                         return self.special(kind, text);
                     }
+                }
+                if let (1, Some(x)) = (inner.len(), inner.get("map")) {
+                    let x = x.clone();
+                    out.insert("/".into(), x);
                 }
             }
         }

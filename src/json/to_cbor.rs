@@ -155,7 +155,8 @@ impl Reader<'_> {
     }
 
     /// Appends an object as a map in canonical key order; a special form `{"/": {"bytes"|"f64":
-    /// text}}` as its value instead (then `false`). `top`: a document, whose `_id` is left out.
+    /// text}}` as its value instead (then `false`), an escaped `{"/": {"map": x}}` as the map
+    /// `{"/": x}`. `top`: a document, whose `_id` is left out.
     fn object_cbor(&mut self, out: &mut Vec<u8>, depth: usize, top: bool) -> Result<bool, String> {
         self.i += 1;
         let mark = out.len();
@@ -183,12 +184,22 @@ impl Reader<'_> {
         let key = |(s, k, _): Span| &out[mark + s..mark + k];
         if let [only] = entries[..] {
             if key(only) == b"\x61/" {
-                if let Some((kind, text)) = special_form(&out[mark + only.1..mark + only.2]) {
+                let value = mark + only.1..mark + only.2;
+                if let Some((kind, text)) = special_form(&out[value.clone()]) {
                     let v = self.special(kind, text)?;
                     out.truncate(mark);
                     self.spans.truncate(base);
                     encode_into(out, &v).map_err(|e| self.err(e))?;
                     return Ok(false);
+                }
+                // an escaped map whose only key is "/": `{"/":{"map":x}}` is the map {"/": x}
+                if out[value.clone()].starts_with(b"\xa1\x63map") {
+                    let x = out[value.start + 5..value.end].to_vec();
+                    out.truncate(mark);
+                    self.spans.truncate(base);
+                    out.extend_from_slice(b"\xa1\x61/");
+                    out.extend_from_slice(&x);
+                    return Ok(true);
                 }
             }
         }

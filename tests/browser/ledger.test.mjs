@@ -77,6 +77,52 @@ export const tests = {
     assert.equal(r.after, "after");
   },
 
+  async "objects shaped like the wire's forms ({\"/\": …}) come back as themselves: get, allDocs, changes, query values, subscribers"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const r = await page.evaluate(async () => {
+      const db = window.fp.fireproof("slash");
+      const shapes = {
+        bytesLike: { "/": { bytes: "aGk=" } },
+        f64Like: { "/": { f64: "3ff0000000000000" } },
+        mapLike: { "/": { map: { "/": { bytes: "aGk=" } } } },
+        linkLike: { "/": "bafyreihiu2zzshn2fv5nh5zyn7u2nmh4q4llt6b5bjqd5ya2qjp65r5gdy" },
+        slashBytes: { "/": new Uint8Array([1, 2]) },
+        nested: [{ "/": { "/": null } }, { "/": { bytes: 1 } }, { "/": {} }],
+        beside: { "/": { bytes: "aGk=" }, other: 1 },
+        realBytes: new Uint8Array([104, 105]),
+      };
+      let heard = null;
+      db.subscribe((docs) => (heard = docs), true);
+      await db.put({ _id: "a", ...shapes });
+      await db.put({ "/": { bytes: "aGk=" } }); // a document whose only field is "/" (its id generated)
+      // bytes marked, keys sorted (stored documents come back in dag-cbor key order)
+      const sorted = (x) => Object.fromEntries(Object.keys(x).sort().map((k) => [k, x[k]]));
+      const show = (v) =>
+        JSON.stringify(v, (k, x) => (x instanceof Uint8Array ? `bytes:${Array.from(x)}` : x && typeof x === "object" && !Array.isArray(x) ? sorted(x) : x));
+      const strip = ({ _id, ...rest }) => rest;
+      const got = await db.get("a");
+      const all = (await db.allDocs()).rows.map((x) => x.value);
+      const changes = (await db.changes()).rows.map((x) => x.value);
+      const values = (await db.query((d, emit) => d.bytesLike && emit(d._id, d.bytesLike))).rows.map((x) => x.value);
+      await new Promise((res) => setTimeout(res, 100));
+      return {
+        want: show(shapes),
+        got: show(strip(got)),
+        all: all.map((d) => show(strip(d))),
+        changes: changes.map((d) => show(strip(d))),
+        values: values.map(show),
+        heard: heard && show(strip(heard[0])),
+        onlySlash: show(strip(all.find((d) => d._id !== "a"))),
+      };
+    });
+    assert.equal(r.got, r.want);
+    assert.deepEqual(r.all.sort(), [r.want, JSON.stringify({ "/": { bytes: "aGk=" } })].sort());
+    assert.deepEqual(r.changes, [r.want, JSON.stringify({ "/": { bytes: "aGk=" } })]);
+    assert.deepEqual(r.values, [JSON.stringify({ "/": { bytes: "aGk=" } })]);
+    assert.equal(r.heard, JSON.stringify({ "/": { bytes: "aGk=" } }));
+    assert.equal(r.onlySlash, JSON.stringify({ "/": { bytes: "aGk=" } }));
+  },
+
   async "numbers come back as the same doubles; float keys query and collate"({ context, harness }) {
     const page = await openPage(context, harness);
     const r = await page.evaluate(async () => {
