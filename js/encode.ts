@@ -14,9 +14,8 @@ import { type FileStore, reviveFiles } from "./files.js";
 const BYTES_MARK = '{"/":{"bytes":"';
 const MAP_MARK = '{"/":{"map":';
 
-/** True for an object whose only key is `"/"` (it goes on the wire escaped). */
-function slashOnly(v: object): boolean {
-  const keys = Object.keys(v);
+/** True for the keys of an object whose only key is `"/"` (it goes on the wire escaped). */
+function slashOnly(keys: string[]): boolean {
   return keys.length === 1 && keys[0] === "/";
 }
 
@@ -95,8 +94,9 @@ function scan(v: unknown, path: string, inArray: boolean, seen: Set<object>, bou
       if (Array.isArray(v)) {
         for (let i = 0; i < v.length; i++) special = scan(v[i], `${path}[${i}]`, true, seen, bounds) || special;
       } else {
-        if (slashOnly(v)) special = true;
-        for (const k of Object.keys(v)) {
+        const keys = Object.keys(v);
+        if (slashOnly(keys)) special = true;
+        for (const k of keys) {
           special = scan((v as Record<string, unknown>)[k], path ? `${path}.${k}` : k, false, seen, bounds) || special;
         }
       }
@@ -117,7 +117,7 @@ function replacer(this: unknown, _key: string, value: unknown): unknown {
       const bytes = value instanceof Uint8Array ? value : new Uint8Array(value);
       return { "/": { bytes: toBase64(bytes) } };
     }
-    if (!Array.isArray(value) && slashOnly(value)) return { "/": { map: (value as Record<string, unknown>)["/"] } };
+    if (!Array.isArray(value) && slashOnly(Object.keys(value))) return { "/": { map: (value as Record<string, unknown>)["/"] } };
   }
   return value;
 }
@@ -146,7 +146,7 @@ export function encodeValue(v: unknown, bounds = false): string {
 function reviver(key: string, value: unknown): unknown {
   if (typeof value === "object" && value !== null && !Array.isArray(value)) {
     const slash = (value as Record<string, unknown>)["/"];
-    if (typeof slash === "object" && slash !== null && slashOnly(value)) {
+    if (typeof slash === "object" && slash !== null && slashOnly(Object.keys(value))) {
       const [kind, more] = Object.keys(slash);
       const inner = (slash as Record<string, unknown>)[kind];
       if (more === undefined && kind === "bytes" && typeof inner === "string") return fromBase64(inner);

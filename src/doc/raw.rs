@@ -207,19 +207,19 @@ fn write_item(out: &mut String, raw: &[u8], pos: usize, depth: usize) -> Result<
             out.push(']');
             return Ok(p);
         }
-        5 => match text(raw, at) {
+        5 => {
             // a map whose only key is "/" would read as a wire form: escaped (docs/format.md §2.2)
-            Ok(("/", end)) if n == 1 => {
-                out.push_str("{\"/\":{\"map\":");
-                let p = write_item(out, raw, end, depth + 1)?;
-                out.push_str("}}");
-                return Ok(p);
+            if n == 1 {
+                if let Ok(("/", end)) = text(raw, at) {
+                    out.push_str("{\"/\":{\"map\":");
+                    let p = write_item(out, raw, end, depth + 1)?;
+                    out.push_str("}}");
+                    return Ok(p);
+                }
             }
-            _ => {
-                out.push('{');
-                return write_map(out, raw, at, n, depth, None);
-            }
-        },
+            out.push('{');
+            return write_map(out, raw, at, n, depth, None);
+        }
         6 => {
             let len = item_len(raw, pos)?;
             let cid = crate::prolly::as_link(&raw[pos..pos + len]).ok_or("unsupported tag")?;
