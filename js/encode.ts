@@ -107,6 +107,11 @@ function scan(v: unknown, path: string, inArray: boolean, seen: Set<object>, bou
   return false;
 }
 
+/** True for a field value that is not stored (`JSON.stringify` and the replacer drop it). */
+function dropped(v: unknown): boolean {
+  return v === undefined || typeof v === "function" || typeof v === "symbol" || Number.isNaN(v);
+}
+
 function replacer(this: unknown, _key: string, value: unknown): unknown {
   if (typeof value === "number") {
     if (Number.isNaN(value)) return undefined;
@@ -117,7 +122,11 @@ function replacer(this: unknown, _key: string, value: unknown): unknown {
       const bytes = value instanceof Uint8Array ? value : new Uint8Array(value);
       return { "/": { bytes: toBase64(bytes) } };
     }
-    if (!Array.isArray(value) && slashOnly(Object.keys(value))) return { "/": { map: (value as Record<string, unknown>)["/"] } };
+    if (!Array.isArray(value) && slashOnly(Object.keys(value))) {
+      const inner = (value as Record<string, unknown>)["/"];
+      // a field JSON drops (undefined, a function, NaN) leaves an empty object, not an escape
+      return dropped(inner) ? {} : { "/": { map: inner } };
+    }
   }
   return value;
 }

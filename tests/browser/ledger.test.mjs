@@ -77,6 +77,64 @@ export const tests = {
     assert.equal(r.after, "after");
   },
 
+  async "random documents round-trip by the value rules (a plain model): numbers, -0, floats, big magnitudes, NaN and undefined fields, dates, bytes, \"/\"-only maps, nesting"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const r = await page.evaluate(async () => {
+      let seed = 7; // mulberry32
+      const rnd = (n) => {
+        seed = (seed + 0x6d2b79f5) >>> 0;
+        let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
+      };
+      // a value and what it must read back as (undefined: the field is dropped)
+      const gen = (depth, inArray) => {
+        const kinds = depth > 3 ? 9 : 12;
+        switch (rnd(kinds)) {
+          case 0: { const n = rnd(2000) - 1000; return [n, n]; }
+          case 1: { const f = (rnd(100000) - 50000) / 64 + 0.5; return [f, f]; }
+          case 2: { const n = [-0, 2 ** 63, -(2 ** 64), 1e300, 5e-324, 2 ** 53 + 2][rnd(6)]; return [n, n]; }
+          case 3: { const s = "s" + rnd(50) + ["", "\u00e9", "\u{1f600}", "\"\\\n"][rnd(4)]; return [s, s]; }
+          case 4: { const b = rnd(2) === 0; return [b, b]; }
+          case 5: return [null, null];
+          case 6: { const d = new Date(1.7e12 + rnd(1e9)); return [d, d.toISOString()]; }
+          case 7: { const b = new Uint8Array(rnd(5)).map(() => rnd(256)); return [b, b]; }
+          case 8: { const n = rnd(10); return inArray ? [n, n] : [[NaN, undefined][n % 2], undefined]; } // refused in arrays
+          case 9: { const [v, w] = gen(depth + 1, false); return [{ "/": v }, w === undefined ? {} : { "/": w }]; }
+          case 10: { const a = [], b = []; for (let i = rnd(4); i > 0; i--) { const [v, w] = gen(depth + 1, true); a.push(v); b.push(w); } return [a, b]; }
+          default: { const o = {}, e = {}; for (let i = rnd(5); i > 0; i--) { const k = "k" + rnd(8); const [v, w] = gen(depth + 1, false); o[k] = v; if (w === undefined) delete e[k]; else e[k] = w; } return [o, e]; }
+        }
+      };
+      const same = (a, b) => {
+        if (a instanceof Uint8Array || b instanceof Uint8Array) return a instanceof Uint8Array && b instanceof Uint8Array && a.length === b.length && a.every((x, i) => x === b[i]);
+        if (typeof a === "number" || typeof b === "number") return Object.is(a, b);
+        if (Array.isArray(a) || Array.isArray(b)) return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => same(x, b[i]));
+        if (a && b && typeof a === "object" && typeof b === "object") {
+          const ka = Object.keys(a).sort(), kb = Object.keys(b).sort();
+          return same(ka, kb) && ka.every((k) => same(a[k], b[k]));
+        }
+        return a === b;
+      };
+      const docs = [], want = new Map();
+      for (let i = 0; i < 600; i++) {
+        const doc = { _id: `d${i}` }, exp = { _id: `d${i}` };
+        for (let f = rnd(6); f >= 0; f--) { const [v, w] = gen(0, false); doc["f" + f] = v; if (w !== undefined) exp["f" + f] = w; }
+        docs.push(doc); want.set(doc._id, exp);
+      }
+      const db = window.fp.fireproof("model-values");
+      await db.bulk(docs.slice(0, 450));
+      for (const d of docs.slice(450)) await db.put(d);
+      const bad = [];
+      const show = (v) => JSON.stringify(v, (k, x) => (x instanceof Uint8Array ? `bytes:${Array.from(x)}` : Object.is(x, -0) ? "-0" : x));
+      const check = (how, got, exp) => same(got, exp) || bad.push(`${how}: got ${show(got)}, want ${show(exp)}`);
+      for (const row of (await db.allDocs()).rows) check("allDocs", row.value, want.get(row.key));
+      for (const d of docs.slice(0, 20)) check("get", await db.get(d._id), want.get(d._id));
+      return { n: (await db.allDocs()).rows.length, bad };
+    });
+    assert.equal(r.n, 600);
+    assert.deepEqual(r.bad, []);
+  },
+
   async "objects shaped like the wire's forms ({\"/\": …}) come back as themselves: get, allDocs, changes, query values, subscribers"({ context, harness }) {
     const page = await openPage(context, harness);
     const r = await page.evaluate(async () => {
