@@ -107,6 +107,49 @@ function scan(v: unknown, path: string, inArray: boolean, seen: Set<object>, bou
   return false;
 }
 
+/**
+ * `scan` without the field paths its errors name (building them costs more than the checks):
+ * the same answer where `scan` accepts plain values, `undefined` wherever `scan` might throw or
+ * needs its own rules (non-finite numbers, invalid dates, typed arrays, cycles, depth), for the
+ * caller to run `scan`.
+ */
+function quick(v: unknown, inArray: boolean, depth: number): boolean | undefined {
+  switch (typeof v) {
+    case "string":
+    case "boolean":
+      return false;
+    case "number":
+      return Number.isFinite(v) ? asBits(v) : undefined;
+    case "undefined":
+    case "function":
+    case "symbol":
+      return inArray ? undefined : false;
+    case "object": {
+      if (v === null) return false;
+      if (isBytes(v)) return true;
+      if (v instanceof Date) return Number.isNaN(v.getTime()) ? undefined : false;
+      if (ArrayBuffer.isView(v) || depth >= MAX_DEPTH) return undefined;
+      let special = false;
+      let s: boolean | undefined;
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) {
+          if ((s = quick(v[i], true, depth + 1)) === undefined) return s;
+          special ||= s;
+        }
+      } else {
+        const keys = Object.keys(v);
+        special = slashOnly(keys);
+        for (const k of keys) {
+          if ((s = quick((v as Record<string, unknown>)[k], false, depth + 1)) === undefined) return s;
+          special ||= s;
+        }
+      }
+      return special;
+    }
+  }
+  return undefined;
+}
+
 /** True for a field value that is not stored (`JSON.stringify` and the replacer drop it). */
 function dropped(v: unknown): boolean {
   return v === undefined || typeof v === "function" || typeof v === "symbol" || Number.isNaN(v);
@@ -141,7 +184,7 @@ export function encodeDoc(doc: unknown): string {
 
 /** Encodes any value (document field, query key) to wire JSON; `bounds` allows ±Infinity. */
 export function encodeValue(v: unknown, bounds = false): string {
-  const special = scan(v, "", false, new Set(), bounds);
+  const special = quick(v, false, 0) ?? scan(v, "", false, new Set(), bounds);
   try {
     const json = special ? JSON.stringify(v, replacer) : JSON.stringify(v);
     if (json === undefined) throw invalid("", "value cannot be stored");

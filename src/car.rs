@@ -8,7 +8,7 @@ use cid::Cid;
 use ipld_core::ipld::Ipld;
 
 use crate::codec::cbor::write_head;
-use crate::codec::{cid_of, decode, read_cid, Block, RAW};
+use crate::codec::{cid_of, cid_of_digest, decode, read_cid, Block, RAW};
 use crate::crypto::{self, Aead, OpenError};
 use crate::error::{Error, Result};
 
@@ -121,7 +121,7 @@ pub fn parse_car(name: &str, bytes: &[u8], verify: bool) -> Result<(Vec<Cid>, Ve
 /// Encrypts CAR bytes and names the result.
 pub async fn seal_car<A: Aead>(aead: &A, car: &[u8]) -> Result<SealedCar> {
     let bytes = crypto::seal(aead, car).await?;
-    let name = cid_of(RAW, &bytes)?;
+    let name = cid_of_digest(RAW, &aead.sha256(&bytes).await?)?;
     Ok(SealedCar { name, bytes })
 }
 

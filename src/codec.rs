@@ -42,8 +42,18 @@ impl Block {
 
 /// CIDv1 of `bytes` under `codec` with a sha2-256 multihash.
 pub fn cid_of(codec: u64, bytes: &[u8]) -> Result<Cid> {
-    let digest = Sha256::digest(bytes);
-    let mh = multihash::Multihash::<64>::wrap(SHA2_256, &digest)
+    cid_of_digest(codec, &sha256(bytes))
+}
+
+/// The sha2-256 digest of `bytes` (one out-of-line copy of the hasher for every caller).
+#[inline(never)]
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// CIDv1 under `codec` of bytes whose sha2-256 digest is `digest`.
+pub fn cid_of_digest(codec: u64, digest: &[u8; 32]) -> Result<Cid> {
+    let mh = multihash::Multihash::<64>::wrap(SHA2_256, digest)
         .map_err(|_| Error::Internal("multihash: Invalid multihash size 32.".into()))?;
     Ok(Cid::new_v1(codec, mh))
 }

@@ -78,6 +78,12 @@ pub trait Aead {
         aad: &[u8],
         sealed: &[u8],
     ) -> std::result::Result<Vec<u8>, ()>;
+
+    /// SHA-256 of `bytes` (a sealed CAR, for its name). Hashed here unless the platform has a
+    /// quicker way.
+    async fn sha256(&self, bytes: &[u8]) -> Result<[u8; 32]> {
+        Ok(crate::codec::sha256(bytes))
+    }
 }
 
 /// AES-256-GCM in Rust (the `aes-gcm` crate).
