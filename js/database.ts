@@ -121,12 +121,20 @@ export class Database {
           ops.push(entry(ids[i], encodeDoc(s.doc)));
         } else ops.push(entry(ids[i], encodeDoc(d)));
       }
-      await this.shared.core; // (the call checked that this handle was open)
       return this.shared.write(ops, files);
     };
-    // a closed handle rejects (core()); documents without files are encoded during the call
+    // documents with files are queued once their files are stored
     if (this.closed || docs.some(hasFiles)) return this.track(this.core().then(() => this.shared.withFiles(encode)));
-    return this.track(encode());
+    return this.enqueue(docs.map((d, i) => entry(ids[i], encodeDoc(d))));
+  }
+
+  /**
+   * Queues write entries during the call, so that writes commit in the order they were called
+   * (a `del` then a `put` of one id in the same tick leaves the document); a closed handle
+   * rejects (`core()`).
+   */
+  private enqueue(ops: string[]): Promise<WriteResult> {
+    return this.track(this.closed ? this.core().then(() => this.shared.write(ops)) : this.shared.write(ops));
   }
 
   async put<T extends DocTypes>(doc: DocSet<T>): Promise<DocResponse> {
@@ -168,7 +176,7 @@ export class Database {
 
   async del(id: string): Promise<DocResponse> {
     const key = requireId(id);
-    const res = await this.track(this.core().then(() => this.shared.write([entry(key, null)])));
+    const res = await this.enqueue([entry(key, null)]);
     return { id: key, clock: toClock(res.clock), name: this.name };
   }
 

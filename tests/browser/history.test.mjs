@@ -5,6 +5,109 @@ import assert from "node:assert/strict";
 import { openPage } from "./util.mjs";
 
 export const tests = {
+  async "a random history against a plain model: allDocs options, changes(since) and its limit, at(clock) views, subscriber deliveries"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const r = await page.evaluate(async () => {
+      let seed = 5; // mulberry32
+      const rnd = (n) => {
+        seed = (seed + 0x6d2b79f5) >>> 0;
+        let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
+      };
+      const ID = (i) => `d${String(i).padStart(2, "0")}`;
+      const show = (v) => JSON.stringify(v, (_, x) => (x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, x[k]])) : x));
+      const db = window.fp.fireproof("history-model");
+      const heard = [];
+      db.subscribe((docs) => heard.push(...docs.map(show)), true);
+      // the model: id -> { doc, at } (at: the write's number; doc undefined once deleted)
+      const state = new Map();
+      const told = []; // what subscribers must hear, in order
+      const steps = []; // [clock, a copy of the state] after each awaited step
+      let w = 0;
+      // one commit's writes: subscribers hear each id once, in the place of its last write
+      const commit = (writes) => {
+        const last = new Map(writes.map(([id], i) => [id, i]));
+        writes.forEach(([id, doc], i) => {
+          state.set(id, { doc, at: ++w });
+          if (last.get(id) === i) told.push(show(doc ?? { _id: id, _deleted: true }));
+        });
+      };
+      const write = (id, doc) => commit([[id, doc]]);
+      const live = () => [...state].filter(([, v]) => v.doc);
+      for (let step = 0; step < 80; step++) {
+        const kind = rnd(4);
+        let res;
+        if (kind === 0) {
+          const doc = { _id: ID(rnd(40)), n: step, s: "x".repeat(rnd(3)) };
+          write(doc._id, doc);
+          res = await db.put(doc);
+        } else if (kind === 1) {
+          // a bulk may write an id twice: it is stored once, in the place of its last write
+          const docs = Array.from({ length: 1 + rnd(5) }, (_, i) => ({ _id: ID(rnd(40)), n: step * 10 + i }));
+          commit(docs.map((d) => [d._id, d]));
+          res = await db.bulk(docs);
+        } else if (kind === 2 && live().length > 0) {
+          const [id] = live()[rnd(live().length)];
+          write(id, undefined);
+          res = await db.del(id);
+        } else {
+          // puts and dels in one tick (an id may come twice, a del may follow a put of its id):
+          // one commit here, applied in the order they were called
+          const writes = [];
+          const calls = [];
+          for (let i = 2 + rnd(3); i > 0; i--) {
+            const id = ID(rnd(12));
+            const earlier = writes.findLast(([x]) => x === id);
+            const exists = earlier ? earlier[1] : state.get(id)?.doc;
+            if (exists && rnd(2) === 0) {
+              writes.push([id, undefined]);
+              calls.push(db.del(id));
+            } else {
+              const doc = { _id: id, n: -step - i / 10 };
+              writes.push([id, doc]);
+              calls.push(db.put(doc));
+            }
+          }
+          commit(writes);
+          res = (await Promise.all(calls)).at(-1);
+        }
+        steps.push([res.clock, new Map(state), w]);
+      }
+      const bad = [];
+      const check = (what, got, want) => got === want || bad.push(`${what}: got ${got}, want ${want}`);
+      const byId = (a, b) => (a[0] < b[0] ? -1 : 1);
+      // allDocs and its options
+      const all = live().sort(byId).map(([, v]) => show(v.doc));
+      check("allDocs", show((await db.allDocs()).rows.map((x) => show(x.value))), show(all));
+      check("allDocs desc limit", show((await db.allDocs({ descending: true, limit: 5 })).rows.map((x) => show(x.value))), show([...all].reverse().slice(0, 5)));
+      check("allDocs prefix", show((await db.allDocs({ prefix: "d1" })).rows.map((x) => x.key)), show(live().map(([id]) => id).filter((id) => id.startsWith("d1")).sort()));
+      const keys = [ID(3), ID(41), ID(7), ID(3)];
+      check("allDocs keys", show((await db.allDocs({ keys })).rows.map((x) => x.key)), show(keys.filter((k) => state.get(k)?.doc)));
+      // changes since each recorded clock: what was written after it, each id once, oldest first
+      const changed = (after) => [...state].filter(([, v]) => v.at > after).sort((a, b) => a[1].at - b[1].at);
+      const row = ([id, v]) => (v.doc ? show(v.doc) : `${id} deleted`);
+      const gotRow = (x) => (x.value._deleted === true ? `${x.key} deleted` : show(x.value));
+      check("changes([])", show((await db.changes()).rows.map(gotRow)), show(changed(0).map(row)));
+      check("changes limit 7", show((await db.changes([], { limit: 7 })).rows.map(gotRow)), show(changed(0).slice(-7).map(row)));
+      for (let k = 0; k < 12; k++) {
+        const [clock, then, after] = steps[rnd(steps.length)];
+        check(`changes(since step ${after})`, show((await db.changes(clock)).rows.map(gotRow)), show(changed(after).map(row)));
+        const view = db.at(clock);
+        const thenLive = [...then].filter(([, v]) => v.doc).sort(byId).map(([, v]) => show(v.doc));
+        check(`at(${after}).allDocs`, show((await view.allDocs()).rows.map((x) => show(x.value))), show(thenLive));
+        const id = ID(rnd(40));
+        const got = await view.get(id).then(show, (e) => e.code);
+        check(`at(${after}).get(${id})`, got, then.get(id)?.doc ? show(then.get(id).doc) : "ENOENT");
+      }
+      await new Promise((res) => setTimeout(res, 50));
+      const at = told.findIndex((x, i) => heard[i] !== x);
+      if (at >= 0 || heard.length !== told.length) bad.push(`subscribers (${heard.length} heard, ${told.length} told) from #${at}: heard ${heard.slice(at, at + 4)}, want ${told.slice(at, at + 4)}`);
+      return bad;
+    });
+    assert.deepEqual(r, []);
+  },
+
   async "at(clock) reads the state then; rollback commits it; after compaction old clocks are HISTORY_GONE"({ context, harness }) {
     const page = await openPage(context, harness);
     const r = await page.evaluate(async () => {
