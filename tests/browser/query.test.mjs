@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { openPage } from "./util.mjs";
 
 export const tests = {
-  async "random queries against a plain model: key, keys, range, prefix, descending, limit over mixed key types, before and after updates"({ context, harness }) {
+  async "random queries against a plain model: key, keys, range, prefix, descending, limit over mixed key types, a field and a multi-emit map function, before and after updates and a reopen"({ context, harness }) {
     const page = await openPage(context, harness);
     const r = await page.evaluate(async () => {
       let seed = 11; // mulberry32
@@ -37,11 +37,17 @@ export const tests = {
         if (Array.isArray(k)) return k.length >= 1 && eq(k[0], p);
         return typeof p === "string" ? typeof k === "string" && k.startsWith(p) : eq(k, p);
       };
-      const model = (docs, o) => {
-        let rows = [];
-        // a field query indexes neither missing nor null fields (docs/format.md §12.4)
-        for (const [id, d] of docs) if (d.k !== undefined && d.k !== null) rows.push({ key: d.k, id });
-        rows.sort((x, y) => cmp(x.key, y.key) || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+      // the rows of the two indexes: a field query indexes neither missing nor null fields
+      // (docs/format.md §12.4); the map function emits each tag (null too) with the doc's n
+      const fieldRows = (id, d) => (d.k !== undefined && d.k !== null ? [{ key: d.k, id, value: null }] : []);
+      const tagRows = (id, d) => (d.tags ?? []).map((t, i) => ({ key: t, id, value: d.n ?? null, i }));
+      const byTags = (doc, emit) => {
+        for (const t of doc.tags ?? []) emit(t, doc.n);
+      };
+      const model = (docs, o, rowsOf) => {
+        let rows = [...docs].flatMap(([id, d]) => rowsOf(id, d));
+        // equal keys: by id, then in emit order
+        rows.sort((x, y) => cmp(x.key, y.key) || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0) || x.i - y.i);
         if ("key" in o) rows = rows.filter((x) => eq(x.key, o.key));
         if (o.range) rows = rows.filter((x) => cmp(o.range[0], x.key) <= 0 && cmp(x.key, o.range[1]) <= 0);
         if ("prefix" in o) rows = rows.filter((x) => prefixed(x.key, o.prefix));
@@ -61,11 +67,13 @@ export const tests = {
       };
       const show = (v) => JSON.stringify(v, (_, x) => (x === Infinity ? "Inf" : x === -Infinity ? "-Inf" : x));
       const docs = new Map();
-      const db = window.fp.fireproof("q-model");
+      let db = window.fp.fireproof("q-model");
       const batch = [];
       for (let i = 0; i < 300; i++) {
         const d = { _id: `d${String(i).padStart(3, "0")}` };
         if (rnd(10) > 0) d.k = key();
+        if (rnd(3) > 0) d.tags = Array.from({ length: rnd(4) }, scalar);
+        if (rnd(4) > 0) d.n = rnd(100);
         docs.set(d._id, d);
         batch.push(d);
       }
@@ -75,11 +83,13 @@ export const tests = {
       const round = async (n) => {
         for (let q = 0; q < n; q++) {
           const o = opts();
-          const got = (await db.query("k", o)).rows.map((x) => ({ key: x.key, id: x.id, doc: x.doc?._id }));
-          const want = model(docs, o);
+          const tags = q % 2 === 1;
+          const got = (await db.query(tags ? byTags : "k", o)).rows.map((x) => ({ key: x.key, id: x.id, value: x.value, doc: x.doc?._id }));
+          const want = model(docs, o, tags ? tagRows : fieldRows);
           asked++;
-          const same = got.length === want.length && got.every((x, i) => eq(x.key, want[i].key) && x.id === want[i].id && x.doc === x.id);
-          if (!same) bad.push(`${show(o)}: got ${show(got.map((x) => [x.key, x.id]))}, want ${show(want.map((x) => [x.key, x.id]))}`.slice(0, 800));
+          const same = got.length === want.length && got.every((x, i) => eq(x.key, want[i].key) && x.id === want[i].id && (!tags || x.value === want[i].value) && x.doc === x.id);
+          const rows = (v) => show(v.map((x) => [x.key, x.id, x.value]));
+          if (!same) bad.push(`${tags ? "tags " : ""}${show(o)}: got ${rows(got)}, want ${rows(want)}`.slice(0, 800));
         }
       };
       await round(150);
@@ -94,6 +104,8 @@ export const tests = {
         } else {
           const d = { _id: id };
           if (rnd(8) > 0) d.k = key();
+          if (rnd(3) > 0) d.tags = Array.from({ length: rnd(4) }, scalar);
+          if (rnd(4) > 0) d.n = rnd(100);
           docs.set(id, d);
           if (rnd(2) === 0) await db.put(d);
           else pending.push(db.put(d));
@@ -105,9 +117,18 @@ export const tests = {
       for (const [id, d] of docs) if (show(stored.get(id)?.k) !== show(d.k) || !stored.has(id)) bad.push(`allDocs ${id}: ${show(stored.get(id))} vs ${show(d)}`);
       for (const id of stored.keys()) if (!docs.has(id)) bad.push(`allDocs has deleted ${id}`);
       await round(150);
+      // reopened (the engine reads the stored indexes) and updated again
+      await db.close();
+      db = window.fp.fireproof("q-model");
+      for (let i = 0; i < 20; i++) {
+        const d = { _id: `d${String(rnd(330)).padStart(3, "0")}`, k: key(), tags: [scalar()], n: i };
+        docs.set(d._id, d);
+        await db.put(d);
+      }
+      await round(100);
       return { asked, bad: bad.slice(0, 5), nBad: bad.length };
     });
-    assert.equal(r.asked, 300);
+    assert.equal(r.asked, 400);
     assert.deepEqual(r.bad, []);
   },
 
