@@ -20,9 +20,13 @@ export function toClock(cids: readonly string[]): ClockHead {
   return cids.map((c) => new Link(c));
 }
 
-/** Accepts a clock as returned (links), as strings or as dag-json `{"/": cid}` objects. */
-export function clockToJson(since: unknown): string {
-  if (since === undefined || since === null) return "[]";
+/**
+ * Accepts a clock as returned (links), as strings or as dag-json `{"/": cid}` objects; absent
+ * (`undefined`, `null`) is `[]`, the start, unless `required` (`rollback`, where a missing
+ * argument must not mean "empty the ledger").
+ */
+export function clockToJson(since: unknown, required = false): string {
+  if ((since === undefined || since === null) && !required) return "[]";
   if (!Array.isArray(since)) throw new DatabaseError("INVALID_ARG", "invalid argument: a clock is an array of event links");
   return JSON.stringify(
     since.map((l: unknown) => {

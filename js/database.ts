@@ -304,9 +304,10 @@ export class Database {
   }
 
   private async rollbackNow(clock: ClockHead): Promise<{ readonly clock: ClockHead; readonly name: string }> {
+    const at = clockToJson(clock, true); // rollback() without a clock must not empty the ledger
     const core = await this.core();
     try {
-      const res = JSON.parse(await this.shared.locked(() => core.rollback(clockToJson(clock)))) as WriteResult;
+      const res = JSON.parse(await this.shared.locked(() => core.rollback(at))) as WriteResult;
       await this.shared.changed();
       return { clock: toClock(res.clock), name: this.name };
     } catch (e) {

@@ -140,6 +140,9 @@ export const tests = {
       }
       seen.bad = bad;
       seen.rollbackBad = await db.rollback("nope").then(() => "done", (e) => e.code);
+      // without a clock, rollback refuses (it does not read as [], which would empty the ledger)
+      seen.rollbackNone = [await db.rollback().then(() => "done", (e) => e.code), await db.rollback(null).then(() => "done", (e) => e.code)];
+      seen.stillThere = (await db.allDocs()).rows.length;
       const notified = [];
       db.subscribe((docs) => notified.push(...docs.map((d) => d._id).sort()), true);
       const before = (await db.info()).seq;
@@ -164,6 +167,8 @@ export const tests = {
     // null reads as the empty clock ([]), where "a" does not exist
     assert.deepEqual(r.seen.bad, ["INVALID_ARG", "INVALID_ARG", "ENOENT", "INVALID_ARG", "INVALID_ARG"]);
     assert.equal(r.seen.rollbackBad, "INVALID_ARG");
+    assert.deepEqual(r.seen.rollbackNone, ["INVALID_ARG", "INVALID_ARG"]);
+    assert.equal(r.seen.stillThere, 3);
     assert.deepEqual(r.seen.nowField, ["c", "d"], "the views did not touch the ledger's index");
     assert.deepEqual(r.after.all, [["a", 1], ["b", 2], ["c", 3]]);
     assert.equal(r.after.seq, 1, "one commit");
