@@ -189,7 +189,8 @@ export class Database {
   }
 
   /** @internal */
-  async allDocsAt<T extends DocTypes>(opts: Partial<AllDocsQueryOpts>, at: string | undefined): Promise<AllDocsResponse<T>> {
+  async allDocsAt<T extends DocTypes>(options: Partial<AllDocsQueryOpts> | null, at: string | undefined): Promise<AllDocsResponse<T>> {
+    const opts = options ?? {}; // null from JS callers: no options
     const core = await this.core();
     const wire = {
       limit: typeof opts.limit === "number" && opts.limit >= 0 ? Math.min(Math.floor(opts.limit), 2 ** 31) : undefined,
@@ -216,7 +217,8 @@ export class Database {
   }
 
   /** @internal */
-  async changesAt<T extends DocTypes>(since: ClockHead, opts: ChangesOptions, at: string | undefined): Promise<ChangesResponse<T>> {
+  async changesAt<T extends DocTypes>(since: ClockHead, options: ChangesOptions | null, at: string | undefined): Promise<ChangesResponse<T>> {
+    const opts = options ?? {}; // null from JS callers: no options
     const core = await this.core();
     const limit = typeof opts.limit === "number" && opts.limit > 0 ? Math.floor(opts.limit) : undefined;
     try {

@@ -77,6 +77,79 @@ export const tests = {
     assert.equal(r.after, "after");
   },
 
+  async "junk arguments to every method (400 random calls) settle with coded errors, and the ledger keeps its data and works"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const pageErrors = [];
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+    const r = await page.evaluate(async ([SEED, N]) => {
+      let seed = SEED;
+      const rnd = (n) => {
+        seed = (seed + 0x6d2b79f5) >>> 0; // mulberry32
+        let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
+      };
+      const cyc = {};
+      cyc.self = cyc;
+      const junk = () => {
+        const all = [
+          undefined, null, 0, -1, 1.5, NaN, Infinity, -Infinity, 2 ** 64, "", "a", "x".repeat(5000), "\ud800", true, false,
+          Symbol("s"), 10n, [], [1, 2], [[[]]], {}, { _id: 5 }, { _id: "" }, { _id: "ok", v: 1 }, { _id: {} }, cyc, new Date(NaN), new Date(0),
+          new Uint8Array(3), new ArrayBuffer(2), () => 1, (d, e) => e(d._id), async () => 1, Object.create(null), new Map([[1, 2]]),
+          { get boom() { throw new Error("getter"); } }, new Proxy({}, { ownKeys() { throw new Error("proxy"); } }),
+          { key: {} }, { keys: "x" }, { range: [1] }, { range: "x" }, { prefix: {} }, { limit: -5 }, { limit: "3" }, { descending: "yes" },
+          [{ "/": 1 }], { clock: [1] }, [{ "/": "notacid" }], ["bafyreigaoe36umoeeov3sqjiexmfqh5bsj7g5vojciqhqaxw5vqm4ta7w4"], { includeDocs: 3 },
+          Array.from({ length: 50 }, (_, i) => ({ _id: "b" + i })), [null, 1, "x"], [{ _id: "c", v: NaN }], [{ _id: "d", v: [undefined] }],
+        ];
+        return all[rnd(all.length)];
+      };
+      const db = window.fp.fireproof("api-fuzz");
+      await db.put({ _id: "keep", v: 42 });
+      const methods = ["put", "get", "del", "remove", "bulk", "query", "allDocs", "allDocuments", "changes", "subscribe", "compact", "info", "at", "rollback", "exportCar", "attach"];
+      const bad = [];
+      for (let i = 0; i < N; i++) {
+        const m = methods[rnd(methods.length)];
+        const args = Array.from({ length: rnd(3) }, junk);
+        if (m === "rollback" && Array.isArray(args[0]) && args[0].length === 0) continue; // empties the ledger, on purpose
+        let p;
+        try {
+          p = db[m](...args);
+        } catch (e) {
+          // a synchronous throw: allowed only as a coded error
+          if (!(e instanceof Error) || typeof e.code !== "string") bad.push(`${m} threw synchronously ${e?.constructor?.name}: ${String(e?.message ?? e).slice(0, 120)}`);
+          continue;
+        }
+        if (m === "subscribe") {
+          if (typeof p === "function") p();
+          continue;
+        }
+        if (m === "at") {
+          try {
+            p = p.get(junk());
+          } catch (e) {
+            if (!(e instanceof Error) || typeof e.code !== "string") bad.push(`at().get threw ${String(e?.message ?? e).slice(0, 120)}`);
+            continue;
+          }
+        }
+        if (!p || typeof p.then !== "function") continue;
+        const res = await Promise.race([p.then(() => "ok", (e) => e), new Promise((r) => setTimeout(() => r("TIMEOUT"), 5000))]);
+        if (res === "TIMEOUT") bad.push(`${m}(${args.map((a) => typeof a).join(",")}) did not settle`);
+        else if (res !== "ok") {
+          if (res instanceof Error && /^(proxy|getter)$/.test(res.message)) continue; // the app's own throw, passed on
+          if (!(res instanceof Error) || typeof res.code !== "string") bad.push(`${m}(${args.map((a) => typeof a).join(",")}) rejected with ${res?.constructor?.name} ${String(res?.message ?? res).slice(0, 160)}`);
+        }
+      }
+      const keep = await db.get("keep").then((d) => d.v, (e) => e.code);
+      await db.put({ _id: "after", v: 1 });
+      const after = await db.get("after").then((d) => d.v, (e) => e.code);
+      return { bad: [...new Set(bad)].slice(0, 30), keep, after };
+    }, [4, 400]);
+    assert.deepEqual(r.bad, []);
+    assert.equal(r.keep, 42);
+    assert.equal(r.after, 1);
+    assert.deepEqual(pageErrors, []);
+  },
+
   async "random documents round-trip by the value rules (a plain model): numbers, -0, floats, big magnitudes, NaN and undefined fields, dates, bytes, \"/\"-only maps, nesting"({ context, harness }) {
     const page = await openPage(context, harness);
     const r = await page.evaluate(async () => {
