@@ -81,9 +81,9 @@ enum LeafSer<'a> {
 }
 
 impl LeafSer<'_> {
-    /// `{doc|ref|del: ..., pos?, seq?}`: all keys have 3 bytes, so canonical order is bytewise
-    /// (`del` < `doc` < `pos` < `ref` < `seq`).
-    fn encode(&self, pos: Option<u64>) -> Result<Vec<u8>> {
+    /// `{w?, doc|ref|del: ..., pos?, seq?}`: `w` has the shortest key, so it comes first; the
+    /// others have 3 bytes, so their order is bytewise (`del` < `doc` < `pos` < `ref` < `seq`).
+    fn encode(&self, pos: Option<u64>, w: Option<u64>) -> Result<Vec<u8>> {
         use crate::codec::cbor::write_head;
         use crate::codec::dagcbor::write_link;
         let seq = match self {
@@ -94,8 +94,12 @@ impl LeafSer<'_> {
         write_head(
             &mut out,
             5,
-            1 + u64::from(seq.is_some()) + u64::from(pos.is_some()),
+            1 + u64::from(seq.is_some()) + u64::from(pos.is_some()) + u64::from(w.is_some()),
         );
+        if let Some(w) = w {
+            out.extend_from_slice(b"\x61w");
+            write_head(&mut out, 0, w);
+        }
         let put_pos = |out: &mut Vec<u8>| {
             if let Some(p) = pos {
                 out.extend_from_slice(b"\x63pos");
@@ -128,12 +132,23 @@ impl LeafSer<'_> {
 
 /// The leaf value `{doc, pos?, seq}` of an inline document (`body`: its encoded map).
 pub fn doc_leaf_raw(seq: u64, pos: Option<u64>, body: &[u8]) -> Result<Vec<u8>> {
-    LeafSer::Doc(Some(seq), body).encode(pos)
+    LeafSer::Doc(Some(seq), body).encode(pos, None)
+}
+
+/// `raw` (a leaf, `meta` its scan) re-stamped by a merge at `seq`: the same document, reference
+/// or tombstone, its write seq `w` kept, no `pos` (docs/format.md §2.4, §5).
+pub fn restamp_leaf(raw: &[u8], meta: &LeafMeta, seq: u64) -> Result<Vec<u8>> {
+    match (meta.doc, meta.doc_ref) {
+        (Some((from, to)), _) => LeafSer::Doc(Some(seq), &raw[from..to]),
+        (None, Some(cid)) => LeafSer::Ref(seq, cid),
+        (None, None) => LeafSer::Deleted(seq),
+    }
+    .encode(None, Some(meta.w))
 }
 
 /// A separately stored document block `{doc}` (`body`: the document's encoded map).
 pub fn doc_block(body: &[u8]) -> Result<crate::codec::Block> {
-    let bytes = LeafSer::Doc(None, body).encode(None)?;
+    let bytes = LeafSer::Doc(None, body).encode(None, None)?;
     let cid = crate::codec::cid_of(crate::codec::DAG_CBOR, &bytes)?;
     Ok(crate::codec::Block { cid, bytes })
 }
@@ -142,6 +157,8 @@ pub fn doc_block(body: &[u8]) -> Result<crate::codec::Block> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LeafMeta {
     pub seq: u64,
+    /// The seq of the commit that wrote the value (`w`, kept by merges; `seq` when absent).
+    pub w: u64,
     /// Where the document came in its commit's write order (0 when the leaf has no `pos`).
     pub pos: u64,
     pub live: bool,
@@ -160,7 +177,7 @@ impl LeafMeta {
         if major != 5 || n > 4 {
             return Err(bad("not a small map"));
         }
-        let (mut seq, mut kind, mut doc, mut at) = (None, None, None, 0);
+        let (mut seq, mut kind, mut doc, mut at, mut w) = (None, None, None, 0, None);
         for _ in 0..n {
             let (major, klen, p) = read_head(raw, pos).map_err(bad)?;
             let key = raw
@@ -171,11 +188,16 @@ impl LeafMeta {
             let vlen = item_len(raw, vpos).map_err(bad)?;
             let value = &raw[vpos..vpos + vlen];
             match key {
-                b"seq" | b"pos" => match read_head(value, 0) {
-                    Ok((0, v, _)) if key == b"seq" => seq = Some(v),
-                    Ok((0, v, _)) => at = v,
-                    _ => return Err(bad("seq or pos is not an unsigned integer")),
-                },
+                b"seq" | b"pos" | b"w" => {
+                    let Ok((0, v, _)) = read_head(value, 0) else {
+                        return Err(bad("seq, pos or w is not an unsigned integer"));
+                    };
+                    match key[0] {
+                        b's' => seq = Some(v),
+                        b'w' => w = Some(v),
+                        _ => at = v,
+                    }
+                }
                 b"doc" if value.first().is_some_and(|b| b >> 5 == 5) => {
                     kind = Some((true, None));
                     doc = Some((vpos, vpos + vlen));
@@ -197,6 +219,7 @@ impl LeafMeta {
         match (seq, kind) {
             (Some(seq), Some((live, doc_ref))) if pos == raw.len() => Ok(LeafMeta {
                 seq,
+                w: w.unwrap_or(seq),
                 pos: at,
                 live,
                 doc_ref,
@@ -299,7 +322,7 @@ impl Leaf {
             Leaf::Ref { seq, cid } => LeafSer::Ref(*seq, *cid),
             Leaf::Deleted { seq } => LeafSer::Deleted(*seq),
         })
-        .encode(pos)
+        .encode(pos, None)
     }
 
     /// Decodes an encoded leaf value.
@@ -482,6 +505,20 @@ mod tests {
                     None
                 }
             );
+            // a merge's re-stamp: canonical bytes of the map with `w` (the written seq) and the
+            // merge's `seq`, `pos` dropped; re-stamping again keeps the first `w`
+            let with_pos = leaf.to_raw_at(Some(2)).unwrap();
+            let merged = restamp_leaf(&with_pos, &LeafMeta::read(&with_pos).unwrap(), 100).unwrap();
+            let Ipld::Map(mut m) = to_ipld(&leaf) else {
+                unreachable!()
+            };
+            m.insert("seq".into(), Ipld::Integer(100));
+            m.insert("w".into(), Ipld::Integer(leaf.seq().into()));
+            assert_eq!(merged, crate::prolly::raw(&Ipld::Map(m)).unwrap());
+            let again = restamp_leaf(&merged, &LeafMeta::read(&merged).unwrap(), 200).unwrap();
+            let meta = LeafMeta::read(&again).unwrap();
+            assert_eq!((meta.seq, meta.w, meta.pos), (200, leaf.seq(), 0));
+            assert_eq!(Leaf::from_raw(&again).unwrap().is_live(), leaf.is_live());
         }
         assert!(Leaf::from_ipld(&Ipld::Null).is_err());
         for junk in [

@@ -19,6 +19,8 @@ mod held_tests;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod mem;
 #[cfg(all(test, not(target_arch = "wasm32")))]
+mod merge_tests;
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;
 
 pub use replica::{PullReport, PushReport, Replica};

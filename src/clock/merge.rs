@@ -1,8 +1,10 @@
 //! Deterministic merge of concurrent clock heads.
 //!
 //! The merge is a function of the heads' document trees only: where all heads hold the same leaf
-//! for an id it is kept as is; where they differ, the leaf written at the highest seq wins (ties:
-//! the higher head CID) and is re-stamped with the merge seq (1 + the highest head seq). The
+//! for an id it is kept as is; where they differ, the leaf with the highest write seq `w` wins
+//! (ties: the higher head CID) and is re-stamped with the merge seq (1 + the highest head seq),
+//! its `w` kept (docs/format.md §2.4: a write's `w` is above that of every value it can have
+//! replaced; the re-stamped seq is not, so it must not decide). The
 //! first head's trees (heads sorted by CID) are the starting point. No common ancestor is looked
 //! for and no history is read: intermediate trees, which compaction drops, are never needed.
 //! This equals merging each head's net change since any common ancestor, except that ids every
@@ -18,7 +20,7 @@ use crate::{HashMap, HashSet};
 use cid::Cid;
 
 use super::Event;
-use crate::doc::{Leaf, LeafMeta};
+use crate::doc::{restamp_leaf, LeafMeta};
 use crate::error::{Error, Result};
 use crate::prolly::{self, Edit, NodesNow, Raw};
 use crate::sort::{heap_sort, sort_cids};
@@ -54,10 +56,10 @@ fn corrupt(e: String) -> Error {
     Error::corrupt("merge", e)
 }
 
-/// The leaf seq of a raw docs-tree value (0 for an absent one).
+/// The write seq `w` of a raw docs-tree value (0 for an absent one).
 fn stamp(v: &Option<Raw>) -> Result<u64> {
     match v {
-        Some(v) => Ok(LeafMeta::read(v).map_err(corrupt)?.seq),
+        Some(v) => Ok(LeafMeta::read(v).map_err(corrupt)?.w),
         None => Ok(0),
     }
 }
@@ -76,7 +78,7 @@ pub fn plan<E: EventsNow>(src: &E, heads: &[Cid], events: &mut Events) -> Result
 
     // Every id on which some head differs from the first, with each head's leaf (a head whose
     // diff lacks the id holds the first head's leaf, which is listed too). Ordered by
-    // (id, leaf seq, head position), the last of each id wins: the leaf written at the highest
+    // (id, write seq, head position), the last of each id wins: the leaf with the highest write
     // seq, ties broken by the higher head CID (heads are sorted).
     let mut all: Vec<(Vec<u8>, u64, usize, Option<Raw>)> = Vec::new();
     for (i, h) in heads.iter().enumerate().skip(1) {
@@ -107,15 +109,11 @@ pub fn plan<E: EventsNow>(src: &E, heads: &[Cid], events: &mut Events) -> Result
         let new = match after {
             None => None,
             Some(v) => {
-                let l = match Leaf::from_raw(&v).map_err(corrupt)? {
-                    Leaf::Doc { body, .. } => Leaf::Doc { seq, body },
-                    Leaf::Ref { cid, .. } => Leaf::Ref { seq, cid },
-                    Leaf::Deleted { .. } => Leaf::Deleted { seq },
-                };
-                if l.is_live() {
+                let meta = LeafMeta::read(&v).map_err(corrupt)?;
+                if meta.live {
                     count += 1;
                 }
-                Some(l.to_raw()?)
+                Some(restamp_leaf(&v, &meta, seq)?)
             }
         };
         doc_edits.push((id, new));
