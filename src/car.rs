@@ -120,8 +120,11 @@ pub fn parse_car(name: &str, bytes: &[u8], verify: bool) -> Result<(Vec<Cid>, Ve
 
 /// Encrypts CAR bytes and names the result.
 pub async fn seal_car<A: Aead>(aead: &A, car: &[u8]) -> Result<SealedCar> {
-    let bytes = crypto::seal(aead, car).await?;
-    let name = cid_of_digest(RAW, &aead.sha256(&bytes).await?)?;
+    let (bytes, digest) = crypto::seal(aead, car).await?;
+    let name = match digest {
+        Some(d) => cid_of_digest(RAW, &d)?,
+        None => cid_of(RAW, &bytes)?,
+    };
     Ok(SealedCar { name, bytes })
 }
 

@@ -42,13 +42,7 @@ impl Block {
 
 /// CIDv1 of `bytes` under `codec` with a sha2-256 multihash.
 pub fn cid_of(codec: u64, bytes: &[u8]) -> Result<Cid> {
-    cid_of_digest(codec, &sha256(bytes))
-}
-
-/// The sha2-256 digest of `bytes` (one out-of-line copy of the hasher for every caller).
-#[inline(never)]
-pub fn sha256(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
+    cid_of_digest(codec, &Sha256::digest(bytes).into())
 }
 
 /// CIDv1 under `codec` of bytes whose sha2-256 digest is `digest`.

@@ -276,3 +276,16 @@ export async function idbSaveMeta(db, key, value) {
   tx.objectStore(META).put(value, key);
   await finished;
 }
+
+// Seals `plain` for WebAead (src/store/idb/webcrypto.rs): AES-GCM under `key` with the 12-byte
+// `iv` and the envelope header `head` as associated data, into the envelope head ‖ iv ‖
+// ciphertext (docs/format.md §7); from `digestMin` bytes on, also its SHA-256 (the CAR's name).
+// The three arrays are views of the engine's memory: read during the call, never after an await.
+export async function idbSeal(key, head, iv, plain, digestMin) {
+  const prefix = [...head, ...iv];
+  const ct = await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: head }, key, plain);
+  const env = new Uint8Array(prefix.length + ct.byteLength);
+  env.set(prefix);
+  env.set(new Uint8Array(ct), prefix.length);
+  return [env, env.length >= digestMin ? new Uint8Array(await crypto.subtle.digest("SHA-256", env)) : undefined];
+}

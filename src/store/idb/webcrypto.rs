@@ -87,22 +87,46 @@ impl Aead for WebAead {
         bytes(p).await.map_err(|_| ())
     }
 
-    /// Large inputs through WebCrypto: native SHA-256 off the main thread takes ~0.1 ms for a
-    /// 128 KiB CAR, where hashing in wasm takes several times that; below [`WEB_DIGEST_MIN`] the
-    /// round trip costs more than it saves.
-    async fn sha256(&self, data: &[u8]) -> Result<[u8; 32]> {
-        if data.len() < WEB_DIGEST_MIN {
-            return Ok(crate::codec::sha256(data));
-        }
-        let p = self.subtle.digest_with_str_and_u8_array("SHA-256", data);
-        let mut d = [0u8; 32];
-        match bytes(p).await {
-            Ok(v) if v.len() == 32 => d.copy_from_slice(&v),
-            _ => return Err(internal("digest failed")),
-        }
-        Ok(d)
+    /// One call into JS (`idbSeal`): WebCrypto encrypts, the envelope is put together there, and
+    /// from [`WEB_DIGEST_MIN`] bytes on WebCrypto also hashes it (native SHA-256 off the main
+    /// thread takes ~0.1 ms for a 128 KiB CAR, where hashing in wasm takes several times that;
+    /// below, the engine hashes it, quicker than another round trip).
+    async fn seal_envelope(
+        &self,
+        head: &[u8],
+        iv: &[u8; 12],
+        plain: &[u8],
+    ) -> Result<(Vec<u8>, Option<[u8; 32]>)> {
+        let failed = || internal("encrypt failed");
+        let done = JsFuture::from(
+            idb_seal(&self.key, head, iv, plain, WEB_DIGEST_MIN).map_err(|_| failed())?,
+        )
+        .await
+        .map_err(|_| failed())?;
+        let parts: Array = done.unchecked_into();
+        let sealed = parts.get(0).unchecked_into::<Uint8Array>().to_vec();
+        let digest = parts.get(1).dyn_into::<Uint8Array>().ok().and_then(|d| {
+            let mut out = [0u8; 32];
+            (d.length() == 32).then(|| {
+                d.copy_to(&mut out);
+                out
+            })
+        });
+        Ok((sealed, digest))
     }
 }
 
-/// Sealed CARs from this size on are hashed by WebCrypto (see [`WebAead::sha256`]).
-const WEB_DIGEST_MIN: usize = 16 * 1024;
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/src/store/idb/idb.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = idbSeal, catch)]
+    fn idb_seal(
+        key: &CryptoKey,
+        head: &[u8],
+        iv: &[u8],
+        plain: &[u8],
+        digest_min: u32,
+    ) -> std::result::Result<Promise, JsValue>;
+}
+
+/// Envelopes from this size on are hashed by WebCrypto (see `seal_envelope`).
+const WEB_DIGEST_MIN: u32 = 16 * 1024;
