@@ -100,6 +100,48 @@ export const tests = {
     }
   },
 
+  async "a later write survives its old value merged into a busier profile (merges compare write seqs)"({ context, harness }) {
+    const server = await startServer();
+    const other = await context.browser().newContext();
+    try {
+      const a = await openPage(context, harness);
+      const { invite } = await attach(a, "later", server.url);
+      const b = await openPage(other, harness);
+      await attach(b, "later", server.url, invite);
+      const run = (page, fn, arg) => page.evaluate(fn, arg);
+      await run(a, async () => {
+        await window.fp.fireproof("later").put({ _id: "x", v: 1 });
+        await window.attached.sync();
+        await window.attached.detach(); // so that a does not fast-forward to b's merge below
+      });
+      // b's seq runs ahead while detached; then it merges x = 1 in (at a seq above a's next
+      // write), and that merge is pushed with the write that builds on it
+      await run(b, async () => {
+        await window.attached.detach();
+        const db = window.fp.fireproof("later");
+        for (let i = 0; i < 10; i++) await db.put({ _id: `b${i}` });
+      });
+      await attach(b, "later", server.url);
+      await run(b, async () => {
+        await window.fp.fireproof("later").put({ _id: "b-after-merge" });
+        await window.attached.sync();
+      });
+      await run(a, async () => {
+        await window.fp.fireproof("later").put({ _id: "x", v: 2 }); // a's later write of x
+      });
+      await attach(a, "later", server.url); // a's head and b's merge now merge
+      const x = (page) => run(page, async () => {
+        await window.attached.sync();
+        return (await window.fp.fireproof("later").get("x")).v;
+      });
+      assert.equal(await x(b), 2);
+      assert.equal(await x(a), 2, "the later write was not undone on its own profile");
+    } finally {
+      await other.close();
+      await server.stop();
+    }
+  },
+
   async "commits made while detached are pushed after a reload re-attaches to the same remote"({ context, harness }) {
     const server = await startServer();
     const other = await context.browser().newContext();
