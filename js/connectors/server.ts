@@ -23,7 +23,9 @@ export interface ToServerOpts {
  * remote ledger and later attaches (also after a reload) reuse it; with an invite, joins the
  * ledger it names, taking its key.
  */
-export function toServer(url: string, opts: ToServerOpts = {}): Attachable {
+export function toServer(url: string, options?: ToServerOpts | null): Attachable {
+  if (typeof url !== "string") throw new DatabaseError("INVALID_ARG", "invalid argument: toServer takes the server's URL as a string");
+  const opts = options ?? {};
   const base = url.replace(/\/+$/, "");
   const invite = opts.invite === undefined ? undefined : decodeInvite(opts.invite);
   if (invite && !(invite.auth ? /^did:key:z6Mk\w+$/ : /^[a-z2-7]{26}$/).test(invite.ledger)) {

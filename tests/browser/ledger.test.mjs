@@ -139,6 +139,14 @@ export const tests = {
           if (!(res instanceof Error) || typeof res.code !== "string") bad.push(`${m}(${args.map((a) => typeof a).join(",")}) rejected with ${res?.constructor?.name} ${String(res?.message ?? res).slice(0, 160)}`);
         }
       }
+      // the sync factories check their arguments too
+      for (const [url, opts] of [[undefined], [null], [5], [{}], ["http://127.0.0.1:1", null]]) {
+        try {
+          window.fp.toServer(url, opts);
+        } catch (e) {
+          if (!(e instanceof Error) || e.code !== "INVALID_ARG") bad.push(`toServer(${typeof url}, ${opts}) threw ${e?.constructor?.name}: ${e?.message}`);
+        }
+      }
       const keep = await db.get("keep").then((d) => d.v, (e) => e.code);
       await db.put({ _id: "after", v: 1 });
       const after = await db.get("after").then((d) => d.v, (e) => e.code);
