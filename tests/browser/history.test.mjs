@@ -8,13 +8,7 @@ export const tests = {
   async "a random history against a plain model: allDocs options, changes(since) and its limit, at(clock) views, subscriber deliveries"({ context, harness }) {
     const page = await openPage(context, harness);
     const r = await page.evaluate(async () => {
-      let seed = 5; // mulberry32
-      const rnd = (n) => {
-        seed = (seed + 0x6d2b79f5) >>> 0;
-        let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
-      };
+      const rnd = window.rng(5); // mulberry32 (harness.html)
       const ID = (i) => `d${String(i).padStart(2, "0")}`;
       const show = (v) => JSON.stringify(v, (_, x) => (x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, x[k]])) : x));
       const db = window.fp.fireproof("history-model");

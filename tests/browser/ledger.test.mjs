@@ -82,13 +82,7 @@ export const tests = {
     const pageErrors = [];
     page.on("pageerror", (e) => pageErrors.push(e.message));
     const r = await page.evaluate(async ([SEED, N]) => {
-      let seed = SEED;
-      const rnd = (n) => {
-        seed = (seed + 0x6d2b79f5) >>> 0; // mulberry32
-        let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
-      };
+      const rnd = window.rng(SEED); // mulberry32 (harness.html)
       const cyc = {};
       cyc.self = cyc;
       const junk = () => {
@@ -161,13 +155,7 @@ export const tests = {
   async "random documents round-trip by the value rules (a plain model): numbers, -0, floats, big magnitudes, NaN and undefined fields, dates, bytes, \"/\"-only maps, nesting"({ context, harness }) {
     const page = await openPage(context, harness);
     const r = await page.evaluate(async () => {
-      let seed = 7; // mulberry32
-      const rnd = (n) => {
-        seed = (seed + 0x6d2b79f5) >>> 0;
-        let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
-      };
+      const rnd = window.rng(7); // mulberry32 (harness.html)
       // a value and what it must read back as (undefined: the field is dropped)
       const gen = (depth, inArray) => {
         const kinds = depth > 3 ? 9 : 12;

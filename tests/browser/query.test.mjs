@@ -7,13 +7,7 @@ export const tests = {
   async "random queries against a plain model: key, keys, range, prefix, descending, limit over mixed key types, a field and a multi-emit map function, before and after updates and a reopen"({ context, harness }) {
     const page = await openPage(context, harness);
     const r = await page.evaluate(async () => {
-      let seed = 11; // mulberry32
-      const rnd = (n) => {
-        seed = (seed + 0x6d2b79f5) >>> 0;
-        let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
-      };
+      const rnd = window.rng(11); // mulberry32 (harness.html)
       const pick = (a) => a[rnd(a.length)];
       const STR = ["", "a", "ap", "apple", "apricot", "a b", "ab", "b", "B", "\u00e9", "\u{1f600}", "\uffff"];
       const scalar = () => [() => rnd(7) - 3, () => pick([-1.5, 0.25, 2.5, 1e21]), () => pick(STR), () => rnd(2) === 0, () => null][rnd(5)]();
