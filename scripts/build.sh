@@ -34,6 +34,9 @@ build_wasm() { # <out dir> <cargo feature args…>
   # --ignore-implicit-traps: safe Rust checks bounds, division by zero and overflow itself, so no
   # load, store or division traps on its own; binaryen may then move or drop such code: −0.2 KB gz.
   wasm-opt -Oz --low-memory-unused --converge --ignore-implicit-traps --strip-debug --strip-producers "$out/ferroproof_bg.wasm" -o "$out/ferroproof_bg.wasm"
+  # short import, export and module names in the wasm and its glue (the hashed ones do not
+  # compress): −2 KB gz
+  node scripts/minify-wasm-names.mjs "$out"
 }
 build_wasm js/wasm --no-default-features
 build_wasm js/wasm-sync
