@@ -15,6 +15,11 @@ class Link implements ClockLink {
   }
 }
 
+/** One event link. */
+export function toLink(cid: string): ClockLink {
+  return new Link(cid);
+}
+
 /** A fresh clock array (never shared with later results). */
 export function toClock(cids: readonly string[]): ClockHead {
   return cids.map((c) => new Link(c));

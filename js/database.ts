@@ -2,7 +2,7 @@
  * `fireproof(name)` and the `Database` handle: argument checks and result shapes only; the engine
  * does the work. Every method awaits the lazily loaded engine, so no `init()` is needed.
  */
-import { clockToJson, toClock } from "./clock.js";
+import { clockToJson, toClock, toLink } from "./clock.js";
 import { decode, encodeDoc } from "./encode.js";
 import { DatabaseError, fromEngine } from "./errors.js";
 import { type FileStore, hasFiles, withStoredFiles } from "./files.js";
@@ -20,6 +20,7 @@ import type {
   ChangesOptions,
   ChangesResponse,
   ClockHead,
+  ClockLink,
   ConfigOpts,
   DocFragment,
   DocResponse,
@@ -35,7 +36,7 @@ import type {
 } from "./types.js";
 
 interface RowsWire<T extends DocTypes> {
-  readonly rows: { readonly key: string; readonly value: DocWithId<T> }[];
+  readonly rows: { readonly key: string; readonly value: DocWithId<T>; clock?: string | ClockLink }[];
   readonly clock: string[];
 }
 
@@ -223,7 +224,8 @@ export class Database {
     const limit = typeof opts.limit === "number" && opts.limit > 0 ? Math.floor(opts.limit) : undefined;
     try {
       const res = decode<RowsWire<T>>(await fresh(core, () => core.changes(clockToJson(since), limit, at)), this.shared);
-      return { rows: res.rows, clock: toClock(res.clock), name: this.name };
+      for (const r of res.rows) if (typeof r.clock === "string") r.clock = toLink(r.clock);
+      return { rows: res.rows as ChangesResponse<T>["rows"], clock: toClock(res.clock), name: this.name };
     } catch (e) {
       throw fromEngine(e);
     }

@@ -55,6 +55,9 @@ export interface ChangesOptions {
 export interface ChangesResponseRow<T extends DocTypes = DocTypes> {
   readonly key: string;
   readonly value: DocWithId<T>;
+  /** The clock event that wrote this version of the document; absent when it is no longer
+   * stored (compaction keeps the last 1,000 events). */
+  readonly clock?: ClockLink;
 }
 export interface ChangesResponse<T extends DocTypes = DocTypes> {
   readonly rows: ChangesResponseRow<T>[];

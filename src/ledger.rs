@@ -28,6 +28,7 @@ mod index;
 mod read;
 mod recover;
 mod rekey;
+mod row_clock;
 mod sync;
 mod write;
 

@@ -68,7 +68,8 @@ fn clock_json(out: &mut String, head: &[Cid]) {
     out.push(']');
 }
 
-fn rows_json(rows: &[DocRow], state: &State) -> Result<String> {
+/// `{rows, clock, seq}`; a row has `clock` (the event that wrote it) where `events` has one.
+fn rows_json(rows: &[DocRow], events: &[Option<Cid>], state: &State) -> Result<String> {
     let mut out = String::with_capacity(rows.len() * 160 + 128);
     out.push_str("{\"rows\":[");
     for (i, r) in rows.iter().enumerate() {
@@ -79,6 +80,10 @@ fn rows_json(rows: &[DocRow], state: &State) -> Result<String> {
         write_str(&mut out, &r.id);
         out.push_str(",\"value\":");
         write_stored_doc(&mut out, &r.id, r.body.as_ref(), IdAt::First)?;
+        if let Some(Some(c)) = events.get(i) {
+            out.push_str(",\"clock\":");
+            write_str(&mut out, &cid_str(c));
+        }
         out.push('}');
     }
     out.push_str("],\"clock\":");
@@ -190,7 +195,7 @@ impl JsLedger {
                 None => l.all_docs(&o).await?,
                 Some(v) => l.all_docs_in(v, &o).await.map_err(gone)?,
             };
-            Ok(JsValue::from_str(&rows_json(&rows, &state)?))
+            Ok(JsValue::from_str(&rows_json(&rows, &[], &state)?))
         })
     }
 
@@ -206,11 +211,14 @@ impl JsLedger {
         spawn(async move {
             let since = parse_clock(&since)?;
             let limit = limit.map(|n| n as usize);
-            let (rows, state) = match view_at(&l, at).await? {
-                None => l.changes(&since, limit).await?,
-                Some(v) => l.changes_at(v, &since, limit).await.map_err(gone)?,
+            let (rows, events, state) = match view_at(&l, at).await? {
+                None => l.changes_linked(None, &since, limit).await?,
+                Some(v) => l
+                    .changes_linked(Some(v), &since, limit)
+                    .await
+                    .map_err(gone)?,
             };
-            Ok(JsValue::from_str(&rows_json(&rows, &state)?))
+            Ok(JsValue::from_str(&rows_json(&rows, &events, &state)?))
         })
     }
 
@@ -220,8 +228,8 @@ impl JsLedger {
         let l = self.inner.clone();
         spawn(async move {
             let state = l.snapshot();
-            let rows = l.changes_in(&state, seq as u64, None).await?;
-            Ok(JsValue::from_str(&rows_json(&rows, &state)?))
+            let rows = l.changes_in(&state, seq as u64, None).await?.0;
+            Ok(JsValue::from_str(&rows_json(&rows, &[], &state)?))
         })
     }
 

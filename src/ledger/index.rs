@@ -377,7 +377,7 @@ impl<S: Store> Ledger<S> {
         if head.seq >= state.seq {
             return Ok(Vec::new());
         }
-        self.changes_in(state, head.seq, None).await
+        Ok(self.changes_in(state, head.seq, None).await?.0)
     }
 
     /// The ids an index update covers and their live documents: for an existing index the

@@ -7,7 +7,6 @@ use std::rc::Rc;
 use cid::Cid;
 
 use super::{Ledger, State};
-use crate::clock::Event;
 use crate::doc::{LeafMeta, RawDoc};
 use crate::error::{Error, Result};
 use crate::prolly::{self, Bound, Range};
@@ -249,14 +248,10 @@ impl<S: Store> Ledger<S> {
 
     /// The seq of the oldest event in `since`; 0 (everything) when an event is unknown here,
     /// e.g. after compaction or for a clock of another ledger.
-    async fn since_seq(&self, since: &[Cid]) -> u64 {
+    pub(super) async fn since_seq(&self, since: &[Cid]) -> u64 {
         let mut min = u64::MAX;
         for c in since {
-            let seq = match self.blocks.block(c).await {
-                Ok(bytes) => Event::decode(&bytes).map(|e| e.seq).unwrap_or(0),
-                Err(_) => 0,
-            };
-            min = min.min(seq);
+            min = min.min(self.event(c).await.map_or(0, |e| e.seq));
         }
         if min == u64::MAX {
             0
@@ -284,7 +279,7 @@ impl<S: Store> Ledger<S> {
         limit: Option<usize>,
     ) -> Result<(Vec<DocRow>, Rc<State>)> {
         let after = self.since_seq(since).await;
-        let rows = self.changes_in(&state, after, limit).await?;
+        let rows = self.changes_in(&state, after, limit).await?.0;
         Ok((rows, state))
     }
 
@@ -305,13 +300,14 @@ impl<S: Store> Ledger<S> {
         bad.map_or(Ok(keys), Err)
     }
 
-    /// Changes after a numeric seq, in a given snapshot.
+    /// Changes after a numeric seq, in a given snapshot, with each row's seq (the seq its leaf
+    /// carries).
     pub async fn changes_in(
         &self,
         state: &State,
         after: u64,
         limit: Option<usize>,
-    ) -> Result<Vec<DocRow>> {
+    ) -> Result<(Vec<DocRow>, Vec<u64>)> {
         let keys = match limit {
             None => self.changed_after(state, after).await?,
             // The newest `n`: a window of recent seqs, widened until it holds `n` changes (each
@@ -333,7 +329,10 @@ impl<S: Store> Ledger<S> {
         crate::sort::heap_sort(&mut order, &|x, y| keys[x as usize] < keys[y as usize]);
         let skip = order.len().saturating_sub(limit.unwrap_or(usize::MAX));
         let mut ids = Vec::with_capacity(order.len() - skip);
+        let mut seqs = Vec::with_capacity(order.len() - skip);
         for &i in &order[skip..] {
+            let key = &keys[i as usize];
+            seqs.push(u64::from_be_bytes(key[..8].try_into().unwrap_or_default()));
             ids.push(
                 String::from_utf8(keys[i as usize][16..].to_vec())
                     .map_err(|_| Error::corrupt("docs tree", "id is not utf-8"))?,
@@ -346,6 +345,6 @@ impl<S: Store> Ledger<S> {
             let body = f.ok_or_else(|| Error::Internal(format!("changes: {id} has no leaf")))?;
             rows.push(DocRow { id, body });
         }
-        Ok(rows)
+        Ok((rows, seqs))
     }
 }

@@ -277,7 +277,7 @@ fn snapshot_read_does_not_see_a_later_write() {
     block_on(l.write(vec![put("a", 2), put("b", 1)])).unwrap();
     assert_eq!(block_on(l.get_in(&snap, "a")).unwrap().unwrap(), body(1));
     assert_eq!(block_on(l.get_in(&snap, "b")).unwrap(), None);
-    assert_eq!(block_on(l.changes_in(&snap, 0, None)).unwrap().len(), 1);
+    assert_eq!(block_on(l.changes_in(&snap, 0, None)).unwrap().0.len(), 1);
 }
 
 #[test]
@@ -425,11 +425,11 @@ proptest! {
         prop_assert_eq!(&recent[..], &want_changes[skip..]);
         // after every seq: exactly the ids whose last write came later, oldest first
         for after in 0..=seq {
-            let got = block_on(l.changes_in(&state, after, None)).unwrap();
+            let got = block_on(l.changes_in(&state, after, None)).unwrap().0;
             let want: Vec<DocRow> = by_seq.iter().filter(|(s, _, _, _)| *s > after)
                 .map(|(_, _, k, v)| DocRow { id: k.clone(), body: v.map(|v| raw(body(v))) }).collect();
             prop_assert_eq!(&got, &want);
-            let newest = block_on(l.changes_in(&state, after, Some(limit))).unwrap();
+            let newest = block_on(l.changes_in(&state, after, Some(limit))).unwrap().0;
             prop_assert_eq!(&newest[..], &want[want.len().saturating_sub(limit)..]);
         }
     }
