@@ -21,7 +21,10 @@ const wasmPath = join(dir, "ferroproof_bg.wasm");
 const gluePath = join(dir, "ferroproof.js");
 const dtsPath = join(dir, "ferroproof.d.ts");
 
-const out = execFileSync("wasm-opt", [wasmPath, "--minify-imports-and-exports-and-modules", "-o", wasmPath], {
+// --strip-target-features (last, since binaryen reads the features from that section): browsers
+// ignore it
+const args = [wasmPath, "--minify-imports-and-exports-and-modules", "--strip-target-features", "-o", wasmPath];
+const out = execFileSync("wasm-opt", args, {
   encoding: "utf8",
 });
 const map = JSON.parse(out.slice(out.indexOf("{")));
