@@ -29,14 +29,17 @@ build_wasm() { # <out dir> <cargo feature args…>
   rm -rf "$out"
   wasm-bindgen --target web --weak-refs --out-dir "$out" --out-name ferroproof \
     target/wasm-size/wasm32-unknown-unknown/release/ferroproof.wasm
+  # short import, export and module names in the wasm and its glue (the hashed ones do not
+  # compress): −2 KB gz
+  node scripts/minify-wasm-names.mjs "$out"
   # --low-memory-unused: Rust never touches the lowest 1 KiB of memory (the stack sits below 1 MiB and
   # grows down from there; address 0 is null), so loads and stores can fold their offsets: −1.3 KB gz.
   # --ignore-implicit-traps: safe Rust checks bounds, division by zero and overflow itself, so no
   # load, store or division traps on its own; binaryen may then move or drop such code: −0.2 KB gz.
-  wasm-opt -Oz --low-memory-unused --converge --ignore-implicit-traps --strip-debug --strip-producers "$out/ferroproof_bg.wasm" -o "$out/ferroproof_bg.wasm"
-  # short import, export and module names in the wasm and its glue (the hashed ones do not
-  # compress): −2 KB gz
-  node scripts/minify-wasm-names.mjs "$out"
+  # --strip-target-features goes last (binaryen reads the features from that section; browsers
+  # ignore it).
+  wasm-opt -Oz --low-memory-unused --converge --ignore-implicit-traps --strip-debug --strip-producers \
+    --strip-target-features "$out/ferroproof_bg.wasm" -o "$out/ferroproof_bg.wasm"
 }
 build_wasm js/wasm --no-default-features
 build_wasm js/wasm-sync
