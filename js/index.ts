@@ -8,7 +8,7 @@ export { setWasmUrl } from "./wasm.js";
 export type { DocFileMeta } from "./files.js";
 export type { LedgerView } from "./history.js";
 export type * from "./types.js";
-export { toConnector, type Attachable, type Connector, type ToConnectorOpts } from "./connectors/connector.js";
+export { toConnector, type Attachable, type Bytes, type Connector, type ToConnectorOpts } from "./connectors/connector.js";
 export { toServer, type ToServerOpts } from "./connectors/server.js";
 export type { AttachStatus, Attached, SyncState } from "./sync.js";
 export type { MigrateOptions, MigrateProgress, MigrateResult } from "./migrate.js";

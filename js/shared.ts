@@ -25,7 +25,7 @@ import { decode, fromBase64 } from "./encode.js";
 import { DatabaseError, fromEngine } from "./errors.js";
 import { type FileStore, type StoredFile, writeChunks } from "./files.js";
 import { type Ledger, loadEngine, preopen } from "./wasm.js";
-import type { Connector } from "./connectors/connector.js";
+import type { Bytes, Connector } from "./connectors/connector.js";
 import type { DocWithId } from "./types.js";
 
 export interface WriteResult {
@@ -91,6 +91,11 @@ function isConflict(e: unknown): boolean {
 export function backoff(n: number): Promise<void> {
   const ms = Math.min(2 ** n, BACKOFF_CAP_MS) * (0.5 + Math.random() / 2);
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The bytes a connector's `get` answered with, as a `Uint8Array` (no copy). */
+function toBytes(b: Bytes): Uint8Array {
+  return b instanceof Uint8Array ? b : ArrayBuffer.isView(b) ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : new Uint8Array(b);
 }
 
 /** The port and waiters of {@link nextTask}. */
@@ -426,7 +431,7 @@ export class SharedLedger implements FileStore {
       if (here) return here;
       for (const remote of this.fileRemotes) {
         const fetched = await remote.get(`cars/${car}`);
-        if (fetched) return (await core.readFile(car, k, fetched)) as Uint8Array; // checked, then stored
+        if (fetched) return (await core.readFile(car, k, toBytes(fetched))) as Uint8Array; // checked, then stored
       }
     } catch (e) {
       throw fromEngine(e);

@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOCAL_BUDGET=${SIZE_BUDGET_LOCAL_BYTES:-165000}
-SYNC_BUDGET=${SIZE_BUDGET_BYTES:-191600}
+SYNC_BUDGET=${SIZE_BUDGET_BYTES:-191650}
 wrapper=($(ls pkg/*.js | grep -v -e '^pkg/migrate' -e '^pkg/sync\.js$'))
 local_js=("${wrapper[@]}" pkg/connectors/connector.js pkg/connectors/server.js $(find pkg/wasm -name "*.js"))
 sync_js=("${wrapper[@]}" pkg/sync.js pkg/connectors/*.js pkg/auth/*.js $(find pkg/wasm-sync -name "*.js") pkg/wasm/idb.js)

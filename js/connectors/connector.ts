@@ -11,7 +11,8 @@ import { DatabaseError } from "../errors.js";
  *
  * - `put` is create-only and idempotent: writing an existing key succeeds and changes nothing.
  *   It resolves once the bytes are durable.
- * - `get` resolves to the bytes, or `null`/`undefined` when absent.
+ * - `get` resolves to the bytes (a `Uint8Array`; an `ArrayBuffer` or another typed array or
+ *   `DataView` is read as its bytes), or `null`/`undefined` when absent.
  * - `list(prefix)` resolves to every key starting with `prefix` (full keys, any order).
  * - `delete` is only called on `heads/…` keys; deleting an absent key succeeds.
  * - `watch`, if given, calls `onChange` whenever something appears under `prefix`, and returns a
@@ -26,12 +27,15 @@ import { DatabaseError } from "../errors.js";
  */
 export interface Connector {
   put(key: string, bytes: Uint8Array): Promise<void> | void;
-  get(key: string): Promise<Uint8Array | null | undefined> | Uint8Array | null | undefined;
+  get(key: string): Promise<Bytes | null | undefined> | Bytes | null | undefined;
   list(prefix: string): Promise<string[]> | string[];
   delete(key: string): Promise<void> | void;
   watch?(prefix: string, onChange: () => void): () => void;
-  getMany?(keys: string[]): Promise<(Uint8Array | null | undefined)[]> | (Uint8Array | null | undefined)[];
+  getMany?(keys: string[]): Promise<(Bytes | null | undefined)[]> | (Bytes | null | undefined)[];
 }
+
+/** What a connector's `get` may answer with: the object's bytes. */
+export type Bytes = Uint8Array | ArrayBuffer | ArrayBufferView;
 
 /** Options of `attached.invite()` (used by remotes with authorization, docs/auth.md "Client"). */
 export interface InviteOpts {

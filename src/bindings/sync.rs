@@ -17,7 +17,7 @@ const SYNC_CONNECTOR: &str = r#"
  * with a promise or a plain value. */
 export interface SyncConnector {
   put(key: string, bytes: Uint8Array): Promise<void> | void;
-  get(key: string): Promise<Uint8Array | null | undefined> | Uint8Array | null | undefined;
+  get(key: string): Promise<ArrayBuffer | ArrayBufferView | null | undefined> | ArrayBuffer | ArrayBufferView | null | undefined;
   list(prefix: string): Promise<string[]> | string[];
   delete(key: string): Promise<void> | void;
 }
@@ -35,7 +35,8 @@ extern "C" {
 // gets a promise. A non-promise handed to an `async` import throws inside the future's glue, across
 // the wasm frames, which leaves the module unusable for every ledger of the page.
 #[wasm_bindgen(
-    inline_js = "export async function getAll(c, keys) { return c.getMany && keys.length > 1 ? c.getMany(keys) : Promise.all(keys.map((k) => c.get(k))); }
+    inline_js = "const u8 = (v) => v instanceof ArrayBuffer ? new Uint8Array(v) : ArrayBuffer.isView(v) && !(v instanceof Uint8Array) ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : v;
+export async function getAll(c, keys) { const got = await (c.getMany && keys.length > 1 ? c.getMany(keys) : Promise.all(keys.map((k) => c.get(k)))); return Array.isArray(got) ? got.map(u8) : got; }
 export async function call(c, m, k, b) { return b === undefined ? c[m](k) : c[m](k, b); }"
 )]
 extern "C" {

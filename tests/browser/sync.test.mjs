@@ -523,7 +523,7 @@ export const tests = {
     assert.deepEqual(res, { one: ["x", "y"], two: ["x", "y"], same: true, kinds: ["cars", "heads"] });
   },
 
-  async "toConnector: plain (not async) methods work; methods that throw fail with a code and the engine goes on"({ context, harness }) {
+  async "toConnector: plain (not async) methods work, get may answer an ArrayBuffer; methods that throw fail with a code and the engine goes on"({ context, harness }) {
     const page = await openPage(context, harness);
     const res = await page.evaluate(async () => {
       const fp = window.fp;
@@ -541,7 +541,8 @@ export const tests = {
         put(k, b) {
           if (!objects.has(k)) objects.set(k, b.slice());
         },
-        get: (k) => objects.get(k) ?? null,
+        // an ArrayBuffer (as fetch's arrayBuffer() gives), not a Uint8Array
+        get: (k) => objects.get(k)?.buffer.slice(0) ?? null,
         list: (p) => [...objects.keys()].filter((k) => k.startsWith(p)),
         delete(k) {
           objects.delete(k);
