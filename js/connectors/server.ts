@@ -19,14 +19,25 @@ export interface ToServerOpts {
 }
 
 /**
- * Attaches to a `ferroproof-server` at `url`. Without an invite, the first attach creates a new
+ * Attaches to a `ferroproof-server` at `url` (absolute, or relative to the page). Without an invite, the first attach creates a new
  * remote ledger and later attaches (also after a reload) reuse it; with an invite, joins the
  * ledger it names, taking its key.
  */
 export function toServer(url: string, options?: ToServerOpts | null): Attachable {
   if (typeof url !== "string") throw new DatabaseError("INVALID_ARG", "invalid argument: toServer takes the server's URL as a string");
   const opts = options ?? {};
-  const base = url.replace(/\/+$/, "");
+  // A page-relative URL is resolved against the page (the server on the page's origin); what is
+  // not an http(s) URL after that is refused here rather than failing every sync as NETWORK.
+  let abs: URL | undefined;
+  try {
+    abs = url.trim() ? new URL(url, (globalThis as { location?: { href?: string } }).location?.href) : undefined;
+  } catch {
+    abs = undefined;
+  }
+  if (abs?.protocol !== "http:" && abs?.protocol !== "https:") {
+    throw new DatabaseError("INVALID_ARG", `invalid argument: toServer takes the server's http(s) URL, not ${JSON.stringify(url)}`);
+  }
+  const base = (/^[a-z][a-z\d+.-]*:/i.test(url) ? url : abs.href).replace(/\/+$/, "");
   const invite = opts.invite === undefined ? undefined : decodeInvite(opts.invite);
   if (invite && !(invite.auth ? /^did:key:z6Mk\w+$/ : /^[a-z2-7]{26}$/).test(invite.ledger)) {
     throw new DatabaseError("INVALID_ARG", "invalid argument: not a sync server invite");

@@ -77,7 +77,7 @@ export const tests = {
     assert.equal(r.after, "after");
   },
 
-  async "junk arguments to every method (400 random calls) settle with coded errors, and the ledger keeps its data and works"({ context, harness }) {
+  async "junk arguments to every method (400 random calls) and to toServer settle with coded errors, and the ledger keeps its data and works"({ context, harness }) {
     const page = await openPage(context, harness);
     const pageErrors = [];
     page.on("pageerror", (e) => pageErrors.push(e.message));
@@ -141,6 +141,17 @@ export const tests = {
           if (!(e instanceof Error) || e.code !== "INVALID_ARG") bad.push(`toServer(${typeof url}, ${opts}) threw ${e?.constructor?.name}: ${e?.message}`);
         }
       }
+      // not http(s) URLs are refused at once; a page-relative one is resolved against the page
+      for (const url of ["", "   ", "ftp://x", "mailto:a@b", "http://[bad"]) {
+        try {
+          window.fp.toServer(url);
+          bad.push(`toServer(${JSON.stringify(url)}) accepted`);
+        } catch (e) {
+          if (e?.code !== "INVALID_ARG") bad.push(`toServer(${JSON.stringify(url)}) threw ${e?.constructor?.name}: ${e?.message}`);
+        }
+      }
+      const relative = window.fp.toServer("/sync/").name;
+      if (relative !== `server:${location.origin}/sync`) bad.push(`toServer("/sync/") is ${relative}`);
       const keep = await db.get("keep").then((d) => d.v, (e) => e.code);
       await db.put({ _id: "after", v: 1 });
       const after = await db.get("after").then((d) => d.v, (e) => e.code);

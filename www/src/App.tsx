@@ -10,7 +10,13 @@ function syncTarget(): Attachable | undefined {
   const server = params.get("server") ?? "http://127.0.0.1:8787";
   if (server === "off") return undefined;
   const invite = location.hash.startsWith("#invite=") ? location.hash.slice("#invite=".length) : undefined;
-  return toServer(server, invite ? { invite } : {});
+  try {
+    return toServer(server, invite ? { invite } : {});
+  } catch (e) {
+    // a bad ?server= or a mangled invite link (INVALID_ARG): the list stays local
+    console.error("not syncing:", e);
+    return undefined;
+  }
 }
 
 interface Todo {
