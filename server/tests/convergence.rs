@@ -260,7 +260,8 @@ fn replicas_converge_through_the_server_on_a_folder_store() {
     let cases = std::env::var("SYNC_CASES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(1000);
+        .unwrap_or(1000_u32)
+        .max(1);
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(cases));
     runner
         .run(&proptest::collection::vec(step(), 1..40), |steps| {

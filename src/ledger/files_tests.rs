@@ -141,10 +141,15 @@ fn a_commit_naming_a_file_car_that_is_gone_writes_nothing() {
 fn compaction_keeps_live_files_and_drops_the_bytes_of_deleted_or_replaced_ones() {
     let store = MemStore::new();
     let l = open(&store);
+    let data = [
+        bytes(FILE_CHUNK_BYTES + 10, 3),
+        bytes(3000, 4),
+        bytes(70_000, 5),
+    ];
     let (a, b, c) = (
-        write_file(&l, &bytes(FILE_CHUNK_BYTES + 10, 3)),
-        write_file(&l, &bytes(3000, 4)),
-        write_file(&l, &bytes(70_000, 5)),
+        write_file(&l, &data[0]),
+        write_file(&l, &data[1]),
+        write_file(&l, &data[2]),
     );
     put(&l, doc_with("a", "a.bin", &a), &a);
     put(&l, doc_with("b", "b.bin", &b), &b);
@@ -158,9 +163,10 @@ fn compaction_keeps_live_files_and_drops_the_bytes_of_deleted_or_replaced_ones()
     put(&l, big, &c);
     let orphan = write_file(&l, &bytes(10, 6)); // staged, never committed (a crash)
     block_on(l.compact()).unwrap();
-    for m in [&a, &b, &c] {
-        assert!(
-            read_file(&l, m).is_some(),
+    for (m, want) in [&a, &b, &c].into_iter().zip(&data) {
+        assert_eq!(
+            read_file(&l, m).as_ref(),
+            Some(want),
             "a live file survives compaction"
         );
     }
@@ -172,7 +178,8 @@ fn compaction_keeps_live_files_and_drops_the_bytes_of_deleted_or_replaced_ones()
     block_on(l.compact()).unwrap();
     assert!(read_file(&l, &a).is_none());
     assert!(read_file(&l, &b).is_none());
-    assert!(read_file(&l, &b2).is_some() && read_file(&l, &c).is_some());
+    assert_eq!(read_file(&l, &b2), Some(bytes(10, 8)));
+    assert_eq!(read_file(&l, &c).as_ref(), Some(&data[2]));
 }
 
 #[test]

@@ -404,7 +404,9 @@ proptest! {
         for k in 0u8..40 {
             let id = format!("id{k}");
             let want = model.get(&id).and_then(|(_, v)| *v).map(body);
-            prop_assert_eq!(block_on(l.get(&id)).ok(), want.map(raw));
+            // absent (never written or deleted): ENOENT, not any error
+            let got = block_on(l.get(&id)).map_err(|e| e.code());
+            prop_assert_eq!(got, want.map(raw).ok_or("ENOENT"));
         }
         let (rows, state) = block_on(l.all_docs(&AllDocsOpts::default())).unwrap();
         let want: Vec<DocRow> = model.iter().filter_map(|(k, (_, v))| v.map(|v| DocRow { id: k.clone(), body: Some(raw(body(v))) })).collect();

@@ -325,6 +325,7 @@ proptest! {
         walk_new(&l, r1, r2, &mut |n| { got_new.insert(n.encode().unwrap().cid); Ok(()) }).unwrap();
         prop_assert!(want_new.is_subset(&got_new), "walk_new missed nodes");
         prop_assert!(got_new.is_subset(&n2), "walk_new visited nodes outside the new tree");
+        prop_assert_eq!(got_new, want_new, "walk_new visited nodes the old tree has");
     }
 }
 

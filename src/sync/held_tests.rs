@@ -11,7 +11,7 @@ use super::{CARS, HEADS};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("SYNC_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(1000) / 4))]
+        std::env::var("SYNC_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(1000_u32).div_ceil(4).max(1)))]
     /// Merges are held back (docs/sync.md §4), so once every write is on the remote one pull each
     /// converges: after random schedules, everyone syncs once, the pulls and pushes of different
     /// replicas interleaved at random, then pulls once: one head everywhere, and a further sync

@@ -69,7 +69,7 @@ fn steps_with_own() -> impl Strategy<Value = Vec<StepWithOwn>> {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("SYNC_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(1000) / 2))]
+        std::env::var("SYNC_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(1000_u32).div_ceil(2).max(1)))]
     /// 3 replicas, random writes (shared ids, and ids only one replica writes) and random
     /// push/pull/compact/reopen schedules: after everyone syncs, every replica holds, for each
     /// single-writer id, its writer's last write.

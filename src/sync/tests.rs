@@ -371,7 +371,7 @@ fn sync_all(devs: &[Dev], remote: &MemRemote) {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("SYNC_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(1000)))]
+        std::env::var("SYNC_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(1000_u32).max(1)))]
     /// 3 replicas, random writes and random push/pull/compact/reopen schedules on one remote:
     /// after everyone syncs twice, one head, one document root, the same documents everywhere.
     #[test]

@@ -107,6 +107,8 @@ function compare({ fire, ferro }, differ = {}) {
     const [name, fv, fo] = fire[i];
     const [, mv, mo] = ferro[i];
     try {
+      // a step ours did not settle in time fails, even where Fireproof hangs too
+      assert.ok(!JSON.stringify(mv ?? null).includes('"<hung>"'), `${name}: ferroproof did not settle`);
       if (differ[name]) differ[name]({ value: fv, order: fo }, { value: mv, order: mo });
       else {
         assert.deepEqual(mv, fv, name);

@@ -142,17 +142,22 @@ export const tests = {
       "a CAR gone": () => undefined,
     };
     const calls = new Set(); // the calls some damage made reject
+    const applied = {}; // how many CARs each damage was applied to
     const names = await page.evaluate(() => window.raw.carNames("damaged"));
     assert.ok(names.length >= 3, `${names.length} CARs`);
     for (const [what, damage] of Object.entries(damages)) {
       // a flipped byte in each CAR in turn; the other damages in two of them
       for (const victim of what === "a flipped byte" ? names : names.slice(0, 2)) {
         const original = await page.evaluate((n) => window.raw.read("damaged", "cars", n).then((r) => r && { b: Array.from(r.b), c: r.c }), victim);
-        if (!original) continue; // compacted away meanwhile
+        if (!original) continue; // compacted away meanwhile (each damage must still run: below)
+        applied[what] = (applied[what] ?? 0) + 1;
         const value = damage(original);
         await page.evaluate(([n, v]) => window.raw.write("damaged", "cars", n, v && { b: new Uint8Array(v.b), c: v.c }), [victim, value]);
         const r = await probe(context, harness, "damaged");
         onlyCodes(r.codes, ["CORRUPT", "MISSING_BLOCK"], what);
+        // every stored CAR holds blocks some call needs: the damage is noticed, never read as data
+        assert.ok(Object.keys(r.codes).length > 0, `${what} in ${victim}: no call rejected`);
+        for (const [id, n] of Object.entries(r.docs)) assert.equal(n, Number(id.slice(1)), `${what}: ${id} read back wrong`);
         for (const c of Object.keys(r.codes)) calls.add(c);
         assert.equal(r.alive, true, `${what}: the engine still answers`);
         // put back: every document is there, as it was
@@ -160,6 +165,7 @@ export const tests = {
         await intact(context, harness, "damaged", what);
       }
     }
+    for (const what of Object.keys(damages)) assert.ok(applied[what] > 0, `${what} was never applied`);
     // some damage hit the documents' leaves (a get failed) and some an index (a query failed)
     assert.ok(calls.has("get") && calls.has("query") && calls.has("allDocs"), [...calls].join());
   },

@@ -543,6 +543,7 @@ export const tests = {
     });
     assert.equal(r.count, 5000);
     assert.ok(r.written.length >= 25, `${r.written.length} records`); // 5 bulks of ~300 KB: split
+    assert.ok(r.compacted.length >= 5, `${r.compacted.length} records after compact()`); // ~1.5 MB live
     for (const [what, sizes] of [["written", r.written], ["compacted", r.compacted]]) {
       const max = Math.max(...sizes);
       assert.ok(max < 65536, `${what}: largest record ~${max} B`);
