@@ -10,6 +10,6 @@ export type { LedgerView } from "./history.js";
 export type * from "./types.js";
 export { toConnector, type Attachable, type Bytes, type Connector, type ToConnectorOpts } from "./connectors/connector.js";
 export { toServer, type ToServerOpts } from "./connectors/server.js";
-export type { AttachStatus, Attached, SyncState } from "./sync.js";
+export type { AttachStatus, Attached, InviteOpts, Member, SyncState } from "./sync.js";
 export type { MigrateOptions, MigrateProgress, MigrateResult } from "./migrate.js";
 export const migrateFromFireproof: typeof import("./migrate.js").migrateFromFireproof = async (name, opts) => (await import("./migrate.js")).migrateFromFireproof(name, opts);

@@ -53,7 +53,7 @@ function httpError(status: number, what: string, text: string): DatabaseError {
  * without a CORS preflight: one round trip per object instead of two (every object has its own
  * URL, so no preflight would ever be reused).
  */
-async function request(url: string, init: RequestInit, what: string, auth?: Authorize): Promise<Response> {
+async function request(url: string, init: RequestInit, what: string, auth?: Authorize, timeoutMs = TIMEOUT_MS): Promise<Response> {
   let res: Response;
   try {
     if (auth) {
@@ -61,7 +61,7 @@ async function request(url: string, init: RequestInit, what: string, auth?: Auth
       url += `${url.includes("?") ? "&" : "?"}auth=${await auth(init.method ?? "GET", url, body)}`;
     }
     // a server that stopped answering fails the request (NETWORK) instead of holding the sync
-    res = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS), ...init });
+    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), ...init });
   } catch (e) {
     throw new DatabaseError("NETWORK", `sync server unreachable (${what}): ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -199,7 +199,7 @@ function serverConnector(base: string, ledger: string, opts: ToServerOpts, auth?
  * `--open` one ignores both and answers with an id of its own (docs/auth.md §8.2). Where
  * WebCrypto has no Ed25519 the POST goes unsigned, which only an `--open` server accepts.
  */
-async function createLedger(base: string): Promise<{ ledger: string; access?: Access }> {
+async function createLedger(base: string, ms: number | undefined): Promise<{ ledger: string; access?: Access }> {
   const url = `${base}/v1/ledgers`;
   let signed: { did: string; access: Access; body: Uint8Array<ArrayBuffer>; auth: Authorize } | undefined;
   try {
@@ -212,26 +212,26 @@ async function createLedger(base: string): Promise<{ ledger: string; access?: Ac
   } catch {
     // no Ed25519 in this browser
   }
-  const res = await ok(await request(url, { method: "POST", body: signed?.body }, "create ledger", signed?.auth), "create ledger");
+  const res = await ok(await request(url, { method: "POST", body: signed?.body }, "create ledger", signed?.auth, ms), "create ledger");
   const { ledger } = (await res.json()) as { ledger: string };
   return ledger === signed?.did ? { ledger, access: signed.access } : { ledger };
 }
 
 /** Registers delegation `d` (its issuer `by` invokes with its own chain `at`): docs/auth.md §7.4. */
-async function register(base: string, ledger: string, d: { bytes: Uint8Array; cid: string }, by: Signer, at: { cmd: string; prf: readonly string[] }): Promise<void> {
+async function register(base: string, ledger: string, d: { bytes: Uint8Array; cid: string }, by: Signer, at: { cmd: string; prf: readonly string[] }, ms: number | undefined): Promise<void> {
   const url = `${base}/v1/ledgers/${ledger}/ucans/${d.cid}`;
-  const res = await request(url, { method: "PUT", body: d.bytes as Uint8Array<ArrayBuffer> }, "register delegation", authorizer(by, ledger, at));
+  const res = await request(url, { method: "PUT", body: d.bytes as Uint8Array<ArrayBuffer> }, "register delegation", authorizer(by, ledger, at), ms);
   if (res.status === 409) throw new DatabaseError("INVITE_SPENT", "sync server: this invite was already redeemed");
   await ok(res, "register delegation");
 }
 
 /** Redeems a v2 invite: the one-time key delegates its command on to this device (§7.5). */
-async function redeem(base: string, inv: Invite & { auth: NonNullable<Invite["auth"]> }): Promise<Access> {
+async function redeem(base: string, inv: Invite & { auth: NonNullable<Invite["auth"]> }, ms: number | undefined): Promise<Access> {
   const { seed, prf, cmd, exp } = inv.auth;
   const once = await importSeed(seed);
   const dev = await device();
   const d = await delegate(once, { aud: dev.did, sub: inv.ledger, cmd, exp });
-  await register(base, inv.ledger, d, once, { cmd, prf });
+  await register(base, inv.ledger, d, once, { cmd, prf }, ms);
   return { prf: [...prf, d.cid], cmd, exp, via: once.did };
 }
 
@@ -249,7 +249,7 @@ export async function openServer(base: string, invite: Invite | undefined, opts:
     // redeem before anything changes here: a refused invite leaves the local ledger as it was
     access = parseAccess(await ctx.load(accessKey(invite.ledger)));
     if (access?.via !== (await importSeed(invite.auth.seed)).did) {
-      access = await redeem(base, invite as Invite & { auth: NonNullable<Invite["auth"]> });
+      access = await redeem(base, invite as Invite & { auth: NonNullable<Invite["auth"]> }, opts.timeoutMs);
       await ctx.save(accessKey(invite.ledger), JSON.stringify(access));
     }
   }
@@ -263,7 +263,7 @@ export async function openServer(base: string, invite: Invite | undefined, opts:
     [ledger, access] = await withLock(`ferroproof-attach:${ctx.ledgerName}:${base}`, async () => {
       const known = await ctx.load(memo);
       if (known) return [known, access] as const;
-      const made = await createLedger(base);
+      const made = await createLedger(base, opts.timeoutMs);
       if (made.access) await ctx.save(accessKey(made.ledger), JSON.stringify(made.access));
       await ctx.save(memo, made.ledger);
       return [made.ledger, made.access] as const;
@@ -291,19 +291,19 @@ export async function openServer(base: string, invite: Invite | undefined, opts:
       const exp = o.expiresIn === undefined ? access.exp : Math.min(access.exp, now() + o.expiresIn);
       const { pair, signer: once } = await newKey(true);
       const d = await delegate(dev, { aud: once.did, sub: remote, cmd, exp, meta: { invite: true } });
-      await register(base, remote, d, dev, { cmd, prf: access.prf });
+      await register(base, remote, d, dev, { cmd, prf: access.prf }, opts.timeoutMs);
       const seed = await exportSeed(pair.privateKey);
       return encodeInvite({ url: base, ledger: remote, key, auth: { seed, prf: [...access.prf, d.cid], cmd, exp } });
     },
     async members(): Promise<Member[]> {
       if (!auth) throw unsupported();
-      const res = await ok(await request(`${ledgerUrl}/members`, {}, "members", auth), "members");
+      const res = await ok(await request(`${ledgerUrl}/members`, {}, "members", auth, opts.timeoutMs), "members");
       return ((await res.json()) as Member[]).map(({ did, can, expires }) => ({ did, can, expires }));
     },
     async revoke(did: string): Promise<void> {
       if (!auth) throw unsupported();
       const body = JSON.stringify({ did });
-      await ok(await request(`${ledgerUrl}/revoke`, { method: "POST", body, headers: { "content-type": "application/json" } }, "revoke", auth), "revoke");
+      await ok(await request(`${ledgerUrl}/revoke`, { method: "POST", body, headers: { "content-type": "application/json" } }, "revoke", auth, opts.timeoutMs), "revoke");
     },
     close: () => connector.close(),
   };

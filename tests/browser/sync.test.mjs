@@ -308,6 +308,17 @@ export const tests = {
         assert.equal(frozen.doc, "while-frozen");
         assert.ok(frozen.syncMs < 10_000, `sync() failed after ${frozen.syncMs} ms`);
         assert.ok(frozen.detachMs < 5_000, `detach() took ${frozen.detachMs} ms`);
+        // creating a remote ledger on the frozen server is bounded by timeoutMs too (was 30 s)
+        const created = await a.evaluate(async (url) => {
+          const t0 = performance.now();
+          const att = await window.fp.fireproof("frozen-new").attach(window.fp.toServer(url, { timeoutMs: 1000 }));
+          const err = await att.sync().then(() => null, (e) => e.code);
+          const ms = performance.now() - t0;
+          await att.detach();
+          return { err, ms };
+        }, server.url);
+        assert.equal(created.err, "NETWORK");
+        assert.ok(created.ms < 10_000, `attach + sync() failed after ${created.ms} ms`);
       } finally {
         server.resume();
       }
