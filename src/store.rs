@@ -325,8 +325,8 @@ pub trait Store {
     async fn car_blocks(&self) -> Result<Vec<(String, Vec<cid::Cid>)>>;
     /// Deletes CARs (blocks only they held can no longer be located).
     async fn remove_cars(&self, names: &[String]) -> Result<()>;
-    /// Deletes every CAR, the header and the meta records; the key stays (a tab that still has
-    /// the ledger open goes on under it until it reopens).
+    /// Deletes every CAR, the header and the meta records. IndexedDB deletes the key too (the
+    /// next open stores a new one; other tabs are told to reopen); the memory store keeps it.
     async fn destroy(&self) -> Result<()>;
     /// [`Store::commit`] that also replaces the stored key, in the same atomic write (re-keying:
     /// the CARs in `write` are sealed with `key`).
