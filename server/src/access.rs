@@ -123,7 +123,11 @@ pub async fn register(
     body: Body,
 ) -> ApiResult<StatusCode> {
     if !app.valid_ledger(&ledger) {
-        return Err(bad("malformed ledger id"));
+        // plain text, as on every route (docs/server.md "Errors")
+        return Err(ApiError::Plain(
+            StatusCode::BAD_REQUEST,
+            "malformed ledger id",
+        ));
     }
     if !valid_token_name(&cid) {
         return Err(bad("malformed delegation cid"));

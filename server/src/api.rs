@@ -34,6 +34,10 @@ use crate::watch::{self, Hub};
 /// Largest (and default) page of a listing.
 pub const MAX_LIST: usize = 1000;
 
+/// The largest WebSocket message or frame a watcher may send (it sends nothing the server reads:
+/// pongs, a close frame).
+const WATCHER_MESSAGE_BYTES: usize = 4096;
+
 #[derive(Clone)]
 pub struct App {
     pub store: Store,
@@ -280,6 +284,7 @@ async fn watch_ledger(
     State(app): State<App>,
     Path(ledger): Path<String>,
     (method, uri, headers): (Method, Uri, HeaderMap),
+    slot: Option<axum::Extension<crate::serve::Slot>>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     known_ledger(&app, &ledger).await?;
@@ -303,5 +308,13 @@ async fn watch_ledger(
         _ => None,
     };
     let sub = app.hub.subscribe(&ledger);
-    Ok(ws.on_upgrade(move |socket| watch::serve(socket, sub, recheck)))
+    // A watcher sends nothing the server reads: a message over 4 KiB closes the socket instead of
+    // being buffered (the default allows 64 MiB). The socket keeps its connection's slot.
+    let ws = ws
+        .max_message_size(WATCHER_MESSAGE_BYTES)
+        .max_frame_size(WATCHER_MESSAGE_BYTES);
+    Ok(ws.on_upgrade(move |socket| async move {
+        let _slot = slot;
+        watch::serve(socket, sub, recheck).await
+    }))
 }

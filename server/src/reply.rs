@@ -68,6 +68,11 @@ pub fn set_stall(stall: Duration) {
     STALL_MS.store(stall.as_millis() as u64, Ordering::Relaxed);
 }
 
+/// The time a client may stall (`--stall-ms`): also a watcher's ping interval and send deadline.
+pub fn stall() -> Duration {
+    Duration::from_millis(STALL_MS.load(Ordering::Relaxed))
+}
+
 /// Reads a body of at most `limit` bytes; 413 beyond, without keeping more than `limit` in memory.
 pub async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> ApiResult<Bytes> {
     const TOO_LARGE: ApiError = ApiError::Plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large");

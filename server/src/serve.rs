@@ -2,10 +2,10 @@
 //! hyper, with the limits a public server needs against clients that connect and stall.
 //!
 //! Invariant: a connection that has not sent a complete request head within `stall` (also an
-//! idle keep-alive one) is closed; at most `max` connections are open at once (a new one
-//! beyond that is closed at once, before any byte is read); on shutdown no new connection is
-//! accepted and open ones get [`DRAIN`] to finish. Request bodies have their own deadline
-//! (`reply::read_limited`).
+//! idle keep-alive one) is closed; at most `max` connections are open at once, a real-time socket
+//! upgraded from one included (it keeps its connection's [`Slot`]; a new connection beyond that is
+//! closed at once, before any byte is read); on shutdown no new connection is accepted and open
+//! ones get [`DRAIN`] to finish. Request bodies have their own deadline (`reply::read_limited`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +16,13 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// A connection's place among the `max` open ones, in each of its requests' extensions: a
+/// WebSocket upgraded from the connection keeps it (hyper ends the connection's own task at the
+/// upgrade), so open sockets count against the cap too.
+#[derive(Clone)]
+pub struct Slot(#[allow(dead_code)] Arc<OwnedSemaphorePermit>);
 
 /// Time open connections get to finish once the server is told to stop.
 const DRAIN: Duration = Duration::from_secs(5);
@@ -59,9 +65,10 @@ pub async fn serve(
             continue; // full: the connection is dropped (closed) unread
         };
         let _ = stream.set_nodelay(true);
+        let slot = Slot(Arc::new(slot));
         let conn = builder.serve_connection_with_upgrades(
             TokioIo::new(stream),
-            TowerToHyperService::new(app.clone()),
+            TowerToHyperService::new(app.clone().layer(axum::Extension(slot.clone()))),
         );
         let conn = graceful.watch(conn.into_owned());
         tokio::spawn(async move {

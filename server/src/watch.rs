@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use ferroproof_server::ucan::{Delegation, Signed};
@@ -171,17 +171,22 @@ pub struct Recheck {
     pub chain: Vec<Signed<Delegation>>,
 }
 
-/// Serves one watcher until it closes: "ready", then every announcement; a server ping every 30 s.
+/// Serves one watcher until it closes: "ready", then every announcement. The server pings every
+/// `--stall-ms`; a watcher is dropped when it does not take a message within that time, or sends
+/// nothing (not even the pong every WebSocket client answers a ping with) for [`SILENT_PINGS`]
+/// pings: a client that stopped reading holds neither this task nor its connection's slot.
 pub async fn serve(mut socket: WebSocket, mut sub: Subscription, recheck: Option<Recheck>) {
+    let stall = crate::reply::stall();
     if sub.ready.wait_for(|r| *r).await.is_err() {
         return;
     }
     let ready = Message::Text(json!({"type": "ready"}).to_string().into());
-    if socket.send(ready).await.is_err() {
+    if !send(&mut socket, ready, stall).await {
         return;
     }
-    let mut ping = tokio::time::interval(Duration::from_secs(30));
+    let mut ping = tokio::time::interval(stall);
     ping.tick().await;
+    let mut heard = Instant::now();
     loop {
         tokio::select! {
             ev = sub.rx.recv() => match ev {
@@ -189,29 +194,42 @@ pub async fn serve(mut socket: WebSocket, mut sub: Subscription, recheck: Option
                     if let Some(r) = &recheck {
                         if let Err(reason) = r.auth.still_holds(&r.ledger, &r.chain).await {
                             let frame = CloseFrame { code: 1008, reason: reason.into() };
-                            let _ = socket.send(Message::Close(Some(frame))).await;
+                            send(&mut socket, Message::Close(Some(frame)), stall).await;
                             return;
                         }
                     }
-                    if socket.send(put_message(&p)).await.is_err() {
+                    if !send(&mut socket, put_message(&p), stall).await {
                         return;
                     }
                 }
                 // Too slow to keep up: close, so the client reconnects and lists again.
                 Err(_) => {
-                    let _ = socket.send(Message::Close(None)).await;
+                    send(&mut socket, Message::Close(None), stall).await;
                     return;
                 }
             },
             msg = socket.recv() => match msg {
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
-                Some(Ok(_)) => {}
+                Some(Ok(_)) => heard = Instant::now(),
             },
             _ = ping.tick() => {
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                if heard.elapsed() > stall * SILENT_PINGS
+                    || !send(&mut socket, Message::Ping(Default::default()), stall).await
+                {
                     return;
                 }
             }
         }
     }
+}
+
+/// Pings a watcher may leave unanswered (with nothing else sent) before it is dropped.
+const SILENT_PINGS: u32 = 3;
+
+/// Sends `m` within `within`; false when the socket failed or the client did not take it.
+async fn send(socket: &mut WebSocket, m: Message, within: Duration) -> bool {
+    matches!(
+        tokio::time::timeout(within, socket.send(m)).await,
+        Ok(Ok(()))
+    )
 }

@@ -175,6 +175,24 @@ async fn a_second_create_of_one_ledger_is_409() {
 }
 
 #[tokio::test]
+async fn a_malformed_ledger_id_is_plain_text_on_the_registering_route_too() {
+    let s = Server::start_secure(&StoreSpec::temp_folder(), &[]);
+    let cid = "bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
+    let (status, body) = send(
+        &s,
+        "PUT",
+        &format!("/v1/ledgers/not-a-did/ucans/{cid}"),
+        b"x",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, String::from_utf8_lossy(&body).as_ref()),
+        (400, "malformed ledger id")
+    );
+}
+
+#[tokio::test]
 async fn writers_push_readers_only_pull() {
     let s = Server::start_secure(&StoreSpec::temp_folder(), &[]);
     let admin = create_ledger(&s).await;

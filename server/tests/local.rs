@@ -329,3 +329,50 @@ async fn clients_that_stall_are_cut_off_and_connections_are_capped() {
     drop(held);
     assert_eq!(s.get("/health").await, (200, b"ok".to_vec()));
 }
+
+#[tokio::test]
+async fn watchers_count_against_the_connection_cap_and_are_dropped_when_silent_or_too_chatty() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    let s = Server::start_with(
+        &StoreSpec::temp_folder(),
+        &["--stall-ms", "300", "--max-connections", "2"],
+    );
+    let ledger = s.new_ledger().await;
+    // two open sockets hold both slots: a third connection is closed unread
+    let mut a = s.watch(&ledger).await;
+    let mut b = s.watch(&ledger).await;
+    let mut third = TcpStream::connect(&s.addr).unwrap();
+    let _ = third.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(
+        read_until_closed(&mut third, Duration::from_secs(2)).as_deref(),
+        Some(""),
+        "two watchers fill a cap of 2"
+    );
+    // a watcher that reads (and so answers the pings) stays, past 3 silent pings' time
+    assert!(
+        !b.closed_within(Duration::from_millis(1500)).await,
+        "a live watcher was dropped"
+    );
+    // one that stops reading answers no ping: dropped after 3 pings, and its slot comes free
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        a.closed_within(Duration::from_secs(2)).await,
+        "a silent watcher stays"
+    );
+    assert_eq!(s.get("/health").await, (200, b"ok".to_vec()));
+    // a message over 4 KiB closes the socket instead of being buffered
+    b.send_text(64 * 1024).await;
+    assert!(
+        b.closed_within(Duration::from_secs(5)).await,
+        "a 64 KiB message was buffered"
+    );
+    let mut c = s.watch(&ledger).await;
+    c.send_text(100).await; // small messages are ignored
+    let body = envelope(100);
+    assert_eq!(s.put(&ledger, "heads", &body).await.0, 201);
+    assert_eq!(
+        c.expect_put(&name_of(&body), Duration::from_secs(5)).await,
+        "heads"
+    );
+}

@@ -244,6 +244,25 @@ impl Watcher {
         }
     }
 
+    /// Sends a text message of `n` bytes (the server reads nothing a watcher sends).
+    pub async fn send_text(&mut self, n: usize) {
+        use futures::SinkExt;
+        let _ = self.ws.send(Message::Text("x".repeat(n).into())).await;
+    }
+
+    /// True if the server closes the socket (a close frame, an error or the end) within `wait`;
+    /// reading answers its pings meanwhile.
+    pub async fn closed_within(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Err(_) => return false,
+                Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return true,
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+
     /// Waits up to `wait` for a `put` of `name`; returns its kind.
     pub async fn expect_put(&mut self, name: &str, wait: Duration) -> String {
         let deadline = tokio::time::Instant::now() + wait;
