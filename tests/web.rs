@@ -104,3 +104,17 @@ async fn webcrypto_seals_and_names_cars() {
         assert_eq!(open(&aead, &sealed.bytes).await.unwrap(), car, "{n} bytes");
     }
 }
+
+/// 200 nested dag-cbor lists each claiming a million items, over 4 MiB of nulls: every length
+/// is within the bytes left, so only reserving it would fail. Reserved at every level (~8 GB),
+/// it overran wasm32's 4 GiB and trapped the engine (a native run only reserves address space,
+/// so this test lives here); the decoder must answer an error instead.
+#[wasm_bindgen_test]
+fn nested_list_lengths_are_not_reserved() {
+    let mut bytes = Vec::new();
+    for _ in 0..200 {
+        bytes.extend_from_slice(&[0x9a, 0x00, 0x10, 0x00, 0x00]);
+    }
+    bytes.resize(bytes.len() + (4 << 20), 0xf6);
+    assert!(ferroproof::codec::decode(&bytes).is_err());
+}

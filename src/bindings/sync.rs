@@ -105,6 +105,12 @@ impl Remote for JsRemote {
             .map_err(remote_err)?
             .dyn_into()
             .map_err(|_| Error::Remote("connector get did not resolve".into()))?;
+        if got.length() as usize != keys.len() {
+            // a short answer would leave CARs unfetched and unreported
+            return Err(Error::Remote(
+                "connector getMany() did not answer each key".into(),
+            ));
+        }
         let mut out = Vec::with_capacity(keys.len());
         for (k, v) in keys.iter().zip(got.iter()) {
             out.push(bytes_of(k, v)?);

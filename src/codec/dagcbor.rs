@@ -146,7 +146,9 @@ fn item(bytes: &[u8], pos: usize, depth: usize) -> Result<(Ipld, usize), String>
             if n > left {
                 return Err("dag-cbor list longer than its bytes".into());
             }
-            let mut items = Vec::with_capacity(n as usize);
+            // a hint only: a length the bytes allow can still be far more than memory does
+            // (each nested list would reserve ~100 B per byte left)
+            let mut items = Vec::with_capacity((n as usize).min(256));
             let mut at = at;
             for _ in 0..n {
                 let (v, next) = item(bytes, at, depth + 1)?;
@@ -282,6 +284,7 @@ mod tests {
         }
         let deep = [vec![0x81; MAX_DEPTH + 2], vec![0xf6]].concat();
         assert!(decode(&deep).is_err());
+
         assert!(encode(&Ipld::Float(f64::NAN)).is_err());
         assert!(encode(&Ipld::Integer(i128::from(u64::MAX) + 1)).is_err());
     }

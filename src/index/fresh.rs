@@ -46,15 +46,6 @@ fn offset(n: usize) -> Result<u32> {
 }
 
 impl FreshRows {
-    /// Room for `n` rows of small keys.
-    pub fn with_capacity(n: usize) -> FreshRows {
-        FreshRows {
-            buf: Vec::with_capacity(n * 24),
-            rows: Vec::with_capacity(n),
-            ..FreshRows::default()
-        }
-    }
-
     /// The rows emitted for a batch of documents (each id once), sorted.
     pub fn build(batch: Vec<EmittedRows>) -> Result<FreshRows> {
         let mut rows = FreshRows::default();

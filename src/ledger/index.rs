@@ -211,8 +211,8 @@ impl<S: Store> Ledger<S> {
         field: &str,
         mut key_of: impl FnMut(&str, &RawDoc) -> Result<Option<Ipld>>,
     ) -> Result<FreshRows> {
-        let n = state.count as usize;
-        let mut rows = FreshRows::with_capacity(n);
+        // not sized by the stored count: a tampered header or archive may claim anything
+        let mut rows = FreshRows::default();
         let mut load = Vec::new();
         let mut bad = None;
         prolly::scan(&self.blocks, state.docs, &Range::all(), false, |k, raw| {
@@ -394,7 +394,7 @@ impl<S: Store> Ledger<S> {
             rows.retain(|r| r.body.is_some());
             return Ok((ids, rows));
         }
-        let mut out = Vec::with_capacity(state.count as usize);
+        let mut out = Vec::new();
         let mut load = Vec::new();
         let mut bad = None;
         prolly::scan(&self.blocks, state.docs, &Range::all(), false, |k, raw| {

@@ -104,6 +104,22 @@ impl Node {
             .ok_or_else(|| Error::Internal(format!("branch entry {i} is not a link")))
     }
 
+    /// Checks a child loaded through entry `i` of this branch: one level lower and starting at
+    /// the entry's key (format.md §3). With every node's keys strictly ascending, each node of a
+    /// well-formed tree is then reached along one path only, so a crafted tree whose entries share
+    /// a child cannot make a scan visit that subtree many times.
+    pub fn check_child(&self, i: usize, child: &Node) -> Result<()> {
+        let first = child.entries.first().map(|e| &e.0);
+        if child.level + 1 == self.level && first == self.entries.get(i).map(|e| &e.0) {
+            Ok(())
+        } else {
+            Err(Error::corrupt(
+                "tree",
+                "a branch entry does not match its child",
+            ))
+        }
+    }
+
     /// Encodes the node as a dag-cbor block.
     pub fn encode(&self) -> Result<Block> {
         let size: usize = self
@@ -150,7 +166,8 @@ impl Node {
         if count > bytes.len() as u64 {
             return Err("node declares more entries than bytes".into());
         }
-        let mut entries: Vec<Entry> = Vec::with_capacity(count as usize);
+        // each entry takes at least 3 bytes: the count cannot reserve more than the bytes allow
+        let mut entries: Vec<Entry> = Vec::with_capacity((count as usize).min(bytes.len() / 3));
         for _ in 0..count {
             let (pair, p) = head(pos, 4, "entry")?;
             if pair != 2 {

@@ -275,6 +275,7 @@ async fn scan_dyn<L: Loader>(
             }
             ahead = (ahead * 2).min(32);
             let child = loader.load(&node.child(i)?).await?;
+            node.check_child(i, &child)?;
             push(&mut stack, child);
         }
     }

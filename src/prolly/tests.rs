@@ -551,3 +551,37 @@ fn branch_values_with_seqs_round_trip_and_reject_junk() {
         assert!(Node::decode(&n.encode().unwrap().bytes).is_err());
     }
 }
+
+#[test]
+fn a_branch_whose_entries_share_a_child_is_corrupt_not_a_blow_up() {
+    use super::node::link;
+    let l = MapLoader::default();
+    // one leaf, and a branch whose 200 entries (each its own key) all point at it
+    let leaf = Node {
+        level: 0,
+        entries: vec![(key(0), enc(&val(0)))],
+    };
+    let leaf_cid = leaf.encode().unwrap().cid;
+    let branch = Node {
+        level: 1,
+        entries: (0..200).map(|i| (key(i), link(&leaf_cid))).collect(),
+    };
+    let root = branch.encode().unwrap().cid;
+    l.0.borrow_mut().insert(leaf_cid, Rc::new(leaf));
+    l.0.borrow_mut().insert(root, Rc::new(branch));
+    let mut seen = 0;
+    let r = block_on(scan(&l, Some(root), &Range::all(), false, |_, _| {
+        seen += 1;
+        true
+    }));
+    assert_eq!(r.unwrap_err().code(), "CORRUPT");
+    assert!(seen <= 1, "{seen} rows");
+    // a diff against an empty tree visits the shared leaf once
+    let mut nodes = 0;
+    walk_new(&l, None, Some(root), &mut |_| {
+        nodes += 1;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(nodes, 2);
+}

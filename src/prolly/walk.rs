@@ -62,11 +62,16 @@ pub fn walk_unshared(
         };
         for s in 0..2 {
             if descend[s] {
-                let mut next = Vec::new();
+                // each child once: a crafted tree whose entries share a child stays as small as
+                // its distinct nodes
+                let (mut next, mut queued) = (Vec::new(), HashSet::default());
                 for n in &nodes[s] {
                     if n.level > 0 {
                         for i in 0..n.entries.len() {
-                            next.push(n.child(i)?);
+                            let c = n.child(i)?;
+                            if queued.insert(c) {
+                                next.push(c);
+                            }
                         }
                     }
                 }

@@ -534,7 +534,7 @@ export const tests = {
     assert.deepEqual(res, { one: ["x", "y"], two: ["x", "y"], same: true, kinds: ["cars", "heads"] });
   },
 
-  async "toConnector: plain (not async) methods work, get may answer an ArrayBuffer; methods that throw fail with a code and the engine goes on"({ context, harness }) {
+  async "toConnector: plain (not async) methods work, get may answer an ArrayBuffer; methods that throw fail with a code and the engine goes on; a short getMany fails too"({ context, harness }) {
     const page = await openPage(context, harness);
     const res = await page.evaluate(async () => {
       const fp = window.fp;
@@ -581,9 +581,18 @@ export const tests = {
       await a1.sync();
       await broken.put({ _id: "z2" });
       await ab.detach();
+      // a getMany that answers fewer objects than asked: a coded failure, not a silent gap
+      const short = { ...plain, getMany: async () => [] };
+      const a3 = await fp.fireproof("conn-short").attach(fp.toConnector(short, { invite: await a1.invite() }));
+      const shortErr = await a3.sync().then(
+        () => "resolved",
+        (e) => e.code,
+      );
+      await a3.detach();
       return {
         bad,
         syncErr,
+        shortErr,
         lastError: ab.state().lastError?.code,
         one: (await one.allDocs()).rows.map((r) => r.key),
         two: (await two.allDocs()).rows.map((r) => r.key),
@@ -593,6 +602,7 @@ export const tests = {
     assert.deepEqual(res, {
       bad: ["INVALID_ARG", "INVALID_ARG"],
       syncErr: "NETWORK",
+      shortErr: "NETWORK",
       lastError: "NETWORK",
       one: ["x", "y"],
       two: ["x", "y"],
