@@ -90,6 +90,10 @@ pub async fn check(
             "invocation is bound to another request",
         ));
     }
+    // the invocation's own signature before any store read: a forged token costs none
+    if !inv.signature_valid() {
+        return Err(refusal(VerifyError::InvalidSignature(inv.cid())));
+    }
     let chain = load_chain(auth, ledger, i, pending).await?;
     let proofs: Proofs = chain.iter().cloned().collect();
     verify_invocation(&inv, &proofs, now).map_err(refusal)?;
