@@ -252,6 +252,9 @@ pub async fn revoke(
             record.to_string().into_bytes(),
         )
         .await?;
+    if let Some(auth) = &app.auth {
+        auth.forget_revoked(&ledger);
+    }
     Ok(if created {
         StatusCode::CREATED
     } else {

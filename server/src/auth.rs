@@ -9,8 +9,9 @@ mod checks;
 mod members;
 mod replay;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -132,14 +133,44 @@ pub struct Grant {
 pub struct Auth {
     pub store: Store,
     replay: Arc<replay::Cleaner>,
+    /// Each ledger's revoked set as open sockets' rechecks last listed it, and when: listed at
+    /// most once per [`RECHECK_TTL`] whatever the number of watchers (a revoke through this
+    /// instance drops it at once).
+    recent: Arc<std::sync::Mutex<HashMap<String, Listed>>>,
 }
+
+/// A ledger's revoked set and when it was listed.
+type Listed = (Instant, Arc<HashSet<String>>);
+
+/// How long an open socket's recheck may use a ledger's revoked set listed by another one.
+const RECHECK_TTL: Duration = Duration::from_secs(1);
 
 impl Auth {
     pub fn new(store: Store) -> Auth {
         Auth {
             replay: Arc::new(replay::Cleaner::default()),
             store,
+            recent: Arc::default(),
         }
+    }
+
+    /// Forgets the revoked set the rechecks keep for `ledger` (after a revoke here).
+    pub fn forget_revoked(&self, ledger: &str) {
+        self.recent.lock().unwrap().remove(ledger);
+    }
+
+    /// [`Auth::revoked`] for a recheck: at most [`RECHECK_TTL`] old.
+    async fn revoked_recently(&self, ledger: &str) -> Result<Arc<HashSet<String>>, StoreError> {
+        if let Some((at, set)) = self.recent.lock().unwrap().get(ledger) {
+            if at.elapsed() < RECHECK_TTL {
+                return Ok(set.clone());
+            }
+        }
+        let set = Arc::new(self.revoked(ledger).await?);
+        let mut recent = self.recent.lock().unwrap();
+        recent.retain(|_, (at, _)| at.elapsed() < RECHECK_TTL);
+        recent.insert(ledger.to_string(), (Instant::now(), set.clone()));
+        Ok(set)
     }
 
     /// Checks `req` against the ledger named by DID `ledger`, then records its nonce; `pending` is a
@@ -185,7 +216,7 @@ impl Auth {
         {
             return Err("delegation expired");
         }
-        match self.revoked(ledger).await {
+        match self.revoked_recently(ledger).await {
             Ok(revoked)
                 if chain
                     .iter()

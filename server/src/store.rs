@@ -62,11 +62,14 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 #[derive(Clone, Debug)]
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
+    /// The store lists names in lexicographic order (S3 does; a local folder does not).
+    ordered: bool,
 }
 
 /// Opens `spec`: `s3://bucket[/prefix]` (configured from the `AWS_*` environment) or a local folder,
 /// created if missing.
 pub fn open(spec: &str) -> std::result::Result<Store, String> {
+    let ordered = spec.starts_with("s3://");
     let inner: Arc<dyn ObjectStore> = if let Some(rest) = spec.strip_prefix("s3://") {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
@@ -114,7 +117,7 @@ pub fn open(spec: &str) -> std::result::Result<Store, String> {
                 .map_err(|e| format!("store folder {spec}: {e}"))?,
         )
     };
-    Ok(Store { inner })
+    Ok(Store { inner, ordered })
 }
 
 fn marker(ledger: &str) -> Path {
@@ -196,15 +199,30 @@ impl Store {
                 .list_with_offset(Some(&prefix), &object(ledger, kind, a)),
             None => self.inner.list(Some(&prefix)),
         };
-        let metas: Vec<_> = stream.try_collect().await?;
-        let mut names: Vec<String> = metas
-            .into_iter()
-            .filter_map(|m| m.location.filename().map(str::to_owned))
-            .filter(|n| valid_name(n) && after.is_none_or(|a| n.as_str() > a))
-            .collect();
-        names.sort_unstable();
-        names.dedup();
+        // Only the `limit + 1` smallest names are kept, so a page costs memory for its own names
+        // whatever the folder holds; a store that lists in order stops once it has them.
+        let mut stream = stream;
+        let mut names = std::collections::BTreeSet::new();
+        while let Some(m) = stream.try_next().await? {
+            let Some(n) = m.location.filename() else {
+                continue;
+            };
+            if !valid_name(n) || after.is_some_and(|a| n <= a) {
+                continue;
+            }
+            if names.len() > limit && names.last().is_some_and(|l: &String| n >= l.as_str()) {
+                if self.ordered {
+                    break;
+                }
+                continue;
+            }
+            names.insert(n.to_owned());
+            if names.len() > limit + 1 {
+                names.pop_last();
+            }
+        }
         let more = names.len() > limit;
+        let mut names: Vec<String> = names.into_iter().collect();
         names.truncate(limit);
         Ok((names, more))
     }
