@@ -7,6 +7,7 @@
 mod access;
 mod api;
 mod auth;
+mod deadline;
 mod many;
 mod names;
 mod reply;

@@ -2,7 +2,7 @@
 //! hyper, with the limits a public server needs against clients that connect and stall.
 //!
 //! Invariant: a connection that has not sent a complete request head within `stall` (also an
-//! idle keep-alive one) is closed; at most `max` connections are open at once, a real-time socket
+//! idle keep-alive one), or has not taken any of an answer's bytes for `stall`, is closed; at most `max` connections are open at once, a real-time socket
 //! upgraded from one included (it keeps its connection's [`Slot`]; a new connection beyond that is
 //! closed at once, before any byte is read); on shutdown no new connection is accepted and open
 //! ones get [`DRAIN`] to finish. Request bodies have their own deadline (`reply::read_limited`).
@@ -66,8 +66,9 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let slot = Slot(Arc::new(slot));
+        // writes give up on a client that stops reading (src/deadline.rs), also once upgraded
         let conn = builder.serve_connection_with_upgrades(
-            TokioIo::new(stream),
+            TokioIo::new(crate::deadline::WriteDeadline::new(stream, stall)),
             TowerToHyperService::new(app.clone().layer(axum::Extension(slot.clone()))),
         );
         let conn = graceful.watch(conn.into_owned());

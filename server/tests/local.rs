@@ -376,3 +376,47 @@ async fn watchers_count_against_the_connection_cap_and_are_dropped_when_silent_o
         "heads"
     );
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_an_answer_is_cut_off() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let s = Server::start_with(
+        &StoreSpec::temp_folder(),
+        &["--stall-ms", "300", "--max-connections", "1"],
+    );
+    // each helper call opens its own connection: the one before must be closed as idle (300 ms)
+    let idle = || tokio::time::sleep(Duration::from_millis(600));
+    let ledger = s.new_ledger().await;
+    let mut keys = Vec::new();
+    for _ in 0..3 {
+        idle().await;
+        let (status, name) = s.put(&ledger, "cars", &envelope(7 << 20)).await;
+        assert_eq!(status, 201);
+        keys.push(format!("cars/{name}"));
+    }
+    let body = keys.join("\n");
+    idle().await;
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    write!(
+        c,
+        "POST /v1/ledgers/{ledger}/get HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    // never read: an answer of ~21 MiB cannot all sit in the two sockets' buffers
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        s.get("/health").await,
+        (200, b"ok".to_vec()),
+        "the stalled answer still holds the only slot"
+    );
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = Vec::new();
+    let _ = c.read_to_end(&mut got);
+    assert!(
+        got.len() < 21 << 20,
+        "{} bytes: the whole answer",
+        got.len()
+    );
+}
