@@ -27,6 +27,9 @@ pub struct Slot(#[allow(dead_code)] Arc<OwnedSemaphorePermit>);
 /// Time open connections get to finish once the server is told to stop.
 const DRAIN: Duration = Duration::from_secs(5);
 
+/// Concurrent HTTP/2 streams per connection.
+const H2_STREAMS: u32 = 16;
+
 /// Serves `app` on `listener` until `stop` resolves; `stall`: the time a client has to send a
 /// request head (and an idle keep-alive connection stays open).
 pub async fn serve(
@@ -41,11 +44,15 @@ pub async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(stall);
+    // HTTP/2 (h2c: browsers speak HTTP/1.1 to a plain-HTTP server) gets fewer streams per
+    // connection than hyper's 200: each may hold an answer in memory while its client withholds
+    // flow-control credit, which the write deadline does not see.
     builder
         .http2()
         .timer(TokioTimer::new())
         .keep_alive_interval(stall)
-        .keep_alive_timeout(stall);
+        .keep_alive_timeout(stall)
+        .max_concurrent_streams(H2_STREAMS);
     let slots = Arc::new(Semaphore::new(max));
     let graceful = GracefulShutdown::new();
     tokio::pin!(stop);
