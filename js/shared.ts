@@ -207,8 +207,12 @@ export class SharedLedger implements FileStore {
   core: Promise<Ledger>;
   /** The open handle `core` resolved to (background compaction runs only on the current one). */
   private current: Ledger | undefined;
-  /** Whether this ledger uses (or is loading) the full engine build. */
-  private sync: boolean;
+  /**
+   * Whether this ledger uses (or is loading) the full engine build; `"marked"` when only this
+   * profile's mark says so (no `attach()` asked for it yet): then a full build that fails to load
+   * falls back to the local one.
+   */
+  private sync: boolean | "marked";
   /** Whether the engine build to load has been chosen (one microtask after the first open). */
   private started = false;
   refs = 0;
@@ -242,7 +246,7 @@ export class SharedLedger implements FileStore {
     this.name = name;
     this.lockName = `ferroproof:${name}`;
     this.archive = archive;
-    this.sync = mark("sync", name);
+    this.sync = mark("sync", name) && "marked";
     if (archive) this.early = earlyDownload(name, archive, this.abortEarly);
     this.core = this.openCore();
     this.channel = typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel(`ferroproof:${name}`);
@@ -256,7 +260,13 @@ export class SharedLedger implements FileStore {
       .then(() => {
         this.started = true;
         preopen(this.name); // the database opens while the engine compiles
-        return loadEngine(this.sync);
+        return loadEngine(!!this.sync).catch((e: unknown) => {
+          // marked as syncing, but the full build cannot be had (offline, a file not deployed):
+          // the ledger opens on the local build; an attach tries the full one again
+          if (this.sync !== "marked") throw e;
+          this.sync = false;
+          return loadEngine(false);
+        });
       })
       .then((engine) => engine.open(this.name))
       .then((l) => this.fromArchive(l))
@@ -344,6 +354,7 @@ export class SharedLedger implements FileStore {
    * open loads the full build directly.
    */
   syncEngine(): Promise<Ledger> {
+    if (this.sync === "marked") this.sync = true;
     if (!this.sync) {
       this.sync = true;
       mark("sync", this.name, true);

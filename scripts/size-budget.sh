@@ -9,16 +9,18 @@
 # pkg/migrate.js is loaded only by migrateFromFireproof (a dynamic import): reported on its own.
 #   size-budget.sh           fails when a total is over its budget (gzipped bytes).
 #                            The local page: 165,000 B (the sync issue's budget). The sync page:
-#                            its issue allowed 165,000 B too; it measures ~191.9 KB (docs/benchmarks.md
+#                            its issue allowed 165,000 B too; it measures ~192.0 KB (docs/benchmarks.md
 #                            "Size"), so its guard sits just above that to stop growth. Only ever
 #                            lower either, except for a fix that cannot be had for free (session 25:
 #                            +170 B for bounds on untrusted lengths and tree shapes, which trapped
-#                            the engine; the guard went from 191,750 to 191,950).
+#                            the engine, and +42 B of JS for a syncing profile whose full build cannot
+#                            be downloaded, which could no longer open its ledger; the guard went from
+#                            191,750 to 191,980).
 #   size-budget.sh --report  prints the sizes only (scripts/build.sh ends with it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOCAL_BUDGET=${SIZE_BUDGET_LOCAL_BYTES:-165000}
-SYNC_BUDGET=${SIZE_BUDGET_BYTES:-191950}
+SYNC_BUDGET=${SIZE_BUDGET_BYTES:-191980}
 wrapper=($(ls pkg/*.js | grep -v -e '^pkg/migrate' -e '^pkg/sync\.js$'))
 local_js=("${wrapper[@]}" pkg/connectors/connector.js pkg/connectors/server.js $(find pkg/wasm -name "*.js"))
 sync_js=("${wrapper[@]}" pkg/sync.js pkg/connectors/*.js pkg/auth/*.js $(find pkg/wasm-sync -name "*.js") pkg/wasm/idb.js)

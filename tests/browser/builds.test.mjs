@@ -154,6 +154,19 @@ export const tests = {
       assert.equal(r.code, "NETWORK");
       assert.deepEqual(r.ids, ["a", "b"]);
       assert.equal(r.b, 2);
+      // reloaded (the full build still failing): the ledger opens as before, on the local build
+      const reloaded = async () => {
+        await page.reload();
+        await page.waitForFunction(() => window.harnessReady === true);
+        return page.evaluate(async () => {
+          try {
+            return (await window.fp.fireproof("builds-fail").allDocs()).rows.map((x) => x.key);
+          } catch (e) {
+            return e instanceof Error ? e.code : String(e);
+          }
+        });
+      };
+      assert.deepEqual(await reloaded(), ["a", "b"], "after a failed attach");
 
       await page.unroute("**/pkg/wasm-sync/ferroproof_bg.wasm");
       const ok = await page.evaluate(async (url) => {
@@ -164,6 +177,10 @@ export const tests = {
         return { count: (await db.allDocs()).rows.length, pendingUp: a.state().pendingUp, lastError: a.state().lastError };
       }, server.url);
       assert.deepEqual(ok, { count: 3, pendingUp: 0, lastError: null });
+      // a profile that syncs this ledger (its next open loads the full build) whose full build
+      // cannot be downloaded now: the ledger still opens, on the local build
+      await page.route("**/pkg/wasm-sync/ferroproof_bg.wasm", (route) => route.abort());
+      assert.deepEqual(await reloaded(), ["a", "b", "c"], "marked as syncing, full build unavailable");
     } finally {
       await fresh.close();
       await server.stop();
