@@ -236,7 +236,8 @@ export class Database {
    * when `updates` is true (deleted ones as `{_id, _deleted: true}`), with `[]` otherwise.
    */
   subscribe<T extends DocTypes>(listener: ListenerFn<T>, updates?: boolean): () => void {
-    if (this.closed) throw new DatabaseError("CLOSED", `ledger ${this.name} is closed`);
+    // on a closed handle: never called (as in Fireproof; throwing broke hooks mounted on it)
+    if (this.closed) return () => undefined;
     const fn = listener as (docs: DocWithId[]) => unknown;
     return this.shared.subscribe(fn, updates === true);
   }

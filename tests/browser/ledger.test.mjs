@@ -460,10 +460,16 @@ export const tests = {
           codes.push(e.code);
         }
       }
-      return { codes, viaB: await b.get("k") };
+      // subscribe does not throw on a closed handle (as in Fireproof): its listener is never called
+      const heard = [];
+      const un = a.subscribe((docs) => heard.push(docs), true);
+      await b.put({ _id: "later" });
+      un();
+      return { codes, viaB: await b.get("k"), un: typeof un, heard };
     });
     assert.deepEqual(r.codes, ["CLOSED", "CLOSED", "CLOSED"]);
     assert.deepEqual(r.viaB, { _id: "k" });
+    assert.deepEqual({ un: r.un, heard: r.heard }, { un: "function", heard: [] });
   },
 
   async "data survives a reload; compact keeps documents"({ context, harness }) {
