@@ -230,6 +230,8 @@ export class Attachment implements Attached {
       return;
     }
     void locks.request(`ferroproof-sync:${this.host.name}:${remote.id}`, () => {
+      // detached while waiting: released at once, so that a later attachment can lead
+      if (this.detached) return;
       lead();
       return new Promise<void>((release) => (this.releaseLeadership = release));
     });

@@ -495,6 +495,56 @@ export const tests = {
     }
   },
 
+  async "an attachment detached while it waits for the sync lead does not hold the lead from a later one"({ context, harness }) {
+    const server = await startServer();
+    try {
+      const a = await openPage(context, harness);
+      const b = await openPage(context, harness);
+      // a leads the ledger's sync with this remote
+      await a.evaluate(async (url) => {
+        window.db = window.fp.fireproof("lead");
+        await (await window.db.attach(window.fp.toServer(url))).sync();
+      }, server.url);
+      // b attaches (its request for the lead waits behind a's) and detaches again
+      await b.evaluate(async (url) => {
+        window.db = window.fp.fireproof("lead");
+        await (await window.db.attach(window.fp.toServer(url))).detach();
+      }, server.url);
+      await a.close(); // a's lead is released: b's dropped request must not keep it
+      const invite = await b.evaluate(async (url) => {
+        window.att = await window.db.attach(window.fp.toServer(url));
+        return window.att.invite();
+      }, server.url);
+      // another profile writes: only a leading tab pulls it into b's profile in the background
+      const other = await context.browser().newContext();
+      try {
+        const c = await openPage(other, harness);
+        await c.evaluate(
+          async ([url, invite]) => {
+            const db = window.fp.fireproof("lead-other");
+            const att = await db.attach(window.fp.toServer(url, { invite }));
+            await db.put({ _id: "from-c" });
+            await att.sync();
+          },
+          [server.url, invite],
+        );
+        const seen = await b.evaluate(async () => {
+          const until = performance.now() + 20_000;
+          while (performance.now() < until) {
+            if ((await window.db.allDocs()).rows.some((r) => r.key === "from-c")) return true;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          return false;
+        });
+        assert.equal(seen, true, "no tab leads: another profile's write never arrived");
+      } finally {
+        await other.close();
+      }
+    } finally {
+      await server.stop();
+    }
+  },
+
   async "toConnector: two ledgers converge through an app's own store"({ context, harness }) {
     const page = await openPage(context, harness);
     const res = await page.evaluate(async () => {
