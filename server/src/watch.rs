@@ -172,16 +172,17 @@ pub struct Recheck {
 }
 
 /// Serves one watcher until it closes: "ready", then every announcement. The server pings every
-/// `--stall-ms`; a watcher is dropped when it does not take a message within that time, or sends
-/// nothing (not even the pong every WebSocket client answers a ping with) for [`SILENT_PINGS`]
-/// pings: a client that stopped reading holds neither this task nor its connection's slot.
+/// `--stall-ms`; a watcher is dropped when it sends nothing (not even the pong every WebSocket
+/// client answers a ping with) for [`SILENT_PINGS`] pings, or when a send fails: the socket's
+/// writes give up after `--stall-ms` without progress (`deadline.rs`), so a client that stopped
+/// reading holds neither this task nor its connection's slot.
 pub async fn serve(mut socket: WebSocket, mut sub: Subscription, recheck: Option<Recheck>) {
     let stall = crate::reply::stall();
     if sub.ready.wait_for(|r| *r).await.is_err() {
         return;
     }
     let ready = Message::Text(json!({"type": "ready"}).to_string().into());
-    if !send(&mut socket, ready, stall).await {
+    if socket.send(ready).await.is_err() {
         return;
     }
     let mut ping = tokio::time::interval(stall);
@@ -194,17 +195,17 @@ pub async fn serve(mut socket: WebSocket, mut sub: Subscription, recheck: Option
                     if let Some(r) = &recheck {
                         if let Err(reason) = r.auth.still_holds(&r.ledger, &r.chain).await {
                             let frame = CloseFrame { code: 1008, reason: reason.into() };
-                            send(&mut socket, Message::Close(Some(frame)), stall).await;
+                            let _ = socket.send(Message::Close(Some(frame))).await;
                             return;
                         }
                     }
-                    if !send(&mut socket, put_message(&p), stall).await {
+                    if socket.send(put_message(&p)).await.is_err() {
                         return;
                     }
                 }
                 // Too slow to keep up: close, so the client reconnects and lists again.
                 Err(_) => {
-                    send(&mut socket, Message::Close(None), stall).await;
+                    let _ = socket.send(Message::Close(None)).await;
                     return;
                 }
             },
@@ -214,7 +215,7 @@ pub async fn serve(mut socket: WebSocket, mut sub: Subscription, recheck: Option
             },
             _ = ping.tick() => {
                 if heard.elapsed() > stall * SILENT_PINGS
-                    || !send(&mut socket, Message::Ping(Default::default()), stall).await
+                    || socket.send(Message::Ping(Default::default())).await.is_err()
                 {
                     return;
                 }
@@ -225,11 +226,3 @@ pub async fn serve(mut socket: WebSocket, mut sub: Subscription, recheck: Option
 
 /// Pings a watcher may leave unanswered (with nothing else sent) before it is dropped.
 const SILENT_PINGS: u32 = 3;
-
-/// Sends `m` within `within`; false when the socket failed or the client did not take it.
-async fn send(socket: &mut WebSocket, m: Message, within: Duration) -> bool {
-    matches!(
-        tokio::time::timeout(within, socket.send(m)).await,
-        Ok(Ok(()))
-    )
-}
