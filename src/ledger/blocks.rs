@@ -274,14 +274,19 @@ impl<S: Store> Blocks<S> {
         self.pin_as(blocks, true)
     }
 
+    /// A block that fails its check leaves no pin behind: the pins taken before it are released.
     fn pin_as(&self, blocks: &[(Block, Option<Rc<Node>>)], unverified: bool) -> Result<()> {
         let mut pinned = self.pinned.borrow_mut();
         pinned.reserve(blocks.len());
-        for (b, n) in blocks {
+        for (i, (b, n)) in blocks.iter().enumerate() {
             let e = match pinned.entry(b.cid) {
                 Entry::Occupied(e) => {
                     if unverified {
-                        check_cid(&b.cid, &b.bytes)?;
+                        if let Err(err) = check_cid(&b.cid, &b.bytes) {
+                            drop(pinned);
+                            self.unpin(&blocks[..i]);
+                            return Err(err);
+                        }
                     }
                     e.into_mut()
                 }
@@ -455,4 +460,36 @@ fn check_cid(cid: &Cid, bytes: &[u8]) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::encode;
+    use crate::crypto::Key;
+    use crate::store::mem::MemStore;
+    use futures::executor::block_on;
+    use ipld_core::ipld::Ipld;
+
+    #[test]
+    fn a_block_failing_its_check_leaves_no_pin_behind() {
+        let store = Rc::new(MemStore::new());
+        let aead = block_on(store.aead(&Key::generate().unwrap())).unwrap();
+        let blocks = Blocks::new(store, aead);
+        let good = encode(&Ipld::String("good".into())).unwrap();
+        let other = encode(&Ipld::String("other".into())).unwrap();
+        let mut tampered = other.clone();
+        tampered.bytes.push(0);
+        // `other` pinned already (checked), then a list whose copy of it is damaged
+        blocks.pin(&[(other.clone(), None)]);
+        let list = [(good.clone(), None), (tampered, None)];
+        assert!(blocks.pin_unverified(&list).is_err());
+        assert!(
+            blocks.pinned.borrow().get(&good.cid).is_none(),
+            "the pin taken before the failure is released"
+        );
+        assert_eq!(blocks.pinned.borrow().get(&other.cid).map(|e| e.0), Some(1));
+        blocks.unpin(&[(other.clone(), None)]);
+        assert!(blocks.pinned.borrow().is_empty());
+    }
 }
