@@ -263,10 +263,15 @@ async function readCar(bytes: Uint8Array): Promise<Car> {
 
 // ---- IndexedDB, read-only ------------------------------------------------------------------------
 
+/** A failed IndexedDB call as a `STORAGE` error (never skipped as corrupt data). */
+function storageError(e: unknown): DatabaseError {
+  return new DatabaseError("STORAGE", `reading the Fireproof ledger: ${e instanceof Error ? e.message : String(e)}`);
+}
+
 function request<T>(req: IDBRequest<T>): Promise<T> {
   return new Promise((ok, err) => {
     req.onsuccess = () => ok(req.result);
-    req.onerror = () => err(req.error);
+    req.onerror = () => err(storageError(req.error));
   });
 }
 
@@ -280,13 +285,17 @@ function openExisting(name: string): Promise<IDBDatabase | undefined> {
       req.transaction?.abort();
     };
     req.onsuccess = () => ok(req.result);
-    req.onerror = () => (created ? ok(undefined) : err(req.error));
+    req.onerror = () => (created ? ok(undefined) : err(storageError(req.error)));
   });
 }
 
 function readValue(db: IDBDatabase, store: string, key: string): Promise<unknown> {
   if (!db.objectStoreNames.contains(store)) return Promise.resolve(undefined);
-  return request(db.transaction(store, "readonly").objectStore(store).get(key));
+  try {
+    return request(db.transaction(store, "readonly").objectStore(store).get(key));
+  } catch (e) {
+    return Promise.reject(storageError(e)); // e.g. the database was closed by a version change
+  }
 }
 
 function asBytes(v: unknown): Uint8Array | undefined {
@@ -317,10 +326,14 @@ async function loadKeys(name: string): Promise<Key[]> {
     const inner = (item?.item ?? item) as { key?: unknown; keys?: Record<string, { key?: unknown }> } | undefined;
     if (typeof inner?.key === "string") materials.push(inner.key);
     for (const k of Object.values(inner?.keys ?? {})) if (typeof k?.key === "string") materials.push(k.key);
-    return Promise.all(
+    return await Promise.all(
       materials.map(async (m) => {
-        const raw = fromBase58btc(m) as Uint8Array<ArrayBuffer>;
-        return { fingerprint: await sha256(raw), key: await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["decrypt"]) };
+        try {
+          const raw = fromBase58btc(m) as Uint8Array<ArrayBuffer>;
+          return { fingerprint: await sha256(raw), key: await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["decrypt"]) };
+        } catch (e) {
+          throw new DatabaseError("DECRYPT", `a key of ${name} in fp-keybag is unreadable: ${(e as Error).message}`);
+        }
       }),
     );
   } finally {
@@ -617,8 +630,8 @@ function plain(v: unknown): unknown {
  * const { docs, files } = await migrateFromFireproof("todos", { onProgress: (p) => console.log(p.phase, p.docs) });
  * ```
  * Rejects with `ENOENT` (no such Fireproof ledger), `DECRYPT` (its key is missing from
- * `fp-keybag`), `CORRUPT` (a CAR or block is damaged; the message names it) — all before writing
- * anything. An error
+ * `fp-keybag`, or unreadable), `CORRUPT` (a CAR or block is damaged; the message names it),
+ * `STORAGE` (IndexedDB failed a read: never skipped as damage) — all before writing anything. An error
  * while writing (e.g. `QUOTA`) leaves the bulks already committed; running it again is safe (the
  * same ids are overwritten with the same documents).
  */
@@ -642,6 +655,9 @@ export async function migrateFromFireproof(name: string, opts: MigrateOptions = 
       files += await withFiles(l, id, doc, found, fileCars);
       docs.push({ ...(plain(doc) as Record<string, unknown>), _id: id });
     }
+  } catch (e) {
+    // a malformed block inside a CAR that verified (its CBOR, a value of an unexpected shape)
+    throw e instanceof DatabaseError ? e : new DatabaseError("CORRUPT", `Fireproof ledger ${name}: ${e instanceof Error ? e.message : String(e)}`);
   } finally {
     db.close();
   }

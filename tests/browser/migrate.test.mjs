@@ -124,6 +124,31 @@ export const tests = {
     assert.ok(!r.dbs.some((n) => n.startsWith("ferroproof")), `nothing written: ${r.dbs}`);
   },
 
+  async "IndexedDB failing a read rejects with STORAGE, even with skipCorrupt (a read error is not damage), and writes nothing"({ context, url, harness }) {
+    const w = await writer(context, url);
+    await w.evaluate(() => window.fpw.write("fp-ioerr", 5));
+    const page = await openPage(context, harness);
+    const r = await page.evaluate(async () => {
+      // the CAR store's reads fail as a failing disk makes them fail
+      const get = IDBObjectStore.prototype.get;
+      IDBObjectStore.prototype.get = function (key) {
+        if (this.name === "data") throw new DOMException("the disk said no", "UnknownError");
+        return get.call(this, key);
+      };
+      try {
+        const res = await window.fp.migrateFromFireproof("fp-ioerr", { skipCorrupt: true });
+        return { resolved: res };
+      } catch (e) {
+        return { code: e.code, message: e.message, dbs: (await indexedDB.databases()).map((d) => d.name) };
+      } finally {
+        IDBObjectStore.prototype.get = get;
+      }
+    });
+    assert.equal(r.code, "STORAGE", JSON.stringify(r));
+    assert.match(r.message, /the disk said no/);
+    assert.ok(!r.dbs.some((n) => n.startsWith("ferroproof")), `nothing written: ${r.dbs}`);
+  },
+
   async "two heads (two branches of one clock) merge in pail's order"({ context, url, harness }) {
     const w = await writer(context, url);
     const base = await w.evaluate(() => window.fpw.write("fp-a", 12));
