@@ -79,7 +79,6 @@ export class Database {
   /** @internal */
   readonly shared: SharedLedger;
   private closed = false;
-  private readonly closeFns: (() => void)[] = [];
   /** Calls this handle accepted and has not answered yet: `close()` lets them finish first. */
   private readonly running = new Set<Promise<unknown>>();
 
@@ -405,10 +404,12 @@ export class Database {
     if (!(remote instanceof DatabaseError)) opener.opened(remote);
     const attached = new Attachment(host, remote, opener, (r) => {
       if (r) shared.fileRemotes.delete(r.connector);
+      shared.dropAttached(attached);
       onDetach();
     });
+    // the attachment lasts as long as the ledger: it ends when the last handle closes
+    if (!shared.keepAttached(attached)) throw new DatabaseError("CLOSED", `ledger ${this.name} is closed`);
     attached.start();
-    this.onClosed(() => void attached.detach());
     return attached;
   }
 
@@ -432,10 +433,6 @@ export class Database {
     }
   }
 
-  onClosed(fn: () => void): void {
-    this.closeFns.push(fn);
-  }
-
   /** Closes this handle; the ledger closes with its last handle. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -444,7 +441,6 @@ export class Database {
     await Promise.allSettled(this.running);
     this.shared.refs--;
     if (this.shared.refs <= 0) await this.shared.close();
-    for (const fn of this.closeFns.splice(0)) fn();
   }
 
   /**

@@ -226,6 +226,10 @@ export class SharedLedger implements FileStore {
   private notifying: Promise<void> = Promise.resolve();
   private readonly channel: BroadcastChannel | null;
   private closed = false;
+  /** The close running, if any (see `close`). */
+  private closing: Promise<void> | null = null;
+  /** The attachments of this ledger, ended when it closes. */
+  private readonly attached = new Set<{ detach(): Promise<void> }>();
   private announcing = false;
   /** When the last announcement went out (`performance.now()`). */
   private announced = -Infinity;
@@ -238,8 +242,11 @@ export class SharedLedger implements FileStore {
 
   /** The archive an empty ledger starts from (docs/format.md §14). */
   private readonly archive: string | undefined;
-  /** Its download, started at once unless this profile held the ledger before, and its abort. */
-  private readonly early: Promise<Uint8Array> | undefined;
+  /**
+   * Its download, started at once unless this profile held the ledger before, and its abort; used
+   * by the first open only (a reopen after `destroy()` downloads the archive again).
+   */
+  private early: Promise<Uint8Array> | undefined;
   private readonly abortEarly = typeof AbortController === "function" ? new AbortController() : undefined;
 
   constructor(name: string, archive?: string) {
@@ -250,7 +257,10 @@ export class SharedLedger implements FileStore {
     if (archive) this.early = earlyDownload(name, archive, this.abortEarly);
     this.core = this.openCore();
     this.channel = typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel(`ferroproof:${name}`);
-    if (this.channel) this.channel.onmessage = (ev) => void (ev.data === "rekey" ? this.reopen(false) : this.onRemoteCommit());
+    if (this.channel) {
+      // "rekey": another tab changed the stored key; "destroy": it deleted the ledger's data
+      this.channel.onmessage = (ev) => void (ev.data === "commit" ? this.onRemoteCommit() : this.reopen(false, ev.data === "destroy"));
+    }
   }
 
   private openCore(): Promise<Ledger> {
@@ -296,6 +306,7 @@ export class SharedLedger implements FileStore {
     if (!url) return Promise.resolve(l);
     if ((JSON.parse(l.info()) as { seq: number }).seq > 0) {
       this.abortEarly?.abort();
+      this.early = undefined;
       mark("archive", this.name, true);
       return Promise.resolve(l);
     }
@@ -307,6 +318,7 @@ export class SharedLedger implements FileStore {
       };
       const imported = (ok: boolean): void => void (ok && this.channel?.postMessage("commit"));
       const early = this.early;
+      this.early = undefined;
       let stored: Promise<void>;
       if (early) {
         // the lock is asked for now and held until the import settles; the engine waits for it
@@ -391,14 +403,22 @@ export class SharedLedger implements FileStore {
     return withLock(this.lockName, () => core.saveIndexes()).catch((e: unknown) => console.warn("ferroproof: an index could not be stored", e));
   }
 
-  /** Reopens the engine handle after the stored key changed (joining a shared ledger). */
-  async reopen(tellOthers = true): Promise<void> {
+  /**
+   * Reopens the engine handle after the stored key changed (joining a shared ledger), or after
+   * another tab deleted the data (`emptied`: the subscribers are told, of no documents).
+   */
+  async reopen(tellOthers = true, emptied = false): Promise<void> {
+    if (this.closed) return;
     await this.flush();
     const old = await this.core.catch(() => undefined);
     this.core = this.openCore();
-    await this.core;
+    const fresh = await this.core;
     old?.close();
     if (tellOthers) this.channel?.postMessage("rekey");
+    if (emptied) {
+      this.seenSeq = -1;
+      void this.notify(fresh);
+    }
   }
 
   /** Runs `fn` under this ledger's commit lock (no other tab commits meanwhile), after queued writes. */
@@ -682,10 +702,28 @@ export class SharedLedger implements FileStore {
   }
 
   /**
-   * Closes the engine handle (after pending writes, and after storing the indexes that queries
-   * built in memory) and forgets this ledger.
+   * Closes the engine handle (after pending writes, ending the attachments, and after storing the
+   * indexes that queries built in memory) and forgets this ledger. A handle opened while it closes
+   * (`refs` back above 0) keeps it open. Calls made while a close runs share it.
    */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    this.closing ??= this.closeNow().finally(() => (this.closing = null));
+    return this.closing;
+  }
+
+  /** Ends `a` when this ledger closes; false (and `a` ended) if it has closed. */
+  keepAttached(a: { detach(): Promise<void> }): boolean {
+    if (this.closed) return void a.detach(), false;
+    this.attached.add(a);
+    return true;
+  }
+
+  /** Forgets an attachment that ended. */
+  dropAttached(a: { detach(): Promise<void> }): void {
+    this.attached.delete(a);
+  }
+
+  private async closeNow(): Promise<void> {
     await this.flush();
     await this.notifying; // the subscribers hear the last writes before the engine closes
     const core = await this.core.catch(() => undefined); // opening failed: nothing to store
@@ -697,7 +735,9 @@ export class SharedLedger implements FileStore {
     }
     while (this.compaction) await this.compaction;
     if (core) await this.storeIndexes(core);
+    if (this.refs > 0) return; // a handle was opened meanwhile: the ledger stays open
     this.closed = true;
+    for (const a of [...this.attached]) await a.detach(); // their last cycle ends before the engine closes
     clearTimeout(this.quiet);
     this.channel?.close();
     if (registry.get(this.name) === this) registry.delete(this.name);
@@ -724,7 +764,7 @@ export class SharedLedger implements FileStore {
     });
     mark("sync", this.name, false);
     mark("archive", this.name, false);
-    this.channel?.postMessage("rekey"); // other tabs reopen: their state and caches are gone
+    this.channel?.postMessage("destroy"); // other tabs reopen: their state and caches are gone
     if (this.refs <= 0) return this.close();
     this.core = this.openCore();
     const fresh = await this.core;

@@ -15,12 +15,15 @@
 #                            +170 B for bounds on untrusted lengths and tree shapes, which trapped
 #                            the engine, and +42 B of JS for a syncing profile whose full build cannot
 #                            be downloaded, which could no longer open its ledger; the guard went from
-#                            191,750 to 191,980).
+#                            191,750 to 191,980; session 26: +146 B of JS for a handle opened while
+#                            the last one closes, attachments that outlived their ledger or ended
+#                            with the wrong handle, another tab's destroy unheard, and an aborted
+#                            archive download reused; 192,130).
 #   size-budget.sh --report  prints the sizes only (scripts/build.sh ends with it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOCAL_BUDGET=${SIZE_BUDGET_LOCAL_BYTES:-165000}
-SYNC_BUDGET=${SIZE_BUDGET_BYTES:-191980}
+SYNC_BUDGET=${SIZE_BUDGET_BYTES:-192130}
 wrapper=($(ls pkg/*.js | grep -v -e '^pkg/migrate' -e '^pkg/sync\.js$'))
 local_js=("${wrapper[@]}" pkg/connectors/connector.js pkg/connectors/server.js $(find pkg/wasm -name "*.js"))
 sync_js=("${wrapper[@]}" pkg/sync.js pkg/connectors/*.js pkg/auth/*.js $(find pkg/wasm-sync -name "*.js") pkg/wasm/idb.js)

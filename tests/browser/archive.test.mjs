@@ -153,6 +153,26 @@ export const tests = {
       return { k42: await db.get("k42"), count: (await db.allDocs()).rows.length };
     }, at("good.car"));
     assert.deepEqual(unmarked, { k42: { _id: "k42", n: "mine" }, count: 2000 });
+    // destroy() with another handle open: that handle goes on with a new ledger, started from the
+    // archive again (the first open's early download, aborted because the ledger had data, is not
+    // reused); the archive is served slowly, so that the early download is still running when the
+    // ledger turns out to have data
+    await page.evaluate(() => localStorage.clear());
+    await page.route("**/good.car", async (route) => {
+      await new Promise((r) => setTimeout(r, 500));
+      await route.continue();
+    });
+    await page.reload();
+    await page.waitForFunction(() => window.harnessReady === true);
+    const destroyed = await page.evaluate(async (good) => {
+      const db = window.fp.fireproof("from-archive", { archive: good });
+      const other = window.fp.fireproof("from-archive", { archive: good });
+      await db.get("k42");
+      await db.destroy();
+      const read = (p) => p.then((v) => v, (e) => `rejected ${e.code}: ${e.message}`);
+      return { k42: await read(other.get("k42")), count: await read(other.allDocs().then((a) => a.rows.length)) };
+    }, at("good.car"));
+    assert.deepEqual(destroyed, { k42: { _id: "k42", n: 42, bucket: 2 }, count: 2000 });
 
   },
 

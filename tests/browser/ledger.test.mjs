@@ -472,6 +472,39 @@ export const tests = {
     assert.deepEqual({ un: r.un, heard: r.heard }, { un: "function", heard: [] });
   },
 
+  async "a handle opened while the last one closes gets a working ledger (not a closed one)"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const r = await page.evaluate(async () => {
+      const fp = window.fp;
+      const a = fp.fireproof("reopened");
+      await a.put({ _id: "k", n: 1 });
+      await a.query("n", { key: 1 }); // an index the close stores, holding the commit lock
+      // the lock held here: the close waits for it, and the second handle opens meanwhile
+      let granted, release;
+      const got = new Promise((r) => (granted = r));
+      const held = new Promise((r) => (release = r));
+      void navigator.locks.request("ferroproof:reopened", () => (granted(), held));
+      await got;
+      const closing = a.close();
+      await new Promise((res) => setTimeout(res, 100));
+      const b = fp.fireproof("reopened"); // before the close has finished
+      const heard = [];
+      b.subscribe((docs) => heard.push(...docs.map((d) => d._id)), true);
+      release();
+      await closing;
+      const out = (p) => p.then((v) => v, (e) => `rejected ${e.code}`);
+      const put = await out(b.put({ _id: "k2", n: 1 }).then((w) => w.id));
+      const rows = await out(b.query("n", { key: 1 }).then((q) => q.rows.map((row) => row.id)));
+      await new Promise((res) => setTimeout(res, 50));
+      await b.close();
+      // and the ledger closes with its last handle, as before
+      const c = fp.fireproof("reopened");
+      const all = (await c.allDocs()).rows.map((row) => row.key);
+      return { put, rows, heard, all, closedA: await out(a.get("k")) };
+    });
+    assert.deepEqual(r, { put: "k2", rows: ["k", "k2"], heard: ["k2"], all: ["k", "k2"], closedA: "rejected CLOSED" });
+  },
+
   async "data survives a reload; compact keeps documents"({ context, harness }) {
     const page = await openPage(context, harness);
     await page.evaluate(async () => {

@@ -152,6 +152,28 @@ export const tests = {
     assert.deepEqual(await a.evaluate(async () => (await window.db.allDocs()).rows.map((r) => r.key)), ["from-a", "from-b"]);
   },
 
+  async "destroy in one tab: another tab's subscribers are told (of no documents) and its reads see the empty ledger"({ context, harness }) {
+    const a = await openPage(context, harness);
+    const b = await openPage(context, harness);
+    await a.evaluate(async () => {
+      window.db = window.fp.fireproof("doomed-heard");
+      await window.db.bulk([{ _id: "a1" }, { _id: "a2" }]);
+    });
+    await b.evaluate(async () => {
+      window.db = window.fp.fireproof("doomed-heard");
+      await window.db.allDocs();
+      window.heard = [];
+      window.db.subscribe((docs) => window.heard.push(docs.length), true);
+    });
+    await a.evaluate(() => window.db.destroy());
+    const r = await b.evaluate(async () => {
+      const until = performance.now() + 10_000;
+      while (window.heard.length === 0 && performance.now() < until) await new Promise((res) => setTimeout(res, 20));
+      return { heard: window.heard, keys: (await window.db.allDocs()).rows.map((row) => row.key) };
+    });
+    assert.deepEqual(r, { heard: [0], keys: [] });
+  },
+
   async "destroy in one tab: another tab that has the ledger open goes on empty, and what it writes at once stays readable everywhere"({ context, harness }) {
     const a = await openPage(context, harness);
     const b = await openPage(context, harness);

@@ -660,6 +660,70 @@ export const tests = {
     });
   },
 
+  async "an attachment lasts as long as its ledger: it outlives the handle that attached, ends with the last one, and an attach racing that close ends too"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const res = await page.evaluate(async () => {
+      const fp = window.fp;
+      const memory = () => {
+        const objects = new Map();
+        const s = {
+          calls: 0,
+          async put(k, b) {
+            s.calls++;
+            if (!objects.has(k)) objects.set(k, b.slice());
+          },
+          async get(k) {
+            s.calls++;
+            return objects.get(k) ?? null;
+          },
+          async list(p) {
+            s.calls++;
+            return [...objects.keys()].filter((k) => k.startsWith(p));
+          },
+          async delete(k) {
+            s.calls++;
+            objects.delete(k);
+          },
+        };
+        return s;
+      };
+      const out = (p) => p.then((v) => v, (e) => `rejected ${e.code}`);
+      const store = memory();
+      const first = fp.fireproof("att-life");
+      const second = fp.fireproof("att-life");
+      const a = await first.attach(fp.toConnector(store, { id: "life" }));
+      await a.sync();
+      const invite = await a.invite();
+      await first.close();
+      const afterFirst = a.status();
+      await second.put({ _id: "p1" });
+      const synced = await out(a.sync().then(() => "ok"));
+      await second.close();
+      const afterLast = a.status();
+      const reader = fp.fireproof("att-life-reader");
+      const r = await reader.attach(fp.toConnector(store, { id: "life", invite }));
+      await r.sync();
+      const read = (await reader.allDocs()).rows.map((row) => row.key);
+      await r.detach();
+      // attach() still opening when the last handle closes
+      const racing = memory();
+      const third = fp.fireproof("att-race");
+      await third.ready();
+      const attaching = third.attach(fp.toConnector(racing, { id: "race" }));
+      await third.close();
+      const raced = await attaching.then((x) => x.status(), (e) => `rejected ${e.code}`);
+      const n = racing.calls;
+      await new Promise((res) => setTimeout(res, 1500));
+      return { afterFirst, synced, afterLast, read, raced, later: racing.calls - n };
+    });
+    assert.deepEqual(
+      { afterFirst: ["idle", "syncing"].includes(res.afterFirst) ? "running" : res.afterFirst, synced: res.synced, afterLast: res.afterLast, read: res.read },
+      { afterFirst: "running", synced: "ok", afterLast: "detached", read: ["p1"] },
+    );
+    assert.ok(["detached", "rejected CLOSED"].includes(res.raced), `an attach racing the close: ${res.raced}`);
+    assert.equal(res.later, 0, "no connector calls after the ledger closed");
+  },
+
   async "toConnector: a connector whose calls never settle holds neither detach() nor the ledger"({ context, harness }) {
     const page = await openPage(context, harness);
     const res = await page.evaluate(async () => {
