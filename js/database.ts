@@ -79,6 +79,8 @@ export class Database {
   /** @internal */
   readonly shared: SharedLedger;
   private closed = false;
+  /** This handle's close, once asked for. */
+  private closing: Promise<void> | undefined;
   /** Calls this handle accepted and has not answered yet: `close()` lets them finish first. */
   private readonly running = new Set<Promise<unknown>>();
 
@@ -433,10 +435,13 @@ export class Database {
     }
   }
 
-  /** Closes this handle; the ledger closes with its last handle. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /** Closes this handle; the ledger closes with its last handle. Resolves when that is done (each call). */
+  close(): Promise<void> {
     this.closed = true;
+    return (this.closing ??= this.closeNow());
+  }
+
+  private async closeNow(): Promise<void> {
     // calls made before close() answer (Fireproof's too: a put issued just before is stored)
     await Promise.allSettled(this.running);
     this.shared.refs--;
@@ -451,6 +456,7 @@ export class Database {
   async destroy(): Promise<void> {
     const prefix = `${this.name}\u0000`;
     for (const [key, p] of [...attachments]) if (key.startsWith(prefix)) await p.then((a) => a.detach(), () => undefined);
+    if (this.closed) await this.close(); // a close still running finishes first
     await (this.closed ? sharedLedger(this.name) : this.shared).destroy();
   }
 }

@@ -18,12 +18,13 @@
 #                            191,750 to 191,980; session 26: +146 B of JS for a handle opened while
 #                            the last one closes, attachments that outlived their ledger or ended
 #                            with the wrong handle, another tab's destroy unheard, and an aborted
-#                            archive download reused; 192,130).
+#                            archive download reused, +9 B for a destroy() after an unawaited close(),
+#                            which failed with a bare DOMException; 192,140).
 #   size-budget.sh --report  prints the sizes only (scripts/build.sh ends with it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOCAL_BUDGET=${SIZE_BUDGET_LOCAL_BYTES:-165000}
-SYNC_BUDGET=${SIZE_BUDGET_BYTES:-192130}
+SYNC_BUDGET=${SIZE_BUDGET_BYTES:-192140}
 wrapper=($(ls pkg/*.js | grep -v -e '^pkg/migrate' -e '^pkg/sync\.js$'))
 local_js=("${wrapper[@]}" pkg/connectors/connector.js pkg/connectors/server.js $(find pkg/wasm -name "*.js"))
 sync_js=("${wrapper[@]}" pkg/sync.js pkg/connectors/*.js pkg/auth/*.js $(find pkg/wasm-sync -name "*.js") pkg/wasm/idb.js)

@@ -618,8 +618,16 @@ export const tests = {
       } catch (e) {
         closedCode = e.code;
       }
-      return { afterDestroy, heard, seen, afterCloseDestroy, closedCode };
+      // and without awaiting the close (the close still running when destroy() starts)
+      const late = window.fp.fireproof("doomed-late");
+      await late.put({ _id: "l1" });
+      await late.query("n", { key: 1 }); // an index the close stores
+      void late.close();
+      const lateDestroy = await late.destroy().then(() => "ok", (e) => `rejected ${e.code}: ${e.message}`);
+      const lateAfter = (await window.fp.fireproof("doomed-late").allDocs()).rows.length;
+      return { afterDestroy, heard, seen, afterCloseDestroy, closedCode, lateDestroy, lateAfter };
     });
+    assert.deepEqual({ lateDestroy: r.lateDestroy, lateAfter: r.lateAfter }, { lateDestroy: "ok", lateAfter: 0 });
     assert.deepEqual(r.afterDestroy, [0, 0, 0]);
     assert.ok(r.heard >= 1, "the other handle's subscriber was told");
     assert.deepEqual(r.seen, [1, ["y"]]);
