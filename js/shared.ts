@@ -409,6 +409,8 @@ export class SharedLedger implements FileStore {
    */
   async reopen(tellOthers = true, emptied = false): Promise<void> {
     if (this.closed) return;
+    // another tab deleted the data: this tab's attachments end too (one would pull it all back)
+    if (emptied) for (const a of [...this.attached]) await a.detach();
     await this.flush();
     const old = await this.core.catch(() => undefined);
     this.core = this.openCore();

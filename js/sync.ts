@@ -19,7 +19,7 @@ export interface SyncState {
   readonly pendingUp: number;
   /** Remote changes announced and not yet merged here. */
   readonly pendingDown: number;
-  /** When a full pull + push last succeeded. */
+  /** When a pull or push last succeeded (without skipping a remote object). */
   readonly lastSyncedAt: Date | null;
   /** The last failure (cleared by the next success); `code` is stable. */
   readonly lastError: DatabaseError | null;
@@ -262,7 +262,7 @@ export class Attachment implements Attached {
     const push = this.wantPush;
     this.wantPull = this.wantPush = false;
     try {
-      await this.exclusive(() => this.cycle(pull, push));
+      await this.exclusive(() => this.cycle(pull, push)); // a skipped object: reported, not retried now
       this.failures = 0;
       this.schedulePoll();
     } catch {
@@ -294,9 +294,16 @@ export class Attachment implements Attached {
     return run;
   }
 
-  private async cycle(pull: boolean, push: boolean): Promise<void> {
+  /**
+   * One pull and/or push. Resolves to the error of a remote object the pull skipped (reported, and
+   * not retried sooner than the next pull: a damaged record stays until its writer replaces it, so
+   * it neither holds this replica's pushes nor backs the loop off); rejects for anything else.
+   */
+  private async cycle(pull: boolean, push: boolean): Promise<DatabaseError | null> {
+    if (this.detached) throw new DatabaseError("CLOSED", "sync: the attachment is detached");
     const remote = await this.reach();
     const core = await this.host.core;
+    let skipped: DatabaseError | null = null;
     try {
       if (pull) {
         this.set("pulling");
@@ -304,20 +311,19 @@ export class Attachment implements Attached {
         const r = JSON.parse(await core.syncPull(remote.connector, remote.id)) as PullReport;
         this.pendingDown = Math.max(0, this.pendingDown - announced);
         if (r.changed) this.host.changed();
-        if (r.errors.length > 0) {
-          const e = r.errors[0];
-          throw new DatabaseError(e.code, `sync: a remote object was skipped: ${e.message}`);
-        }
+        const e = r.errors[0];
+        if (e) skipped = new DatabaseError(e.code, `sync: a remote object was skipped: ${e.message}`);
       }
       if (push) {
         await this.host.flush();
         this.set("pushing");
         await core.syncPush(remote.connector, remote.id);
       }
-      this.lastError = null;
-      if (pull && push) this.lastSyncedAt = new Date();
+      this.lastError = skipped;
+      if (!skipped) this.lastSyncedAt = new Date();
       this.first = false;
-      this.set("idle");
+      this.set(skipped ? "error" : "idle");
+      return skipped;
     } catch (e) {
       const err = fromEngine(e);
       this.lastError = err;
@@ -383,7 +389,8 @@ export class Attachment implements Attached {
   async sync(): Promise<void> {
     if (this.detached) throw new DatabaseError("CLOSED", "sync: the attachment is detached");
     await this.host.flush();
-    await this.exclusive(() => this.cycle(true, true)); // (NETWORK while the remote cannot be reached)
+    const skipped = await this.exclusive(() => this.cycle(true, true)); // (NETWORK while the remote cannot be reached)
+    if (skipped) throw skipped;
   }
 
   async invite(opts: InviteOpts = {}): Promise<string> {
@@ -410,6 +417,8 @@ export class Attachment implements Attached {
   async detach(): Promise<void> {
     if (this.detached) return;
     this.detached = true;
+    // forgotten at once: an attach() of the same remote right after this call gets a new attachment
+    this.onDetach(this.remote);
     if (this.timer) clearTimeout(this.timer);
     if (this.openTimer) clearTimeout(this.openTimer);
     this.timer = this.openTimer = null;
@@ -427,6 +436,5 @@ export class Attachment implements Attached {
     await Promise.race([this.running, new Promise((r) => setTimeout(r, DETACH_WAIT_MS))]);
     this.phase = "detached";
     this.emit();
-    this.onDetach(this.remote);
   }
 }

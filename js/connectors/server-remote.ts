@@ -61,7 +61,7 @@ async function request(url: string, init: RequestInit, what: string, auth?: Auth
       url += `${url.includes("?") ? "&" : "?"}auth=${await auth(init.method ?? "GET", url, body)}`;
     }
     // a server that stopped answering fails the request (NETWORK) instead of holding the sync
-    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), ...init });
+    res = await fetch(url, { ...init, signal: init.signal ?? deadline(timeoutMs) });
   } catch (e) {
     throw new DatabaseError("NETWORK", `sync server unreachable (${what}): ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -69,8 +69,34 @@ async function request(url: string, init: RequestInit, what: string, auth?: Auth
 }
 
 async function ok(res: Response, what: string): Promise<Response> {
-  if (!res.ok) throw httpError(res.status, what, await res.text());
+  if (!res.ok) throw httpError(res.status, what, await res.text().catch(() => ""));
   return res;
+}
+
+/** An answer's JSON; `NETWORK` when its body cannot be read or parsed (cut off, timed out, a proxy's page). */
+async function json<T>(res: Response, what: string): Promise<T> {
+  try {
+    return (await res.json()) as T;
+  } catch (e) {
+    throw new DatabaseError("NETWORK", `sync server: ${what}: unreadable answer (${e instanceof Error ? e.message : String(e)})`);
+  }
+}
+
+/**
+ * A signal aborted after `ms`, or with `also`. Where the browser lacks `AbortSignal.any` and
+ * `AbortSignal.timeout` (Safari before 17.4, Chrome before 116, which the package supports), a
+ * controller and a timer do it; the listener on `also` goes with the timer.
+ */
+function deadline(ms: number, also?: AbortSignal): AbortSignal {
+  if (typeof AbortSignal.any === "function" && typeof AbortSignal.timeout === "function") {
+    return also ? AbortSignal.any([also, AbortSignal.timeout(ms)]) : AbortSignal.timeout(ms);
+  }
+  const c = new AbortController();
+  const abort = () => c.abort(also?.aborted ? also.reason : new DOMException("signal timed out", "TimeoutError"));
+  if (also?.aborted) abort();
+  also?.addEventListener("abort", abort);
+  setTimeout(() => (abort(), also?.removeEventListener("abort", abort)), ms);
+  return c.signal;
 }
 
 /**
@@ -83,7 +109,7 @@ function serverConnector(base: string, ledger: string, opts: ToServerOpts, auth?
   const closed = new AbortController();
   const closers = new Set<() => void>([() => closed.abort()]);
   const call = (url: string, init: RequestInit, what: string) =>
-    request(url, { ...init, signal: AbortSignal.any([closed.signal, AbortSignal.timeout(opts.timeoutMs ?? TIMEOUT_MS)]) }, what, auth);
+    request(url, { ...init, signal: deadline(opts.timeoutMs ?? TIMEOUT_MS, closed.signal) }, what, auth);
   let many = true; // the server answers `POST …/get`
   const get = async (key: string): Promise<Uint8Array | null> => {
     const res = await call(root + key, {}, `get ${key}`);
@@ -125,7 +151,7 @@ function serverConnector(base: string, ledger: string, opts: ToServerOpts, auth?
       for (;;) {
         const q = after ? `?after=${encodeURIComponent(after)}` : "";
         const res = await ok(await call(root + prefix + q, {}, `list ${prefix}`), `list ${prefix}`);
-        const page = (await res.json()) as { names: string[]; next?: string };
+        const page = await json<{ names: string[]; next?: string }>(res, `list ${prefix}`);
         out.push(...page.names.map((n) => prefix + n));
         if (!page.next) return out;
         after = page.next;
@@ -213,7 +239,8 @@ async function createLedger(base: string, ms: number | undefined): Promise<{ led
     // no Ed25519 in this browser
   }
   const res = await ok(await request(url, { method: "POST", body: signed?.body }, "create ledger", signed?.auth, ms), "create ledger");
-  const { ledger } = (await res.json()) as { ledger: string };
+  const { ledger } = await json<{ ledger: unknown }>(res, "create ledger");
+  if (typeof ledger !== "string") throw new DatabaseError("NETWORK", "sync server: create ledger: no ledger id in the answer");
   return ledger === signed?.did ? { ledger, access: signed.access } : { ledger };
 }
 
@@ -298,7 +325,7 @@ export async function openServer(base: string, invite: Invite | undefined, opts:
     async members(): Promise<Member[]> {
       if (!auth) throw unsupported();
       const res = await ok(await request(`${ledgerUrl}/members`, {}, "members", auth, opts.timeoutMs), "members");
-      return ((await res.json()) as Member[]).map(({ did, can, expires }) => ({ did, can, expires }));
+      return (await json<Member[]>(res, "members")).map(({ did, can, expires }) => ({ did, can, expires }));
     },
     async revoke(did: string): Promise<void> {
       if (!auth) throw unsupported();

@@ -105,6 +105,17 @@ export const tests = {
       const byDid = Object.fromEntries(members.map((m) => [m.did, m.can]));
       assert.deepEqual(byDid, { [ra.device]: "admin", [rw.device]: "write", [rr.device]: "read" });
       assert.ok(members.every((m) => typeof m.expires === "number" && m.expires > Date.now() / 1000));
+      // an answer that is not the server's (a proxy's HTML page with 200): NETWORK, not a bare SyntaxError
+      const proxied = await admin.evaluate(async () => {
+        const real = window.fetch;
+        window.fetch = (url, init) => (String(url).includes("/members") ? Promise.resolve(new Response("<html>login</html>", { status: 200 })) : real(url, init));
+        try {
+          return await window.attached.members().then(() => "resolved", (e) => `${e.code} ${e instanceof Error}`);
+        } finally {
+          window.fetch = real;
+        }
+      });
+      assert.equal(proxied, "NETWORK true");
 
       // revoke the writer: its next sync is FORBIDDEN, its data intact and still writable
       await admin.evaluate((did) => window.attached.revoke(did), rw.device);

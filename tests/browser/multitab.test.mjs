@@ -1,7 +1,7 @@
 // Two pages of one origin on one ledger: no lost writes, no write rejected for contention, live
 // notifications across tabs.
 import assert from "node:assert/strict";
-import { openPage } from "./util.mjs";
+import { openPage, startServer } from "./util.mjs";
 
 // One page's share of a round: 300 awaited puts while 300 unawaited ones are fired alongside.
 // Resolves to the number of rejected puts (and the first error's message).
@@ -172,6 +172,33 @@ export const tests = {
       return { heard: window.heard, keys: (await window.db.allDocs()).rows.map((row) => row.key) };
     });
     assert.deepEqual(r, { heard: [0], keys: [] });
+  },
+
+  async "destroy in one tab ends another tab's attachment of that ledger: nothing is pulled back"({ context, harness }) {
+    const server = await startServer();
+    try {
+      const a = await openPage(context, harness);
+      const b = await openPage(context, harness);
+      const attach = (page) =>
+        page.evaluate(async (url) => {
+          window.db = window.fp.fireproof("doomed-synced");
+          window.attached = await window.db.attach(window.fp.toServer(url));
+          await window.attached.sync();
+        }, server.url);
+      await a.evaluate(() => window.fp.fireproof("doomed-synced").bulk([{ _id: "s1" }, { _id: "s2" }]));
+      await attach(a);
+      await attach(b);
+      await a.evaluate(() => window.db.destroy());
+      const r = await b.evaluate(async () => {
+        const until = performance.now() + 10_000;
+        while (window.attached.status() !== "detached" && performance.now() < until) await new Promise((res) => setTimeout(res, 20));
+        await new Promise((res) => setTimeout(res, 500));
+        return { status: window.attached.status(), keys: (await window.db.allDocs()).rows.map((row) => row.key) };
+      });
+      assert.deepEqual(r, { status: "detached", keys: [] });
+    } finally {
+      await server.stop();
+    }
   },
 
   async "destroy in one tab: another tab that has the ledger open goes on empty, and what it writes at once stays readable everywhere"({ context, harness }) {

@@ -724,6 +724,122 @@ export const tests = {
     assert.equal(res.later, 0, "no connector calls after the ledger closed");
   },
 
+  async "attach() right after a detach() that was not awaited gets a new, working attachment"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const res = await page.evaluate(async () => {
+      const fp = window.fp;
+      const objects = new Map();
+      const store = {
+        async put(k, b) {
+          if (!objects.has(k)) objects.set(k, b.slice());
+        },
+        get: async (k) => objects.get(k) ?? null,
+        list: async (p) => [...objects.keys()].filter((k) => k.startsWith(p)),
+        async delete(k) {
+          objects.delete(k);
+        },
+      };
+      const db = fp.fireproof("re-attach");
+      const a = await db.attach(fp.toConnector(store, { id: "re" }));
+      await a.sync();
+      void a.detach();
+      const b = await db.attach(fp.toConnector(store, { id: "re" }));
+      await db.put({ _id: "after" });
+      const synced = await b.sync().then(() => "ok", (e) => `rejected ${e.code}`);
+      return { same: a === b, a: a.status(), synced, b: ["detached", "error"].includes(b.status()) ? b.status() : "live" };
+    });
+    assert.deepEqual(res, { same: false, a: "detached", synced: "ok", b: "live" });
+  },
+
+  async "a damaged head record on the remote is reported on every pull but holds neither this replica's pushes nor its loop"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const res = await page.evaluate(async () => {
+      const fp = window.fp;
+      const objects = new Map();
+      const watchers = new Set();
+      const announce = () => watchers.forEach((f) => f());
+      const store = {
+        async put(k, b) {
+          if (!objects.has(k)) objects.set(k, b.slice());
+        },
+        get: async (k) => objects.get(k) ?? null,
+        list: async (p) => [...objects.keys()].filter((k) => k.startsWith(p)),
+        async delete(k) {
+          objects.delete(k);
+        },
+        watch(_p, onChange) {
+          watchers.add(onChange);
+          return () => watchers.delete(onChange);
+        },
+      };
+      const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+      const heads = () => [...objects.keys()].filter((k) => k.startsWith("heads/"));
+      const A = fp.fireproof("skip-a");
+      await A.put({ _id: "a0" });
+      const a = await A.attach(fp.toConnector(store, { id: "skip" }));
+      await a.sync();
+      const invite = await a.invite();
+      const before = new Set(heads());
+      // B pushes a record, goes away, and its record is damaged on the remote
+      const B = fp.fireproof("skip-b");
+      const b = await B.attach(fp.toConnector(store, { id: "skip", invite }));
+      await B.put({ _id: "b0" });
+      await b.sync();
+      await b.detach();
+      for (const k of heads()) if (!before.has(k)) objects.get(k)[40] ^= 1;
+      // A writes: sync() reports the damaged record, and pushes A's write all the same
+      await A.put({ _id: "a1" });
+      const first = await a.sync().then(() => "ok", (e) => e.code);
+      const state = { status: a.status(), code: a.state().lastError?.code };
+      // changes announced: each pull in the background reports it again; a write made meanwhile
+      // still goes up at once (the loop does not back off for it)
+      announce();
+      await sleep(300);
+      announce();
+      await sleep(300);
+      await A.put({ _id: "a2" });
+      const t0 = performance.now();
+      while (a.state().pendingUp > 0 && performance.now() - t0 < 1500) await sleep(20);
+      const pendingUp = a.state().pendingUp;
+      // a third replica sees A's writes (and the damaged record too)
+      const C = fp.fireproof("skip-c");
+      const c = await C.attach(fp.toConnector(store, { id: "skip", invite }));
+      const third = await c.sync().then(() => "ok", (e) => e.code);
+      return { first, state, pendingUp, third, c: (await C.allDocs()).rows.map((r) => r.key) };
+    });
+    assert.deepEqual(res, {
+      first: "CORRUPT",
+      state: { status: "error", code: "CORRUPT" },
+      pendingUp: 0,
+      third: "CORRUPT",
+      c: ["a0", "a1", "a2"],
+    });
+  },
+
+  async "without AbortSignal.any and AbortSignal.timeout (Safari before 17.4, Chrome before 116) the server connector syncs"({ context, harness }) {
+    const server = await startServer();
+    try {
+      const page = await openPage(context, harness);
+      const res = await page.evaluate(async (url) => {
+        delete AbortSignal.any;
+        delete AbortSignal.timeout;
+        const fp = window.fp;
+        const one = fp.fireproof("old-browser-1");
+        await one.put({ _id: "x" });
+        const a = await one.attach(fp.toServer(url));
+        await a.sync();
+        const two = fp.fireproof("old-browser-2");
+        const b = await two.attach(fp.toServer(url, { invite: await a.invite() }));
+        await b.sync();
+        return { docs: (await two.allDocs()).rows.map((r) => r.key), status: b.status(), gone: typeof AbortSignal.any };
+      }, server.url);
+      assert.deepEqual({ docs: res.docs, gone: res.gone }, { docs: ["x"], gone: "undefined" });
+      assert.notEqual(res.status, "error");
+    } finally {
+      await server.stop();
+    }
+  },
+
   async "toConnector: a connector whose calls never settle holds neither detach() nor the ledger"({ context, harness }) {
     const page = await openPage(context, harness);
     const res = await page.evaluate(async () => {
