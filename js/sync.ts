@@ -25,6 +25,15 @@ export interface SyncState {
   readonly lastError: DatabaseError | null;
 }
 
+/** A state as the leading tab posts it. */
+interface Relayed {
+  readonly phase: SyncState["phase"];
+  readonly pendingUp: number;
+  readonly pendingDown: number;
+  readonly lastSyncedAt: number | null;
+  readonly lastError: { readonly code: string; readonly message: string } | null;
+}
+
 export interface Attached {
   readonly name: string;
   detach(): Promise<void>;
@@ -118,6 +127,8 @@ export class Attachment implements Attached {
   private watching = false;
   private readonly stops: (() => void)[] = [];
   private releaseLeadership: (() => void) | null = null;
+  /** The leading tab's state, told to the other tabs of the profile (see `elect`). */
+  private relay: BroadcastChannel | null = null;
 
   /** `remote`: the opened remote, or the `NETWORK` error of the first try to open it. */
   constructor(
@@ -204,8 +215,28 @@ export class Attachment implements Attached {
     }, backoff(this.openFailures++));
   }
 
-  /** Runs the background loop in the tab that gets the leader lock of this ledger and remote. */
+  /**
+   * Runs the background loop in the tab that gets the leader lock of this ledger and remote. The
+   * leader posts its state on a BroadcastChannel of the same name; the other tabs' attachments
+   * show it (one asks for it when it starts).
+   */
   private elect(remote: OpenedRemote): void {
+    const name = `ferroproof-sync:${this.host.name}:${remote.id}`;
+    if (typeof BroadcastChannel === "function") {
+      const relay = (this.relay = new BroadcastChannel(name));
+      relay.onmessage = ({ data: d }: MessageEvent<Relayed | 0>) => {
+        if (this.leader) return void (d === 0 && this.emit());
+        if (d === 0 || this.detached) return;
+        this.phase = d.phase;
+        this.first = false;
+        this.pendingUp = d.pendingUp;
+        this.pendingDown = d.pendingDown;
+        this.lastSyncedAt = d.lastSyncedAt === null ? null : new Date(d.lastSyncedAt);
+        this.lastError = d.lastError && new DatabaseError(d.lastError.code, d.lastError.message);
+        this.emit();
+      };
+      relay.postMessage(0);
+    }
     const lead = () => {
       if (this.detached) return;
       this.leader = true;
@@ -229,7 +260,7 @@ export class Attachment implements Attached {
       lead();
       return;
     }
-    void locks.request(`ferroproof-sync:${this.host.name}:${remote.id}`, () => {
+    void locks.request(name, () => {
       // detached while waiting: released at once, so that a later attachment can lead
       if (this.detached) return;
       lead();
@@ -343,6 +374,11 @@ export class Attachment implements Attached {
 
   private emit(): void {
     const s = this.state();
+    if (this.leader && !this.detached) {
+      const e = s.lastError;
+      const d: Relayed = { ...s, lastSyncedAt: s.lastSyncedAt?.getTime() ?? null, lastError: e && { code: e.code, message: e.message } };
+      this.relay?.postMessage(d);
+    }
     for (const fn of [...this.listeners]) {
       try {
         fn(s);
@@ -430,6 +466,7 @@ export class Attachment implements Attached {
       }
     }
     this.remote?.close?.();
+    this.relay?.close();
     this.releaseLeadership?.();
     // a connector call that never settles (an app's storage that hung) does not hold the detach;
     // whatever that cycle does later is safe (create-only objects, compare-and-set commits)

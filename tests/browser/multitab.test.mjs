@@ -174,6 +174,46 @@ export const tests = {
     assert.deepEqual(r, { heard: [0], keys: [] });
   },
 
+  async "a tab that does not lead the sync shows the leading tab's state: phase, pendingUp, lastSyncedAt, lastError"({ context, harness }) {
+    const server = await startServer();
+    try {
+      const a = await openPage(context, harness);
+      const b = await openPage(context, harness);
+      const attach = (page) =>
+        page.evaluate(async (url) => {
+          window.db = window.fp.fireproof("relayed");
+          window.attached = await window.db.attach(window.fp.toServer(url));
+          window.seen = [];
+          window.attached.onState((s) => window.seen.push({ ...s, lastError: s.lastError?.code ?? null }));
+        }, server.url);
+      await attach(a);
+      await a.evaluate(() => window.attached.sync());
+      await attach(b); // a leads; b waits for the lead
+      // b writes; a's loop pushes it; b's state follows (without b calling sync())
+      const r = await b.evaluate(async () => {
+        await window.db.put({ _id: "from-b" });
+        const until = performance.now() + 10_000;
+        const done = () => window.seen.some((s) => s.phase === "pushing") && window.attached.state().phase === "idle" && window.attached.state().lastSyncedAt;
+        while (!done() && performance.now() < until) await new Promise((res) => setTimeout(res, 20));
+        const s = window.attached.state();
+        return { status: window.attached.status(), pendingUp: s.pendingUp, synced: s.lastSyncedAt instanceof Date, sawPush: window.seen.some((x) => x.phase === "pushing") };
+      });
+      assert.deepEqual(r, { status: r.status === "attached" ? "attached (never told)" : r.status, pendingUp: 0, synced: true, sawPush: true });
+      assert.ok(["idle", "loaded", "syncing"].includes(r.status), r.status);
+      // the server goes away: b hears a's NETWORK error
+      await server.stop();
+      await a.evaluate(() => window.db.put({ _id: "offline-a" }));
+      const err = await b.evaluate(async () => {
+        const until = performance.now() + 20_000;
+        while (window.attached.state().lastError?.code !== "NETWORK" && performance.now() < until) await new Promise((res) => setTimeout(res, 50));
+        return { code: window.attached.state().lastError?.code ?? null, status: window.attached.status(), isError: window.attached.state().lastError instanceof Error };
+      });
+      assert.deepEqual(err, { code: "NETWORK", status: "error", isError: true });
+    } finally {
+      await server.stop();
+    }
+  },
+
   async "destroy in one tab ends another tab's attachment of that ledger: nothing is pulled back"({ context, harness }) {
     const server = await startServer();
     try {
