@@ -125,17 +125,17 @@ function useRefreshing<V>(db: Database, key: string, load: () => Promise<V>, ini
         return;
       }
       running = true;
-      try {
-        do {
-          again = false;
+      do {
+        again = false;
+        try {
           const value = await loadRef.current();
           if (live) setState({ value, hydrated: true });
-        } while (again && live);
-      } catch (e) {
-        if (live) console.error("ferroproof: hook query failed", e);
-      } finally {
-        running = false;
-      }
+        } catch (e) {
+          // logged; a commit that landed meanwhile still runs it again
+          if (live) console.error("ferroproof: hook query failed", e);
+        }
+      } while (again && live);
+      running = false;
     };
     setState((s) => (s.hydrated ? { ...s, hydrated: false } : s));
     void run();
@@ -237,7 +237,8 @@ function createUseDocument(db: Database): UseDocument {
         try {
           next = await db.get<T>(current);
         } catch (e) {
-          if (!isNotFoundError(e)) throw e;
+          // as use-fireproof, any failure shows the initial document, hydrated (logged unless not found)
+          if (!isNotFoundError(e)) console.error("ferroproof: useDocument could not read", current, e);
           next = { ...initialRef.current, _id: current };
         }
       }
@@ -258,12 +259,15 @@ function createUseDocument(db: Database): UseDocument {
       }, true);
     }, [db, id, refresh]);
 
+    // an edit supersedes a read in flight (`request`): it must not overwrite the edit
     const merge = useCallback((patch: Partial<DocSet<T>>) => {
       edited.current = true;
+      request.current++;
       setDoc((prev) => ({ ...prev, ...patch }));
     }, []);
     const replace = useCallback((next: DocSet<T>) => {
       edited.current = true;
+      request.current++;
       setDoc(next);
     }, []);
     const reset = useCallback(() => {
@@ -277,11 +281,14 @@ function createUseDocument(db: Database): UseDocument {
         const res = await db.put<T>(toSave);
         if (!existing && docRef.current === toSave) {
           edited.current = false;
+          // the stored version (a Date as its string, files as their stored metadata), as
+          // use-fireproof shows it; a new document's id change reads it the same way
           if (!toSave._id) setDoc((prev) => (prev === toSave ? { ...prev, _id: res.id } : prev));
+          else void refresh();
         }
         return res;
       },
-      [db],
+      [db, refresh],
     );
     const remove = useCallback(
       async (existing?: DocWithId<T>) => {

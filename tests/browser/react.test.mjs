@@ -93,6 +93,50 @@ export const tests = {
     await page.waitForFunction(() => JSON.parse(document.querySelector("#doc").textContent).title === "");
   },
 
+  async "useDocument: after save() the doc is the stored version; a failed read hydrates with the initial doc; an edit is never overwritten by a read in flight"({ context, url }) {
+    const page = await open(context, url);
+    const errors = [];
+    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+    await page.evaluate(() => window.hooks.fireproof("hooks-stored").put({ _id: "d1", title: "t", n: 1 }));
+    await page.evaluate(() => window.hooks.mountEditor("hooks-stored", { _id: "d1", title: "", n: 0 }));
+    await page.waitForFunction(() => window.editor?.doc.title === "t");
+    // a Date is stored as its ISO string: after save() the doc shows that, as use-fireproof's does
+    await page.evaluate(() => window.hooks.act(() => window.editor.merge({ when: new Date("2024-01-02T03:04:05Z") })));
+    await page.evaluate(() => window.editor.save());
+    await page.waitForFunction(() => typeof window.editor.doc.when === "string", null, { timeout: 5000 });
+    assert.equal(await page.evaluate(() => window.editor.doc.when), "2024-01-02T03:04:05.000Z");
+    // an edit made while a read is in flight stays (the read is dropped)
+    await page.evaluate(async () => {
+      const db = window.hooks.fireproof("hooks-stored");
+      const proto = Object.getPrototypeOf(db);
+      const get = proto.get;
+      let release;
+      const gate = new Promise((r) => (release = r));
+      proto.get = async function (id) {
+        await gate;
+        return get.call(this, id);
+      };
+      window.hooks.act(() => void window.editor.refresh());
+      window.hooks.act(() => window.editor.merge({ title: "typed meanwhile" }));
+      release();
+      await new Promise((r) => setTimeout(r, 100));
+      proto.get = get;
+    });
+    assert.equal(await page.evaluate(() => window.editor.doc.title), "typed meanwhile");
+    // a read that fails with something else than "not found": hydrated, the initial doc, logged
+    await page.evaluate(() => {
+      const proto = Object.getPrototypeOf(window.hooks.fireproof("hooks-stored"));
+      const get = proto.get;
+      proto.get = function (id) {
+        return id === "broken" ? Promise.reject(Object.assign(new Error("cannot decrypt"), { code: "DECRYPT" })) : get.call(this, id);
+      };
+      window.hooks.mountEditor("hooks-stored", { _id: "broken", title: "start", n: 1 });
+    });
+    await page.waitForSelector('#editor[data-hydrated="true"]', { timeout: 5000 });
+    assert.deepEqual(JSON.parse(await page.textContent("#doc")), { _id: "broken", title: "start", n: 1 });
+    assert.ok(errors.some((e) => e.includes("cannot decrypt")), errors.join("\n"));
+  },
+
   async "useDocument with a nonexistent _id keeps the initial doc and hydrates"({ context, url }) {
     const page = await open(context, url);
     await page.evaluate(() => window.hooks.mountEditor("hooks-missing", { _id: "nope", title: "start", n: 1 }));
