@@ -462,7 +462,7 @@ fn check_cid(cid: &Cid, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use crate::codec::encode;
