@@ -25,12 +25,15 @@
 #                            push, attach() after an unawaited detach(), and another tab's destroy
 #                            ending this tab's attachments; 192,400; +210 B for the leading tab's
 #                            sync state shown in the other tabs, which said "attached" for ever;
-#                            192,610; +12 B for useDocument's fixes; 192,620).
+#                            192,610; +12 B for useDocument's fixes; 192,620; +673 B of wasm for a
+#                            pull that merges the other records when a remote CAR one of them
+#                            needs is damaged, where one damaged CAR kept every other replica's
+#                            data out for ever (the remote is create-only); 193,290).
 #   size-budget.sh --report  prints the sizes only (scripts/build.sh ends with it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOCAL_BUDGET=${SIZE_BUDGET_LOCAL_BYTES:-165000}
-SYNC_BUDGET=${SIZE_BUDGET_BYTES:-192620}
+SYNC_BUDGET=${SIZE_BUDGET_BYTES:-193290}
 wrapper=($(ls pkg/*.js | grep -v -e '^pkg/migrate' -e '^pkg/sync\.js$'))
 local_js=("${wrapper[@]}" pkg/connectors/connector.js pkg/connectors/server.js $(find pkg/wasm -name "*.js"))
 sync_js=("${wrapper[@]}" pkg/sync.js pkg/connectors/*.js pkg/auth/*.js $(find pkg/wasm-sync -name "*.js") pkg/wasm/idb.js)

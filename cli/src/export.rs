@@ -46,14 +46,17 @@ pub async fn pull(l: &LedgerDir, key: &Key) -> Result<Ledger<MemStore>, Fail> {
                 report.records
             ))
         } else {
+            // a head record, or a CAR a record needs (the pull merged the others, docs/sync.md §4)
+            let kind = |car: &str| match l.read("heads", car) {
+                Ok(Some(_)) => "heads",
+                _ => "cars",
+            };
             match first {
                 Error::Corrupt { car, reason } => {
-                    Fail::Corrupt(format!("{what}/heads/{car}: {reason}"))
+                    Fail::Corrupt(format!("{}: {reason}", l.label(kind(car), car)))
                 }
-                Error::Decrypt { car } => {
-                    Fail::engine(&format!("{what}/heads/{car}"), first.clone())
-                }
-                other => Fail::engine(&format!("{what}: a head record"), other.clone()),
+                Error::Decrypt { car } => Fail::engine(&l.label(kind(car), car), first.clone()),
+                other => Fail::engine(&what, other.clone()),
             }
         });
     }

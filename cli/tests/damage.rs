@@ -30,6 +30,9 @@ fn a_flipped_byte_in_a_car_fails_verify_naming_that_car() {
         );
         assert!(r.stderr.contains("do not match its name"), "{r:?}");
     }
+    // export refuses it too, naming that CAR (not a head record)
+    let r = ferroproof(&["export", "--store", &store, "--key-from", &f.invite()]);
+    r.fails_with(6, &format!("ledgers/{}/cars/{}", f.id, cars[1]));
 }
 
 #[test]

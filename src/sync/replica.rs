@@ -51,6 +51,14 @@ pub struct Replica<'a, S: Store, R: Remote> {
     pub id: String,
 }
 
+/// A remote object that failed its checks or is gone: reported, not fatal to a pull.
+fn is_damage(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Corrupt { .. } | Error::Decrypt { .. } | Error::MissingBlock(_)
+    )
+}
+
 /// The names of the head records `keys` lists (full keys under [`HEADS`]).
 fn record_names(keys: Vec<String>) -> Vec<String> {
     let mut names = Vec::with_capacity(keys.len());
@@ -92,9 +100,8 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
         let mut report = PullReport::default();
         let mut st = self.load_state().await?;
         let listed = record_names(self.remote.list(HEADS).await?);
-        let mut heads: Vec<Cid> = Vec::new();
-        let mut manifest = Manifest::default();
-        let mut good = Vec::new();
+        // the good records: name, heads, manifest
+        let mut recs: Vec<(String, Vec<Cid>, Manifest)> = Vec::new();
         for name in &listed {
             if st.seen.contains(name) {
                 continue;
@@ -105,38 +112,79 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
             };
             report.bytes += bytes.len();
             match HeadRecord::open(&*self.ledger.blocks().aead(), name, &bytes).await {
-                Ok(r) => {
-                    heads.extend(r.heads);
-                    manifest = manifest.union(&r.manifest);
-                    good.push(name.clone());
-                }
+                Ok(r) => recs.push((name.clone(), r.heads, r.manifest)),
                 Err(e) => report.errors.push(e),
             }
         }
         // Heads already in the local history are recognised by the merge itself (an event being
         // stored here does not mean it was merged: a fetched CAR can hold events of other heads).
-        if !heads.is_empty() {
-            let store = self.ledger.store();
-            let local: HashSet<String> = store.list_cars(false).await?.into_iter().collect();
-            let eager = self.ledger.snapshot().head.is_empty();
-            let fetcher = Rc::new(Fetcher::<S, R>::new(
-                self.ledger.blocks().aead(),
-                self.remote.clone(),
-                // new records' CARs first; then every CAR known to be on the remote (blocks this
-                // replica never fetched, e.g. events behind a fast-forward, or dropped by compaction)
-                &manifest.union(&st.manifest),
-                local,
-                eager,
-            ));
-            let done = self.ledger.adopt_heads(Some(fetcher.clone()), &heads).await;
-            report.bytes += fetcher.bytes.get();
-            report.changed = done?.is_some();
+        // All records merge together; if a remote CAR one of them needs is damaged or gone, each
+        // record is merged on its own, so that the others still arrive, and one that fails is
+        // reported (and not remembered: later pulls try it again).
+        let mut manifest = Manifest::default();
+        let mut good: Vec<String> = Vec::new();
+        // attempt 0: every record together; after a damage, attempt k: record k - 1 alone
+        let mut split = false;
+        for k in 0..recs.len() + 1 {
+            if k > 0 && !split {
+                break;
+            }
+            let part = if k == 0 { &recs[..] } else { &recs[k - 1..k] };
+            let mut heads: Vec<Cid> = Vec::new();
+            let mut m = Manifest::default();
+            for r in part {
+                heads.extend_from_slice(&r.1);
+                m = m.union(&r.2);
+            }
+            let done = match heads.is_empty() {
+                true => Ok(()),
+                false => {
+                    self.adopt(&m.union(&st.manifest), &heads, &mut report)
+                        .await
+                }
+            };
+            match done {
+                Ok(()) => {
+                    manifest = manifest.union(&m);
+                    for r in part {
+                        good.push(r.0.clone());
+                    }
+                }
+                Err(e) if is_damage(&e) && k == 0 && part.len() > 1 => split = true,
+                Err(e) if is_damage(&e) => report.errors.push(e),
+                Err(e) => return Err(e),
+            }
         }
         // Durable now: remember the merged records. Bad ones are not remembered: they are reported
         // again by every pull until a newer record replaces them.
         st.pulled(&manifest, good, &listed);
         self.save_state(&st).await?;
         Ok(report)
+    }
+
+    /// Fetches what `heads` need (from the CARs of `manifest` first) and merges them.
+    async fn adopt(
+        &self,
+        manifest: &Manifest,
+        heads: &[Cid],
+        report: &mut PullReport,
+    ) -> Result<()> {
+        let store = self.ledger.store();
+        let local: HashSet<String> = store.list_cars(false).await?.into_iter().collect();
+        let eager = self.ledger.snapshot().head.is_empty();
+        // new records' CARs first; then every CAR known to be on the remote (blocks this replica
+        // never fetched, e.g. events behind a fast-forward, or dropped by compaction)
+        let fetcher = Rc::new(Fetcher::<S, R>::new(
+            self.ledger.blocks().aead(),
+            self.remote.clone(),
+            manifest,
+            local,
+            eager,
+        ));
+        let done = self.ledger.adopt_heads(Some(fetcher.clone()), heads).await;
+        report.bytes += fetcher.bytes.get();
+        report.changed |= done?.is_some();
+        Ok(())
     }
 
     /// Seals `root` into a CAR and uploads it under `prefix`; returns its name.

@@ -203,7 +203,48 @@ fn tampered_objects_are_reported_and_skipped() {
 }
 
 #[test]
-fn a_tampered_car_fails_the_pull_with_a_code_and_leaves_the_ledger_alone() {
+fn a_damaged_car_of_one_record_does_not_keep_the_other_records_out() {
+    let remote = MemRemote::new();
+    let a = Dev::new(None);
+    let b = Dev::new(Some(&a));
+    let c = Dev::new(Some(&a));
+    a.write(vec![put("from-a", 1)]);
+    a.sync(&remote);
+    let before = remote.keys();
+    b.write(vec![put("from-b", 2)]);
+    block_on(b.replica(&remote).push()).unwrap();
+    for k in remote.keys() {
+        if k.starts_with(CARS) && !before.contains(&k) {
+            remote.tamper(&k, |b| {
+                let n = b.len() / 2;
+                b[n] ^= 1;
+            });
+        }
+    }
+    let r = block_on(c.replica(&remote).pull()).unwrap();
+    assert_eq!(r.errors.len(), 1, "b's record is reported");
+    assert_eq!(r.errors[0].code(), "CORRUPT");
+    assert!(r.changed);
+    assert_eq!(
+        c.docs().keys().collect::<Vec<_>>(),
+        ["from-a"],
+        "a's record merged all the same"
+    );
+    let again = block_on(c.replica(&remote).pull()).unwrap();
+    assert_eq!(
+        again.errors.len(),
+        1,
+        "b's record is not remembered: reported again"
+    );
+    assert!(!again.changed);
+    c.write(vec![put("from-c", 3)]);
+    block_on(c.replica(&remote).push()).unwrap();
+    a.sync(&remote);
+    assert!(a.docs().contains_key("from-c"), "c's pushes go on");
+}
+
+#[test]
+fn a_tampered_car_is_reported_and_leaves_the_ledger_alone() {
     let remote = MemRemote::new();
     let a = Dev::new(None);
     let b = Dev::new(Some(&a));
@@ -217,8 +258,10 @@ fn a_tampered_car_fails_the_pull_with_a_code_and_leaves_the_ledger_alone() {
             });
         }
     }
-    let e = block_on(b.replica(&remote).pull()).unwrap_err();
-    assert_eq!(e.code(), "CORRUPT");
+    let r = block_on(b.replica(&remote).pull()).unwrap();
+    assert_eq!(r.errors.len(), 1);
+    assert_eq!(r.errors[0].code(), "CORRUPT");
+    assert!(!r.changed);
     assert!(b.ledger.snapshot().head.is_empty());
     b.write(vec![put("mine", 1)]);
 }
