@@ -58,6 +58,21 @@ async function contend(context, harness, nameOf) {
   }
 }
 
+/**
+ * Opens ledger `name` in `page` as `window.db`, attached to the server at `url` as
+ * `window.attached`, whose states go to `window.seen` (`lastError` as its code).
+ */
+const attachTo = (page, name, url) =>
+  page.evaluate(
+    async ([name, url]) => {
+      window.db = window.fp.fireproof(name);
+      window.attached = await window.db.attach(window.fp.toServer(url));
+      window.seen = [];
+      window.attached.onState((s) => window.seen.push({ ...s, lastError: s.lastError?.code ?? null }));
+    },
+    [name, url],
+  );
+
 export const tests = {
   async "two pages × (300 awaited + 300 unawaited puts) on new ledgers: no error, nothing lost"({ context, harness }) {
     await contend(context, harness, (round) => `contend-new-${round}`);
@@ -179,16 +194,9 @@ export const tests = {
     try {
       const a = await openPage(context, harness);
       const b = await openPage(context, harness);
-      const attach = (page) =>
-        page.evaluate(async (url) => {
-          window.db = window.fp.fireproof("relayed");
-          window.attached = await window.db.attach(window.fp.toServer(url));
-          window.seen = [];
-          window.attached.onState((s) => window.seen.push({ ...s, lastError: s.lastError?.code ?? null }));
-        }, server.url);
-      await attach(a);
+      await attachTo(a, "relayed", server.url);
       await a.evaluate(() => window.attached.sync());
-      await attach(b); // a leads; b waits for the lead
+      await attachTo(b, "relayed", server.url); // a leads; b waits for the lead
       // b writes; a's loop pushes it; b's state follows (without b calling sync())
       const r = await b.evaluate(async () => {
         await window.db.put({ _id: "from-b" });
@@ -219,15 +227,11 @@ export const tests = {
     try {
       const a = await openPage(context, harness);
       const b = await openPage(context, harness);
-      const attach = (page) =>
-        page.evaluate(async (url) => {
-          window.db = window.fp.fireproof("doomed-synced");
-          window.attached = await window.db.attach(window.fp.toServer(url));
-          await window.attached.sync();
-        }, server.url);
       await a.evaluate(() => window.fp.fireproof("doomed-synced").bulk([{ _id: "s1" }, { _id: "s2" }]));
-      await attach(a);
-      await attach(b);
+      for (const page of [a, b]) {
+        await attachTo(page, "doomed-synced", server.url);
+        await page.evaluate(() => window.attached.sync());
+      }
       await a.evaluate(() => window.db.destroy());
       const r = await b.evaluate(async () => {
         const until = performance.now() + 10_000;

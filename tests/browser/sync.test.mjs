@@ -548,21 +548,8 @@ export const tests = {
   async "toConnector: two ledgers converge through an app's own store"({ context, harness }) {
     const page = await openPage(context, harness);
     const res = await page.evaluate(async () => {
-      const objects = new Map();
-      const store = {
-        async put(k, b) {
-          if (!objects.has(k)) objects.set(k, b.slice());
-        },
-        async get(k) {
-          return objects.get(k) ?? null;
-        },
-        async list(p) {
-          return [...objects.keys()].filter((k) => k.startsWith(p));
-        },
-        async delete(k) {
-          objects.delete(k);
-        },
-      };
+      const store = window.memoryStore();
+      const objects = store.objects;
       const one = window.fp.fireproof("conn-one");
       const two = window.fp.fireproof("conn-two");
       await one.put({ _id: "x", from: "one" });
@@ -728,17 +715,7 @@ export const tests = {
     const page = await openPage(context, harness);
     const res = await page.evaluate(async () => {
       const fp = window.fp;
-      const objects = new Map();
-      const store = {
-        async put(k, b) {
-          if (!objects.has(k)) objects.set(k, b.slice());
-        },
-        get: async (k) => objects.get(k) ?? null,
-        list: async (p) => [...objects.keys()].filter((k) => k.startsWith(p)),
-        async delete(k) {
-          objects.delete(k);
-        },
-      };
+      const store = window.memoryStore();
       const db = fp.fireproof("re-attach");
       const a = await db.attach(fp.toConnector(store, { id: "re" }));
       await a.sync();
@@ -756,23 +733,8 @@ export const tests = {
     for (const area of ["heads/", "cars/"]) {
       const res = await page.evaluate(async (area) => {
         const fp = window.fp;
-        const objects = new Map();
-        const watchers = new Set();
-        const announce = () => watchers.forEach((f) => f());
-        const store = {
-          async put(k, b) {
-            if (!objects.has(k)) objects.set(k, b.slice());
-          },
-          get: async (k) => objects.get(k) ?? null,
-          list: async (p) => [...objects.keys()].filter((k) => k.startsWith(p)),
-          async delete(k) {
-            objects.delete(k);
-          },
-          watch(_p, onChange) {
-            watchers.add(onChange);
-            return () => watchers.delete(onChange);
-          },
-        };
+        const store = window.memoryStore({ watch: true });
+        const { objects, announce } = store;
         const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
         const damaged = () => [...objects.keys()].filter((k) => k.startsWith(area));
         const A = fp.fireproof(`skip-a-${area}`);
@@ -859,17 +821,7 @@ export const tests = {
       const detachMs = performance.now() - t0;
       await db.put({ _id: "h2" });
       // working storage attached afterwards gets everything
-      const objects = new Map();
-      const store = {
-        async put(k, b) {
-          if (!objects.has(k)) objects.set(k, b.slice());
-        },
-        get: async (k) => objects.get(k) ?? null,
-        list: async (p) => [...objects.keys()].filter((k) => k.startsWith(p)),
-        async delete(k) {
-          objects.delete(k);
-        },
-      };
+      const store = window.memoryStore();
       const b = await db.attach(fp.toConnector(store, { id: "working" }));
       await b.sync();
       const other = fp.fireproof("conn-hung-other");
