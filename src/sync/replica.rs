@@ -216,6 +216,11 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
         }
         let mut st = self.load_state().await?;
         for name in &out {
+            // already pushed: another tab's commit, built on the header before this tab's last
+            // push removed its names from the outbox, can carry them again
+            if st.manifest.cars.contains(name) {
+                continue;
+            }
             let bytes = self
                 .ledger
                 .store()

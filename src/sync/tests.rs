@@ -203,6 +203,34 @@ fn tampered_objects_are_reported_and_skipped() {
 }
 
 #[test]
+fn names_another_tab_carries_back_into_the_outbox_are_not_uploaded_again() {
+    // two handles on one store: the tab that pushes, and one that commits on the header as it
+    // was before that push removed the pushed names from the outbox
+    let remote = MemRemote::new();
+    let lead = Dev::new(None);
+    let other = block_on(Ledger::open("t", lead.store.clone(), None)).unwrap();
+    lead.write(vec![put("a", 1)]);
+    lead.sync(&remote);
+    let mut uploads = Vec::new();
+    for i in 0..4 {
+        block_on(other.refresh()).unwrap();
+        block_on(other.write(vec![put(&format!("o{i}"), i)])).unwrap();
+        // before the fix the stale outbox grew: each write re-uploaded the earlier ones
+        block_on(other.write(vec![put(&format!("p{i}"), i)])).unwrap();
+        block_on(lead.ledger.refresh()).unwrap();
+        uploads.push(block_on(lead.replica(&remote).push()).unwrap().cars);
+        // `other` does not see the push's header-only commit (same seq): its next write carries
+        // the pushed names back
+    }
+    // each push uploads the two new CARs only (the remote create-only store would not count the
+    // others, but they were sent: 2, 4, 6, 8 before)
+    assert_eq!(uploads, [2, 2, 2, 2]);
+    let c = Dev::new(Some(&lead));
+    c.sync(&remote);
+    assert_eq!(c.docs().len(), 9);
+}
+
+#[test]
 fn a_damaged_car_of_one_record_does_not_keep_the_other_records_out() {
     let remote = MemRemote::new();
     let a = Dev::new(None);

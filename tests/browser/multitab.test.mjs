@@ -222,6 +222,34 @@ export const tests = {
     }
   },
 
+  async "a tab that does not lead writes: each of its commits is uploaded once"({ context, harness }) {
+    const server = await startServer();
+    try {
+      const a = await openPage(context, harness);
+      const b = await openPage(context, harness);
+      const uploads = [];
+      for (const page of [a, b]) page.on("request", (r) => r.method() === "POST" && r.url().includes("/cars/") && uploads.push(r.url().split("/cars/")[1].split("?")[0]));
+      await attachTo(a, "uploaded-once", server.url);
+      await a.evaluate(() => window.attached.sync());
+      await attachTo(b, "uploaded-once", server.url); // a leads
+      uploads.length = 0;
+      for (let i = 0; i < 4; i++) {
+        await b.evaluate((i) => window.db.put({ _id: `b${i}` }), i);
+        // a pushes it (b's state follows a's: idle again with nothing pending)
+        await b.evaluate(async () => {
+          const until = performance.now() + 10_000;
+          await new Promise((res) => setTimeout(res, 50));
+          while ((window.attached.state().phase !== "idle" || window.attached.state().pendingUp > 0) && performance.now() < until) await new Promise((res) => setTimeout(res, 20));
+        });
+      }
+      await a.evaluate(() => window.attached.sync());
+      assert.equal(uploads.length, new Set(uploads).size, `a CAR sent twice: ${uploads.join(" ")}`);
+      assert.equal(uploads.length, 4);
+    } finally {
+      await server.stop();
+    }
+  },
+
   async "destroy in one tab ends another tab's attachment of that ledger: nothing is pulled back"({ context, harness }) {
     const server = await startServer();
     try {
