@@ -55,6 +55,8 @@ pub struct State {
     pub held: u64,
     /// Compaction bookkeeping (see [`Header::gc`]); every sealed CAR adds its bytes.
     pub gc: Option<Gc>,
+    /// The header's revision (see [`Header::rev`]): a commit writes the one above its base's.
+    pub rev: u64,
 }
 
 fn opt_cid(s: &Option<String>) -> Result<Option<Cid>> {
@@ -83,6 +85,7 @@ impl State {
             out: h.out.clone(),
             held: h.held,
             gc: h.gc,
+            rev: h.rev,
         })
     }
 
@@ -98,6 +101,7 @@ impl State {
             out: self.out.clone(),
             held: self.held,
             gc: self.gc,
+            rev: self.rev,
         }
     }
 
@@ -241,12 +245,14 @@ impl<S: Store> Ledger<S> {
         self.store.destroy().await
     }
 
-    /// Moves to `next` if it is newer (or, with `force`, if it differs at all) — never to an
-    /// older seq, except to an empty ledger (destroyed in another tab): a header read while this
-    /// handle committed (compaction reads one without the write lock) must not undo the commit.
+    /// Moves to `next` if it is newer (a higher seq, or the same seq at a higher revision: a
+    /// commit that kept the head) or, with `force`, if it differs at all — never to an older seq,
+    /// except to an empty ledger (destroyed in another tab): a header read while this handle
+    /// committed (compaction reads one without the write lock) must not undo the commit.
     fn adopt(&self, next: State, force: bool) -> bool {
         let cur = self.snapshot();
         let newer = next.seq > cur.seq
+            || (next.seq == cur.seq && next.rev > cur.rev)
             || (force && next != *cur && (next.seq >= cur.seq || next.car.is_none()));
         if newer {
             self.blocks.set_hint(next.car.clone());

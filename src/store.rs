@@ -43,6 +43,10 @@ pub struct Header {
     pub held: u64,
     /// Compaction bookkeeping (`None` in headers written before it existed).
     pub gc: Option<Gc>,
+    /// Revision: how many commits wrote a header (0 in headers written before it existed). Every
+    /// commit writes the revision above the one it was built on, so the compare-and-set sees a
+    /// commit that kept `car` (an outbox or index update) as well as one that moved it.
+    pub rev: u64,
 }
 
 /// What automatic compaction decides on (docs/format.md §6.1): sealed bytes of the CARs the
@@ -167,20 +171,34 @@ fn get_u64(
     }
 }
 
+/// An optional integer field: 0 when absent.
+fn opt_u64(
+    m: &std::collections::BTreeMap<String, ipld_core::ipld::Ipld>,
+    k: &str,
+) -> std::result::Result<u64, String> {
+    match field(m, k) {
+        None => Ok(0),
+        Some(_) => get_u64(m, k),
+    }
+}
+
 impl Header {
     /// The header as stored: JSON with the field names documented in docs/format.md.
     pub fn to_json(&self) -> String {
-        use crate::doc::write_str;
-        let mut out = format!("{{\"v\":{},\"car\":", self.v);
+        use crate::doc::{write_int, write_str};
+        let mut out = String::from("{\"v\":");
+        write_int(&mut out, self.v.into());
+        out.push_str(",\"car\":");
         write_str(&mut out, &self.car);
         out.push_str(",\"head\":");
         crate::doc::write_strs(&mut out, &self.head);
         out.push_str(",\"docs\":");
         opt_str(&mut out, &self.docs);
-        out.push_str(&format!(
-            ",\"seq\":{},\"count\":{},\"indexes\":{{",
-            self.seq, self.count
-        ));
+        out.push_str(",\"seq\":");
+        write_int(&mut out, self.seq.into());
+        out.push_str(",\"count\":");
+        write_int(&mut out, self.count.into());
+        out.push_str(",\"indexes\":{");
         for (i, (name, h)) in self.indexes.iter().enumerate() {
             if i > 0 {
                 out.push(',');
@@ -192,7 +210,9 @@ impl Header {
             opt_str(&mut out, &h.keys);
             out.push_str(",\"ids\":");
             opt_str(&mut out, &h.ids);
-            out.push_str(&format!(",\"seq\":{}}}", h.seq));
+            out.push_str(",\"seq\":");
+            write_int(&mut out, h.seq.into());
+            out.push('}');
         }
         out.push('}');
         if let Some(names) = &self.out {
@@ -201,13 +221,18 @@ impl Header {
         }
         if self.held > 0 {
             out.push_str(",\"held\":");
-            crate::doc::write_int(&mut out, self.held.into());
+            write_int(&mut out, self.held.into());
         }
         if let Some(g) = &self.gc {
-            out.push_str(&format!(
-                ",\"gc\":{{\"live\":{},\"stored\":{}}}",
-                g.live, g.stored
-            ));
+            out.push_str(",\"gc\":{\"live\":");
+            write_int(&mut out, g.live.into());
+            out.push_str(",\"stored\":");
+            write_int(&mut out, g.stored.into());
+            out.push('}');
+        }
+        if self.rev > 0 {
+            out.push_str(",\"rev\":");
+            write_int(&mut out, self.rev.into());
         }
         out.push('}');
         out
@@ -264,16 +289,16 @@ impl Header {
             count: get_u64(&m, "count")?,
             indexes,
             out,
-            held: match field(&m, "held") {
-                None => 0,
-                Some(_) => get_u64(&m, "held")?,
-            },
+            held: opt_u64(&m, "held")?,
             gc,
+            rev: opt_u64(&m, "rev")?,
         })
     }
 }
 
-/// Everything one commit writes.
+/// Everything one commit writes. Its header's `rev` is one above the revision of the header it
+/// was built on: the store commits only if the stored header still has that `car` and that
+/// revision (0 when it has none).
 #[derive(Clone, Debug)]
 pub struct CommitWrite {
     /// The `car` of the header this commit was built on (`None`: built on an empty ledger).
@@ -310,7 +335,8 @@ pub trait Store {
     /// sealed bytes (`None`: gone since it was located, deleted by a compaction), in one round
     /// trip: the store reads a CAR as soon as it has located it.
     async fn locate_cars(&self, cids: &[cid::Cid]) -> Result<Vec<(String, Option<Vec<u8>>)>>;
-    /// Atomically writes CARs and the header if the header still names `expect`.
+    /// Atomically writes CARs and the header if the stored header still names `expect` and has
+    /// the revision below the new header's.
     async fn commit(&self, write: CommitWrite) -> Result<CommitOutcome>;
     /// Writes CARs that no header names yet, one atomic write per CAR (compaction stages its
     /// CARs so that its header commit stays small; [`CommitWrite::staged`]). A staged CAR no
@@ -367,6 +393,7 @@ mod tests {
             out: None,
             held: 0,
             gc: None,
+            rev: 0,
         };
         let text = h.to_json();
         assert_eq!(Header::from_json(&text).unwrap(), h);
@@ -403,6 +430,13 @@ mod tests {
             "{text4}"
         );
         assert_eq!(Header::from_json(&text4).unwrap(), with_held);
+        let with_rev = Header {
+            rev: 12,
+            ..with_held.clone()
+        };
+        let text5 = with_rev.to_json();
+        assert!(text5.ends_with(r#""stored":25},"rev":12}"#), "{text5}");
+        assert_eq!(Header::from_json(&text5).unwrap(), with_rev);
         assert!(text.starts_with(r#"{"v":1,"car":"bafkcar","head":["bafyev"],"docs":"bafyd","seq":9,"count":3,"indexes":{"#));
         for bad in [
             "",

@@ -258,6 +258,7 @@ impl<S: Store> Ledger<S> {
                 }
                 let mut state = (*cur).clone();
                 state.car = Some(p.last.clone());
+                state.rev += 1;
                 // CARs committed after the packed state are kept: stored, but not counted as
                 // live (writes during a compaction are mostly garbage-to-be; counting them as live
                 // let a ledger rewritten in bulks hold several times its live bytes).

@@ -608,6 +608,7 @@ impl<S: Store> Ledger<S> {
             let mut state = (*cur).clone();
             state.indexes.insert(name.to_string(), head.clone());
             let write = if blocks.is_empty() {
+                state.rev += 1;
                 CommitWrite {
                     expect: Some(car.clone()),
                     cars: vec![],

@@ -70,6 +70,7 @@ impl<S: Store> Ledger<S> {
             seq,
             count: event.count,
             gc: Some(Gc { live: 0, stored }),
+            rev: 1, // over no header (revision 0)
             ..State::default()
         };
         let write = CommitWrite {

@@ -52,6 +52,7 @@ impl<S: Store> Ledger<S> {
             state.car = Some(last.clone());
             state.out = Some(out);
             state.held = 0; // every live block is in the outbox now
+            state.rev += 1;
             let write = CommitWrite {
                 expect: Some(expect),
                 header: state.to_header(&last),

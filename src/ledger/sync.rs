@@ -184,6 +184,7 @@ impl<S: Store> Ledger<S> {
                 out: base.out.clone(),
                 held: 0,
                 gc: base.gc,
+                rev: base.rev,
             };
             src.settle(&mut || new_state_loaded(src, &base, &state))
                 .await?;
@@ -280,6 +281,7 @@ impl<S: Store> Ledger<S> {
             };
             let mut next = (*base).clone();
             next.out = out;
+            next.rev += 1;
             let write = crate::store::CommitWrite {
                 expect: Some(car.clone()),
                 cars: Vec::new(),

@@ -286,6 +286,7 @@ impl<S: Store> Ledger<S> {
             out: base.out.clone(),
             held: base.held,
             gc: base.gc,
+            rev: base.rev,
         };
         let mut blocks: Vec<(Block, Option<Rc<Node>>)> = vec![(event, None)];
         blocks.extend(extra);
@@ -326,6 +327,7 @@ impl<S: Store> Ledger<S> {
             });
         }
         let bytes: u64 = cars.iter().map(StoredCar::footprint).sum();
+        state.rev = base.rev + 1;
         let gc = base.gc.unwrap_or_default();
         state.gc = Some(Gc {
             live: gc.live,

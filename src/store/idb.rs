@@ -46,6 +46,7 @@ extern "C" {
     async fn idb_commit(
         db: &JsValue,
         expect: Option<String>,
+        rev: f64,
         cars: Array,
         staged: Array,
         header: String,
@@ -134,7 +135,9 @@ impl IdbStore {
         let cars = car_records(&w.cars);
         let header = w.header.to_json();
         let staged = str_array(&w.staged);
-        let outcome = idb_commit(&self.db, w.expect, cars, staged, header, key)
+        // the revision of the header it replaces (docs/format.md §8)
+        let rev = w.header.rev.saturating_sub(1) as f64;
+        let outcome = idb_commit(&self.db, w.expect, rev, cars, staged, header, key)
             .await
             .map_err(storage_err)?
             .as_f64();

@@ -221,7 +221,10 @@ impl Store for MemStore {
     async fn commit(&self, w: CommitWrite) -> Result<CommitOutcome> {
         self.step()?;
         let mut d = self.0.borrow_mut();
-        if d.header.as_ref().map(|h| h.car.clone()) != w.expect {
+        let stored = d.header.as_ref();
+        if stored.map(|h| h.car.clone()) != w.expect
+            || stored.map_or(0, |h| h.rev) + 1 != w.header.rev
+        {
             return Ok(CommitOutcome::Conflict);
         }
         if w.staged.iter().any(|c| !d.cars.contains_key(c)) {

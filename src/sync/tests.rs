@@ -219,8 +219,6 @@ fn names_another_tab_carries_back_into_the_outbox_are_not_uploaded_again() {
         block_on(other.write(vec![put(&format!("p{i}"), i)])).unwrap();
         block_on(lead.ledger.refresh()).unwrap();
         uploads.push(block_on(lead.replica(&remote).push()).unwrap().cars);
-        // `other` does not see the push's header-only commit (same seq): its next write carries
-        // the pushed names back
     }
     // each push uploads the two new CARs only (the remote create-only store would not count the
     // others, but they were sent: 2, 4, 6, 8 before)
@@ -228,6 +226,31 @@ fn names_another_tab_carries_back_into_the_outbox_are_not_uploaded_again() {
     let c = Dev::new(Some(&lead));
     c.sync(&remote);
     assert_eq!(c.docs().len(), 9);
+}
+
+#[test]
+fn a_commit_built_on_the_header_before_a_push_is_rebuilt_and_keeps_the_pushed_names_out() {
+    // two handles on one store: `other` holds the header from before `lead`'s push, whose
+    // header-only commit keeps `car` and removes the pushed names from the outbox
+    let remote = MemRemote::new();
+    let lead = Dev::new(None);
+    let other = block_on(Ledger::open("t", lead.store.clone(), None)).unwrap();
+    block_on(lead.ledger.start_outbox()).unwrap();
+    for i in 0..3 {
+        block_on(other.refresh()).unwrap();
+        lead.write(vec![put(&format!("a{i}"), i)]);
+        block_on(other.refresh()).unwrap(); // the header with a{i}'s CAR in the outbox
+        assert!(block_on(lead.replica(&remote).push()).unwrap().cars > 0);
+        block_on(other.write(vec![put(&format!("o{i}"), i)])).unwrap();
+        // before the fix the write committed on the older header and carried the pushed CAR back
+        let h = block_on(lead.store.load_header()).unwrap().unwrap();
+        assert_eq!(h.out.as_deref(), Some(&[h.car.clone()][..]), "round {i}");
+        block_on(lead.ledger.refresh()).unwrap();
+        assert_eq!(block_on(lead.replica(&remote).push()).unwrap().cars, 1);
+    }
+    let c = Dev::new(Some(&lead));
+    c.sync(&remote);
+    assert_eq!(c.docs().len(), 6);
 }
 
 #[test]

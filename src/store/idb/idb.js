@@ -1,6 +1,6 @@
 // IndexedDB access for the engine's IdbStore (src/store/idb.rs): one function per Store method.
-// A commit is one readwrite transaction: read the header, compare its CAR with the expected one,
-// put the CAR records and the new header. All of its requests are issued together; the header
+// A commit is one readwrite transaction: read the header, compare its CAR and revision with the
+// expected ones, put the CAR records and the new header. All of its requests are issued together; the header
 // read's callback aborts the transaction on a mismatch (see idbCommit).
 
 const CARS = "cars";
@@ -135,6 +135,7 @@ export async function idbLocateCars(db, bins, strs) {
 }
 
 /**
+ * expect, rev: the `car` and revision of the header the commit was built on (undefined and 0: none);
  * cars: [[name, bytes, [cid bytes...]]...]; staged: names of CARs stored earlier that the header names.
  * Resolves to 1 (committed), 0 (a conflict) or -1 (a staged CAR is gone); on 0 and -1 nothing is
  * written.
@@ -142,7 +143,7 @@ export async function idbLocateCars(db, bins, strs) {
  * run in order, so the read sees the header as it was before this commit, and a mismatch aborts
  * the transaction from the read's callback, which undoes the puts queued behind it.
  */
-export async function idbCommit(db, expect, cars, staged, header, key) {
+export async function idbCommit(db, expect, rev, cars, staged, header, key) {
   db = await db;
   const tx = db.transaction([CARS, META], "readwrite");
   const finished = done(tx);
@@ -156,8 +157,9 @@ export async function idbCommit(db, expect, cars, staged, header, key) {
   };
   const read = meta.get("header");
   read.onsuccess = () => {
-    // No header and no expectation (`expect` is undefined for None): both undefined.
-    if ((read.result && JSON.parse(read.result).car) !== expect) fail(0);
+    // No header and no expectation (`expect` is undefined for None): both undefined, revision 0.
+    const h = read.result && JSON.parse(read.result);
+    if ((h && h.car) !== expect || ((h && h.rev) ?? 0) !== rev) fail(0);
   };
   const store = tx.objectStore(CARS);
   for (const name of staged) {
