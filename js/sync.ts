@@ -122,6 +122,9 @@ export class Attachment implements Attached {
   private timerKind: "soon" | "poll" | "backoff" = "soon";
   private failures = 0;
   private detached = false;
+  private end!: (e: DatabaseError) => void; // (declared first: fields are defined in order)
+  /** Rejects with `CLOSED` on `detach()`: a `sync()` behind a connector call that hung settles. */
+  private readonly ended = new Promise<never>((_, no) => (this.end = no));
   private leader = false;
   /** The connector's `watch` is running (polls are then rarer). */
   private watching = false;
@@ -425,7 +428,8 @@ export class Attachment implements Attached {
   async sync(): Promise<void> {
     if (this.detached) throw new DatabaseError("CLOSED", "sync: the attachment is detached");
     await this.host.flush();
-    const skipped = await this.exclusive(() => this.cycle(true, true)); // (NETWORK while the remote cannot be reached)
+    // (NETWORK while the remote cannot be reached; CLOSED once detached, even mid-call)
+    const skipped = await Promise.race([this.exclusive(() => this.cycle(true, true)), this.ended]);
     if (skipped) throw skipped;
   }
 
@@ -453,6 +457,8 @@ export class Attachment implements Attached {
   async detach(): Promise<void> {
     if (this.detached) return;
     this.detached = true;
+    this.ended.catch(() => undefined);
+    this.end(new DatabaseError("CLOSED", "sync: the attachment is detached"));
     // forgotten at once: an attach() of the same remote right after this call gets a new attachment
     this.onDetach(this.remote);
     if (this.timer) clearTimeout(this.timer);

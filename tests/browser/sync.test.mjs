@@ -805,7 +805,7 @@ export const tests = {
     }
   },
 
-  async "toConnector: a connector whose calls never settle holds neither detach() nor the ledger"({ context, harness }) {
+  async "toConnector: a connector whose calls never settle holds neither detach() nor the ledger, and sync() calls waiting on it reject with CLOSED"({ context, harness }) {
     const page = await openPage(context, harness);
     const res = await page.evaluate(async () => {
       const fp = window.fp;
@@ -814,11 +814,13 @@ export const tests = {
       const db = fp.fireproof("conn-hung");
       await db.put({ _id: "h1" });
       const a = await db.attach(fp.toConnector(hung, { id: "hung" }));
-      void a.sync().catch(() => undefined); // never settles
+      // one sync() in the connector's hung call, one queued behind it: both settle on detach
+      const settled = [a.sync(), a.sync()].map((p) => p.then(() => "resolved", (e) => e.code));
       await new Promise((r) => setTimeout(r, 300));
       const t0 = performance.now();
       await a.detach();
       const detachMs = performance.now() - t0;
+      const syncs = await Promise.race([Promise.all(settled), new Promise((r) => setTimeout(() => r("pending"), 3000))]);
       await db.put({ _id: "h2" });
       // working storage attached afterwards gets everything
       const store = window.memoryStore();
@@ -827,10 +829,10 @@ export const tests = {
       const other = fp.fireproof("conn-hung-other");
       const c = await other.attach(fp.toConnector(store, { id: "working", invite: await b.invite() }));
       await c.sync();
-      return { detachMs, status: a.status(), docs: (await other.allDocs()).rows.map((r) => r.key) };
+      return { detachMs, syncs, status: a.status(), docs: (await other.allDocs()).rows.map((r) => r.key) };
     });
     assert.ok(res.detachMs < 5000, `detach() took ${res.detachMs} ms`);
-    assert.deepEqual({ status: res.status, docs: res.docs }, { status: "detached", docs: ["h1", "h2"] });
+    assert.deepEqual({ syncs: res.syncs, status: res.status, docs: res.docs }, { syncs: ["CLOSED", "CLOSED"], status: "detached", docs: ["h1", "h2"] });
   },
 
   async "a profile that already has data joins: re-keyed, and both sides hold the union"({ context, harness }) {
