@@ -132,6 +132,9 @@ export class Attachment implements Attached {
   private releaseLeadership: (() => void) | null = null;
   /** The leading tab's state, told to the other tabs of the profile (see `elect`). */
   private relay: BroadcastChannel | null = null;
+  /** The keys of the last head records this attachment pushed, and the push running. */
+  private readonly pushed: string[] = [];
+  private pushing: Promise<unknown> = Promise.resolve();
 
   /** `remote`: the opened remote, or the `NETWORK` error of the first try to open it. */
   constructor(
@@ -246,10 +249,14 @@ export class Attachment implements Attached {
       const conn = remote.connector;
       if (conn.watch) {
         try {
-          const stop = conn.watch("heads/", () => {
-            this.pendingDown++;
-            this.kick(true, false);
-          });
+          // a record this tab pushed (announced while its push may still be running) needs no pull
+          const stop = conn.watch("heads/", (key?: string) =>
+            this.pushing.then(() => {
+              if (this.pushed.includes(key as string)) return;
+              this.pendingDown++;
+              this.kick(true, false);
+            }),
+          );
           if (typeof stop === "function") this.stops.push(stop);
           this.watching = true;
         } catch {
@@ -351,7 +358,10 @@ export class Attachment implements Attached {
       if (push) {
         await this.host.flush();
         this.set("pushing");
-        await core.syncPush(remote.connector, remote.id);
+        const pushing = core.syncPush(remote.connector, remote.id);
+        this.pushing = pushing.catch(() => undefined);
+        const { record } = JSON.parse(await pushing) as { record?: string };
+        if (record && this.pushed.push(`heads/${record}`) > 8) this.pushed.shift();
       }
       this.lastError = skipped;
       if (!skipped) this.lastSyncedAt = new Date();

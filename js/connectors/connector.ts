@@ -15,8 +15,9 @@ import { DatabaseError } from "../errors.js";
  *   `DataView` is read as its bytes), or `null`/`undefined` when absent.
  * - `list(prefix)` resolves to every key starting with `prefix` (full keys, any order).
  * - `delete` is only called on `heads/…` keys; deleting an absent key succeeds.
- * - `watch`, if given, calls `onChange` whenever something appears under `prefix`, and returns a
- *   function that stops watching. Without it the database polls.
+ * - `watch`, if given, calls `onChange` whenever something appears under `prefix` (with its key
+ *   when known: the database then skips what it wrote itself), and returns a function that stops
+ *   watching. Without it the database polls.
  * - `getMany`, if given, resolves to what `get` would for each key, in order, in fewer round
  *   trips (the server connector asks for up to 64 objects per request). Without it the database
  *   calls `get` for each.
@@ -30,7 +31,7 @@ export interface Connector {
   get(key: string): Promise<Bytes | null | undefined> | Bytes | null | undefined;
   list(prefix: string): Promise<string[]> | string[];
   delete(key: string): Promise<void> | void;
-  watch?(prefix: string, onChange: () => void): () => void;
+  watch?(prefix: string, onChange: (key?: string) => void): () => void;
   getMany?(keys: string[]): Promise<(Bytes | null | undefined)[]> | (Bytes | null | undefined)[];
 }
 

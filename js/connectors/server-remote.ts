@@ -167,7 +167,7 @@ function serverConnector(base: string, ledger: string, opts: ToServerOpts, auth?
       let attempt = 0;
       let poll: ReturnType<typeof setInterval> | null = null;
       const startPolling = () => {
-        poll ??= setInterval(onChange, pollMs);
+        poll ??= setInterval(() => onChange(), pollMs);
       };
       const stopPolling = () => {
         if (poll) clearInterval(poll);
@@ -194,8 +194,8 @@ function serverConnector(base: string, ledger: string, opts: ToServerOpts, auth?
           onChange(); // catch up on what was missed while down
         };
         socket.onmessage = (ev) => {
-          const msg = JSON.parse(String(ev.data)) as { type?: string; kind?: string };
-          if (msg.type === "put" && msg.kind === "heads") onChange();
+          const msg = JSON.parse(String(ev.data)) as { type?: string; kind?: string; name?: unknown };
+          if (msg.type === "put" && msg.kind === "heads") onChange(typeof msg.name === "string" ? `heads/${msg.name}` : undefined);
         };
         socket.onclose = () => {
           socket = null;

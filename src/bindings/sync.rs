@@ -192,7 +192,8 @@ impl JsLedger {
         })
     }
 
-    /// One push to `remote`. Resolves to `{cars, bytes}` JSON.
+    /// One push to `remote`. Resolves to `{cars, bytes, record}` JSON (`record`: the head
+    /// record's name, absent when nothing was pushed).
     #[wasm_bindgen(js_name = syncPush, unchecked_return_type = "Promise<string>")]
     pub fn sync_push(&self, remote: JsConnector, id: String) -> js_sys::Promise {
         let l = self.inner.clone();
@@ -202,6 +203,10 @@ impl JsLedger {
             write_int(&mut out, r.cars as i128);
             out.push_str(",\"bytes\":");
             write_int(&mut out, r.bytes as i128);
+            if let Some(name) = &r.record {
+                out.push_str(",\"record\":");
+                write_str(&mut out, name);
+            }
             out.push('}');
             Ok(JsValue::from_str(&out))
         })

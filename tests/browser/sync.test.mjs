@@ -169,6 +169,49 @@ export const tests = {
     }
   },
 
+  async "the real-time notice of a head record this tab pushed starts no pull; another profile's still does"({ context, harness }) {
+    const server = await startServer();
+    const other = await context.browser().newContext();
+    try {
+      const a = await openPage(context, harness);
+      const { invite } = await attach(a, "own-notice", server.url);
+      // the background loop's first pull and the socket's catch-up pull happen first
+      await a.evaluate(async () => {
+        await new Promise((r) => setTimeout(r, 1500));
+        while (window.attached.state().phase !== "idle") await new Promise((r) => setTimeout(r, 20));
+      });
+      const lists = [];
+      a.on("request", (r) => {
+        if (new URL(r.url()).pathname.endsWith("/heads/")) lists.push(r.url());
+      });
+      // five writes, each pushed by the background loop (its record announced on the socket)
+      const pushes = await a.evaluate(async () => {
+        const db = window.fp.fireproof("own-notice");
+        let pushes = 0;
+        window.attached.onState((s) => s.phase === "pushing" && pushes++);
+        for (let i = 0; i < 5; i++) {
+          await db.put({ _id: `own-${i}` });
+          const t0 = performance.now();
+          while (performance.now() - t0 < 5000 && (window.attached.state().pendingUp > 0 || window.attached.state().phase !== "idle")) await new Promise((r) => setTimeout(r, 20));
+        }
+        await new Promise((r) => setTimeout(r, 1000)); // the notices of the last pushes arrive
+        return pushes;
+      });
+      assert.ok(pushes >= 5, `${pushes} pushes`);
+      assert.deepEqual(lists, [], "no pull (list of heads) after this tab's own pushes");
+      // a write of another profile is still pulled in real time
+      const b = await openPage(other, harness);
+      await attach(b, "own-notice", server.url, invite);
+      await b.evaluate(() => window.fp.fireproof("own-notice").put({ _id: "theirs" }));
+      await b.evaluate(() => window.attached.sync());
+      await a.waitForFunction(async () => (await window.fp.fireproof("own-notice").get("theirs").catch(() => null)) !== null, null, { timeout: 10_000 });
+      assert.ok(lists.length >= 1, "another profile's record was pulled");
+    } finally {
+      await other.close();
+      await server.stop();
+    }
+  },
+
   async "a replica catching up fetches many CARs per request; a server without that route gets one per CAR"({ context, harness }) {
     const server = await startServer();
     const contexts = [];
