@@ -439,7 +439,8 @@ export class Attachment implements Attached {
     if (this.detached) throw new DatabaseError("CLOSED", "sync: the attachment is detached");
     await this.host.flush();
     // (NETWORK while the remote cannot be reached; CLOSED once detached, even mid-call)
-    const skipped = await Promise.race([this.exclusive(() => this.cycle(true, true)), this.ended]);
+    // (raced inside the queue: the caller settles when the queue moves on, as with the loop's cycles)
+    const skipped = await this.exclusive(() => Promise.race([this.cycle(true, true), this.ended]));
     if (skipped) throw skipped;
   }
 
