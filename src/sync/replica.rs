@@ -216,11 +216,6 @@ impl<S: Store + 'static, R: Remote + Clone + 'static> Replica<'_, S, R> {
         }
         let mut st = self.load_state().await?;
         for name in &out {
-            // already pushed (a second guard: the compare-and-set's `rev` keeps a commit built on
-            // the header from before a push from carrying its names back, docs/sync.md §3)
-            if st.manifest.cars.contains(name) {
-                continue;
-            }
             let bytes = self
                 .ledger
                 .store()

@@ -202,13 +202,17 @@ fn tampered_objects_are_reported_and_skipped() {
     assert!(b.docs().contains_key("still"));
 }
 
-#[test]
-fn names_another_tab_carries_back_into_the_outbox_are_not_uploaded_again() {
-    // two handles on one store: the tab that pushes, and one that commits on the header as it
-    // was before that push removed the pushed names from the outbox
-    let remote = MemRemote::new();
+/// Two handles on one store (two tabs): the one that pushes, and another.
+fn two_tabs() -> (MemRemote, Dev, Ledger<MemStore>) {
     let lead = Dev::new(None);
     let other = block_on(Ledger::open("t", lead.store.clone(), None)).unwrap();
+    (MemRemote::new(), lead, other)
+}
+
+#[test]
+fn names_another_tab_carries_back_into_the_outbox_are_not_uploaded_again() {
+    // `other` commits on the header as it was before `lead`'s push removed the pushed names
+    let (remote, lead, other) = two_tabs();
     lead.write(vec![put("a", 1)]);
     lead.sync(&remote);
     let mut uploads = Vec::new();
@@ -230,11 +234,9 @@ fn names_another_tab_carries_back_into_the_outbox_are_not_uploaded_again() {
 
 #[test]
 fn a_commit_built_on_the_header_before_a_push_is_rebuilt_and_keeps_the_pushed_names_out() {
-    // two handles on one store: `other` holds the header from before `lead`'s push, whose
-    // header-only commit keeps `car` and removes the pushed names from the outbox
-    let remote = MemRemote::new();
-    let lead = Dev::new(None);
-    let other = block_on(Ledger::open("t", lead.store.clone(), None)).unwrap();
+    // `other` holds the header from before `lead`'s push, whose header-only commit keeps `car`
+    // and removes the pushed names from the outbox
+    let (remote, lead, other) = two_tabs();
     block_on(lead.ledger.start_outbox()).unwrap();
     for i in 0..3 {
         block_on(other.refresh()).unwrap();
