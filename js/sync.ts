@@ -95,6 +95,8 @@ const POLL_MS = 5000;
 /** How long `detach()` waits for the pull or push in flight. */
 const DETACH_WAIT_MS = 2000;
 const MAX_BACKOFF_MS = 30_000;
+/** How soon after a commit `pendingUp` is counted again (at most once per this many ms). */
+const COUNT_MS = 50;
 
 /** The wait before try `n + 1` after `n` failures: 0.5 s doubling up to 30 s, with jitter. */
 function backoff(n: number): number {
@@ -135,6 +137,7 @@ export class Attachment implements Attached {
   /** The keys of the last head records this attachment pushed, and the push running. */
   private readonly pushed: string[] = [];
   private pushing: Promise<unknown> = Promise.resolve();
+  private counting: ReturnType<typeof setTimeout> | null = null;
 
   /** `remote`: the opened remote, or the `NETWORK` error of the first try to open it. */
   constructor(
@@ -162,7 +165,12 @@ export class Attachment implements Attached {
 
   /** Starts the background loop (in the tab that gets the leader lock), or the tries to reach the remote. */
   start(): void {
-    this.stops.push(this.host.onCommit(() => this.kick(false, true)));
+    this.stops.push(
+      this.host.onCommit(() => {
+        this.kick(false, true);
+        this.count();
+      }),
+    );
     if (typeof addEventListener === "function") {
       // back online: try at once instead of waiting out the backoff
       const online = () => {
@@ -385,6 +393,18 @@ export class Attachment implements Attached {
     }, () => this.emit());
   }
 
+  /**
+   * Counts `pendingUp` again shortly after a commit: the loop counts only when its phase changes,
+   * so without this the outbox of a ledger that cannot push (offline, refused, backing off) would
+   * read as it was before the writes.
+   */
+  private count(): void {
+    this.counting ??= setTimeout(() => {
+      this.counting = null;
+      this.set(this.phase);
+    }, COUNT_MS);
+  }
+
   private emit(): void {
     const s = this.state();
     if (this.leader && !this.detached) {
@@ -474,7 +494,8 @@ export class Attachment implements Attached {
     this.onDetach(this.remote);
     if (this.timer) clearTimeout(this.timer);
     if (this.openTimer) clearTimeout(this.openTimer);
-    this.timer = this.openTimer = null;
+    if (this.counting) clearTimeout(this.counting);
+    this.timer = this.openTimer = this.counting = null;
     for (const s of this.stops.splice(0)) {
       try {
         s();

@@ -267,12 +267,26 @@ export const tests = {
         return { err, status: window.attached.status(), code: window.attached.state().lastError?.code, doc: (await db.get("while-down"))._id };
       });
       assert.deepEqual(down, { err: "NETWORK", status: "error", code: "NETWORK", doc: "while-down" });
+      // the outbox is counted as writes land, not only when the loop (backing off) tries again
+      const counted = await a.evaluate(async () => {
+        const db = window.fp.fireproof("down");
+        const seen = [];
+        const told = [];
+        window.attached.onState((s) => told.push(s.pendingUp));
+        for (const id of ["down-2", "down-3"]) {
+          await db.put({ _id: id });
+          await new Promise((r) => setTimeout(r, 150));
+          seen.push(window.attached.state().pendingUp);
+        }
+        return { seen, told: told.includes(3) };
+      });
+      assert.deepEqual(counted, { seen: [2, 3], told: true });
       server = await startServer({ store: server.store, port: server.port }); // same store, same address
       await a.evaluate(() => window.attached.sync());
-      assert.equal(await a.evaluate(() => window.attached.status() !== "error"), true);
+      assert.deepEqual(await a.evaluate(() => [window.attached.status() !== "error", window.attached.state().pendingUp]), [true, 0]);
       const b = await openPage(other, harness);
       await attach(b, "down", server.url, invite);
-      assert.deepEqual(await ids(b, "down"), ["while-down"]);
+      assert.deepEqual(await ids(b, "down"), ["down-2", "down-3", "while-down"]);
     } finally {
       await other.close();
       await server.stop();
