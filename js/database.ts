@@ -7,7 +7,7 @@ import { decode, encodeDoc } from "./encode.js";
 import { DatabaseError, fromEngine } from "./errors.js";
 import { type FileStore, hasFiles, withStoredFiles } from "./files.js";
 import { newId } from "./ids.js";
-import { encodeQueryOpts, indexDef, mapBatch, queryResult } from "./query.js";
+import { encodeQueryOpts, indexDef, limitOf, mapBatch, queryResult } from "./query.js";
 import { type SharedLedger, sharedLedger, withLock, type WriteResult } from "./shared.js";
 import type { Ledger } from "./wasm.js";
 import type { Attachable, AttachContext } from "./connectors/connector.js";
@@ -222,7 +222,8 @@ export class Database {
   async changesAt<T extends DocTypes>(since: ClockHead, options: ChangesOptions | null, at: string | undefined): Promise<ChangesResponse<T>> {
     const opts = options ?? {}; // null from JS callers: no options
     const core = await this.core();
-    const limit = typeof opts.limit === "number" && opts.limit > 0 ? Math.floor(opts.limit) : undefined;
+    const n = limitOf(opts.limit);
+    const limit = n !== undefined && n > 0 ? Math.floor(n) : undefined;
     try {
       const res = decode<RowsWire<T>>(await fresh(core, () => core.changes(clockToJson(since), limit, at)), this.shared);
       for (const r of res.rows) if (typeof r.clock === "string") r.clock = toLink(r.clock);
@@ -433,6 +434,11 @@ export class Database {
     } catch (e) {
       throw fromEngine(e);
     }
+  }
+
+  /** Calls `fn` once the ledger has closed with its last handle (as Fireproof's `onClosed`). */
+  onClosed(fn: () => void): void {
+    this.shared.onClosed.add(fn);
   }
 
   /** Closes this handle; the ledger closes with its last handle. Resolves when that is done (each call). */

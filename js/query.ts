@@ -48,11 +48,11 @@ export function mapBatch(docs: DocWithId[], map: MapFn): string {
     const emit = (key: IndexKeyType, value?: unknown) => {
       emitted = true;
       if (key === undefined) return;
-      rows.push(`[${encodeKey(key, doc._id)},${value === undefined ? "null" : encodeValue(value)}]`);
+      rows.push(`[${encodeEmitted(plainKey(key), doc._id, "key")},${value === undefined || Number.isNaN(value) ? "null" : encodeEmitted(value, doc._id, "value")}]`);
     };
     const ret = map(doc, emit);
     if (ret instanceof Promise) throw new DatabaseError("INVALID_ARG", "invalid argument: map functions must be synchronous");
-    if (!emitted && ret !== undefined) rows.push(`[${encodeKey(ret, doc._id)},null]`);
+    if (!emitted && ret !== undefined) rows.push(`[${encodeEmitted(plainKey(ret), doc._id, "key")},null]`);
     if (rows.length > 0) parts.push(`[${JSON.stringify(doc._id)},[${rows.join(",")}]]`);
   }
   return `[${parts.join(",")}]`;
@@ -68,11 +68,12 @@ function plainKey(k: unknown): unknown {
   return k;
 }
 
-function encodeKey(key: unknown, id: string): string {
+/** An emitted key or value as stored; one that cannot be stored rejects the query, naming its document. */
+function encodeEmitted(v: unknown, id: string, what: string): string {
   try {
-    return encodeValue(plainKey(key));
+    return encodeValue(v);
   } catch (e) {
-    throw new DatabaseError("INVALID_ARG", `invalid index key emitted for document ${JSON.stringify(id)}: ${(e as Error).message}`);
+    throw new DatabaseError("INVALID_ARG", `invalid index ${what} emitted for document ${JSON.stringify(id)}: ${(e as Error).message}`);
   }
 }
 
@@ -90,17 +91,36 @@ export function queryResult<R>(json: string, opts: Partial<QueryOpts> | undefine
   return res as R;
 }
 
-/** Encodes query options as the engine reads them (a present `key: null` means the key null). */
+/**
+ * Encodes query options as the engine reads them (a present `key: null` means the key null). A
+ * range's missing or `undefined` end is open: the low one is `null`, the lowest key; without a
+ * high one the engine reads every key from the low one on.
+ */
 export function encodeQueryOpts(opts: Partial<QueryOpts>): string {
   const out: string[] = [];
-  // Keys and range ends may be ±Infinity: open ends, as in `range: [30, Infinity]`.
-  const add = (k: string, v: unknown) => out.push(`${JSON.stringify(k)}:${encodeValue(v, true)}`);
+  // Keys and range ends may be ±Infinity: the ends of the numbers, as in `range: [30, Infinity]`.
+  const add = (k: string, v: unknown) => {
+    try {
+      out.push(`${JSON.stringify(k)}:${encodeValue(v, true)}`);
+    } catch (e) {
+      throw new DatabaseError("INVALID_ARG", `invalid argument: query option ${k}: ${(e as Error).message}`);
+    }
+  };
   if (opts.key !== undefined) add("key", opts.key);
   if (Array.isArray(opts.keys)) add("keys", opts.keys);
-  if (Array.isArray(opts.range)) add("range", opts.range);
+  const r: unknown = opts.range;
+  if (r != null && !Array.isArray(r)) throw new DatabaseError("INVALID_ARG", "invalid argument: range must be [low, high]");
+  if (r) add("range", r[1] === undefined ? [r[0] ?? null] : [r[0] ?? null, r[1]]);
   if (opts.prefix !== undefined) add("prefix", opts.prefix);
-  if (typeof opts.limit === "number" && opts.limit >= 0) add("limit", Math.min(Math.floor(opts.limit), 2 ** 31));
+  const limit = limitOf(opts.limit);
+  if (limit !== undefined && limit >= 0) add("limit", Math.min(Math.floor(limit), 2 ** 31));
   if (opts.descending === true) add("descending", true);
   if (opts.includeDocs === false) add("includeDocs", false);
   return `{${out.join(",")}}`;
+}
+
+/** A `limit` option as a number: a numeric string counts, as in Fireproof (`limit: params.get("n")`). */
+export function limitOf(v: unknown): number | undefined {
+  const n = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
+  return typeof n === "number" && !Number.isNaN(n) ? n : undefined;
 }

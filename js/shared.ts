@@ -230,6 +230,8 @@ export class SharedLedger implements FileStore {
   private closing: Promise<void> | null = null;
   /** The attachments of this ledger, ended when it closes. */
   private readonly attached = new Set<{ detach(): Promise<void> }>();
+  /** Called once the ledger has closed with its last handle (`db.onClosed`). */
+  readonly onClosed = new Set<() => void>();
   private announcing = false;
   /** When the last announcement went out (`performance.now()`). */
   private announced = -Infinity;
@@ -645,8 +647,9 @@ export class SharedLedger implements FileStore {
     }
   }
 
+  /** As in Fireproof, a function subscribed twice (same `updates`) is called once; either unsubscribe ends it. */
   subscribe(fn: (docs: DocWithId[]) => unknown, updates: boolean): () => void {
-    const l: Listener = { fn, updates };
+    const l = [...this.listeners].find((x) => x.fn === fn && x.updates === updates) ?? { fn, updates };
     this.listeners.add(l);
     return () => {
       this.listeners.delete(l);
@@ -747,6 +750,13 @@ export class SharedLedger implements FileStore {
       (await this.core).close();
     } catch {
       // opening failed: nothing to close
+    }
+    for (const fn of this.onClosed) {
+      try {
+        fn();
+      } catch (e) {
+        subscriberError(e);
+      }
     }
   }
 

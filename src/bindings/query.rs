@@ -28,8 +28,9 @@ fn parse_opts(json: &str) -> Result<(QueryOpts, bool)> {
             "query options keys and range must be arrays".into(),
         )),
     };
+    // `[low]`: open above (the wrapper sends it for an undefined or missing high end)
     let range = match list("range")? {
-        Some(r) if r.len() == 2 => Some((r[0].clone(), r[1].clone())),
+        Some(r) if matches!(r.len(), 1 | 2) => Some((r[0].clone(), r.get(1).cloned())),
         Some(_) => {
             return Err(Error::InvalidArg(
                 "query option range must be [low, high]".into(),

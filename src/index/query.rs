@@ -11,14 +11,15 @@ use super::key;
 use super::update::split_row_key;
 use super::FreshRows;
 use crate::error::{Error, Result};
-use crate::prolly::{self, Loader, Range};
+use crate::prolly::{self, Bound, Loader, Range};
 
 /// Query options (all optional).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct QueryOpts {
     pub key: Option<Ipld>,
     pub keys: Option<Vec<Ipld>>,
-    pub range: Option<(Ipld, Ipld)>,
+    /// `[low, high]`, both included; no `high`: every key from `low` on.
+    pub range: Option<(Ipld, Option<Ipld>)>,
     pub prefix: Option<Ipld>,
     pub limit: Option<usize>,
     pub descending: bool,
@@ -53,7 +54,14 @@ fn prefix_ranges(p: &Ipld) -> Result<Vec<Range>> {
 fn ranges(o: &QueryOpts) -> Result<Vec<Range>> {
     let mut base = Range::all();
     if let Some((lo, hi)) = &o.range {
-        base = base.intersect(&Range::between(key::encode(lo)?, &key::encode(hi)?, true));
+        let lo = key::encode(lo)?;
+        base = base.intersect(&match hi {
+            Some(hi) => Range::between(lo, &key::encode(hi)?, true),
+            None => Range {
+                lo: Bound::Included(lo),
+                hi: Bound::Unbounded,
+            },
+        });
     }
     if let Some(k) = &o.key {
         base = base.intersect(&exact(k)?);

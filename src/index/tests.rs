@@ -152,7 +152,10 @@ fn model(mode: u8, docs: &BTreeMap<String, Doc>, o: &QueryOpts) -> Vec<(String, 
     });
     rows.retain(|(k, ..)| {
         o.range.as_ref().is_none_or(|(lo, hi)| {
-            collate(lo, k) != Ordering::Greater && collate(k, hi) != Ordering::Greater
+            collate(lo, k) != Ordering::Greater
+                && hi
+                    .as_ref()
+                    .is_none_or(|hi| collate(k, hi) != Ordering::Greater)
         }) && o.prefix.as_ref().is_none_or(|p| starts_with(k, p))
             && o.key.as_ref().is_none_or(|x| eq(x, k))
     });
@@ -214,7 +217,7 @@ fn opts(mode: u8) -> impl Strategy<Value = QueryOpts> {
     (
         prop::option::of(k.clone()),
         prop::option::of(prop::collection::vec(k.clone(), 0..4)),
-        prop::option::of((k.clone(), k.clone())),
+        prop::option::of((k.clone(), prop::option::of(k.clone()))),
         prop::option::of(k),
         prop::option::of(0usize..12),
         any::<bool>(),

@@ -695,6 +695,57 @@ export const tests = {
     });
   },
 
+  async "open-ended ranges, NaN emitted values, limits as strings, a listener subscribed twice, onClosed"({ context, url }) {
+    const page = await openCompat(context, url);
+    const traces = await both(page, async (fireproof, t, { sleep }) => {
+      const within = (p) => Promise.race([p, sleep(3000).then(() => "<hung>")]);
+      const keys = (r) => r.rows.map((x) => [x.key, x.id, x.value]);
+      const db = fireproof("compat-open-range");
+      await db.bulk([1, 2, 3, 4, 5].map((n) => ({ _id: `d${n}`, n })));
+      await t.step("range [3, undefined]", () => within(db.query("n", { range: [3, undefined] }).then(keys)));
+      await t.step("range [4]", () => within(db.query("n", { range: [4] }).then(keys)));
+      await t.step("range [undefined, 2]", () => within(db.query("n", { range: [undefined, 2] }).then(keys)));
+      await t.step("limit '2'", () => within(db.query("n", { limit: "2" }).then(keys)));
+      await t.step("changes limit '1'", async () => {
+        const c = fireproof("compat-changes-limit"); // one commit per put: Fireproof's limit stops between commits
+        for (const id of ["a", "b", "c"]) await c.put({ _id: id });
+        return within(c.changes([], { limit: "1" }).then((r) => r.rows.map((x) => x.key)));
+      });
+      // a fresh ledger per map query: in Fireproof a failed one fails the ledger's later queries
+      await t.step("emit(k, NaN)", () => within(fireproof("compat-nan").bulk([{ _id: "a", n: 1 }]).then(() => fireproof("compat-nan").query((d, emit) => emit(d.n, NaN))).then(keys)));
+      await t.step("a listener subscribed twice", async () => {
+        const calls = [];
+        const fn = (docs) => calls.push(docs.map((d) => d._id));
+        const stop1 = db.subscribe(fn, true);
+        const stop2 = db.subscribe(fn, true);
+        await db.put({ _id: "s1" });
+        await sleep(50);
+        const once = calls.length;
+        stop1();
+        await db.put({ _id: "s2" });
+        await sleep(50);
+        stop2();
+        return { once, after: calls.length };
+      });
+      await t.step("onClosed", async () => {
+        const other = fireproof("compat-closed");
+        let called = 0;
+        other.onClosed(() => called++);
+        await other.put({ _id: "x" });
+        const before = called;
+        await other.close();
+        return { before, after: called };
+      });
+    });
+    compare(traces, {
+      // documented ("Open ranges"): a missing low end is open; Fireproof returns no rows
+      "range [undefined, 2]"(f, m) {
+        assert.deepEqual(f.value, []);
+        assert.deepEqual(m.value, [[1, "d1", null], [2, "d2", null]]);
+      },
+    });
+  },
+
   async "handles, lifecycle and helpers: name, ready, isDatabase, NotFoundError, index(), close, destroy"({ context, url }) {
     const page = await openCompat(context, url);
     const traces = await both(page, async (fireproof, t, { sleep }, lib) => {
