@@ -312,10 +312,15 @@ async fn clients_that_stall_are_cut_off_and_connections_are_capped() {
         s.list(&ledger, "cars", "").await["names"],
         serde_json::json!([])
     );
-    // three connections held open: a fourth is closed unread…
-    let held: Vec<TcpStream> = (0..3)
+    // three connections held open (one sends nothing, one part of the HTTP/2 preface, one all
+    // of it): a fourth is closed unread…
+    let mut held: Vec<TcpStream> = (0..3)
         .map(|_| TcpStream::connect(&s.addr).unwrap())
         .collect();
+    held[1].write_all(b"PRI * HTTP/2.0\r\n").unwrap();
+    held[2]
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .unwrap();
     std::thread::sleep(Duration::from_millis(50));
     let mut fourth = TcpStream::connect(&s.addr).unwrap();
     let _ = fourth.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -324,10 +329,16 @@ async fn clients_that_stall_are_cut_off_and_connections_are_capped() {
         Some(""),
         "over the cap: closed without an answer"
     );
-    // …until the stalled ones are cut off; then the server answers again
-    std::thread::sleep(Duration::from_millis(800));
-    drop(held);
+    // …until the server cuts the stalled ones off (h2c is not served); then it answers again
+    for (i, c) in held.iter_mut().enumerate() {
+        assert_eq!(
+            read_until_closed(c, Duration::from_secs(3)).as_deref(),
+            Some(""),
+            "held connection {i} was not closed"
+        );
+    }
     assert_eq!(s.get("/health").await, (200, b"ok".to_vec()));
+    drop(held);
 }
 
 #[tokio::test]
