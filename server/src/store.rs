@@ -112,9 +112,12 @@ pub fn open(spec: &str) -> std::result::Result<Store, String> {
         }
     } else {
         std::fs::create_dir_all(spec).map_err(|e| format!("store folder {spec}: {e}"))?;
+        // a 201 promises a durable object (docs/sync.md §1): files and their folders are
+        // fsynced before a put returns
         Arc::new(
             LocalFileSystem::new_with_prefix(spec)
-                .map_err(|e| format!("store folder {spec}: {e}"))?,
+                .map_err(|e| format!("store folder {spec}: {e}"))?
+                .with_fsync(true),
         )
     };
     Ok(Store { inner, ordered })
