@@ -24,6 +24,7 @@ use tower_http::cors::{Any, CorsLayer};
 
 use crate::access::{self, guard, request};
 use crate::auth::{Auth, Level, Need};
+use crate::memory;
 use crate::names::{
     looks_like_envelope, name_of, new_ledger_id, valid_did_ledger, valid_ledger, valid_name, Kind,
 };
@@ -171,6 +172,11 @@ async fn put_object(
             "malformed ledger id",
         ));
     }
+    // the body's memory is reserved before it is read (its declared length, else the bound)
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let _held = memory::reserve(declared.unwrap_or(usize::MAX).min(kind.max_bytes())).await?;
     let bytes = read_limited(&headers, body, kind.max_bytes()).await?;
     if name_of(&bytes) != name {
         return Err(ApiError::Plain(
@@ -211,8 +217,11 @@ async fn get_object(
     }
     let req = request(&method, &uri, &headers, b"");
     guard(&app, &ledger, &req, Need::Level(Level::Read)).await?;
+    let held = memory::reserve(kind.max_bytes()).await?;
     let bytes = app.store.get(&ledger, kind, &name).await?;
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+    let held = held.keep(bytes.len());
+    let body = memory::held_body(bytes, held);
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response())
 }
 
 async fn delete_object(

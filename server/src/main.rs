@@ -9,6 +9,7 @@ mod api;
 mod auth;
 mod deadline;
 mod many;
+mod memory;
 mod names;
 mod reply;
 mod serve;
@@ -46,6 +47,10 @@ struct Cli {
     /// two parts of a body (a whole body gets 6 times this).
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
     stall_ms: u64,
+    /// Most object bytes held in memory at once (uploads being stored, answers being sent), in MiB;
+    /// a request that cannot get its share within the stall time is answered 503.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(16..=4_194_304))]
+    max_memory_mib: u32,
 }
 
 fn main() -> ExitCode {
@@ -85,6 +90,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
     let stall = Duration::from_millis(cli.stall_ms);
     reply::set_stall(stall);
+    memory::set_budget(cli.max_memory_mib);
     serve::serve(
         listener,
         app,

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use crate::access::{guard, request};
 use crate::api::{known_ledger, App};
 use crate::auth::{Level, Need};
+use crate::memory;
 use crate::names::{valid_name, Kind};
 use crate::reply::{read_limited, ApiError, ApiResult};
 use crate::store::StoreError;
@@ -79,6 +80,8 @@ pub async fn get_many(
         .acquire()
         .await
         .map_err(|_| ApiError::Plain(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
+    // an answer holds up to MAX_BYTES plus one object until it is sent
+    let held = memory::reserve(MAX_BYTES + Kind::Cars.max_bytes()).await?;
     let mut out = Vec::new();
     for batch in keys.chunks(PARALLEL) {
         if out.len() >= MAX_BYTES {
@@ -101,5 +104,7 @@ pub async fn get_many(
             }
         }
     }
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], out).into_response())
+    let held = held.keep(out.len());
+    let body = memory::held_body(out.into(), held);
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response())
 }

@@ -342,6 +342,59 @@ async fn clients_that_stall_are_cut_off_and_connections_are_capped() {
 }
 
 #[tokio::test]
+async fn uploads_share_a_memory_budget_and_one_that_cannot_get_its_share_is_answered_503() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    let s = Server::start_with(
+        &StoreSpec::temp_folder(),
+        &["--stall-ms", "400", "--max-memory-mib", "16"],
+    );
+    let ledger = s.new_ledger().await;
+    // two uploads declaring 8 MiB each and sending a byte at a time hold the whole budget…
+    let big = envelope((8 << 20) - 17);
+    let head = format!(
+        "PUT /v1/ledgers/{ledger}/cars/{} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        name_of(&big),
+        big.len()
+    );
+    let mut slow: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut c = TcpStream::connect(&s.addr).unwrap();
+            c.write_all(head.as_bytes()).unwrap();
+            c
+        })
+        .collect();
+    let trickle = std::thread::spawn(move || {
+        for i in 0..12 {
+            for c in &mut slow {
+                let _ = c.write_all(&[0u8]);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            if i == 11 {
+                drop(slow); // …until they go away
+                return;
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // …so a third upload waits the stall time for its share, then gets 503, and nothing is stored
+    let small = envelope(100);
+    assert_eq!(s.put(&ledger, "heads", &small).await.0, 503);
+    trickle.join().unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        s.list(&ledger, "heads", "").await["names"],
+        serde_json::json!([])
+    );
+    // the budget comes back with them: uploads and answers go through again
+    assert_eq!(s.put(&ledger, "heads", &small).await.0, 201);
+    let (status, name) = s.put(&ledger, "cars", &big).await;
+    assert_eq!(status, 201);
+    let (status, got) = s.get(&format!("/v1/ledgers/{ledger}/cars/{name}")).await;
+    assert_eq!((status, got.len()), (200, big.len()));
+}
+
+#[tokio::test]
 async fn watchers_count_against_the_connection_cap_and_are_dropped_when_silent_or_too_chatty() {
     use std::io::Write;
     use std::net::TcpStream;
