@@ -44,12 +44,14 @@
 #                            before the writes while the attachment could not push; 193,620;
 #                            +183 B (22 of wasm) for Fireproof's query behaviours: open range
 #                            ends, NaN emitted as null, numeric-string limits, a listener
-#                            subscribed twice called once, db.onClosed; 193,810).
+#                            subscribed twice called once, db.onClosed; 193,810; +769 B of wasm
+#                            for puts of the stored documents committing nothing, as in Fireproof
+#                            (each made a commit, a changes() row and a push); 194,580).
 #   size-budget.sh --report  prints the sizes only (scripts/build.sh ends with it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOCAL_BUDGET=${SIZE_BUDGET_LOCAL_BYTES:-165000}
-SYNC_BUDGET=${SIZE_BUDGET_BYTES:-193810}
+SYNC_BUDGET=${SIZE_BUDGET_BYTES:-194580}
 wrapper=($(ls pkg/*.js | grep -v -e '^pkg/migrate' -e '^pkg/sync\.js$'))
 local_js=("${wrapper[@]}" pkg/connectors/connector.js pkg/connectors/server.js $(find pkg/wasm -name "*.js"))
 sync_js=("${wrapper[@]}" pkg/sync.js pkg/connectors/*.js pkg/auth/*.js $(find pkg/wasm-sync -name "*.js") pkg/wasm/idb.js)

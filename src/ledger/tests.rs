@@ -381,26 +381,34 @@ proptest! {
         let mut l = open(&store);
         let mut model: BTreeMap<String, (u64, Option<i64>)> = BTreeMap::new();
         let mut pending: Vec<WriteOp> = Vec::new();
-        let mut pending_model: Vec<(String, Option<i64>)> = Vec::new();
         let mut seq = 0u64;
-        let flush = |l: &Ledger<MemStore>, pending: &mut Vec<WriteOp>, pm: &mut Vec<(String, Option<i64>)>,
-                     model: &mut BTreeMap<String, (u64, Option<i64>)>, seq: &mut u64| {
-            if pending.is_empty() { return; }
-            block_on(l.write(std::mem::take(pending))).unwrap();
-            *seq += 1;
-            for (k, v) in pm.drain(..) { model.insert(k, (*seq, v)); }
-        };
+        // (a batch of puts that each write the stored document commits nothing)
         let mut order: BTreeMap<String, usize> = BTreeMap::new();
+        let flush = |l: &Ledger<MemStore>, pending: &mut Vec<WriteOp>, pm: &mut Vec<(String, Option<i64>, usize)>,
+                     model: &mut BTreeMap<String, (u64, Option<i64>)>, order: &mut BTreeMap<String, usize>, seq: &mut u64| {
+            if pending.is_empty() { return; }
+            let last: BTreeMap<&String, Option<i64>> = pm.iter().map(|(k, v, _)| (k, *v)).collect();
+            let unchanged = last.iter().all(|(k, v)| v.is_some() && model.get(*k).is_some_and(|(_, m)| m == v));
+            let c = block_on(l.write(std::mem::take(pending))).unwrap();
+            if unchanged {
+                assert_eq!(c.seq, *seq, "an unchanged batch committed");
+                pm.clear();
+                return;
+            }
+            *seq += 1;
+            for (k, v, w) in pm.drain(..) { order.insert(k.clone(), w); model.insert(k, (*seq, v)); }
+        };
+        let mut pending_model: Vec<(String, Option<i64>, usize)> = Vec::new();
         let mut writes = 0usize;
         for o in ops {
             match o {
-                Op::Put(k, v) => { let id = format!("id{k}"); writes += 1; order.insert(id.clone(), writes); pending.push(put(&id, v)); pending_model.push((id, Some(v))); }
-                Op::Del(k) => { let id = format!("id{k}"); writes += 1; order.insert(id.clone(), writes); pending.push(del(&id)); pending_model.push((id, None)); }
-                Op::Commit => flush(&l, &mut pending, &mut pending_model, &mut model, &mut seq),
-                Op::Reopen => { flush(&l, &mut pending, &mut pending_model, &mut model, &mut seq); l = open(&store); }
+                Op::Put(k, v) => { let id = format!("id{k}"); writes += 1; pending.push(put(&id, v)); pending_model.push((id, Some(v), writes)); }
+                Op::Del(k) => { let id = format!("id{k}"); writes += 1; pending.push(del(&id)); pending_model.push((id, None, writes)); }
+                Op::Commit => flush(&l, &mut pending, &mut pending_model, &mut model, &mut order, &mut seq),
+                Op::Reopen => { flush(&l, &mut pending, &mut pending_model, &mut model, &mut order, &mut seq); l = open(&store); }
             }
         }
-        flush(&l, &mut pending, &mut pending_model, &mut model, &mut seq);
+        flush(&l, &mut pending, &mut pending_model, &mut model, &mut order, &mut seq);
         for k in 0u8..40 {
             let id = format!("id{k}");
             let want = model.get(&id).and_then(|(_, v)| *v).map(body);

@@ -168,6 +168,31 @@ fn car_groups(blocks: &[(Block, Option<Rc<Node>>)]) -> Vec<Vec<&Block>> {
     groups
 }
 
+/// Whether every replaced leaf holds the body its put writes again: the same inline bytes, or
+/// the same separately stored block (`extra` holds the batch's new document blocks). `replaced`
+/// comes in key order, like `latest`; anything else answers false (and the batch commits).
+fn unchanged(
+    replaced: &[(Vec<u8>, Raw)],
+    latest: &BTreeMap<&str, (usize, &WriteOp)>,
+    extra: &[(Block, Option<Rc<Node>>)],
+) -> Result<bool> {
+    for ((key, old), (id, (_, op))) in replaced.iter().zip(latest) {
+        let Some(body) = op.body.as_ref().filter(|_| key == id.as_bytes()) else {
+            return Ok(false);
+        };
+        let meta = LeafMeta::read(old).map_err(|e| Error::corrupt("docs tree", e))?;
+        let same = match (meta.doc, meta.doc_ref) {
+            (Some((from, to)), _) => old.get(from..to) == Some(body.bytes()),
+            (None, Some(cid)) => extra.iter().any(|(b, _)| b.cid == cid),
+            (None, None) => false, // a tombstone: the put brings the document back
+        };
+        if !same {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 impl<S: Store> Ledger<S> {
     /// Commits `ops` as one event. Later ops on the same id win. An empty batch commits nothing.
     pub async fn write(&self, ops: Vec<WriteOp>) -> Result<Committed> {
@@ -191,8 +216,14 @@ impl<S: Store> Ledger<S> {
         for _ in 0..FAST_ATTEMPTS {
             self.check_open()?;
             let base = self.snapshot();
-            let mut p = match self.prepare(&base, &ops).await {
-                Ok(p) => p,
+            let mut p = match self.prepare(&base, &ops, files.is_empty()).await {
+                Ok(Some(p)) => p,
+                Ok(None) => {
+                    return Ok(Committed {
+                        head: base.head.clone(),
+                        seq: base.seq,
+                    })
+                }
                 // Built on a state whose garbage another tab's compaction just deleted: catch up.
                 Err(Error::MissingBlock(m)) => {
                     self.reload_forced().await?;
@@ -237,7 +268,15 @@ impl<S: Store> Ledger<S> {
         }
     }
 
-    async fn prepare(&self, base: &State, ops: &[WriteOp]) -> Result<Prepared> {
+    /// The commit of `ops` on `base`; `None` when they are all puts (and `may_skip`) that each
+    /// write the document already stored: as in Fireproof, nothing is committed (the same head,
+    /// no new row in `changes`).
+    async fn prepare(
+        &self,
+        base: &State,
+        ops: &[WriteOp],
+        may_skip: bool,
+    ) -> Result<Option<Prepared>> {
         let seq = base.seq + 1;
         // each id's last write and its place in the batch
         let mut latest: BTreeMap<&str, (usize, &WriteOp)> = BTreeMap::new();
@@ -250,7 +289,7 @@ impl<S: Store> Ledger<S> {
         let mut doc_edits: Vec<Edit> = Vec::with_capacity(latest.len());
         let mut extra = Vec::new();
         let mut puts = 0;
-        for (id, (i, op)) in latest {
+        for (&id, &(i, op)) in &latest {
             let pos = (!in_id_order).then_some(i as u64);
             let leaf = match &op.body {
                 None => Leaf::Deleted { seq }.to_raw_at(pos)?,
@@ -262,9 +301,13 @@ impl<S: Store> Ledger<S> {
             doc_edits.push((id.as_bytes().to_vec(), Some(leaf)));
         }
         let docs = prolly::apply(&self.blocks, base.docs, doc_edits, LEAF_SEQ).await?;
+        let all_puts = puts == latest.len() as u64 && docs.replaced.len() == latest.len();
+        if may_skip && all_puts && unchanged(&docs.replaced, &latest, &extra)? {
+            return Ok(None);
+        }
         // each put adds a document, each live one it replaces or deletes takes one away
         let mut gone = 0;
-        for old in &docs.replaced {
+        for (_, old) in &docs.replaced {
             let old = LeafMeta::read(old).map_err(|e| Error::corrupt("docs tree", e))?;
             gone += u64::from(old.live);
         }
@@ -291,7 +334,7 @@ impl<S: Store> Ledger<S> {
         let mut blocks: Vec<(Block, Option<Rc<Node>>)> = vec![(event, None)];
         blocks.extend(extra);
         blocks.extend(docs.blocks.into_iter().map(|(b, n)| (b, Some(n))));
-        self.seal(base, state, blocks).await
+        self.seal(base, state, blocks).await.map(Some)
     }
 
     /// Wraps new blocks in a commit block and a sealed CAR.
@@ -352,3 +395,7 @@ impl<S: Store> Ledger<S> {
         Ok(p)
     }
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+#[path = "write_tests.rs"]
+mod tests;

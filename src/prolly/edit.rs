@@ -29,8 +29,8 @@ pub type LeafSeq = Option<fn(&[u8]) -> std::result::Result<u64, String>>;
 pub struct Applied {
     pub root: Option<Cid>,
     pub blocks: Vec<(Block, Rc<Node>)>,
-    /// The old values of the leaf entries the edits replaced or deleted.
-    pub replaced: Vec<Raw>,
+    /// The leaf entries the edits replaced or deleted, with their old values.
+    pub replaced: Vec<(Vec<u8>, Raw)>,
 }
 
 struct Ctx<'a, L: Loader> {
@@ -38,7 +38,7 @@ struct Ctx<'a, L: Loader> {
     leaf_seq: LeafSeq,
     fresh: HashMap<Cid, Rc<Node>>,
     blocks: Vec<(Block, Rc<Node>)>,
-    replaced: Vec<Raw>,
+    replaced: Vec<(Vec<u8>, Raw)>,
 }
 
 impl<L: Loader> Ctx<'_, L> {
@@ -297,7 +297,7 @@ fn merge_into(
     entries: &[Entry],
     edits: &[Edit],
     chunker: &mut Chunker,
-    mut replaced: Option<&mut Vec<Raw>>,
+    mut replaced: Option<&mut Vec<(Vec<u8>, Raw)>>,
 ) {
     let (mut i, mut j) = (0, 0);
     while i < entries.len() || j < edits.len() {
@@ -310,7 +310,7 @@ fn merge_into(
             let (k, v) = &edits[j];
             if let Some(old) = entries.get(i).filter(|e| &e.0 == k) {
                 if let Some(r) = replaced.as_deref_mut() {
-                    r.push(old.1.clone());
+                    r.push((k.clone(), old.1.clone()));
                 }
                 i += 1; // replaced or deleted
             }

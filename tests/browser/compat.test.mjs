@@ -727,6 +727,15 @@ export const tests = {
         stop2();
         return { once, after: calls.length };
       });
+      await t.step("put of the stored document: no commit", async () => {
+        const c = fireproof("compat-same-put");
+        await c.put({ _id: "a", v: 1, w: 2 });
+        await c.put({ _id: "b", v: 1 });
+        const before = (await c.changes()).clock;
+        const r = await c.put({ _id: "a", w: 2, v: 1 }); // the same content, another key order
+        const since = await c.changes(before);
+        return { sameClock: JSON.stringify(r.clock) === JSON.stringify(before), since: since.rows.map((x) => x.key), order: (await c.changes()).rows.map((x) => x.key) };
+      });
       await t.step("onClosed", async () => {
         const other = fireproof("compat-closed");
         let called = 0;
