@@ -580,8 +580,12 @@ export class SharedLedger implements FileStore {
     else void nextTask().then(post);
   }
 
-  /** Schedules a background compaction for the next idle period if the engine says it is due. */
-  private compactWhenDue(core: Ledger, quiet = false): void {
+  /**
+   * Schedules a background compaction for the next idle period if the engine says it is due, on
+   * the current handle (`from` may have been replaced since: the full build took over, or a reopen).
+   */
+  private compactWhenDue(from: Ledger, quiet = false): void {
+    const core = this.current ?? from;
     if (this.compaction || this.closed || !core.compactionDue(false)) return;
     if (!quiet && this.fileRemotes.size === 0 && !core.compactionDue(true)) {
       // due, not urgent: once this tab's writes pause (each commit starts the wait again). An

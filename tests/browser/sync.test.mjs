@@ -602,6 +602,30 @@ export const tests = {
     }
   },
 
+  async "a ledger with data attached for the first time compacts once and compact() resolves (no idle loop on the replaced local build)"({ context, harness }) {
+    const page = await openPage(context, harness);
+    const res = await page.evaluate(async () => {
+      let idle = 0;
+      const ric = window.requestIdleCallback;
+      window.requestIdleCallback = (fn, opts) => (idle++, ric(fn, opts));
+      const db = window.fp.fireproof("attach-compact");
+      // over the first compaction's threshold: due when the full build takes over
+      await db.bulk(Array.from({ length: 500 }, (_, i) => ({ _id: `d${i}`, pad: "x".repeat(500) })));
+      const a = await db.attach(window.fp.toConnector(window.memoryStore()));
+      await a.sync();
+      await new Promise((r) => setTimeout(r, 500));
+      idle = 0;
+      await new Promise((r) => setTimeout(r, 1000));
+      const idleCalls = idle;
+      const compacted = await Promise.race([db.compact().then(() => "resolved"), new Promise((r) => setTimeout(() => r("pending after 10 s"), 10_000))]);
+      const n = (await db.allDocs()).rows.length;
+      await a.detach();
+      return { idleCalls, compacted, n };
+    });
+    assert.ok(res.idleCalls < 5, `${res.idleCalls} idle callbacks in a second with nothing to do`);
+    assert.deepEqual({ compacted: res.compacted, n: res.n }, { compacted: "resolved", n: 500 });
+  },
+
   async "toConnector: two ledgers converge through an app's own store"({ context, harness }) {
     const page = await openPage(context, harness);
     const res = await page.evaluate(async () => {
