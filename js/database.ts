@@ -349,6 +349,16 @@ export class Database {
     await this.shared.syncEngine();
     const key = `${this.name}\u0000${attachable.configHash()}`;
     let p = attachments.get(key);
+    const joins = attachable.joins;
+    if (p && joins) {
+      // an invite to another ledger (or key) on the same remote: joins it, as it would after a reload
+      const had = await p.catch(() => undefined);
+      const k = await (await this.core()).exportKey();
+      if (had && (had.name !== joins.remote || k.some((b, i) => b !== joins.key[i]))) {
+        await had.detach();
+        p = attachments.get(key);
+      }
+    }
     if (!p) {
       p = this.openAttachment(attachable, () => attachments.delete(key));
       attachments.set(key, p);

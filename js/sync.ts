@@ -123,6 +123,8 @@ export class Attachment implements Attached {
   /** What `timer` waits for: a poll gives way to a kick; a backoff after a failure does not. */
   private timerKind: "soon" | "poll" | "backoff" = "soon";
   private failures = 0;
+  /** A cycle of the loop is queued or running: kicks meanwhile only add to what it asks next. */
+  private cycling = false;
   private detached = false;
   private end!: (e: DatabaseError) => void; // (declared first: fields are defined in order)
   /** Rejects with `CLOSED` on `detach()`: a `sync()` behind a connector call that hung settles. */
@@ -290,12 +292,13 @@ export class Attachment implements Attached {
   private kick(pull: boolean, push: boolean): void {
     this.wantPull ||= pull;
     this.wantPush ||= push;
-    if (!this.leader || this.detached) return;
+    if (!this.leader || this.detached || this.cycling) return;
     if (this.timer && this.timerKind !== "poll") return;
     this.arm("soon", 0);
   }
 
   private arm(kind: "soon" | "poll" | "backoff", ms: number): void {
+    if (this.detached) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerKind = kind;
     this.timer = setTimeout(() => {
@@ -310,12 +313,17 @@ export class Attachment implements Attached {
     const pull = this.wantPull;
     const push = this.wantPush;
     this.wantPull = this.wantPush = false;
+    // one cycle at a time: commits meanwhile would each queue another one, and after an outage
+    // each of those failures would count, taking the backoff to its cap at once
+    this.cycling = true;
     try {
       await this.exclusive(() => this.cycle(pull, push)); // a skipped object: reported, not retried now
       this.failures = 0;
+      this.cycling = false;
       this.schedulePoll();
     } catch {
       // reported in state(); retried with backoff
+      this.cycling = false;
       this.wantPull ||= pull;
       this.wantPush ||= push;
       this.retryIn(backoff(this.failures++));
@@ -377,6 +385,8 @@ export class Attachment implements Attached {
       this.set(skipped ? "error" : "idle");
       return skipped;
     } catch (e) {
+      // detached meanwhile: its aborted requests are no failure of the remote
+      if (this.detached) throw new DatabaseError("CLOSED", "sync: the attachment is detached");
       const err = fromEngine(e);
       this.lastError = err;
       this.set(err.code === "NETWORK" ? "offline" : "error");

@@ -46,12 +46,18 @@
 #                            ends, NaN emitted as null, numeric-string limits, a listener
 #                            subscribed twice called once, db.onClosed; 193,810; +769 B of wasm
 #                            for puts of the stored documents committing nothing, as in Fireproof
-#                            (each made a commit, a changes() row and a push); 194,580).
+#                            (each made a commit, a changes() row and a push); 194,580; +429 B
+#                            of JS: one loop cycle at a time (after a 1 s outage each queued
+#                            write's failure counted, so sync backed off for 30 s), no failure
+#                            reported for a detach, an invite to another ledger on the attached
+#                            server joined in the same page, an invite whose key does not open
+#                            the remote refused before re-keying (it pushed under a key nobody
+#                            had), toServer's timing options checked; 195,010).
 #   size-budget.sh --report  prints the sizes only (scripts/build.sh ends with it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOCAL_BUDGET=${SIZE_BUDGET_LOCAL_BYTES:-165000}
-SYNC_BUDGET=${SIZE_BUDGET_BYTES:-194580}
+SYNC_BUDGET=${SIZE_BUDGET_BYTES:-195010}
 wrapper=($(ls pkg/*.js | grep -v -e '^pkg/migrate' -e '^pkg/sync\.js$'))
 local_js=("${wrapper[@]}" pkg/connectors/connector.js pkg/connectors/server.js $(find pkg/wasm -name "*.js"))
 sync_js=("${wrapper[@]}" pkg/sync.js pkg/connectors/*.js pkg/auth/*.js $(find pkg/wasm-sync -name "*.js") pkg/wasm/idb.js)

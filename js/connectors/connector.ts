@@ -87,6 +87,11 @@ export interface Attachable {
   configHash(): string;
   /** @internal Opens the remote for one ledger. */
   open(ctx: AttachContext): Promise<OpenedRemote>;
+  /**
+   * @internal With an invite: the remote ledger (`Attached.name`) and key it joins. An attachment
+   * of the same remote on another ledger or key is replaced by this one (as after a reload).
+   */
+  readonly joins?: { readonly remote: string; readonly key: Uint8Array };
 }
 
 export interface ToConnectorOpts {
@@ -107,6 +112,7 @@ export function toConnector(connector: Connector, opts: ToConnectorOpts = {}): A
   return {
     name: `connector:${id}`,
     configHash: () => `connector:${id}`,
+    joins: invite && { remote: `connector:${id}`, key: invite.key },
     async open(ctx) {
       if (invite) await ctx.adoptKey(invite.key);
       return { id: `connector:${id}`, connector, invite: (key) => encodeInvite({ url: "", ledger: id, key }) };

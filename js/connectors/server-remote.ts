@@ -99,11 +99,13 @@ function deadline(ms: number, also?: AbortSignal): AbortSignal {
   return c.signal;
 }
 
+type ServerConnector = Omit<Connector, "get" | "list"> & { close(): void; get(key: string): Promise<Uint8Array | null>; list(prefix: string): Promise<string[]> };
+
 /**
  * The HTTP + WebSocket connector for one ledger on one server. Each request (its answer
  * included) fails after `timeoutMs`, and `close()` (detach) aborts those in flight.
  */
-function serverConnector(base: string, ledger: string, opts: ToServerOpts, auth?: Authorize): Connector & { close(): void } {
+function serverConnector(base: string, ledger: string, opts: ToServerOpts, auth?: Authorize): ServerConnector {
   const root = `${base}/v1/ledgers/${ledger}/`;
   const pollMs = opts.pollMs ?? 3000;
   const closed = new AbortController();
@@ -266,6 +268,22 @@ function parseAccess(text: string | undefined): Access | undefined {
   return text ? (JSON.parse(text) as Access) : undefined;
 }
 
+/**
+ * Rejects with `DECRYPT` unless `key` opens one of the first head records of the remote ledger
+ * (up to 3 tried, so one damaged record does not refuse a good invite); an empty ledger passes.
+ */
+async function keyOpens(c: ServerConnector, key: Uint8Array): Promise<void> {
+  const names = (await c.list("heads/")).slice(0, 3);
+  if (names.length === 0) return;
+  const k = await crypto.subtle.importKey("raw", key as Uint8Array<ArrayBuffer>, "AES-GCM", false, ["decrypt"]);
+  for (const n of names) {
+    const b = await c.get(n);
+    const opened = b && (await crypto.subtle.decrypt({ name: "AES-GCM", iv: b.slice(5, 17), additionalData: b.slice(0, 5) }, k, b.slice(17)).then(() => true, () => false));
+    if (opened) return;
+  }
+  throw new DatabaseError("DECRYPT", "invite: its key does not open this remote ledger's records (a damaged or mixed-up invite link); nothing was changed here");
+}
+
 /** Opens the remote ledger for `toServer(base, opts)` (`invite`: the decoded, checked invite). */
 export async function openServer(base: string, invite: Invite | undefined, opts: ToServerOpts, ctx: AttachContext): Promise<OpenedRemote> {
   const memo = `attach:server:${base}`;
@@ -281,6 +299,13 @@ export async function openServer(base: string, invite: Invite | undefined, opts:
     }
   }
   if (invite && ledger !== invite.ledger) {
+    // a mixed-up or edited link must not re-key this ledger and push under a key nobody else has
+    const probe = serverConnector(base, invite.ledger, opts, access && authorizer(await device(), invite.ledger, access));
+    try {
+      await keyOpens(probe, invite.key);
+    } finally {
+      probe.close();
+    }
     await ctx.adoptKey(invite.key);
     ledger = invite.ledger;
     await ctx.save(memo, ledger);

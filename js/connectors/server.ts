@@ -26,6 +26,10 @@ export interface ToServerOpts {
 export function toServer(url: string, options?: ToServerOpts | null): Attachable {
   if (typeof url !== "string") throw new DatabaseError("INVALID_ARG", "invalid argument: toServer takes the server's URL as a string");
   const opts = options ?? {};
+  for (const k of ["pollMs", "timeoutMs"] as const) {
+    const v = opts[k];
+    if (v !== undefined && !(typeof v === "number" && v > 0)) throw new DatabaseError("INVALID_ARG", `invalid argument: ${k} must be a positive number of milliseconds`);
+  }
   // A page-relative URL is resolved against the page (the server on the page's origin); what is
   // not an http(s) URL after that is refused here rather than failing every sync as NETWORK.
   let abs: URL | undefined;
@@ -45,6 +49,7 @@ export function toServer(url: string, options?: ToServerOpts | null): Attachable
   return {
     name: `server:${base}`,
     configHash: () => `server:${base}`,
+    joins: invite && { remote: `server:${base}:${invite.ledger}`, key: invite.key },
     async open(ctx: AttachContext): Promise<OpenedRemote> {
       const m = await import("./server-remote.js").catch((e: unknown) => {
         throw new DatabaseError("NETWORK", `sync server connector download failed: ${e instanceof Error ? e.message : String(e)}`);

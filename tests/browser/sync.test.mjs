@@ -190,9 +190,11 @@ export const tests = {
         let pushes = 0;
         window.attached.onState((s) => s.phase === "pushing" && pushes++);
         for (let i = 0; i < 5; i++) {
+          const before = pushes;
           await db.put({ _id: `own-${i}` });
           const t0 = performance.now();
-          while (performance.now() - t0 < 5000 && (window.attached.state().pendingUp > 0 || window.attached.state().phase !== "idle")) await new Promise((r) => setTimeout(r, 20));
+          const busy = () => pushes === before || window.attached.state().pendingUp > 0 || window.attached.state().phase !== "idle";
+          while (performance.now() - t0 < 5000 && busy()) await new Promise((r) => setTimeout(r, 20));
         }
         await new Promise((r) => setTimeout(r, 1000)); // the notices of the last pushes arrive
         return pushes;
@@ -289,6 +291,60 @@ export const tests = {
       assert.deepEqual(await ids(b, "down"), ["down-2", "down-3", "while-down"]);
     } finally {
       await other.close();
+      await server.stop();
+    }
+  },
+
+  async "a short outage during a stream of writes backs the loop off once per failed cycle, not once per write"({ context, harness }) {
+    let server = await startServer();
+    try {
+      const a = await openPage(context, harness);
+      await attach(a, "outage", server.url);
+      // writes every 15 ms while the server is down for about a second
+      const writing = a.evaluate(async () => {
+        const db = window.fp.fireproof("outage");
+        for (let i = 0; i < 80; i++) {
+          await db.put({ _id: `w${i}` });
+          await new Promise((r) => setTimeout(r, 15));
+        }
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      await server.stop();
+      await new Promise((r) => setTimeout(r, 1000));
+      server = await startServer({ store: server.store, port: server.port });
+      await writing;
+      // no sync() call: the background loop alone gets the outbox out
+      const ms = await a.evaluate(async () => {
+        const t0 = performance.now();
+        while (window.attached.state().pendingUp > 0 || window.attached.state().phase !== "idle") {
+          if (performance.now() - t0 > 20_000) return Infinity;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        return performance.now() - t0;
+      });
+      assert.ok(ms < 8000, `the outbox took ${ms} ms to go out after the server came back`);
+    } finally {
+      await server.stop();
+    }
+  },
+
+  async "detach() while a push runs ends in \"detached\" without a failure in the state"({ context, harness }) {
+    const server = await startServer();
+    try {
+      const a = await openPage(context, harness);
+      await attach(a, "detach-mid", server.url);
+      const r = await a.evaluate(async () => {
+        const db = window.fp.fireproof("detach-mid");
+        const seen = [];
+        window.attached.onState((s) => seen.push(s.lastError?.code ?? null));
+        await db.bulk(Array.from({ length: 200 }, (_, i) => ({ _id: `b${i}`, pad: "y".repeat(300) })));
+        await new Promise((r) => setTimeout(r, 5));
+        await window.attached.detach();
+        const s = window.attached.state();
+        return { status: window.attached.status(), phase: s.phase, lastError: s.lastError?.code ?? null, told: seen.filter((c) => c !== null) };
+      });
+      assert.deepEqual(r, { status: "detached", phase: "detached", lastError: null, told: [] });
+    } finally {
       await server.stop();
     }
   },
@@ -914,6 +970,72 @@ export const tests = {
     });
     assert.ok(res.detachMs < 5000, `detach() took ${res.detachMs} ms`);
     assert.deepEqual({ syncs: res.syncs, status: res.status, docs: res.docs }, { syncs: ["CLOSED", "CLOSED"], status: "detached", docs: ["h1", "h2"] });
+  },
+
+  async "an invite to another remote ledger on the server this ledger is attached to joins it in the same page (as after a reload)"({ context, harness }) {
+    const server = await startServer();
+    const other = await context.browser().newContext();
+    try {
+      const a = await openPage(context, harness);
+      await a.evaluate(() => window.fp.fireproof("team").put({ _id: "a1" }));
+      const { invite } = await attach(a, "team", server.url);
+      const aLedger = await a.evaluate(() => window.attached.name);
+      const b = await openPage(other, harness);
+      await b.evaluate(() => window.fp.fireproof("team").put({ _id: "b1" }));
+      await attach(b, "team", server.url); // B's own remote ledger
+      const r = await b.evaluate(
+        async ([url, invite]) => {
+          const db = window.fp.fireproof("team");
+          const own = window.attached;
+          const joined = await db.attach(window.fp.toServer(url, { invite }));
+          await joined.sync();
+          const again = await db.attach(window.fp.toServer(url, { invite }));
+          window.attached = joined;
+          return { replaced: joined !== own, ownStatus: own.status(), name: joined.name, again: again === joined, ids: (await db.allDocs()).rows.map((x) => x.key) };
+        },
+        [server.url, invite],
+      );
+      assert.deepEqual(r, { replaced: true, ownStatus: "detached", name: aLedger, again: true, ids: ["a1", "b1"] });
+      await a.evaluate(() => window.attached.sync());
+      assert.deepEqual(await ids(a, "team"), ["a1", "b1"]);
+    } finally {
+      await other.close();
+      await server.stop();
+    }
+  },
+
+  async "an invite whose key does not open the remote ledger is refused with DECRYPT before anything changes here; bad toServer options are INVALID_ARG"({ context, harness }) {
+    const server = await startServer();
+    const other = await context.browser().newContext();
+    try {
+      const a = await openPage(context, harness);
+      await a.evaluate(() => window.fp.fireproof("keyed").put({ _id: "a1" }));
+      const { invite } = await attach(a, "keyed", server.url);
+      // the same ledger, another key (a link edited or mixed up with another ledger's)
+      const json = JSON.parse(Buffer.from(invite.slice(4), "base64url").toString());
+      const wrong = "fp1." + Buffer.from(JSON.stringify({ ...json, k: Buffer.alloc(32, 7).toString("base64url") })).toString("base64url");
+      const b = await openPage(other, harness);
+      const r = await b.evaluate(
+        async ([url, wrong, invite]) => {
+          const db = window.fp.fireproof("keyed");
+          await db.put({ _id: "b1" });
+          const refused = await db.attach(window.fp.toServer(url, { invite: wrong })).then(() => null, (e) => e.code);
+          const still = (await db.get("b1"))._id;
+          const options = [];
+          for (const o of [{ timeoutMs: -1 }, { pollMs: "x" }, { timeoutMs: 0 }]) options.push(await Promise.resolve().then(() => window.fp.toServer(url, o)).then(() => null, (e) => e.code));
+          const a = await db.attach(window.fp.toServer(url, { invite }));
+          await a.sync();
+          return { refused, still, options, ids: (await db.allDocs()).rows.map((x) => x.key) };
+        },
+        [server.url, wrong, invite],
+      );
+      assert.deepEqual(r, { refused: "DECRYPT", still: "b1", options: ["INVALID_ARG", "INVALID_ARG", "INVALID_ARG"], ids: ["a1", "b1"] });
+      await a.evaluate(() => window.attached.sync());
+      assert.deepEqual(await ids(a, "keyed"), ["a1", "b1"]);
+    } finally {
+      await other.close();
+      await server.stop();
+    }
   },
 
   async "a profile that already has data joins: re-keyed, and both sides hold the union"({ context, harness }) {
