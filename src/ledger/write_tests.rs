@@ -85,3 +85,32 @@ fn puts_of_the_stored_documents_commit_nothing_and_any_change_commits() {
     let again = block_on(Ledger::open("t", store, None)).unwrap();
     assert_eq!(again.snapshot().head, l.snapshot().head);
 }
+
+#[test]
+fn ids_up_to_the_limit_mixed_with_short_ones_are_all_kept() {
+    // ids longer than a branch node's MAX (768 bytes) made one single-entry branch per entry at
+    // every level: the levels never ended (acknowledged writes lost, the ledger CORRUPT)
+    let store = MemStore::new();
+    let l = block_on(Ledger::open("t", store.clone(), None)).unwrap();
+    let id = |i: i64| match i % 7 {
+        0 => format!("{i:04}").repeat(256), // 1,024 bytes, the limit
+        3 => format!("{i:04}") + &"i".repeat(756), // 760 bytes
+        _ => format!("short{i}"),
+    };
+    for i in 0..200 {
+        block_on(l.write(vec![WriteOp::put(id(i), &doc(i, "x"))])).unwrap();
+    }
+    let ops: Vec<WriteOp> = (200..400)
+        .map(|i| WriteOp::put(id(i), &doc(i, "x")))
+        .collect();
+    block_on(l.write(ops)).unwrap();
+    block_on(l.compact()).unwrap();
+    let again = block_on(Ledger::open("t", store, None)).unwrap();
+    for i in 0..400 {
+        assert_eq!(
+            block_on(again.get(&id(i))).unwrap(),
+            doc(i, "x"),
+            "document {i}"
+        );
+    }
+}

@@ -57,8 +57,16 @@ pub fn entry_bytes(e: &Entry) -> u64 {
 /// chance is the share of the remaining size range this entry covers,
 /// `(after − max(before, MIN)) / (MAX − max(before, MIN))`, so node sizes are uniform over
 /// [MIN, MAX] however large the entries are.
+///
+/// A branch (level > 0) never closes at its first entry: each level above the leaves then has at
+/// most half as many nodes as the one below, so building up ends whatever the entries' sizes
+/// (entries of a branch's size alone, such as ids or index keys of ~700 bytes and more, made one
+/// single-entry node per entry at every level, and the levels never ended).
 pub fn is_boundary(level: u8, key: &[u8], run: usize, before: u64, after: u64) -> bool {
     let (min, max) = bounds(level);
+    if level > 0 && run < 2 {
+        return false;
+    }
     if run >= MAX_ENTRIES || after >= max {
         return true;
     }
