@@ -273,7 +273,17 @@ impl<S: Store> Ledger<S> {
     async fn reload_forced(&self) -> Result<()> {
         let state = match self.store.load_header().await? {
             Some(h) => State::from_header(&h)?,
-            None => State::default(),
+            None => {
+                // No header: a new ledger, or another tab's destroy() emptied the store (and its
+                // key). Seal with the key stored now, or store one, never with a key the store
+                // no longer holds (its CARs could not be opened by anyone).
+                let key = self
+                    .store
+                    .ensure_key(&crate::crypto::Key::generate()?)
+                    .await?;
+                self.blocks.set_aead(self.store.aead(&key).await?);
+                State::default()
+            }
         };
         self.adopt(state, true);
         Ok(())

@@ -311,4 +311,45 @@ export const tests = {
     const c = await openPage(context, harness);
     assert.deepEqual(await c.evaluate(async () => (await window.fp.fireproof("doomed-tabs").allDocs()).rows.map((r) => r.key)), ["b1", "b2"]);
   },
+
+  async "destroy in one tab at the moment another tab writes: the ledger stays readable and writable everywhere (no CAR under a key the store no longer holds)"({ context, harness }) {
+    const a = await openPage(context, harness);
+    const b = await openPage(context, harness);
+    for (let round = 0; round < 6; round++) {
+      const name = `destroy-race-${round}`;
+      await a.evaluate((name) => (window.db = window.fp.fireproof(name)), name);
+      await b.evaluate(async (name) => {
+        window.db = window.fp.fireproof(name);
+        await window.db.put({ _id: "before" });
+      }, name);
+      // a writes in bursts while b destroys
+      const writes = a.evaluate(async () => {
+        const out = [];
+        for (let i = 0; i < 6; i++) {
+          const r = await Promise.allSettled(Array.from({ length: 5 }, (_, j) => window.db.put({ _id: `w${i}-${j}` })));
+          out.push(...r.filter((x) => x.status === "rejected").map((x) => x.reason?.code));
+          await new Promise((r) => setTimeout(r, 2));
+        }
+        return out;
+      });
+      await b.evaluate(() => window.db.destroy());
+      const failed = await writes;
+      assert.ok(failed.every((c) => c === "CLOSED"), `round ${round}: writes failed with ${failed}`);
+      await new Promise((r) => setTimeout(r, 100));
+      // a fresh page reads and writes the ledger, whatever survived the destroy
+      const c = await openPage(context, harness);
+      const fresh = await c.evaluate(async (name) => {
+        const db = window.fp.fireproof(name);
+        try {
+          await db.allDocs();
+          await db.put({ _id: "after" });
+          return (await db.get("after"))._id;
+        } catch (e) {
+          return e.code ?? String(e);
+        }
+      }, name);
+      await c.close();
+      assert.equal(fresh, "after", `round ${round}: a fresh page got ${fresh}`);
+    }
+  },
 };
