@@ -50,6 +50,7 @@ impl FreshRows {
     pub fn build(batch: Vec<EmittedRows>) -> Result<FreshRows> {
         let mut rows = FreshRows::default();
         for doc in batch {
+            let start = rows.buf.len();
             for (n, (k, v)) in doc.rows.iter().enumerate() {
                 let value = match v {
                     Ipld::Null => None,
@@ -57,6 +58,7 @@ impl FreshRows {
                 };
                 rows.push(doc.id.as_bytes(), n, |out| key::encode_onto(out, k), value)?;
             }
+            key::check_emitted(rows.buf.len() - start, &doc.id)?;
         }
         rows.sort();
         Ok(rows)
@@ -94,7 +96,10 @@ impl FreshRows {
         value: Option<Vec<u8>>,
     ) -> Result<()> {
         let start = self.buf.len();
-        let row = self.write_row(id, n, encode, value);
+        let row = self.write_row(id, n, encode, value).and_then(|r| {
+            key::check_emitted(self.buf.len() - start, &crate::doc::id_of(id))?;
+            Ok(r)
+        });
         match row {
             Ok(row) => {
                 self.rows.push(row);

@@ -26,6 +26,22 @@ const ESC: u8 = 0x01;
 const MAX_DEPTH: usize = 32;
 
 /// `e` (a bad key or row) naming the document that emitted it, with one "invalid argument:".
+/// The most bytes (encoded keys and values) one document may emit into one index: nodes of its
+/// trees stay well within a CAR section's bound (an id and 65536 rows of 3 MB keys made nodes no
+/// reader accepted: the index and every later commit were `CORRUPT`).
+pub const MAX_EMITTED_BYTES: usize = 1 << 20;
+
+/// Checks `bytes` emitted by document `id` against [`MAX_EMITTED_BYTES`].
+pub fn check_emitted(bytes: usize, id: &str) -> Result<()> {
+    match bytes > MAX_EMITTED_BYTES {
+        true => Err(emitted_by(
+            Error::InvalidArg("index rows over 1 MiB encoded".into()),
+            id,
+        )),
+        false => Ok(()),
+    }
+}
+
 pub fn emitted_by(e: Error, id: &str) -> Error {
     let why = match e {
         Error::InvalidArg(why) => why,

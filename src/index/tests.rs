@@ -409,3 +409,52 @@ fn a_query_answers_from_memory_and_the_index_is_stored_afterwards() {
     block_on(again.save_indexes()).unwrap();
     assert_eq!(store.commits(), before);
 }
+
+#[test]
+fn large_emitted_keys_are_stored_and_read_back_and_oversized_ones_reject() {
+    let store = MemStore::new();
+    let l = block_on(Ledger::open("t", store.clone(), None)).unwrap();
+    let body = |i: i64| {
+        let mut b = crate::doc::Body::new();
+        b.insert("n".into(), Ipld::Integer(i.into()));
+        b
+    };
+    block_on(
+        l.write(
+            (0..5)
+                .map(|i| WriteOp::put(format!("d{i}"), &body(i)))
+                .collect(),
+        ),
+    )
+    .unwrap();
+    let rows = |docs: &[DocRow], chars: usize| -> Vec<EmittedRows> {
+        docs.iter()
+            .map(|d| EmittedRows {
+                id: d.id.clone(),
+                rows: vec![(
+                    Ipld::String(format!("{}{}", d.id, "k".repeat(chars))),
+                    Ipld::Null,
+                )],
+            })
+            .collect()
+    };
+    // ~3 bytes per character encoded: over 1 MiB for one document is refused, naming it
+    let (token, docs) = block_on(l.index_begin("huge", "src-huge")).unwrap();
+    let e = block_on(l.index_finish(token, rows(&docs, 1 << 20), &QueryOpts::default(), false))
+        .unwrap_err();
+    assert_eq!(e.code(), "INVALID_ARG");
+    assert!(e.to_string().contains("emitted for document \"d0\""), "{e}");
+    // keys of ~300 KB encoded: nodes of two such entries; stored, reopened and queried
+    let (token, docs) = block_on(l.index_begin("big", "src-big")).unwrap();
+    block_on(l.index_finish(token, rows(&docs, 100_000), &QueryOpts::default(), false)).unwrap();
+    block_on(l.save_indexes()).unwrap();
+    block_on(l.write(vec![WriteOp::put("d5", &body(5))])).unwrap();
+    let l2 = block_on(Ledger::open("t", store, None)).unwrap();
+    let (token, docs) = block_on(l2.index_begin("big", "src-big")).unwrap();
+    assert_eq!(docs.len(), 1, "only the new document is mapped");
+    let (hits, _) =
+        block_on(l2.index_finish(token, rows(&docs, 100_000), &QueryOpts::default(), false))
+            .unwrap();
+    assert_eq!(hits.len(), 6);
+    block_on(l2.save_indexes()).unwrap();
+}

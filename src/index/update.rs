@@ -84,6 +84,7 @@ async fn edits_for<L: Loader>(
         }
         // The `ids` value, `[key bytes, ...]`, is written directly (dag-cbor heads).
         let mut listed = Vec::new();
+        let mut size = 0;
         if !doc.rows.is_empty() {
             write_head(&mut listed, 4, doc.rows.len() as u64);
         }
@@ -93,10 +94,12 @@ async fn edits_for<L: Loader>(
                 Ipld::Null => NULL.to_vec(),
                 v => prolly::raw(&v)?,
             };
+            size += value.len();
             puts.push((row_key(&ek, &doc.id, n)?, Some(value)));
             write_head(&mut listed, 2, ek.len() as u64);
             listed.extend_from_slice(&ek);
         }
+        key::check_emitted(size + listed.len(), &doc.id)?;
         let ids_value = if listed.is_empty() {
             None
         } else {
