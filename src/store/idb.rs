@@ -51,6 +51,7 @@ extern "C" {
         staged: Array,
         header: String,
         key: Option<Uint8Array>,
+        own: Option<Uint8Array>,
     ) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = idbListCars, catch)]
     async fn idb_list_cars(db: &JsValue, files: bool) -> std::result::Result<JsValue, JsValue>;
@@ -116,9 +117,16 @@ fn strings(v: JsValue) -> Result<Vec<String>> {
 /// it: idb.js awaits it in every call).
 pub struct IdbStore {
     db: JsValue,
+    /// The stored key as this handle last read or wrote it (`ensure_key`, a re-key): the key its
+    /// ledger seals with. Commits check it is still the stored one.
+    key: std::cell::RefCell<Option<Uint8Array>>,
 }
 
 impl IdbStore {
+    fn remember(&self, key: &Key) {
+        *self.key.borrow_mut() = Some(Uint8Array::from(&key.as_bytes()[..]));
+    }
+
     /// Opens (creating if needed) the IDB database of ledger `name`. With a key when this open
     /// creates the database: the key its creation stores; the ledger is new and empty
     /// (docs/format.md §9), and the store answers before the creation completes.
@@ -127,7 +135,11 @@ impl IdbStore {
             .await
             .map_err(storage_err)?
             .unchecked_into();
-        Ok((IdbStore { db: v.get(0) }, v.get(1).is_truthy()))
+        let store = IdbStore {
+            db: v.get(0),
+            key: Default::default(),
+        };
+        Ok((store, v.get(1).is_truthy()))
     }
 
     /// One commit transaction; with `key`, the stored key is replaced in it too.
@@ -137,7 +149,9 @@ impl IdbStore {
         let staged = str_array(&w.staged);
         // the revision of the header it replaces (docs/format.md §8)
         let rev = w.header.rev.saturating_sub(1) as f64;
-        let outcome = idb_commit(&self.db, w.expect, rev, cars, staged, header, key)
+        // a re-key writes its key; any other commit checks the stored one is its own
+        let own = key.is_none().then(|| self.key.borrow().clone()).flatten();
+        let outcome = idb_commit(&self.db, w.expect, rev, cars, staged, header, key, own)
             .await
             .map_err(storage_err)?
             .as_f64();
@@ -217,7 +231,10 @@ impl Store for IdbStore {
             .dyn_into::<Uint8Array>()
             .map_err(|_| Error::corrupt("key", "stored key is not bytes"))?
             .to_vec();
-        Key::from_bytes(&bytes).map_err(|_| Error::corrupt("key", "stored key is not 32 bytes"))
+        let key = Key::from_bytes(&bytes)
+            .map_err(|_| Error::corrupt("key", "stored key is not 32 bytes"))?;
+        self.remember(&key);
+        Ok(key)
     }
 
     async fn read_car(&self, name: &str) -> Result<Option<Vec<u8>>> {
@@ -247,8 +264,13 @@ impl Store for IdbStore {
     }
 
     async fn commit_with_key(&self, w: CommitWrite, key: &Key) -> Result<CommitOutcome> {
-        self.commit_key(w, Some(Uint8Array::from(&key.as_bytes()[..])))
-            .await
+        let done = self
+            .commit_key(w, Some(Uint8Array::from(&key.as_bytes()[..])))
+            .await?;
+        if done == CommitOutcome::Committed {
+            self.remember(key);
+        }
+        Ok(done)
     }
 
     async fn stage_cars(&self, cars: &[StoredCar]) -> Result<()> {
@@ -304,6 +326,9 @@ impl Store for IdbStore {
         let v = idb_replace_key(&self.db, Uint8Array::from(&key.as_bytes()[..]))
             .await
             .map_err(storage_err)?;
+        if v.is_truthy() {
+            self.remember(key);
+        }
         Ok(v.is_truthy())
     }
 

@@ -143,7 +143,7 @@ export async function idbLocateCars(db, bins, strs) {
  * run in order, so the read sees the header as it was before this commit, and a mismatch aborts
  * the transaction from the read's callback, which undoes the puts queued behind it.
  */
-export async function idbCommit(db, expect, rev, cars, staged, header, key) {
+export async function idbCommit(db, expect, rev, cars, staged, header, key, own) {
   db = await db;
   const tx = db.transaction([CARS, META], "readwrite");
   const finished = done(tx);
@@ -161,6 +161,15 @@ export async function idbCommit(db, expect, rev, cars, staged, header, key) {
     const h = read.result && JSON.parse(read.result);
     if ((h && h.car) !== expect || ((h && h.rev) ?? 0) !== rev) fail(0);
   };
+  if (own) {
+    // sealed under the key this handle holds: a conflict if another tab's destroy() removed or
+    // replaced it (the handle then takes the stored key; docs/format.md §8, "Compare-and-set")
+    const k = meta.get("key");
+    k.onsuccess = () => {
+      const s = k.result;
+      if (!(s instanceof Uint8Array) || s.length !== own.length || s.some((b, i) => b !== own[i])) fail(0);
+    };
+  }
   const store = tx.objectStore(CARS);
   for (const name of staged) {
     const r = store.getKey(name);
